@@ -1,0 +1,76 @@
+//! One module per command. Each takes its parsed arguments and the [`Printer`], and
+//! returns a [`CliError`] that carries the exit code.
+
+mod generate;
+mod init;
+mod pending;
+mod project;
+
+use crate::cli::{Cli, Command, Output, SandboxCommand};
+use crate::error::CliError;
+use crate::printer::Printer;
+
+pub fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
+    let global = &cli.global;
+    if let Some(dir) = &global.chdir {
+        std::env::set_current_dir(dir).map_err(|err| {
+            CliError::usage(format!(
+                "cannot change to directory `{}`: {err}",
+                dir.display()
+            ))
+        })?;
+    }
+    if matches!(global.output, Some(Output::Dir(_) | Output::Stdout))
+        && !matches!(cli.command, Command::Render(_))
+    {
+        return Err(CliError::usage(
+            "`-o` takes `human` or `json` here; a destination (`-` or a directory) is only for `render`",
+        ));
+    }
+
+    match &cli.command {
+        Command::Init(args) => init::run(args, &project::config_path(global), printer),
+        Command::Completions(args) => generate::completions(args, printer),
+        Command::Man(args) => generate::man(args, printer),
+        Command::Build(args) => {
+            let project = project::load(global, printer)?;
+            if let Some(env) = &args.env {
+                project.environment(env)?;
+            }
+            project.check_images(&args.images)?;
+            Err(pending::engine("build", "the image builder", &project, args.env.as_deref()))
+        }
+        Command::Render(args) => pending::env_command("render", "the renderer", global, printer, &args.env),
+        Command::Validate(args) => {
+            pending::env_command("validate", "the manifest validator", global, printer, &args.env)
+        }
+        Command::Diff(args) => pending::env_command("diff", "the deploy engine", global, printer, &args.env),
+        Command::Deploy(args) => {
+            let project = project::load(global, printer)?;
+            project.environment(&args.env)?;
+            project.check_images(&args.only)?;
+            let names: Vec<String> = args.image.iter().map(|(n, _)| n.clone()).collect();
+            project.check_images(&names)?;
+            Err(pending::engine("deploy", "the deploy engine", &project, Some(&args.env)))
+        }
+        Command::Status(args) => pending::env_command("status", "the deploy engine", global, printer, &args.env),
+        Command::History(args) => {
+            pending::env_command("history", "the deploy engine", global, printer, &args.env)
+        }
+        Command::Rollback(args) => {
+            pending::env_command("rollback", "the deploy engine", global, printer, &args.env)
+        }
+        Command::Restart(args) => {
+            pending::env_command("restart", "the deploy engine", global, printer, &args.env)
+        }
+        Command::Promote(args) => {
+            let project = project::load(global, printer)?;
+            project.promotion_source(&args.env, args.from.as_deref())?;
+            Err(pending::engine("promote", "the deploy engine", &project, Some(&args.env)))
+        }
+        Command::Sandbox(SandboxCommand::Serve(_)) => Err(CliError::usage(
+            "`slipway sandbox serve` is not built yet: the sandbox cluster is not part of this version",
+        )
+        .hint("environments with `cluster: sandbox` cannot be deployed until it is")),
+    }
+}

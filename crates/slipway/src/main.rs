@@ -1,0 +1,64 @@
+//! The `slipway` binary: parse the command line, run one command, print its result,
+//! exit with a code that says what happened (see `exit.rs`).
+
+mod cli;
+mod commands;
+mod error;
+mod exit;
+mod printer;
+
+use std::process::ExitCode;
+
+use clap::FromArgMatches;
+
+fn main() -> ExitCode {
+    let matches = match cli::command().try_get_matches() {
+        Ok(matches) => matches,
+        Err(err) => {
+            // `--help` and `--version` are not errors.
+            let code = if err.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::SUCCESS
+            };
+            let _ = err.print();
+            return ExitCode::from(code);
+        }
+    };
+    let cli = match cli::Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    let printer = printer::Printer::new(&cli.global);
+    init_logging(&printer);
+    match commands::run(cli, &printer) {
+        Ok(()) => ExitCode::from(exit::SUCCESS),
+        Err(err) => {
+            printer.error(&err);
+            ExitCode::from(err.code)
+        }
+    }
+}
+
+/// Logs go to standard error: warnings by default, more with `-v`, `-vv`, or
+/// `SLIPWAY_LOG` (a `tracing` filter such as `slipway=debug`).
+fn init_logging(printer: &printer::Printer) {
+    let default = match (printer.quiet, printer.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SLIPWAY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(printer.color)
+        .without_time()
+        .init();
+}

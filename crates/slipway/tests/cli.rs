@@ -1,0 +1,441 @@
+//! The command-line surface, driven through the real binary: help, exit codes, errors
+//! and what each command prints.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const COMMANDS: &[&str] = &[
+    "init",
+    "build",
+    "render",
+    "validate",
+    "diff",
+    "deploy",
+    "status",
+    "history",
+    "rollback",
+    "restart",
+    "promote",
+    "sandbox",
+    "completions",
+    "man",
+];
+
+fn slipway(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("NO_COLOR")
+        .env_remove("SLIPWAY_LOG")
+        .output()
+        .expect("the slipway binary runs")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exited, not killed")
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+const MINIMAL: &str = "\
+app: shop
+registry: registry.example.com/shop
+images:
+  api: {}
+environments:
+  dev:
+    cluster: sandbox
+    namespace: shop-dev
+  prod:
+    context: aks-prod
+    namespace: shop
+    promote-from: dev
+";
+
+fn project(config: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("slipway.yaml"), config).unwrap();
+    fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+    dir
+}
+
+#[test]
+fn help_lists_every_command_and_the_exit_codes() {
+    let out = slipway(Path::new("."), &["--help"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let help = stdout(&out);
+    for command in COMMANDS {
+        assert!(
+            help.contains(&format!("\n  {command} ")),
+            "`{command}` missing from --help:\n{help}"
+        );
+    }
+    assert!(help.contains("Exit codes:"), "{help}");
+    assert!(help.contains("130  interrupted"), "{help}");
+}
+
+#[test]
+fn every_command_has_help_with_an_example() {
+    for command in COMMANDS {
+        let args: Vec<&str> = if *command == "sandbox" {
+            vec!["sandbox", "serve", "--help"]
+        } else {
+            vec![command, "--help"]
+        };
+        let out = slipway(Path::new("."), &args);
+        assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+        assert!(
+            stdout(&out).contains("Examples:"),
+            "`slipway {}` has no example:\n{}",
+            args.join(" "),
+            stdout(&out)
+        );
+    }
+}
+
+#[test]
+fn global_flags_are_accepted_before_and_after_the_command() {
+    let dir = project(MINIMAL);
+    for args in [
+        &["-q", "--no-color", "validate", "dev"][..],
+        &["-v", "validate", "dev"][..],
+        &["validate", "dev", "--no-color", "-q"][..],
+    ] {
+        let out = slipway(dir.path(), args);
+        // The validator is not built: the command must get past flag parsing and fail
+        // on that, not on the flags.
+        assert_eq!(code(&out), 2);
+        assert!(stderr(&out).contains("not built yet"), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn unknown_flag_is_a_usage_error() {
+    let out = slipway(Path::new("."), &["deploy", "dev", "--frobnicate"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("--frobnicate"), "{}", stderr(&out));
+}
+
+#[test]
+fn missing_configuration_names_the_directory_and_suggests_init() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = slipway(dir.path(), &["deploy", "dev"]);
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    assert!(err.contains("error: no `slipway.yaml` in `"), "{err}");
+    assert!(err.contains("hint: write one with `slipway init`"), "{err}");
+}
+
+#[test]
+fn file_flag_names_a_missing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = slipway(dir.path(), &["-f", "other.yaml", "validate", "dev"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("error: `other.yaml` does not exist"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn chdir_to_a_missing_directory_is_a_usage_error() {
+    let out = slipway(
+        Path::new("."),
+        &["-C", "/nonexistent/slipway", "validate", "dev"],
+    );
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("cannot change to directory `/nonexistent/slipway`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn broken_configuration_is_reported_with_position_and_hint() {
+    let dir = project(&MINIMAL.replace("images:", "imagse:"));
+    let out = slipway(dir.path(), &["validate", "dev"]);
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    assert!(err.contains("slipway.yaml:3:1"), "{err}");
+    assert!(err.contains("imagse"), "{err}");
+    assert!(err.contains("did you mean `images`?"), "{err}");
+    assert!(
+        err.contains("error: `slipway.yaml` is invalid: 1 problem"),
+        "{err}"
+    );
+}
+
+#[test]
+fn broken_configuration_with_json_output_prints_diagnostics_on_stdout() {
+    let dir = project(&MINIMAL.replace("images:", "imagse:"));
+    let out = slipway(dir.path(), &["validate", "dev", "-o", "json"]);
+    assert_eq!(code(&out), 2);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(doc["ok"], false);
+    assert_eq!(doc["exit_code"], 2);
+    let first = &doc["details"][0];
+    assert_eq!(first["line"], 3);
+    assert_eq!(first["column"], 1);
+    assert_eq!(first["key"], "imagse");
+    assert_eq!(first["hint"], "did you mean `images`?");
+}
+
+#[test]
+fn unknown_environment_suggests_the_nearest() {
+    let dir = project(MINIMAL);
+    let out = slipway(dir.path(), &["deploy", "prdo"]);
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    assert!(err.contains("error: unknown environment `prdo`"), "{err}");
+    assert!(err.contains("hint: did you mean `prod`?"), "{err}");
+}
+
+#[test]
+fn unknown_environment_without_a_near_one_lists_them() {
+    let dir = project(MINIMAL);
+    let out = slipway(dir.path(), &["status", "qa"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("the environments of `slipway.yaml` are `dev`, `prod`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn unknown_image_in_only_is_reported_before_anything_runs() {
+    let dir = project(MINIMAL);
+    let out = slipway(dir.path(), &["deploy", "dev", "--only", "api,wroker"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("unknown image `wroker`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn malformed_image_override_is_a_usage_error() {
+    let dir = project(MINIMAL);
+    let out = slipway(dir.path(), &["deploy", "dev", "--image", "api"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("expected NAME=REF"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn promote_without_a_source_says_how_to_name_one() {
+    let dir = project(MINIMAL);
+    let out = slipway(dir.path(), &["promote", "dev"]);
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("environment `dev` has no `promote-from`"),
+        "{err}"
+    );
+    assert!(err.contains("--from ENV"), "{err}");
+}
+
+#[test]
+fn engines_not_built_yet_say_so_and_exit_2() {
+    let dir = project(MINIMAL);
+    let cases: &[&[&str]] = &[
+        &["build"],
+        &["render", "dev"],
+        &["validate", "dev"],
+        &["diff", "dev"],
+        &["deploy", "dev"],
+        &["status", "dev"],
+        &["history", "dev"],
+        &["rollback", "dev"],
+        &["restart", "dev"],
+        &["promote", "prod"],
+        &["sandbox", "serve"],
+    ];
+    for args in cases {
+        let out = slipway(dir.path(), args);
+        assert_eq!(code(&out), 2, "{args:?}");
+        assert!(
+            stderr(&out).contains("is not built yet"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        assert!(stdout(&out).is_empty(), "{args:?} printed data");
+    }
+}
+
+#[test]
+fn the_demo_loads_and_stops_where_the_deploy_engine_is_missing() {
+    let out = slipway(&repo_root(), &["-C", "examples/demo", "deploy", "dev"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("`slipway deploy` is not built yet"), "{err}");
+    assert!(
+        err.contains("environment `dev` targets the sandbox cluster, namespace `demo-dev`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn output_destination_is_only_for_render() {
+    let dir = project(MINIMAL);
+    let out = slipway(dir.path(), &["status", "dev", "-o", "out"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("only for `render`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn init_writes_a_configuration_that_loads_and_never_overwrites_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::write(
+        root.join("Dockerfile"),
+        "FROM golang:1.24 AS build\nRUN go build ./...\n\
+         FROM alpine AS api\nCOPY --from=build /out/api /api\n\
+         FROM alpine AS worker\nCOPY --from=build /out/worker /worker\n",
+    )
+    .unwrap();
+    fs::create_dir_all(root.join("web")).unwrap();
+    fs::write(root.join("web/Dockerfile"), "FROM node:22\n").unwrap();
+    for dir in ["k8s/base", "k8s/overlays/prod", "k8s/overlays/uat"] {
+        fs::create_dir_all(root.join(dir)).unwrap();
+        fs::write(root.join(dir).join("kustomization.yaml"), "resources: []\n").unwrap();
+    }
+
+    let out = slipway(root, &["init"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let written = fs::read_to_string(root.join("slipway.yaml")).unwrap();
+    for expected in [
+        "  api:\n    context: .\n    target: api\n",
+        "  worker:\n    context: .\n    target: worker\n",
+        "  web:\n    context: web\n",
+        "manifests: k8s/base\n",
+        "  uat:\n",
+        "    overlay: k8s/overlays/prod\n    promote-from: uat\n    require-approval: true\n",
+    ] {
+        assert!(
+            written.contains(expected),
+            "missing {expected:?} in:\n{written}"
+        );
+    }
+    // The file it wrote loads: the next command gets past the configuration.
+    let out = slipway(root, &["validate", "prod"]);
+    assert!(
+        stderr(&out).contains("is not built yet"),
+        "{}",
+        stderr(&out)
+    );
+
+    fs::write(root.join("slipway.yaml"), "app: mine\n").unwrap();
+    let out = slipway(root, &["init"]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("`slipway.yaml` already exists"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        fs::read_to_string(root.join("slipway.yaml")).unwrap(),
+        "app: mine\n"
+    );
+}
+
+#[test]
+fn init_print_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = slipway(dir.path(), &["init", "--print"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains("environments:\n"), "{}", stdout(&out));
+    assert!(!dir.path().join("slipway.yaml").exists());
+}
+
+#[test]
+fn completions_are_generated_for_every_shell() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = slipway(Path::new("."), &["completions", shell]);
+        assert_eq!(code(&out), 0, "{shell}");
+        let script = stdout(&out);
+        assert!(
+            script.contains("deploy"),
+            "{shell}: no `deploy` in\n{script}"
+        );
+        assert!(script.contains("kubeconfig"), "{shell}");
+    }
+}
+
+#[test]
+fn man_page_documents_commands_and_exit_status() {
+    let out = slipway(Path::new("."), &["man"]);
+    assert_eq!(code(&out), 0);
+    let page = stdout(&out);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH slipway"),
+        "{page}"
+    );
+    assert!(page.contains(".SH \"EXIT STATUS\""), "{page}");
+    assert!(page.contains("deploy"), "{page}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = slipway(
+        Path::new("."),
+        &["man", "--dir", dir.path().to_str().unwrap()],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    for page in ["slipway.1", "slipway-deploy.1", "slipway-sandbox-serve.1"] {
+        assert!(dir.path().join(page).is_file(), "{page} not written");
+    }
+}
+
+#[test]
+fn exit_codes_in_docs_match_the_help() {
+    let docs = fs::read_to_string(repo_root().join("docs/cli.md")).unwrap();
+    let section = docs
+        .split("## Exit codes")
+        .nth(1)
+        .expect("docs/cli.md has an exit code section");
+    let documented: Vec<(String, String)> = section
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            match cells.as_slice() {
+                ["", code, meaning, ""] if code.parse::<u8>().is_ok() => {
+                    Some((code.to_string(), meaning.to_string()))
+                }
+                _ => None,
+            }
+        })
+        .collect();
+    let help = stdout(&slipway(Path::new("."), &["--help"]));
+    let listed: Vec<(String, String)> = help
+        .split("Exit codes:\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let (code, meaning) = l.trim().split_once("  ")?;
+            Some((code.trim().to_string(), meaning.trim().to_string()))
+        })
+        .collect();
+    assert_eq!(documented, listed);
+    assert!(documented.len() >= 8);
+}
