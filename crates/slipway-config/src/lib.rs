@@ -78,13 +78,14 @@ pub fn parse(source: &str, file: &Path) -> Result<Config, LoadError> {
         })
     };
     let docs = yaml::parse_documents(source).map_err(|e| {
+        let (line, column, offset) = end_of_content(source, e.line, e.column, e.offset);
         invalid(vec![Diagnostic {
-            line: e.line,
-            column: e.column,
+            line,
+            column,
             key: String::new(),
             message: format!("invalid YAML: {}", e.message),
             hint: None,
-            span: e.offset..e.offset,
+            span: offset..offset,
         }])
     })?;
     let empty = yaml::Node {
@@ -105,4 +106,22 @@ pub fn parse(source: &str, file: &Path) -> Result<Config, LoadError> {
     }
     let root = docs.first().unwrap_or(&empty);
     load::config_from_root(root, file, &base_dir).map_err(invalid)
+}
+
+/// A syntax error found at the very end of the input (after the final newline) is shown at
+/// the end of the last line instead, where the snippet can show it.
+fn end_of_content(
+    source: &str,
+    line: usize,
+    column: usize,
+    offset: usize,
+) -> (usize, usize, usize) {
+    if offset < source.len() || !source.ends_with('\n') {
+        return (line, column, offset);
+    }
+    let offset = source.len() - 1;
+    let line_start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = source[..offset].matches('\n').count() + 1;
+    let column = source[line_start..offset].chars().count() + 1;
+    (line, column, offset)
 }

@@ -63,7 +63,10 @@ fn unknown_nested_key_names_its_parent_path() {
 
 #[test]
 fn duplicate_environment_is_reported_at_second_occurrence() {
-    let yaml = format!("{}  dev:\n    cluster: sandbox\n    namespace: x\n", with_envs(""));
+    let yaml = format!(
+        "{}  dev:\n    cluster: sandbox\n    namespace: x\n",
+        with_envs("")
+    );
     assert_single(
         &[],
         &yaml,
@@ -237,9 +240,7 @@ fn cluster_accepts_only_sandbox() {
             14,
             "environments.dev.cluster",
             "unknown cluster `kind`",
-            Some(
-                "the only built-in cluster is `sandbox`; use `context` for a kubeconfig context",
-            ),
+            Some("the only built-in cluster is `sandbox`; use `context` for a kubeconfig context"),
         ),
     );
 }
@@ -341,7 +342,10 @@ fn target_without_cluster_is_reported_with_its_index() {
 fn promote_from_unknown_environment_suggests_nearest() {
     assert_single(
         &[],
-        &format!("{}  prod:\n    context: aks\n    namespace: p\n    promote-from: deb\n", with_envs("")),
+        &format!(
+            "{}  prod:\n    context: aks\n    namespace: p\n    promote-from: deb\n",
+            with_envs("")
+        ),
         (
             9,
             19,
@@ -468,7 +472,9 @@ fn missing_env_file_points_at_value() {
 fn missing_generator_file_is_reported_at_its_list_item() {
     assert_single(
         &["deploy/a.conf"],
-        &with_envs("config:\n  app-config:\n    files: [deploy/a.conf, \"b.conf=deploy/b.conf\"]\n"),
+        &with_envs(
+            "config:\n  app-config:\n    files: [deploy/a.conf, \"b.conf=deploy/b.conf\"]\n",
+        ),
         (
             4,
             28,
@@ -596,9 +602,7 @@ fn native_builder_refuses_dockerfile_images() {
             14,
             "images.api.builder",
             "the `native` builder builds only `files` images",
-            Some(
-                "use `auto`, `buildah`, `docker` or `podman`, or describe the image with `files`",
-            ),
+            Some("use `auto`, `buildah`, `docker` or `podman`, or describe the image with `files`"),
         ),
     );
 }
@@ -864,7 +868,9 @@ fn registry_with_scheme_is_refused() {
             11,
             "registry",
             "registry `https://r.example.com/team` has a scheme",
-            Some("leave out `https://`, e.g. `r.example.com/team`; use `registries` to allow plain HTTP"),
+            Some(
+                "leave out `https://`, e.g. `r.example.com/team`; use `registries` to allow plain HTTP",
+            ),
         ),
     );
 }
@@ -951,15 +957,30 @@ fn generator_without_data_is_refused() {
 }
 
 #[test]
-fn yaml_syntax_error_gives_one_diagnostic_at_the_parser_position() {
+fn yaml_syntax_error_at_end_of_file_points_at_the_last_line() {
     assert_single(
         &[],
         "app: demo\nenvironments: [dev\n",
         (
-            3,
-            1,
+            2,
+            19,
             "",
             "invalid YAML: while parsing a flow sequence, expected ',' or ']'",
+            None,
+        ),
+    );
+}
+
+#[test]
+fn yaml_syntax_error_inside_the_file_keeps_the_parser_position() {
+    assert_single(
+        &[],
+        "app: demo\nenvironments: x: y\n",
+        (
+            2,
+            16,
+            "",
+            "invalid YAML: mapping values are not allowed in this context",
             None,
         ),
     );

@@ -8,7 +8,8 @@ use std::time::Duration;
 use common::{FULL_EXAMPLE, FULL_EXAMPLE_FILES, Project, parse_in};
 use slipway_config::*;
 
-const MINIMAL: &str = "app: demo\nenvironments:\n  dev:\n    cluster: sandbox\n    namespace: demo-dev\n";
+const MINIMAL: &str =
+    "app: demo\nenvironments:\n  dev:\n    cluster: sandbox\n    namespace: demo-dev\n";
 
 #[test]
 fn full_example_loads() {
@@ -225,7 +226,10 @@ fn hook_generated_from_an_image_loads() {
             env_from: vec!["c".into(), "s".into()],
         }
     );
-    assert_eq!(config.image("api").unwrap().repository, "localhost:5000/api");
+    assert_eq!(
+        config.image("api").unwrap().repository,
+        "localhost:5000/api"
+    );
     assert_eq!(config.config["c"].literals["A"], "1");
 }
 
@@ -270,7 +274,10 @@ environments:
     namespaces: *ns
 ";
     let config = parse_in(Path::new("/x"), yaml).unwrap();
-    assert_eq!(config.environment("b").unwrap().targets[0].namespaces, ["one", "two"]);
+    assert_eq!(
+        config.environment("b").unwrap().targets[0].namespaces,
+        ["one", "two"]
+    );
 }
 
 #[test]
@@ -282,7 +289,10 @@ fn relative_config_file_resolves_paths_relative_to_the_current_directory() {
 #[test]
 fn documented_example_is_the_tested_one() {
     let doc = include_str!("../../../docs/config.md");
-    let start = doc.find("```yaml\n# slipway.yaml\n").expect("docs have the example") + 8;
+    let start = doc
+        .find("```yaml\n# slipway.yaml\n")
+        .expect("docs have the example")
+        + 8;
     let end = start + doc[start..].find("```").unwrap();
     assert_eq!(&doc[start..end], FULL_EXAMPLE);
 }
