@@ -1,0 +1,26 @@
+//! The build layer of slipway: from git sources to images pushed to a registry.
+//!
+//! Where to start:
+//! - [`git`] opens a repository, tells which commit and branch a build comes from and
+//!   whether the working tree is dirty, and exports any ref into a private temporary
+//!   directory without touching the repository.
+//! - [`inputs`] computes the digest of everything a build depends on, so an unchanged
+//!   image is not rebuilt.
+//! - [`native`] assembles a reproducible OCI image from files, on `scratch` or on a base
+//!   image from a registry, without any daemon.
+//! - [`registry`] pushes and pulls over the OCI distribution API; [`credentials`] finds
+//!   the credentials for a registry without ever taking a secret from the command line.
+//! - [`buildah`] builds Dockerfiles with buildah and pushes them, after checking the
+//!   Dockerfile and target stage; [`buildah::BuilderKind`] picks a builder.
+//!
+//! This crate knows nothing about `slipway.yaml`: callers map their configuration onto
+//! the plain input types defined here.
+
+pub mod buildah;
+pub mod credentials;
+pub mod dockerignore;
+pub mod git;
+pub mod inputs;
+pub mod native;
+pub mod platform;
+pub mod registry;
