@@ -1,6 +1,7 @@
 //! One module per command. Each takes its parsed arguments and the [`Printer`], and
 //! returns a [`CliError`] that carries the exit code.
 
+mod build;
 mod generate;
 mod init;
 mod pending;
@@ -32,14 +33,7 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
         Command::Init(args) => init::run(args, &project::config_path(global), printer),
         Command::Completions(args) => generate::completions(args, printer),
         Command::Man(args) => generate::man(args, printer),
-        Command::Build(args) => {
-            let project = project::load(global, printer)?;
-            if let Some(env) = &args.env {
-                project.environment(env)?;
-            }
-            project.check_images(&args.images)?;
-            Err(pending::engine("build", "the image builder", &project, args.env.as_deref()))
-        }
+        Command::Build(args) => build::run(args, global, printer),
         Command::Render(args) => pending::env_command("render", "the renderer", global, printer, &args.env),
         Command::Validate(args) => {
             pending::env_command("validate", "the manifest validator", global, printer, &args.env)
