@@ -13,7 +13,9 @@
 
 pub mod applyset;
 pub mod diagnose;
+pub mod lock;
 pub mod order;
+pub mod record;
 pub mod status;
 
 mod value;

@@ -1,0 +1,303 @@
+//! Release records: one Secret of type `slipway.dev/release.v1` per revision, in the
+//! target namespace, labelled with app, environment, revision and status. They hold
+//! what is needed to explain and to repeat a release — the rendered manifest, the
+//! pinned images, the git commit, who, when, how long, and the outcome — and nothing
+//! else is needed on the cluster for history, rollback, promotion and drift detection.
+//!
+//! Secret values never enter a record: the manifest is stored with the data of every
+//! Secret replaced by the hash of its content. Generated Secrets carry that hash in
+//! their name, so a rollback refers to the Secret the release used, which is kept on
+//! the cluster as long as a record refers to it.
+
+use std::io::{Read, Write};
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// The Secret type of release records.
+pub const RECORD_TYPE: &str = "slipway.dev/release.v1";
+pub const LABEL_APP: &str = "slipway.dev/app";
+pub const LABEL_ENV: &str = "slipway.dev/environment";
+pub const LABEL_REVISION: &str = "slipway.dev/revision";
+pub const LABEL_STATUS: &str = "slipway.dev/status";
+pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+/// The key of the record's data in the Secret.
+const DATA_KEY: &str = "release";
+
+/// Where a release stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReleaseStatus {
+    /// Being applied or tracked; a record left in this state by a killed deploy is
+    /// concluded by the next one.
+    Pending,
+    /// Rolled out and healthy; the current release.
+    Deployed,
+    /// Was deployed, then replaced by a newer release.
+    Superseded,
+    /// Did not roll out.
+    Failed,
+    /// Did not roll out, and the previous release was re-applied.
+    RolledBack,
+}
+
+impl ReleaseStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReleaseStatus::Pending => "pending",
+            ReleaseStatus::Deployed => "deployed",
+            ReleaseStatus::Superseded => "superseded",
+            ReleaseStatus::Failed => "failed",
+            ReleaseStatus::RolledBack => "rolled-back",
+        }
+    }
+}
+
+/// One image as the release runs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseImage {
+    /// The image's name in `slipway.yaml`.
+    pub name: String,
+    /// `repo:tag@sha256:…`.
+    pub reference: String,
+    /// How it came into this release: `build`, `override` (`--image`), `kept` (from the
+    /// previous release in a partial deploy).
+    pub source: String,
+}
+
+/// A release as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Release {
+    pub app: String,
+    pub environment: String,
+    pub namespace: String,
+    pub revision: u64,
+    pub status: ReleaseStatus,
+    /// RFC 3339, UTC.
+    pub started: String,
+    pub finished: Option<String>,
+    /// Who ran the deploy (`user@host`, or the CI's identity).
+    pub user: String,
+    pub git_commit: Option<String>,
+    pub git_dirty: bool,
+    pub images: Vec<ReleaseImage>,
+    /// The revision this release re-applies (rollback, promotion), if any.
+    pub source_revision: Option<u64>,
+    /// `deploy`, `rollback`, `promote`, `restart`.
+    pub action: String,
+    /// Seconds per phase (`apply`, `rollout`, `hooks`, …).
+    pub durations: Vec<(String, f64)>,
+    /// A line saying how it ended; for a failure, the diagnosis.
+    pub outcome: String,
+    /// The applied objects, Secret data replaced by content hashes.
+    pub manifest: Vec<Value>,
+}
+
+/// The name of the record Secret of `app` at `revision`.
+pub fn record_name(app: &str, revision: u64) -> String {
+    format!("slipway.release.{app}.v{revision}")
+}
+
+/// The label selector that finds every record of `app` in `environment`.
+pub fn selector(app: &str, environment: &str) -> String {
+    format!("{LABEL_APP}={app},{LABEL_ENV}={environment}")
+}
+
+/// Replaces the `data` and `stringData` of every Secret with a hash of its content, so
+/// the record can show that a Secret changed without holding its values.
+pub fn redact_secrets(objects: &[Value]) -> Vec<Value> {
+    objects
+        .iter()
+        .map(|o| {
+            if o.get("kind").and_then(Value::as_str) != Some("Secret") {
+                return o.clone();
+            }
+            let mut redacted = o.clone();
+            let map = redacted.as_object_mut().expect("a Secret is an object");
+            let data = map.remove("data");
+            let string_data = map.remove("stringData");
+            let mut hasher = Sha256::new();
+            hasher.update(serde_json::to_vec(&data).unwrap_or_default());
+            hasher.update(serde_json::to_vec(&string_data).unwrap_or_default());
+            let digest = hasher.finalize();
+            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            map.insert("slipway.dev/data-sha256".into(), Value::String(hex));
+            redacted
+        })
+        .collect()
+}
+
+/// The record as a Secret object, ready to be created or applied.
+pub fn to_secret(release: &Release) -> Value {
+    let json = serde_json::to_vec(release).expect("a release serialises");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&json).expect("writing to memory");
+    let compressed = gz.finish().expect("writing to memory");
+    json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": RECORD_TYPE,
+        "metadata": {
+            "name": record_name(&release.app, release.revision),
+            "namespace": release.namespace,
+            "labels": {
+                MANAGED_BY: "slipway",
+                LABEL_APP: release.app,
+                LABEL_ENV: release.environment,
+                LABEL_REVISION: release.revision.to_string(),
+                LABEL_STATUS: release.status.as_str(),
+            },
+        },
+        "data": {
+            DATA_KEY: base64::engine::general_purpose::STANDARD.encode(compressed),
+        },
+    })
+}
+
+/// Why a Secret could not be read as a release record.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("secret `{0}` is not a slipway release record")]
+    NotARecord(String),
+    #[error("release record `{name}` is damaged: {reason}")]
+    Damaged { name: String, reason: String },
+}
+
+/// Reads a record back from its Secret.
+///
+/// # Errors
+///
+/// [`RecordError::NotARecord`] for a Secret of another type, [`RecordError::Damaged`]
+/// when its data cannot be decoded.
+pub fn from_secret(secret: &Value) -> Result<Release, RecordError> {
+    let name = secret
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if secret.get("type").and_then(Value::as_str) != Some(RECORD_TYPE) {
+        return Err(RecordError::NotARecord(name));
+    }
+    let damaged = |reason: String| RecordError::Damaged {
+        name: name.clone(),
+        reason,
+    };
+    let encoded = secret
+        .pointer(&format!("/data/{DATA_KEY}"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| damaged(format!("no `{DATA_KEY}` key")))?;
+    let compressed = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|e| damaged(e.to_string()))?;
+    let mut json = Vec::new();
+    flate2::read::GzDecoder::new(compressed.as_slice())
+        .read_to_end(&mut json)
+        .map_err(|e| damaged(e.to_string()))?;
+    serde_json::from_slice(&json).map_err(|e| damaged(e.to_string()))
+}
+
+/// The current release among `records`: the highest revision that is `deployed`.
+pub fn current(records: &[Release]) -> Option<&Release> {
+    records
+        .iter()
+        .filter(|r| r.status == ReleaseStatus::Deployed)
+        .max_by_key(|r| r.revision)
+}
+
+/// The revision a new release gets: one more than any recorded.
+pub fn next_revision(records: &[Release]) -> u64 {
+    records.iter().map(|r| r.revision).max().unwrap_or(0) + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn release(revision: u64, status: ReleaseStatus) -> Release {
+        Release {
+            app: "shop".into(),
+            environment: "prod".into(),
+            namespace: "shop".into(),
+            revision,
+            status,
+            started: "2026-11-22T01:00:00Z".into(),
+            finished: None,
+            user: "ci@runner".into(),
+            git_commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
+            git_dirty: false,
+            images: vec![ReleaseImage {
+                name: "api".into(),
+                reference: "r.example.com/shop/api:20261122-010000-0123456@sha256:00".into(),
+                source: "build".into(),
+            }],
+            source_revision: None,
+            action: "deploy".into(),
+            durations: vec![("rollout".into(), 12.5)],
+            outcome: "3 workloads rolled out".into(),
+            manifest: vec![],
+        }
+    }
+
+    #[test]
+    fn a_record_survives_the_round_trip_through_its_secret() {
+        let r = release(7, ReleaseStatus::Deployed);
+        let secret = to_secret(&r);
+        assert_eq!(secret["metadata"]["name"], "slipway.release.shop.v7");
+        assert_eq!(secret["metadata"]["labels"][LABEL_STATUS], "deployed");
+        assert_eq!(secret["metadata"]["labels"][LABEL_REVISION], "7");
+        assert_eq!(from_secret(&secret).unwrap(), r);
+    }
+
+    #[test]
+    fn secret_values_never_enter_a_record() {
+        let objects = vec![json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "db-5f7c"},
+            "data": {"DB_PASSWORD": "c3VwZXItc2VjcmV0"},
+            "stringData": {"TOKEN": "super-secret-token"}
+        })];
+        let redacted = redact_secrets(&objects);
+        let text = serde_json::to_string(&redacted).unwrap();
+        assert!(!text.contains("c3VwZXItc2VjcmV0"), "{text}");
+        assert!(!text.contains("super-secret-token"), "{text}");
+        assert_eq!(redacted[0]["metadata"]["name"], "db-5f7c");
+        // A changed value changes the recorded hash.
+        let mut changed = objects.clone();
+        changed[0]["data"]["DB_PASSWORD"] = json!("b3RoZXI=");
+        assert_ne!(
+            redact_secrets(&changed)[0]["slipway.dev/data-sha256"],
+            redacted[0]["slipway.dev/data-sha256"]
+        );
+    }
+
+    #[test]
+    fn other_secrets_are_not_records() {
+        let s = json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {"name": "x"}});
+        assert!(matches!(from_secret(&s), Err(RecordError::NotARecord(n)) if n == "x"));
+    }
+
+    #[test]
+    fn damaged_record_is_reported_with_its_name() {
+        let mut s = to_secret(&release(1, ReleaseStatus::Deployed));
+        s["data"][DATA_KEY] = json!("bm90IGd6aXA=");
+        let err = from_secret(&s).unwrap_err().to_string();
+        assert!(
+            err.starts_with("release record `slipway.release.shop.v1` is damaged"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn current_is_the_newest_deployed_and_revisions_only_grow() {
+        let records = vec![
+            release(1, ReleaseStatus::Superseded),
+            release(2, ReleaseStatus::Deployed),
+            release(3, ReleaseStatus::RolledBack),
+        ];
+        assert_eq!(current(&records).map(|r| r.revision), Some(2));
+        assert_eq!(next_revision(&records), 4);
+        assert_eq!(next_revision(&[]), 1);
+    }
+}
