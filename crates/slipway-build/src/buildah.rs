@@ -275,6 +275,21 @@ pub fn build_and_push(
     credentials: Option<&Credentials>,
     sink: &mut dyn FnMut(&str),
 ) -> Result<String, BuildahError> {
+    build_image(build, options, credentials, sink)?;
+    push_image(build, options, credentials, sink)
+}
+
+/// Builds `build` with buildah into its storage, tagged `build.image`, without pushing
+/// (the first half of [`build_and_push`]).
+///
+/// # Errors
+/// As [`build_and_push`], for the `bud` step.
+pub fn build_image(
+    build: &DockerfileBuild,
+    options: &BuildahOptions,
+    credentials: Option<&Credentials>,
+    sink: &mut dyn FnMut(&str),
+) -> Result<(), BuildahError> {
     check_dockerfile(build)?;
     let host = registry_host(&build.image);
     let insecure = uses_http(host, &options.insecure_hosts);
@@ -311,7 +326,23 @@ pub fn build_and_push(
             status: status.to_string(),
         });
     }
+    Ok(())
+}
 
+/// Pushes the image `build.image` from buildah's storage to its registry; returns the
+/// pushed manifest digest (the second half of [`build_and_push`]).
+///
+/// # Errors
+/// [`BuildahError::NotInstalled`]; [`BuildahError::Failed`] when the push fails.
+pub fn push_image(
+    build: &DockerfileBuild,
+    options: &BuildahOptions,
+    credentials: Option<&Credentials>,
+    sink: &mut dyn FnMut(&str),
+) -> Result<String, BuildahError> {
+    let host = registry_host(&build.image);
+    let insecure = uses_http(host, &options.insecure_hosts);
+    let auth = credentials.map(|c| authfile(host, c)).transpose()?;
     let digestfile = tempfile::Builder::new()
         .prefix("slipway-digest-")
         .tempfile()?;

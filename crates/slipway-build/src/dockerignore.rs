@@ -52,6 +52,19 @@ impl DockerIgnore {
         DockerIgnore { patterns }
     }
 
+    /// Adds an exclusion pattern after the parsed ones, so it wins over them.
+    #[must_use]
+    pub fn with_excluded(mut self, pattern: &str) -> DockerIgnore {
+        let cleaned = clean(pattern.trim());
+        if !cleaned.is_empty() {
+            self.patterns.push(Pattern {
+                glob: cleaned.chars().collect(),
+                exception: false,
+            });
+        }
+        self
+    }
+
     /// Whether there are exception (`!`) patterns: then an excluded directory must still be
     /// walked, because something below it may be re-included.
     pub fn has_exceptions(&self) -> bool {

@@ -272,6 +272,17 @@ impl Repository {
         Ok(export)
     }
 
+    /// The URL of remote `name` (`origin`), or `None` when there is no such remote.
+    ///
+    /// # Errors
+    /// [`GitError::GitNotFound`] when git cannot be run.
+    pub fn remote_url(&self, name: &str) -> Result<Option<String>, GitError> {
+        let key = format!("remote.{name}.url");
+        let output = self.run_raw(&["config", "--get", &key])?;
+        let url = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        Ok((output.status.success() && !url.is_empty()).then_some(url))
+    }
+
     fn run_raw(&self, args: &[&str]) -> Result<std::process::Output, GitError> {
         git_command(&self.top)
             .args(args)

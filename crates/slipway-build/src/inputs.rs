@@ -251,7 +251,26 @@ pub fn digest(inputs: &BuildInputs) -> Result<InputsDigest, InputsError> {
             });
         }
     };
-    let ignore = load_dockerignore(&inputs.context, Some(&inputs.dockerfile))?;
+    digest_with_recipe(inputs, &dockerfile, &[])
+}
+
+/// [`digest`] with the recipe given as bytes instead of read from `inputs.dockerfile`
+/// (for images built without a Dockerfile, whose recipe is their spec), and with
+/// `extra_ignore` patterns applied after the `.dockerignore` file's, so they always win
+/// (e.g. slipway's own `.slipway` directory). `inputs.dockerfile` is still used to find a
+/// `<Dockerfile>.dockerignore`; it need not exist.
+///
+/// # Errors
+/// [`InputsError::MissingContext`], or [`InputsError::Io`] when a file cannot be read.
+pub fn digest_with_recipe(
+    inputs: &BuildInputs,
+    dockerfile: &[u8],
+    extra_ignore: &[&str],
+) -> Result<InputsDigest, InputsError> {
+    let mut ignore = load_dockerignore(&inputs.context, Some(&inputs.dockerfile))?;
+    for pattern in extra_ignore {
+        ignore = ignore.with_excluded(pattern);
+    }
     let entries = context_entries(&inputs.context, &ignore)?;
     let hashes: Vec<Option<[u8; 32]>> = entries
         .par_iter()
@@ -263,7 +282,7 @@ pub fn digest(inputs: &BuildInputs) -> Result<InputsDigest, InputsError> {
 
     let mut f = Fields(Sha256::new());
     f.field(b"slipway-build-inputs-v1");
-    f.field(&Sha256::digest(&dockerfile));
+    f.field(&Sha256::digest(dockerfile));
     f.field(&(inputs.build_args.len() as u64).to_le_bytes());
     for (name, value) in &inputs.build_args {
         f.field(name.as_bytes());

@@ -140,7 +140,7 @@ pub fn format_duration(d: Duration) -> String {
         return "0s".into();
     }
     let total_ms = d.as_millis();
-    if d.subsec_nanos() % 1_000_000 != 0 || total_ms == 0 {
+    if !d.subsec_nanos().is_multiple_of(1_000_000) || total_ms == 0 {
         return format!("{}ns", d.as_nanos());
     }
     let (h, m, s, ms) = (

@@ -409,20 +409,20 @@ impl Cx {
                 continue;
             }
             seen.insert(name, key.line);
-            if let Some(allowed) = allowed {
-                if !allowed.contains(&name) {
-                    let hint = match suggest(name, allowed.iter().copied()) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None => format!("allowed keys are {}", backticked(allowed)),
-                    };
-                    self.error(
-                        key,
-                        &path,
-                        format!("unknown key `{name}`{within}"),
-                        Some(hint),
-                    );
-                    continue;
-                }
+            if let Some(allowed) = allowed
+                && !allowed.contains(&name)
+            {
+                let hint = match suggest(name, allowed.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("allowed keys are {}", backticked(allowed)),
+                };
+                self.error(
+                    key,
+                    &path,
+                    format!("unknown key `{name}`{within}"),
+                    Some(hint),
+                );
+                continue;
             }
             map.fields.push((name, key, value));
         }
@@ -730,10 +730,10 @@ impl Cx {
         if let Some(v) = map.get("registry") {
             config.registry = self.registry(&v);
         }
-        if let Some(v) = map.get("tag") {
-            if let Some(t) = self.tag_template(&v) {
-                config.tag = t;
-            }
+        if let Some(v) = map.get("tag")
+            && let Some(t) = self.tag_template(&v)
+        {
+            config.tag = t;
         }
         if let Some(v) = map.get("extra-tags") {
             for item in self.list(&v).unwrap_or_default() {
@@ -778,48 +778,48 @@ impl Cx {
         if let Some(v) = map.get("manifests") {
             config.manifests = self.manifests(&v);
         }
-        if let Some(v) = map.get("config") {
-            if let Some(m) = self.map(&v, None) {
-                for entry in m.values() {
-                    if !self.generator_name(&entry) {
-                        continue;
-                    }
-                    let written = entry.node.entries().is_some_and(|e| !e.is_empty());
-                    let partial = self.config_partial(&entry);
-                    let generator = partial.apply(ConfigMapGenerator::default());
-                    if !written && entry.node.entries().is_some() {
-                        self.no_data(&entry, "`env-file`, `literals` or `files`");
-                    }
-                    config.config.insert(entry.name().to_owned(), generator);
+        if let Some(v) = map.get("config")
+            && let Some(m) = self.map(&v, None)
+        {
+            for entry in m.values() {
+                if !self.generator_name(&entry) {
+                    continue;
                 }
+                let written = entry.node.entries().is_some_and(|e| !e.is_empty());
+                let partial = self.config_partial(&entry);
+                let generator = partial.apply(ConfigMapGenerator::default());
+                if !written && entry.node.entries().is_some() {
+                    self.no_data(&entry, "`env-file`, `literals` or `files`");
+                }
+                config.config.insert(entry.name().to_owned(), generator);
             }
         }
-        if let Some(v) = map.get("secrets") {
-            if let Some(m) = self.map(&v, None) {
-                for entry in m.values() {
-                    if !self.generator_name(&entry) {
-                        continue;
-                    }
-                    let written = entry
-                        .node
-                        .entries()
-                        .is_some_and(|e| e.iter().any(|(k, _)| k.as_str() != Some("type")));
-                    let partial = self.secret_partial(&entry);
-                    let generator = partial.apply(SecretGenerator::default());
-                    if !written && entry.node.entries().is_some() {
-                        self.no_data(&entry, "`env-file`, `from-env` or `files`");
-                    }
-                    config.secrets.insert(entry.name().to_owned(), generator);
+        if let Some(v) = map.get("secrets")
+            && let Some(m) = self.map(&v, None)
+        {
+            for entry in m.values() {
+                if !self.generator_name(&entry) {
+                    continue;
                 }
+                let written = entry
+                    .node
+                    .entries()
+                    .is_some_and(|e| e.iter().any(|(k, _)| k.as_str() != Some("type")));
+                let partial = self.secret_partial(&entry);
+                let generator = partial.apply(SecretGenerator::default());
+                if !written && entry.node.entries().is_some() {
+                    self.no_data(&entry, "`env-file`, `from-env` or `files`");
+                }
+                config.secrets.insert(entry.name().to_owned(), generator);
             }
         }
         if let Some(v) = map.get("hooks") {
             config.hooks = self.hooks(&v, &names);
         }
-        if let Some(v) = map.get("defaults") {
-            if let Some(m) = self.map(&v, Some(POLICY_KEYS)) {
-                config.defaults = self.policy(&m);
-            }
+        if let Some(v) = map.get("defaults")
+            && let Some(m) = self.map(&v, Some(POLICY_KEYS))
+        {
+            config.defaults = self.policy(&m);
         }
         match map.get("environments") {
             Some(v) => {
@@ -1069,15 +1069,15 @@ impl Cx {
                     );
                 }
             }
-            if let (Some(b), Some(v)) = (builder, m.get("builder")) {
-                if !matches!(b, Builder::Auto | Builder::Native) {
-                    self.error(
-                        v.at(),
-                        &v.path,
-                        format!("a `files` image cannot be built with `{b}`"),
-                        Some("remove `builder` or set it to `native`".into()),
-                    );
-                }
+            if let (Some(b), Some(v)) = (builder, m.get("builder"))
+                && !matches!(b, Builder::Auto | Builder::Native)
+            {
+                self.error(
+                    v.at(),
+                    &v.path,
+                    format!("a `files` image cannot be built with `{b}`"),
+                    Some("remove `builder` or set it to `native`".into()),
+                );
             }
             let copy_base = context_written.clone().unwrap_or_default();
             self.files_image(&files, &copy_base, check)
@@ -1447,26 +1447,26 @@ impl Cx {
         if let Some(v) = m.get("env-file") {
             p.env_file = self.local_path(&v, Path::new(""), PathKind::File, true, PATH_HINT);
         }
-        if let Some(v) = m.get("from-env") {
-            if let Some(items) = self.list(&v) {
-                let mut names = Vec::new();
-                for item in items {
-                    let Some(name) = self.string(&item) else {
-                        continue;
-                    };
-                    if is_env_var_name(&name) {
-                        names.push(name);
-                    } else {
-                        self.error(
+        if let Some(v) = m.get("from-env")
+            && let Some(items) = self.list(&v)
+        {
+            let mut names = Vec::new();
+            for item in items {
+                let Some(name) = self.string(&item) else {
+                    continue;
+                };
+                if is_env_var_name(&name) {
+                    names.push(name);
+                } else {
+                    self.error(
                             item.at(),
                             &item.path,
                             format!("`{name}` is not a valid environment variable name"),
                             Some("environment variable names are letters, digits and `_`, not starting with a digit".into()),
                         );
-                    }
                 }
-                p.from_env = Some(names);
             }
+            p.from_env = Some(names);
         }
         if let Some(v) = m.get("files") {
             p.files = self.file_sources(&v);
@@ -1637,20 +1637,20 @@ impl Cx {
         if let Some(v) = m.get("crashloop-tolerance") {
             p.crashloop_tolerance = self.u32(&v);
         }
-        if let Some(v) = m.get("rules") {
-            if let Some(rules) = self.map(&v, None) {
-                for rule in rules.values() {
-                    if !self.entry_name(
-                        &rule,
-                        is_kebab,
-                        "rule",
-                        "rule ids are kebab-case, e.g. `pdb-missing`",
-                    ) {
-                        continue;
-                    }
-                    if let Some(level) = self.keyword(&rule, RuleLevel::ALL, RuleLevel::WHAT) {
-                        p.rules.insert(rule.name().to_owned(), level);
-                    }
+        if let Some(v) = m.get("rules")
+            && let Some(rules) = self.map(&v, None)
+        {
+            for rule in rules.values() {
+                if !self.entry_name(
+                    &rule,
+                    is_kebab,
+                    "rule",
+                    "rule ids are kebab-case, e.g. `pdb-missing`",
+                ) {
+                    continue;
+                }
+                if let Some(level) = self.keyword(&rule, RuleLevel::ALL, RuleLevel::WHAT) {
+                    p.rules.insert(rule.name().to_owned(), level);
                 }
             }
         }
@@ -1757,29 +1757,29 @@ impl Cx {
         });
 
         let mut env_config = config.config.clone();
-        if let Some(v) = m.get("config") {
-            if let Some(cm) = self.map(&v, None) {
-                for e in cm.values() {
-                    if !self.generator_name(&e) {
-                        continue;
-                    }
-                    let partial = self.config_partial(&e);
-                    let base = env_config.remove(e.name()).unwrap_or_default();
-                    env_config.insert(e.name().to_owned(), partial.apply(base));
+        if let Some(v) = m.get("config")
+            && let Some(cm) = self.map(&v, None)
+        {
+            for e in cm.values() {
+                if !self.generator_name(&e) {
+                    continue;
                 }
+                let partial = self.config_partial(&e);
+                let base = env_config.remove(e.name()).unwrap_or_default();
+                env_config.insert(e.name().to_owned(), partial.apply(base));
             }
         }
         let mut env_secrets = config.secrets.clone();
-        if let Some(v) = m.get("secrets") {
-            if let Some(sm) = self.map(&v, None) {
-                for e in sm.values() {
-                    if !self.generator_name(&e) {
-                        continue;
-                    }
-                    let partial = self.secret_partial(&e);
-                    let base = env_secrets.remove(e.name()).unwrap_or_default();
-                    env_secrets.insert(e.name().to_owned(), partial.apply(base));
+        if let Some(v) = m.get("secrets")
+            && let Some(sm) = self.map(&v, None)
+        {
+            for e in sm.values() {
+                if !self.generator_name(&e) {
+                    continue;
                 }
+                let partial = self.secret_partial(&e);
+                let base = env_secrets.remove(e.name()).unwrap_or_default();
+                env_secrets.insert(e.name().to_owned(), partial.apply(base));
             }
         }
 

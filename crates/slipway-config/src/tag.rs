@@ -323,13 +323,13 @@ impl TagTemplate {
             }
         }
         for part in &parts {
-            if let Part::Literal(text) = part {
-                if let Some(ch) = text.chars().find(|c| !is_tag_char(*c)) {
-                    return Err(TagError::InvalidChar {
-                        tag: template.into(),
-                        ch,
-                    });
-                }
+            if let Part::Literal(text) = part
+                && let Some(ch) = text.chars().find(|c| !is_tag_char(*c))
+            {
+                return Err(TagError::InvalidChar {
+                    tag: template.into(),
+                    ch,
+                });
             }
         }
         if let Some(Part::Literal(first)) = parts.first() {

@@ -121,31 +121,34 @@ fn resolve_plain(text: &str) -> ScalarValue<'_> {
         _ => {}
     }
     if let Some(oct) = text.strip_prefix("0o") {
-        if !oct.is_empty() && oct.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
-            if let Ok(i) = i64::from_str_radix(oct, 8) {
-                return ScalarValue::Int(i);
-            }
+        if !oct.is_empty()
+            && oct.bytes().all(|b| (b'0'..=b'7').contains(&b))
+            && let Ok(i) = i64::from_str_radix(oct, 8)
+        {
+            return ScalarValue::Int(i);
         }
         return ScalarValue::Str(text);
     }
     if let Some(hex) = text.strip_prefix("0x") {
-        if !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            if let Ok(i) = i64::from_str_radix(hex, 16) {
-                return ScalarValue::Int(i);
-            }
+        if !hex.is_empty()
+            && hex.bytes().all(|b| b.is_ascii_hexdigit())
+            && let Ok(i) = i64::from_str_radix(hex, 16)
+        {
+            return ScalarValue::Int(i);
         }
         return ScalarValue::Str(text);
     }
     let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
-    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        if let Ok(i) = text.parse::<i64>() {
-            return ScalarValue::Int(i);
-        }
+    if !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(i) = text.parse::<i64>()
+    {
+        return ScalarValue::Int(i);
     }
-    if is_core_float(digits) {
-        if let Ok(f) = text.parse::<f64>() {
-            return ScalarValue::Float(f);
-        }
+    if is_core_float(digits)
+        && let Ok(f) = text.parse::<f64>()
+    {
+        return ScalarValue::Float(f);
     }
     ScalarValue::Str(text)
 }

@@ -75,13 +75,12 @@ pub fn compute(obj: &Value, age_seconds: f64) -> Status {
     if let (Some(generation), Some(observed)) = (
         int(obj, "metadata.generation"),
         int(obj, "status.observedGeneration"),
-    ) {
-        if observed < generation {
-            return Status::in_progress(
-                "LatestGenerationNotObserved",
-                format!("waiting for the controller to observe generation {generation}"),
-            );
-        }
+    ) && observed < generation
+    {
+        return Status::in_progress(
+            "LatestGenerationNotObserved",
+            format!("waiting for the controller to observe generation {generation}"),
+        );
     }
     if let Some(("True", reason, message)) = condition_parts(obj, "Stalled") {
         return Status::failed(or(reason, "Stalled"), message);

@@ -181,10 +181,11 @@ fn walk(root: &Path, dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
             if depth < MAX_DEPTH && !SKIPPED_DIRS.contains(&name.as_ref()) {
                 walk(root, &path, depth + 1, out);
             }
-        } else if kind.is_file() && is_dockerfile_name(&name) {
-            if let Ok(rel) = path.strip_prefix(root) {
-                out.push(rel.to_path_buf());
-            }
+        } else if kind.is_file()
+            && is_dockerfile_name(&name)
+            && let Ok(rel) = path.strip_prefix(root)
+        {
+            out.push(rel.to_path_buf());
         }
     }
 }
