@@ -12,6 +12,7 @@
 //! build on these.
 
 pub mod applyset;
+pub mod cluster;
 pub mod diagnose;
 pub mod lock;
 pub mod order;

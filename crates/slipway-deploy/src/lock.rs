@@ -7,8 +7,13 @@
 //! the cluster side performs the decision with optimistic concurrency (the lease's
 //! `resourceVersion`), so two deploys can never both win.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use jiff::Timestamp;
 use serde_json::{Value, json};
+
+use crate::cluster::{Cluster, ClusterError};
 
 /// How long a lease lasts without renewal.
 pub const LEASE_SECONDS: i64 = 30;
@@ -129,6 +134,194 @@ pub fn lease_object(
 /// Kubernetes `MicroTime`: RFC 3339 with microseconds, UTC.
 pub fn micro_time(t: Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%S.%6fZ").to_string()
+}
+
+/// Why the lock was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Another deploy holds it.
+    #[error("another deploy holds the lock of `{app}` in `{namespace}`: `{holder}`{}, expires in {expires_in}s unless renewed", since.as_deref().map(|s| format!(" since {s}")).unwrap_or_default())]
+    Held {
+        app: String,
+        namespace: String,
+        holder: String,
+        since: Option<String>,
+        expires_in: i64,
+    },
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+}
+
+/// A held lock. It is renewed in the background until [`LockGuard::release`]; if the
+/// process dies, renewal stops and the lease expires by itself.
+pub struct LockGuard {
+    cluster: Arc<Cluster>,
+    app: String,
+    namespace: String,
+    me: String,
+    renewal: tokio::task::JoinHandle<()>,
+    /// The holder whose expired lease was taken over, if any.
+    pub took_over_from: Option<String>,
+}
+
+/// Takes the lock of `app` in `namespace` for `me`, waiting up to `wait` for another
+/// deploy to finish.
+///
+/// # Errors
+///
+/// [`LockError::Held`] when another deploy still holds it after `wait`.
+pub async fn acquire(
+    cluster: Arc<Cluster>,
+    app: &str,
+    namespace: &str,
+    me: &str,
+    wait: Duration,
+) -> Result<LockGuard, LockError> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let current = cluster
+            .get(
+                "coordination.k8s.io/v1",
+                "Lease",
+                namespace,
+                &lease_name(app),
+            )
+            .await?;
+        let result = match decide(current.as_ref(), me, Timestamp::now()) {
+            Decision::Create => cluster
+                .create(
+                    &lease_object(app, namespace, me, Timestamp::now(), None),
+                    namespace,
+                )
+                .await
+                .map(|_| None),
+            Decision::Take {
+                resource_version,
+                previous,
+            } => cluster
+                .replace(
+                    &lease_object(
+                        app,
+                        namespace,
+                        me,
+                        Timestamp::now(),
+                        Some(&resource_version),
+                    ),
+                    namespace,
+                )
+                .await
+                .map(|_| previous),
+            Decision::Held {
+                holder,
+                since,
+                expires_in,
+            } => {
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(LockError::Held {
+                        app: app.to_string(),
+                        namespace: namespace.to_string(),
+                        holder,
+                        since,
+                        expires_in,
+                    });
+                }
+                // Look again when the lease could have expired, or sooner if the
+                // holder releases it.
+                let pause = Duration::from_secs(expires_in.clamp(1, 2) as u64);
+                tokio::time::sleep(pause.min(deadline - tokio::time::Instant::now())).await;
+                continue;
+            }
+        };
+        match result {
+            Ok(took_over_from) => {
+                let renewal = tokio::spawn(renew(
+                    Arc::clone(&cluster),
+                    app.to_string(),
+                    namespace.to_string(),
+                    me.to_string(),
+                ));
+                return Ok(LockGuard {
+                    cluster,
+                    app: app.to_string(),
+                    namespace: namespace.to_string(),
+                    me: me.to_string(),
+                    renewal,
+                    took_over_from,
+                });
+            }
+            // Someone else wrote the lease between our read and our write: read again.
+            Err(e) if e.is_conflict() || matches!(&e, ClusterError::Api { code: 409, .. }) => {
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Renews the lease every third of its duration while the guard lives.
+async fn renew(cluster: Arc<Cluster>, app: String, namespace: String, me: String) {
+    let period = Duration::from_secs((LEASE_SECONDS / 3) as u64);
+    loop {
+        tokio::time::sleep(period).await;
+        let Ok(Some(mut lease)) = cluster
+            .get(
+                "coordination.k8s.io/v1",
+                "Lease",
+                &namespace,
+                &lease_name(&app),
+            )
+            .await
+        else {
+            continue;
+        };
+        if lease
+            .pointer("/spec/holderIdentity")
+            .and_then(Value::as_str)
+            != Some(me.as_str())
+        {
+            return;
+        }
+        lease["spec"]["renewTime"] = json!(micro_time(Timestamp::now()));
+        // A failed renewal is retried at the next period; the lease outlives a few.
+        let _ = cluster.replace(&lease, &namespace).await;
+    }
+}
+
+impl LockGuard {
+    /// Stops renewing and frees the lease for the next deploy.
+    pub async fn release(self) -> Result<(), ClusterError> {
+        self.renewal.abort();
+        let Some(mut lease) = self
+            .cluster
+            .get(
+                "coordination.k8s.io/v1",
+                "Lease",
+                &self.namespace,
+                &lease_name(&self.app),
+            )
+            .await?
+        else {
+            return Ok(());
+        };
+        if lease
+            .pointer("/spec/holderIdentity")
+            .and_then(Value::as_str)
+            != Some(self.me.as_str())
+        {
+            return Ok(());
+        }
+        lease["spec"]["holderIdentity"] = json!("");
+        self.cluster
+            .replace(&lease, &self.namespace)
+            .await
+            .map(|_| ())
+    }
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        self.renewal.abort();
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,358 @@
+//! The connection to one cluster: any conformant Kubernetes API reached through a
+//! kubeconfig context (exec plugins, tokens and certificates as `kubectl` uses them),
+//! or the sandbox. Objects are handled as JSON values of any kind; the kind's resource
+//! is discovered once per group-version and remembered.
+//!
+//! Every write that slipway makes goes through [`Cluster::apply`]: server-side apply
+//! with the field manager `slipway`, so the API server tracks which fields slipway owns
+//! and reports, as a conflict, a field another manager changed.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
+};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::GroupVersionKind;
+use kube::discovery::{self, Scope};
+use kube::{Client, Config};
+use serde_json::Value;
+
+/// The field manager of every slipway write.
+pub const FIELD_MANAGER: &str = "slipway";
+
+/// Why a cluster call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// The kubeconfig could not be read or names no usable context.
+    #[error("kubeconfig: {0}")]
+    Kubeconfig(String),
+    /// Nothing answered, or the connection broke.
+    #[error("cluster unreachable: {0}")]
+    Unreachable(String),
+    /// The API server does not serve this kind.
+    #[error("the cluster does not serve `{kind}` in `{api_version}`")]
+    UnknownKind { api_version: String, kind: String },
+    /// Server-side apply found fields owned by another manager.
+    #[error("{message}")]
+    Conflict {
+        message: String,
+        /// `(field, manager)` pairs, e.g. `(".spec.template.spec.containers[name=\"api\"].image", "kubectl-set")`.
+        fields: Vec<(String, String)>,
+    },
+    /// The API server refused the request.
+    #[error("{reason}: {message}")]
+    Api {
+        code: u16,
+        reason: String,
+        message: String,
+    },
+    /// An object without the fields every object needs.
+    #[error("object without {0}")]
+    Malformed(&'static str),
+}
+
+impl ClusterError {
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ClusterError::Api { code: 404, .. })
+    }
+
+    pub fn is_conflict(&self) -> bool {
+        matches!(
+            self,
+            ClusterError::Api { code: 409, .. } | ClusterError::Conflict { .. }
+        )
+    }
+}
+
+impl From<kube::Error> for ClusterError {
+    fn from(err: kube::Error) -> Self {
+        match err {
+            kube::Error::Api(status) => {
+                if status.code == 409 && status.reason == "Conflict" {
+                    let fields: Vec<(String, String)> = status
+                        .details
+                        .as_ref()
+                        .map(|d| {
+                            d.causes
+                                .iter()
+                                .filter(|c| c.reason == "FieldManagerConflict")
+                                .map(|c| (c.field.clone(), manager_of(&c.message)))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    if !fields.is_empty() {
+                        return ClusterError::Conflict {
+                            message: status.message.clone(),
+                            fields,
+                        };
+                    }
+                }
+                ClusterError::Api {
+                    code: status.code,
+                    reason: status.reason.clone(),
+                    message: status.message.clone(),
+                }
+            }
+            kube::Error::SerdeError(e) => ClusterError::Api {
+                code: 0,
+                reason: "BadResponse".into(),
+                message: e.to_string(),
+            },
+            other => ClusterError::Unreachable(other.to_string()),
+        }
+    }
+}
+
+/// The manager named in a conflict cause message: `conflict with "kubectl-set" using
+/// apps/v1` → `kubectl-set`.
+fn manager_of(message: &str) -> String {
+    message.split('"').nth(1).unwrap_or(message).to_string()
+}
+
+/// A connected cluster.
+pub struct Cluster {
+    client: Client,
+    /// What was discovered per `(apiVersion, kind)`: the resource and whether it is
+    /// namespaced.
+    kinds: Mutex<HashMap<(String, String), (ApiResource, bool)>>,
+}
+
+impl Cluster {
+    /// Connects through a kubeconfig (`path`, else `$KUBECONFIG`, else
+    /// `~/.kube/config`) and a context (else the current one).
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::Kubeconfig`] when the file cannot be read or the context is
+    /// unknown.
+    pub async fn connect(path: Option<&Path>, context: Option<&str>) -> Result<Self, ClusterError> {
+        let kubeconfig = match path {
+            Some(path) => Kubeconfig::read_from(path),
+            None => Kubeconfig::read(),
+        }
+        .map_err(|e| ClusterError::Kubeconfig(e.to_string()))?;
+        let options = KubeConfigOptions {
+            context: context.map(str::to_string),
+            ..KubeConfigOptions::default()
+        };
+        let config = Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .map_err(|e| ClusterError::Kubeconfig(e.to_string()))?;
+        let client =
+            Client::try_from(config).map_err(|e| ClusterError::Kubeconfig(e.to_string()))?;
+        Ok(Self::from_client(client))
+    }
+
+    pub fn from_client(client: Client) -> Self {
+        Cluster {
+            client,
+            kinds: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The resource serving `kind` in `api_version`, and whether it is namespaced.
+    async fn resource(
+        &self,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<(ApiResource, bool), ClusterError> {
+        let key = (api_version.to_string(), kind.to_string());
+        if let Some(found) = self.kinds.lock().expect("not poisoned").get(&key) {
+            return Ok(found.clone());
+        }
+        let (group, version) = match api_version.rsplit_once('/') {
+            Some((g, v)) => (g, v),
+            None => ("", api_version),
+        };
+        let gvk = GroupVersionKind::gvk(group, version, kind);
+        let (resource, caps) = discovery::pinned_kind(&self.client, &gvk)
+            .await
+            .map_err(|e| match ClusterError::from(e) {
+                ClusterError::Api { code: 404, .. } => ClusterError::UnknownKind {
+                    api_version: api_version.to_string(),
+                    kind: kind.to_string(),
+                },
+                ClusterError::Api { message, .. }
+                    if message.contains("not found") || message.is_empty() =>
+                {
+                    ClusterError::UnknownKind {
+                        api_version: api_version.to_string(),
+                        kind: kind.to_string(),
+                    }
+                }
+                other => other,
+            })?;
+        let found = (resource, caps.scope == Scope::Namespaced);
+        self.kinds
+            .lock()
+            .expect("not poisoned")
+            .insert(key, found.clone());
+        Ok(found)
+    }
+
+    /// The API for `obj`'s kind, in `obj`'s namespace or else `namespace`.
+    async fn api_for(
+        &self,
+        obj: &Value,
+        namespace: &str,
+    ) -> Result<Api<DynamicObject>, ClusterError> {
+        let api_version = obj
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .ok_or(ClusterError::Malformed("apiVersion"))?;
+        let kind = obj
+            .get("kind")
+            .and_then(Value::as_str)
+            .ok_or(ClusterError::Malformed("kind"))?;
+        self.api(
+            api_version,
+            kind,
+            Some(object_namespace(obj).unwrap_or(namespace)),
+        )
+        .await
+    }
+
+    /// The API for a kind; `namespace` is ignored for cluster-scoped kinds, and `None`
+    /// means every namespace.
+    pub async fn api(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+    ) -> Result<Api<DynamicObject>, ClusterError> {
+        let (resource, namespaced) = self.resource(api_version, kind).await?;
+        Ok(match (namespaced, namespace) {
+            (true, Some(ns)) => Api::namespaced_with(self.client.clone(), ns, &resource),
+            (true, None) => Api::all_with(self.client.clone(), &resource),
+            (false, _) => Api::all_with(self.client.clone(), &resource),
+        })
+    }
+
+    /// Server-side apply of `obj` (its namespace, else `namespace`). `force` takes
+    /// fields over from other managers; `dry_run` asks the server what it would do.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::Conflict`] naming each field and its manager when another
+    /// manager owns a field and `force` is false.
+    pub async fn apply(
+        &self,
+        obj: &Value,
+        namespace: &str,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<Value, ClusterError> {
+        let api = self.api_for(obj, namespace).await?;
+        let name = object_name(obj).ok_or(ClusterError::Malformed("metadata.name"))?;
+        let mut params = PatchParams::apply(FIELD_MANAGER);
+        if force {
+            params = params.force();
+        }
+        if dry_run {
+            params = params.dry_run();
+        }
+        let applied = api.patch(name, &params, &Patch::Apply(obj)).await?;
+        Ok(serde_json::to_value(applied).expect("objects serialise"))
+    }
+
+    /// The object, or `None` when it does not exist.
+    pub async fn get(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Value>, ClusterError> {
+        let api = self.api(api_version, kind, Some(namespace)).await?;
+        match api.get_opt(name).await? {
+            Some(obj) => Ok(Some(serde_json::to_value(obj).expect("objects serialise"))),
+            None => Ok(None),
+        }
+    }
+
+    /// Creates `obj` (its namespace, else `namespace`).
+    pub async fn create(&self, obj: &Value, namespace: &str) -> Result<Value, ClusterError> {
+        let api = self.api_for(obj, namespace).await?;
+        let typed: DynamicObject =
+            serde_json::from_value(obj.clone()).map_err(|_| ClusterError::Malformed("metadata"))?;
+        let created = api.create(&PostParams::default(), &typed).await?;
+        Ok(serde_json::to_value(created).expect("objects serialise"))
+    }
+
+    /// Replaces `obj`; its `metadata.resourceVersion` makes the write fail with a
+    /// conflict if the object changed since it was read.
+    pub async fn replace(&self, obj: &Value, namespace: &str) -> Result<Value, ClusterError> {
+        let api = self.api_for(obj, namespace).await?;
+        let name = object_name(obj).ok_or(ClusterError::Malformed("metadata.name"))?;
+        let typed: DynamicObject =
+            serde_json::from_value(obj.clone()).map_err(|_| ClusterError::Malformed("metadata"))?;
+        let replaced = api.replace(name, &PostParams::default(), &typed).await?;
+        Ok(serde_json::to_value(replaced).expect("objects serialise"))
+    }
+
+    /// Deletes an object with background propagation; a missing object is not an error.
+    pub async fn delete(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<(), ClusterError> {
+        let api = self.api(api_version, kind, Some(namespace)).await?;
+        match api.delete(name, &DeleteParams::background()).await {
+            Ok(_) => Ok(()),
+            Err(e) => match ClusterError::from(e) {
+                e if e.is_not_found() => Ok(()),
+                e => Err(e),
+            },
+        }
+    }
+
+    /// Objects of a kind in `namespace` matching a label selector.
+    pub async fn list(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        selector: &str,
+    ) -> Result<Vec<Value>, ClusterError> {
+        let api = self.api(api_version, kind, Some(namespace)).await?;
+        let list = api.list(&ListParams::default().labels(selector)).await?;
+        Ok(list
+            .items
+            .into_iter()
+            .map(|o| serde_json::to_value(o).expect("objects serialise"))
+            .collect())
+    }
+}
+
+pub fn object_name(obj: &Value) -> Option<&str> {
+    obj.pointer("/metadata/name").and_then(Value::as_str)
+}
+
+pub fn object_namespace(obj: &Value) -> Option<&str> {
+    obj.pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conflict_cause_names_the_manager() {
+        assert_eq!(
+            manager_of("conflict with \"kubectl-set\" using apps/v1"),
+            "kubectl-set"
+        );
+        assert_eq!(manager_of("no quotes"), "no quotes");
+    }
+}
