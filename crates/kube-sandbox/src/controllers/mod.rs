@@ -1,0 +1,420 @@
+//! The controllers of the sandbox's control plane: Deployment, ReplicaSet, Job,
+//! StatefulSet and Service → Endpoints, run as one "controller manager" task.
+//!
+//! Where to start: [`start`] spawns the manager. It subscribes to every change of the
+//! [`Store`] and turns each into the keys of the objects that must be reconciled (a pod
+//! change dirties its controlling ReplicaSet/Job/StatefulSet and the Services of its
+//! namespace; a ReplicaSet change dirties its Deployment, …). Each reconciler reads the
+//! current state from the store, writes what must change, and may ask to be called again
+//! after a delay — the only timers there are, for time-based transitions such as
+//! `minReadySeconds`, `progressDeadlineSeconds` and `activeDeadlineSeconds`. Nothing polls.
+//!
+//! Because the manager runs the reconcilers one after another against the store itself
+//! (not a cache), the "expectations" machinery of the real controllers is not needed: a
+//! reconciler always sees its own previous writes.
+//!
+//! Garbage collection of dependents (ownerReferences) is done by the store on every
+//! delete, not here. Simulated durations are divided by [`ControllerOptions::speed`].
+
+pub mod deployment;
+pub mod endpoints;
+pub mod events;
+pub mod job;
+pub mod replicaset;
+pub mod statefulset;
+
+use crate::Store;
+use crate::resources::ResourceType;
+use crate::store::{EventType, ListOpts, Modification, StoreEvent, WriteCtx};
+use crate::util::{parse_rfc3339, str_at};
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::time::Instant;
+
+/// How the controllers run.
+#[derive(Debug, Clone)]
+pub struct ControllerOptions {
+    /// Every simulated duration (deadlines, minReadySeconds, back-offs) is divided by this.
+    pub speed: f64,
+}
+
+impl Default for ControllerOptions {
+    fn default() -> Self {
+        ControllerOptions { speed: 1.0 }
+    }
+}
+
+/// Aborts the tasks it holds when dropped.
+pub struct TaskGuard(Vec<tokio::task::JoinHandle<()>>);
+
+impl TaskGuard {
+    pub(crate) fn new(tasks: Vec<tokio::task::JoinHandle<()>>) -> TaskGuard {
+        TaskGuard(tasks)
+    }
+
+    /// Adds the tasks of another guard.
+    pub fn join(mut self, mut other: TaskGuard) -> TaskGuard {
+        self.0.append(&mut other.0);
+        self
+    }
+}
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        for t in &self.0 {
+            t.abort();
+        }
+    }
+}
+
+/// The resource types the controllers work with, and shared helpers.
+pub(crate) struct Ctx {
+    pub store: Arc<Store>,
+    pub speed: f64,
+    pub events: events::Recorder,
+    pub pods: ResourceType,
+    pub replicasets: ResourceType,
+    pub deployments: ResourceType,
+    pub jobs: ResourceType,
+    pub services: ResourceType,
+    pub endpoints: ResourceType,
+    pub statefulsets: ResourceType,
+}
+
+fn find(store: &Store, group: &str, resource: &str) -> ResourceType {
+    let version = if group.is_empty() { "v1" } else { "v1" };
+    store
+        .registry()
+        .find(group, version, resource)
+        .unwrap_or_else(|| panic!("{group}/{resource} is served"))
+        .clone()
+}
+
+impl Ctx {
+    pub(crate) fn new(store: Arc<Store>, speed: f64) -> Ctx {
+        Ctx {
+            events: events::Recorder::new(store.clone()),
+            pods: find(&store, "", "pods"),
+            replicasets: find(&store, "apps", "replicasets"),
+            deployments: find(&store, "apps", "deployments"),
+            jobs: find(&store, "batch", "jobs"),
+            services: find(&store, "", "services"),
+            endpoints: find(&store, "", "endpoints"),
+            statefulsets: find(&store, "apps", "statefulsets"),
+            speed: if speed > 0.0 { speed } else { 1.0 },
+            store,
+        }
+    }
+
+    pub(crate) fn get(&self, rt: &ResourceType, ns: &str, name: &str) -> Option<Value> {
+        self.store.get(rt, ns, name).ok()
+    }
+
+    pub(crate) fn list(&self, rt: &ResourceType, ns: Option<&str>) -> Vec<Arc<Value>> {
+        self.store.list(rt, ns, &ListOpts::default()).map(|p| p.items).unwrap_or_default()
+    }
+
+    /// Objects of `rt` in `ns` whose controller is `owner`.
+    pub(crate) fn owned(&self, rt: &ResourceType, owner: &Value) -> Vec<Arc<Value>> {
+        let uid = str_at(owner, "metadata.uid");
+        self.list(rt, Some(str_at(owner, "metadata.namespace")))
+            .into_iter()
+            .filter(|o| controller_uid(o) == Some(uid))
+            .collect()
+    }
+
+    /// A simulated duration of `secs` seconds, shortened by the speed factor.
+    pub(crate) fn scaled(&self, secs: f64) -> Duration {
+        Duration::from_secs_f64((secs / self.speed).max(0.0))
+    }
+
+    fn ctx(&self, manager: &str, subresource: &str) -> WriteCtx {
+        WriteCtx { manager: manager.into(), dry_run: false, subresource: subresource.into() }
+    }
+
+    /// Replaces the status of an object (read-modify-write under the store lock); a no-op
+    /// when nothing changes.
+    pub(crate) fn write_status(&self, rt: &ResourceType, obj: &Value, status: Value) {
+        let ctx = self.ctx("kube-controller-manager", "status");
+        let uid = str_at(obj, "metadata.uid").to_string();
+        let _ = self.store.modify(rt, str_at(obj, "metadata.namespace"), str_at(obj, "metadata.name"), &ctx, |cur| {
+            let Some(cur) = cur.filter(|c| str_at(c, "metadata.uid") == uid) else {
+                return Err(crate::errors::ApiError::not_found(&rt.group, &rt.resource, "gone"));
+            };
+            let mut o = cur.clone();
+            o["status"] = status;
+            Ok(Modification::Update(o, true))
+        });
+    }
+
+    /// Changes an object (spec or metadata) with `f`; returns the stored result.
+    pub(crate) fn mutate(&self, rt: &ResourceType, obj: &Value, f: impl FnOnce(&mut Value)) -> Option<Value> {
+        let ctx = self.ctx("kube-controller-manager", "");
+        let uid = str_at(obj, "metadata.uid").to_string();
+        self.store
+            .modify(rt, str_at(obj, "metadata.namespace"), str_at(obj, "metadata.name"), &ctx, |cur| {
+                let Some(cur) = cur.filter(|c| str_at(c, "metadata.uid") == uid) else {
+                    return Err(crate::errors::ApiError::not_found(&rt.group, &rt.resource, "gone"));
+                };
+                let mut o = cur.clone();
+                f(&mut o);
+                Ok(Modification::Update(o, true))
+            })
+            .ok()
+    }
+
+    pub(crate) fn create(&self, rt: &ResourceType, ns: &str, obj: Value) -> Option<Value> {
+        self.store.create(rt, ns, obj, &self.ctx("kube-controller-manager", "")).ok()
+    }
+
+    pub(crate) fn delete(&self, rt: &ResourceType, obj: &Value) {
+        let opts = crate::store::DeleteOpts {
+            precondition_uid: Some(str_at(obj, "metadata.uid").to_string()),
+            ..Default::default()
+        };
+        let _ = self.store.delete(rt, str_at(obj, "metadata.namespace"), str_at(obj, "metadata.name"), &opts);
+    }
+
+    /// Whether a pod counts as available: Ready for at least `min_ready` (simulated) seconds.
+    /// The second value is how long until it will be, when it is ready but not yet available.
+    pub(crate) fn pod_available(&self, pod: &Value, min_ready: i64) -> (bool, Option<Duration>) {
+        let Some(since) = ready_since(pod) else { return (false, None) };
+        if min_ready <= 0 {
+            return (true, None);
+        }
+        let due = since as f64 + min_ready as f64 / self.speed;
+        let now = now_f64();
+        if due <= now { (true, None) } else { (false, Some(Duration::from_secs_f64(due - now + 0.05))) }
+    }
+}
+
+/// Seconds since the epoch with sub-second precision.
+pub(crate) fn now_f64() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+/// `metadata.uid` of the controlling owner.
+pub(crate) fn controller_uid(obj: &Value) -> Option<&str> {
+    obj["metadata"]["ownerReferences"]
+        .as_array()?
+        .iter()
+        .find(|r| r["controller"] == json!(true))
+        .and_then(|r| r["uid"].as_str())
+}
+
+/// The controlling owner's kind and name.
+pub(crate) fn controller_of(obj: &Value) -> Option<(&str, &str)> {
+    let r = obj["metadata"]["ownerReferences"]
+        .as_array()?
+        .iter()
+        .find(|r| r["controller"] == json!(true))?;
+    Some((r["kind"].as_str()?, r["name"].as_str()?))
+}
+
+/// An ownerReference to `owner` as a controller writes it.
+pub(crate) fn owner_ref(owner: &Value) -> Value {
+    json!({
+        "apiVersion": owner["apiVersion"], "kind": owner["kind"],
+        "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"],
+        "controller": true, "blockOwnerDeletion": true,
+    })
+}
+
+pub(crate) fn is_terminating(obj: &Value) -> bool {
+    obj["metadata"].get("deletionTimestamp").is_some_and(|v| !v.is_null())
+}
+
+/// Not terminating and not finished: the pods a ReplicaSet counts.
+pub(crate) fn pod_active(pod: &Value) -> bool {
+    !is_terminating(pod) && !matches!(str_at(pod, "status.phase"), "Succeeded" | "Failed")
+}
+
+fn pod_condition<'a>(pod: &'a Value, type_: &str) -> Option<&'a Value> {
+    pod["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == type_)
+}
+
+pub(crate) fn pod_ready(pod: &Value) -> bool {
+    pod_condition(pod, "Ready").is_some_and(|c| c["status"] == "True")
+}
+
+/// When the pod became Ready (seconds since the epoch), if it is.
+pub(crate) fn ready_since(pod: &Value) -> Option<i64> {
+    let c = pod_condition(pod, "Ready").filter(|c| c["status"] == "True")?;
+    Some(c["lastTransitionTime"].as_str().and_then(parse_rfc3339).unwrap_or(0))
+}
+
+pub(crate) fn int_at(v: &Value, path: &str) -> i64 {
+    crate::util::get_path(v, path).and_then(Value::as_i64).unwrap_or(0)
+}
+
+pub(crate) fn labels_match(selector: &Value, obj: &Value) -> bool {
+    let sel = crate::selector::LabelSelector::from_label_selector(selector);
+    !sel.is_empty() && sel.matches(obj)
+}
+
+/// Sets or replaces a condition in a conditions array (keeps the first's position when the
+/// status is unchanged, refreshes lastTransitionTime when it changes).
+pub(crate) fn set_condition(conds: &mut Vec<Value>, mut cond: Value, now: &str) {
+    let type_ = cond["type"].clone();
+    if let Some(i) = conds.iter().position(|c| c["type"] == type_) {
+        let cur = &conds[i];
+        if cur["status"] == cond["status"] && cur["reason"] == cond["reason"] && cur["message"] == cond["message"] {
+            return;
+        }
+        cond["lastTransitionTime"] =
+            if cur["status"] == cond["status"] { cur["lastTransitionTime"].clone() } else { json!(now) };
+        conds[i] = cond;
+    } else {
+        cond["lastTransitionTime"] = json!(now);
+        conds.push(cond);
+    }
+}
+
+/// What must be reconciled.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Key {
+    Deployment(String, String),
+    ReplicaSet(String, String),
+    Job(String, String),
+    StatefulSet(String, String),
+    Service(String, String),
+}
+
+/// Starts the controller manager.
+pub fn start(store: Arc<Store>, options: ControllerOptions) -> TaskGuard {
+    let ctx = Ctx::new(store, options.speed);
+    let task = tokio::spawn(run(ctx));
+    TaskGuard::new(vec![task])
+}
+
+fn keys_for(ctx: &Ctx, ev: &StoreEvent, out: &mut BTreeSet<Key>) {
+    let objs = [Some(&ev.object), ev.previous.as_ref()];
+    for o in objs.into_iter().flatten() {
+        let ns = str_at(o, "metadata.namespace").to_string();
+        let name = str_at(o, "metadata.name").to_string();
+        match ev.storage_key.as_str() {
+            "apps/deployments" => {
+                out.insert(Key::Deployment(ns, name));
+            }
+            "apps/replicasets" => {
+                out.insert(Key::ReplicaSet(ns.clone(), name));
+                if let Some(("Deployment", d)) = controller_of(o) {
+                    out.insert(Key::Deployment(ns, d.to_string()));
+                }
+            }
+            "batch/jobs" => {
+                out.insert(Key::Job(ns, name));
+            }
+            "apps/statefulsets" => {
+                out.insert(Key::StatefulSet(ns, name));
+            }
+            "/services" => {
+                out.insert(Key::Service(ns, name));
+            }
+            "/endpoints" if ev.event_type == EventType::Deleted => {
+                out.insert(Key::Service(ns, name));
+            }
+            "/pods" => {
+                match controller_of(o) {
+                    Some(("ReplicaSet", rs)) => {
+                        out.insert(Key::ReplicaSet(ns.clone(), rs.to_string()));
+                    }
+                    Some(("Job", j)) => {
+                        out.insert(Key::Job(ns.clone(), j.to_string()));
+                    }
+                    Some(("StatefulSet", s)) => {
+                        out.insert(Key::StatefulSet(ns.clone(), s.to_string()));
+                    }
+                    _ => {}
+                }
+                for svc in ctx.list(&ctx.services, Some(&ns)) {
+                    out.insert(Key::Service(ns.clone(), str_at(&svc, "metadata.name").to_string()));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn all_keys(ctx: &Ctx) -> BTreeSet<Key> {
+    let mut out = BTreeSet::new();
+    let key = |o: &Value| (str_at(o, "metadata.namespace").to_string(), str_at(o, "metadata.name").to_string());
+    for o in ctx.list(&ctx.deployments, None) {
+        let (n, m) = key(&o);
+        out.insert(Key::Deployment(n, m));
+    }
+    for o in ctx.list(&ctx.replicasets, None) {
+        let (n, m) = key(&o);
+        out.insert(Key::ReplicaSet(n, m));
+    }
+    for o in ctx.list(&ctx.jobs, None) {
+        let (n, m) = key(&o);
+        out.insert(Key::Job(n, m));
+    }
+    for o in ctx.list(&ctx.statefulsets, None) {
+        let (n, m) = key(&o);
+        out.insert(Key::StatefulSet(n, m));
+    }
+    for o in ctx.list(&ctx.services, None) {
+        let (n, m) = key(&o);
+        out.insert(Key::Service(n, m));
+    }
+    out
+}
+
+fn reconcile(ctx: &Ctx, key: &Key) -> Option<Duration> {
+    match key {
+        Key::Deployment(ns, n) => deployment::sync(ctx, ns, n),
+        Key::ReplicaSet(ns, n) => replicaset::sync(ctx, ns, n),
+        Key::Job(ns, n) => job::sync(ctx, ns, n),
+        Key::StatefulSet(ns, n) => statefulset::sync(ctx, ns, n),
+        Key::Service(ns, n) => endpoints::sync(ctx, ns, n),
+    }
+}
+
+async fn run(ctx: Ctx) {
+    let mut rx = ctx.store.subscribe();
+    let mut dirty = all_keys(&ctx);
+    let mut timers: BTreeSet<(Instant, Key)> = BTreeSet::new();
+    loop {
+        // Pull in everything that already happened before reconciling.
+        loop {
+            match rx.try_recv() {
+                Ok(ev) => keys_for(&ctx, &ev, &mut dirty),
+                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => dirty.extend(all_keys(&ctx)),
+                Err(tokio::sync::broadcast::error::TryRecvError::Closed) => return,
+                Err(tokio::sync::broadcast::error::TryRecvError::Empty) => break,
+            }
+        }
+        if let Some(key) = dirty.pop_first() {
+            if let Some(after) = reconcile(&ctx, &key) {
+                timers.retain(|(_, k)| k != &key);
+                timers.insert((Instant::now() + after, key));
+            }
+            // Let other tasks (the API server, the kubelet) run between reconciles.
+            tokio::task::yield_now().await;
+            continue;
+        }
+        let next = timers.first().map(|(t, _)| *t);
+        tokio::select! {
+            ev = rx.recv() => match ev {
+                Ok(ev) => keys_for(&ctx, &ev, &mut dirty),
+                Err(RecvError::Lagged(_)) => dirty.extend(all_keys(&ctx)),
+                Err(RecvError::Closed) => return,
+            },
+            _ = tokio::time::sleep_until(next.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))), if next.is_some() => {
+                let now = Instant::now();
+                while let Some((t, _)) = timers.first() {
+                    if *t > now {
+                        break;
+                    }
+                    let (_, k) = timers.pop_first().expect("first");
+                    dirty.insert(k);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,1104 @@
+//! The HTTP API server: discovery, OpenAPI, CRUD, watch, patch and apply.
+
+use crate::errors::{ApiError, success_status};
+use crate::fields::{self, WriteActor};
+use crate::kinds;
+use crate::openapi;
+use crate::patch;
+use crate::resources::{Registry, ResourceType};
+use crate::selector::{FieldSelector, LabelSelector};
+use crate::store::{
+    DeleteOpts, Deleted, EventType, ListOpts, Modification, Store, StoreEvent, WriteCtx, rv_of,
+};
+use crate::table;
+use crate::util::{now_rfc3339, str_at};
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::Response;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+
+/// Shared state of the server.
+pub struct App {
+    pub store: Arc<Store>,
+    pub token: Option<String>,
+    pub addr: String,
+    pub bookmark_interval: Duration,
+}
+
+type Query = HashMap<String, String>;
+
+fn parse_query(uri: &Uri) -> Query {
+    uri.query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
+}
+
+fn json_response(code: u16, v: &Value) -> Response {
+    Response::builder()
+        .status(StatusCode::from_u16(code).unwrap_or(StatusCode::OK))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(serde_json::to_vec(v).unwrap_or_default()))
+        .expect("response")
+}
+
+fn error_response(e: &ApiError) -> Response {
+    json_response(e.code, &e.to_status())
+}
+
+fn text(code: u16, s: &str) -> Response {
+    Response::builder()
+        .status(StatusCode::from_u16(code).unwrap_or(StatusCode::OK))
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(Body::from(s.to_string()))
+        .expect("response")
+}
+
+fn not_found_path() -> ApiError {
+    ApiError::new(404, "NotFound", "the server could not find the requested resource")
+        .with_details(json!({"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]}))
+}
+
+/// The entry point of every request.
+pub async fn handle(
+    app: Arc<App>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    // Like the real server's anonymous access to public info (system:public-info-viewer):
+    // the version and health endpoints need no credentials.
+    let public = matches!(uri.path(), "/version" | "/healthz" | "/readyz" | "/livez");
+    if let Some(token) = app.token.as_ref().filter(|_| !public) {
+        let ok = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v == format!("Bearer {token}"));
+        if !ok {
+            return error_response(&ApiError::new(401, "Unauthorized", "Unauthorized"));
+        }
+    }
+    let path = uri.path().trim_end_matches('/').to_string();
+    let q = parse_query(&uri);
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let reg = app.store.registry();
+    let result = match segs.as_slice() {
+        [] => Ok(json_response(
+            200,
+            &json!({"paths": ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version", "/openapi/v3"]}),
+        )),
+        ["version"] => Ok(json_response(200, &version())),
+        ["healthz" | "livez" | "readyz", ..] => Ok(text(200, "ok")),
+        ["openapi", "v3"] => Ok(json_response(200, &openapi::index(&reg))),
+        ["openapi", "v3", "api", v] => gv_doc(&reg, "", v),
+        ["openapi", "v3", "apis", g, v] => gv_doc(&reg, g, v),
+        ["openapi", "v2"] => Ok(openapi_v2(&headers)),
+        ["api"] => Ok(json_response(
+            200,
+            &json!({"kind": "APIVersions", "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": app.addr}]}),
+        )),
+        ["apis"] => Ok(json_response(200, &group_list(&reg))),
+        ["apis", g] => match reg.groups().into_iter().find(|(name, _)| name == g) {
+            Some(group) => Ok(json_response(200, &api_group(&group.0, &group.1))),
+            None => Err(not_found_path()),
+        },
+        ["api", "v1", rest @ ..] => {
+            resource_request(&app, &reg, "", "v1", rest, &method, &q, &headers, body).await
+        }
+        ["apis", g, v, rest @ ..] => {
+            resource_request(&app, &reg, g, v, rest, &method, &q, &headers, body).await
+        }
+        _ => Err(not_found_path()),
+    };
+    result.unwrap_or_else(|e| error_response(&e))
+}
+
+/// `/openapi/v2`: an empty document. kubectl falls back to it for kinds the v3 documents
+/// do not list and skips client-side validation of kinds it does not describe, so that an
+/// unknown kind reaches the real "no matches for kind" error.
+fn openapi_v2(headers: &HeaderMap) -> Response {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if accept.contains("protobuf") {
+        // A protobuf `openapi_v2.Document` with no fields set.
+        return Response::builder()
+            .status(StatusCode::OK)
+            .header(
+                header::CONTENT_TYPE,
+                "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+            )
+            .body(Body::empty())
+            .expect("response");
+    }
+    json_response(
+        200,
+        &json!({"swagger": "2.0", "info": {"title": "Kubernetes", "version": crate::KUBERNETES_VERSION}, "paths": {}}),
+    )
+}
+
+fn version() -> Value {
+    let v = crate::KUBERNETES_VERSION;
+    let minor = v.split('.').nth(1).unwrap_or("0");
+    json!({
+        "major": "1", "minor": minor, "gitVersion": v,
+        "gitCommit": "0000000000000000000000000000000000000000", "gitTreeState": "clean",
+        "buildDate": "2024-12-11T00:00:00Z", "goVersion": "go1.23.0", "compiler": "gc",
+        "platform": "linux/amd64",
+    })
+}
+
+fn gv_doc(reg: &Registry, g: &str, v: &str) -> Result<Response, ApiError> {
+    if !reg.has_group_version(g, v) {
+        return Err(not_found_path());
+    }
+    Ok(json_response(200, &openapi::document(reg, g, v)))
+}
+
+fn api_group(name: &str, versions: &[String]) -> Value {
+    let vs: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v}))
+        .collect();
+    json!({"kind": "APIGroup", "apiVersion": "v1", "name": name, "versions": vs, "preferredVersion": vs[0]})
+}
+
+fn group_list(reg: &Registry) -> Value {
+    let groups: Vec<Value> = reg
+        .groups()
+        .iter()
+        .map(|(g, vs)| {
+            let mut v = api_group(g, vs);
+            v.as_object_mut().expect("object").remove("kind");
+            v.as_object_mut().expect("object").remove("apiVersion");
+            v
+        })
+        .collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+fn resource_list(reg: &Registry, group: &str, version: &str) -> Value {
+    let mut resources = Vec::new();
+    for r in reg
+        .all()
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+    {
+        resources.push(r.discovery());
+        resources.extend(r.discovery_subresources());
+    }
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
+}
+
+/// Which object(s) a resource path designates.
+struct Target<'a> {
+    rt: ResourceType,
+    ns: Option<String>,
+    name: Option<&'a str>,
+    sub: Option<&'a str>,
+}
+
+fn parse_target<'a>(
+    reg: &Registry,
+    g: &str,
+    v: &str,
+    rest: &[&'a str],
+) -> Result<Target<'a>, ApiError> {
+    let find = |res: &str| reg.find(g, v, res).cloned().ok_or_else(not_found_path);
+    let t = match rest {
+        ["namespaces", ns, res, tail @ ..]
+            if !(g.is_empty() && matches!(*res, "status" | "finalize")) =>
+        {
+            let rt = find(res)?;
+            if !rt.namespaced {
+                return Err(not_found_path());
+            }
+            match tail {
+                [] => Target {
+                    rt,
+                    ns: Some(ns.to_string()),
+                    name: None,
+                    sub: None,
+                },
+                [name] => Target {
+                    rt,
+                    ns: Some(ns.to_string()),
+                    name: Some(name),
+                    sub: None,
+                },
+                [name, sub] => Target {
+                    rt,
+                    ns: Some(ns.to_string()),
+                    name: Some(name),
+                    sub: Some(sub),
+                },
+                _ => return Err(not_found_path()),
+            }
+        }
+        [res] => Target {
+            rt: find(res)?,
+            ns: None,
+            name: None,
+            sub: None,
+        },
+        [res, name] => {
+            let rt = find(res)?;
+            if rt.namespaced {
+                return Err(not_found_path());
+            }
+            Target {
+                rt,
+                ns: None,
+                name: Some(name),
+                sub: None,
+            }
+        }
+        [res, name, sub] => {
+            let rt = find(res)?;
+            if rt.namespaced {
+                return Err(not_found_path());
+            }
+            Target {
+                rt,
+                ns: None,
+                name: Some(name),
+                sub: Some(sub),
+            }
+        }
+        _ => return Err(not_found_path()),
+    };
+    if let Some(sub) = t.sub
+        && !t.rt.has_subresource(sub)
+    {
+        return Err(not_found_path());
+    }
+    Ok(t)
+}
+
+fn truthy(q: &Query, k: &str) -> bool {
+    q.get(k).is_some_and(|v| v == "true" || v == "1")
+}
+
+fn dry_run(q: &Query) -> Result<bool, ApiError> {
+    match q.get("dryRun").map(String::as_str) {
+        None | Some("") => Ok(false),
+        Some("All") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "Invalid dry run value: {other}; dryRun may be a list of \"All\""
+        ))),
+    }
+}
+
+fn manager(q: &Query, headers: &HeaderMap) -> String {
+    if let Some(m) = q.get("fieldManager").filter(|m| !m.is_empty()) {
+        return m.clone();
+    }
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.split('/').next().unwrap_or(ua).to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+fn parse_body(ct: &str, body: &Bytes) -> Result<Value, ApiError> {
+    if ct == "application/vnd.kubernetes.protobuf" {
+        return crate::proto::decode(body).map_err(|e| {
+            ApiError::unsupported_media_type(ct, &["application/json", "application/yaml"])
+                .with_details(json!({"causes": [{"reason": "UnsupportedMediaType", "message": e}]}))
+        });
+    }
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError::bad_request("request body is not UTF-8"))?;
+    if ct.contains("json") {
+        serde_json::from_str(text)
+            .map_err(|e| ApiError::bad_request(format!("error decoding request body: {e}")))
+    } else {
+        match serde_json::from_str(text) {
+            Ok(v) => Ok(v),
+            Err(_) => crate::yaml::parse(text)
+                .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}"))),
+        }
+    }
+}
+
+fn accepts_table(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("as=Table"))
+}
+
+fn accepts_partial(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("as=PartialObjectMetadata"))
+}
+
+/// Checks `fieldValidation` against the body; returns warnings for `Warn`.
+fn field_validation(rt: &ResourceType, q: &Query, obj: &Value) -> Result<Vec<String>, ApiError> {
+    let mode = q
+        .get("fieldValidation")
+        .map(String::as_str)
+        .unwrap_or("Warn");
+    if mode == "Ignore" {
+        return Ok(vec![]);
+    }
+    if !matches!(mode, "Strict" | "Warn") {
+        return Err(ApiError::bad_request(format!(
+            "fieldValidation parameter unsupported value: {mode:?}, valid values are: \"Ignore\", \"Warn\", \"Strict\""
+        )));
+    }
+    let unknown = kinds::unknown_fields(rt, obj);
+    if unknown.is_empty() {
+        return Ok(vec![]);
+    }
+    let described: Vec<String> = unknown
+        .iter()
+        .map(|f| format!("unknown field \"{f}\""))
+        .collect();
+    if mode == "Strict" {
+        return Err(ApiError::bad_request(format!(
+            "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
+            rt.kind,
+            rt.version,
+            rt.kind,
+            described.join(", ")
+        )));
+    }
+    Ok(described)
+}
+
+fn with_warnings(mut r: Response, warnings: &[String]) -> Response {
+    for w in warnings {
+        if let Ok(v) = HeaderValue::from_str(&format!("299 - \"{}\"", w.replace('"', "\\\""))) {
+            r.headers_mut().append(header::WARNING, v);
+        }
+    }
+    r
+}
+
+fn check_identity(rt: &ResourceType, obj: &Value, ns: Option<&str>) -> Result<(), ApiError> {
+    if !obj.is_object() {
+        return Err(ApiError::bad_request(
+            "the body of the request must be a JSON object",
+        ));
+    }
+    let api_version = obj["apiVersion"].as_str().unwrap_or_default();
+    if !api_version.is_empty() && api_version != rt.api_version() {
+        return Err(ApiError::bad_request(format!(
+            "the API version in the data ({api_version}) does not match the expected API version ({})",
+            rt.api_version()
+        )));
+    }
+    let kind = obj["kind"].as_str().unwrap_or_default();
+    if !kind.is_empty() && kind != rt.kind {
+        return Err(ApiError::bad_request(format!(
+            "{kind} in version \"{}\" cannot be handled as a {}: no kind \"{kind}\" is registered for version \"{}\"",
+            rt.version,
+            rt.kind,
+            rt.api_version()
+        )));
+    }
+    if let Some(ns) = ns {
+        let body_ns = str_at(obj, "metadata.namespace");
+        if rt.namespaced && !body_ns.is_empty() && body_ns != ns {
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn resource_request(
+    app: &Arc<App>,
+    reg: &Registry,
+    g: &str,
+    v: &str,
+    rest: &[&str],
+    method: &Method,
+    q: &Query,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if rest.is_empty() {
+        if g.is_empty() || reg.has_group_version(g, v) {
+            return Ok(json_response(200, &resource_list(reg, g, v)));
+        }
+        return Err(not_found_path());
+    }
+    let t = parse_target(reg, g, v, rest)?;
+    let store = &app.store;
+    let rt = &t.rt;
+    let ns = t.ns.clone().unwrap_or_default();
+    let table_wanted = accepts_table(headers);
+    let include = q
+        .get("includeObject")
+        .map(String::as_str)
+        .unwrap_or("PartialObjectMetadata")
+        .to_string();
+    match (method.clone(), t.name, t.sub) {
+        (Method::GET, None, None) => {
+            let labels =
+                LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or(""))
+                    .map_err(ApiError::bad_request)?;
+            let fields =
+                FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or(""))
+                    .map_err(ApiError::bad_request)?;
+            if truthy(q, "watch") {
+                return watch(
+                    app,
+                    rt.clone(),
+                    t.ns.clone(),
+                    labels,
+                    fields,
+                    q,
+                    table_wanted,
+                    include,
+                );
+            }
+            let limit = q
+                .get("limit")
+                .and_then(|l| l.parse::<usize>().ok())
+                .filter(|l| *l > 0);
+            let opts = ListOpts {
+                labels,
+                fields,
+                limit,
+                continue_token: q.get("continue").cloned(),
+            };
+            let page = store.list(rt, t.ns.as_deref(), &opts)?;
+            let rv = page.resource_version.to_string();
+            if table_wanted {
+                let objs: Vec<&Value> = page.items.iter().map(|a| a.as_ref()).collect();
+                let mut tb = table::table(rt, &objs, &rv, &include, page.continue_token.as_deref());
+                if let Some(r) = page.remaining {
+                    tb["metadata"]["remainingItemCount"] = json!(r);
+                }
+                return Ok(json_response(200, &tb));
+            }
+            let partial = accepts_partial(headers);
+            let items: Vec<Value> = page
+                .items
+                .iter()
+                .map(|o| {
+                    if partial {
+                        table::partial_metadata(o)
+                    } else {
+                        (**o).clone()
+                    }
+                })
+                .collect();
+            let mut meta = json!({"resourceVersion": rv});
+            if let Some(c) = &page.continue_token {
+                meta["continue"] = json!(c);
+            }
+            if let Some(r) = page.remaining {
+                meta["remainingItemCount"] = json!(r);
+            }
+            let (kind, api_version) = if partial {
+                (
+                    "PartialObjectMetadataList".to_string(),
+                    "meta.k8s.io/v1".to_string(),
+                )
+            } else {
+                (format!("{}List", rt.kind), rt.api_version())
+            };
+            Ok(json_response(
+                200,
+                &json!({"kind": kind, "apiVersion": api_version, "metadata": meta, "items": items}),
+            ))
+        }
+        (Method::GET, Some(name), sub) => {
+            let obj = store.get(rt, &ns, name)?;
+            let obj = match sub {
+                Some("scale") => to_scale(rt, &obj),
+                _ => obj,
+            };
+            if table_wanted && sub.is_none() {
+                let rv = str_at(&obj, "metadata.resourceVersion").to_string();
+                return Ok(json_response(
+                    200,
+                    &table::table(rt, &[&obj], &rv, &include, None),
+                ));
+            }
+            if accepts_partial(headers) {
+                return Ok(json_response(200, &table::partial_metadata(&obj)));
+            }
+            Ok(json_response(200, &obj))
+        }
+        (Method::POST, None, None) => {
+            if rt.namespaced && t.ns.is_none() {
+                return Err(ApiError::method_not_allowed(
+                    "the server does not allow this method on the requested resource",
+                ));
+            }
+            let ct = content_type(headers);
+            let obj = parse_body(&ct, &body)?;
+            check_identity(rt, &obj, t.ns.as_deref())?;
+            let warnings = field_validation(rt, q, &obj)?;
+            let ctx = WriteCtx {
+                manager: manager(q, headers),
+                dry_run: dry_run(q)?,
+                subresource: String::new(),
+            };
+            let created = store.create(rt, &ns, obj, &ctx)?;
+            Ok(with_warnings(json_response(201, &created), &warnings))
+        }
+        (Method::PUT, Some(name), sub) => {
+            let ct = content_type(headers);
+            let obj = parse_body(&ct, &body)?;
+            let ctx = WriteCtx {
+                manager: manager(q, headers),
+                dry_run: dry_run(q)?,
+                subresource: sub.unwrap_or("").into(),
+            };
+            if sub == Some("scale") {
+                let replicas = obj["spec"]["replicas"].as_i64().unwrap_or(0);
+                let rv = str_at(&obj, "metadata.resourceVersion").to_string();
+                let updated = scale_to(store, rt, &ns, name, replicas, &rv, &ctx)?;
+                return Ok(json_response(200, &to_scale(rt, &updated)));
+            }
+            check_identity(rt, &obj, t.ns.as_deref())?;
+            let warnings = field_validation(rt, q, &obj)?;
+            let updated = store.update(rt, &ns, name, obj, &ctx)?;
+            Ok(with_warnings(json_response(200, &updated), &warnings))
+        }
+        (Method::PATCH, Some(name), sub) => {
+            patch_request(store, rt, &ns, name, sub, q, headers, &body)
+        }
+        (Method::DELETE, Some(name), None) => {
+            let opts = delete_opts(q, &body)?;
+            match store.delete(rt, &ns, name, &opts)? {
+                Deleted::Gone(obj) => {
+                    if rt.custom {
+                        Ok(json_response(200, &obj))
+                    } else {
+                        Ok(json_response(
+                            200,
+                            &success_status(
+                                &rt.group,
+                                &rt.resource,
+                                name,
+                                str_at(&obj, "metadata.uid"),
+                            ),
+                        ))
+                    }
+                }
+                Deleted::Terminating(obj) => {
+                    let code = if opts.propagation.as_deref() == Some("Foreground") {
+                        202
+                    } else {
+                        200
+                    };
+                    Ok(json_response(code, &obj))
+                }
+            }
+        }
+        (Method::DELETE, None, None) => {
+            let labels =
+                LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or(""))
+                    .map_err(ApiError::bad_request)?;
+            let fields =
+                FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or(""))
+                    .map_err(ApiError::bad_request)?;
+            let opts = delete_opts(q, &body)?;
+            let deleted = store.delete_collection(
+                rt,
+                t.ns.as_deref(),
+                &ListOpts {
+                    labels,
+                    fields,
+                    ..Default::default()
+                },
+                &opts,
+            )?;
+            Ok(json_response(
+                200,
+                &json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(),
+                "metadata": {"resourceVersion": store.current_rv().to_string()}, "items": deleted}),
+            ))
+        }
+        _ => Err(ApiError::method_not_allowed(
+            "the server does not allow this method on the requested resource",
+        )),
+    }
+}
+
+fn delete_opts(q: &Query, body: &Bytes) -> Result<DeleteOpts, ApiError> {
+    let b: Value = if body.is_empty() {
+        json!({})
+    } else if body.starts_with(b"k8s\0") {
+        crate::proto::decode(body).map_err(ApiError::bad_request)?
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding DeleteOptions: {e}")))?
+    };
+    let mut propagation = q
+        .get("propagationPolicy")
+        .cloned()
+        .or_else(|| b["propagationPolicy"].as_str().map(str::to_string));
+    let orphan = q
+        .get("orphanDependents")
+        .map(|v| v == "true")
+        .or(b["orphanDependents"].as_bool());
+    if propagation.is_none() && orphan == Some(true) {
+        propagation = Some("Orphan".into());
+    }
+    let dry = dry_run(q)?
+        || b["dryRun"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x == "All"));
+    Ok(DeleteOpts {
+        propagation,
+        dry_run: dry,
+        precondition_uid: b["preconditions"]["uid"].as_str().map(str::to_string),
+        precondition_rv: b["preconditions"]["resourceVersion"]
+            .as_str()
+            .map(str::to_string),
+    })
+}
+
+// ---------------------------------------------------------------- scale
+
+fn to_scale(rt: &ResourceType, obj: &Value) -> Value {
+    let (spec_path, status_path, sel_path) =
+        rt.scale_paths
+            .clone()
+            .unwrap_or(("spec.replicas".into(), "status.replicas".into(), None));
+    let selector = match sel_path {
+        Some(p) => crate::util::get_path(obj, &p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        None => obj["spec"]["selector"]["matchLabels"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default(),
+    };
+    let spec_replicas = crate::util::get_path(obj, &spec_path)
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let status_replicas = crate::util::get_path(obj, &status_path)
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let m = &obj["metadata"];
+    json!({
+        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {"name": m["name"], "namespace": m["namespace"], "uid": m["uid"],
+            "resourceVersion": m["resourceVersion"], "creationTimestamp": m["creationTimestamp"]},
+        "spec": {"replicas": spec_replicas},
+        "status": {"replicas": status_replicas, "selector": selector},
+    })
+}
+
+fn set_path(obj: &mut Value, path: &str, v: Value) {
+    let mut cur = obj;
+    let parts: Vec<&str> = path.split('.').collect();
+    for (i, p) in parts.iter().enumerate() {
+        if i == parts.len() - 1 {
+            cur[*p] = v;
+            return;
+        }
+        if !cur[*p].is_object() {
+            cur[*p] = json!({});
+        }
+        cur = &mut cur[*p];
+    }
+}
+
+fn scale_to(
+    store: &Store,
+    rt: &ResourceType,
+    ns: &str,
+    name: &str,
+    replicas: i64,
+    rv: &str,
+    ctx: &WriteCtx,
+) -> Result<Value, ApiError> {
+    if replicas < 0 {
+        return Err(ApiError::invalid(
+            "autoscaling",
+            "Scale",
+            name,
+            vec![(
+                "spec.replicas".into(),
+                format!("Invalid value: {replicas}: must be greater than or equal to 0"),
+                "FieldValueInvalid",
+            )],
+        ));
+    }
+    let spec_path = rt
+        .scale_paths
+        .as_ref()
+        .map(|p| p.0.clone())
+        .unwrap_or_else(|| "spec.replicas".into());
+    let rv = rv.to_string();
+    store.modify(rt, ns, name, ctx, |cur| {
+        let cur = cur.ok_or_else(|| ApiError::not_found(&rt.group, &rt.resource, name))?;
+        let mut new = cur.clone();
+        if !rv.is_empty() {
+            new["metadata"]["resourceVersion"] = json!(rv);
+        }
+        set_path(&mut new, &spec_path, json!(replicas));
+        Ok(Modification::Update(new, true))
+    })
+}
+
+// ---------------------------------------------------------------- patch
+
+#[allow(clippy::too_many_arguments)]
+fn patch_request(
+    store: &Store,
+    rt: &ResourceType,
+    ns: &str,
+    name: &str,
+    sub: Option<&str>,
+    q: &Query,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, ApiError> {
+    let ct = content_type(headers);
+    const ACCEPTED: &[&str] = &[
+        "application/json-patch+json",
+        "application/merge-patch+json",
+        "application/strategic-merge-patch+json",
+        "application/apply-patch+yaml",
+    ];
+    if !ACCEPTED.contains(&ct.as_str())
+        || (rt.custom && ct == "application/strategic-merge-patch+json")
+    {
+        let accepted: Vec<&str> = ACCEPTED
+            .iter()
+            .copied()
+            .filter(|a| !(rt.custom && *a == "application/strategic-merge-patch+json"))
+            .collect();
+        return Err(ApiError::unsupported_media_type(&ct, &accepted));
+    }
+    let patch_body = parse_body(&ct, body)?;
+    let dry = dry_run(q)?;
+    let mgr = manager(q, headers);
+    let sub = sub.unwrap_or("");
+    let ctx = WriteCtx {
+        manager: mgr.clone(),
+        dry_run: dry,
+        subresource: sub.into(),
+    };
+    let mut warnings = Vec::new();
+    if ct != "application/json-patch+json" {
+        warnings = field_validation(rt, q, &patch_body)?;
+    }
+    let invalid_patch = |e: String| ApiError::new(422, "Invalid", e);
+    if ct == "application/apply-patch+yaml" {
+        if q.get("fieldManager").is_none_or(|m| m.is_empty()) {
+            return Err(ApiError::bad_request(
+                "PATCH, application/apply-patch+yaml requires fieldManager parameter",
+            ));
+        }
+        if sub == "scale" {
+            return Err(ApiError::unsupported_media_type(&ct, &ACCEPTED[..3]));
+        }
+        check_identity(rt, &patch_body, Some(ns))?;
+        if patch_body["apiVersion"].as_str().unwrap_or("").is_empty()
+            || patch_body["kind"].as_str().unwrap_or("").is_empty()
+        {
+            return Err(ApiError::bad_request(
+                "apiVersion and kind must be set in an apply configuration",
+            ));
+        }
+        let body_name = str_at(&patch_body, "metadata.name");
+        if !body_name.is_empty() && body_name != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
+        }
+        let force = truthy(q, "force");
+        let now = now_rfc3339();
+        let api_version = rt.api_version();
+        let actor = WriteActor {
+            manager: &mgr,
+            api_version: &api_version,
+            subresource: sub,
+            time: &now,
+            skip_status: rt.has_subresource("status") && sub != "status",
+        };
+        let mut created = false;
+        let out = store.modify(rt, ns, name, &ctx, |cur| {
+            let merged = fields::server_side_apply(cur, &patch_body, &actor, force).map_err(|conflicts| {
+                let causes: Vec<Value> = conflicts
+                    .iter()
+                    .map(|c| json!({"reason": "FieldManagerConflict", "message": format!("conflict with {}", c.manager), "field": c.path}))
+                    .collect();
+                ApiError::new(409, "Conflict", fields::conflict_message(&conflicts))
+                    .with_details(json!({"causes": causes}))
+            })?;
+            match cur {
+                None => {
+                    created = true;
+                    let mut m = merged;
+                    m["metadata"]["name"] = json!(name);
+                    Ok(Modification::Create(m))
+                }
+                Some(_) => Ok(Modification::Update(merged, false)),
+            }
+        })?;
+        let code = if created { 201 } else { 200 };
+        return Ok(with_warnings(json_response(code, &out), &warnings));
+    }
+    if sub == "scale" {
+        let current = store.get(rt, ns, name)?;
+        let scale = to_scale(rt, &current);
+        let patched = apply_patch(&ct, &scale, &patch_body).map_err(invalid_patch)?;
+        let replicas = patched["spec"]["replicas"].as_i64().unwrap_or(0);
+        let rv = if patched["metadata"]["resourceVersion"] != scale["metadata"]["resourceVersion"] {
+            str_at(&patched, "metadata.resourceVersion").to_string()
+        } else {
+            String::new()
+        };
+        let updated = scale_to(store, rt, ns, name, replicas, &rv, &ctx)?;
+        return Ok(json_response(200, &to_scale(rt, &updated)));
+    }
+    let out = store.modify(rt, ns, name, &ctx, |cur| {
+        let cur = cur.ok_or_else(|| ApiError::not_found(&rt.group, &rt.resource, name))?;
+        let patched = apply_patch(&ct, cur, &patch_body).map_err(invalid_patch)?;
+        if !patched.is_object() {
+            return Err(ApiError::bad_request(
+                "the patched object is not a JSON object",
+            ));
+        }
+        Ok(Modification::Update(patched, true))
+    })?;
+    Ok(with_warnings(json_response(200, &out), &warnings))
+}
+
+fn apply_patch(ct: &str, cur: &Value, p: &Value) -> Result<Value, String> {
+    match ct {
+        "application/json-patch+json" => patch::json_patch(cur, p),
+        "application/merge-patch+json" => Ok(patch::merge_patch(cur, p)),
+        _ => patch::strategic_merge_patch(cur, p),
+    }
+}
+
+// ---------------------------------------------------------------- watch
+
+struct WatchFilter {
+    ns: Option<String>,
+    labels: LabelSelector,
+    fields: FieldSelector,
+}
+
+impl WatchFilter {
+    fn matches(&self, o: &Value) -> bool {
+        self.ns
+            .as_deref()
+            .is_none_or(|n| str_at(o, "metadata.namespace") == n)
+            && self.labels.matches(o)
+            && self.fields.matches(o)
+    }
+
+    /// The event type a watcher with this filter sees, if any.
+    fn translate(&self, ev: &StoreEvent) -> Option<&'static str> {
+        let now = self.matches(&ev.object);
+        let before = ev.previous.as_ref().is_some_and(|p| self.matches(p));
+        match ev.event_type {
+            EventType::Added => now.then_some("ADDED"),
+            EventType::Modified => match (before, now) {
+                (true, true) => Some("MODIFIED"),
+                (false, true) => Some("ADDED"),
+                (true, false) => Some("DELETED"),
+                (false, false) => None,
+            },
+            EventType::Deleted => (before || now).then_some("DELETED"),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn watch(
+    app: &Arc<App>,
+    rt: ResourceType,
+    ns: Option<String>,
+    labels: LabelSelector,
+    fields: FieldSelector,
+    q: &Query,
+    as_table: bool,
+    include: String,
+) -> Result<Response, ApiError> {
+    let rv_param = q.get("resourceVersion").cloned().unwrap_or_default();
+    let send_initial = truthy(q, "sendInitialEvents");
+    let bookmarks = truthy(q, "allowWatchBookmarks");
+    if send_initial && q.get("resourceVersionMatch").map(String::as_str) != Some("NotOlderThan") {
+        return Err(ApiError::invalid("", "ListOptions", "", vec![(
+            "resourceVersionMatch".into(),
+            "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan".into(),
+            "FieldValueForbidden")]));
+    }
+    let timeout = q
+        .get("timeoutSeconds")
+        .and_then(|t| t.parse::<u64>().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(Duration::from_secs(30 * 60));
+    let from_rv =
+        if send_initial || rv_param.is_empty() || rv_param == "0" {
+            None
+        } else {
+            Some(rv_param.parse::<u64>().map_err(|_| {
+                ApiError::bad_request(format!("invalid resource version {rv_param:?}"))
+            })?)
+        };
+    let filter = WatchFilter {
+        ns: ns.clone(),
+        labels,
+        fields,
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(256);
+    let line = move |ty: &str, obj: &Value, rt: &ResourceType| -> Bytes {
+        let object = if as_table && ty != "BOOKMARK" && ty != "ERROR" {
+            let rv = str_at(obj, "metadata.resourceVersion").to_string();
+            table::table(rt, &[obj], &rv, &include, None)
+        } else {
+            obj.clone()
+        };
+        let mut s = serde_json::to_vec(&json!({"type": ty, "object": object})).unwrap_or_default();
+        s.push(b'\n');
+        Bytes::from(s)
+    };
+    let start = match app.store.watch(&rt, ns.as_deref(), from_rv) {
+        Ok(s) => s,
+        Err(e) if e.code == 410 => {
+            // Too old: HTTP 200 and an ERROR event, as the real server.
+            let _ = tx.try_send(line("ERROR", &e.to_status(), &rt));
+            drop(tx);
+            return Ok(stream_response(rx));
+        }
+        Err(e) => return Err(e),
+    };
+    let bookmark_interval = app.bookmark_interval;
+    tokio::spawn(async move {
+        let mut last_rv = start.rv;
+        let mut receiver = start.receiver;
+        let bookmark = |rv: u64, initial_end: bool| {
+            let mut meta = json!({"resourceVersion": rv.to_string()});
+            if initial_end {
+                meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+            }
+            json!({"kind": rt.kind, "apiVersion": rt.api_version(), "metadata": meta})
+        };
+        for obj in &start.initial {
+            if filter.matches(obj) && tx.send(line("ADDED", obj, &rt)).await.is_err() {
+                return;
+            }
+        }
+        if send_initial
+            && bookmarks
+            && tx
+                .send(line("BOOKMARK", &bookmark(start.rv, true), &rt))
+                .await
+                .is_err()
+        {
+            return;
+        }
+        for ev in &start.backlog {
+            if let Some(ty) = filter.translate(ev)
+                && tx.send(line(ty, &ev.object, &rt)).await.is_err()
+            {
+                return;
+            }
+            last_rv = last_rv.max(ev.rv);
+        }
+        let key = rt.storage_key();
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let mut ticker = tokio::time::interval(bookmark_interval);
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                _ = &mut deadline => return,
+                _ = tx.closed() => return,
+                _ = ticker.tick(), if bookmarks => {
+                    if tx.send(line("BOOKMARK", &bookmark(last_rv, false), &rt)).await.is_err() {
+                        return;
+                    }
+                }
+                ev = receiver.recv() => match ev {
+                    Ok(ev) => {
+                        if ev.rv <= last_rv {
+                            continue;
+                        }
+                        last_rv = ev.rv;
+                        if ev.storage_key != key {
+                            continue;
+                        }
+                        if let Some(ty) = filter.translate(&ev) {
+                            let obj = if rt.custom {
+                                let mut o = (*ev.object).clone();
+                                o["apiVersion"] = json!(rt.api_version());
+                                o
+                            } else {
+                                (*ev.object).clone()
+                            };
+                            if tx.send(line(ty, &obj, &rt)).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Err(RecvError::Lagged(_)) => {
+                        let e = ApiError::gone("too old resource version: the watch fell behind");
+                        let _ = tx.send(line("ERROR", &e.to_status(), &rt)).await;
+                        return;
+                    }
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        }
+    });
+    Ok(stream_response(rx))
+}
+
+fn stream_response(rx: tokio::sync::mpsc::Receiver<Bytes>) -> Response {
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, std::io::Error>(b), rx))
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-cache, private")
+        .body(Body::from_stream(stream))
+        .expect("response")
+}
+
+/// The resourceVersion helper re-exported for tests.
+pub fn object_rv(obj: &Value) -> u64 {
+    rv_of(obj)
+}
