@@ -14,9 +14,11 @@
 pub mod applyset;
 pub mod cluster;
 pub mod diagnose;
+pub mod engine;
 pub mod lock;
 pub mod order;
 pub mod record;
 pub mod status;
+pub mod track;
 
 mod value;

@@ -1,0 +1,871 @@
+//! One release into one namespace, in order, stopping at the first failure with nothing
+//! half-done:
+//!
+//! 1. take the deploy lock (a Lease; a dead deploy's lease is taken over once expired);
+//! 2. read the release records; a record a killed deploy left `pending` is concluded;
+//! 3. plan: server-side dry run of every object, compared with what the cluster has;
+//!    a dry run stops here;
+//! 4. record the new revision as `pending`;
+//! 5. run the pre-deploy hooks (migration Jobs) to completion under names unique to the
+//!    release — a failed hook stops the release before any workload changes;
+//! 6. apply every object in dependency order with server-side apply; a field another
+//!    manager changed (`kubectl set image`) is reported, then taken back;
+//! 7. track the workloads that changed until they are all current, or a failure is
+//!    certain, or the time budget is spent;
+//! 8. on success: record `deployed`, supersede the previous release, prune what the
+//!    previous release had and this one does not;
+//!    on failure: record `failed`, and unless told otherwise re-apply the previous
+//!    release exactly, track it with a fresh time budget, and record both outcomes.
+//!
+//! The lock is released at the end whatever happened.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use crate::cluster::{Cluster, ClusterError, object_name, object_namespace};
+use crate::lock::{self, LockError};
+use crate::order;
+use crate::record::{self, Release, ReleaseImage, ReleaseStatus};
+use crate::track::{self, Diagnosis, Progress, TrackOptions, Workload};
+
+/// A pre-deploy hook: a Job run to completion before anything else changes.
+#[derive(Debug, Clone)]
+pub struct Hook {
+    pub name: String,
+    /// The Job; its name is made unique per release.
+    pub job: Value,
+    pub timeout: Duration,
+}
+
+/// Everything one release into one namespace needs.
+#[derive(Debug, Clone)]
+pub struct DeployInput {
+    pub app: String,
+    pub environment: String,
+    pub namespace: String,
+    /// Rendered, pinned and validated objects.
+    pub objects: Vec<Value>,
+    pub hooks: Vec<Hook>,
+    pub images: Vec<ReleaseImage>,
+    pub timeout: Duration,
+    pub rollback_on_failure: bool,
+    pub crashloop_tolerance: u32,
+    pub user: String,
+    pub git_commit: Option<String>,
+    pub git_dirty: bool,
+    /// `deploy`, `rollback`, `promote`, `restart`.
+    pub action: String,
+    /// The revision whose content this release re-applies, if any.
+    pub source_revision: Option<u64>,
+    pub dry_run: bool,
+    /// How long to wait for another deploy's lock.
+    pub wait_lock: Duration,
+}
+
+/// How an object changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Create,
+    /// The changed fields, as paths (`spec.template.spec.containers[0].image`).
+    Update(Vec<String>),
+    Unchanged,
+}
+
+/// One planned object.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// `Deployment/api`.
+    pub object: String,
+    pub change: Change,
+}
+
+/// Something that happened during a release, for the progress display.
+#[derive(Debug, Clone)]
+pub enum Event {
+    LockTaken {
+        took_over_from: Option<String>,
+    },
+    Concluded {
+        revision: u64,
+    },
+    Planned(Vec<Planned>),
+    Pruning(Vec<String>),
+    HookStarted {
+        name: String,
+        job: String,
+    },
+    HookFinished {
+        name: String,
+        logs: Vec<String>,
+    },
+    Conflict {
+        object: String,
+        fields: Vec<(String, String)>,
+    },
+    Applied {
+        object: String,
+        change: Change,
+    },
+    Progress(Progress),
+    Failed(Box<Diagnosis>),
+    RollingBack {
+        to_revision: u64,
+    },
+    Recorded {
+        revision: u64,
+        status: ReleaseStatus,
+    },
+}
+
+/// How a release ended (errors before anything changed are [`DeployError`]s).
+#[derive(Debug)]
+pub enum Outcome {
+    /// Stopped after the plan, as asked.
+    Planned(Vec<Planned>),
+    Deployed {
+        revision: u64,
+    },
+    /// The release failed; the previous one was re-applied and is healthy.
+    RolledBack {
+        revision: u64,
+        restored: u64,
+        diagnosis: Box<Diagnosis>,
+    },
+    /// The release failed and stays as it is.
+    Failed {
+        revision: u64,
+        diagnosis: Box<Diagnosis>,
+        rollback_failed: Option<Box<Diagnosis>>,
+    },
+}
+
+/// Why a release did not start, or stopped before touching workloads.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error("hook `{name}` failed; no workload was changed")]
+    HookFailed {
+        name: String,
+        diagnosis: Box<Diagnosis>,
+    },
+    #[error("release record: {0}")]
+    Record(#[from] record::RecordError),
+    #[error("revision {0} is not recorded")]
+    UnknownRevision(u64),
+}
+
+/// Reads every release record of the app in this environment and namespace, oldest
+/// first.
+///
+/// # Errors
+///
+/// A cluster error, or a damaged record.
+pub async fn history(
+    cluster: &Cluster,
+    app: &str,
+    environment: &str,
+    namespace: &str,
+) -> Result<Vec<Release>, DeployError> {
+    let secrets = cluster
+        .list(
+            "v1",
+            "Secret",
+            namespace,
+            &record::selector(app, environment),
+        )
+        .await?;
+    let mut releases = secrets
+        .iter()
+        .map(record::from_secret)
+        .collect::<Result<Vec<_>, _>>()?;
+    releases.sort_by_key(|r| r.revision);
+    Ok(releases)
+}
+
+/// Runs one release. See the module documentation for the steps.
+///
+/// # Errors
+///
+/// [`DeployError`] when the release could not start (lock, cluster, a failed hook);
+/// a failed rollout is an [`Outcome`].
+pub async fn deploy(
+    cluster: Arc<Cluster>,
+    input: DeployInput,
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Result<Outcome, DeployError> {
+    let ns = input.namespace.clone();
+    let me = format!("{}/{}", input.user, std::process::id());
+    let guard = lock::acquire(Arc::clone(&cluster), &input.app, &ns, &me, input.wait_lock).await?;
+    report(Event::LockTaken {
+        took_over_from: guard.took_over_from.clone(),
+    });
+    let result = deploy_locked(&cluster, &input, report).await;
+    // The lock is released whatever happened; a failure to release only means the
+    // lease expires by itself.
+    let _ = guard.release().await;
+    result
+}
+
+async fn deploy_locked(
+    cluster: &Arc<Cluster>,
+    input: &DeployInput,
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Result<Outcome, DeployError> {
+    let ns = &input.namespace;
+    let mut releases = history(cluster, &input.app, &input.environment, ns).await?;
+    // A pending record means a deploy was killed: it is concluded, never left pending.
+    for r in releases
+        .iter_mut()
+        .filter(|r| r.status == ReleaseStatus::Pending)
+    {
+        r.status = ReleaseStatus::Failed;
+        r.outcome = "interrupted: the deploy stopped before it finished".into();
+        r.finished.get_or_insert_with(now);
+        write_record(cluster, r).await?;
+        report(Event::Concluded {
+            revision: r.revision,
+        });
+    }
+    let previous = record::current(&releases).cloned();
+
+    let mut objects = input.objects.clone();
+    for o in &mut objects {
+        set_namespace_if_namespaced(o, ns);
+    }
+    order::sort_for_apply(&mut objects);
+
+    // Plan.
+    let plan = plan(cluster, &objects, ns).await?;
+    let prune = prune_candidates(previous.as_ref(), &objects, &releases, ns);
+    report(Event::Planned(plan.clone()));
+    if !prune.is_empty() {
+        report(Event::Pruning(prune.iter().map(object_label).collect()));
+    }
+    if input.dry_run {
+        return Ok(Outcome::Planned(plan));
+    }
+
+    let revision = record::next_revision(&releases);
+    let started = Instant::now();
+    let mut release = Release {
+        app: input.app.clone(),
+        environment: input.environment.clone(),
+        namespace: ns.clone(),
+        revision,
+        status: ReleaseStatus::Pending,
+        started: now(),
+        finished: None,
+        user: input.user.clone(),
+        git_commit: input.git_commit.clone(),
+        git_dirty: input.git_dirty,
+        images: input.images.clone(),
+        source_revision: input.source_revision,
+        action: input.action.clone(),
+        durations: vec![],
+        outcome: String::new(),
+        manifest: record::redact_secrets(&objects),
+    };
+    write_record(cluster, &release).await?;
+
+    // Hooks.
+    let hooks_started = Instant::now();
+    for hook in &input.hooks {
+        if let Err(diagnosis) = run_hook(cluster, ns, hook, revision, report).await {
+            release.status = ReleaseStatus::Failed;
+            release.outcome = format!("hook `{}` failed: {}", hook.name, diagnosis.message);
+            release.finished = Some(now());
+            write_record(cluster, &release).await?;
+            report(Event::Recorded {
+                revision,
+                status: release.status,
+            });
+            return Err(DeployError::HookFailed {
+                name: hook.name.clone(),
+                diagnosis,
+            });
+        }
+    }
+    if !input.hooks.is_empty() {
+        release
+            .durations
+            .push(("hooks".into(), hooks_started.elapsed().as_secs_f64()));
+    }
+
+    // Apply, then track what changed.
+    let since = Timestamp::now();
+    let applied = apply_all(cluster, &objects, ns, report).await;
+    let result = match applied {
+        Ok(changed) => {
+            let workloads: Vec<Workload> = objects
+                .iter()
+                .zip(&plan)
+                .filter(|(_, p)| p.change != Change::Unchanged)
+                .filter_map(|(o, _)| Workload::of(o, ns))
+                .chain(changed)
+                .fold(Vec::new(), |mut acc, w| {
+                    if !acc.contains(&w) {
+                        acc.push(w);
+                    }
+                    acc
+                });
+            let options = TrackOptions {
+                timeout: input.timeout,
+                crashloop_tolerance: input.crashloop_tolerance,
+                since,
+            };
+            let progress = |p: &Progress| report(Event::Progress(p.clone()));
+            track::track(cluster, ns, &workloads, &options, &progress).await
+        }
+        Err(e) => Err(Box::new(Diagnosis {
+            workload: "apply".into(),
+            reason: "ApplyFailed".into(),
+            message: e.to_string(),
+            pod: None,
+            container: None,
+            events: vec![],
+            logs: vec![],
+        })),
+    };
+    release
+        .durations
+        .push(("rollout".into(), started.elapsed().as_secs_f64()));
+
+    match result {
+        Ok(()) => {
+            release.status = ReleaseStatus::Deployed;
+            release.outcome = format!("revision {revision} rolled out");
+            release.finished = Some(now());
+            write_record(cluster, &release).await?;
+            if let Some(mut prev) = previous {
+                prev.status = ReleaseStatus::Superseded;
+                write_record(cluster, &prev).await?;
+            }
+            for obj in prune.iter().rev() {
+                delete_object(cluster, obj, ns).await?;
+            }
+            report(Event::Recorded {
+                revision,
+                status: release.status,
+            });
+            Ok(Outcome::Deployed { revision })
+        }
+        Err(diagnosis) => {
+            report(Event::Failed(diagnosis.clone()));
+            release.status = ReleaseStatus::Failed;
+            release.outcome = format!(
+                "{}: {}: {}",
+                diagnosis.workload, diagnosis.reason, diagnosis.message
+            );
+            release.finished = Some(now());
+            let rollback_to = previous.filter(|_| input.rollback_on_failure);
+            let Some(prev) = rollback_to else {
+                write_record(cluster, &release).await?;
+                report(Event::Recorded {
+                    revision,
+                    status: release.status,
+                });
+                return Ok(Outcome::Failed {
+                    revision,
+                    diagnosis,
+                    rollback_failed: None,
+                });
+            };
+            report(Event::RollingBack {
+                to_revision: prev.revision,
+            });
+            match restore(cluster, input, &prev, report).await {
+                Ok(()) => {
+                    release.status = ReleaseStatus::RolledBack;
+                    release.outcome =
+                        format!("{}; revision {} restored", release.outcome, prev.revision);
+                    write_record(cluster, &release).await?;
+                    report(Event::Recorded {
+                        revision,
+                        status: release.status,
+                    });
+                    Ok(Outcome::RolledBack {
+                        revision,
+                        restored: prev.revision,
+                        diagnosis,
+                    })
+                }
+                Err(rollback) => {
+                    release.outcome = format!(
+                        "{}; restoring revision {} failed too: {}: {}",
+                        release.outcome, prev.revision, rollback.reason, rollback.message
+                    );
+                    write_record(cluster, &release).await?;
+                    report(Event::Recorded {
+                        revision,
+                        status: release.status,
+                    });
+                    Ok(Outcome::Failed {
+                        revision,
+                        diagnosis,
+                        rollback_failed: Some(rollback),
+                    })
+                }
+            }
+        }
+    }
+}
+
+/// Re-applies a recorded release exactly and follows it with a fresh time budget.
+async fn restore(
+    cluster: &Arc<Cluster>,
+    input: &DeployInput,
+    prev: &Release,
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Result<(), Box<Diagnosis>> {
+    let ns = &input.namespace;
+    let since = Timestamp::now();
+    // Secrets are recorded without their values; the release's Secrets still exist on
+    // the cluster (content-hashed names are kept while a record refers to them).
+    let objects: Vec<Value> = prev
+        .manifest
+        .iter()
+        .filter(|o| o.get("kind").and_then(Value::as_str) != Some("Secret"))
+        .cloned()
+        .collect();
+    let workloads: Vec<Workload> = objects.iter().filter_map(|o| Workload::of(o, ns)).collect();
+    if let Err(e) = apply_all(cluster, &objects, ns, report).await {
+        return Err(Box::new(Diagnosis {
+            workload: "apply".into(),
+            reason: "ApplyFailed".into(),
+            message: e.to_string(),
+            pod: None,
+            container: None,
+            events: vec![],
+            logs: vec![],
+        }));
+    }
+    let options = TrackOptions {
+        timeout: input.timeout,
+        crashloop_tolerance: input.crashloop_tolerance,
+        since,
+    };
+    let progress = |p: &Progress| report(Event::Progress(p.clone()));
+    track::track(cluster, ns, &workloads, &options, &progress).await
+}
+
+/// Server-side dry run of every object, compared with the cluster.
+async fn plan(
+    cluster: &Arc<Cluster>,
+    objects: &[Value],
+    ns: &str,
+) -> Result<Vec<Planned>, ClusterError> {
+    let mut planned = Vec::with_capacity(objects.len());
+    for obj in objects {
+        let live = get_live(cluster, obj, ns).await?;
+        // Namespaces that do not exist yet cannot take a dry run of their contents.
+        let change = match &live {
+            None => Change::Create,
+            Some(live) => {
+                let dry = cluster.apply(obj, ns, true, true).await?;
+                let fields = changed_fields(live, &dry);
+                if fields.is_empty() {
+                    Change::Unchanged
+                } else {
+                    Change::Update(fields)
+                }
+            }
+        };
+        planned.push(Planned {
+            object: object_label(obj),
+            change,
+        });
+    }
+    Ok(planned)
+}
+
+async fn get_live(
+    cluster: &Arc<Cluster>,
+    obj: &Value,
+    ns: &str,
+) -> Result<Option<Value>, ClusterError> {
+    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+    let name = object_name(obj).unwrap_or("");
+    cluster
+        .get(api_version, kind, object_namespace(obj).unwrap_or(ns), name)
+        .await
+}
+
+/// Applies every object in order; a conflict with another manager is reported and the
+/// fields are taken back. Returns the workloads whose spec changed.
+async fn apply_all(
+    cluster: &Arc<Cluster>,
+    objects: &[Value],
+    ns: &str,
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Result<Vec<Workload>, ClusterError> {
+    let mut changed = Vec::new();
+    for obj in objects {
+        let before = get_live(cluster, obj, ns).await?;
+        let applied = match cluster.apply(obj, ns, false, false).await {
+            Ok(applied) => applied,
+            Err(ClusterError::Conflict { fields, .. }) => {
+                report(Event::Conflict {
+                    object: object_label(obj),
+                    fields,
+                });
+                cluster.apply(obj, ns, true, false).await?
+            }
+            Err(e) => return Err(e),
+        };
+        let change = match &before {
+            None => Change::Create,
+            Some(before) => {
+                let fields = changed_fields(before, &applied);
+                if fields.is_empty() {
+                    Change::Unchanged
+                } else {
+                    Change::Update(fields)
+                }
+            }
+        };
+        let generation_moved = before.as_ref().map(generation) != Some(generation(&applied));
+        if generation_moved && let Some(w) = Workload::of(obj, ns) {
+            changed.push(w);
+        }
+        report(Event::Applied {
+            object: object_label(obj),
+            change,
+        });
+    }
+    Ok(changed)
+}
+
+fn generation(obj: &Value) -> i64 {
+    obj.pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
+}
+
+async fn delete_object(cluster: &Arc<Cluster>, obj: &Value, ns: &str) -> Result<(), ClusterError> {
+    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+    let name = object_name(obj).unwrap_or("");
+    cluster
+        .delete(api_version, kind, object_namespace(obj).unwrap_or(ns), name)
+        .await
+}
+
+/// Runs a hook Job to completion under a name unique to the release.
+async fn run_hook(
+    cluster: &Arc<Cluster>,
+    ns: &str,
+    hook: &Hook,
+    revision: u64,
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Result<(), Box<Diagnosis>> {
+    let mut job = hook.job.clone();
+    let base = object_name(&job).unwrap_or(&hook.name).to_string();
+    let name = format!("{base}-r{revision}");
+    job["metadata"]["name"] = json!(name);
+    set_namespace_if_namespaced(&mut job, ns);
+    report(Event::HookStarted {
+        name: hook.name.clone(),
+        job: name.clone(),
+    });
+    let workload = Workload {
+        api_version: "batch/v1".into(),
+        kind: "Job".into(),
+        namespace: ns.to_string(),
+        name: name.clone(),
+    };
+    let since = Timestamp::now();
+    // A Job of the same release may exist from an interrupted run: apply is idempotent.
+    if let Err(e) = cluster.apply(&job, ns, true, false).await {
+        return Err(Box::new(Diagnosis {
+            workload: workload.label(),
+            reason: "ApplyFailed".into(),
+            message: e.to_string(),
+            pod: None,
+            container: None,
+            events: vec![],
+            logs: vec![],
+        }));
+    }
+    let options = TrackOptions {
+        timeout: hook.timeout,
+        crashloop_tolerance: u32::MAX,
+        since,
+    };
+    let progress = |p: &Progress| report(Event::Progress(p.clone()));
+    let result = track::track(
+        cluster,
+        ns,
+        std::slice::from_ref(&workload),
+        &options,
+        &progress,
+    )
+    .await;
+    let logs = job_logs(cluster, ns, &name).await;
+    report(Event::HookFinished {
+        name: hook.name.clone(),
+        logs: logs.clone(),
+    });
+    match result {
+        Ok(()) => Ok(()),
+        Err(mut d) => {
+            if d.logs.is_empty() {
+                d.logs = logs;
+            }
+            Err(d)
+        }
+    }
+}
+
+async fn job_logs(cluster: &Arc<Cluster>, ns: &str, job: &str) -> Vec<String> {
+    let pods = cluster
+        .list("v1", "Pod", ns, &format!("job-name={job}"))
+        .await
+        .unwrap_or_default();
+    let mut lines = Vec::new();
+    for pod in pods {
+        if let Some(name) = object_name(&pod) {
+            lines.extend(track::last_logs(cluster, ns, name, None).await);
+        }
+    }
+    lines
+}
+
+/// Objects of the previous release that this one no longer has. ConfigMaps and Secrets
+/// that any kept record still refers to stay, so that a rollback finds them.
+fn prune_candidates(
+    previous: Option<&Release>,
+    objects: &[Value],
+    all: &[Release],
+    ns: &str,
+) -> Vec<Value> {
+    let Some(previous) = previous else {
+        return vec![];
+    };
+    let key = |o: &Value| {
+        (
+            o.get("apiVersion")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            o.get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            object_namespace(o).unwrap_or(ns).to_string(),
+            object_name(o).unwrap_or("").to_string(),
+        )
+    };
+    let wanted: BTreeSet<_> = objects.iter().map(key).collect();
+    let kept_config: BTreeSet<_> = all
+        .iter()
+        .filter(|r| r.revision != previous.revision)
+        .flat_map(|r| r.manifest.iter())
+        .filter(|o| {
+            matches!(
+                o.get("kind").and_then(Value::as_str),
+                Some("ConfigMap" | "Secret")
+            )
+        })
+        .map(key)
+        .collect();
+    let mut prune: Vec<Value> = previous
+        .manifest
+        .iter()
+        .filter(|o| !wanted.contains(&key(o)))
+        .filter(|o| {
+            let k = key(o);
+            !(matches!(k.1.as_str(), "ConfigMap" | "Secret") && kept_config.contains(&k))
+        })
+        .cloned()
+        .collect();
+    order::sort_for_apply(&mut prune);
+    prune
+}
+
+/// Cluster-scoped kinds never get a namespace.
+fn set_namespace_if_namespaced(obj: &mut Value, ns: &str) {
+    const CLUSTER_SCOPED: &[&str] = &[
+        "Namespace",
+        "CustomResourceDefinition",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "PriorityClass",
+        "StorageClass",
+        "PersistentVolume",
+        "IngressClass",
+        "APIService",
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+    ];
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+    if CLUSTER_SCOPED.contains(&kind) {
+        return;
+    }
+    if object_namespace(obj).is_none() {
+        obj["metadata"]["namespace"] = json!(ns);
+    }
+}
+
+async fn write_record(cluster: &Arc<Cluster>, release: &Release) -> Result<(), ClusterError> {
+    let secret = record::to_secret(release);
+    cluster
+        .apply(&secret, &release.namespace, true, false)
+        .await
+        .map(|_| ())
+}
+
+fn object_label(obj: &Value) -> String {
+    format!(
+        "{}/{}",
+        obj.get("kind").and_then(Value::as_str).unwrap_or("?"),
+        object_name(obj).unwrap_or("?")
+    )
+}
+
+fn now() -> String {
+    Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// The paths whose values differ between the cluster's object and the applied or
+/// dry-run result, ignoring what the server maintains (status, managed fields,
+/// resource version, generation, timestamps).
+pub fn changed_fields(live: &Value, wanted: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    diff("", &strip(live), &strip(wanted), &mut out);
+    out
+}
+
+fn strip(obj: &Value) -> Value {
+    let mut obj = obj.clone();
+    if let Some(map) = obj.as_object_mut() {
+        map.remove("status");
+        if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
+            for k in [
+                "managedFields",
+                "resourceVersion",
+                "generation",
+                "creationTimestamp",
+                "uid",
+                "selfLink",
+            ] {
+                meta.remove(k);
+            }
+            if let Some(ann) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+                ann.remove("deployment.kubernetes.io/revision");
+                ann.remove("kubectl.kubernetes.io/last-applied-configuration");
+                if ann.is_empty() {
+                    meta.remove("annotations");
+                }
+            }
+        }
+    }
+    obj
+}
+
+fn diff(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for k in keys {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                match (x.get(k), y.get(k)) {
+                    (Some(v), Some(w)) => diff(&p, v, w, out),
+                    _ => out.push(p),
+                }
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (v, w)) in x.iter().zip(y).enumerate() {
+                diff(&format!("{path}[{i}]"), v, w, out);
+            }
+        }
+        _ if a != b => out.push(path.to_string()),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changed_fields_ignore_what_the_server_maintains() {
+        let live = json!({"metadata": {"name": "a", "resourceVersion": "5", "generation": 2,
+            "managedFields": [{}], "annotations": {"deployment.kubernetes.io/revision": "3"}},
+            "spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "api", "image": "r/api:1"}]}}},
+            "status": {"replicas": 1}});
+        let mut wanted = live.clone();
+        wanted["metadata"]["resourceVersion"] = json!("6");
+        wanted["status"] = json!({"replicas": 2});
+        assert!(changed_fields(&live, &wanted).is_empty());
+        wanted["spec"]["template"]["spec"]["containers"][0]["image"] = json!("r/api:2");
+        assert_eq!(
+            changed_fields(&live, &wanted),
+            ["spec.template.spec.containers[0].image"]
+        );
+    }
+
+    fn release_with(revision: u64, objects: Vec<Value>) -> Release {
+        Release {
+            app: "shop".into(),
+            environment: "prod".into(),
+            namespace: "shop".into(),
+            revision,
+            status: ReleaseStatus::Deployed,
+            started: String::new(),
+            finished: None,
+            user: String::new(),
+            git_commit: None,
+            git_dirty: false,
+            images: vec![],
+            source_revision: None,
+            action: "deploy".into(),
+            durations: vec![],
+            outcome: String::new(),
+            manifest: objects,
+        }
+    }
+
+    fn obj(kind: &str, name: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": kind, "metadata": {"name": name}})
+    }
+
+    #[test]
+    fn prune_removes_what_the_new_release_dropped_but_keeps_config_older_records_use() {
+        let older = release_with(1, vec![obj("ConfigMap", "cfg-aaa")]);
+        let previous = release_with(
+            2,
+            vec![
+                obj("ConfigMap", "cfg-aaa"),
+                obj("ConfigMap", "cfg-bbb"),
+                obj("Service", "old"),
+            ],
+        );
+        let now = vec![obj("ConfigMap", "cfg-ccc")];
+        let prune = prune_candidates(Some(&previous), &now, &[older, previous.clone()], "shop");
+        let names: Vec<&str> = prune.iter().map(|o| object_name(o).unwrap()).collect();
+        assert_eq!(names, ["cfg-bbb", "old"]);
+    }
+
+    #[test]
+    fn namespaces_are_set_only_on_namespaced_kinds() {
+        let mut ns = obj("Namespace", "shop");
+        set_namespace_if_namespaced(&mut ns, "shop");
+        assert!(ns["metadata"].get("namespace").is_none());
+        let mut svc = obj("Service", "api");
+        set_namespace_if_namespaced(&mut svc, "shop");
+        assert_eq!(svc["metadata"]["namespace"], "shop");
+    }
+}

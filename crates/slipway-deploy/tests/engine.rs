@@ -1,0 +1,286 @@
+//! Whole releases against the sandbox: deploy, supersede, a failed rollout diagnosed and
+//! rolled back, a failed migration hook that leaves workloads untouched, a dry run.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kube_sandbox::{Sandbox, SandboxHandle, SandboxOptions};
+use serde_json::{Value, json};
+use slipway_deploy::cluster::Cluster;
+use slipway_deploy::engine::{self, DeployError, DeployInput, Event, Hook, Outcome};
+use slipway_deploy::record::{ReleaseImage, ReleaseStatus};
+
+struct Env {
+    sandbox: SandboxHandle,
+    _dir: tempfile::TempDir,
+    cluster: Arc<Cluster>,
+}
+
+async fn env() -> Env {
+    let sandbox = Sandbox::start(SandboxOptions {
+        speed: 20.0,
+        ..SandboxOptions::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    sandbox.write_kubeconfig(&kubeconfig).unwrap();
+    let cluster = Arc::new(Cluster::connect(Some(&kubeconfig), None).await.unwrap());
+    Env {
+        sandbox,
+        _dir: dir,
+        cluster,
+    }
+}
+
+/// One-replica Deployment that never takes its only replica down.
+fn deployment(image: &str, behavior: &str) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "api", "labels": {"app.kubernetes.io/managed-by": "slipway"}},
+        "spec": {
+            "replicas": 1,
+            "progressDeadlineSeconds": 600,
+            "selector": {"matchLabels": {"app": "api"}},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "template": {
+                "metadata": {"labels": {"app": "api"},
+                             "annotations": {"dev.slipway.sandbox/behavior": behavior}},
+                "spec": {"containers": [{"name": "api", "image": image}]}
+            }
+        }
+    })
+}
+
+fn service() -> Value {
+    json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "api"},
+           "spec": {"selector": {"app": "api"}, "ports": [{"port": 80}]}})
+}
+
+fn input(objects: Vec<Value>) -> DeployInput {
+    DeployInput {
+        app: "shop".into(),
+        environment: "prod".into(),
+        namespace: "default".into(),
+        objects,
+        hooks: vec![],
+        images: vec![ReleaseImage {
+            name: "api".into(),
+            reference: "registry.example.com/api:1".into(),
+            source: "build".into(),
+        }],
+        timeout: Duration::from_secs(30),
+        rollback_on_failure: true,
+        crashloop_tolerance: 1,
+        user: "tester".into(),
+        git_commit: None,
+        git_dirty: false,
+        action: "deploy".into(),
+        source_revision: None,
+        dry_run: false,
+        wait_lock: Duration::ZERO,
+    }
+}
+
+fn collect() -> (Arc<Mutex<Vec<String>>>, impl Fn(Event) + Send + Sync) {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&log);
+    (log, move |e: Event| {
+        sink.lock().unwrap().push(format!("{e:?}"))
+    })
+}
+
+async fn image_of(cluster: &Cluster) -> String {
+    let d = cluster
+        .get("apps/v1", "Deployment", "default", "api")
+        .await
+        .unwrap()
+        .unwrap();
+    d["spec"]["template"]["spec"]["containers"][0]["image"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn release_is_recorded_and_the_next_one_supersedes_it() {
+    let env = env().await;
+    let (_, report) = collect();
+    let first = engine::deploy(
+        env.cluster.clone(),
+        input(vec![
+            service(),
+            deployment("registry.example.com/api:1", "ready"),
+        ]),
+        &report,
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(first, Outcome::Deployed { revision: 1 }),
+        "{first:?}"
+    );
+
+    let second = engine::deploy(
+        env.cluster.clone(),
+        input(vec![
+            service(),
+            deployment("registry.example.com/api:2", "ready"),
+        ]),
+        &report,
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(second, Outcome::Deployed { revision: 2 }),
+        "{second:?}"
+    );
+    assert_eq!(image_of(&env.cluster).await, "registry.example.com/api:2");
+
+    let history = engine::history(&env.cluster, "shop", "prod", "default")
+        .await
+        .unwrap();
+    let statuses: Vec<_> = history.iter().map(|r| (r.revision, r.status)).collect();
+    assert_eq!(
+        statuses,
+        [(1, ReleaseStatus::Superseded), (2, ReleaseStatus::Deployed)]
+    );
+    env.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn crashing_release_is_diagnosed_and_the_previous_images_restored() {
+    let env = env().await;
+    let (_, report) = collect();
+    engine::deploy(
+        env.cluster.clone(),
+        input(vec![deployment("registry.example.com/api:1", "ready")]),
+        &report,
+    )
+    .await
+    .unwrap();
+
+    let (log, report) = collect();
+    let outcome = engine::deploy(
+        env.cluster.clone(),
+        input(vec![deployment("registry.example.com/api:2", "crash")]),
+        &report,
+    )
+    .await
+    .unwrap();
+    match &outcome {
+        Outcome::RolledBack {
+            revision,
+            restored,
+            diagnosis,
+        } => {
+            assert_eq!((*revision, *restored), (2, 1));
+            assert_eq!(diagnosis.workload, "deployment/api");
+            assert_eq!(diagnosis.reason, "CrashLoopBackOff");
+            assert!(
+                diagnosis
+                    .pod
+                    .as_deref()
+                    .is_some_and(|p| p.starts_with("api-")),
+                "{diagnosis:?}"
+            );
+        }
+        other => panic!(
+            "expected a rollback, got {other:?}\n{:#?}",
+            log.lock().unwrap()
+        ),
+    }
+    assert_eq!(image_of(&env.cluster).await, "registry.example.com/api:1");
+    let history = engine::history(&env.cluster, "shop", "prod", "default")
+        .await
+        .unwrap();
+    assert_eq!(history[1].status, ReleaseStatus::RolledBack);
+    assert!(
+        history[1].outcome.contains("CrashLoopBackOff"),
+        "{}",
+        history[1].outcome
+    );
+    assert_eq!(history[0].status, ReleaseStatus::Deployed);
+    env.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn failed_migration_hook_leaves_every_workload_on_its_old_image() {
+    let env = env().await;
+    let (_, report) = collect();
+    engine::deploy(
+        env.cluster.clone(),
+        input(vec![deployment("registry.example.com/api:1", "ready")]),
+        &report,
+    )
+    .await
+    .unwrap();
+
+    let mut next = input(vec![deployment("registry.example.com/api:2", "ready")]);
+    next.hooks = vec![Hook {
+        name: "migrate".into(),
+        job: json!({
+            "apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": "migrate"},
+            "spec": {"backoffLimit": 0, "template": {
+                "metadata": {"annotations": {"dev.slipway.sandbox/behavior": "exit=3"}},
+                "spec": {"restartPolicy": "Never",
+                         "containers": [{"name": "migrate", "image": "registry.example.com/api:2"}]}}}
+        }),
+        timeout: Duration::from_secs(30),
+    }];
+    let err = engine::deploy(env.cluster.clone(), next, &report)
+        .await
+        .unwrap_err();
+    match &err {
+        DeployError::HookFailed { name, diagnosis } => {
+            assert_eq!(name, "migrate");
+            assert_eq!(diagnosis.workload, "job/migrate-r2");
+        }
+        other => panic!("expected a hook failure, got {other:?}"),
+    }
+    assert_eq!(image_of(&env.cluster).await, "registry.example.com/api:1");
+    let history = engine::history(&env.cluster, "shop", "prod", "default")
+        .await
+        .unwrap();
+    assert_eq!(history[1].status, ReleaseStatus::Failed);
+    assert_eq!(history[0].status, ReleaseStatus::Deployed);
+    env.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn dry_run_plans_and_writes_nothing() {
+    let env = env().await;
+    let mut dry = input(vec![
+        service(),
+        deployment("registry.example.com/api:1", "ready"),
+    ]);
+    dry.dry_run = true;
+    let (_, report) = collect();
+    let outcome = engine::deploy(env.cluster.clone(), dry, &report)
+        .await
+        .unwrap();
+    match outcome {
+        Outcome::Planned(plan) => {
+            let objects: Vec<&str> = plan.iter().map(|p| p.object.as_str()).collect();
+            assert_eq!(objects, ["Service/api", "Deployment/api"]);
+            assert!(plan.iter().all(|p| p.change == engine::Change::Create));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        env.cluster
+            .get("apps/v1", "Deployment", "default", "api")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        engine::history(&env.cluster, "shop", "prod", "default")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    env.sandbox.shutdown().await;
+}
