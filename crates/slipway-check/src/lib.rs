@@ -1,0 +1,297 @@
+//! Validation of rendered manifests, before anything reaches a cluster.
+//!
+//! Start at [`check`]: it takes the rendered objects (with the file and line each came
+//! from) and the environment's [`CheckOptions`], and returns a [`Report`] of
+//! [`Finding`]s. Two kinds of checks run:
+//!
+//! - **strict decoding** (rule `schema`, always an error): every built-in kind is decoded
+//!   into its typed `k8s-openapi` form; unknown fields, wrong types and missing required
+//!   fields are reported with their field path. Custom resources are validated against
+//!   their CRD schema (from the input or from the cluster) or listed as unchecked.
+//! - **policy rules** (`image-pinned`, `last-replica-down`, …): each with an id, a default
+//!   level and a one-line fix, switchable per environment; see [`RULES`] and
+//!   `docs/rules.md`.
+//!
+//! The crate is pure logic: no I/O, no cluster access. The caller reads the cluster's CRDs
+//! (when it can) into [`CrdSchemas`].
+
+mod decode;
+mod model;
+mod policy;
+mod rules;
+mod schema;
+mod workload;
+
+use std::collections::BTreeMap;
+
+pub use model::{CheckOptions, Finding, Level, Manifest, ObjectRef, Report, Unchecked};
+pub use rules::{LevelProblem, RULES, Rule, check_levels, rule};
+pub use schema::CrdSchemas;
+
+use decode::{Lookup, SchemaCache, Typed};
+use serde_json::Value;
+
+/// Checks rendered objects: strict decoding, then the policy rules.
+///
+/// Findings are sorted by file, line, rule, field and message, so the same input always
+/// gives the same report. Rules switched off in `options.levels` report nothing; the
+/// `schema` rule cannot be switched off.
+///
+/// # Usage
+///
+/// ```
+/// use slipway_check::{check, CheckOptions, Manifest};
+/// let manifest = Manifest {
+///     object: serde_json::json!({
+///         "apiVersion": "v1", "kind": "ConfigMap",
+///         "metadata": {"name": "settings"}, "data": {"mode": "fast"},
+///     }),
+///     file: "k8s/settings.yaml".into(),
+///     line: 1,
+/// };
+/// let report = check(&[manifest], &CheckOptions::default());
+/// assert!(!report.has_errors());
+/// ```
+pub fn check(manifests: &[Manifest], options: &CheckOptions) -> Report {
+    let mut sink = Sink {
+        levels: &options.levels,
+        findings: Vec::new(),
+    };
+    let mut unchecked = Vec::new();
+    // CRDs in the input describe their custom resources as well as the cluster would.
+    let input_crds = CrdSchemas::from_crds(manifests.iter().map(|m| &m.object).filter(|o| {
+        o["kind"] == "CustomResourceDefinition"
+            && decode::group_of(o["apiVersion"].as_str().unwrap_or_default())
+                == "apiextensions.k8s.io"
+    }));
+    let mut schemas = SchemaCache::default();
+    let mut objects = Vec::with_capacity(manifests.len());
+    for manifest in manifests {
+        let mut object = Object {
+            manifest,
+            id: object_ref(&manifest.object),
+            typed: None,
+        };
+        decode_one(
+            &mut object,
+            &input_crds,
+            options,
+            &mut schemas,
+            &mut sink,
+            &mut unchecked,
+        );
+        objects.push(object);
+    }
+    policy::run(&objects, options, &mut sink);
+    let mut findings = sink.findings;
+    findings.sort_by(|a, b| {
+        (&a.file, a.line, a.rule, &a.field, &a.message, &a.object)
+            .cmp(&(&b.file, b.line, b.rule, &b.field, &b.message, &b.object))
+    });
+    findings.dedup();
+    Report {
+        findings,
+        unchecked,
+    }
+}
+
+/// Strict decoding of one object; sets `object.typed` when it decodes.
+fn decode_one(
+    object: &mut Object<'_>,
+    input_crds: &CrdSchemas,
+    options: &CheckOptions,
+    schemas: &mut SchemaCache,
+    sink: &mut Sink<'_>,
+    unchecked: &mut Vec<Unchecked>,
+) {
+    let value = &object.manifest.object;
+    if !value.is_object() {
+        sink.push(
+            rules::SCHEMA,
+            object,
+            ".",
+            format!(
+                "expected a Kubernetes object, found {}",
+                schema::describe(value)
+            ),
+            "each YAML document must be a mapping with `apiVersion`, `kind` and `metadata`",
+        );
+        return;
+    }
+    let mut shape_ok = true;
+    for field in ["apiVersion", "kind"] {
+        match &value[field] {
+            Value::String(s) if !s.is_empty() => {}
+            Value::Null => {
+                sink.push(
+                    rules::SCHEMA,
+                    object,
+                    field,
+                    format!("missing required field `{field}`"),
+                    format!("set `{field}`"),
+                );
+                shape_ok = false;
+            }
+            other => {
+                sink.push(
+                    rules::SCHEMA,
+                    object,
+                    field,
+                    format!("expected a string, found {}", schema::describe(other)),
+                    format!("set `{field}` to a string"),
+                );
+                shape_ok = false;
+            }
+        }
+    }
+    if !shape_ok {
+        return;
+    }
+    let meta = &value["metadata"];
+    if meta["name"].as_str().is_none_or(str::is_empty)
+        && meta["generateName"].as_str().is_none_or(str::is_empty)
+    {
+        sink.push(
+            rules::SCHEMA,
+            object,
+            "metadata.name",
+            "missing required field `metadata.name`".to_owned(),
+            "set `metadata.name`",
+        );
+    }
+    let (api_version, kind) = (object.id.api_version.clone(), object.id.kind.clone());
+    match decode::lookup(&api_version, &kind) {
+        Lookup::Builtin(builtin) => {
+            let (typed, violations) = decode::decode_builtin(builtin, value, schemas);
+            report_violations(sink, object, violations);
+            object.typed = typed;
+        }
+        Lookup::Undecoded => unchecked.push(Unchecked {
+            object: object.id.clone(),
+            file: object.manifest.file.clone(),
+            line: object.manifest.line,
+            reason: format!("`{kind}` in `{api_version}` is not decoded by slipway"),
+        }),
+        Lookup::Unknown { message, fix } => sink.push(rules::SCHEMA, object, "kind", message, fix),
+        Lookup::Custom => {
+            let schema = input_crds.get(&api_version, &kind).or_else(|| {
+                options
+                    .crd_schemas
+                    .as_ref()
+                    .and_then(|s| s.get(&api_version, &kind))
+            });
+            match schema {
+                Some(schema) => {
+                    let violations = schema::validate(schema, value, schema::Mode::Full);
+                    report_violations(sink, object, violations);
+                }
+                None => {
+                    let reason = if options.crd_schemas.is_some() {
+                        format!(
+                            "no CRD in the input or on the cluster defines `{kind}` in `{api_version}`"
+                        )
+                    } else {
+                        format!(
+                            "custom resource `{kind}` in `{api_version}`: its CRD is not in the input and the cluster was not asked"
+                        )
+                    };
+                    unchecked.push(Unchecked {
+                        object: object.id.clone(),
+                        file: object.manifest.file.clone(),
+                        line: object.manifest.line,
+                        reason,
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn report_violations(sink: &mut Sink<'_>, object: &Object<'_>, violations: Vec<schema::Violation>) {
+    use schema::ViolationKind;
+    for v in violations {
+        let fix = match v.kind {
+            ViolationKind::Unknown => {
+                "remove the field or fix its spelling; check its parent's indentation".to_owned()
+            }
+            ViolationKind::Type => format!("give `{}` a value of the expected type", v.path),
+            ViolationKind::Required => "add the missing field".to_owned(),
+            ViolationKind::Enum => format!("set `{}` to one of the allowed values", v.path),
+        };
+        sink.push(rules::SCHEMA, object, v.path, v.message, fix);
+    }
+}
+
+fn object_ref(value: &Value) -> ObjectRef {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    ObjectRef {
+        api_version: text(&value["apiVersion"]),
+        kind: text(&value["kind"]),
+        namespace: value["metadata"]["namespace"].as_str().map(str::to_owned),
+        name: value["metadata"]["name"]
+            .as_str()
+            .or(value["metadata"]["generateName"].as_str())
+            .unwrap_or_default()
+            .to_owned(),
+    }
+}
+
+/// One input object while it is being checked.
+pub(crate) struct Object<'a> {
+    pub manifest: &'a Manifest,
+    pub id: ObjectRef,
+    /// The typed form, for the kinds the policy rules look into, when it decodes.
+    pub typed: Option<Typed>,
+}
+
+/// Collects findings at their effective level; drops those switched off.
+pub(crate) struct Sink<'o> {
+    levels: &'o BTreeMap<String, Level>,
+    findings: Vec<Finding>,
+}
+
+impl Sink<'_> {
+    pub(crate) fn push(
+        &mut self,
+        rule_id: &'static str,
+        object: &Object<'_>,
+        field: impl Into<String>,
+        message: String,
+        fix: impl Into<String>,
+    ) {
+        let rule = rules::rule(rule_id).expect("every reported rule is in the catalogue");
+        let level = rules::effective_level(rule, self.levels);
+        if level == Level::Off {
+            return;
+        }
+        self.findings.push(Finding {
+            rule: rule.id,
+            level,
+            object: object.id.clone(),
+            file: object.manifest.file.clone(),
+            line: object.manifest.line,
+            field: field.into(),
+            message,
+            fix: fix.into(),
+        });
+    }
+}
+
+/// The candidate closest to `word`, if it is close enough to be a likely typo.
+pub(crate) fn suggest<'c>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+) -> Option<&'c str> {
+    let word = word.to_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| {
+            (
+                strsim::normalized_damerau_levenshtein(&word, &c.to_lowercase()),
+                c,
+            )
+        })
+        .filter(|(score, _)| *score >= 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
+        .map(|(_, c)| c)
+}
