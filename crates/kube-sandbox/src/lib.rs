@@ -19,6 +19,7 @@ pub mod node;
 pub mod openapi;
 pub mod patch;
 pub mod proto;
+pub mod registry;
 pub mod resources;
 pub mod selector;
 pub mod server;
@@ -28,7 +29,7 @@ pub mod util;
 pub mod yaml;
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -58,6 +59,12 @@ pub struct SandboxOptions {
     pub registries: Vec<String>,
     /// Images from unchecked registries fail to pull instead of counting as present.
     pub strict_images: bool,
+    /// Serve the embedded OCI registry on this address (no authentication: use loopback).
+    /// Default `None` (off).
+    pub registry_listen: Option<SocketAddr>,
+    /// Keep the embedded registry's blobs and tags in this directory; `None` keeps them in
+    /// memory.
+    pub registry_dir: Option<PathBuf>,
 }
 
 impl Default for SandboxOptions {
@@ -72,6 +79,8 @@ impl Default for SandboxOptions {
             node_memory: "8Gi".into(),
             registries: vec![],
             strict_images: false,
+            registry_listen: None,
+            registry_dir: None,
         }
     }
 }
@@ -83,6 +92,7 @@ pub struct SandboxHandle {
     store: Arc<Store>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    registry: Option<registry::RegistryServer>,
 }
 
 /// Entry point.
@@ -93,6 +103,12 @@ impl Sandbox {
     pub async fn start(options: SandboxOptions) -> std::io::Result<SandboxHandle> {
         let listener = tokio::net::TcpListener::bind(options.listen).await?;
         let addr = listener.local_addr()?;
+        let registry = match options.registry_listen {
+            Some(a) => {
+                Some(registry::RegistryServer::start(a, options.registry_dir.as_deref()).await?)
+            }
+            None => None,
+        };
         let store = Arc::new(Store::new(options.watch_history));
         let app = Arc::new(server::App {
             store: store.clone(),
@@ -120,8 +136,13 @@ impl Sandbox {
             strict_images: options.strict_images,
             ..Default::default()
         };
-        let controllers = controllers::start(store.clone(), controllers::ControllerOptions { speed: options.speed })
-            .join(node::start(store.clone(), node_options));
+        let controllers = controllers::start(
+            store.clone(),
+            controllers::ControllerOptions {
+                speed: options.speed,
+            },
+        )
+        .join(node::start(store.clone(), node_options));
         let task = tokio::spawn(async move {
             let _controllers = controllers;
             let _ = axum::serve(listener, router)
@@ -136,6 +157,7 @@ impl Sandbox {
             store,
             shutdown: Some(tx),
             task: Some(task),
+            registry,
         })
     }
 }
@@ -149,6 +171,11 @@ impl SandboxHandle {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The embedded registry's address, when `registry_listen` was set.
+    pub fn registry_addr(&self) -> Option<SocketAddr> {
+        self.registry.as_ref().map(|r| r.addr())
     }
 
     /// The store, for in-process controllers and inspection.
@@ -186,6 +213,9 @@ impl SandboxHandle {
         if let Some(task) = self.task.take() {
             task.abort();
             let _ = task.await;
+        }
+        if let Some(registry) = self.registry.take() {
+            registry.shutdown().await;
         }
     }
 }

@@ -453,6 +453,12 @@ async fn resource_request(
         }
         return Err(not_found_path());
     }
+    if let ["namespaces", ns, "pods", name, "log"] = rest
+        && g.is_empty()
+        && *method == Method::GET
+    {
+        return pod_log(app, reg, ns, name, q);
+    }
     let t = parse_target(reg, g, v, rest)?;
     let store = &app.store;
     let rt = &t.rt;
@@ -1101,4 +1107,64 @@ fn stream_response(rx: tokio::sync::mpsc::Receiver<Bytes>) -> Response {
 /// The resourceVersion helper re-exported for tests.
 pub fn object_rv(obj: &Value) -> u64 {
     rv_of(obj)
+}
+
+/// `GET /api/v1/namespaces/{ns}/pods/{name}/log`: the simulated container's lines, kept
+/// by the node (`crate::node::logs`). Honours `container`, `previous` and `tailLines`.
+fn pod_log(
+    app: &Arc<App>,
+    reg: &Registry,
+    ns: &str,
+    name: &str,
+    q: &Query,
+) -> Result<Response, ApiError> {
+    let rt = reg.find("", "v1", "pods").ok_or_else(not_found_path)?;
+    let pod = app.store.get(rt, ns, name)?;
+    let container = match q.get("container").filter(|c| !c.is_empty()) {
+        Some(c) => c.clone(),
+        None => pod["spec"]["containers"][0]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    };
+    let known = pod["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["name"] == container.as_str());
+    if !known {
+        return Err(ApiError::bad_request(format!(
+            "container {container} is not valid for pod {name}"
+        )));
+    }
+    let previous = truthy(q, "previous");
+    let Some(mut out) = crate::node::logs(&pod, Some(&container), previous) else {
+        if previous {
+            return Err(ApiError::bad_request(format!(
+                "previous terminated container \"{container}\" in pod \"{name}\" not found"
+            )));
+        }
+        let waiting = pod["status"]["containerStatuses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["name"] == container.as_str())
+            .and_then(|c| c["state"]["waiting"]["reason"].as_str())
+            .unwrap_or("ContainerCreating");
+        let why = match waiting {
+            "ErrImagePull" | "ImagePullBackOff" => "trying and failing to pull image",
+            other => other,
+        };
+        return Err(ApiError::bad_request(format!(
+            "container \"{container}\" in pod \"{name}\" is waiting to start: {why}"
+        )));
+    };
+    if let Some(n) = q.get("tailLines").and_then(|n| n.parse::<usize>().ok()) {
+        let lines: Vec<&str> = out.lines().collect();
+        out = lines[lines.len().saturating_sub(n)..]
+            .iter()
+            .map(|l| format!("{l}\n"))
+            .collect();
+    }
+    Ok(text(200, &out))
 }

@@ -16,7 +16,9 @@ use std::time::Duration;
 
 /// The port a service port targets on `pod`, when it resolves.
 pub(crate) fn resolve_port(service_port: &Value, pod: &Value) -> Option<i64> {
-    let target = service_port.get("targetPort").unwrap_or(&service_port["port"]);
+    let target = service_port
+        .get("targetPort")
+        .unwrap_or(&service_port["port"]);
     if let Some(n) = target.as_i64() {
         return Some(n);
     }
@@ -35,8 +37,13 @@ pub(crate) fn resolve_port(service_port: &Value, pod: &Value) -> Option<i64> {
 /// The subsets for `svc` from `pods`.
 pub(crate) fn subsets(svc: &Value, pods: &[&Value]) -> Vec<Value> {
     let publish = svc["spec"]["publishNotReadyAddresses"] == json!(true);
-    let svc_ports: Vec<&Value> = svc["spec"]["ports"].as_array().into_iter().flatten().collect();
-    let mut groups: BTreeMap<String, (Vec<Value>, Vec<Value>, Vec<Value>)> = BTreeMap::new();
+    let svc_ports: Vec<&Value> = svc["spec"]["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .collect();
+    type Group = (Vec<Value>, Vec<Value>, Vec<Value>);
+    let mut groups: BTreeMap<String, Group> = BTreeMap::new();
     for pod in pods {
         let ip = str_at(pod, "status.podIP");
         if ip.is_empty() {
@@ -46,7 +53,8 @@ pub(crate) fn subsets(svc: &Value, pods: &[&Value]) -> Vec<Value> {
             .iter()
             .filter_map(|sp| {
                 let port = resolve_port(sp, pod)?;
-                let mut p = json!({"port": port, "protocol": sp["protocol"].as_str().unwrap_or("TCP")});
+                let mut p =
+                    json!({"port": port, "protocol": sp["protocol"].as_str().unwrap_or("TCP")});
                 if let Some(n) = sp["name"].as_str().filter(|n| !n.is_empty()) {
                     p["name"] = json!(n);
                 }
@@ -87,10 +95,15 @@ pub(crate) fn subsets(svc: &Value, pods: &[&Value]) -> Vec<Value> {
 }
 
 pub(crate) fn sync(ctx: &Ctx, ns: &str, name: &str) -> Option<Duration> {
-    let wctx = WriteCtx { manager: "kube-controller-manager".into(), ..Default::default() };
+    let wctx = WriteCtx {
+        manager: "kube-controller-manager".into(),
+        ..Default::default()
+    };
     let Some(svc) = ctx.get(&ctx.services, ns, name) else {
         if ctx.get(&ctx.endpoints, ns, name).is_some() {
-            let _ = ctx.store.delete(&ctx.endpoints, ns, name, &Default::default());
+            let _ = ctx
+                .store
+                .delete(&ctx.endpoints, ns, name, &Default::default());
         }
         return None;
     };
@@ -103,11 +116,16 @@ pub(crate) fn sync(ctx: &Ctx, ns: &str, name: &str) -> Option<Duration> {
     let matching: Vec<&Value> = pods
         .iter()
         .map(|p| &**p)
-        .filter(|p| !is_terminating(p) && !matches!(str_at(p, "status.phase"), "Succeeded" | "Failed"))
+        .filter(|p| {
+            !is_terminating(p) && !matches!(str_at(p, "status.phase"), "Succeeded" | "Failed")
+        })
         .filter(|p| super::labels_match(&sel, p))
         .collect();
     let subsets = subsets(&svc, &matching);
-    let mut labels = svc["metadata"]["labels"].as_object().cloned().unwrap_or_default();
+    let mut labels = svc["metadata"]["labels"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     if svc["spec"]["clusterIP"] == "None" {
         labels.insert("service.kubernetes.io/headless".into(), json!(""));
     }
@@ -150,7 +168,10 @@ mod tests {
         assert_eq!(s.len(), 1);
         assert_eq!(s[0]["addresses"][0]["ip"], "10.244.0.2");
         assert_eq!(s[0]["notReadyAddresses"][0]["ip"], "10.244.0.3");
-        assert_eq!(s[0]["ports"], json!([{"name": "web", "port": 8080, "protocol": "TCP"}]));
+        assert_eq!(
+            s[0]["ports"],
+            json!([{"name": "web", "port": 8080, "protocol": "TCP"}])
+        );
     }
 
     #[test]

@@ -46,8 +46,16 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn new(store: Arc<Store>) -> Recorder {
-        let rt = store.registry().find("", "v1", "events").expect("events are served").clone();
-        Recorder { store, rt, seen: Mutex::new(HashMap::new()) }
+        let rt = store
+            .registry()
+            .find("", "v1", "events")
+            .expect("events are served")
+            .clone();
+        Recorder {
+            store,
+            rt,
+            seen: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Records a Normal event.
@@ -61,12 +69,27 @@ impl Recorder {
     }
 
     /// Records an event about one container of a pod (`fieldPath: spec.containers{c}`).
-    pub fn container(&self, pod: &Value, container: &str, type_: &str, reason: &str, message: &str) {
+    pub fn container(
+        &self,
+        pod: &Value,
+        container: &str,
+        type_: &str,
+        reason: &str,
+        message: &str,
+    ) {
         let path = format!("spec.containers{{{container}}}");
         self.emit(Component::Kubelet, pod, Some(&path), type_, reason, message);
     }
 
-    fn emit(&self, component: Component, involved: &Value, field_path: Option<&str>, type_: &str, reason: &str, message: &str) {
+    fn emit(
+        &self,
+        component: Component,
+        involved: &Value,
+        field_path: Option<&str>,
+        type_: &str,
+        reason: &str,
+        message: &str,
+    ) {
         let uid = str_at(involved, "metadata.uid").to_string();
         let name = str_at(involved, "metadata.name").to_string();
         let mut ns = str_at(involved, "metadata.namespace").to_string();
@@ -74,19 +97,29 @@ impl Recorder {
             ns = "default".into();
         }
         let now = now_rfc3339();
-        let ctx = WriteCtx { manager: component.name().into(), ..Default::default() };
+        let ctx = WriteCtx {
+            manager: component.name().into(),
+            ..Default::default()
+        };
         let key = (uid.clone(), reason.to_string(), message.to_string());
-        let existing = self.seen.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
+        let existing = self
+            .seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned();
         if let Some(ev_name) = existing {
-            let bumped = self.store.modify(&self.rt, &ns, &ev_name, &ctx, |cur| match cur {
-                Some(cur) => {
-                    let mut e = cur.clone();
-                    e["count"] = json!(e["count"].as_i64().unwrap_or(1) + 1);
-                    e["lastTimestamp"] = json!(now);
-                    Ok(Modification::Update(e, true))
-                }
-                None => Err(crate::errors::ApiError::not_found("", "events", &ev_name)),
-            });
+            let bumped = self
+                .store
+                .modify(&self.rt, &ns, &ev_name, &ctx, |cur| match cur {
+                    Some(cur) => {
+                        let mut e = cur.clone();
+                        e["count"] = json!(e["count"].as_i64().unwrap_or(1) + 1);
+                        e["lastTimestamp"] = json!(now);
+                        Ok(Modification::Update(e, true))
+                    }
+                    None => Err(crate::errors::ApiError::not_found("", "events", &ev_name)),
+                });
             if bumped.is_ok() {
                 return;
             }
@@ -115,7 +148,10 @@ impl Recorder {
             "reportingInstance": if component == Component::Kubelet { crate::node::NODE_NAME } else { "" },
         });
         if self.store.create(&self.rt, &ns, ev, &ctx).is_ok() {
-            self.seen.lock().unwrap_or_else(|p| p.into_inner()).insert(key, ev_name);
+            self.seen
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key, ev_name);
         }
     }
 }

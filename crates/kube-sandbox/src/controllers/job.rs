@@ -18,9 +18,10 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 fn condition_true(status: &Value, type_: &str) -> bool {
-    status["conditions"]
-        .as_array()
-        .is_some_and(|a| a.iter().any(|c| c["type"] == type_ && c["status"] == "True"))
+    status["conditions"].as_array().is_some_and(|a| {
+        a.iter()
+            .any(|c| c["type"] == type_ && c["status"] == "True")
+    })
 }
 
 fn push_condition(status: &mut Value, type_: &str, reason: &str, message: &str, now: &str) {
@@ -37,7 +38,11 @@ fn finished_at(pod: &Value) -> i64 {
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|c| c["state"]["terminated"]["finishedAt"].as_str().and_then(parse_rfc3339))
+        .filter_map(|c| {
+            c["state"]["terminated"]["finishedAt"]
+                .as_str()
+                .and_then(parse_rfc3339)
+        })
         .max()
         .unwrap_or(0)
 }
@@ -71,12 +76,27 @@ pub(crate) fn sync(ctx: &Ctx, ns: &str, name: &str) -> Option<Duration> {
         return None;
     }
     let pods = ctx.owned(&ctx.pods, &job);
-    let active: Vec<&Value> = pods.iter().map(|p| &**p).filter(|p| pod_active(p)).collect();
-    let succeeded = pods.iter().filter(|p| str_at(p, "status.phase") == "Succeeded").count() as i64;
-    let failed_pods: Vec<&Value> = pods.iter().map(|p| &**p).filter(|p| str_at(p, "status.phase") == "Failed").collect();
+    let active: Vec<&Value> = pods
+        .iter()
+        .map(|p| &**p)
+        .filter(|p| pod_active(p))
+        .collect();
+    let succeeded = pods
+        .iter()
+        .filter(|p| str_at(p, "status.phase") == "Succeeded")
+        .count() as i64;
+    let failed_pods: Vec<&Value> = pods
+        .iter()
+        .map(|p| &**p)
+        .filter(|p| str_at(p, "status.phase") == "Failed")
+        .collect();
     let failed = failed_pods.len() as i64;
     let now = now_rfc3339();
-    let mut status = if job["status"].is_object() { job["status"].clone() } else { json!({}) };
+    let mut status = if job["status"].is_object() {
+        job["status"].clone()
+    } else {
+        json!({})
+    };
     let finished = condition_true(&status, "Complete") || condition_true(&status, "Failed");
     let suspended = job["spec"]["suspend"] == json!(true);
     if status["startTime"].is_null() && !suspended {
@@ -88,19 +108,35 @@ pub(crate) fn sync(ctx: &Ctx, ns: &str, name: &str) -> Option<Duration> {
     let mut requeue = None;
     let mut active_count = active.len() as i64;
     if !finished {
-        let started = status["startTime"].as_str().and_then(parse_rfc3339).unwrap_or(0) as f64;
-        let deadline = job["spec"]["activeDeadlineSeconds"].as_i64().map(|s| started + s as f64 / ctx.speed);
+        let started = status["startTime"]
+            .as_str()
+            .and_then(parse_rfc3339)
+            .unwrap_or(0) as f64;
+        let deadline = job["spec"]["activeDeadlineSeconds"]
+            .as_i64()
+            .map(|s| started + s as f64 / ctx.speed);
         let failure = if failed > backoff_limit {
-            Some(("BackoffLimitExceeded", "Job has reached the specified backoff limit"))
+            Some((
+                "BackoffLimitExceeded",
+                "Job has reached the specified backoff limit",
+            ))
         } else if deadline.is_some_and(|d| d <= super::now_f64()) {
-            Some(("DeadlineExceeded", "Job was active longer than specified deadline"))
+            Some((
+                "DeadlineExceeded",
+                "Job was active longer than specified deadline",
+            ))
         } else {
             None
         };
         if let Some((reason, message)) = failure {
             for p in &active {
                 ctx.delete(&ctx.pods, p);
-                ctx.events.normal(Component::Job, &job, "SuccessfulDelete", &format!("Deleted pod: {}", str_at(p, "metadata.name")));
+                ctx.events.normal(
+                    Component::Job,
+                    &job,
+                    "SuccessfulDelete",
+                    &format!("Deleted pod: {}", str_at(p, "metadata.name")),
+                );
             }
             active_count = 0;
             push_condition(&mut status, "FailureTarget", reason, message, &now);
@@ -108,15 +144,26 @@ pub(crate) fn sync(ctx: &Ctx, ns: &str, name: &str) -> Option<Duration> {
             ctx.events.warning(Component::Job, &job, reason, message);
         } else if succeeded >= completions {
             let message = "Reached expected number of succeeded pods";
-            push_condition(&mut status, "SuccessCriteriaMet", "CompletionsReached", message, &now);
+            push_condition(
+                &mut status,
+                "SuccessCriteriaMet",
+                "CompletionsReached",
+                message,
+                &now,
+            );
             push_condition(&mut status, "Complete", "CompletionsReached", message, &now);
             status["completionTime"] = json!(now);
-            ctx.events.normal(Component::Job, &job, "Completed", "Job completed");
+            ctx.events
+                .normal(Component::Job, &job, "Completed", "Job completed");
         } else if !suspended {
             let want = parallelism.min(completions - succeeded);
             // Back-off before replacing failed pods: 10 s doubling, capped at 6 minutes.
             let wait = if failed > 0 {
-                let last = failed_pods.iter().map(|p| finished_at(p)).max().unwrap_or(0) as f64;
+                let last = failed_pods
+                    .iter()
+                    .map(|p| finished_at(p))
+                    .max()
+                    .unwrap_or(0) as f64;
                 let backoff = (10.0 * 2f64.powi((failed - 1).min(10) as i32)).min(360.0);
                 last + backoff / ctx.speed - super::now_f64()
             } else {
@@ -125,11 +172,18 @@ pub(crate) fn sync(ctx: &Ctx, ns: &str, name: &str) -> Option<Duration> {
             if active_count < want && wait > 0.0 {
                 requeue = Some(Duration::from_secs_f64(wait + 0.05));
             } else if active_count < want {
-                for _ in active_count..want {
-                    let pod = pod_from_template(&job, &job["spec"]["template"], &format!("{name}-"));
+                let missing = want - active_count;
+                for _ in 0..missing {
+                    let pod =
+                        pod_from_template(&job, &job["spec"]["template"], &format!("{name}-"));
                     if let Some(p) = ctx.create(&ctx.pods, ns, pod) {
                         active_count += 1;
-                        ctx.events.normal(Component::Job, &job, "SuccessfulCreate", &format!("Created pod: {}", str_at(&p, "metadata.name")));
+                        ctx.events.normal(
+                            Component::Job,
+                            &job,
+                            "SuccessfulCreate",
+                            &format!("Created pod: {}", str_at(&p, "metadata.name")),
+                        );
                     }
                 }
             } else if active_count > want {
@@ -148,14 +202,21 @@ pub(crate) fn sync(ctx: &Ctx, ns: &str, name: &str) -> Option<Duration> {
     }
     let ready = active.iter().filter(|p| pod_ready(p)).count() as i64;
     let obj = status.as_object_mut().expect("status is an object");
-    for (k, v) in [("active", active_count), ("succeeded", succeeded), ("failed", failed)] {
+    for (k, v) in [
+        ("active", active_count),
+        ("succeeded", succeeded),
+        ("failed", failed),
+    ] {
         if v > 0 {
             obj.insert(k.into(), json!(v));
         } else {
             obj.remove(k);
         }
     }
-    obj.insert("ready".into(), json!(if active_count == 0 { 0 } else { ready }));
+    obj.insert(
+        "ready".into(),
+        json!(if active_count == 0 { 0 } else { ready }),
+    );
     obj.insert("uncountedTerminatedPods".into(), json!({}));
     let _ = int_at;
     ctx.write_status(&ctx.jobs, &job, status);

@@ -85,10 +85,9 @@ pub(crate) struct Ctx {
 }
 
 fn find(store: &Store, group: &str, resource: &str) -> ResourceType {
-    let version = if group.is_empty() { "v1" } else { "v1" };
     store
         .registry()
-        .find(group, version, resource)
+        .find(group, "v1", resource)
         .unwrap_or_else(|| panic!("{group}/{resource} is served"))
         .clone()
 }
@@ -114,7 +113,10 @@ impl Ctx {
     }
 
     pub(crate) fn list(&self, rt: &ResourceType, ns: Option<&str>) -> Vec<Arc<Value>> {
-        self.store.list(rt, ns, &ListOpts::default()).map(|p| p.items).unwrap_or_default()
+        self.store
+            .list(rt, ns, &ListOpts::default())
+            .map(|p| p.items)
+            .unwrap_or_default()
     }
 
     /// Objects of `rt` in `ns` whose controller is `owner`.
@@ -126,13 +128,12 @@ impl Ctx {
             .collect()
     }
 
-    /// A simulated duration of `secs` seconds, shortened by the speed factor.
-    pub(crate) fn scaled(&self, secs: f64) -> Duration {
-        Duration::from_secs_f64((secs / self.speed).max(0.0))
-    }
-
     fn ctx(&self, manager: &str, subresource: &str) -> WriteCtx {
-        WriteCtx { manager: manager.into(), dry_run: false, subresource: subresource.into() }
+        WriteCtx {
+            manager: manager.into(),
+            dry_run: false,
+            subresource: subresource.into(),
+        }
     }
 
     /// Replaces the status of an object (read-modify-write under the store lock); a no-op
@@ -140,34 +141,61 @@ impl Ctx {
     pub(crate) fn write_status(&self, rt: &ResourceType, obj: &Value, status: Value) {
         let ctx = self.ctx("kube-controller-manager", "status");
         let uid = str_at(obj, "metadata.uid").to_string();
-        let _ = self.store.modify(rt, str_at(obj, "metadata.namespace"), str_at(obj, "metadata.name"), &ctx, |cur| {
-            let Some(cur) = cur.filter(|c| str_at(c, "metadata.uid") == uid) else {
-                return Err(crate::errors::ApiError::not_found(&rt.group, &rt.resource, "gone"));
-            };
-            let mut o = cur.clone();
-            o["status"] = status;
-            Ok(Modification::Update(o, true))
-        });
+        let _ = self.store.modify(
+            rt,
+            str_at(obj, "metadata.namespace"),
+            str_at(obj, "metadata.name"),
+            &ctx,
+            |cur| {
+                let Some(cur) = cur.filter(|c| str_at(c, "metadata.uid") == uid) else {
+                    return Err(crate::errors::ApiError::not_found(
+                        &rt.group,
+                        &rt.resource,
+                        "gone",
+                    ));
+                };
+                let mut o = cur.clone();
+                o["status"] = status;
+                Ok(Modification::Update(o, true))
+            },
+        );
     }
 
     /// Changes an object (spec or metadata) with `f`; returns the stored result.
-    pub(crate) fn mutate(&self, rt: &ResourceType, obj: &Value, f: impl FnOnce(&mut Value)) -> Option<Value> {
+    pub(crate) fn mutate(
+        &self,
+        rt: &ResourceType,
+        obj: &Value,
+        f: impl FnOnce(&mut Value),
+    ) -> Option<Value> {
         let ctx = self.ctx("kube-controller-manager", "");
         let uid = str_at(obj, "metadata.uid").to_string();
         self.store
-            .modify(rt, str_at(obj, "metadata.namespace"), str_at(obj, "metadata.name"), &ctx, |cur| {
-                let Some(cur) = cur.filter(|c| str_at(c, "metadata.uid") == uid) else {
-                    return Err(crate::errors::ApiError::not_found(&rt.group, &rt.resource, "gone"));
-                };
-                let mut o = cur.clone();
-                f(&mut o);
-                Ok(Modification::Update(o, true))
-            })
+            .modify(
+                rt,
+                str_at(obj, "metadata.namespace"),
+                str_at(obj, "metadata.name"),
+                &ctx,
+                |cur| {
+                    let Some(cur) = cur.filter(|c| str_at(c, "metadata.uid") == uid) else {
+                        return Err(crate::errors::ApiError::not_found(
+                            &rt.group,
+                            &rt.resource,
+                            "gone",
+                        ));
+                    };
+                    let mut o = cur.clone();
+                    f(&mut o);
+                    Ok(Modification::Update(o, true))
+                },
+            )
             .ok()
     }
 
     pub(crate) fn create(&self, rt: &ResourceType, ns: &str, obj: Value) -> Option<Value> {
-        self.store.create(rt, ns, obj, &self.ctx("kube-controller-manager", "")).ok()
+        self.store
+            .create(rt, ns, obj, &self.ctx("kube-controller-manager", ""))
+            .ok()
     }
 
     pub(crate) fn delete(&self, rt: &ResourceType, obj: &Value) {
@@ -175,25 +203,39 @@ impl Ctx {
             precondition_uid: Some(str_at(obj, "metadata.uid").to_string()),
             ..Default::default()
         };
-        let _ = self.store.delete(rt, str_at(obj, "metadata.namespace"), str_at(obj, "metadata.name"), &opts);
+        let _ = self.store.delete(
+            rt,
+            str_at(obj, "metadata.namespace"),
+            str_at(obj, "metadata.name"),
+            &opts,
+        );
     }
 
     /// Whether a pod counts as available: Ready for at least `min_ready` (simulated) seconds.
     /// The second value is how long until it will be, when it is ready but not yet available.
     pub(crate) fn pod_available(&self, pod: &Value, min_ready: i64) -> (bool, Option<Duration>) {
-        let Some(since) = ready_since(pod) else { return (false, None) };
+        let Some(since) = ready_since(pod) else {
+            return (false, None);
+        };
         if min_ready <= 0 {
             return (true, None);
         }
         let due = since as f64 + min_ready as f64 / self.speed;
         let now = now_f64();
-        if due <= now { (true, None) } else { (false, Some(Duration::from_secs_f64(due - now + 0.05))) }
+        if due <= now {
+            (true, None)
+        } else {
+            (false, Some(Duration::from_secs_f64(due - now + 0.05)))
+        }
     }
 }
 
 /// Seconds since the epoch with sub-second precision.
 pub(crate) fn now_f64() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 /// `metadata.uid` of the controlling owner.
@@ -224,7 +266,9 @@ pub(crate) fn owner_ref(owner: &Value) -> Value {
 }
 
 pub(crate) fn is_terminating(obj: &Value) -> bool {
-    obj["metadata"].get("deletionTimestamp").is_some_and(|v| !v.is_null())
+    obj["metadata"]
+        .get("deletionTimestamp")
+        .is_some_and(|v| !v.is_null())
 }
 
 /// Not terminating and not finished: the pods a ReplicaSet counts.
@@ -233,7 +277,10 @@ pub(crate) fn pod_active(pod: &Value) -> bool {
 }
 
 fn pod_condition<'a>(pod: &'a Value, type_: &str) -> Option<&'a Value> {
-    pod["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == type_)
+    pod["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
 }
 
 pub(crate) fn pod_ready(pod: &Value) -> bool {
@@ -243,34 +290,23 @@ pub(crate) fn pod_ready(pod: &Value) -> bool {
 /// When the pod became Ready (seconds since the epoch), if it is.
 pub(crate) fn ready_since(pod: &Value) -> Option<i64> {
     let c = pod_condition(pod, "Ready").filter(|c| c["status"] == "True")?;
-    Some(c["lastTransitionTime"].as_str().and_then(parse_rfc3339).unwrap_or(0))
+    Some(
+        c["lastTransitionTime"]
+            .as_str()
+            .and_then(parse_rfc3339)
+            .unwrap_or(0),
+    )
 }
 
 pub(crate) fn int_at(v: &Value, path: &str) -> i64 {
-    crate::util::get_path(v, path).and_then(Value::as_i64).unwrap_or(0)
+    crate::util::get_path(v, path)
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
 }
 
 pub(crate) fn labels_match(selector: &Value, obj: &Value) -> bool {
     let sel = crate::selector::LabelSelector::from_label_selector(selector);
     !sel.is_empty() && sel.matches(obj)
-}
-
-/// Sets or replaces a condition in a conditions array (keeps the first's position when the
-/// status is unchanged, refreshes lastTransitionTime when it changes).
-pub(crate) fn set_condition(conds: &mut Vec<Value>, mut cond: Value, now: &str) {
-    let type_ = cond["type"].clone();
-    if let Some(i) = conds.iter().position(|c| c["type"] == type_) {
-        let cur = &conds[i];
-        if cur["status"] == cond["status"] && cur["reason"] == cond["reason"] && cur["message"] == cond["message"] {
-            return;
-        }
-        cond["lastTransitionTime"] =
-            if cur["status"] == cond["status"] { cur["lastTransitionTime"].clone() } else { json!(now) };
-        conds[i] = cond;
-    } else {
-        cond["lastTransitionTime"] = json!(now);
-        conds.push(cond);
-    }
 }
 
 /// What must be reconciled.
@@ -321,6 +357,14 @@ fn keys_for(ctx: &Ctx, ev: &StoreEvent, out: &mut BTreeSet<Key>) {
                 match controller_of(o) {
                     Some(("ReplicaSet", rs)) => {
                         out.insert(Key::ReplicaSet(ns.clone(), rs.to_string()));
+                        // Recreate waits for old pods to be gone, which changes no
+                        // ReplicaSet status: tell the Deployment directly.
+                        if ev.event_type == EventType::Deleted
+                            && let Some(rs_obj) = ctx.get(&ctx.replicasets, &ns, rs)
+                            && let Some(("Deployment", d)) = controller_of(&rs_obj)
+                        {
+                            out.insert(Key::Deployment(ns.clone(), d.to_string()));
+                        }
                     }
                     Some(("Job", j)) => {
                         out.insert(Key::Job(ns.clone(), j.to_string()));
@@ -331,7 +375,10 @@ fn keys_for(ctx: &Ctx, ev: &StoreEvent, out: &mut BTreeSet<Key>) {
                     _ => {}
                 }
                 for svc in ctx.list(&ctx.services, Some(&ns)) {
-                    out.insert(Key::Service(ns.clone(), str_at(&svc, "metadata.name").to_string()));
+                    out.insert(Key::Service(
+                        ns.clone(),
+                        str_at(&svc, "metadata.name").to_string(),
+                    ));
                 }
             }
             _ => {}
@@ -341,7 +388,12 @@ fn keys_for(ctx: &Ctx, ev: &StoreEvent, out: &mut BTreeSet<Key>) {
 
 fn all_keys(ctx: &Ctx) -> BTreeSet<Key> {
     let mut out = BTreeSet::new();
-    let key = |o: &Value| (str_at(o, "metadata.namespace").to_string(), str_at(o, "metadata.name").to_string());
+    let key = |o: &Value| {
+        (
+            str_at(o, "metadata.namespace").to_string(),
+            str_at(o, "metadata.name").to_string(),
+        )
+    };
     for o in ctx.list(&ctx.deployments, None) {
         let (n, m) = key(&o);
         out.insert(Key::Deployment(n, m));
@@ -384,7 +436,9 @@ async fn run(ctx: Ctx) {
         loop {
             match rx.try_recv() {
                 Ok(ev) => keys_for(&ctx, &ev, &mut dirty),
-                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => dirty.extend(all_keys(&ctx)),
+                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {
+                    dirty.extend(all_keys(&ctx))
+                }
                 Err(tokio::sync::broadcast::error::TryRecvError::Closed) => return,
                 Err(tokio::sync::broadcast::error::TryRecvError::Empty) => break,
             }

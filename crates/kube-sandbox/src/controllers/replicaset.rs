@@ -8,8 +8,8 @@
 //! `SuccessfulDelete` events. Pods are never adopted or released: this sandbox's pods carry
 //! their controller from birth.
 
-use super::{Ctx, int_at, is_terminating, owner_ref, pod_active, pod_ready, ready_since};
 use super::events::Component;
+use super::{Ctx, int_at, is_terminating, owner_ref, pod_active, pod_ready, ready_since};
 use crate::util::{parse_rfc3339, str_at};
 use serde_json::{Map, Value, json};
 use std::cmp::Reverse;
@@ -66,7 +66,11 @@ pub(crate) fn deletion_order(pods: &mut [&Value]) {
 pub(crate) fn sync(ctx: &Ctx, ns: &str, name: &str) -> Option<Duration> {
     let rs = ctx.get(&ctx.replicasets, ns, name)?;
     let pods = ctx.owned(&ctx.pods, &rs);
-    let active: Vec<&Value> = pods.iter().map(|p| &**p).filter(|p| pod_active(p)).collect();
+    let active: Vec<&Value> = pods
+        .iter()
+        .map(|p| &**p)
+        .filter(|p| pod_active(p))
+        .collect();
     if !is_terminating(&rs) {
         let want = int_at(&rs, "spec.replicas").max(0);
         let have = active.len() as i64;
@@ -99,7 +103,11 @@ pub(crate) fn sync(ctx: &Ctx, ns: &str, name: &str) -> Option<Duration> {
     }
     // Status from what is there now.
     let pods = ctx.owned(&ctx.pods, &rs);
-    let active: Vec<&Value> = pods.iter().map(|p| &**p).filter(|p| pod_active(p)).collect();
+    let active: Vec<&Value> = pods
+        .iter()
+        .map(|p| &**p)
+        .filter(|p| pod_active(p))
+        .collect();
     let min_ready = int_at(&rs, "spec.minReadySeconds");
     let template_sel = json!({"matchLabels": rs["spec"]["template"]["metadata"]["labels"]});
     let mut fully = 0;
@@ -122,7 +130,11 @@ pub(crate) fn sync(ctx: &Ctx, ns: &str, name: &str) -> Option<Duration> {
         }
     }
     let mut status = json!({"replicas": active.len()});
-    for (k, v) in [("fullyLabeledReplicas", fully), ("readyReplicas", ready), ("availableReplicas", available)] {
+    for (k, v) in [
+        ("fullyLabeledReplicas", fully),
+        ("readyReplicas", ready),
+        ("availableReplicas", available),
+    ] {
         if v > 0 {
             status[k] = json!(v);
         }
@@ -161,6 +173,13 @@ mod tests {
         assert_eq!(pod["metadata"]["generateName"], "web-abc-");
         assert_eq!(pod["metadata"]["labels"]["app"], "web");
         let r = &pod["metadata"]["ownerReferences"][0];
-        assert_eq!((r["kind"].as_str(), r["controller"].as_bool(), r["blockOwnerDeletion"].as_bool()), (Some("ReplicaSet"), Some(true), Some(true)));
+        assert_eq!(
+            (
+                r["kind"].as_str(),
+                r["controller"].as_bool(),
+                r["blockOwnerDeletion"].as_bool()
+            ),
+            (Some("ReplicaSet"), Some(true), Some(true))
+        );
     }
 }

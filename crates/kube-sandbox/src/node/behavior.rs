@@ -66,13 +66,17 @@ pub fn parse_duration(s: &str) -> Option<f64> {
     let mut total = 0.0;
     let mut rest = s;
     while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if num_len == 0 {
             return None;
         }
         let n: f64 = rest[..num_len].parse().ok()?;
         rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let factor = match &rest[..unit_len] {
             "ms" => 0.001,
             "s" => 1.0,
@@ -95,9 +99,15 @@ mod tests {
         assert_eq!(Behavior::parse("ready"), Some(Behavior::Ready));
         assert_eq!(Behavior::parse("crash"), Some(Behavior::Crash));
         assert_eq!(Behavior::parse("never-ready"), Some(Behavior::NeverReady));
-        assert_eq!(Behavior::parse("slow-start=1m30s"), Some(Behavior::SlowStart(90.0)));
+        assert_eq!(
+            Behavior::parse("slow-start=1m30s"),
+            Some(Behavior::SlowStart(90.0))
+        );
         assert_eq!(Behavior::parse("exit=3"), Some(Behavior::Exit(3)));
-        assert_eq!(Behavior::parse("complete-after=500ms"), Some(Behavior::CompleteAfter(0.5)));
+        assert_eq!(
+            Behavior::parse("complete-after=500ms"),
+            Some(Behavior::CompleteAfter(0.5))
+        );
         assert_eq!(Behavior::parse("explode"), None);
         assert_eq!(Behavior::parse("exit=x"), None);
     }

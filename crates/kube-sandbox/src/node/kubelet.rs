@@ -24,10 +24,22 @@ pub(crate) enum State {
     /// Waiting for its image.
     Creating,
     /// The last pull failed; `backoff_shown` once `ImagePullBackOff` replaced `ErrImagePull`.
-    PullFailed { message: String, since: Instant, retry_at: Instant, backoff_shown: bool },
-    Running { started_at: String, since: Instant },
+    PullFailed {
+        message: String,
+        since: Instant,
+        retry_at: Instant,
+        backoff_shown: bool,
+    },
+    Running {
+        started_at: String,
+        since: Instant,
+    },
     /// Exited; restarts at `restart_at` when the restart policy says so.
-    Exited { terminated: Value, restart_at: Option<Instant>, backoff_secs: f64 },
+    Exited {
+        terminated: Value,
+        restart_at: Option<Instant>,
+        backoff_secs: f64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -64,7 +76,13 @@ pub(crate) struct PodRuntime {
 }
 
 fn hex_id() -> String {
-    format!("{:016x}{:016x}{:016x}{:016x}", crate::util::random_u64(), crate::util::random_u64(), crate::util::random_u64(), crate::util::random_u64())
+    format!(
+        "{:016x}{:016x}{:016x}{:016x}",
+        crate::util::random_u64(),
+        crate::util::random_u64(),
+        crate::util::random_u64(),
+        crate::util::random_u64()
+    )
 }
 
 /// A Go-style duration for event messages (`1.2s`, `350ms`).
@@ -79,7 +97,11 @@ pub(crate) fn go_duration(d: Duration) -> String {
 
 fn backoff_text(secs: f64) -> String {
     let s = secs.round() as i64;
-    if s >= 60 { format!("{}m{}s", s / 60, s % 60) } else { format!("{s}s") }
+    if s >= 60 {
+        format!("{}m{}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
 }
 
 impl PodRuntime {
@@ -121,7 +143,9 @@ impl PodRuntime {
     }
 
     fn restart_policy(&self) -> &str {
-        self.pod["spec"]["restartPolicy"].as_str().unwrap_or("Always")
+        self.pod["spec"]["restartPolicy"]
+            .as_str()
+            .unwrap_or("Always")
     }
 
     fn pod_ref(&self) -> String {
@@ -129,15 +153,30 @@ impl PodRuntime {
     }
 
     /// The image was resolved (or not): start the container or record the failure.
-    pub(crate) fn pulled(&mut self, ctx: &Ctx, idx: usize, result: Result<Resolved, String>, elapsed: Duration, cached: bool) {
+    pub(crate) fn pulled(
+        &mut self,
+        ctx: &Ctx,
+        idx: usize,
+        result: Result<Resolved, String>,
+        elapsed: Duration,
+        cached: bool,
+    ) {
         let speed = ctx.speed;
         let pod = self.pod.clone();
-        let Some(c) = self.containers.get_mut(idx) else { return };
+        let Some(c) = self.containers.get_mut(idx) else {
+            return;
+        };
         c.pulling = false;
         match result {
             Ok(res) => {
                 if cached {
-                    ctx.events.container(&pod, &c.name, "Normal", "Pulled", &format!("Container image {:?} already present on machine", c.image));
+                    ctx.events.container(
+                        &pod,
+                        &c.name,
+                        "Normal",
+                        "Pulled",
+                        &format!("Container image {:?} already present on machine", c.image),
+                    );
                 } else {
                     let took = go_duration(elapsed);
                     ctx.events.container(
@@ -152,15 +191,27 @@ impl PodRuntime {
                 let chosen = annotation.or(res.behavior_label.as_deref());
                 c.behavior = chosen.and_then(Behavior::parse).unwrap_or(Behavior::Ready);
                 if let Some(bad) = chosen.filter(|s| Behavior::parse(s).is_none()) {
-                    logs::append(&self.uid, &c.name, &format!("sandbox: unknown behavior {bad:?}, running as \"ready\""));
+                    logs::append(
+                        &self.uid,
+                        &c.name,
+                        &format!("sandbox: unknown behavior {bad:?}, running as \"ready\""),
+                    );
                 }
                 c.resolved = Some(res);
                 start_container(ctx, &pod, &self.uid, c, speed);
             }
             Err(message) => {
-                ctx.events.container(&pod, &c.name, "Warning", "Failed", &format!("Failed to pull image {:?}: {message}", c.image));
-                ctx.events.container(&pod, &c.name, "Warning", "Failed", "Error: ErrImagePull");
-                let backoff = (10.0 * 2f64.powi(c.pull_attempts.saturating_sub(1).min(5) as i32)).min(300.0);
+                ctx.events.container(
+                    &pod,
+                    &c.name,
+                    "Warning",
+                    "Failed",
+                    &format!("Failed to pull image {:?}: {message}", c.image),
+                );
+                ctx.events
+                    .container(&pod, &c.name, "Warning", "Failed", "Error: ErrImagePull");
+                let backoff =
+                    (10.0 * 2f64.powi(c.pull_attempts.saturating_sub(1).min(5) as i32)).min(300.0);
                 let now = Instant::now();
                 c.state = State::PullFailed {
                     message,
@@ -188,12 +239,29 @@ impl PodRuntime {
                         pulls.push(i);
                     }
                 }
-                State::PullFailed { message, since, retry_at, backoff_shown } => {
+                State::PullFailed {
+                    message,
+                    since,
+                    retry_at,
+                    backoff_shown,
+                } => {
                     if !backoff_shown && now >= since + Duration::from_secs_f64(1.0 / speed) {
                         let msg = format!("Back-off pulling image {:?}", c.image);
-                        ctx.events.container(&pod, &c.name, "Normal", "BackOff", &msg);
-                        ctx.events.container(&pod, &c.name, "Warning", "Failed", "Error: ImagePullBackOff");
-                        c.state = State::PullFailed { message, since, retry_at, backoff_shown: true };
+                        ctx.events
+                            .container(&pod, &c.name, "Normal", "BackOff", &msg);
+                        ctx.events.container(
+                            &pod,
+                            &c.name,
+                            "Warning",
+                            "Failed",
+                            "Error: ImagePullBackOff",
+                        );
+                        c.state = State::PullFailed {
+                            message,
+                            since,
+                            retry_at,
+                            backoff_shown: true,
+                        };
                     } else if now >= retry_at && !c.pulling {
                         pulls.push(i);
                     }
@@ -210,18 +278,35 @@ impl PodRuntime {
                     while let Some(p) = c.next_probe
                         && now >= p
                     {
-                        let period = c.spec["readinessProbe"]["periodSeconds"].as_f64().unwrap_or(10.0);
+                        let period = c.spec["readinessProbe"]["periodSeconds"]
+                            .as_f64()
+                            .unwrap_or(10.0);
                         if c.ready_at.is_some_and(|r| now >= r) {
                             if !c.ready {
                                 c.ready = true;
-                                logs::append(&self_uid(&pod), &c.name, "sandbox: readiness probe succeeded");
+                                logs::append(
+                                    &self_uid(&pod),
+                                    &c.name,
+                                    "sandbox: readiness probe succeeded",
+                                );
                             }
                             c.next_probe = None;
                         } else {
                             let msg = probe_failure(&c.spec, &ip);
-                            ctx.events.container(&pod, &c.name, "Warning", "Unhealthy", &format!("Readiness probe failed: {msg}"));
-                            logs::append(&self_uid(&pod), &c.name, &format!("sandbox: readiness probe failed: {msg}"));
-                            c.next_probe = Some(p + Duration::from_secs_f64(period.max(1.0) / speed));
+                            ctx.events.container(
+                                &pod,
+                                &c.name,
+                                "Warning",
+                                "Unhealthy",
+                                &format!("Readiness probe failed: {msg}"),
+                            );
+                            logs::append(
+                                &self_uid(&pod),
+                                &c.name,
+                                &format!("sandbox: readiness probe failed: {msg}"),
+                            );
+                            c.next_probe =
+                                Some(p + Duration::from_secs_f64(period.max(1.0) / speed));
                         }
                     }
                     if let Some((at, code)) = c.exit_at
@@ -229,7 +314,11 @@ impl PodRuntime {
                     {
                         let finished = now_rfc3339();
                         let reason = if code == 0 { "Completed" } else { "Error" };
-                        logs::append(&self_uid(&pod), &c.name, &format!("sandbox: exiting with code {code}"));
+                        logs::append(
+                            &self_uid(&pod),
+                            &c.name,
+                            &format!("sandbox: exiting with code {code}"),
+                        );
                         let terminated = json!({"exitCode": code, "reason": reason, "startedAt": started_at,
                             "finishedAt": finished, "containerID": c.container_id});
                         c.ready = false;
@@ -238,25 +327,44 @@ impl PodRuntime {
                         c.exits += 1;
                         let restart = policy == "Always" || (policy == "OnFailure" && code != 0);
                         // The first restart is immediate; then 10 s doubling to 5 minutes.
-                        let backoff = if c.exits <= 1 { 0.0 } else { (10.0 * 2f64.powi((c.exits - 2).min(5) as i32)).min(300.0) };
+                        let backoff = if c.exits <= 1 {
+                            0.0
+                        } else {
+                            (10.0 * 2f64.powi((c.exits - 2).min(5) as i32)).min(300.0)
+                        };
                         if restart && backoff > 0.0 {
-                            let msg = format!("Back-off restarting failed container {} in pod {pod_ref}", c.name);
-                            ctx.events.container(&pod, &c.name, "Warning", "BackOff", &msg);
+                            let msg = format!(
+                                "Back-off restarting failed container {} in pod {pod_ref}",
+                                c.name
+                            );
+                            ctx.events
+                                .container(&pod, &c.name, "Warning", "BackOff", &msg);
                         }
                         let pause = if backoff > 0.0 { backoff } else { 1.0 };
                         c.state = State::Exited {
                             terminated,
-                            restart_at: restart.then(|| now + Duration::from_secs_f64(pause / speed)),
+                            restart_at: restart
+                                .then(|| now + Duration::from_secs_f64(pause / speed)),
                             backoff_secs: backoff,
                         };
                     }
                     let _ = since;
                 }
-                State::Exited { terminated, restart_at: Some(at), .. } if now >= at => {
+                State::Exited {
+                    terminated,
+                    restart_at: Some(at),
+                    ..
+                } if now >= at => {
                     c.last_terminated = Some(terminated);
                     c.restart_count += 1;
                     logs::rotate(&self_uid(&pod), &c.name);
-                    ctx.events.container(&pod, &c.name, "Normal", "Pulled", &format!("Container image {:?} already present on machine", c.image));
+                    ctx.events.container(
+                        &pod,
+                        &c.name,
+                        "Normal",
+                        "Pulled",
+                        &format!("Container image {:?} already present on machine", c.image),
+                    );
                     start_container(ctx, &pod, &self_uid(&pod), c, speed);
                 }
                 State::Exited { .. } => {}
@@ -270,8 +378,17 @@ impl PodRuntime {
         let mut due: Vec<Instant> = Vec::new();
         for c in &self.containers {
             match &c.state {
-                State::PullFailed { since, retry_at, backoff_shown, .. } => {
-                    due.push(if *backoff_shown { *retry_at } else { *since + Duration::from_millis(1) });
+                State::PullFailed {
+                    since,
+                    retry_at,
+                    backoff_shown,
+                    ..
+                } => {
+                    due.push(if *backoff_shown {
+                        *retry_at
+                    } else {
+                        *since + Duration::from_millis(1)
+                    });
                 }
                 State::Running { .. } => {
                     if !c.ready
@@ -282,7 +399,10 @@ impl PodRuntime {
                     due.extend(c.next_probe);
                     due.extend(c.exit_at.map(|e| e.0));
                 }
-                State::Exited { restart_at: Some(r), .. } => due.push(*r),
+                State::Exited {
+                    restart_at: Some(r),
+                    ..
+                } => due.push(*r),
                 _ => {}
             }
         }
@@ -293,11 +413,22 @@ impl PodRuntime {
     /// The phase: Pending until a container has run, Succeeded/Failed once all exited for
     /// good, else Running.
     fn phase(&self) -> &'static str {
-        let started = self.containers.iter().any(|c| matches!(c.state, State::Running { .. } | State::Exited { .. }));
+        let started = self
+            .containers
+            .iter()
+            .any(|c| matches!(c.state, State::Running { .. } | State::Exited { .. }));
         if !started {
             return "Pending";
         }
-        let all_done = self.containers.iter().all(|c| matches!(c.state, State::Exited { restart_at: None, .. }));
+        let all_done = self.containers.iter().all(|c| {
+            matches!(
+                c.state,
+                State::Exited {
+                    restart_at: None,
+                    ..
+                }
+            )
+        });
         if all_done {
             let ok = self
                 .containers
@@ -317,7 +448,12 @@ impl PodRuntime {
     pub(crate) fn status(&self, previous: &Value) -> Value {
         let now = now_rfc3339();
         let phase = self.phase();
-        let unready: Vec<&str> = self.containers.iter().filter(|c| !c.ready).map(|c| c.name.as_str()).collect();
+        let unready: Vec<&str> = self
+            .containers
+            .iter()
+            .filter(|c| !c.ready)
+            .map(|c| c.name.as_str())
+            .collect();
         let done = matches!(phase, "Succeeded" | "Failed");
         let ready_cond = |type_: &str| {
             if done {
@@ -338,10 +474,13 @@ impl PodRuntime {
         ];
         for c in &mut conds {
             c["lastProbeTime"] = Value::Null;
-            let prev = previous["conditions"]
-                .as_array()
-                .and_then(|a| a.iter().find(|p| p["type"] == c["type"] && p["status"] == c["status"]));
-            c["lastTransitionTime"] = prev.map(|p| p["lastTransitionTime"].clone()).unwrap_or_else(|| json!(now));
+            let prev = previous["conditions"].as_array().and_then(|a| {
+                a.iter()
+                    .find(|p| p["type"] == c["type"] && p["status"] == c["status"])
+            });
+            c["lastTransitionTime"] = prev
+                .map(|p| p["lastTransitionTime"].clone())
+                .unwrap_or_else(|| json!(now));
         }
         let statuses: Vec<Value> = self
             .containers
@@ -421,7 +560,10 @@ fn probe_failure(spec: &Value, ip: &str) -> String {
         "HTTP probe failed with statuscode: 503".into()
     } else if !p["tcpSocket"].is_null() {
         let port = &p["tcpSocket"]["port"];
-        let port = port.as_i64().map(|n| n.to_string()).unwrap_or_else(|| port.as_str().unwrap_or("80").to_string());
+        let port = port
+            .as_i64()
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| port.as_str().unwrap_or("80").to_string());
         format!("dial tcp {ip}:{port}: connect: connection refused")
     } else if !p["grpc"].is_null() {
         "service unhealthy (responded with \"NOT_SERVING\")".into()
@@ -433,13 +575,37 @@ fn probe_failure(spec: &Value, ip: &str) -> String {
 /// Creates and starts a container whose image is present, scheduling its behaviour.
 fn start_container(ctx: &Ctx, pod: &Value, uid: &str, c: &mut Container, speed: f64) {
     c.container_id = format!("containerd://{}", hex_id());
-    ctx.events.container(pod, &c.name, "Normal", "Created", &format!("Created container: {}", c.name));
-    ctx.events.container(pod, &c.name, "Normal", "Started", &format!("Started container: {}", c.name));
+    ctx.events.container(
+        pod,
+        &c.name,
+        "Normal",
+        "Created",
+        &format!("Created container: {}", c.name),
+    );
+    ctx.events.container(
+        pod,
+        &c.name,
+        "Normal",
+        "Started",
+        &format!("Started container: {}", c.name),
+    );
     let now = Instant::now();
     let at = |secs: f64| now + Duration::from_secs_f64(secs.max(0.0) / speed);
-    c.state = State::Running { started_at: format_rfc3339(now_secs()), since: now };
+    c.state = State::Running {
+        started_at: format_rfc3339(now_secs()),
+        since: now,
+    };
     c.ready = false;
-    logs::append(uid, &c.name, &format!("sandbox: container {} started (image {}, behavior {})", c.name, c.image, c.behavior.describe()));
+    logs::append(
+        uid,
+        &c.name,
+        &format!(
+            "sandbox: container {} started (image {}, behavior {})",
+            c.name,
+            c.image,
+            c.behavior.describe()
+        ),
+    );
     let probe = &c.spec["readinessProbe"];
     let initial = probe["initialDelaySeconds"].as_f64().unwrap_or(0.0);
     c.exit_at = None;

@@ -25,7 +25,12 @@ fn with<T>(f: impl FnOnce(&mut HashMap<Key, Buffer>) -> T) -> T {
 }
 
 pub(crate) fn append(uid: &str, container: &str, line: &str) {
-    with(|b| b.entry((uid.into(), container.into())).or_default().current.push(line.to_string()));
+    with(|b| {
+        b.entry((uid.into(), container.into()))
+            .or_default()
+            .current
+            .push(line.to_string())
+    });
 }
 
 /// A container restarts: its lines become the previous run's.
@@ -52,7 +57,11 @@ pub fn logs(pod: &Value, container: Option<&str>, previous: bool) -> Option<Stri
     };
     with(|b| {
         let buf = b.get(&(uid.to_string(), name))?;
-        let lines = if previous { buf.previous.as_ref()? } else { &buf.current };
+        let lines = if previous {
+            buf.previous.as_ref()?
+        } else {
+            &buf.current
+        };
         Some(lines.iter().map(|l| format!("{l}\n")).collect())
     })
 }

@@ -122,13 +122,20 @@ fn fake_digest(image: &str) -> String {
 
 impl Node {
     fn nodes_rt(&self) -> crate::resources::ResourceType {
-        self.ctx.store.registry().find("", "v1", "nodes").expect("nodes are served").clone()
+        self.ctx
+            .store
+            .registry()
+            .find("", "v1", "nodes")
+            .expect("nodes are served")
+            .clone()
     }
 
     /// Writes the allocatable resources into the Node object.
     fn publish_node(&mut self) {
         let rt = self.nodes_rt();
-        let Ok(node) = self.ctx.store.get(&rt, "", NODE_NAME) else { return };
+        let Ok(node) = self.ctx.store.get(&rt, "", NODE_NAME) else {
+            return;
+        };
         self.node_labels = node["metadata"]["labels"].clone();
         if let Some(ip) = node["status"]["addresses"]
             .as_array()
@@ -159,10 +166,17 @@ impl Node {
     }
 
     fn start_pull(&mut self, uid: &str, idx: usize) {
-        let Some(rt) = self.pods.get_mut(uid) else { return };
-        let Some(c) = rt.containers.get_mut(idx) else { return };
+        let Some(rt) = self.pods.get_mut(uid) else {
+            return;
+        };
+        let Some(c) = rt.containers.get_mut(idx) else {
+            return;
+        };
         let image = c.image.clone();
-        let policy = c.spec["imagePullPolicy"].as_str().unwrap_or("IfNotPresent").to_string();
+        let policy = c.spec["imagePullPolicy"]
+            .as_str()
+            .unwrap_or("IfNotPresent")
+            .to_string();
         if policy != "Always"
             && let Some(res) = self.images.get(&image).cloned()
         {
@@ -173,7 +187,13 @@ impl Node {
         c.pulling = true;
         c.pull_attempts += 1;
         let pod = rt.pod.clone();
-        self.ctx.events.container(&pod, &c.name, "Normal", "Pulling", &format!("Pulling image {image:?}"));
+        self.ctx.events.container(
+            &pod,
+            &c.name,
+            "Normal",
+            "Pulling",
+            &format!("Pulling image {image:?}"),
+        );
         let r = ImageRef::parse(&image);
         let tx = self.tx.clone();
         let uid = uid.to_string();
@@ -185,15 +205,31 @@ impl Node {
                     r.registry
                 ))
             } else {
-                Ok(Resolved { image_id: format!("{}/{}@{}", r.registry, r.repository, fake_digest(&image)), behavior_label: None, size: 0 })
+                Ok(Resolved {
+                    image_id: format!("{}/{}@{}", r.registry, r.repository, fake_digest(&image)),
+                    behavior_label: None,
+                    size: 0,
+                })
             };
-            let _ = tx.send(PullDone { uid, idx, image, result, elapsed: Duration::from_millis(1) });
+            let _ = tx.send(PullDone {
+                uid,
+                idx,
+                image,
+                result,
+                elapsed: Duration::from_millis(1),
+            });
             return;
         }
         tokio::spawn(async move {
             let started = std::time::Instant::now();
             let result = image::resolve(&image).await;
-            let _ = tx.send(PullDone { uid, idx, image, result, elapsed: started.elapsed() });
+            let _ = tx.send(PullDone {
+                uid,
+                idx,
+                image,
+                result,
+                elapsed: started.elapsed(),
+            });
         });
     }
 
@@ -216,7 +252,10 @@ impl Node {
         if node != NODE_NAME {
             return;
         }
-        let was_done = ev.previous.as_ref().is_some_and(|p| matches!(str_at(p, "status.phase"), "Succeeded" | "Failed"));
+        let was_done = ev
+            .previous
+            .as_ref()
+            .is_some_and(|p| matches!(str_at(p, "status.phase"), "Succeeded" | "Failed"));
         let done = matches!(str_at(pod, "status.phase"), "Succeeded" | "Failed");
         if done && !was_done {
             self.schedule = true;
@@ -231,12 +270,23 @@ impl Node {
             Some(rt) => {
                 rt.pod = (**pod).clone();
                 if is_terminating(pod) && rt.remove_at.is_none() {
-                    let running = rt.containers.iter().any(|c| matches!(c.state, kubelet::State::Running { .. }));
-                    let grace = pod["spec"]["terminationGracePeriodSeconds"].as_f64().unwrap_or(30.0);
+                    let running = rt
+                        .containers
+                        .iter()
+                        .any(|c| matches!(c.state, kubelet::State::Running { .. }));
+                    let grace = pod["spec"]["terminationGracePeriodSeconds"]
+                        .as_f64()
+                        .unwrap_or(30.0);
                     let wait = if running { grace / self.ctx.speed } else { 0.0 };
                     if running {
                         for c in &rt.containers {
-                            self.ctx.events.container(pod, &c.name, "Normal", "Killing", &format!("Stopping container {}", c.name));
+                            self.ctx.events.container(
+                                pod,
+                                &c.name,
+                                "Normal",
+                                "Killing",
+                                &format!("Stopping container {}", c.name),
+                            );
                             logs::append(&uid, &c.name, "sandbox: received SIGTERM, shutting down");
                         }
                     }
@@ -251,7 +301,9 @@ impl Node {
 
     /// Removes the grace finalizer: the pod disappears.
     fn release(&self, pod: &Value) {
-        let has = pod["metadata"]["finalizers"].as_array().is_some_and(|f| f.iter().any(|x| x == GRACE_FINALIZER));
+        let has = pod["metadata"]["finalizers"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|x| x == GRACE_FINALIZER));
         if has {
             self.ctx.mutate(&self.ctx.pods, pod, |o| {
                 if let Some(f) = o["metadata"]["finalizers"].as_array_mut() {
@@ -292,9 +344,15 @@ impl Node {
             memory: quantity::bytes(&self.opts.memory).unwrap_or(8 << 30),
             pods: self.opts.pods,
         };
-        let mut used = scheduler::Capacity { cpu_millis: 0, memory: 0, pods: 0 };
+        let mut used = scheduler::Capacity {
+            cpu_millis: 0,
+            memory: 0,
+            pods: 0,
+        };
         for p in &pods {
-            if str_at(p, "spec.nodeName") == NODE_NAME && !matches!(str_at(p, "status.phase"), "Succeeded" | "Failed") {
+            if str_at(p, "spec.nodeName") == NODE_NAME
+                && !matches!(str_at(p, "status.phase"), "Succeeded" | "Failed")
+            {
                 let (c, m) = scheduler::requests(p);
                 used.cpu_millis += c;
                 used.memory += m;
@@ -306,7 +364,12 @@ impl Node {
             .filter(|p| str_at(p, "spec.nodeName").is_empty() && !is_terminating(p))
             .filter(|p| matches!(str_at(p, "spec.schedulerName"), "" | "default-scheduler"))
             .collect();
-        pending.sort_by_key(|p| (str_at(p, "metadata.creationTimestamp").to_string(), str_at(p, "metadata.name").to_string()));
+        pending.sort_by_key(|p| {
+            (
+                str_at(p, "metadata.creationTimestamp").to_string(),
+                str_at(p, "metadata.name").to_string(),
+            )
+        });
         for p in pending {
             match scheduler::fit(p, &self.node_labels, alloc, used) {
                 Ok(()) => {
@@ -314,7 +377,9 @@ impl Node {
                         o["spec"]["nodeName"] = json!(NODE_NAME);
                         let f = &mut o["metadata"]["finalizers"];
                         match f.as_array_mut() {
-                            Some(a) if !a.iter().any(|x| x == GRACE_FINALIZER) => a.push(json!(GRACE_FINALIZER)),
+                            Some(a) if !a.iter().any(|x| x == GRACE_FINALIZER) => {
+                                a.push(json!(GRACE_FINALIZER))
+                            }
                             Some(_) => {}
                             None => *f = json!([GRACE_FINALIZER]),
                         }
@@ -328,12 +393,22 @@ impl Node {
                     let cond = json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": now_rfc3339()});
                     status["conditions"] = json!([cond]);
                     self.ctx.write_status(&self.ctx.pods, &bound, status);
-                    let msg = format!("Successfully assigned {}/{} to {NODE_NAME}", str_at(p, "metadata.namespace"), str_at(p, "metadata.name"));
-                    self.ctx.events.normal(Component::Scheduler, &bound, "Scheduled", &msg);
+                    let msg = format!(
+                        "Successfully assigned {}/{} to {NODE_NAME}",
+                        str_at(p, "metadata.namespace"),
+                        str_at(p, "metadata.name")
+                    );
+                    self.ctx
+                        .events
+                        .normal(Component::Scheduler, &bound, "Scheduled", &msg);
                 }
                 Err(msg) => {
                     let already = p["status"]["conditions"].as_array().is_some_and(|a| {
-                        a.iter().any(|c| c["type"] == "PodScheduled" && c["reason"] == "Unschedulable" && c["message"] == msg)
+                        a.iter().any(|c| {
+                            c["type"] == "PodScheduled"
+                                && c["reason"] == "Unschedulable"
+                                && c["message"] == msg
+                        })
                     });
                     if already {
                         continue;
@@ -343,7 +418,12 @@ impl Node {
                     status["conditions"] = json!([{"type": "PodScheduled", "status": "False", "lastProbeTime": null,
                         "lastTransitionTime": now_rfc3339(), "reason": "Unschedulable", "message": msg}]);
                     self.ctx.write_status(&self.ctx.pods, p, status);
-                    self.ctx.events.warning(Component::Scheduler, p, "FailedScheduling", &format!("{msg}."));
+                    self.ctx.events.warning(
+                        Component::Scheduler,
+                        p,
+                        "FailedScheduling",
+                        &format!("{msg}."),
+                    );
                 }
             }
         }
@@ -368,7 +448,13 @@ async fn run(ctx: Ctx, opts: NodeOptions) {
     node.publish_node();
     // Pods that exist already (bound or not).
     for p in node.ctx.list(&node.ctx.pods, None) {
-        let ev = StoreEvent { rv: 0, storage_key: "/pods".into(), event_type: EventType::Added, object: p.clone(), previous: None };
+        let ev = StoreEvent {
+            rv: 0,
+            storage_key: "/pods".into(),
+            event_type: EventType::Added,
+            object: p.clone(),
+            previous: None,
+        };
         node.on_pod_event(&ev);
     }
     let mut timers: BTreeSet<(Instant, String)> = BTreeSet::new();

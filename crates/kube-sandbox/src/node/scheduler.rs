@@ -9,12 +9,21 @@ use serde_json::Value;
 pub fn requests(pod: &Value) -> (i64, i64) {
     let one = |c: &Value| {
         let r = &c["resources"]["requests"];
-        let cpu = r["cpu"].as_str().and_then(cpu_millis).or_else(|| r["cpu"].as_f64().map(|v| (v * 1000.0) as i64));
-        let mem = r["memory"].as_str().and_then(bytes).or_else(|| r["memory"].as_i64());
+        let cpu = r["cpu"]
+            .as_str()
+            .and_then(cpu_millis)
+            .or_else(|| r["cpu"].as_f64().map(|v| (v * 1000.0) as i64));
+        let mem = r["memory"]
+            .as_str()
+            .and_then(bytes)
+            .or_else(|| r["memory"].as_i64());
         (cpu.unwrap_or(0), mem.unwrap_or(0))
     };
     let list = |k: &str| pod["spec"][k].as_array().cloned().unwrap_or_default();
-    let (mut cpu, mut mem) = list("containers").iter().map(one).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    let (mut cpu, mut mem) = list("containers")
+        .iter()
+        .map(one)
+        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
     for c in list("initContainers") {
         let (ic, im) = one(&c);
         cpu = cpu.max(ic);
@@ -32,7 +41,12 @@ pub struct Capacity {
 }
 
 /// `Ok` when the pod fits; otherwise the `Unschedulable` message of the real scheduler.
-pub fn fit(pod: &Value, node_labels: &Value, allocatable: Capacity, used: Capacity) -> Result<(), String> {
+pub fn fit(
+    pod: &Value,
+    node_labels: &Value,
+    allocatable: Capacity,
+    used: Capacity,
+) -> Result<(), String> {
     let (cpu, mem) = requests(pod);
     let mut reasons = Vec::new();
     if let Some(sel) = pod["spec"]["nodeSelector"].as_object()
@@ -66,8 +80,16 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const NODE: Capacity = Capacity { cpu_millis: 4000, memory: 8 << 30, pods: 110 };
-    const EMPTY: Capacity = Capacity { cpu_millis: 0, memory: 0, pods: 0 };
+    const NODE: Capacity = Capacity {
+        cpu_millis: 4000,
+        memory: 8 << 30,
+        pods: 110,
+    };
+    const EMPTY: Capacity = Capacity {
+        cpu_millis: 0,
+        memory: 0,
+        pods: 0,
+    };
 
     fn pod(cpu: &str, mem: &str) -> Value {
         json!({"spec": {"containers": [{"name": "a", "resources": {"requests": {"cpu": cpu, "memory": mem}}}]}})
@@ -85,7 +107,9 @@ mod tests {
             "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."
         );
         let both = fit(&pod("64", "1Ti"), &json!({}), NODE, EMPTY).unwrap_err();
-        assert!(both.starts_with("0/1 nodes are available: 1 Insufficient cpu, 1 Insufficient memory."));
+        assert!(
+            both.starts_with("0/1 nodes are available: 1 Insufficient cpu, 1 Insufficient memory.")
+        );
     }
 
     #[test]

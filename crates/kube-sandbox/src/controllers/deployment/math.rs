@@ -34,7 +34,11 @@ impl IntOrPercent {
             IntOrPercent::Int(n) => n,
             IntOrPercent::Percent(p) => {
                 let x = p * total;
-                if round_up { (x + 99).div_euclid(100) } else { x.div_euclid(100) }
+                if round_up {
+                    (x + 99).div_euclid(100)
+                } else {
+                    x.div_euclid(100)
+                }
             }
         }
     }
@@ -43,10 +47,18 @@ impl IntOrPercent {
 /// `(maxSurge, maxUnavailable)` as numbers for `replicas` (ResolveFenceposts): surge rounds
 /// up, unavailability rounds down, and when both come out 0 unavailability becomes 1 so a
 /// rollout can always progress.
-pub fn resolve_fenceposts(max_surge: IntOrPercent, max_unavailable: IntOrPercent, replicas: i64) -> (i64, i64) {
+pub fn resolve_fenceposts(
+    max_surge: IntOrPercent,
+    max_unavailable: IntOrPercent,
+    replicas: i64,
+) -> (i64, i64) {
     let surge = max_surge.scaled(replicas, true);
     let unavailable = max_unavailable.scaled(replicas, false);
-    if surge == 0 && unavailable == 0 { (0, 1) } else { (surge, unavailable) }
+    if surge == 0 && unavailable == 0 {
+        (0, 1)
+    } else {
+        (surge, unavailable)
+    }
 }
 
 /// The deployment parameters the arithmetic needs.
@@ -60,7 +72,10 @@ pub struct Strategy {
 impl Strategy {
     /// The documented defaults: RollingUpdate with 25% / 25%.
     pub fn rolling_default(replicas: i64) -> Strategy {
-        Strategy { replicas, rolling: Some((IntOrPercent::Percent(25), IntOrPercent::Percent(25))) }
+        Strategy {
+            replicas,
+            rolling: Some((IntOrPercent::Percent(25), IntOrPercent::Percent(25))),
+        }
     }
 
     /// MaxSurge: 0 for Recreate.
@@ -74,7 +89,9 @@ impl Strategy {
     /// MaxUnavailable: 0 for Recreate or 0 replicas, never more than `replicas`.
     pub fn max_unavailable(&self) -> i64 {
         match self.rolling {
-            Some((s, u)) if self.replicas > 0 => resolve_fenceposts(s, u, self.replicas).1.min(self.replicas),
+            Some((s, u)) if self.replicas > 0 => {
+                resolve_fenceposts(s, u, self.replicas).1.min(self.replicas)
+            }
             _ => 0,
         }
     }
@@ -190,16 +207,28 @@ pub struct ScaleInput {
 /// Deployment's replica count changes mid-rollout. `status_replicas` is the Deployment's
 /// `status.replicas`, used when a ReplicaSet lacks the max-replicas annotation. Returns the
 /// new sizes, index for index.
-pub fn proportional_sizes(strategy: &Strategy, status_replicas: i64, rss: &[ScaleInput]) -> Vec<i64> {
+pub fn proportional_sizes(
+    strategy: &Strategy,
+    status_replicas: i64,
+    rss: &[ScaleInput],
+) -> Vec<i64> {
     let active: Vec<usize> = (0..rss.len()).filter(|&i| rss[i].spec > 0).collect();
     let all: i64 = active.iter().map(|&i| rss[i].spec).sum();
-    let allowed = if strategy.replicas > 0 { strategy.max_replicas() } else { 0 };
+    let allowed = if strategy.replicas > 0 {
+        strategy.max_replicas()
+    } else {
+        0
+    };
     let to_add = allowed - all;
     let mut order = active.clone();
     // Larger first; ties: newer first when adding, older first when removing.
     order.sort_by(|&a, &b| {
         rss[b].spec.cmp(&rss[a].spec).then_with(|| {
-            if to_add > 0 { rss[b].age_rank.cmp(&rss[a].age_rank) } else { rss[a].age_rank.cmp(&rss[b].age_rank) }
+            if to_add > 0 {
+                rss[b].age_rank.cmp(&rss[a].age_rank)
+            } else {
+                rss[a].age_rank.cmp(&rss[b].age_rank)
+            }
         })
     });
     let mut sizes: Vec<i64> = rss.iter().map(|r| r.spec).collect();
@@ -216,12 +245,17 @@ pub fn proportional_sizes(strategy: &Strategy, status_replicas: i64, rss: &[Scal
             if annotated == 0 {
                 0
             } else {
-                let target = ((rs.spec * strategy.max_replicas()) as f64 / annotated as f64).round() as i64;
+                let target =
+                    ((rs.spec * strategy.max_replicas()) as f64 / annotated as f64).round() as i64;
                 target - rs.spec
             }
         };
         let allowed_left = to_add - added;
-        let p = if to_add > 0 { fraction.min(allowed_left) } else { fraction.max(allowed_left) };
+        let p = if to_add > 0 {
+            fraction.min(allowed_left)
+        } else {
+            fraction.max(allowed_left)
+        };
         sizes[i] += p;
         added += p;
     }
@@ -257,17 +291,32 @@ mod tests {
     #[test]
     fn int_or_percent_reads_numbers_strings_and_percentages() {
         assert_eq!(IntOrPercent::from_json(&serde_json::json!(3)), Some(Int(3)));
-        assert_eq!(IntOrPercent::from_json(&serde_json::json!("25%")), Some(Percent(25)));
-        assert_eq!(IntOrPercent::from_json(&serde_json::json!("2")), Some(Int(2)));
+        assert_eq!(
+            IntOrPercent::from_json(&serde_json::json!("25%")),
+            Some(Percent(25))
+        );
+        assert_eq!(
+            IntOrPercent::from_json(&serde_json::json!("2")),
+            Some(Int(2))
+        );
         assert_eq!(IntOrPercent::from_json(&serde_json::json!(null)), None);
     }
 
     #[test]
     fn max_unavailable_never_exceeds_replicas_and_recreate_has_no_fenceposts() {
-        let s = Strategy { replicas: 2, rolling: Some((Int(0), Int(5))) };
+        let s = Strategy {
+            replicas: 2,
+            rolling: Some((Int(0), Int(5))),
+        };
         assert_eq!(s.max_unavailable(), 2);
-        let r = Strategy { replicas: 3, rolling: None };
-        assert_eq!((r.max_surge(), r.max_unavailable(), r.max_replicas()), (0, 0, 3));
+        let r = Strategy {
+            replicas: 3,
+            rolling: None,
+        };
+        assert_eq!(
+            (r.max_surge(), r.max_unavailable(), r.max_replicas()),
+            (0, 0, 3)
+        );
         assert_eq!(Strategy::rolling_default(10).max_replicas(), 13);
     }
 
@@ -278,32 +327,96 @@ mod tests {
         assert_eq!(new_rs_new_replicas(&s, 13, 3), 3);
         assert_eq!(new_rs_new_replicas(&s, 11, 3), 5);
         assert_eq!(new_rs_new_replicas(&s, 3, 0), 10);
-        assert_eq!(new_rs_new_replicas(&Strategy { replicas: 4, rolling: None }, 9, 0), 4);
+        assert_eq!(
+            new_rs_new_replicas(
+                &Strategy {
+                    replicas: 4,
+                    rolling: None
+                },
+                9,
+                0
+            ),
+            4
+        );
     }
 
     #[test]
     fn old_rs_cleanup_removes_unhealthy_replicas_first() {
         // 10 replicas, 25%/25%: the old RS has 4 unavailable pods, the new RS is full.
         let s = Strategy::rolling_default(10);
-        let olds = [RsCounts { spec: 10, available: 6 }];
-        let new = RsCounts { spec: 3, available: 3 };
+        let olds = [RsCounts {
+            spec: 10,
+            available: 6,
+        }];
+        let new = RsCounts {
+            spec: 3,
+            available: 3,
+        };
         // maxScaledDown = 13 - 8 - 0 = 5: 4 unhealthy go, then available 9 - 8 = 1 more.
         assert_eq!(reconcile_old(&s, &olds, new), vec![5]);
     }
 
     #[test]
     fn old_rs_keeps_size_while_new_pods_are_unavailable() {
-        let s = Strategy { replicas: 1, rolling: Some((Int(1), Int(0))) };
-        let olds = [RsCounts { spec: 1, available: 1 }];
-        assert_eq!(reconcile_old(&s, &olds, RsCounts { spec: 1, available: 0 }), vec![1]);
-        assert_eq!(reconcile_old(&s, &olds, RsCounts { spec: 1, available: 1 }), vec![0]);
+        let s = Strategy {
+            replicas: 1,
+            rolling: Some((Int(1), Int(0))),
+        };
+        let olds = [RsCounts {
+            spec: 1,
+            available: 1,
+        }];
+        assert_eq!(
+            reconcile_old(
+                &s,
+                &olds,
+                RsCounts {
+                    spec: 1,
+                    available: 0
+                }
+            ),
+            vec![1]
+        );
+        assert_eq!(
+            reconcile_old(
+                &s,
+                &olds,
+                RsCounts {
+                    spec: 1,
+                    available: 1
+                }
+            ),
+            vec![0]
+        );
     }
 
     #[test]
     fn old_rs_scale_down_takes_oldest_first() {
-        let s = Strategy { replicas: 4, rolling: Some((Int(0), Int(2))) };
-        let olds = [RsCounts { spec: 2, available: 2 }, RsCounts { spec: 2, available: 2 }];
-        assert_eq!(reconcile_old(&s, &olds, RsCounts { spec: 0, available: 0 }), vec![0, 2]);
+        let s = Strategy {
+            replicas: 4,
+            rolling: Some((Int(0), Int(2))),
+        };
+        let olds = [
+            RsCounts {
+                spec: 2,
+                available: 2,
+            },
+            RsCounts {
+                spec: 2,
+                available: 2,
+            },
+        ];
+        assert_eq!(
+            reconcile_old(
+                &s,
+                &olds,
+                RsCounts {
+                    spec: 0,
+                    available: 0
+                }
+            ),
+            vec![0, 2]
+        );
     }
 
     /// Replays a rollout from `old` replicas to a new template: each sync runs the rolling
@@ -311,12 +424,18 @@ mod tests {
     /// move), then every pod becomes available. Returns the (old, new) sizes after each
     /// change and checks the availability and surge bounds at every step.
     fn rollout(s: Strategy, old: i64) -> Vec<(i64, i64)> {
-        let mut old_rs = RsCounts { spec: old, available: old };
+        let mut old_rs = RsCounts {
+            spec: old,
+            available: old,
+        };
         let mut new_rs: Option<RsCounts> = None;
         let mut steps = vec![(old, 0)];
         for _ in 0..50 {
             let before = (old_rs, new_rs);
-            let mut new = new_rs.unwrap_or(RsCounts { spec: new_rs_new_replicas(&s, old_rs.spec, 0), available: 0 });
+            let mut new = new_rs.unwrap_or(RsCounts {
+                spec: new_rs_new_replicas(&s, old_rs.spec, 0),
+                available: 0,
+            });
             let scaled_up = match reconcile_new(&s, &[old_rs], new) {
                 Some(t) => {
                     new.spec = t;
@@ -329,7 +448,10 @@ mod tests {
                 old_rs.available = old_rs.available.min(old_rs.spec);
             }
             new_rs = Some(new);
-            assert!(old_rs.spec + new.spec <= s.max_replicas(), "surge bound broken");
+            assert!(
+                old_rs.spec + new.spec <= s.max_replicas(),
+                "surge bound broken"
+            );
             assert!(
                 old_rs.available + new.available >= s.replicas - s.max_unavailable(),
                 "availability bound broken"
@@ -342,7 +464,10 @@ mod tests {
             }
             // The pods start and become available before the next sync.
             old_rs.available = old_rs.spec;
-            new_rs = Some(RsCounts { spec: new.spec, available: new.spec });
+            new_rs = Some(RsCounts {
+                spec: new.spec,
+                available: new.spec,
+            });
         }
         steps
     }
@@ -357,19 +482,28 @@ mod tests {
 
     #[test]
     fn rolling_update_one_replica_never_drops_below_one_ready() {
-        let s = Strategy { replicas: 1, rolling: Some((Int(1), Int(0))) };
+        let s = Strategy {
+            replicas: 1,
+            rolling: Some((Int(1), Int(0))),
+        };
         assert_eq!(rollout(s, 1), vec![(1, 0), (1, 1), (0, 1)]);
     }
 
     #[test]
     fn rolling_update_one_replica_without_surge_goes_through_zero() {
-        let s = Strategy { replicas: 1, rolling: Some((Int(0), Int(1))) };
+        let s = Strategy {
+            replicas: 1,
+            rolling: Some((Int(0), Int(1))),
+        };
         assert_eq!(rollout(s, 1), vec![(1, 0), (0, 0), (0, 1)]);
     }
 
     #[test]
     fn rolling_update_full_surge_starts_all_new_pods_at_once() {
-        let s = Strategy { replicas: 3, rolling: Some((Percent(100), Percent(25))) };
+        let s = Strategy {
+            replicas: 3,
+            rolling: Some((Percent(100), Percent(25))),
+        };
         assert_eq!(rollout(s, 3), vec![(3, 0), (3, 3), (0, 3)]);
     }
 
@@ -378,8 +512,16 @@ mod tests {
         // 10 replicas mid-rollout (old 8 / new 5, max-replicas 13) scaled to 20: allowed 25.
         let s = Strategy::rolling_default(20);
         let rss = [
-            ScaleInput { spec: 8, annotated_max: Some(13), age_rank: 0 },
-            ScaleInput { spec: 5, annotated_max: Some(13), age_rank: 1 },
+            ScaleInput {
+                spec: 8,
+                annotated_max: Some(13),
+                age_rank: 0,
+            },
+            ScaleInput {
+                spec: 5,
+                annotated_max: Some(13),
+                age_rank: 1,
+            },
         ];
         let sizes = proportional_sizes(&s, 13, &rss);
         assert_eq!(sizes.iter().sum::<i64>(), 25);
@@ -390,8 +532,16 @@ mod tests {
     fn proportional_scaling_to_zero_empties_everything() {
         let s = Strategy::rolling_default(0);
         let rss = [
-            ScaleInput { spec: 3, annotated_max: Some(5), age_rank: 0 },
-            ScaleInput { spec: 2, annotated_max: Some(5), age_rank: 1 },
+            ScaleInput {
+                spec: 3,
+                annotated_max: Some(5),
+                age_rank: 0,
+            },
+            ScaleInput {
+                spec: 2,
+                annotated_max: Some(5),
+                age_rank: 1,
+            },
         ];
         assert_eq!(proportional_sizes(&s, 5, &rss), vec![0, 0]);
     }

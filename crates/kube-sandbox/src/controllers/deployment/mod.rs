@@ -56,7 +56,10 @@ pub fn canonical_json(v: &Value) -> String {
                 .collect();
             format!("{{{}}}", parts.join(","))
         }
-        Value::Array(a) => format!("[{}]", a.iter().map(canonical_json).collect::<Vec<_>>().join(",")),
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(canonical_json).collect::<Vec<_>>().join(",")
+        ),
         other => other.to_string(),
     }
 }
@@ -71,22 +74,43 @@ pub fn template_hash(template: &Value, collision_count: i64) -> String {
             h = h.wrapping_mul(0x0100_0193);
         }
     };
-    feed(canonical_json(template).as_bytes());
+    feed(canonical_json(&without_nulls(template)).as_bytes());
     if collision_count > 0 {
         feed(&collision_count.to_le_bytes());
     }
     const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    h.to_string().bytes().map(|b| ALPHANUMS[usize::from(b) % ALPHANUMS.len()] as char).collect()
+    h.to_string()
+        .bytes()
+        .map(|b| ALPHANUMS[usize::from(b) % ALPHANUMS.len()] as char)
+        .collect()
+}
+
+/// A copy without null-valued fields: the API server's decoding makes `null` and absent
+/// the same (kubectl sends `creationTimestamp: null` in templates).
+pub fn without_nulls(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(without_nulls).collect()),
+        other => other.clone(),
+    }
 }
 
 /// Whether a ReplicaSet's template equals the Deployment's, ignoring the hash label.
 pub fn templates_equal(rs_template: &Value, d_template: &Value) -> bool {
     let strip = |t: &Value| {
-        let mut t = t.clone();
+        let mut t = without_nulls(t);
         if let Some(l) = t["metadata"]["labels"].as_object_mut() {
             l.remove(HASH_LABEL);
         }
-        if t["metadata"]["labels"].as_object().is_some_and(Map::is_empty) {
+        if t["metadata"]["labels"]
+            .as_object()
+            .is_some_and(Map::is_empty)
+        {
             t["metadata"].as_object_mut().map(|m| m.remove("labels"));
         }
         t
@@ -99,31 +123,48 @@ fn annotation<'a>(o: &'a Value, k: &str) -> Option<&'a str> {
 }
 
 fn revision(rs: &Value) -> i64 {
-    annotation(rs, REVISION).and_then(|r| r.parse().ok()).unwrap_or(0)
+    annotation(rs, REVISION)
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0)
 }
 
 fn created(o: &Value) -> (i64, String) {
-    (parse_rfc3339(str_at(o, "metadata.creationTimestamp")).unwrap_or(0), str_at(o, "metadata.name").to_string())
+    (
+        parse_rfc3339(str_at(o, "metadata.creationTimestamp")).unwrap_or(0),
+        str_at(o, "metadata.name").to_string(),
+    )
 }
 
 /// The rolling-update parameters of a Deployment.
 pub fn strategy_of(d: &Value) -> Strategy {
     let replicas = d["spec"]["replicas"].as_i64().unwrap_or(1);
     if d["spec"]["strategy"]["type"] == "Recreate" {
-        return Strategy { replicas, rolling: None };
+        return Strategy {
+            replicas,
+            rolling: None,
+        };
     }
     let ru = &d["spec"]["strategy"]["rollingUpdate"];
     let surge = IntOrPercent::from_json(&ru["maxSurge"]).unwrap_or(IntOrPercent::Percent(25));
-    let unavailable = IntOrPercent::from_json(&ru["maxUnavailable"]).unwrap_or(IntOrPercent::Percent(25));
-    Strategy { replicas, rolling: Some((surge, unavailable)) }
+    let unavailable =
+        IntOrPercent::from_json(&ru["maxUnavailable"]).unwrap_or(IntOrPercent::Percent(25));
+    Strategy {
+        replicas,
+        rolling: Some((surge, unavailable)),
+    }
 }
 
 fn has_deadline(d: &Value) -> bool {
-    d["spec"]["progressDeadlineSeconds"].as_i64().is_some_and(|s| s != i64::from(i32::MAX))
+    d["spec"]["progressDeadlineSeconds"]
+        .as_i64()
+        .is_some_and(|s| s != i64::from(i32::MAX))
 }
 
 fn condition<'a>(status: &'a Value, type_: &str) -> Option<&'a Value> {
-    status["conditions"].as_array()?.iter().find(|c| c["type"] == type_)
+    status["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
 }
 
 /// SetDeploymentCondition: no change when status and reason are the same; the transition
@@ -164,11 +205,17 @@ struct State {
 
 impl State {
     fn olds(&self) -> impl Iterator<Item = (usize, &Value)> {
-        self.rss.iter().enumerate().filter(move |(i, _)| Some(*i) != self.new)
+        self.rss
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| Some(*i) != self.new)
     }
 
     fn counts(rs: &Value) -> RsCounts {
-        RsCounts { spec: int_at(rs, "spec.replicas"), available: int_at(rs, "status.availableReplicas") }
+        RsCounts {
+            spec: int_at(rs, "spec.replicas"),
+            available: int_at(rs, "status.availableReplicas"),
+        }
     }
 
     fn name(&self) -> &str {
@@ -189,13 +236,22 @@ pub(crate) fn sync(ctx: &Ctx, ns: &str, name: &str) -> Option<Duration> {
         .collect();
     rss.sort_by_key(created);
     let strategy = strategy_of(&d);
-    let mut st = State { d, strategy, rss, new: None };
+    let mut st = State {
+        d,
+        strategy,
+        rss,
+        new: None,
+    };
     check_paused_conditions(ctx, &mut st);
     let paused = st.d["spec"]["paused"] == json!(true);
     if paused || is_scaling_event(&st) {
         return sync_scale(ctx, st, paused);
     }
-    if st.strategy.rolling.is_none() { rollout_recreate(ctx, st) } else { rollout_rolling(ctx, st) }
+    if st.strategy.rolling.is_none() {
+        rollout_recreate(ctx, st)
+    } else {
+        rollout_rolling(ctx, st)
+    }
 }
 
 fn write_status(ctx: &Ctx, st: &mut State, status: Value) {
@@ -207,7 +263,8 @@ fn check_paused_conditions(ctx: &Ctx, st: &mut State) {
     if !has_deadline(&st.d) {
         return;
     }
-    let reason = condition(&st.d["status"], "Progressing").map(|c| c["reason"].as_str().unwrap_or_default().to_string());
+    let reason = condition(&st.d["status"], "Progressing")
+        .map(|c| c["reason"].as_str().unwrap_or_default().to_string());
     if reason.as_deref() == Some("ProgressDeadlineExceeded") {
         return;
     }
@@ -217,9 +274,21 @@ fn check_paused_conditions(ctx: &Ctx, st: &mut State) {
         status = json!({});
     }
     if paused && reason.as_deref() != Some("DeploymentPaused") {
-        set_condition(&mut status, "Progressing", "Unknown", "DeploymentPaused", "Deployment is paused");
+        set_condition(
+            &mut status,
+            "Progressing",
+            "Unknown",
+            "DeploymentPaused",
+            "Deployment is paused",
+        );
     } else if !paused && reason.as_deref() == Some("DeploymentPaused") {
-        set_condition(&mut status, "Progressing", "Unknown", "DeploymentResumed", "Deployment is resumed");
+        set_condition(
+            &mut status,
+            "Progressing",
+            "Unknown",
+            "DeploymentResumed",
+            "Deployment is resumed",
+        );
     } else {
         return;
     }
@@ -228,14 +297,21 @@ fn check_paused_conditions(ctx: &Ctx, st: &mut State) {
 
 fn find_new(st: &State) -> Option<usize> {
     let t = &st.d["spec"]["template"];
-    st.rss.iter().position(|rs| templates_equal(&rs["spec"]["template"], t))
+    st.rss
+        .iter()
+        .position(|rs| templates_equal(&rs["spec"]["template"], t))
 }
 
 fn is_scaling_event(st: &State) -> bool {
     let replicas = st.strategy.replicas;
-    st.rss.iter().filter(|rs| int_at(rs, "spec.replicas") > 0).any(|rs| {
-        annotation(rs, DESIRED_REPLICAS).and_then(|v| v.parse::<i64>().ok()).is_some_and(|v| v != replicas)
-    })
+    st.rss
+        .iter()
+        .filter(|rs| int_at(rs, "spec.replicas") > 0)
+        .any(|rs| {
+            annotation(rs, DESIRED_REPLICAS)
+                .and_then(|v| v.parse::<i64>().ok())
+                .is_some_and(|v| v != replicas)
+        })
 }
 
 fn copied_annotations(d: &Value) -> Map<String, Value> {
@@ -260,40 +336,59 @@ fn sync_revision(ctx: &Ctx, st: &mut State, create: bool) {
     match st.new {
         Some(i) => {
             let rs = st.rss[i].clone();
-            let mut annotations = rs["metadata"]["annotations"].as_object().cloned().unwrap_or_default();
+            let mut annotations = rs["metadata"]["annotations"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
             let before = annotations.clone();
             annotations.extend(copied_annotations(&st.d));
             let old_rev = revision(&rs);
             if old_rev < new_rev {
                 annotations.insert(REVISION.into(), json!(new_rev.to_string()));
                 if annotations.contains_key(REVISION) && old_rev > 0 {
-                    let history = annotations.get(REVISION_HISTORY).and_then(Value::as_str).unwrap_or_default();
-                    let joined = if history.is_empty() { old_rev.to_string() } else { format!("{history},{old_rev}") };
+                    let history = annotations
+                        .get(REVISION_HISTORY)
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    let joined = if history.is_empty() {
+                        old_rev.to_string()
+                    } else {
+                        format!("{history},{old_rev}")
+                    };
                     annotations.insert(REVISION_HISTORY.into(), json!(joined));
                 }
             }
             let min_ready = st.d["spec"]["minReadySeconds"].as_i64().unwrap_or(0);
-            if annotations != before || int_at(&rs, "spec.minReadySeconds") != min_ready {
-                if let Some(updated) = ctx.mutate(&ctx.replicasets, &rs, |o| {
+            if (annotations != before || int_at(&rs, "spec.minReadySeconds") != min_ready)
+                && let Some(updated) = ctx.mutate(&ctx.replicasets, &rs, |o| {
                     o["metadata"]["annotations"] = Value::Object(annotations);
                     if min_ready > 0 {
                         o["spec"]["minReadySeconds"] = json!(min_ready);
                     } else if let Some(s) = o["spec"].as_object_mut() {
                         s.remove("minReadySeconds");
                     }
-                }) {
-                    st.rss[i] = updated;
-                }
+                })
+            {
+                st.rss[i] = updated;
             }
             if deadline && condition(&st.d["status"], "Progressing").is_none() {
                 let mut status = st.d["status"].clone();
-                let msg = format!("Found new replica set {:?}", str_at(&st.rss[i], "metadata.name"));
-                set_condition(&mut status, "Progressing", "True", "FoundNewReplicaSet", &msg);
+                let msg = format!(
+                    "Found new replica set {:?}",
+                    str_at(&st.rss[i], "metadata.name")
+                );
+                set_condition(
+                    &mut status,
+                    "Progressing",
+                    "True",
+                    "FoundNewReplicaSet",
+                    &msg,
+                );
                 write_status(ctx, st, status);
             }
         }
         None if create => {
-            let template = st.d["spec"]["template"].clone();
+            let template = without_nulls(&st.d["spec"]["template"]);
             let collisions = st.d["status"]["collisionCount"].as_i64().unwrap_or(0);
             let hash = template_hash(&template, collisions);
             let rs_name = format!("{}-{hash}", st.name());
@@ -305,8 +400,14 @@ fn sync_revision(ctx: &Ctx, st: &mut State, create: bool) {
             let replicas = math::new_rs_new_replicas(&st.strategy, all_specs, 0);
             let mut annotations = copied_annotations(&st.d);
             annotations.insert(REVISION.into(), json!(new_rev.to_string()));
-            annotations.insert(DESIRED_REPLICAS.into(), json!(st.strategy.replicas.to_string()));
-            annotations.insert(MAX_REPLICAS.into(), json!(st.strategy.max_replicas().to_string()));
+            annotations.insert(
+                DESIRED_REPLICAS.into(),
+                json!(st.strategy.replicas.to_string()),
+            );
+            annotations.insert(
+                MAX_REPLICAS.into(),
+                json!(st.strategy.max_replicas().to_string()),
+            );
             let mut spec = json!({"replicas": replicas, "selector": selector, "template": tpl});
             if let Some(m) = st.d["spec"]["minReadySeconds"].as_i64().filter(|m| *m > 0) {
                 spec["minReadySeconds"] = json!(m);
@@ -318,7 +419,9 @@ fn sync_revision(ctx: &Ctx, st: &mut State, create: bool) {
                     "ownerReferences": [owner_ref(&st.d)]},
                 "spec": spec,
             });
-            let Some(created_rs) = ctx.create(&ctx.replicasets, str_at(&st.d, "metadata.namespace"), rs) else {
+            let Some(created_rs) =
+                ctx.create(&ctx.replicasets, str_at(&st.d, "metadata.namespace"), rs)
+            else {
                 return;
             };
             if replicas > 0 {
@@ -337,20 +440,29 @@ fn sync_revision(ctx: &Ctx, st: &mut State, create: bool) {
                     status = json!({});
                 }
                 let msg = format!("Created new replica set {rs_name:?}");
-                set_condition(&mut status, "Progressing", "True", "NewReplicaSetCreated", &msg);
+                set_condition(
+                    &mut status,
+                    "Progressing",
+                    "True",
+                    "NewReplicaSetCreated",
+                    &msg,
+                );
                 write_status(ctx, st, status);
             }
         }
         None => {}
     }
     if let Some(i) = st.new {
-        let rev = annotation(&st.rss[i], REVISION).unwrap_or_default().to_string();
-        if !rev.is_empty() && annotation(&st.d, REVISION) != Some(rev.as_str()) {
-            if let Some(updated) = ctx.mutate(&ctx.deployments, &st.d, |o| {
+        let rev = annotation(&st.rss[i], REVISION)
+            .unwrap_or_default()
+            .to_string();
+        if !rev.is_empty()
+            && annotation(&st.d, REVISION) != Some(rev.as_str())
+            && let Some(updated) = ctx.mutate(&ctx.deployments, &st.d, |o| {
                 o["metadata"]["annotations"][REVISION] = json!(rev);
-            }) {
-                st.d = updated;
-            }
+            })
+        {
+            st.d = updated;
         }
     }
 }
@@ -361,7 +473,10 @@ fn scale_rs(ctx: &Ctx, st: &mut State, i: usize, size: i64) -> bool {
     let from = int_at(&rs, "spec.replicas");
     let desired = st.strategy.replicas.to_string();
     let max = st.strategy.max_replicas().to_string();
-    if from == size && annotation(&rs, DESIRED_REPLICAS) == Some(&desired) && annotation(&rs, MAX_REPLICAS) == Some(&max) {
+    if from == size
+        && annotation(&rs, DESIRED_REPLICAS) == Some(&desired)
+        && annotation(&rs, MAX_REPLICAS) == Some(&max)
+    {
         return false;
     }
     let Some(updated) = ctx.mutate(&ctx.replicasets, &rs, |o| {
@@ -378,7 +493,10 @@ fn scale_rs(ctx: &Ctx, st: &mut State, i: usize, size: i64) -> bool {
             Component::Deployment,
             &st.d,
             "ScalingReplicaSet",
-            &format!("Scaled {dir} replica set {} from {from} to {size}", str_at(&rs, "metadata.name")),
+            &format!(
+                "Scaled {dir} replica set {} from {from} to {size}",
+                str_at(&rs, "metadata.name")
+            ),
         );
     }
     from != size
@@ -386,7 +504,9 @@ fn scale_rs(ctx: &Ctx, st: &mut State, i: usize, size: i64) -> bool {
 
 fn rollout_rolling(ctx: &Ctx, mut st: State) -> Option<Duration> {
     sync_revision(ctx, &mut st, true);
-    let Some(n) = st.new else { return sync_rollout_status(ctx, &mut st) };
+    let Some(n) = st.new else {
+        return sync_rollout_status(ctx, &mut st);
+    };
     let olds: Vec<(usize, RsCounts)> = st.olds().map(|(i, r)| (i, State::counts(r))).collect();
     let old_counts: Vec<RsCounts> = olds.iter().map(|(_, c)| *c).collect();
     let new_counts = State::counts(&st.rss[n]);
@@ -413,7 +533,11 @@ fn rollout_rolling(ctx: &Ctx, mut st: State) -> Option<Duration> {
 
 fn rollout_recreate(ctx: &Ctx, mut st: State) -> Option<Duration> {
     sync_revision(ctx, &mut st, false);
-    let active_olds: Vec<usize> = st.olds().filter(|(_, r)| int_at(r, "spec.replicas") > 0).map(|(i, _)| i).collect();
+    let active_olds: Vec<usize> = st
+        .olds()
+        .filter(|(_, r)| int_at(r, "spec.replicas") > 0)
+        .map(|(i, _)| i)
+        .collect();
     if !active_olds.is_empty() {
         for i in active_olds {
             scale_rs(ctx, &mut st, i, 0);
@@ -455,7 +579,9 @@ fn sync_scale(ctx: &Ctx, mut st: State, paused: bool) -> Option<Duration> {
 
 fn scale(ctx: &Ctx, st: &mut State) {
     let replicas = st.strategy.replicas;
-    let active: Vec<usize> = (0..st.rss.len()).filter(|&i| int_at(&st.rss[i], "spec.replicas") > 0).collect();
+    let active: Vec<usize> = (0..st.rss.len())
+        .filter(|&i| int_at(&st.rss[i], "spec.replicas") > 0)
+        .collect();
     let target = match active.len() {
         1 => Some(active[0]),
         0 => st.new.or(st.rss.len().checked_sub(1)),
@@ -489,7 +615,8 @@ fn scale(ctx: &Ctx, st: &mut State) {
                 age_rank: i,
             })
             .collect();
-        let sizes = math::proportional_sizes(&st.strategy, int_at(&st.d, "status.replicas"), &inputs);
+        let sizes =
+            math::proportional_sizes(&st.strategy, int_at(&st.d, "status.replicas"), &inputs);
         for (i, size) in sizes.into_iter().enumerate() {
             if inputs[i].spec > 0 {
                 scale_rs(ctx, st, i, size);
@@ -501,7 +628,9 @@ fn scale(ctx: &Ctx, st: &mut State) {
 /// cleanupDeployment: deletes the oldest fully scaled-down ReplicaSets beyond
 /// `revisionHistoryLimit`.
 fn cleanup(ctx: &Ctx, st: &State) {
-    let Some(limit) = st.d["spec"]["revisionHistoryLimit"].as_i64() else { return };
+    let Some(limit) = st.d["spec"]["revisionHistoryLimit"].as_i64() else {
+        return;
+    };
     let mut olds: Vec<&Value> = st.olds().map(|(_, r)| r).collect();
     let diff = olds.len() as i64 - limit;
     if diff <= 0 {
@@ -522,7 +651,10 @@ fn cleanup(ctx: &Ctx, st: &State) {
 fn calculate_status(st: &State) -> Value {
     let sum = |path: &str| st.rss.iter().map(|r| int_at(r, path)).sum::<i64>();
     let replicas = sum("status.replicas");
-    let updated = st.new.map(|n| int_at(&st.rss[n], "status.replicas")).unwrap_or(0);
+    let updated = st
+        .new
+        .map(|n| int_at(&st.rss[n], "status.replicas"))
+        .unwrap_or(0);
     let ready = sum("status.readyReplicas");
     let available = sum("status.availableReplicas");
     let unavailable = (sum("spec.replicas") - available).max(0);
@@ -546,9 +678,21 @@ fn calculate_status(st: &State) -> Value {
         status["collisionCount"] = c.clone();
     }
     if available >= st.strategy.replicas - st.strategy.max_unavailable() {
-        set_condition(&mut status, "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.");
+        set_condition(
+            &mut status,
+            "Available",
+            "True",
+            "MinimumReplicasAvailable",
+            "Deployment has minimum availability.",
+        );
     } else {
-        set_condition(&mut status, "Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.");
+        set_condition(
+            &mut status,
+            "Available",
+            "False",
+            "MinimumReplicasUnavailable",
+            "Deployment does not have minimum availability.",
+        );
     }
     status
 }
@@ -575,7 +719,9 @@ fn progressing(old: &Value, new: &Value) -> bool {
 fn sync_rollout_status(ctx: &Ctx, st: &mut State) -> Option<Duration> {
     let mut status = calculate_status(st);
     let deadline = has_deadline(&st.d);
-    let new_name = st.new.map(|n| str_at(&st.rss[n], "metadata.name").to_string());
+    let new_name = st
+        .new
+        .map(|n| str_at(&st.rss[n], "metadata.name").to_string());
     let what = match &new_name {
         Some(n) => format!("ReplicaSet {n:?}"),
         None => format!("Deployment {:?}", st.name()),
@@ -584,22 +730,41 @@ fn sync_rollout_status(ctx: &Ctx, st: &mut State) -> Option<Duration> {
         remove_condition(&mut status, "Progressing");
     }
     let current = condition(&st.d["status"], "Progressing").cloned();
-    let reason = |c: &Option<Value>| c.as_ref().and_then(|c| c["reason"].as_str().map(str::to_string));
+    let reason = |c: &Option<Value>| {
+        c.as_ref()
+            .and_then(|c| c["reason"].as_str().map(str::to_string))
+    };
     let already_complete = int_at(&status, "replicas") == int_at(&status, "updatedReplicas")
         && reason(&current).as_deref() == Some("NewReplicaSetAvailable");
-    let deadline_secs = st.d["spec"]["progressDeadlineSeconds"].as_i64().unwrap_or(600);
+    let deadline_secs = st.d["spec"]["progressDeadlineSeconds"]
+        .as_i64()
+        .unwrap_or(600);
     if deadline && !already_complete {
         if complete(&st.d, &status) {
-            set_condition(&mut status, "Progressing", "True", "NewReplicaSetAvailable", &format!("{what} has successfully progressed."));
+            set_condition(
+                &mut status,
+                "Progressing",
+                "True",
+                "NewReplicaSetAvailable",
+                &format!("{what} has successfully progressed."),
+            );
         } else if progressing(&st.d["status"], &status) {
             let transition = current
                 .as_ref()
                 .filter(|c| c["status"] == "True")
                 .map(|c| c["lastTransitionTime"].clone());
             remove_condition(&mut status, "Progressing");
-            set_condition(&mut status, "Progressing", "True", "ReplicaSetUpdated", &format!("{what} is progressing."));
+            set_condition(
+                &mut status,
+                "Progressing",
+                "True",
+                "ReplicaSetUpdated",
+                &format!("{what} is progressing."),
+            );
             if let Some(t) = transition
-                && let Some(c) = status["conditions"].as_array_mut().and_then(|a| a.last_mut())
+                && let Some(c) = status["conditions"]
+                    .as_array_mut()
+                    .and_then(|a| a.last_mut())
             {
                 c["lastTransitionTime"] = t;
             }
@@ -608,22 +773,40 @@ fn sync_rollout_status(ctx: &Ctx, st: &mut State) -> Option<Duration> {
                 Some("NewReplicaSetAvailable") => false,
                 Some("ProgressDeadlineExceeded") => true,
                 _ => {
-                    let from = c["lastUpdateTime"].as_str().and_then(parse_rfc3339).unwrap_or(0) as f64;
+                    let from = c["lastUpdateTime"]
+                        .as_str()
+                        .and_then(parse_rfc3339)
+                        .unwrap_or(0) as f64;
                     from + deadline_secs as f64 / ctx.speed < super::now_f64()
                 }
             };
             if timed_out {
-                set_condition(&mut status, "Progressing", "False", "ProgressDeadlineExceeded", &format!("{what} has timed out progressing."));
+                set_condition(
+                    &mut status,
+                    "Progressing",
+                    "False",
+                    "ProgressDeadlineExceeded",
+                    &format!("{what} has timed out progressing."),
+                );
             }
         }
     }
     write_status(ctx, st, status);
     // requeueStuckDeployment
     let c = condition(&st.d["status"], "Progressing")?;
-    if !deadline || matches!(c["reason"].as_str(), Some("NewReplicaSetAvailable" | "ProgressDeadlineExceeded")) || complete(&st.d, &st.d["status"]) {
+    if !deadline
+        || matches!(
+            c["reason"].as_str(),
+            Some("NewReplicaSetAvailable" | "ProgressDeadlineExceeded")
+        )
+        || complete(&st.d, &st.d["status"])
+    {
         return None;
     }
-    let from = c["lastUpdateTime"].as_str().and_then(parse_rfc3339).unwrap_or(0) as f64;
+    let from = c["lastUpdateTime"]
+        .as_str()
+        .and_then(parse_rfc3339)
+        .unwrap_or(0) as f64;
     let due = from + deadline_secs as f64 / ctx.speed - super::now_f64();
     Some(Duration::from_secs_f64(due.max(0.0) + 0.05))
 }
@@ -640,7 +823,11 @@ mod tests {
         assert_eq!(template_hash(&a, 0), template_hash(&b, 0));
         assert_ne!(template_hash(&a, 0), template_hash(&c, 0));
         assert_ne!(template_hash(&a, 0), template_hash(&a, 1));
-        assert!(template_hash(&a, 0).chars().all(|ch| "bcdfghjklmnpqrstvwxz2456789".contains(ch)));
+        assert!(
+            template_hash(&a, 0)
+                .chars()
+                .all(|ch| "bcdfghjklmnpqrstvwxz2456789".contains(ch))
+        );
     }
 
     #[test]
@@ -650,6 +837,9 @@ mod tests {
         assert!(templates_equal(&rs, &d));
         let other = json!({"metadata": {"labels": {"app": "web", "pod-template-hash": "abc"}}, "spec": {"x": 2}});
         assert!(!templates_equal(&other, &d));
+        let with_null = json!({"metadata": {"creationTimestamp": null, "labels": {"app": "web"}}, "spec": {"x": 1}});
+        assert!(templates_equal(&rs, &with_null));
+        assert_eq!(template_hash(&with_null, 0), template_hash(&d, 0));
     }
 
     #[test]
@@ -665,7 +855,13 @@ mod tests {
     fn progress_is_more_updated_ready_or_available_or_fewer_old_pods() {
         let old = json!({"replicas": 4, "updatedReplicas": 1, "readyReplicas": 3, "availableReplicas": 3});
         assert!(!progressing(&old, &old));
-        assert!(progressing(&old, &json!({"replicas": 3, "updatedReplicas": 1, "readyReplicas": 3, "availableReplicas": 3})));
-        assert!(progressing(&old, &json!({"replicas": 4, "updatedReplicas": 2, "readyReplicas": 3, "availableReplicas": 3})));
+        assert!(progressing(
+            &old,
+            &json!({"replicas": 3, "updatedReplicas": 1, "readyReplicas": 3, "availableReplicas": 3})
+        ));
+        assert!(progressing(
+            &old,
+            &json!({"replicas": 4, "updatedReplicas": 2, "readyReplicas": 3, "availableReplicas": 3})
+        ));
     }
 }

@@ -1,0 +1,763 @@
+//! Patches: strategic merge and JSON 6902, and the `target` selectors that pick objects.
+//!
+//! Strategic merge follows kustomize's `kyaml` merge: mappings merge field by field, `null`
+//! deletes a field, `$patch: delete` deletes a mapping, a list element or (at the top) the
+//! whole object, `$patch: replace` replaces instead of merging. Lists of known Kubernetes
+//! fields merge by their patch merge key (`containers` by `name`, container `ports` by
+//! `containerPort`, `volumeMounts` by `mountPath`, ...); other lists of mappings merge by
+//! the first of kustomize's associative keys their elements carry, and the rest are
+//! replaced. Merged lists keep the target's order and append new elements.
+
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+use serde_json::{Map, Value};
+
+use super::spec::{Kustomization, PatchEntry, Selector, patch_documents};
+use super::{Id, Res};
+use crate::RenderError;
+
+/// A loaded patch document and where it came from.
+struct Doc {
+    value: Value,
+    file: PathBuf,
+    line: usize,
+}
+
+fn load_docs(k: &Kustomization, p: &PatchEntry) -> Result<Vec<Doc>, RenderError> {
+    let (text, file, offset) = match (&p.path, &p.patch) {
+        (Some(path), _) => {
+            let file = k.dir.join(path);
+            (crate::read::read_text(&file)?, file, 0)
+        }
+        (None, Some(text)) => (text.clone(), k.file.clone(), p.line),
+        (None, None) => (String::new(), k.file.clone(), p.line),
+    };
+    Ok(patch_documents(&text, &file)?
+        .into_iter()
+        .map(|(value, line)| Doc {
+            value,
+            file: file.clone(),
+            line: line + offset,
+        })
+        .collect())
+}
+
+fn build_err(file: &Path, line: usize, message: String) -> RenderError {
+    RenderError::Build {
+        file: file.to_owned(),
+        line,
+        message,
+    }
+}
+
+/// `patchesStrategicMerge`.
+pub(crate) fn strategic_merge_entries(
+    k: &Kustomization,
+    ra: &mut Vec<Res>,
+) -> Result<(), RenderError> {
+    let mut ids = all_ids(ra);
+    for p in &k.patches_strategic_merge {
+        for doc in load_docs(k, p)? {
+            apply_smp_by_id(&doc, ra, &mut ids)?;
+        }
+    }
+    Ok(())
+}
+
+/// `patches`.
+pub(crate) fn patches(k: &Kustomization, ra: &mut Vec<Res>) -> Result<(), RenderError> {
+    let mut ids = all_ids(ra);
+    for p in &k.patches {
+        let docs = load_docs(k, p)?;
+        let is_json = docs.first().is_some_and(|d| d.value.is_array());
+        match (&p.target, is_json) {
+            (None, true) => {
+                return Err(build_err(
+                    &k.file,
+                    p.line,
+                    format!("`{}`: a JSON 6902 patch needs a `target`", p.field),
+                ));
+            }
+            (None, false) => {
+                for doc in &docs {
+                    apply_smp_by_id(doc, ra, &mut ids)?;
+                }
+            }
+            (Some(target), _) => {
+                let selector = CompiledSelector::new(target).map_err(|m| {
+                    build_err(&k.file, p.line, format!("`{}.target`: {m}", p.field))
+                })?;
+                let selected: Vec<usize> = (0..ra.len())
+                    .filter(|&i| selector.matches(&ra[i]))
+                    .collect();
+                let mut deleted = Vec::new();
+                for i in selected {
+                    if is_json {
+                        for doc in &docs {
+                            apply_json6902(&mut ra[i].obj.value, &doc.value).map_err(|m| {
+                                build_err(
+                                    &doc.file,
+                                    doc.line,
+                                    format!("patch on `{}`: {m}", ra[i].cur_id().display()),
+                                )
+                            })?;
+                        }
+                    } else {
+                        for doc in &docs {
+                            if smp_on(&mut ra[i], &doc.value) {
+                                deleted.push(i);
+                            }
+                        }
+                    }
+                }
+                remove_indices(ra, deleted);
+                ids = all_ids(ra);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `patchesJson6902`.
+pub(crate) fn json6902_entries(k: &Kustomization, ra: &mut [Res]) -> Result<(), RenderError> {
+    for p in &k.patches_json6902 {
+        let docs = load_docs(k, p)?;
+        let target = p.target.as_ref().expect("checked when loading");
+        let selector = CompiledSelector::new(target)
+            .map_err(|m| build_err(&k.file, p.line, format!("`{}.target`: {m}", p.field)))?;
+        for r in ra.iter_mut().filter(|r| selector.matches(r)) {
+            for doc in &docs {
+                apply_json6902(&mut r.obj.value, &doc.value).map_err(|m| {
+                    build_err(
+                        &doc.file,
+                        doc.line,
+                        format!("patch on `{}`: {m}", r.cur_id().display()),
+                    )
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn remove_indices(ra: &mut Vec<Res>, mut indices: Vec<usize>) {
+    indices.sort_unstable();
+    indices.dedup();
+    for i in indices.into_iter().rev() {
+        ra.remove(i);
+    }
+}
+
+/// Every id of every object, computed once per batch of patches (strategic merge
+/// patches do not change ids).
+fn all_ids(ra: &[Res]) -> Vec<Vec<Id>> {
+    ra.iter().map(Res::all_ids).collect()
+}
+
+/// Apply a strategic merge patch to the one object its own id names.
+fn apply_smp_by_id(
+    doc: &Doc,
+    ra: &mut Vec<Res>,
+    ids: &mut Vec<Vec<Id>>,
+) -> Result<(), RenderError> {
+    if !doc.value.is_object() {
+        return Err(build_err(
+            &doc.file,
+            doc.line,
+            "a strategic merge patch must be a mapping".into(),
+        ));
+    }
+    let id = Id::of(&doc.value);
+    let matches: Vec<usize> = (0..ra.len())
+        .filter(|&i| ids[i].iter().any(|x| x.equals(&id)))
+        .collect();
+    match matches.as_slice() {
+        [i] => {
+            if smp_on(&mut ra[*i], &doc.value) {
+                ra.remove(*i);
+                ids.remove(*i);
+            }
+            Ok(())
+        }
+        [] => Err(build_err(
+            &doc.file,
+            doc.line,
+            format!("no object matches `{}` for this patch", id.display()),
+        )),
+        _ => Err(build_err(
+            &doc.file,
+            doc.line,
+            format!("several objects match `{}` for this patch", id.display()),
+        )),
+    }
+}
+
+/// Apply a strategic merge patch to one object, keeping its identity. Returns whether the
+/// patch deletes the object.
+fn smp_on(r: &mut Res, patch: &Value) -> bool {
+    if patch.get("$patch").and_then(Value::as_str) == Some("delete") {
+        return true;
+    }
+    let keep: Vec<(&str, Option<Value>)> = ["apiVersion", "kind"]
+        .iter()
+        .map(|k| (*k, r.obj.value.get(*k).cloned()))
+        .collect();
+    let name = r.name().to_owned();
+    let namespace = r.namespace().to_owned();
+    merge_value(&mut r.obj.value, patch, Ctx::Top);
+    for (k, v) in keep {
+        match v {
+            Some(v) => r.obj.value[k] = v,
+            None => {
+                if let Some(m) = r.obj.value.as_object_mut() {
+                    m.remove(k);
+                }
+            }
+        }
+    }
+    r.set_name(&name);
+    r.set_namespace(&namespace);
+    false
+}
+
+/// Where a list sits, to choose its merge key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ctx {
+    Top,
+    Container,
+    Other,
+}
+
+fn merge_value(dest: &mut Value, patch: &Value, ctx: Ctx) {
+    match (dest, patch) {
+        (Value::Object(d), Value::Object(p)) => merge_map(d, p, ctx),
+        (dest, patch) => *dest = clean(patch),
+    }
+}
+
+/// A patch value with its directives and `null` fields removed, for places where there is
+/// nothing to merge with.
+fn clean(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(k, v)| !k.starts_with('$') && !v.is_null())
+                .map(|(k, v)| (k.clone(), clean(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(
+            a.iter()
+                .filter(|x| {
+                    !(x.is_object()
+                        && x.get("$patch").is_some()
+                        && x.as_object().is_some_and(|m| m.len() == 1))
+                })
+                .map(clean)
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn merge_map(dest: &mut Map<String, Value>, patch: &Map<String, Value>, ctx: Ctx) {
+    if patch.get("$patch").and_then(Value::as_str) == Some("replace") {
+        *dest = match clean(&Value::Object(patch.clone())) {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        return;
+    }
+    for (k, pv) in patch {
+        if let Some(field) = k.strip_prefix("$deleteFromPrimitiveList/") {
+            if let (Some(Value::Array(d)), Value::Array(del)) = (dest.get_mut(field), pv) {
+                d.retain(|x| !del.contains(x));
+            }
+            continue;
+        }
+        if k.starts_with('$') {
+            continue;
+        }
+        match pv {
+            Value::Null => {
+                dest.remove(k);
+            }
+            Value::Object(pm) => {
+                if pm.get("$patch").and_then(Value::as_str) == Some("delete") {
+                    dest.remove(k);
+                    continue;
+                }
+                match dest.get_mut(k) {
+                    Some(Value::Object(dm)) => merge_map(dm, pm, Ctx::Other),
+                    _ => {
+                        dest.insert(k.clone(), clean(pv));
+                    }
+                }
+            }
+            Value::Array(pa) => match dest.get_mut(k) {
+                Some(Value::Array(da)) => merge_list(da, pa, k, ctx),
+                _ => {
+                    dest.insert(k.clone(), clean(pv));
+                }
+            },
+            scalar => {
+                dest.insert(k.clone(), scalar.clone());
+            }
+        }
+    }
+}
+
+/// The merge key of a list of a known Kubernetes field, if it has one; `Some("")` for
+/// lists known to be replaced whole.
+fn known_merge_key(field: &str, ctx: Ctx) -> Option<&'static str> {
+    Some(match field {
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "volumes"
+        | "imagePullSecrets"
+        | "env"
+        | "resourceClaims"
+        | "schedulingGates" => "name",
+        "volumeMounts" => "mountPath",
+        "volumeDevices" => "devicePath",
+        "hostAliases" => "ip",
+        "topologySpreadConstraints" => "topologyKey",
+        "conditions" => "type",
+        "ownerReferences" => "uid",
+        "ports" if ctx == Ctx::Container => "containerPort",
+        "ports" => "port",
+        "args" | "command" | "envFrom" | "tolerations" | "finalizers" => "",
+        _ => return None,
+    })
+}
+
+const ASSOCIATIVE_KEYS: [&str; 7] = [
+    "mountPath",
+    "devicePath",
+    "ip",
+    "type",
+    "topologyKey",
+    "name",
+    "containerPort",
+];
+
+fn merge_list(dest: &mut Vec<Value>, patch: &[Value], field: &str, ctx: Ctx) {
+    let replace_directive = patch.iter().any(|x| {
+        x.get("$patch").and_then(Value::as_str) == Some("replace")
+            && x.as_object().is_some_and(|m| m.len() == 1)
+    });
+    let key = match known_merge_key(field, ctx) {
+        Some(k) => k,
+        None => {
+            let first = dest.first().or(patch.first());
+            ASSOCIATIVE_KEYS
+                .iter()
+                .find(|k| first.and_then(|f| f.get(**k)).is_some())
+                .copied()
+                .unwrap_or("")
+        }
+    };
+    if key.is_empty() || replace_directive || !dest.iter().chain(patch).all(Value::is_object) {
+        *dest = match clean(&Value::Array(patch.to_vec())) {
+            Value::Array(a) => a,
+            _ => Vec::new(),
+        };
+        return;
+    }
+    let child_ctx = if matches!(
+        field,
+        "containers" | "initContainers" | "ephemeralContainers"
+    ) {
+        Ctx::Container
+    } else {
+        Ctx::Other
+    };
+    let key_of = |v: &Value| v.get(key).map(scalar_text);
+    // As kustomize orders them: the patch's elements first (merged with the target's
+    // element of the same key), then the target's other elements in their order.
+    let mut rest: Vec<Option<Value>> = std::mem::take(dest).into_iter().map(Some).collect();
+    let mut merged = Vec::with_capacity(rest.len() + patch.len());
+    for pe in patch {
+        let Some(pk) = key_of(pe) else {
+            merged.push(clean(pe));
+            continue;
+        };
+        let pos = rest
+            .iter()
+            .position(|d| d.as_ref().is_some_and(|d| key_of(d).as_ref() == Some(&pk)));
+        let delete = pe.get("$patch").and_then(Value::as_str) == Some("delete");
+        match (pos, delete) {
+            (Some(i), true) => {
+                rest[i] = None;
+            }
+            (None, true) => {}
+            (Some(i), false) => {
+                let mut d = rest[i].take().expect("found above");
+                if let (Value::Object(dm), Value::Object(pm)) = (&mut d, pe) {
+                    merge_map(dm, pm, child_ctx);
+                }
+                merged.push(d);
+            }
+            (None, false) => merged.push(clean(pe)),
+        }
+    }
+    merged.extend(rest.into_iter().flatten());
+    *dest = merged;
+}
+
+fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A `target` with its patterns compiled.
+struct CompiledSelector {
+    group: Option<Regex>,
+    version: Option<Regex>,
+    kind: Option<Regex>,
+    name: Option<Regex>,
+    namespace: Option<Regex>,
+    labels: Vec<Requirement>,
+    annotations: Vec<Requirement>,
+}
+
+fn anchored(pattern: &str) -> Result<Option<Regex>, String> {
+    if pattern.is_empty() {
+        return Ok(None);
+    }
+    Regex::new(&format!("^(?:{pattern})$"))
+        .map(Some)
+        .map_err(|e| format!("`{pattern}` is not a valid pattern: {e}"))
+}
+
+impl CompiledSelector {
+    fn new(s: &Selector) -> Result<Self, String> {
+        Ok(CompiledSelector {
+            group: anchored(&s.group)?,
+            version: anchored(&s.version)?,
+            kind: anchored(&s.kind)?,
+            name: anchored(&s.name)?,
+            namespace: anchored(&s.namespace)?,
+            labels: parse_label_selector(&s.label_selector)?,
+            annotations: parse_label_selector(&s.annotation_selector)?,
+        })
+    }
+
+    fn matches(&self, r: &Res) -> bool {
+        let cur = r.cur_id();
+        let org = r.org_id();
+        let effective = |id: &Id| {
+            if id.is_cluster_scoped() {
+                "~non-namespaced~".to_owned()
+            } else if id.namespace.is_empty() {
+                "default".to_owned()
+            } else {
+                id.namespace.clone()
+            }
+        };
+        let ok = |re: &Option<Regex>, s: &str| re.as_ref().is_none_or(|re| re.is_match(s));
+        if let Some(ns) = &self.namespace
+            && !ns.is_match(&effective(&org))
+            && !ns.is_match(&effective(&cur))
+        {
+            return false;
+        }
+        if let Some(name) = &self.name
+            && !name.is_match(&org.name)
+            && !name.is_match(&cur.name)
+        {
+            return false;
+        }
+        if !(ok(&self.group, &cur.group)
+            && ok(&self.version, &cur.version)
+            && ok(&self.kind, &cur.kind))
+        {
+            return false;
+        }
+        let map = |field: &str| -> Map<String, Value> {
+            r.obj
+                .value
+                .pointer(&format!("/metadata/{field}"))
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default()
+        };
+        (self.labels.is_empty() || self.labels.iter().all(|q| q.matches(&map("labels"))))
+            && (self.annotations.is_empty()
+                || self
+                    .annotations
+                    .iter()
+                    .all(|q| q.matches(&map("annotations"))))
+    }
+}
+
+/// One requirement of a Kubernetes label selector.
+enum Requirement {
+    Equals(String, String),
+    NotEquals(String, String),
+    In(String, Vec<String>),
+    NotIn(String, Vec<String>),
+    Exists(String),
+    NotExists(String),
+}
+
+impl Requirement {
+    fn matches(&self, m: &Map<String, Value>) -> bool {
+        let get = |k: &str| m.get(k).map(scalar_text);
+        match self {
+            Requirement::Equals(k, v) => get(k).as_ref() == Some(v),
+            Requirement::NotEquals(k, v) => get(k).as_ref() != Some(v),
+            Requirement::In(k, vs) => get(k).is_some_and(|x| vs.contains(&x)),
+            Requirement::NotIn(k, vs) => get(k).is_none_or(|x| !vs.contains(&x)),
+            Requirement::Exists(k) => m.contains_key(k),
+            Requirement::NotExists(k) => !m.contains_key(k),
+        }
+    }
+}
+
+/// Parse `a=b,c!=d,e in (x,y),f notin (z),g,!h`.
+fn parse_label_selector(s: &str) -> Result<Vec<Requirement>, String> {
+    let mut parts = Vec::new();
+    let mut depth = 0;
+    let mut cur = String::new();
+    for c in s.chars() {
+        match c {
+            '(' => {
+                depth += 1;
+                cur.push(c);
+            }
+            ')' => {
+                depth -= 1;
+                cur.push(c);
+            }
+            ',' if depth == 0 => parts.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    parts.push(cur);
+    let mut out = Vec::new();
+    for part in parts.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+        let set = |rest: &str| -> Result<Vec<String>, String> {
+            let inner = rest
+                .trim()
+                .strip_prefix('(')
+                .and_then(|r| r.strip_suffix(')'))
+                .ok_or_else(|| format!("`{part}` is not a valid selector"))?;
+            Ok(inner.split(',').map(|x| x.trim().to_owned()).collect())
+        };
+        if let Some((k, v)) = part.split_once("!=") {
+            out.push(Requirement::NotEquals(k.trim().into(), v.trim().into()));
+        } else if let Some((k, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
+            out.push(Requirement::Equals(k.trim().into(), v.trim().into()));
+        } else if let Some((k, rest)) = part.split_once(" notin ") {
+            out.push(Requirement::NotIn(k.trim().into(), set(rest)?));
+        } else if let Some((k, rest)) = part.split_once(" in ") {
+            out.push(Requirement::In(k.trim().into(), set(rest)?));
+        } else if let Some(k) = part.strip_prefix('!') {
+            out.push(Requirement::NotExists(k.trim().into()));
+        } else {
+            out.push(Requirement::Exists(part.into()));
+        }
+    }
+    Ok(out)
+}
+
+/// Apply a JSON 6902 patch (a list of operations) to a value.
+pub(crate) fn apply_json6902(doc: &mut Value, ops: &Value) -> Result<(), String> {
+    let Value::Array(ops) = ops else {
+        return Err("a JSON 6902 patch must be a list of operations".into());
+    };
+    for op in ops {
+        let field = |k: &str| {
+            op.get(k)
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("operation needs `{k}`"))
+        };
+        let kind = field("op")?;
+        let path = field("path")?;
+        match kind {
+            "add" => add(
+                doc,
+                path,
+                op.get("value").cloned().ok_or("`add` needs `value`")?,
+            )?,
+            "remove" => {
+                remove(doc, path)?;
+            }
+            "replace" => {
+                // Like kustomize's JSON patch library: a missing key of an existing mapping
+                // is added; a missing list index is an error.
+                let value = op.get("value").cloned().ok_or("`replace` needs `value`")?;
+                match doc.pointer_mut(&unescape_root(path)) {
+                    Some(slot) => *slot = value,
+                    None => {
+                        let (parent, _) = split_parent(path)?;
+                        if doc.pointer(&parent).is_some_and(Value::is_object) {
+                            add(doc, path, value)?;
+                        } else {
+                            return Err(format!("`replace`: path `{path}` does not exist"));
+                        }
+                    }
+                }
+            }
+            "move" => {
+                let from = field("from")?;
+                let v = remove(doc, from)?;
+                add(doc, path, v)?;
+            }
+            "copy" => {
+                let from = field("from")?;
+                let v = doc
+                    .pointer(&unescape_root(from))
+                    .cloned()
+                    .ok_or_else(|| format!("`copy`: path `{from}` does not exist"))?;
+                add(doc, path, v)?;
+            }
+            "test" => {
+                let expected = op.get("value").ok_or("`test` needs `value`")?;
+                if doc.pointer(&unescape_root(path)) != Some(expected) {
+                    return Err(format!("`test` failed at `{path}`"));
+                }
+            }
+            other => return Err(format!("unknown operation `{other}`")),
+        }
+    }
+    Ok(())
+}
+
+fn unescape_root(path: &str) -> String {
+    if path == "/" {
+        String::new()
+    } else {
+        path.to_owned()
+    }
+}
+
+fn split_parent(path: &str) -> Result<(String, String), String> {
+    let i = path
+        .rfind('/')
+        .ok_or_else(|| format!("`{path}` is not a JSON pointer"))?;
+    let last = path[i + 1..].replace("~1", "/").replace("~0", "~");
+    Ok((path[..i].to_owned(), last))
+}
+
+fn add(doc: &mut Value, path: &str, value: Value) -> Result<(), String> {
+    if path.is_empty() {
+        *doc = value;
+        return Ok(());
+    }
+    let (parent, last) = split_parent(path)?;
+    let target = doc
+        .pointer_mut(&parent)
+        .ok_or_else(|| format!("`add`: parent of `{path}` does not exist"))?;
+    match target {
+        Value::Object(m) => {
+            m.insert(last, value);
+        }
+        Value::Array(a) => {
+            if last == "-" {
+                a.push(value);
+            } else {
+                let i: usize = last
+                    .parse()
+                    .map_err(|_| format!("`{last}` is not an index"))?;
+                if i > a.len() {
+                    return Err(format!("index `{i}` is out of range in `{path}`"));
+                }
+                a.insert(i, value);
+            }
+        }
+        _ => {
+            return Err(format!(
+                "`add`: parent of `{path}` is not a mapping or list"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn remove(doc: &mut Value, path: &str) -> Result<Value, String> {
+    let (parent, last) = split_parent(path)?;
+    let missing = || format!("path `{path}` does not exist");
+    match doc.pointer_mut(&parent).ok_or_else(missing)? {
+        Value::Object(m) => m.remove(&last).ok_or_else(missing),
+        Value::Array(a) => {
+            let i: usize = last.parse().map_err(|_| missing())?;
+            if i < a.len() {
+                Ok(a.remove(i))
+            } else {
+                Err(missing())
+            }
+        }
+        _ => Err(missing()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn containers_merge_by_name_with_patch_elements_first() {
+        let mut d = json!({"spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]}});
+        merge_value(
+            &mut d,
+            &json!({"spec": {"containers": [{"name": "c", "image": "z"}, {"name": "a", "image": "x2"}]}}),
+            Ctx::Top,
+        );
+        assert_eq!(
+            d,
+            json!({"spec": {"containers": [{"name": "c", "image": "z"}, {"name": "a", "image": "x2"}, {"name": "b", "image": "y"}]}})
+        );
+    }
+
+    #[test]
+    fn null_deletes_and_patch_delete_removes_list_elements() {
+        let mut d = json!({"a": 1, "l": [{"name": "x"}, {"name": "y"}]});
+        merge_value(
+            &mut d,
+            &json!({"a": null, "l": [{"name": "x", "$patch": "delete"}]}),
+            Ctx::Top,
+        );
+        assert_eq!(d, json!({"l": [{"name": "y"}]}));
+    }
+
+    #[test]
+    fn json6902_adds_appends_replaces_and_removes() {
+        let mut d = json!({"a": {"b": [1, 2]}, "c": 1});
+        let ops = json!([{"op": "add", "path": "/a/b/-", "value": 3}, {"op": "replace", "path": "/c", "value": 2},
+            {"op": "remove", "path": "/a/b/0"}, {"op": "add", "path": "/a/k~1x", "value": "v"}]);
+        apply_json6902(&mut d, &ops).unwrap();
+        assert_eq!(d, json!({"a": {"b": [2, 3], "k/x": "v"}, "c": 2}));
+        assert!(
+            apply_json6902(
+                &mut d,
+                &json!([{"op": "replace", "path": "/nope/x", "value": 1}])
+            )
+            .is_err()
+        );
+        assert!(apply_json6902(&mut d, &json!([{"op": "remove", "path": "/a/b/9"}])).is_err());
+    }
+
+    #[test]
+    fn label_selectors_support_equality_sets_and_existence() {
+        let m = json!({"app": "web", "tier": "front"})
+            .as_object()
+            .cloned()
+            .unwrap();
+        let ok = |s: &str| {
+            parse_label_selector(s)
+                .unwrap()
+                .iter()
+                .all(|r| r.matches(&m))
+        };
+        assert!(ok("app=web,tier in (front, back)"));
+        assert!(!ok("app!=web"));
+        assert!(ok("app,!missing"));
+        assert!(!ok("tier notin (front)"));
+    }
+}

@@ -1,0 +1,757 @@
+//! The kustomization file: reading it into a typed form that remembers lines.
+//!
+//! Fields are read straight from the positioned YAML tree so that every error names the
+//! file, the line and the field. Fields that kustomize knows but the native renderer
+//! does not implement are refused with [`RenderError::Unsupported`]; fields kustomize
+//! does not know at all are refused as invalid, as kustomize itself does.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use slipway_config::yaml::{Node, NodeKind};
+
+use crate::RenderError;
+use crate::read::{node_to_value, parse_yaml, read_text};
+
+/// The file names kustomize recognises, in its order.
+pub(crate) const FILE_NAMES: [&str; 3] =
+    ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// Fields of a kustomization that kustomize supports and this renderer does not.
+const UNSUPPORTED: &[&str] = &[
+    "helmCharts",
+    "helmChartInflationGenerator",
+    "helmGlobals",
+    "replacements",
+    "vars",
+    "transformers",
+    "generators",
+    "validators",
+    "openapi",
+    "crds",
+    "configurations",
+    "buildMetadata",
+    "inventory",
+    "imageTags",
+];
+
+/// A string with the line it was written on.
+#[derive(Debug, Clone)]
+pub(crate) struct Located<T> {
+    pub value: T,
+    pub line: usize,
+}
+
+/// A `target` selector of a patch.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Selector {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
+    pub label_selector: String,
+    pub annotation_selector: String,
+}
+
+/// One entry of `patches`, `patchesStrategicMerge` or `patchesJson6902`.
+#[derive(Debug, Clone)]
+pub(crate) struct PatchEntry {
+    pub line: usize,
+    /// The field it came from, for messages (`patches[2]`).
+    pub field: String,
+    /// Inline patch text.
+    pub patch: Option<String>,
+    /// Or a file relative to the kustomization.
+    pub path: Option<String>,
+    pub target: Option<Selector>,
+}
+
+/// `labels` entry.
+#[derive(Debug, Clone)]
+pub(crate) struct LabelEntry {
+    pub pairs: BTreeMap<String, String>,
+    pub include_selectors: bool,
+    pub include_templates: bool,
+    pub fields: Vec<super::fields::FieldSpec>,
+}
+
+/// `images` entry.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ImageEntry {
+    pub name: String,
+    pub new_name: String,
+    pub new_tag: String,
+    pub digest: String,
+}
+
+/// `generatorOptions`, or the `options` of one generator.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct GeneratorOptions {
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub disable_name_suffix_hash: bool,
+    pub immutable: bool,
+}
+
+/// How a generated object meets an existing one of the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Behavior {
+    Create,
+    Merge,
+    Replace,
+}
+
+/// One `configMapGenerator` or `secretGenerator` entry.
+#[derive(Debug, Clone)]
+pub(crate) struct GeneratorEntry {
+    pub line: usize,
+    pub field: String,
+    pub name: String,
+    pub namespace: String,
+    pub behavior: Behavior,
+    pub literals: Vec<Located<String>>,
+    pub files: Vec<Located<String>>,
+    pub envs: Vec<Located<String>>,
+    pub secret_type: String,
+    pub options: Option<GeneratorOptions>,
+}
+
+/// The order of the final output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SortOrder {
+    Legacy,
+    Fifo,
+}
+
+/// A parsed kustomization file.
+#[derive(Debug, Clone)]
+pub(crate) struct Kustomization {
+    pub file: PathBuf,
+    pub dir: PathBuf,
+    pub is_component: bool,
+    pub resources: Vec<Located<String>>,
+    pub components: Vec<Located<String>>,
+    pub namespace: Option<Located<String>>,
+    pub name_prefix: String,
+    pub name_suffix: String,
+    pub labels: Vec<LabelEntry>,
+    pub common_labels: BTreeMap<String, String>,
+    pub common_annotations: BTreeMap<String, String>,
+    pub images: Vec<Located<ImageEntry>>,
+    pub replicas: Vec<Located<(String, i64)>>,
+    pub config_maps: Vec<GeneratorEntry>,
+    pub secrets: Vec<GeneratorEntry>,
+    pub generator_options: Option<GeneratorOptions>,
+    pub patches: Vec<PatchEntry>,
+    pub patches_strategic_merge: Vec<PatchEntry>,
+    pub patches_json6902: Vec<PatchEntry>,
+    pub sort: Option<Located<SortOrder>>,
+}
+
+/// Reads fields of one file, producing positioned errors.
+struct Reader<'a> {
+    file: &'a Path,
+}
+
+impl Reader<'_> {
+    fn invalid(&self, node: &Node, field: &str, message: impl Into<String>) -> RenderError {
+        RenderError::Invalid {
+            file: self.file.to_owned(),
+            line: node.line,
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    fn unsupported(&self, node: &Node, field: &str) -> RenderError {
+        RenderError::Unsupported {
+            file: self.file.to_owned(),
+            line: node.line,
+            field: field.to_owned(),
+        }
+    }
+
+    /// Any scalar's text (numbers and booleans keep their written form).
+    fn string(&self, node: &Node, field: &str) -> Result<String, RenderError> {
+        match &node.kind {
+            NodeKind::Scalar(s) => Ok(s.text.clone()),
+            NodeKind::Null => Ok(String::new()),
+            _ => Err(self.invalid(
+                node,
+                field,
+                format!("expected a string, found {}", node.describe()),
+            )),
+        }
+    }
+
+    fn bool(&self, node: &Node, field: &str) -> Result<bool, RenderError> {
+        match node.as_scalar().map(|s| s.text.as_str()) {
+            Some("true" | "True" | "TRUE") => Ok(true),
+            Some("false" | "False" | "FALSE") => Ok(false),
+            _ if node.is_null() => Ok(false),
+            _ => Err(self.invalid(
+                node,
+                field,
+                format!("expected `true` or `false`, found {}", node.describe()),
+            )),
+        }
+    }
+
+    fn items<'n>(&self, node: &'n Node, field: &str) -> Result<&'n [Node], RenderError> {
+        match &node.kind {
+            NodeKind::Seq(items) => Ok(items),
+            NodeKind::Null => Ok(&[]),
+            _ => Err(self.invalid(
+                node,
+                field,
+                format!("expected a list, found {}", node.describe()),
+            )),
+        }
+    }
+
+    fn entries<'n>(&self, node: &'n Node, field: &str) -> Result<&'n [(Node, Node)], RenderError> {
+        match &node.kind {
+            NodeKind::Map(e) => Ok(e),
+            NodeKind::Null => Ok(&[]),
+            _ => Err(self.invalid(
+                node,
+                field,
+                format!("expected a mapping, found {}", node.describe()),
+            )),
+        }
+    }
+
+    fn strings(&self, node: &Node, field: &str) -> Result<Vec<Located<String>>, RenderError> {
+        self.items(node, field)?
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                Ok(Located {
+                    value: self.string(n, &format!("{field}[{i}]"))?,
+                    line: n.line,
+                })
+            })
+            .collect()
+    }
+
+    fn string_map(
+        &self,
+        node: &Node,
+        field: &str,
+    ) -> Result<BTreeMap<String, String>, RenderError> {
+        let mut out = BTreeMap::new();
+        for (k, v) in self.entries(node, field)? {
+            let key = self.string(k, field)?;
+            let value = self.string(v, &format!("{field}.{key}"))?;
+            out.insert(key, value);
+        }
+        Ok(out)
+    }
+
+    /// Walk a mapping's fields, refusing unknown ones.
+    fn fields<'n>(
+        &self,
+        node: &'n Node,
+        field: &str,
+        known: &[&str],
+        unsupported: &[&str],
+        mut f: impl FnMut(&str, &'n Node) -> Result<(), RenderError>,
+    ) -> Result<(), RenderError> {
+        for (k, v) in self.entries(node, field)? {
+            let key = self.string(k, field)?;
+            let path = if field.is_empty() {
+                key.clone()
+            } else {
+                format!("{field}.{key}")
+            };
+            if unsupported.contains(&key.as_str()) {
+                return Err(self.unsupported(k, &path));
+            }
+            if !known.contains(&key.as_str()) {
+                return Err(self.invalid(k, &path, "unknown field"));
+            }
+            f(&key, v)?;
+        }
+        Ok(())
+    }
+
+    fn selector(&self, node: &Node, field: &str) -> Result<Selector, RenderError> {
+        let mut s = Selector::default();
+        self.fields(
+            node,
+            field,
+            &[
+                "group",
+                "version",
+                "kind",
+                "name",
+                "namespace",
+                "labelSelector",
+                "annotationSelector",
+            ],
+            &[],
+            |k, v| {
+                let text = self.string(v, &format!("{field}.{k}"))?;
+                match k {
+                    "group" => s.group = text,
+                    "version" => s.version = text,
+                    "kind" => s.kind = text,
+                    "name" => s.name = text,
+                    "namespace" => s.namespace = text,
+                    "labelSelector" => s.label_selector = text,
+                    _ => s.annotation_selector = text,
+                }
+                Ok(())
+            },
+        )?;
+        Ok(s)
+    }
+
+    fn options(&self, node: &Node, field: &str) -> Result<GeneratorOptions, RenderError> {
+        let mut o = GeneratorOptions::default();
+        self.fields(
+            node,
+            field,
+            &[
+                "labels",
+                "annotations",
+                "disableNameSuffixHash",
+                "immutable",
+            ],
+            &[],
+            |k, v| {
+                let path = format!("{field}.{k}");
+                match k {
+                    "labels" => o.labels = self.string_map(v, &path)?,
+                    "annotations" => o.annotations = self.string_map(v, &path)?,
+                    "disableNameSuffixHash" => o.disable_name_suffix_hash = self.bool(v, &path)?,
+                    _ => o.immutable = self.bool(v, &path)?,
+                }
+                Ok(())
+            },
+        )?;
+        Ok(o)
+    }
+
+    fn generator(
+        &self,
+        node: &Node,
+        field: &str,
+        secret: bool,
+    ) -> Result<GeneratorEntry, RenderError> {
+        let mut g = GeneratorEntry {
+            line: node.line,
+            field: field.to_owned(),
+            name: String::new(),
+            namespace: String::new(),
+            behavior: Behavior::Create,
+            literals: Vec::new(),
+            files: Vec::new(),
+            envs: Vec::new(),
+            secret_type: String::new(),
+            options: None,
+        };
+        let known: &[&str] = if secret {
+            &[
+                "name",
+                "namespace",
+                "behavior",
+                "literals",
+                "files",
+                "envs",
+                "env",
+                "options",
+                "type",
+            ]
+        } else {
+            &[
+                "name",
+                "namespace",
+                "behavior",
+                "literals",
+                "files",
+                "envs",
+                "env",
+                "options",
+            ]
+        };
+        self.fields(node, field, known, &[], |k, v| {
+            let path = format!("{field}.{k}");
+            match k {
+                "name" => g.name = self.string(v, &path)?,
+                "namespace" => g.namespace = self.string(v, &path)?,
+                "type" => g.secret_type = self.string(v, &path)?,
+                "behavior" => {
+                    g.behavior = match self.string(v, &path)?.as_str() {
+                        "" | "create" => Behavior::Create,
+                        "merge" => Behavior::Merge,
+                        "replace" => Behavior::Replace,
+                        other => {
+                            return Err(self.invalid(
+                                v,
+                                &path,
+                                format!("`{other}` is not one of `create`, `merge`, `replace`"),
+                            ));
+                        }
+                    }
+                }
+                "literals" => g.literals = self.strings(v, &path)?,
+                "files" => g.files = self.strings(v, &path)?,
+                "envs" => g.envs.extend(self.strings(v, &path)?),
+                "env" => {
+                    let s = self.string(v, &path)?;
+                    if !s.is_empty() {
+                        g.envs.push(Located {
+                            value: s,
+                            line: v.line,
+                        });
+                    }
+                }
+                _ => g.options = Some(self.options(v, &path)?),
+            }
+            Ok(())
+        })?;
+        Ok(g)
+    }
+
+    fn patch(&self, node: &Node, field: &str, json6902: bool) -> Result<PatchEntry, RenderError> {
+        let mut p = PatchEntry {
+            line: node.line,
+            field: field.to_owned(),
+            patch: None,
+            path: None,
+            target: None,
+        };
+        self.fields(
+            node,
+            field,
+            &["path", "patch", "target", "options"],
+            &[],
+            |k, v| {
+                let path = format!("{field}.{k}");
+                match k {
+                    "path" => p.path = Some(self.string(v, &path)?),
+                    "patch" => p.patch = Some(self.string(v, &path)?),
+                    "target" => p.target = Some(self.selector(v, &path)?),
+                    _ => {
+                        // `allowNameChange` / `allowKindChange`: only their default (false) is
+                        // implemented.
+                        for (ok, ov) in self.entries(v, &path)? {
+                            if self.bool(ov, &path)? {
+                                return Err(self.unsupported(
+                                    ok,
+                                    &format!("{path}.{}", self.string(ok, &path)?),
+                                ));
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        if p.path.is_none() && p.patch.is_none() {
+            return Err(self.invalid(node, field, "needs `path` or `patch`"));
+        }
+        if json6902 && p.target.is_none() {
+            return Err(self.invalid(node, field, "a JSON 6902 patch needs a `target`"));
+        }
+        Ok(p)
+    }
+}
+
+/// The kustomization file of a directory, if there is exactly one.
+pub(crate) fn find_file(dir: &Path) -> Result<Option<PathBuf>, RenderError> {
+    let found: Vec<PathBuf> = FILE_NAMES
+        .iter()
+        .map(|n| dir.join(n))
+        .filter(|p| p.is_file())
+        .collect();
+    match found.len() {
+        0 => Ok(None),
+        1 => Ok(found.into_iter().next()),
+        _ => Err(RenderError::Invalid {
+            file: found[0].clone(),
+            line: 1,
+            field: "kustomization".into(),
+            message: format!("found several kustomization files in `{}`", dir.display()),
+        }),
+    }
+}
+
+/// Load and check the kustomization file of `dir`.
+pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
+    let file = find_file(dir)?.ok_or_else(|| RenderError::MissingKustomization {
+        dir: dir.to_owned(),
+    })?;
+    let text = read_text(&file)?;
+    let docs = parse_yaml(&text, &file)?;
+    let r = Reader { file: &file };
+    let mut k = Kustomization {
+        file: file.clone(),
+        dir: dir.to_owned(),
+        is_component: false,
+        resources: Vec::new(),
+        components: Vec::new(),
+        namespace: None,
+        name_prefix: String::new(),
+        name_suffix: String::new(),
+        labels: Vec::new(),
+        common_labels: BTreeMap::new(),
+        common_annotations: BTreeMap::new(),
+        images: Vec::new(),
+        replicas: Vec::new(),
+        config_maps: Vec::new(),
+        secrets: Vec::new(),
+        generator_options: None,
+        patches: Vec::new(),
+        patches_strategic_merge: Vec::new(),
+        patches_json6902: Vec::new(),
+        sort: None,
+    };
+    let Some(root) = docs.first() else {
+        return Ok(k);
+    };
+    let known = [
+        "apiVersion",
+        "kind",
+        "metadata",
+        "resources",
+        "bases",
+        "components",
+        "namespace",
+        "namePrefix",
+        "nameSuffix",
+        "labels",
+        "commonLabels",
+        "commonAnnotations",
+        "images",
+        "replicas",
+        "configMapGenerator",
+        "secretGenerator",
+        "generatorOptions",
+        "patches",
+        "patchesStrategicMerge",
+        "patchesJson6902",
+        "sortOptions",
+    ];
+    r.fields(root, "", &known, UNSUPPORTED, |key, v| {
+        match key {
+            "kind" => {
+                let kind = r.string(v, key)?;
+                match kind.as_str() {
+                    "Component" => k.is_component = true,
+                    "" | "Kustomization" => {}
+                    other => {
+                        return Err(r.invalid(
+                            v,
+                            key,
+                            format!("`{other}` is neither `Kustomization` nor `Component`"),
+                        ));
+                    }
+                }
+            }
+            "apiVersion" | "metadata" => {}
+            "resources" | "bases" => k.resources.extend(r.strings(v, key)?),
+            "components" => k.components = r.strings(v, key)?,
+            "namespace" => {
+                let ns = r.string(v, key)?;
+                if !ns.is_empty() {
+                    k.namespace = Some(Located {
+                        value: ns,
+                        line: v.line,
+                    });
+                }
+            }
+            "namePrefix" => k.name_prefix = r.string(v, key)?,
+            "nameSuffix" => k.name_suffix = r.string(v, key)?,
+            "commonLabels" => k.common_labels = r.string_map(v, key)?,
+            "commonAnnotations" => k.common_annotations = r.string_map(v, key)?,
+            "labels" => {
+                for (i, item) in r.items(v, key)?.iter().enumerate() {
+                    let field = format!("labels[{i}]");
+                    let mut l = LabelEntry {
+                        pairs: BTreeMap::new(),
+                        include_selectors: false,
+                        include_templates: false,
+                        fields: Vec::new(),
+                    };
+                    r.fields(
+                        item,
+                        &field,
+                        &["pairs", "includeSelectors", "includeTemplates", "fields"],
+                        &[],
+                        |lk, lv| {
+                            let path = format!("{field}.{lk}");
+                            match lk {
+                                "pairs" => l.pairs = r.string_map(lv, &path)?,
+                                "includeSelectors" => l.include_selectors = r.bool(lv, &path)?,
+                                "includeTemplates" => l.include_templates = r.bool(lv, &path)?,
+                                _ => {
+                                    for (j, f) in r.items(lv, &path)?.iter().enumerate() {
+                                        l.fields.push(field_spec(&r, f, &format!("{path}[{j}]"))?);
+                                    }
+                                }
+                            }
+                            Ok(())
+                        },
+                    )?;
+                    k.labels.push(l);
+                }
+            }
+            "images" => {
+                for (i, item) in r.items(v, key)?.iter().enumerate() {
+                    let field = format!("images[{i}]");
+                    let mut e = ImageEntry::default();
+                    r.fields(
+                        item,
+                        &field,
+                        &["name", "newName", "newTag", "digest"],
+                        &[],
+                        |ik, iv| {
+                            let text = r.string(iv, &format!("{field}.{ik}"))?;
+                            match ik {
+                                "name" => e.name = text,
+                                "newName" => e.new_name = text,
+                                "newTag" => e.new_tag = text,
+                                _ => e.digest = text,
+                            }
+                            Ok(())
+                        },
+                    )?;
+                    k.images.push(Located {
+                        value: e,
+                        line: item.line,
+                    });
+                }
+            }
+            "replicas" => {
+                for (i, item) in r.items(v, key)?.iter().enumerate() {
+                    let field = format!("replicas[{i}]");
+                    let (mut name, mut count) = (String::new(), 0);
+                    r.fields(item, &field, &["name", "count"], &[], |rk, rv| {
+                        let path = format!("{field}.{rk}");
+                        if rk == "name" {
+                            name = r.string(rv, &path)?;
+                        } else {
+                            count = r
+                                .string(rv, &path)?
+                                .parse()
+                                .map_err(|_| r.invalid(rv, &path, "expected a whole number"))?;
+                        }
+                        Ok(())
+                    })?;
+                    k.replicas.push(Located {
+                        value: (name, count),
+                        line: item.line,
+                    });
+                }
+            }
+            "configMapGenerator" | "secretGenerator" => {
+                let secret = key == "secretGenerator";
+                for (i, item) in r.items(v, key)?.iter().enumerate() {
+                    let g = r.generator(item, &format!("{key}[{i}]"), secret)?;
+                    if secret {
+                        k.secrets.push(g);
+                    } else {
+                        k.config_maps.push(g);
+                    }
+                }
+            }
+            "generatorOptions" => k.generator_options = Some(r.options(v, key)?),
+            "patches" | "patchesJson6902" => {
+                for (i, item) in r.items(v, key)?.iter().enumerate() {
+                    let p = r.patch(item, &format!("{key}[{i}]"), key == "patchesJson6902")?;
+                    if key == "patches" {
+                        k.patches.push(p);
+                    } else {
+                        k.patches_json6902.push(p);
+                    }
+                }
+            }
+            "patchesStrategicMerge" => {
+                for (i, item) in r.items(v, key)?.iter().enumerate() {
+                    let field = format!("{key}[{i}]");
+                    let text = r.string(item, &field)?;
+                    // An entry is a file path unless it is an inline patch (several lines or
+                    // a mapping written on one line).
+                    let inline = text.contains('\n') || text.contains(": ");
+                    k.patches_strategic_merge.push(PatchEntry {
+                        line: item.line,
+                        field,
+                        patch: inline.then(|| text.clone()),
+                        path: (!inline).then_some(text),
+                        target: None,
+                    });
+                }
+            }
+            "sortOptions" => {
+                let mut order = SortOrder::Legacy;
+                r.fields(v, key, &["order"], &["legacySortOptions"], |_, ov| {
+                    order = match r.string(ov, "sortOptions.order")?.as_str() {
+                        "legacy" => SortOrder::Legacy,
+                        "fifo" => SortOrder::Fifo,
+                        other => {
+                            return Err(r.invalid(
+                                ov,
+                                "sortOptions.order",
+                                format!("`{other}` is neither `legacy` nor `fifo`"),
+                            ));
+                        }
+                    };
+                    Ok(())
+                })?;
+                k.sort = Some(Located {
+                    value: order,
+                    line: v.line,
+                });
+            }
+            _ => unreachable!("field list and match agree"),
+        }
+        Ok(())
+    })?;
+    Ok(k)
+}
+
+fn field_spec(
+    r: &Reader<'_>,
+    node: &Node,
+    field: &str,
+) -> Result<super::fields::FieldSpec, RenderError> {
+    let mut fs = super::fields::FieldSpec::default();
+    r.fields(
+        node,
+        field,
+        &["group", "version", "kind", "path", "create"],
+        &[],
+        |k, v| {
+            let path = format!("{field}.{k}");
+            match k {
+                "create" => fs.create = r.bool(v, &path)?,
+                _ => {
+                    let text = r.string(v, &path)?;
+                    match k {
+                        "group" => fs.group = text,
+                        "version" => fs.version = text,
+                        "kind" => fs.kind = text,
+                        _ => fs.path = text,
+                    }
+                }
+            }
+            Ok(())
+        },
+    )?;
+    Ok(fs)
+}
+
+/// Parse inline or file text of a patch into values with the lines of their documents.
+pub(crate) fn patch_documents(
+    text: &str,
+    file: &Path,
+) -> Result<Vec<(serde_json::Value, usize)>, RenderError> {
+    parse_yaml(text, file)?
+        .iter()
+        .filter(|d| !d.is_null())
+        .map(|d| Ok((node_to_value(d, file)?, d.line)))
+        .collect()
+}
