@@ -254,7 +254,9 @@ async fn generate_name_and_list_paging_with_limit_and_continue() {
 #[tokio::test]
 async fn pods_list_by_status_phase_field_selector() {
     let env = Env::start().await;
-    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+    // A request no node can satisfy keeps the pod Pending.
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [
+        {"name": "c", "image": "busybox", "resources": {"requests": {"cpu": "64"}}}]}});
     let (code, body) = env
         .http(
             "POST",

@@ -201,6 +201,10 @@ async fn get_prints_tables_yaml_json_jsonpath_and_filters_by_label() {
     env.kubectl(&["create", "configmap", "other", "--from-literal=a=b"])
         .await
         .ok();
+    // The controllers roll the Deployment out; the table shows it once it has.
+    env.kubectl(&["rollout", "status", "deployment/web", "--timeout=60s"])
+        .await
+        .ok();
     let table = env.kubectl(&["get", "deployments"]).await.ok();
     let header: Vec<&str> = table
         .stdout
@@ -217,7 +221,7 @@ async fn get_prints_tables_yaml_json_jsonpath_and_filters_by_label() {
         .unwrap()
         .split_whitespace()
         .collect();
-    assert_eq!(row[..4], ["web", "0/2", "0", "0"], "{}", table.stdout);
+    assert_eq!(row[..4], ["web", "2/2", "2", "2"], "{}", table.stdout);
     let cms = env.kubectl(&["get", "cm"]).await.ok();
     assert!(cms.stdout.starts_with("NAME"), "{}", cms.stdout);
     assert!(cms.stdout.contains("web-config   1"), "{}", cms.stdout);
