@@ -47,7 +47,10 @@ fn deployment(image: &str, behavior: &str) -> Value {
             "template": {
                 "metadata": {"labels": {"app": "api"},
                              "annotations": {"dev.slipway.sandbox/behavior": behavior}},
-                "spec": {"containers": [{"name": "api", "image": image}]}
+                "spec": {"containers": [{"name": "api", "image": image,
+                    // The app needs a few seconds before it can answer: a crash at start
+                    // happens before it is ever ready.
+                    "readinessProbe": {"tcpSocket": {"port": 8080}, "initialDelaySeconds": 5, "periodSeconds": 1}}]}
             }
         }
     })
