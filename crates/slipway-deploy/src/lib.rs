@@ -5,13 +5,11 @@
 //! rollout is done, still going, or has failed — the same conclusions `kubectl rollout
 //! status` and kstatus-style readers draw. [`diagnose`] explains a failure from the pods
 //! behind a workload, root cause first. [`order`] sorts objects into the order they are
-//! applied; [`applyset`] names what belongs to an app the way `kubectl apply --applyset`
-//! does.
+//! applied.
 //!
 //! Everything here is pure: objects in, decisions out. The parts that talk to a cluster
 //! build on these.
 
-pub mod applyset;
 pub mod cluster;
 pub mod diagnose;
 pub mod engine;

@@ -25,6 +25,7 @@
 //!
 //! Everything here is pure except reading the input files and the kubectl fallback.
 
+pub mod applyset;
 mod emit;
 mod error;
 mod kubectl;
@@ -32,6 +33,7 @@ mod kustomize;
 mod object;
 mod pin;
 mod read;
+pub mod release;
 
 pub use emit::{to_yaml, value_to_yaml};
 pub use error::RenderError;

@@ -214,6 +214,13 @@ Examples:
     #[command(subcommand)]
     Sandbox(SandboxCommand),
 
+    /// Build a kustomization directory, as `kubectl kustomize DIR` does, only faster
+    #[command(after_help = "\
+Examples:
+  slipway kustomize deploy/overlays/prod
+  slipway kustomize deploy/overlays/prod | kubectl apply -f -")]
+    Kustomize(KustomizeArgs),
+
     /// Print a shell completion script
     #[command(after_help = "\
 Examples:
@@ -227,6 +234,13 @@ Examples:
   slipway man | man -l -
   slipway man --dir /usr/local/share/man/man1")]
     Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KustomizeArgs {
+    /// A directory with a `kustomization.yaml`
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

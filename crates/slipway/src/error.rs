@@ -13,8 +13,9 @@ pub struct CliError {
     /// Printed before the `error:` line, as is (for example rendered diagnostics).
     pub detail: Option<String>,
     pub hints: Vec<String>,
-    /// Structured data for `-o json` (for example the list of diagnostics).
-    pub json: Option<serde_json::Value>,
+    /// Structured data for `-o json` (for example the list of diagnostics); boxed so the
+    /// error stays small whichever `serde_json` features the build enables.
+    pub json: Option<Box<serde_json::Value>>,
 }
 
 impl CliError {
@@ -49,7 +50,7 @@ impl CliError {
     }
 
     pub fn json(mut self, value: serde_json::Value) -> Self {
-        self.json = Some(value);
+        self.json = Some(Box::new(value));
         self
     }
 }

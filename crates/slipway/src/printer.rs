@@ -85,7 +85,7 @@ impl Printer {
                 "hints": err.hints,
             });
             if let Some(extra) = &err.json {
-                doc["details"] = extra.clone();
+                doc["details"] = serde_json::Value::clone(extra);
             }
             self.json(&doc);
         }

@@ -256,7 +256,6 @@ fn promote_without_a_source_says_how_to_name_one() {
 fn engines_not_built_yet_say_so_and_exit_2() {
     let dir = project(MINIMAL);
     let cases: &[&[&str]] = &[
-        &["build"],
         &["render", "dev"],
         &["validate", "dev"],
         &["diff", "dev"],

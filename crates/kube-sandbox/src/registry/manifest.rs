@@ -185,7 +185,10 @@ mod tests {
         assert_eq!(info.media_type, OCI_MANIFEST);
         assert_eq!(
             info.blobs,
-            vec![Digest::parse(&d('a')).unwrap(), Digest::parse(&d('b')).unwrap()]
+            vec![
+                Digest::parse(&d('a')).unwrap(),
+                Digest::parse(&d('b')).unwrap()
+            ]
         );
         assert_eq!(info.subject, Some(Digest::parse(&d('e')).unwrap()));
         assert_eq!(
@@ -226,7 +229,8 @@ mod tests {
             code(OCI_MANIFEST, &mismatch.to_string()),
             Code::ManifestInvalid
         );
-        let bad_digest = json!({"schemaVersion": 2, "config": {"digest": "sha256:zz"}, "layers": []});
+        let bad_digest =
+            json!({"schemaVersion": 2, "config": {"digest": "sha256:zz"}, "layers": []});
         assert_eq!(
             code(OCI_MANIFEST, &bad_digest.to_string()),
             Code::ManifestInvalid
@@ -239,6 +243,9 @@ mod tests {
 
     #[test]
     fn essence_strips_parameters() {
-        assert_eq!(essence("Application/JSON; charset=utf-8"), "application/json");
+        assert_eq!(
+            essence("Application/JSON; charset=utf-8"),
+            "application/json"
+        );
     }
 }

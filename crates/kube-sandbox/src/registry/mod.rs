@@ -220,7 +220,8 @@ fn json_response(status: StatusCode, v: &Value) -> Result<Response, RegistryErro
 async fn dispatch(storage: &Storage, req: Request) -> Result<Response, RegistryError> {
     let Some(r) = route(req.uri().path()) else {
         return finish(
-            builder(StatusCode::NOT_FOUND).header(header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            builder(StatusCode::NOT_FOUND)
+                .header(header::CONTENT_TYPE, "text/plain; charset=utf-8"),
             Body::from("404 page not found\n"),
         );
     };
@@ -233,11 +234,7 @@ async fn dispatch(storage: &Storage, req: Request) -> Result<Response, RegistryE
         Route::Catalog => match method {
             Method::GET => {
                 let q = query(&req);
-                let (items, link) = page(
-                    storage.repositories(),
-                    &q,
-                    "/v2/_catalog",
-                )?;
+                let (items, link) = page(storage.repositories(), &q, "/v2/_catalog")?;
                 let mut resp = json_response(StatusCode::OK, &json!({"repositories": items}))?;
                 add_link(&mut resp, link);
                 Ok(resp)
@@ -254,8 +251,7 @@ async fn dispatch(storage: &Storage, req: Request) -> Result<Response, RegistryE
                 .ok_or_else(|| RegistryError::new(Code::NameUnknown, json!({"name": name})))?;
             let q = query(&req);
             let (items, link) = page(tags, &q, &format!("/v2/{name}/tags/list"))?;
-            let mut resp =
-                json_response(StatusCode::OK, &json!({"name": name, "tags": items}))?;
+            let mut resp = json_response(StatusCode::OK, &json!({"name": name, "tags": items}))?;
             add_link(&mut resp, link);
             Ok(resp)
         }
@@ -291,17 +287,16 @@ async fn dispatch(storage: &Storage, req: Request) -> Result<Response, RegistryE
         }
         Route::Upload(name, id) => {
             check_name(&name)?;
-            let upload = storage
-                .upload(&id)
-                .ok_or_else(|| upload_unknown(&id))?;
+            let upload = storage.upload(&id).ok_or_else(|| upload_unknown(&id))?;
             let mut u = upload.lock().await;
             if u.done || u.repo != name {
                 return Err(upload_unknown(&id));
             }
             match method {
-                Method::GET | Method::HEAD => {
-                    finish(upload_headers(builder(StatusCode::NO_CONTENT), &u), Body::empty())
-                }
+                Method::GET | Method::HEAD => finish(
+                    upload_headers(builder(StatusCode::NO_CONTENT), &u),
+                    Body::empty(),
+                ),
                 Method::PATCH => patch_upload(&mut u, req).await,
                 Method::PUT => {
                     let q = query(&req);
@@ -336,7 +331,9 @@ async fn dispatch(storage: &Storage, req: Request) -> Result<Response, RegistryE
             check_name(&name)?;
             let reference = parse_reference(&reference)?;
             match method {
-                Method::GET | Method::HEAD => get_manifest(storage, &name, &reference, &method).await,
+                Method::GET | Method::HEAD => {
+                    get_manifest(storage, &name, &reference, &method).await
+                }
                 Method::PUT => put_manifest(storage, &name, &reference, req).await,
                 Method::DELETE => {
                     if storage.delete_manifest(&name, &reference)? {
@@ -345,7 +342,7 @@ async fn dispatch(storage: &Storage, req: Request) -> Result<Response, RegistryE
                             Body::empty(),
                         )
                     } else {
-                        Err(manifest_unknown(storage, &name, &reference))
+                        Err(manifest_unknown(&name, &reference))
                     }
                 }
                 _ => Err(unsupported(&method)),
@@ -382,13 +379,11 @@ fn upload_unknown(id: &str) -> RegistryError {
     RegistryError::new(Code::BlobUploadUnknown, json!({"uuid": id}))
 }
 
-fn manifest_unknown(storage: &Storage, name: &str, reference: &Reference) -> RegistryError {
-    if storage.tags(name).is_none() {
-        return RegistryError::new(Code::NameUnknown, json!({"name": name}));
-    }
+/// `MANIFEST_UNKNOWN`, also for a repository never pushed to (as the CNCF registry answers).
+fn manifest_unknown(name: &str, reference: &Reference) -> RegistryError {
     let detail = match reference {
-        Reference::Tag(t) => json!({"name": name, "tag": t}),
-        Reference::Digest(d) => json!({"name": name, "digest": d.as_str()}),
+        Reference::Tag(t) => json!({"Tag": t}),
+        Reference::Digest(d) => json!({"Name": name, "Revision": d.as_str()}),
     };
     RegistryError::new(Code::ManifestUnknown, detail)
 }
@@ -407,9 +402,9 @@ fn page(
     let Some(n) = param(q, "n") else {
         return Ok((rest, None));
     };
-    let n: usize = n.parse().map_err(|_| {
-        RegistryError::new(Code::PaginationNumberInvalid, json!({"n": n}))
-    })?;
+    let n: usize = n
+        .parse()
+        .map_err(|_| RegistryError::new(Code::PaginationNumberInvalid, json!({"n": n})))?;
     if rest.len() <= n {
         return Ok((rest, None));
     }
@@ -454,7 +449,9 @@ fn parse_blob_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>
         let end: u64 = if b.is_empty() {
             size.saturating_sub(1)
         } else {
-            b.parse::<u64>().map_err(|_| ())?.min(size.saturating_sub(1))
+            b.parse::<u64>()
+                .map_err(|_| ())?
+                .min(size.saturating_sub(1))
         };
         (start, end)
     };
@@ -466,9 +463,7 @@ fn parse_blob_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>
 
 async fn content_body(c: &Content, start: u64, len: u64) -> Result<Body, RegistryError> {
     match c {
-        Content::Memory(b) => Ok(Body::from(
-            b.slice(start as usize..(start + len) as usize),
-        )),
+        Content::Memory(b) => Ok(Body::from(b.slice(start as usize..(start + len) as usize))),
         Content::File(p) => {
             let mut f = tokio::fs::File::open(p).await?;
             f.seek(std::io::SeekFrom::Start(start)).await?;
@@ -481,7 +476,10 @@ async fn content_body(c: &Content, start: u64, len: u64) -> Result<Body, Registr
                     Ok(0) => None,
                     Ok(n) => {
                         buf.truncate(n);
-                        Some((Ok::<_, std::io::Error>(Bytes::from(buf)), (f, left - n as u64)))
+                        Some((
+                            Ok::<_, std::io::Error>(Bytes::from(buf)),
+                            (f, left - n as u64),
+                        ))
                     }
                     Err(e) => Some((Err(e), (f, 0))),
                 }
@@ -525,7 +523,10 @@ async fn get_blob(
     };
     let mut b = base(status).header(header::CONTENT_LENGTH, len.to_string());
     if let Some((s, e)) = range {
-        b = b.header(header::CONTENT_RANGE, format!("bytes {s}-{e}/{}", blob.size));
+        b = b.header(
+            header::CONTENT_RANGE,
+            format!("bytes {s}-{e}/{}", blob.size),
+        );
     }
     if head {
         return finish(b, Body::empty());
@@ -534,14 +535,14 @@ async fn get_blob(
     finish(b, body)
 }
 
-fn upload_headers(
-    b: axum::http::response::Builder,
-    u: &Upload,
-) -> axum::http::response::Builder {
-    b.header(header::LOCATION, format!("/v2/{}/blobs/uploads/{}", u.repo, u.id))
-        .header(UPLOAD_UUID, u.id.as_str())
-        .header(header::RANGE, format!("0-{}", u.size().saturating_sub(1)))
-        .header(header::CONTENT_LENGTH, "0")
+fn upload_headers(b: axum::http::response::Builder, u: &Upload) -> axum::http::response::Builder {
+    b.header(
+        header::LOCATION,
+        format!("/v2/{}/blobs/uploads/{}", u.repo, u.id),
+    )
+    .header(UPLOAD_UUID, u.id.as_str())
+    .header(header::RANGE, format!("0-{}", u.size().saturating_sub(1)))
+    .header(header::CONTENT_LENGTH, "0")
 }
 
 fn blob_created(name: &str, d: &Digest) -> Result<Response, RegistryError> {
@@ -597,7 +598,10 @@ async fn start_upload(
     let upload = storage.start_upload(name).await?;
     let mut u = upload.lock().await;
     let Some(d) = digest else {
-        return finish(upload_headers(builder(StatusCode::ACCEPTED), &u), Body::empty());
+        return finish(
+            upload_headers(builder(StatusCode::ACCEPTED), &u),
+            Body::empty(),
+        );
     };
     // Monolithic upload: the whole blob is the POST body.
     let expected = content_length(req.headers());
@@ -611,7 +615,12 @@ async fn start_upload(
 }
 
 fn content_length(h: &HeaderMap) -> Option<u64> {
-    h.get(header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+    h.get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// `start-end` (inclusive), also accepting `bytes start-end/total` and `bytes=start-end`.
@@ -654,7 +663,9 @@ async fn patch_upload(u: &mut Upload, req: Request) -> Result<Response, Registry
         if content_length(req.headers()).is_some_and(|cl| cl != len) {
             return Err(RegistryError::new(
                 Code::SizeInvalid,
-                json!(format!("Content-Range covers {len} bytes but Content-Length differs")),
+                json!(format!(
+                    "Content-Range covers {len} bytes but Content-Length differs"
+                )),
             ));
         }
         Some(len)
@@ -665,7 +676,10 @@ async fn patch_upload(u: &mut Upload, req: Request) -> Result<Response, Registry
     if let Err(e) = u.append(body, expected).await {
         return Err(append_error(e, u));
     }
-    finish(upload_headers(builder(StatusCode::ACCEPTED), u), Body::empty())
+    finish(
+        upload_headers(builder(StatusCode::ACCEPTED), u),
+        Body::empty(),
+    )
 }
 
 async fn get_manifest(
@@ -676,7 +690,7 @@ async fn get_manifest(
 ) -> Result<Response, RegistryError> {
     let (d, media_type, blob) = storage
         .manifest(name, reference)
-        .ok_or_else(|| manifest_unknown(storage, name, reference))?;
+        .ok_or_else(|| manifest_unknown(name, reference))?;
     let b = builder(StatusCode::OK)
         .header(header::CONTENT_TYPE, media_type)
         .header(CONTENT_DIGEST, d.as_str())
@@ -753,7 +767,9 @@ mod tests {
         assert!(
             matches!(route("/v2/a/blobs/sha256%3Aab"), Some(Route::Blob(n, d)) if n == "a" && d == "sha256:ab")
         );
-        assert!(matches!(route("/v2/a/b/blobs/uploads/"), Some(Route::UploadStart(n)) if n == "a/b"));
+        assert!(
+            matches!(route("/v2/a/b/blobs/uploads/"), Some(Route::UploadStart(n)) if n == "a/b")
+        );
         assert!(matches!(route("/v2/a/blobs/uploads"), Some(Route::UploadStart(n)) if n == "a"));
         assert!(
             matches!(route("/v2/a/blobs/uploads/xyz"), Some(Route::Upload(n, id)) if n == "a" && id == "xyz")

@@ -206,15 +206,7 @@ mod tests {
     #[test]
     fn names() {
         for ok in [
-            "demo",
-            "demo/api",
-            "a/b/c",
-            "my-app",
-            "my--app",
-            "my_app",
-            "my__app",
-            "my.app",
-            "0x/1",
+            "demo", "demo/api", "a/b/c", "my-app", "my--app", "my_app", "my__app", "my.app", "0x/1",
         ] {
             assert!(valid_name(ok), "{ok}");
         }

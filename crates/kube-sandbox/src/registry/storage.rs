@@ -87,7 +87,10 @@ pub struct Upload {
 #[derive(Debug)]
 enum Sink {
     Memory(Vec<u8>),
-    Disk { path: PathBuf, file: tokio::fs::File },
+    Disk {
+        path: PathBuf,
+        file: tokio::fs::File,
+    },
     Closed,
 }
 
@@ -95,7 +98,10 @@ enum Sink {
 #[derive(Debug)]
 pub enum AppendError {
     /// The body did not have the announced length.
-    Length { expected: u64, got: u64 },
+    Length {
+        expected: u64,
+        got: u64,
+    },
     /// The client went away or the body could not be read.
     Body(String),
     Io(io::Error),
@@ -467,7 +473,9 @@ impl Storage {
         upload.done = true;
         let sink = std::mem::replace(&mut upload.sink, Sink::Closed);
         let actual = match (expected.algorithm(), &sink) {
-            (Algorithm::Sha256, _) => Digest::from_sha256(upload.hasher.clone().finalize().as_slice()),
+            (Algorithm::Sha256, _) => {
+                Digest::from_sha256(upload.hasher.clone().finalize().as_slice())
+            }
             (Algorithm::Sha512, Sink::Memory(v)) => expected.of_same_algorithm(v),
             (Algorithm::Sha512, Sink::Disk { path, file }) => {
                 let mut file = file.try_clone().await?;
@@ -475,7 +483,10 @@ impl Storage {
                 expected.of_same_algorithm(&tokio::fs::read(path).await?)
             }
             (_, Sink::Closed) => {
-                return Err(RegistryError::new(Code::BlobUploadUnknown, json!(upload.id)));
+                return Err(RegistryError::new(
+                    Code::BlobUploadUnknown,
+                    json!(upload.id),
+                ));
             }
         };
         if &actual != expected {
@@ -649,7 +660,8 @@ impl Storage {
             .filter(|(_, m)| m.subject.as_ref() == Some(d))
             .filter(|(_, m)| artifact_type.is_none() || m.artifact_type.as_deref() == artifact_type)
             .map(|(k, m)| {
-                let mut v = json!({"mediaType": m.media_type, "digest": k.as_str(), "size": m.size});
+                let mut v =
+                    json!({"mediaType": m.media_type, "digest": k.as_str(), "size": m.size});
                 if let Some(a) = &m.artifact_type {
                     v["artifactType"] = json!(a);
                 }
@@ -788,15 +800,16 @@ mod tests {
         let s = Storage::open(&dir).unwrap();
         assert_eq!(std::fs::read_dir(dir.join("uploads")).unwrap().count(), 0);
         assert!(!dir.join("blobs/sha256/.tmp-partial").exists());
-        let (d, mt, blob) = s
-            .manifest("demo/api", &Reference::Tag("1".into()))
-            .unwrap();
+        let (d, mt, blob) = s.manifest("demo/api", &Reference::Tag("1".into())).unwrap();
         assert_eq!(d, md);
         assert_eq!(mt, manifest::OCI_MANIFEST);
         assert_eq!(read(&blob.content).await, m.as_bytes());
         assert_eq!(s.tags("demo/api").unwrap(), vec!["1"]);
         assert_eq!(s.repositories(), vec!["demo/api"]);
-        assert!(s.delete_manifest("demo/api", &Reference::Digest(md.clone())).unwrap());
+        assert!(
+            s.delete_manifest("demo/api", &Reference::Digest(md.clone()))
+                .unwrap()
+        );
         let s = Storage::open(&dir).unwrap();
         assert!(s.tags("demo/api").unwrap().is_empty());
         assert!(s.blob("demo/api", &config).is_some());

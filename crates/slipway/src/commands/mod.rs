@@ -6,6 +6,10 @@ mod generate;
 mod init;
 mod pending;
 mod project;
+mod release;
+mod render;
+mod sandbox;
+mod validate;
 
 use crate::cli::{Cli, Command, Output, SandboxCommand};
 use crate::error::CliError;
@@ -34,10 +38,9 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
         Command::Completions(args) => generate::completions(args, printer),
         Command::Man(args) => generate::man(args, printer),
         Command::Build(args) => build::run(args, global, printer),
-        Command::Render(args) => pending::env_command("render", "the renderer", global, printer, &args.env),
-        Command::Validate(args) => {
-            pending::env_command("validate", "the manifest validator", global, printer, &args.env)
-        }
+        Command::Render(args) => render::render(args, global, printer),
+        Command::Kustomize(args) => render::kustomize(args, printer),
+        Command::Validate(args) => validate::run(args, global, printer),
         Command::Diff(args) => pending::env_command("diff", "the deploy engine", global, printer, &args.env),
         Command::Deploy(args) => {
             let project = project::load(global, printer)?;
@@ -62,9 +65,6 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
             project.promotion_source(&args.env, args.from.as_deref())?;
             Err(pending::engine("promote", "the deploy engine", &project, Some(&args.env)))
         }
-        Command::Sandbox(SandboxCommand::Serve(_)) => Err(CliError::usage(
-            "`slipway sandbox serve` is not built yet: the sandbox cluster is not part of this version",
-        )
-        .hint("environments with `cluster: sandbox` cannot be deployed until it is")),
+        Command::Sandbox(SandboxCommand::Serve(args)) => sandbox::serve(args, global, printer),
     }
 }

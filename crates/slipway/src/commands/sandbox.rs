@@ -1,0 +1,99 @@
+//! `slipway sandbox serve`: the built-in cluster as a process of its own, so that
+//! `kubectl` and slipway can both talk to it. It writes its kubeconfig only once it
+//! answers, and stops cleanly on SIGINT or SIGTERM (exit code 0).
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use kube_sandbox::{Sandbox, SandboxOptions};
+
+use crate::cli::{GlobalArgs, SandboxServeArgs};
+use crate::error::CliError;
+use crate::printer::Printer;
+
+pub fn serve(args: &SandboxServeArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
+    let options = options(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::internal(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(async {
+        let sandbox = Sandbox::start(options).await.map_err(|e| {
+            CliError::new(
+                crate::exit::UNREACHABLE,
+                format!("cannot listen on `{}`: {e}", args.listen),
+            )
+        })?;
+        if let Some(path) = &global.kubeconfig {
+            write_kubeconfig(path, &sandbox.kubeconfig_yaml())?;
+        }
+        printer.info(&format!("serving the Kubernetes API at {}", sandbox.url()));
+        if let Some(path) = &global.kubeconfig {
+            printer.info(&format!(
+                "kubeconfig (context `sandbox`): `{}`; try `kubectl --kubeconfig {} get pods -A`",
+                path.display(),
+                path.display()
+            ));
+        }
+        wait_for_signal().await;
+        printer.info("stopping");
+        sandbox.shutdown().await;
+        Ok(())
+    })
+}
+
+fn options(args: &SandboxServeArgs) -> Result<SandboxOptions, CliError> {
+    let listen: SocketAddr = args.listen.parse().map_err(|_| {
+        CliError::usage(format!(
+            "`--listen {}` is not an address such as `127.0.0.1:6443`",
+            args.listen
+        ))
+    })?;
+    let unbuilt = [
+        (args.state.is_some(), "--state"),
+        (args.registry_listen.is_some(), "--registry-listen"),
+        (args.fault_rate != 0.0, "--fault-rate"),
+        (args.latency.is_some(), "--latency"),
+        (args.watch_drop_after.is_some(), "--watch-drop-after"),
+    ];
+    if let Some((_, flag)) = unbuilt.iter().find(|(given, _)| *given) {
+        return Err(CliError::usage(format!(
+            "`{flag}` is not built yet: this version of the sandbox keeps its state in memory and injects no faults"
+        )));
+    }
+    if !(args.speed > 0.0 && args.speed.is_finite()) {
+        return Err(CliError::usage(format!(
+            "`--speed {}` must be a positive number",
+            args.speed
+        )));
+    }
+    Ok(SandboxOptions {
+        listen,
+        speed: args.speed,
+        registries: args.registries.clone(),
+        strict_images: args.strict_images,
+        ..SandboxOptions::default()
+    })
+}
+
+/// Writes the kubeconfig through a temporary file, so a reader never sees half of it.
+fn write_kubeconfig(path: &Path, text: &str) -> Result<(), CliError> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("kubeconfig")
+    ));
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
