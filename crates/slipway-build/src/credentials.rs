@@ -287,10 +287,10 @@ impl DockerConfig {
             .find(|(key, _)| normalize_host(key) == host)
             .map(|(_, helper)| helper)
             .or(self.creds_store.as_ref());
-        if let Some(helper) = helper {
-            if let Some(credentials) = run_helper(helper, &server_url(&host), search_path)? {
-                return Ok(Some(credentials));
-            }
+        if let Some(helper) = helper
+            && let Some(credentials) = run_helper(helper, &server_url(&host), search_path)?
+        {
+            return Ok(Some(credentials));
         }
         let Some(entry) = self
             .auths

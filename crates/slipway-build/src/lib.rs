@@ -13,8 +13,11 @@
 //! - [`buildah`] builds Dockerfiles with buildah and pushes them, after checking the
 //!   Dockerfile and target stage; [`buildah::BuilderKind`] picks a builder.
 //!
-//! This crate knows nothing about `slipway.yaml`: callers map their configuration onto
-//! the plain input types defined here.
+//! - [`orchestrate`] runs the build of a whole `slipway.yaml` project with all of the
+//!   above and records the result in `.slipway/artifacts.json`.
+//!
+//! Apart from [`orchestrate`], this crate knows nothing about `slipway.yaml`: the
+//! orchestration maps the configuration onto the plain input types defined here.
 
 pub mod buildah;
 pub mod credentials;
@@ -22,5 +25,6 @@ pub mod dockerignore;
 pub mod git;
 pub mod inputs;
 pub mod native;
+pub mod orchestrate;
 pub mod platform;
 pub mod registry;

@@ -238,13 +238,12 @@ impl RegistryClient {
             return Ok(BlobPush::Existed);
         }
         let source = mount_from.map(parse).transpose()?;
-        if let Some(source) = &source {
-            if source.resolve_registry() == target.resolve_registry()
-                && source.repository() != target.repository()
-                && client.mount_blob(target, source, digest).await.is_ok()
-            {
-                return Ok(BlobPush::Mounted);
-            }
+        if let Some(source) = &source
+            && source.resolve_registry() == target.resolve_registry()
+            && source.repository() != target.repository()
+            && client.mount_blob(target, source, digest).await.is_ok()
+        {
+            return Ok(BlobPush::Mounted);
         }
         let fetched;
         let data = match (data, &source) {

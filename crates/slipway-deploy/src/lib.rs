@@ -17,6 +17,7 @@ pub mod lock;
 pub mod order;
 pub mod record;
 pub mod status;
+pub mod status_report;
 pub mod track;
 
 mod value;

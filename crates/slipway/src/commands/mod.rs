@@ -2,6 +2,8 @@
 //! returns a [`CliError`] that carries the exit code.
 
 mod build;
+mod clusters;
+mod deploy;
 mod generate;
 mod init;
 mod pending;
@@ -41,22 +43,11 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
         Command::Render(args) => render::render(args, global, printer),
         Command::Kustomize(args) => render::kustomize(args, printer),
         Command::Validate(args) => validate::run(args, global, printer),
-        Command::Diff(args) => pending::env_command("diff", "the deploy engine", global, printer, &args.env),
-        Command::Deploy(args) => {
-            let project = project::load(global, printer)?;
-            project.environment(&args.env)?;
-            project.check_images(&args.only)?;
-            let names: Vec<String> = args.image.iter().map(|(n, _)| n.clone()).collect();
-            project.check_images(&names)?;
-            Err(pending::engine("deploy", "the deploy engine", &project, Some(&args.env)))
-        }
-        Command::Status(args) => pending::env_command("status", "the deploy engine", global, printer, &args.env),
-        Command::History(args) => {
-            pending::env_command("history", "the deploy engine", global, printer, &args.env)
-        }
-        Command::Rollback(args) => {
-            pending::env_command("rollback", "the deploy engine", global, printer, &args.env)
-        }
+        Command::Diff(args) => deploy::diff(args, global, printer),
+        Command::Deploy(args) => deploy::deploy(args, global, printer),
+        Command::Status(args) => deploy::status(args, global, printer),
+        Command::History(args) => deploy::history(args, global, printer),
+        Command::Rollback(args) => deploy::rollback(args, global, printer),
         Command::Restart(args) => {
             pending::env_command("restart", "the deploy engine", global, printer, &args.env)
         }

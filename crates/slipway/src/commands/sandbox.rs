@@ -28,6 +28,9 @@ pub fn serve(args: &SandboxServeArgs, global: &GlobalArgs, printer: &Printer) ->
             write_kubeconfig(path, &sandbox.kubeconfig_yaml())?;
         }
         printer.info(&format!("serving the Kubernetes API at {}", sandbox.url()));
+        if let Some(registry) = sandbox.registry_addr() {
+            printer.info(&format!("serving an OCI registry at {registry}"));
+        }
         if let Some(path) = &global.kubeconfig {
             printer.info(&format!(
                 "kubeconfig (context `sandbox`): `{}`; try `kubectl --kubeconfig {} get pods -A`",
@@ -51,7 +54,6 @@ fn options(args: &SandboxServeArgs) -> Result<SandboxOptions, CliError> {
     })?;
     let unbuilt = [
         (args.state.is_some(), "--state"),
-        (args.registry_listen.is_some(), "--registry-listen"),
         (args.fault_rate != 0.0, "--fault-rate"),
         (args.latency.is_some(), "--latency"),
         (args.watch_drop_after.is_some(), "--watch-drop-after"),
@@ -67,8 +69,17 @@ fn options(args: &SandboxServeArgs) -> Result<SandboxOptions, CliError> {
             args.speed
         )));
     }
+    let registry_listen = match &args.registry_listen {
+        Some(addr) => Some(addr.parse::<SocketAddr>().map_err(|_| {
+            CliError::usage(format!(
+                "`--registry-listen {addr}` is not an address such as `127.0.0.1:5405`"
+            ))
+        })?),
+        None => None,
+    };
     Ok(SandboxOptions {
         listen,
+        registry_listen,
         speed: args.speed,
         registries: args.registries.clone(),
         strict_images: args.strict_images,

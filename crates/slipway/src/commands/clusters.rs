@@ -1,0 +1,137 @@
+//! Reaching the clusters of an environment: a kubeconfig context, or the built-in
+//! sandbox, which is started in the background the first time a command needs it and
+//! keeps running for the next ones (`.slipway/sandbox/` holds its kubeconfig, address
+//! and log).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use slipway_config::{Cluster, Config};
+use slipway_deploy::cluster::Cluster as Connection;
+
+use crate::cli::GlobalArgs;
+use crate::error::CliError;
+use crate::exit;
+use crate::printer::Printer;
+
+/// Connects to `cluster`.
+pub async fn connect(
+    cluster: &Cluster,
+    config: &Config,
+    global: &GlobalArgs,
+    printer: &Printer,
+) -> Result<Arc<Connection>, CliError> {
+    let (kubeconfig, context) = match cluster {
+        Cluster::Sandbox => (ensure_sandbox(config, printer)?, None),
+        Cluster::Context { name, kubeconfig } => (
+            global.kubeconfig.clone().or_else(|| kubeconfig.as_ref().map(|p| expand_home(p))).unwrap_or_default(),
+            Some(global.context.clone().unwrap_or_else(|| name.clone())),
+        ),
+    };
+    let path = (!kubeconfig.as_os_str().is_empty()).then_some(kubeconfig.as_path());
+    Connection::connect(path, context.as_deref())
+        .await
+        .map(Arc::new)
+        .map_err(|e| CliError::new(exit::UNREACHABLE, e.to_string()))
+}
+
+fn expand_home(path: &Path) -> PathBuf {
+    match (path.strip_prefix("~"), std::env::var_os("HOME")) {
+        (Ok(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// The sandbox's files for a project.
+fn sandbox_dir(config: &Config) -> PathBuf {
+    let base = if config.base_dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        config.base_dir.clone()
+    };
+    base.join(".slipway").join("sandbox")
+}
+
+/// Where the sandbox serves its registry: the host of the project's image repositories
+/// when it is a loopback address (`127.0.0.1:5405/demo/api`), so the images built for a
+/// sandbox environment are pushed to the sandbox itself.
+pub fn sandbox_registry(config: &Config) -> Option<SocketAddr> {
+    config.images.iter().find_map(|i| {
+        let host = i.repository.split('/').next()?;
+        let host = host.replace("localhost", "127.0.0.1");
+        host.parse::<SocketAddr>().ok().filter(|a| a.ip().is_loopback())
+    })
+}
+
+/// Returns the kubeconfig of the project's sandbox, starting it if it is not running.
+pub fn ensure_sandbox(config: &Config, printer: &Printer) -> Result<PathBuf, CliError> {
+    let dir = sandbox_dir(config);
+    let kubeconfig = dir.join("kubeconfig");
+    if let Some(addr) = server_of(&kubeconfig)
+        && healthy(addr)
+    {
+        return Ok(kubeconfig);
+    }
+    std::fs::create_dir_all(&dir)?;
+    let _ = std::fs::write(dir.join(".gitignore"), "*\n");
+    let _ = std::fs::remove_file(&kubeconfig);
+    let log = std::fs::File::create(dir.join("serve.log"))?;
+    let exe = std::env::current_exe()?;
+    let mut command = std::process::Command::new(exe);
+    command
+        .args(["sandbox", "serve", "--listen", "127.0.0.1:0", "--kubeconfig"])
+        .arg(&kubeconfig);
+    if let Some(registry) = sandbox_registry(config) {
+        command.args(["--registry-listen", &registry.to_string()]);
+    }
+    command
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    // Its own process group: a Ctrl-C meant for this command does not stop the cluster.
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    command
+        .spawn()
+        .map_err(|e| CliError::internal(format!("cannot start the sandbox: {e}")))?;
+    printer.info(&format!(
+        "started the sandbox cluster (kubeconfig `{}`)",
+        kubeconfig.display()
+    ));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Some(addr) = server_of(&kubeconfig)
+            && healthy(addr)
+        {
+            return Ok(kubeconfig);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default();
+    Err(CliError::new(exit::UNREACHABLE, "the sandbox cluster did not start").detail(log))
+}
+
+/// The `host:port` of the `server:` line of a kubeconfig.
+fn server_of(kubeconfig: &Path) -> Option<SocketAddr> {
+    let text = std::fs::read_to_string(kubeconfig).ok()?;
+    let line = text.lines().find_map(|l| l.trim().strip_prefix("server:"))?;
+    let url = line.trim().trim_start_matches("http://");
+    url.trim_end_matches('/').parse().ok()
+}
+
+/// True when something answers `GET /readyz` with 200 at `addr`.
+fn healthy(addr: SocketAddr) -> bool {
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(300)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = format!("GET /readyz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut answer = [0u8; 16];
+    let n = stream.read(&mut answer).unwrap_or(0);
+    answer[..n].starts_with(b"HTTP/1.1 200")
+}

@@ -1,0 +1,476 @@
+//! `slipway deploy`, `diff`, `history`, `rollback` and `status`: the release engine of
+//! `slipway-deploy` run for every namespace of an environment, with its events printed
+//! as they happen.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use slipway_config::{Cluster, Environment};
+use slipway_deploy::engine::{self, Change, DeployError, DeployInput, Event, Hook, Outcome};
+use slipway_deploy::record::{Release, ReleaseImage, ReleaseStatus};
+use slipway_deploy::status::State;
+
+use crate::cli::{BuildArgs, DeployArgs, EnvArgs, GlobalArgs, HistoryArgs, RollbackArgs, StatusArgs};
+use crate::error::CliError;
+use crate::exit;
+use crate::printer::{Format, Printer};
+
+use super::{build, clusters, project, release};
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::internal(format!("cannot start the runtime: {e}")))
+}
+
+fn parse_duration(flag: &str, value: &Option<String>, default: Duration) -> Result<Duration, CliError> {
+    match value {
+        None => Ok(default),
+        Some(text) => slipway_config::duration::parse_duration(text)
+            .map_err(|e| CliError::usage(format!("`{flag} {text}`: {e}"))),
+    }
+}
+
+/// Who deploys: `$SLIPWAY_USER`, else `user@host`.
+fn user() -> String {
+    if let Ok(u) = std::env::var("SLIPWAY_USER") {
+        return u;
+    }
+    let name = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    format!("{name}@{host}")
+}
+
+fn git_commit(project: &project::Project) -> (Option<String>, bool) {
+    let dir = if project.config.base_dir.as_os_str().is_empty() {
+        std::path::PathBuf::from(".")
+    } else {
+        project.config.base_dir.clone()
+    };
+    match slipway_build::git::Repository::discover(&dir) {
+        Ok(repo) => (
+            repo.head().ok().map(|c| c.to_string()),
+            repo.status().map(|s| s.is_dirty()).unwrap_or(false),
+        ),
+        Err(_) => (None, false),
+    }
+}
+
+pub fn deploy(args: &DeployArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
+    let project = project::load(global, printer)?;
+    let env = project.environment(&args.env)?.clone();
+    project.check_images(&args.only)?;
+    let overrides: Vec<String> = args.image.iter().map(|(n, _)| n.clone()).collect();
+    project.check_images(&overrides)?;
+    let timeout = parse_duration("--timeout", &args.timeout, env.policy.timeout)?;
+    let wait_lock = parse_duration("--wait-lock", &args.wait_lock, Duration::ZERO)?;
+
+    if args.build {
+        let build_args = BuildArgs {
+            images: args.only.clone(),
+            push: true,
+            no_push: false,
+            env: Some(env.name.clone()),
+            rebuild: false,
+            no_cache: false,
+        };
+        build::run(&build_args, global, printer)?;
+    }
+
+    if env.policy.require_approval && !args.yes && !args.dry_run {
+        return Err(CliError::new(
+            exit::NOT_APPROVED,
+            format!("environment `{}` requires approval", env.name),
+        )
+        .hint("review `slipway diff` and pass `--yes`"));
+    }
+
+    let images = release::images(&project, &args.image)?;
+    if !images.missing.is_empty() {
+        return Err(CliError::usage(format!(
+            "no image to deploy for {}",
+            images.missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
+        ))
+        .hint("build them with `slipway deploy --build` or `slipway build`, or pass `--image NAME=REF`"));
+    }
+    let rendered = release::render(&project, &env, &images.pins)?;
+    let mut failed = false;
+    for r in &rendered {
+        let report = release::check(&env, r);
+        if report.has_errors() {
+            failed |= release::print_report(printer, &r.namespace, &report);
+        }
+    }
+    if failed {
+        return Err(release::validation_failed(&env.name));
+    }
+    let (commit, dirty) = git_commit(&project);
+    let release_images: Vec<ReleaseImage> = images
+        .pins
+        .iter()
+        .map(|p| ReleaseImage {
+            name: p.name.clone(),
+            reference: p.reference.clone(),
+            source: images.sources.get(&p.name).cloned().unwrap_or_default(),
+        })
+        .collect();
+
+    let rt = runtime()?;
+    let mut worst: Option<CliError> = None;
+    for ((cluster, ns), rendered) in release::namespaces(&env).into_iter().zip(&rendered) {
+        let mut objects: Vec<serde_json::Value> = vec![slipway_render::release::applyset_parent(&project.config.app, rendered)];
+        objects.extend(rendered.objects.iter().map(|o| o.value.clone()));
+        let input = DeployInput {
+            app: project.config.app.clone(),
+            environment: env.name.clone(),
+            namespace: ns.clone(),
+            objects,
+            hooks: rendered
+                .hooks
+                .iter()
+                .filter(|h| h.pre_deploy)
+                .map(|h| Hook {
+                    name: h.name.clone(),
+                    job: h.job.value.clone(),
+                    timeout: h.timeout,
+                })
+                .collect(),
+            images: release_images.clone(),
+            timeout,
+            rollback_on_failure: env.policy.rollback_on_failure && !args.no_rollback,
+            crashloop_tolerance: env.policy.crashloop_tolerance,
+            user: user(),
+            git_commit: commit.clone(),
+            git_dirty: dirty,
+            action: "deploy".into(),
+            source_revision: None,
+            dry_run: args.dry_run,
+            wait_lock,
+        };
+        let result = rt.block_on(run_one(&project, &cluster, &ns, input, global, printer));
+        if let Err(e) = result {
+            // Other namespaces of the environment are not touched after a failure.
+            worst = Some(e);
+            break;
+        }
+    }
+    match worst {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+async fn run_one(
+    project: &project::Project,
+    cluster: &Cluster,
+    ns: &str,
+    input: DeployInput,
+    global: &GlobalArgs,
+    printer: &Printer,
+) -> Result<(), CliError> {
+    let connection = clusters::connect(cluster, &project.config, global, printer).await?;
+    printer.info(&format!("==> {} in namespace `{ns}`", input.environment));
+    let report = |e: Event| print_event(printer, &e);
+    let outcome = engine::deploy(Arc::clone(&connection), input, &report).await;
+    conclude(printer, ns, outcome)
+}
+
+fn conclude(printer: &Printer, ns: &str, outcome: Result<Outcome, DeployError>) -> Result<(), CliError> {
+    match outcome {
+        Ok(Outcome::Planned(plan)) => {
+            let changes = plan.iter().filter(|p| p.change != Change::Unchanged).count();
+            printer.info(&format!("dry run: {changes} object(s) would change in `{ns}`; nothing was written"));
+            if printer.format == Format::Json {
+                printer.json(&serde_json::json!({"namespace": ns, "plan": plan.iter().map(|p| serde_json::json!({
+                    "object": p.object, "change": change_word(&p.change),
+                })).collect::<Vec<_>>()}));
+            }
+            Ok(())
+        }
+        Ok(Outcome::Deployed { revision }) => {
+            printer.info(&format!("revision {revision} is live in `{ns}`"));
+            if printer.format == Format::Json {
+                printer.json(&serde_json::json!({"namespace": ns, "outcome": "deployed", "revision": revision}));
+            }
+            Ok(())
+        }
+        Ok(Outcome::RolledBack { revision, restored, diagnosis }) => Err(CliError::new(
+            exit::ROLLED_BACK,
+            format!(
+                "revision {revision} failed in `{ns}` and revision {restored} was restored: {}: {}",
+                diagnosis.workload, diagnosis.reason
+            ),
+        )
+        .detail(diagnosis.render())),
+        Ok(Outcome::Failed { revision, diagnosis, rollback_failed }) => {
+            let mut err = CliError::new(
+                exit::DEPLOY_FAILED,
+                format!("revision {revision} failed in `{ns}`: {}: {}", diagnosis.workload, diagnosis.reason),
+            )
+            .detail(diagnosis.render());
+            if let Some(rb) = rollback_failed {
+                err = err.hint(format!("restoring the previous release failed too: {}", rb.render().trim_end()));
+            } else {
+                err = err.hint("no rollback: the environment has no earlier release, or `--no-rollback` was given");
+            }
+            Err(err)
+        }
+        Err(DeployError::HookFailed { name, diagnosis }) => Err(CliError::new(
+            exit::HOOK_FAILED,
+            format!("hook `{name}` failed in `{ns}`; no workload was changed"),
+        )
+        .detail(diagnosis.render())),
+        Err(DeployError::Lock(e @ slipway_deploy::lock::LockError::Held { .. })) => {
+            Err(CliError::new(exit::LOCKED, e.to_string()).hint("wait for it with `--wait-lock 5m`; a lock whose deploy died expires by itself"))
+        }
+        Err(DeployError::Lock(slipway_deploy::lock::LockError::Cluster(e)) | DeployError::Cluster(e)) => {
+            Err(CliError::new(exit::UNREACHABLE, e.to_string()))
+        }
+        Err(e) => Err(CliError::internal(e.to_string())),
+    }
+}
+
+fn change_word(c: &Change) -> &'static str {
+    match c {
+        Change::Create => "create",
+        Change::Update(_) => "update",
+        Change::Unchanged => "unchanged",
+    }
+}
+
+fn print_event(printer: &Printer, e: &Event) {
+    match e {
+        Event::LockTaken { took_over_from: Some(h) } => {
+            printer.info(&format!("lock taken over from `{h}`, whose lease expired"));
+        }
+        Event::LockTaken { .. } => {}
+        Event::Concluded { revision } => {
+            printer.info(&format!("revision {revision} was left pending by an interrupted deploy: marked failed"));
+        }
+        Event::Planned(plan) => {
+            for p in plan {
+                match &p.change {
+                    Change::Unchanged => {}
+                    Change::Create => printer.info(&format!("  + {}", p.object)),
+                    Change::Update(fields) => {
+                        // Secret fields name keys only; values are never shown.
+                        let shown: Vec<&str> = fields.iter().take(4).map(String::as_str).collect();
+                        let more = fields.len().saturating_sub(4);
+                        let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
+                        printer.info(&format!("  ~ {} ({}{tail})", p.object, shown.join(", ")));
+                    }
+                }
+            }
+        }
+        Event::Pruning(objects) => {
+            for o in objects {
+                printer.info(&format!("  - {o}"));
+            }
+        }
+        Event::HookStarted { name, job } => printer.info(&format!("hook `{name}`: running job `{job}`")),
+        Event::HookFinished { name, logs } => {
+            for l in logs {
+                printer.info(&format!("  {name} | {l}"));
+            }
+        }
+        Event::Conflict { object, fields } => {
+            for (field, manager) in fields {
+                printer.info(&format!(
+                    "warning: {object}: `{field}` was changed on the cluster by `{manager}`; this release sets it back to what the repository says"
+                ));
+            }
+        }
+        Event::Applied { .. } => {}
+        Event::Progress(p) => {
+            let word = match p.state {
+                State::Current => "ready",
+                State::Failed => "failed",
+                State::InProgress => "rolling",
+                State::Terminating => "terminating",
+            };
+            printer.info(&format!("  {} {word}: {}", p.workload, p.message));
+        }
+        Event::Failed(d) => printer.info(&format!("rollout failed: {}: {}: {}", d.workload, d.reason, d.message)),
+        Event::RollingBack { to_revision } => printer.info(&format!("rolling back to revision {to_revision}")),
+        Event::Recorded { revision, status } => {
+            printer.info(&format!("recorded revision {revision}: {}", status.as_str()));
+        }
+    }
+}
+
+pub fn diff(args: &EnvArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
+    let deploy_args = DeployArgs {
+        env: args.env.clone(),
+        build: false,
+        only: vec![],
+        image: vec![],
+        dry_run: true,
+        timeout: None,
+        no_rollback: false,
+        yes: true,
+        wait_lock: None,
+    };
+    deploy(&deploy_args, global, printer)
+}
+
+/// The records of every namespace of an environment.
+fn histories(
+    project: &project::Project,
+    env: &Environment,
+    global: &GlobalArgs,
+    printer: &Printer,
+) -> Result<Vec<(String, Arc<slipway_deploy::cluster::Cluster>, Vec<Release>)>, CliError> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let mut out = Vec::new();
+        for (cluster, ns) in release::namespaces(env) {
+            let connection = clusters::connect(&cluster, &project.config, global, printer).await?;
+            let records = engine::history(&connection, &project.config.app, &env.name, &ns)
+                .await
+                .map_err(|e| CliError::new(exit::UNREACHABLE, e.to_string()))?;
+            out.push((ns, connection, records));
+        }
+        Ok(out)
+    })
+}
+
+pub fn history(args: &HistoryArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
+    let project = project::load(global, printer)?;
+    let env = project.environment(&args.env)?.clone();
+    let all = histories(&project, &env, global, printer)?;
+    let mut json = Vec::new();
+    for (ns, _, records) in &all {
+        if printer.format == Format::Json {
+            json.push(serde_json::json!({"namespace": ns, "releases": records.iter().rev().take(args.limit).map(|r| serde_json::json!({
+                "revision": r.revision, "status": r.status.as_str(), "action": r.action, "started": r.started,
+                "finished": r.finished, "user": r.user, "git_commit": r.git_commit, "images": r.images.iter().map(|i| serde_json::json!({"name": i.name, "reference": i.reference})).collect::<Vec<_>>(),
+                "outcome": r.outcome,
+            })).collect::<Vec<_>>()}));
+            continue;
+        }
+        printer.data(&format!("namespace {ns}\nREVISION  STATUS       ACTION    STARTED               USER                 OUTCOME\n"));
+        for r in records.iter().rev().take(args.limit) {
+            printer.data(&format!(
+                "{:<9} {:<12} {:<9} {:<21} {:<20} {}\n",
+                r.revision,
+                r.status.as_str(),
+                r.action,
+                r.started,
+                r.user,
+                r.outcome
+            ));
+        }
+    }
+    if printer.format == Format::Json {
+        printer.json(&serde_json::json!({"environment": env.name, "namespaces": json}));
+    }
+    Ok(())
+}
+
+pub fn rollback(args: &RollbackArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
+    let project = project::load(global, printer)?;
+    let env = project.environment(&args.env)?.clone();
+    if env.policy.require_approval && !args.yes {
+        return Err(CliError::new(exit::NOT_APPROVED, format!("environment `{}` requires approval", env.name))
+            .hint("pass `--yes`"));
+    }
+    let timeout = parse_duration("--timeout", &args.timeout, env.policy.timeout)?;
+    let all = histories(&project, &env, global, printer)?;
+    let rt = runtime()?;
+    for (ns, connection, records) in all {
+        let current = slipway_deploy::record::current(&records).map(|r| r.revision);
+        let target = match args.to {
+            Some(rev) => records.iter().find(|r| r.revision == rev),
+            None => records
+                .iter()
+                .rev()
+                .find(|r| Some(r.revision) != current && matches!(r.status, ReleaseStatus::Superseded | ReleaseStatus::Deployed)),
+        };
+        let Some(target) = target else {
+            return Err(CliError::usage(match args.to {
+                Some(rev) => format!("revision {rev} is not recorded in `{ns}`"),
+                None => format!("`{ns}` has no earlier release to roll back to"),
+            })
+            .hint(format!("see `slipway history {}`", env.name)));
+        };
+        let objects: Vec<serde_json::Value> = target
+            .manifest
+            .iter()
+            .filter(|o| o.get("kind").and_then(|k| k.as_str()) != Some("Secret") || o.get("slipway.dev/data-sha256").is_none())
+            .cloned()
+            .collect();
+        printer.info(&format!("==> rolling `{ns}` back to revision {}", target.revision));
+        let input = DeployInput {
+            app: project.config.app.clone(),
+            environment: env.name.clone(),
+            namespace: ns.clone(),
+            objects,
+            hooks: vec![],
+            images: target.images.clone(),
+            timeout,
+            rollback_on_failure: false,
+            crashloop_tolerance: env.policy.crashloop_tolerance,
+            user: user(),
+            git_commit: target.git_commit.clone(),
+            git_dirty: target.git_dirty,
+            action: "rollback".into(),
+            source_revision: Some(target.revision),
+            dry_run: false,
+            wait_lock: Duration::ZERO,
+        };
+        let report = |e: Event| print_event(printer, &e);
+        let outcome = rt.block_on(engine::deploy(Arc::clone(&connection), input, &report));
+        conclude(printer, &ns, outcome)?;
+    }
+    Ok(())
+}
+
+pub fn status(args: &StatusArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
+    if args.watch {
+        return Err(CliError::usage("`slipway status --watch` is not built yet"));
+    }
+    let project = project::load(global, printer)?;
+    let env = project.environment(&args.env)?.clone();
+    let all = histories(&project, &env, global, printer)?;
+    let rt = runtime()?;
+    let mut json = Vec::new();
+    for (ns, connection, records) in all {
+        let Some(current) = slipway_deploy::record::current(&records).cloned() else {
+            printer.data(&format!("namespace {ns}: no release yet\n"));
+            json.push(serde_json::json!({"namespace": ns, "release": null}));
+            continue;
+        };
+        let workloads = rt.block_on(slipway_deploy::status_report::workloads(&connection, &ns, &current));
+        if printer.format == Format::Json {
+            json.push(serde_json::json!({"namespace": ns, "release": current.revision, "workloads": workloads.iter().map(|w| serde_json::json!({
+                "workload": w.workload, "ready": w.ready, "desired": w.desired, "images": w.images,
+                "drift": w.drift.iter().map(|d| serde_json::json!({"field": d.field, "recorded": d.recorded, "live": d.live, "manager": d.manager})).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>()}));
+            continue;
+        }
+        printer.data(&format!(
+            "namespace {ns}: revision {} ({}), deployed {} by {}\n",
+            current.revision,
+            current.status.as_str(),
+            current.finished.as_deref().unwrap_or(&current.started),
+            current.user
+        ));
+        for w in &workloads {
+            printer.data(&format!("  {:<28} {}/{} ready  {}\n", w.workload, w.ready, w.desired, w.images.join(", ")));
+            for d in &w.drift {
+                printer.data(&format!(
+                    "    drift: `{}` is `{}` on the cluster (set by `{}`), the release has `{}`\n",
+                    d.field, d.live, d.manager, d.recorded
+                ));
+            }
+        }
+    }
+    if printer.format == Format::Json {
+        printer.json(&serde_json::json!({"environment": env.name, "namespaces": json}));
+    }
+    Ok(())
+}
