@@ -129,6 +129,9 @@ impl Cluster {
     /// [`ClusterError::Kubeconfig`] when the file cannot be read or the context is
     /// unknown.
     pub async fn connect(path: Option<&Path>, context: Option<&str>) -> Result<Self, ClusterError> {
+        // Several TLS backends are linked (the registry client brings its own); the
+        // cluster connection names one. Installing twice is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let kubeconfig = match path {
             Some(path) => Kubeconfig::read_from(path),
             None => Kubeconfig::read(),

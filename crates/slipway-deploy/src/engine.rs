@@ -201,6 +201,29 @@ pub async fn deploy(
     report: &(dyn Fn(Event) + Send + Sync),
 ) -> Result<Outcome, DeployError> {
     let ns = input.namespace.clone();
+    // The target namespace is part of the environment: it is created when missing.
+    if cluster.get("v1", "Namespace", "", &ns).await?.is_none() {
+        if input.dry_run {
+            let mut plan = vec![Planned {
+                object: format!("Namespace/{ns}"),
+                change: Change::Create,
+            }];
+            let mut objects = input.objects.clone();
+            order::sort_for_apply(&mut objects);
+            plan.extend(objects.iter().map(|o| Planned {
+                object: object_label(o),
+                change: Change::Create,
+            }));
+            report(Event::Planned(plan.clone()));
+            return Ok(Outcome::Planned(plan));
+        }
+        let namespace = json!({
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": ns, "labels": {"app.kubernetes.io/managed-by": "slipway"}},
+        });
+        cluster.apply(&namespace, &ns, false, false).await?;
+    }
     let me = format!("{}/{}", input.user, std::process::id());
     let guard = lock::acquire(Arc::clone(&cluster), &input.app, &ns, &me, input.wait_lock).await?;
     report(Event::LockTaken {

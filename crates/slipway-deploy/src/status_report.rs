@@ -34,14 +34,21 @@ pub struct WorkloadStatus {
 }
 
 /// Compares every workload of `release` with the cluster.
-pub async fn workloads(cluster: &Arc<Cluster>, namespace: &str, release: &Release) -> Vec<WorkloadStatus> {
+pub async fn workloads(
+    cluster: &Arc<Cluster>,
+    namespace: &str,
+    release: &Release,
+) -> Vec<WorkloadStatus> {
     let mut out = Vec::new();
     for recorded in &release.manifest {
         let kind = recorded.get("kind").and_then(Value::as_str).unwrap_or("");
         if !is_tracked_kind(kind) || kind == "Job" {
             continue;
         }
-        let api_version = recorded.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let api_version = recorded
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let name = object_name(recorded).unwrap_or("");
         let label = format!("{}/{name}", kind.to_ascii_lowercase());
         match cluster.get(api_version, kind, namespace, name).await {
@@ -68,8 +75,14 @@ pub fn compare(label: &str, recorded: &Value, live: &Value) -> WorkloadStatus {
                 cs.iter()
                     .map(|c| {
                         (
-                            c.get("name").and_then(Value::as_str).unwrap_or("").to_string(),
-                            c.get("image").and_then(Value::as_str).unwrap_or("").to_string(),
+                            c.get("name")
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_string(),
+                            c.get("image")
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_string(),
                         )
                     })
                     .collect()
@@ -82,7 +95,14 @@ pub fn compare(label: &str, recorded: &Value, live: &Value) -> WorkloadStatus {
         if let Some((_, live_image)) = live_containers.iter().find(|(n, _)| *n == name)
             && *live_image != image
         {
-            let path = ["f:spec", "f:template", "f:spec", "f:containers", &format!("k:{{\"name\":\"{name}\"}}"), "f:image"];
+            let path = [
+                "f:spec",
+                "f:template",
+                "f:spec",
+                "f:containers",
+                &format!("k:{{\"name\":\"{name}\"}}"),
+                "f:image",
+            ];
             drift.push(Drift {
                 field: format!("spec.template.spec.containers[{name}].image"),
                 recorded: image,
@@ -105,7 +125,10 @@ pub fn compare(label: &str, recorded: &Value, live: &Value) -> WorkloadStatus {
     }
     WorkloadStatus {
         workload: label.to_string(),
-        ready: live.pointer("/status/readyReplicas").and_then(Value::as_i64).unwrap_or(0),
+        ready: live
+            .pointer("/status/readyReplicas")
+            .and_then(Value::as_i64)
+            .unwrap_or(0),
         desired: live_replicas.unwrap_or(1),
         images: live_containers.into_iter().map(|(_, i)| i).collect(),
         drift,
@@ -154,12 +177,15 @@ mod tests {
             "status": {"readyReplicas": 1}
         });
         let s = compare("deployment/api", &recorded, &live);
-        assert_eq!(s.drift, [Drift {
-            field: "spec.template.spec.containers[api].image".into(),
-            recorded: "r/api:1".into(),
-            live: "r/api:hotfix".into(),
-            manager: "kubectl-set".into(),
-        }]);
+        assert_eq!(
+            s.drift,
+            [Drift {
+                field: "spec.template.spec.containers[api].image".into(),
+                recorded: "r/api:1".into(),
+                live: "r/api:hotfix".into(),
+                manager: "kubectl-set".into(),
+            }]
+        );
         assert_eq!((s.ready, s.desired), (1, 1));
     }
 

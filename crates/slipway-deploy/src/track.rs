@@ -412,12 +412,20 @@ async fn timeout_diagnosis(
             worst.as_ref().map(|(_, pr)| pr.clone()),
         )
         .await;
-        d.message = format!(
-            "not ready within {}s: {} ({})",
-            options.timeout.as_secs(),
-            d.message,
-            st.message
-        );
+        d.message = if d.message == st.message {
+            format!(
+                "not ready within {}s: {}",
+                options.timeout.as_secs(),
+                d.message
+            )
+        } else {
+            format!(
+                "not ready within {}s: {} ({})",
+                options.timeout.as_secs(),
+                d.message,
+                st.message
+            )
+        };
         if worst.is_none() {
             d.reason = "Timeout".into();
         }

@@ -100,7 +100,10 @@ pub fn render_environment(
                 .is_some_and(|m| m.kustomize == KustomizeMode::Kubectl);
             source(overlay, kubectl)?
         }
-        (None, Some(manifests)) => source(&manifests.path, manifests.kustomize == KustomizeMode::Kubectl)?,
+        (None, Some(manifests)) => source(
+            &manifests.path,
+            manifests.kustomize == KustomizeMode::Kubectl,
+        )?,
         (None, None) => Vec::new(),
     };
 
@@ -109,13 +112,29 @@ pub fn render_environment(
     let mut secret_names = BTreeMap::new();
     let mut generated = Vec::new();
     for (name, generator) in &env.config {
-        let data = collect_data(&generator.env_file, &generator.literals, &generator.files, &[], lookup_env, &config.file, &format!("config.{name}"))?;
+        let data = collect_data(
+            &generator.env_file,
+            &generator.literals,
+            &generator.files,
+            &[],
+            lookup_env,
+            &config.file,
+            &format!("config.{name}"),
+        )?;
         let obj = config_map(name, data);
         config_names.insert(name.clone(), hashed_name(name, &obj));
         generated.push(obj);
     }
     for (name, generator) in &env.secrets {
-        let data = collect_data(&generator.env_file, &BTreeMap::new(), &generator.files, &generator.from_env, lookup_env, &config.file, &format!("secrets.{name}"))?;
+        let data = collect_data(
+            &generator.env_file,
+            &BTreeMap::new(),
+            &generator.files,
+            &generator.from_env,
+            lookup_env,
+            &config.file,
+            &format!("secrets.{name}"),
+        )?;
         let obj = secret(name, &generator.secret_type, data);
         secret_names.insert(name.clone(), hashed_name(name, &obj));
         generated.push(obj);
@@ -123,7 +142,11 @@ pub fn render_environment(
     for obj in &mut generated {
         let kind = obj["kind"].as_str().unwrap_or("").to_string();
         let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
-        let hashed = if kind == "Secret" { &secret_names[&name] } else { &config_names[&name] };
+        let hashed = if kind == "Secret" {
+            &secret_names[&name]
+        } else {
+            &config_names[&name]
+        };
         obj["metadata"]["name"] = json!(hashed);
     }
     let mut generated: Vec<Object> = generated
@@ -159,7 +182,15 @@ pub fn render_environment(
                 command,
                 env_from,
             } => Object {
-                value: hook_job(&config.app, &hook.name, image, command.as_deref(), env_from, &env.secrets.keys().cloned().collect::<Vec<_>>(), hook.backoff_limit),
+                value: hook_job(
+                    &config.app,
+                    &hook.name,
+                    image,
+                    command.as_deref(),
+                    env_from,
+                    &env.secrets.keys().cloned().collect::<Vec<_>>(),
+                    hook.backoff_limit,
+                ),
                 source: Source {
                     file: config.file.clone(),
                     line: 1,
@@ -175,7 +206,10 @@ pub fn render_environment(
     }
 
     // References to generated configuration follow the hashed names.
-    for obj in objects.iter_mut().chain(hooks.iter_mut().map(|h| &mut h.job)) {
+    for obj in objects
+        .iter_mut()
+        .chain(hooks.iter_mut().map(|h| &mut h.job))
+    {
         rewrite_references(&mut obj.value, &config_names, &secret_names);
     }
 
@@ -190,7 +224,10 @@ pub fn render_environment(
     report.foreign.extend(hook_report.foreign);
 
     let applyset_id = applyset::id(&applyset_parent_name(&config.app), namespace, "Secret", "");
-    for obj in objects.iter_mut().chain(hooks.iter_mut().map(|h| &mut h.job)) {
+    for obj in objects
+        .iter_mut()
+        .chain(hooks.iter_mut().map(|h| &mut h.job))
+    {
         label(&mut obj.value, &config.app, &applyset_id);
         if !CLUSTER_SCOPED.contains(&obj.kind()) {
             let meta = metadata(&mut obj.value);
@@ -210,12 +247,7 @@ pub fn render_environment(
 /// The ApplySet parent for a rendered namespace: a Secret that lists the group-kinds of
 /// the members, as KEP-3659 and `kubectl apply --applyset` expect.
 pub fn applyset_parent(app: &str, rendered: &Rendered) -> Value {
-    let kinds = applyset::group_kinds(
-        rendered
-            .objects
-            .iter()
-            .map(|o| (o.group(), o.kind())),
-    );
+    let kinds = applyset::group_kinds(rendered.objects.iter().map(|o| (o.group(), o.kind())));
     json!({
         "apiVersion": "v1",
         "kind": "Secret",
@@ -314,10 +346,14 @@ fn config_map(name: &str, data: BTreeMap<String, Vec<u8>>) -> Value {
     for (k, v) in data {
         match String::from_utf8(v) {
             Ok(s) => text.insert(k, json!(s)),
-            Err(e) => binary.insert(k, json!(base64::engine::general_purpose::STANDARD.encode(e.into_bytes()))),
+            Err(e) => binary.insert(
+                k,
+                json!(base64::engine::general_purpose::STANDARD.encode(e.into_bytes())),
+            ),
         };
     }
-    let mut obj = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": text});
+    let mut obj =
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": text});
     if !binary.is_empty() {
         obj["binaryData"] = Value::Object(binary);
     }
@@ -327,7 +363,12 @@ fn config_map(name: &str, data: BTreeMap<String, Vec<u8>>) -> Value {
 fn secret(name: &str, kind: &str, data: BTreeMap<String, Vec<u8>>) -> Value {
     let data: Map<String, Value> = data
         .into_iter()
-        .map(|(k, v)| (k, json!(base64::engine::general_purpose::STANDARD.encode(v))))
+        .map(|(k, v)| {
+            (
+                k,
+                json!(base64::engine::general_purpose::STANDARD.encode(v)),
+            )
+        })
         .collect();
     json!({"apiVersion": "v1", "kind": "Secret", "type": kind, "metadata": {"name": name}, "data": data})
 }
@@ -382,16 +423,26 @@ fn hook_job(
 
 /// The pod spec of a workload, if it has one.
 fn pod_spec(obj: &mut Value) -> Option<&mut Value> {
-    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+    let kind = obj
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     match kind.as_str() {
         "Pod" => obj.get_mut("spec"),
         "CronJob" => obj.pointer_mut("/spec/jobTemplate/spec/template/spec"),
-        "Deployment" | "StatefulSet" | "DaemonSet" | "Job" | "ReplicaSet" => obj.pointer_mut("/spec/template/spec"),
+        "Deployment" | "StatefulSet" | "DaemonSet" | "Job" | "ReplicaSet" => {
+            obj.pointer_mut("/spec/template/spec")
+        }
         _ => None,
     }
 }
 
-fn rewrite_references(obj: &mut Value, configs: &BTreeMap<String, String>, secrets: &BTreeMap<String, String>) {
+fn rewrite_references(
+    obj: &mut Value,
+    configs: &BTreeMap<String, String>,
+    secrets: &BTreeMap<String, String>,
+) {
     if configs.is_empty() && secrets.is_empty() {
         return;
     }
@@ -428,7 +479,10 @@ fn rewrite_references(obj: &mut Value, configs: &BTreeMap<String, String>, secre
         for v in volumes {
             rename(v.pointer_mut("/configMap/name"), configs);
             rename(v.pointer_mut("/secret/secretName"), secrets);
-            if let Some(sources) = v.pointer_mut("/projected/sources").and_then(Value::as_array_mut) {
+            if let Some(sources) = v
+                .pointer_mut("/projected/sources")
+                .and_then(Value::as_array_mut)
+            {
                 for s in sources {
                     rename(s.pointer_mut("/configMap/name"), configs);
                     rename(s.pointer_mut("/secret/name"), secrets);
@@ -442,7 +496,9 @@ fn metadata(obj: &mut Value) -> &mut Map<String, Value> {
     if !obj.get("metadata").is_some_and(Value::is_object) {
         obj["metadata"] = json!({});
     }
-    obj["metadata"].as_object_mut().expect("just made an object")
+    obj["metadata"]
+        .as_object_mut()
+        .expect("just made an object")
 }
 
 fn label(obj: &mut Value, app: &str, applyset_id: &str) {
@@ -463,18 +519,21 @@ mod tests {
 
     fn deployment(uses: &str) -> Value {
         json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "api"},
-            "spec": {"template": {"spec": {
-                "containers": [{"name": "api", "image": "api",
-                    "envFrom": [{"configMapRef": {"name": uses}}, {"secretRef": {"name": "db"}}],
-                    "env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": uses, "key": "x"}}}]}],
-                "volumes": [{"name": "v", "configMap": {"name": uses}}, {"name": "s", "secret": {"secretName": "db"}}]
-            }}}})
+        "spec": {"template": {"spec": {
+            "containers": [{"name": "api", "image": "api",
+                "envFrom": [{"configMapRef": {"name": uses}}, {"secretRef": {"name": "db"}}],
+                "env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": uses, "key": "x"}}}]}],
+            "volumes": [{"name": "v", "configMap": {"name": uses}}, {"name": "s", "secret": {"secretName": "db"}}]
+        }}}})
     }
 
     #[test]
     fn references_follow_hashed_names_everywhere_in_the_pod_spec() {
         let mut d = deployment("app-config");
-        let configs = BTreeMap::from([("app-config".to_string(), "app-config-0123456789".to_string())]);
+        let configs = BTreeMap::from([(
+            "app-config".to_string(),
+            "app-config-0123456789".to_string(),
+        )]);
         let secrets = BTreeMap::from([("db".to_string(), "db-abcdef0123".to_string())]);
         rewrite_references(&mut d, &configs, &secrets);
         let text = d.to_string();
@@ -485,7 +544,10 @@ mod tests {
     #[test]
     fn references_to_other_config_maps_are_left_alone() {
         let mut d = deployment("shared");
-        let configs = BTreeMap::from([("app-config".to_string(), "app-config-0123456789".to_string())]);
+        let configs = BTreeMap::from([(
+            "app-config".to_string(),
+            "app-config-0123456789".to_string(),
+        )]);
         rewrite_references(&mut d, &configs, &BTreeMap::new());
         assert_eq!(d, deployment("shared"));
     }
@@ -502,14 +564,26 @@ mod tests {
 
     #[test]
     fn secrets_are_base64_and_typed() {
-        let s = secret("db", "Opaque", BTreeMap::from([("P".to_string(), b"pw".to_vec())]));
+        let s = secret(
+            "db",
+            "Opaque",
+            BTreeMap::from([("P".to_string(), b"pw".to_vec())]),
+        );
         assert_eq!(s["data"]["P"], "cHc=");
         assert_eq!(s["type"], "Opaque");
     }
 
     #[test]
     fn hook_job_takes_config_and_secrets_by_name() {
-        let job = hook_job("shop", "migrate", "api", Some(&["goose".to_string(), "up".to_string()]), &["cfg".to_string(), "db".to_string()], &["db".to_string()], 0);
+        let job = hook_job(
+            "shop",
+            "migrate",
+            "api",
+            Some(&["goose".to_string(), "up".to_string()]),
+            &["cfg".to_string(), "db".to_string()],
+            &["db".to_string()],
+            0,
+        );
         assert_eq!(job["metadata"]["name"], "shop-migrate");
         let c = &job["spec"]["template"]["spec"]["containers"][0];
         assert_eq!(c["envFrom"][0]["configMapRef"]["name"], "cfg");

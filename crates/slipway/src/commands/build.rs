@@ -35,7 +35,18 @@ pub fn run(args: &BuildArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
     let project = project::load(global, printer)?;
     let config = &project.config;
     let policy = match &args.env {
-        Some(env) => project.environment(env)?.policy.clone(),
+        Some(env) => {
+            let env = project.environment(env)?;
+            // A sandbox environment's images go to the sandbox's own registry.
+            let sandbox = env
+                .targets
+                .iter()
+                .any(|t| t.cluster == slipway_config::Cluster::Sandbox);
+            if sandbox && !args.no_push && super::clusters::sandbox_registry(config).is_some() {
+                super::clusters::ensure_sandbox(config, printer)?;
+            }
+            env.policy.clone()
+        }
         None => Policy::default().with(&config.defaults),
     };
     project.check_images(&args.images)?;

@@ -27,7 +27,11 @@ pub async fn connect(
     let (kubeconfig, context) = match cluster {
         Cluster::Sandbox => (ensure_sandbox(config, printer)?, None),
         Cluster::Context { name, kubeconfig } => (
-            global.kubeconfig.clone().or_else(|| kubeconfig.as_ref().map(|p| expand_home(p))).unwrap_or_default(),
+            global
+                .kubeconfig
+                .clone()
+                .or_else(|| kubeconfig.as_ref().map(|p| expand_home(p)))
+                .unwrap_or_default(),
             Some(global.context.clone().unwrap_or_else(|| name.clone())),
         ),
     };
@@ -62,7 +66,9 @@ pub fn sandbox_registry(config: &Config) -> Option<SocketAddr> {
     config.images.iter().find_map(|i| {
         let host = i.repository.split('/').next()?;
         let host = host.replace("localhost", "127.0.0.1");
-        host.parse::<SocketAddr>().ok().filter(|a| a.ip().is_loopback())
+        host.parse::<SocketAddr>()
+            .ok()
+            .filter(|a| a.ip().is_loopback())
     })
 }
 
@@ -82,7 +88,13 @@ pub fn ensure_sandbox(config: &Config, printer: &Printer) -> Result<PathBuf, Cli
     let exe = std::env::current_exe()?;
     let mut command = std::process::Command::new(exe);
     command
-        .args(["sandbox", "serve", "--listen", "127.0.0.1:0", "--kubeconfig"])
+        .args([
+            "sandbox",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--kubeconfig",
+        ])
         .arg(&kubeconfig);
     if let Some(registry) = sandbox_registry(config) {
         command.args(["--registry-listen", &registry.to_string()]);
@@ -93,9 +105,11 @@ pub fn ensure_sandbox(config: &Config, printer: &Printer) -> Result<PathBuf, Cli
         .stderr(log);
     // Its own process group: a Ctrl-C meant for this command does not stop the cluster.
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    command
+    let child = command
         .spawn()
         .map_err(|e| CliError::internal(format!("cannot start the sandbox: {e}")))?;
+    // `kill $(cat .slipway/sandbox/pid)` stops it.
+    std::fs::write(dir.join("pid"), format!("{}\n", child.id()))?;
     printer.info(&format!(
         "started the sandbox cluster (kubeconfig `{}`)",
         kubeconfig.display()
@@ -116,7 +130,9 @@ pub fn ensure_sandbox(config: &Config, printer: &Printer) -> Result<PathBuf, Cli
 /// The `host:port` of the `server:` line of a kubeconfig.
 fn server_of(kubeconfig: &Path) -> Option<SocketAddr> {
     let text = std::fs::read_to_string(kubeconfig).ok()?;
-    let line = text.lines().find_map(|l| l.trim().strip_prefix("server:"))?;
+    let line = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server:"))?;
     let url = line.trim().trim_start_matches("http://");
     url.trim_end_matches('/').parse().ok()
 }

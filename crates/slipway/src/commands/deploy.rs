@@ -10,7 +10,9 @@ use slipway_deploy::engine::{self, Change, DeployError, DeployInput, Event, Hook
 use slipway_deploy::record::{Release, ReleaseImage, ReleaseStatus};
 use slipway_deploy::status::State;
 
-use crate::cli::{BuildArgs, DeployArgs, EnvArgs, GlobalArgs, HistoryArgs, RollbackArgs, StatusArgs};
+use crate::cli::{
+    BuildArgs, DeployArgs, EnvArgs, GlobalArgs, HistoryArgs, RollbackArgs, StatusArgs,
+};
 use crate::error::CliError;
 use crate::exit;
 use crate::printer::{Format, Printer};
@@ -25,7 +27,11 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .map_err(|e| CliError::internal(format!("cannot start the runtime: {e}")))
 }
 
-fn parse_duration(flag: &str, value: &Option<String>, default: Duration) -> Result<Duration, CliError> {
+fn parse_duration(
+    flag: &str,
+    value: &Option<String>,
+    default: Duration,
+) -> Result<Duration, CliError> {
     match value {
         None => Ok(default),
         Some(text) => slipway_config::duration::parse_duration(text)
@@ -38,7 +44,9 @@ fn user() -> String {
     if let Ok(u) = std::env::var("SLIPWAY_USER") {
         return u;
     }
-    let name = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let name = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
     let host = std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "localhost".into());
@@ -122,7 +130,10 @@ pub fn deploy(args: &DeployArgs, global: &GlobalArgs, printer: &Printer) -> Resu
     let rt = runtime()?;
     let mut worst: Option<CliError> = None;
     for ((cluster, ns), rendered) in release::namespaces(&env).into_iter().zip(&rendered) {
-        let mut objects: Vec<serde_json::Value> = vec![slipway_render::release::applyset_parent(&project.config.app, rendered)];
+        let mut objects: Vec<serde_json::Value> = vec![slipway_render::release::applyset_parent(
+            &project.config.app,
+            rendered,
+        )];
         objects.extend(rendered.objects.iter().map(|o| o.value.clone()));
         let input = DeployInput {
             app: project.config.app.clone(),
@@ -179,11 +190,20 @@ async fn run_one(
     conclude(printer, ns, outcome)
 }
 
-fn conclude(printer: &Printer, ns: &str, outcome: Result<Outcome, DeployError>) -> Result<(), CliError> {
+fn conclude(
+    printer: &Printer,
+    ns: &str,
+    outcome: Result<Outcome, DeployError>,
+) -> Result<(), CliError> {
     match outcome {
         Ok(Outcome::Planned(plan)) => {
-            let changes = plan.iter().filter(|p| p.change != Change::Unchanged).count();
-            printer.info(&format!("dry run: {changes} object(s) would change in `{ns}`; nothing was written"));
+            let changes = plan
+                .iter()
+                .filter(|p| p.change != Change::Unchanged)
+                .count();
+            printer.info(&format!(
+                "dry run: {changes} object(s) would change in `{ns}`; nothing was written"
+            ));
             if printer.format == Format::Json {
                 printer.json(&serde_json::json!({"namespace": ns, "plan": plan.iter().map(|p| serde_json::json!({
                     "object": p.object, "change": change_word(&p.change),
@@ -198,7 +218,11 @@ fn conclude(printer: &Printer, ns: &str, outcome: Result<Outcome, DeployError>) 
             }
             Ok(())
         }
-        Ok(Outcome::RolledBack { revision, restored, diagnosis }) => Err(CliError::new(
+        Ok(Outcome::RolledBack {
+            revision,
+            restored,
+            diagnosis,
+        }) => Err(CliError::new(
             exit::ROLLED_BACK,
             format!(
                 "revision {revision} failed in `{ns}` and revision {restored} was restored: {}: {}",
@@ -206,14 +230,24 @@ fn conclude(printer: &Printer, ns: &str, outcome: Result<Outcome, DeployError>) 
             ),
         )
         .detail(diagnosis.render())),
-        Ok(Outcome::Failed { revision, diagnosis, rollback_failed }) => {
+        Ok(Outcome::Failed {
+            revision,
+            diagnosis,
+            rollback_failed,
+        }) => {
             let mut err = CliError::new(
                 exit::DEPLOY_FAILED,
-                format!("revision {revision} failed in `{ns}`: {}: {}", diagnosis.workload, diagnosis.reason),
+                format!(
+                    "revision {revision} failed in `{ns}`: {}: {}",
+                    diagnosis.workload, diagnosis.reason
+                ),
             )
             .detail(diagnosis.render());
             if let Some(rb) = rollback_failed {
-                err = err.hint(format!("restoring the previous release failed too: {}", rb.render().trim_end()));
+                err = err.hint(format!(
+                    "restoring the previous release failed too: {}",
+                    rb.render().trim_end()
+                ));
             } else {
                 err = err.hint("no rollback: the environment has no earlier release, or `--no-rollback` was given");
             }
@@ -225,11 +259,14 @@ fn conclude(printer: &Printer, ns: &str, outcome: Result<Outcome, DeployError>) 
         )
         .detail(diagnosis.render())),
         Err(DeployError::Lock(e @ slipway_deploy::lock::LockError::Held { .. })) => {
-            Err(CliError::new(exit::LOCKED, e.to_string()).hint("wait for it with `--wait-lock 5m`; a lock whose deploy died expires by itself"))
+            Err(CliError::new(exit::LOCKED, e.to_string()).hint(
+                "wait for it with `--wait-lock 5m`; a lock whose deploy died expires by itself",
+            ))
         }
-        Err(DeployError::Lock(slipway_deploy::lock::LockError::Cluster(e)) | DeployError::Cluster(e)) => {
-            Err(CliError::new(exit::UNREACHABLE, e.to_string()))
-        }
+        Err(
+            DeployError::Lock(slipway_deploy::lock::LockError::Cluster(e))
+            | DeployError::Cluster(e),
+        ) => Err(CliError::new(exit::UNREACHABLE, e.to_string())),
         Err(e) => Err(CliError::internal(e.to_string())),
     }
 }
@@ -244,12 +281,16 @@ fn change_word(c: &Change) -> &'static str {
 
 fn print_event(printer: &Printer, e: &Event) {
     match e {
-        Event::LockTaken { took_over_from: Some(h) } => {
+        Event::LockTaken {
+            took_over_from: Some(h),
+        } => {
             printer.info(&format!("lock taken over from `{h}`, whose lease expired"));
         }
         Event::LockTaken { .. } => {}
         Event::Concluded { revision } => {
-            printer.info(&format!("revision {revision} was left pending by an interrupted deploy: marked failed"));
+            printer.info(&format!(
+                "revision {revision} was left pending by an interrupted deploy: marked failed"
+            ));
         }
         Event::Planned(plan) => {
             for p in plan {
@@ -260,7 +301,11 @@ fn print_event(printer: &Printer, e: &Event) {
                         // Secret fields name keys only; values are never shown.
                         let shown: Vec<&str> = fields.iter().take(4).map(String::as_str).collect();
                         let more = fields.len().saturating_sub(4);
-                        let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
+                        let tail = if more > 0 {
+                            format!(" and {more} more")
+                        } else {
+                            String::new()
+                        };
                         printer.info(&format!("  ~ {} ({}{tail})", p.object, shown.join(", ")));
                     }
                 }
@@ -271,7 +316,9 @@ fn print_event(printer: &Printer, e: &Event) {
                 printer.info(&format!("  - {o}"));
             }
         }
-        Event::HookStarted { name, job } => printer.info(&format!("hook `{name}`: running job `{job}`")),
+        Event::HookStarted { name, job } => {
+            printer.info(&format!("hook `{name}`: running job `{job}`"))
+        }
         Event::HookFinished { name, logs } => {
             for l in logs {
                 printer.info(&format!("  {name} | {l}"));
@@ -294,10 +341,18 @@ fn print_event(printer: &Printer, e: &Event) {
             };
             printer.info(&format!("  {} {word}: {}", p.workload, p.message));
         }
-        Event::Failed(d) => printer.info(&format!("rollout failed: {}: {}: {}", d.workload, d.reason, d.message)),
-        Event::RollingBack { to_revision } => printer.info(&format!("rolling back to revision {to_revision}")),
+        Event::Failed(d) => printer.info(&format!(
+            "rollout failed: {}: {}: {}",
+            d.workload, d.reason, d.message
+        )),
+        Event::RollingBack { to_revision } => {
+            printer.info(&format!("rolling back to revision {to_revision}"))
+        }
         Event::Recorded { revision, status } => {
-            printer.info(&format!("recorded revision {revision}: {}", status.as_str()));
+            printer.info(&format!(
+                "recorded revision {revision}: {}",
+                status.as_str()
+            ));
         }
     }
 }
@@ -318,13 +373,15 @@ pub fn diff(args: &EnvArgs, global: &GlobalArgs, printer: &Printer) -> Result<()
 }
 
 /// The records of every namespace of an environment.
+/// The records of every namespace of an environment. The connections belong to `rt`:
+/// they are used on it only.
 fn histories(
+    rt: &tokio::runtime::Runtime,
     project: &project::Project,
     env: &Environment,
     global: &GlobalArgs,
     printer: &Printer,
 ) -> Result<Vec<(String, Arc<slipway_deploy::cluster::Cluster>, Vec<Release>)>, CliError> {
-    let rt = runtime()?;
     rt.block_on(async {
         let mut out = Vec::new();
         for (cluster, ns) in release::namespaces(env) {
@@ -341,7 +398,8 @@ fn histories(
 pub fn history(args: &HistoryArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
     let project = project::load(global, printer)?;
     let env = project.environment(&args.env)?.clone();
-    let all = histories(&project, &env, global, printer)?;
+    let rt = runtime()?;
+    let all = histories(&rt, &project, &env, global, printer)?;
     let mut json = Vec::new();
     for (ns, _, records) in &all {
         if printer.format == Format::Json {
@@ -371,24 +429,34 @@ pub fn history(args: &HistoryArgs, global: &GlobalArgs, printer: &Printer) -> Re
     Ok(())
 }
 
-pub fn rollback(args: &RollbackArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
+pub fn rollback(
+    args: &RollbackArgs,
+    global: &GlobalArgs,
+    printer: &Printer,
+) -> Result<(), CliError> {
     let project = project::load(global, printer)?;
     let env = project.environment(&args.env)?.clone();
     if env.policy.require_approval && !args.yes {
-        return Err(CliError::new(exit::NOT_APPROVED, format!("environment `{}` requires approval", env.name))
-            .hint("pass `--yes`"));
+        return Err(CliError::new(
+            exit::NOT_APPROVED,
+            format!("environment `{}` requires approval", env.name),
+        )
+        .hint("pass `--yes`"));
     }
     let timeout = parse_duration("--timeout", &args.timeout, env.policy.timeout)?;
-    let all = histories(&project, &env, global, printer)?;
     let rt = runtime()?;
+    let all = histories(&rt, &project, &env, global, printer)?;
     for (ns, connection, records) in all {
         let current = slipway_deploy::record::current(&records).map(|r| r.revision);
         let target = match args.to {
             Some(rev) => records.iter().find(|r| r.revision == rev),
-            None => records
-                .iter()
-                .rev()
-                .find(|r| Some(r.revision) != current && matches!(r.status, ReleaseStatus::Superseded | ReleaseStatus::Deployed)),
+            None => records.iter().rev().find(|r| {
+                Some(r.revision) != current
+                    && matches!(
+                        r.status,
+                        ReleaseStatus::Superseded | ReleaseStatus::Deployed
+                    )
+            }),
         };
         let Some(target) = target else {
             return Err(CliError::usage(match args.to {
@@ -400,10 +468,16 @@ pub fn rollback(args: &RollbackArgs, global: &GlobalArgs, printer: &Printer) -> 
         let objects: Vec<serde_json::Value> = target
             .manifest
             .iter()
-            .filter(|o| o.get("kind").and_then(|k| k.as_str()) != Some("Secret") || o.get("slipway.dev/data-sha256").is_none())
+            .filter(|o| {
+                o.get("kind").and_then(|k| k.as_str()) != Some("Secret")
+                    || o.get("slipway.dev/data-sha256").is_none()
+            })
             .cloned()
             .collect();
-        printer.info(&format!("==> rolling `{ns}` back to revision {}", target.revision));
+        printer.info(&format!(
+            "==> rolling `{ns}` back to revision {}",
+            target.revision
+        ));
         let input = DeployInput {
             app: project.config.app.clone(),
             environment: env.name.clone(),
@@ -435,8 +509,8 @@ pub fn status(args: &StatusArgs, global: &GlobalArgs, printer: &Printer) -> Resu
     }
     let project = project::load(global, printer)?;
     let env = project.environment(&args.env)?.clone();
-    let all = histories(&project, &env, global, printer)?;
     let rt = runtime()?;
+    let all = histories(&rt, &project, &env, global, printer)?;
     let mut json = Vec::new();
     for (ns, connection, records) in all {
         let Some(current) = slipway_deploy::record::current(&records).cloned() else {
@@ -444,7 +518,11 @@ pub fn status(args: &StatusArgs, global: &GlobalArgs, printer: &Printer) -> Resu
             json.push(serde_json::json!({"namespace": ns, "release": null}));
             continue;
         };
-        let workloads = rt.block_on(slipway_deploy::status_report::workloads(&connection, &ns, &current));
+        let workloads = rt.block_on(slipway_deploy::status_report::workloads(
+            &connection,
+            &ns,
+            &current,
+        ));
         if printer.format == Format::Json {
             json.push(serde_json::json!({"namespace": ns, "release": current.revision, "workloads": workloads.iter().map(|w| serde_json::json!({
                 "workload": w.workload, "ready": w.ready, "desired": w.desired, "images": w.images,
@@ -460,7 +538,13 @@ pub fn status(args: &StatusArgs, global: &GlobalArgs, printer: &Printer) -> Resu
             current.user
         ));
         for w in &workloads {
-            printer.data(&format!("  {:<28} {}/{} ready  {}\n", w.workload, w.ready, w.desired, w.images.join(", ")));
+            printer.data(&format!(
+                "  {:<28} {}/{} ready  {}\n",
+                w.workload,
+                w.ready,
+                w.desired,
+                w.images.join(", ")
+            ));
             for d in &w.drift {
                 printer.data(&format!(
                     "    drift: `{}` is `{}` on the cluster (set by `{}`), the release has `{}`\n",

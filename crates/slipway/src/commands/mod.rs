@@ -54,7 +54,12 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
         Command::Promote(args) => {
             let project = project::load(global, printer)?;
             project.promotion_source(&args.env, args.from.as_deref())?;
-            Err(pending::engine("promote", "the deploy engine", &project, Some(&args.env)))
+            Err(pending::engine(
+                "promote",
+                "the deploy engine",
+                &project,
+                Some(&args.env),
+            ))
         }
         Command::Sandbox(SandboxCommand::Serve(args)) => sandbox::serve(args, global, printer),
     }

@@ -27,21 +27,27 @@ pub struct Images {
 /// Collects the release's images: `--image NAME=REF` first, then the last build.
 pub fn images(project: &Project, overrides: &[(String, String)]) -> Result<Images, CliError> {
     let config = &project.config;
-    let artifacts_path = config.base_dir.join(slipway_build::orchestrate::ARTIFACTS_FILE);
+    let artifacts_path = config
+        .base_dir
+        .join(slipway_build::orchestrate::ARTIFACTS_FILE);
     let artifacts = slipway_build::orchestrate::read_artifacts(&artifacts_path).map_err(|e| {
-        CliError::usage(format!("`{}` cannot be read: {e}", artifacts_path.display()))
-            .hint("run `slipway build` to write it again")
+        CliError::usage(format!(
+            "`{}` cannot be read: {e}",
+            artifacts_path.display()
+        ))
+        .hint("run `slipway build` to write it again")
     })?;
     let mut out = Images::default();
     for image in &config.images {
-        let (reference, source) = if let Some((_, r)) = overrides.iter().find(|(n, _)| n == &image.name) {
-            (r.clone(), "override")
-        } else if let Some(a) = artifacts.images.iter().find(|a| a.name == image.name) {
-            (a.reference.clone(), "build")
-        } else {
-            out.missing.push(image.name.clone());
-            continue;
-        };
+        let (reference, source) =
+            if let Some((_, r)) = overrides.iter().find(|(n, _)| n == &image.name) {
+                (r.clone(), "override")
+            } else if let Some(a) = artifacts.images.iter().find(|a| a.name == image.name) {
+                (a.reference.clone(), "build")
+            } else {
+                out.missing.push(image.name.clone());
+                continue;
+            };
         out.sources.insert(image.name.clone(), source.to_string());
         out.pins.push(ImagePin {
             name: image.name.clone(),
@@ -56,12 +62,20 @@ pub fn images(project: &Project, overrides: &[(String, String)]) -> Result<Image
 pub fn namespaces(env: &Environment) -> Vec<(Cluster, String)> {
     env.targets
         .iter()
-        .flat_map(|t| t.namespaces.iter().map(|ns| (t.cluster.clone(), ns.clone())))
+        .flat_map(|t| {
+            t.namespaces
+                .iter()
+                .map(|ns| (t.cluster.clone(), ns.clone()))
+        })
         .collect()
 }
 
 /// Renders every namespace of `env`.
-pub fn render(project: &Project, env: &Environment, pins: &[ImagePin]) -> Result<Vec<Rendered>, CliError> {
+pub fn render(
+    project: &Project,
+    env: &Environment,
+    pins: &[ImagePin],
+) -> Result<Vec<Rendered>, CliError> {
     let lookup = |name: &str| std::env::var(name).ok();
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
@@ -144,8 +158,16 @@ pub fn print_report(printer: &Printer, namespace: &str, report: &Report) -> bool
             u.reason
         ));
     }
-    let errors = report.findings.iter().filter(|f| f.level == Level::Error).count();
-    let warnings = report.findings.iter().filter(|f| f.level == Level::Warning).count();
+    let errors = report
+        .findings
+        .iter()
+        .filter(|f| f.level == Level::Error)
+        .count();
+    let warnings = report
+        .findings
+        .iter()
+        .filter(|f| f.level == Level::Warning)
+        .count();
     printer.info(&format!(
         "namespace `{namespace}`: {errors} error(s), {warnings} warning(s)"
     ));

@@ -30,7 +30,11 @@ pub fn render(args: &EnvArgs, global: &GlobalArgs, printer: &Printer) -> Result<
                 let ns_dir = dir.join(&r.namespace);
                 std::fs::create_dir_all(&ns_dir)?;
                 for o in r.objects.iter().chain(r.hooks.iter().map(|h| &h.job)) {
-                    let file = ns_dir.join(format!("{}-{}.yaml", o.kind().to_ascii_lowercase(), o.name()));
+                    let file = ns_dir.join(format!(
+                        "{}-{}.yaml",
+                        o.kind().to_ascii_lowercase(),
+                        o.name()
+                    ));
                     std::fs::write(&file, slipway_render::value_to_yaml(&o.value))?;
                     count += 1;
                 }
@@ -57,7 +61,10 @@ pub fn kustomize(args: &KustomizeArgs, printer: &Printer) -> Result<(), CliError
     let objects = slipway_render::kustomize(Path::new(&args.dir)).map_err(|e| {
         let err = CliError::usage(e.to_string());
         if matches!(e, slipway_render::RenderError::Unsupported { .. }) {
-            err.hint(format!("`kubectl kustomize {}` renders it", args.dir.display()))
+            err.hint(format!(
+                "`kubectl kustomize {}` renders it",
+                args.dir.display()
+            ))
         } else {
             err
         }

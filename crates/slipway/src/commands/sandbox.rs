@@ -11,7 +11,11 @@ use crate::cli::{GlobalArgs, SandboxServeArgs};
 use crate::error::CliError;
 use crate::printer::Printer;
 
-pub fn serve(args: &SandboxServeArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
+pub fn serve(
+    args: &SandboxServeArgs,
+    global: &GlobalArgs,
+    printer: &Printer,
+) -> Result<(), CliError> {
     let options = options(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -89,11 +93,16 @@ fn options(args: &SandboxServeArgs) -> Result<SandboxOptions, CliError> {
 
 /// Writes the kubeconfig through a temporary file, so a reader never sees half of it.
 fn write_kubeconfig(path: &Path, text: &str) -> Result<(), CliError> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(
         ".{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("kubeconfig")
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("kubeconfig")
     ));
     std::fs::write(&tmp, text)?;
     std::fs::rename(&tmp, path)?;

@@ -22,7 +22,8 @@ pub fn run(args: &EnvArgs, global: &GlobalArgs, printer: &Printer) -> Result<(),
         docs.push(release::report_json(r, &report));
     }
     if printer.format == Format::Json {
-        printer.json(&serde_json::json!({"environment": env.name, "ok": !failed, "namespaces": docs}));
+        printer
+            .json(&serde_json::json!({"environment": env.name, "ok": !failed, "namespaces": docs}));
     }
     if failed {
         return Err(release::validation_failed(&env.name));
