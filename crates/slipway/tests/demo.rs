@@ -1,0 +1,238 @@
+//! The main job, end to end, through the real binary on a copy of `examples/demo`: build
+//! with the native builder into the sandbox's registry, migrate, roll out, see drift
+//! made with the real `kubectl`, deploy over it, roll back, and a release whose image
+//! is missing, diagnosed and rolled back.
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn slipway(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .args(args)
+        .current_dir(dir)
+        .env("SLIPWAY_USER", "tester@ci")
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("the slipway binary runs")
+}
+
+fn text(out: &Output) -> (i32, String, String) {
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == ".slipway" {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
+/// Stops the project's sandbox when the test ends, whatever happened.
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn kubeconfig(&self) -> PathBuf {
+        self.path().join(".slipway/sandbox/kubeconfig")
+    }
+
+    fn kubectl(&self, args: &[&str]) -> Output {
+        Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        if let Ok(pid) = fs::read_to_string(self.path().join(".slipway/sandbox/pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+    }
+}
+
+fn demo() -> Project {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/demo");
+    copy_dir(&src, dir.path());
+    // A free port for the sandbox's registry, so the test never meets another sandbox.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.path().join("slipway.yaml");
+    let text = fs::read_to_string(&config)
+        .unwrap()
+        .replace("127.0.0.1:5405", &format!("127.0.0.1:{port}"));
+    fs::write(&config, text).unwrap();
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    git(dir.path(), &["add", "."]);
+    git(dir.path(), &["commit", "-q", "-m", "demo"]);
+    Project { dir }
+}
+
+#[test]
+fn demo_deploys_shows_drift_keeps_the_repository_and_rolls_back() {
+    let p = demo();
+
+    let (code, _, err) = text(&slipway(p.path(), &["deploy", "dev", "--build"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("hook `migrate`: running job `demo-migrate-r1`"), "{err}");
+    assert!(err.contains("revision 1 is live in `demo-dev`"), "{err}");
+    // Tags are unique, sortable and traceable: UTC time and commit.
+    let artifacts = fs::read_to_string(p.path().join(".slipway/artifacts.json")).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&artifacts).unwrap();
+    let tag = doc["images"][0]["tag"].as_str().unwrap();
+    assert!(
+        tag.len() == 23 && tag.as_bytes()[8] == b'-' && tag.as_bytes()[15] == b'-',
+        "{tag}"
+    );
+
+    // The pods run the pinned images, digests included.
+    let out = p.kubectl(&[
+        "-n",
+        "demo-dev",
+        "get",
+        "deployment",
+        "api",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ]);
+    let image = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(image.contains("/demo/api:") && image.contains("@sha256:"), "{image}");
+
+    let (code, out, err) = text(&slipway(p.path(), &["status", "dev"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("revision 1 (deployed)"), "{out}");
+    assert!(out.contains("deployment/api") && out.contains("1/1 ready"), "{out}");
+
+    // An imperative change on the cluster (seed 004) is drift, named with its manager.
+    let hotfix = image.replace(&image[image.find(":2").unwrap()..], ":hotfix");
+    let set = p.kubectl(&["-n", "demo-dev", "set", "image", "deployment/api", &format!("api={hotfix}")]);
+    assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+    let (_, out, _) = text(&slipway(p.path(), &["status", "dev"]));
+    assert!(out.contains("drift:") && out.contains("set by `kubectl-set`"), "{out}");
+
+    // The next deploy does not silently overwrite it: it says so.
+    let (code, _, err) = text(&slipway(p.path(), &["deploy", "dev"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("was changed on the cluster by `kubectl-set`"), "{err}");
+    let (_, out, _) = text(&slipway(p.path(), &["status", "dev"]));
+    assert!(!out.contains("drift:"), "{out}");
+
+    let (code, _, err) = text(&slipway(p.path(), &["rollback", "dev"]));
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = text(&slipway(p.path(), &["history", "dev"]));
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[2].starts_with("3         deployed     rollback"), "{out}");
+    assert!(lines[3].starts_with("2         superseded"), "{out}");
+
+    // The repository is as it was: slipway's own files are ignored by git.
+    let status = Command::new("git")
+        .args(["status", "--porcelain"])
+        .current_dir(p.path())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&status.stdout), "");
+}
+
+#[test]
+fn missing_images_stop_the_migration_or_roll_the_release_back() {
+    let p = demo();
+    let (code, _, err) = text(&slipway(p.path(), &["deploy", "dev", "--build"]));
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(p.path().join(".slipway/artifacts.json")).unwrap(),
+    )
+    .unwrap();
+    let image = |name: &str| {
+        doc["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let missing = |name: &str| {
+        format!(
+            "{name}={}:gone@sha256:{}",
+            image(name)["repository"].as_str().unwrap(),
+            "0".repeat(64)
+        )
+    };
+    let running = |deployment: &str| {
+        let out = p.kubectl(&[
+            "-n",
+            "demo-dev",
+            "get",
+            "deployment",
+            deployment,
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}",
+        ]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+
+    // The migration runs the api image: when it cannot start, nothing else changes.
+    let (code, _, err) = text(&slipway(
+        p.path(),
+        &["deploy", "dev", "--image", &missing("api"), "--timeout", "60s"],
+    ));
+    assert_eq!(code, 9, "{err}");
+    assert!(err.contains("job/demo-migrate-r2: ImagePullBackOff"), "{err}");
+    assert!(err.contains("hook `migrate` failed in `demo-dev`; no workload was changed"), "{err}");
+    assert_eq!(running("api"), image("api")["reference"].as_str().unwrap());
+
+    // A workload whose image is missing is diagnosed, and the previous release restored.
+    let (code, _, err) = text(&slipway(
+        p.path(),
+        &["deploy", "dev", "--image", &missing("web"), "--timeout", "60s"],
+    ));
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("deployment/web"), "{err}");
+    assert!(err.contains("ImagePullBackOff") || err.contains("ErrImagePull"), "{err}");
+    assert!(err.contains("revision 1 was restored"), "{err}");
+    for name in ["api", "web", "worker"] {
+        assert_eq!(running(name), image(name)["reference"].as_str().unwrap(), "{name}");
+    }
+}
