@@ -116,7 +116,10 @@ fn demo_deploys_shows_drift_keeps_the_repository_and_rolls_back() {
 
     let (code, _, err) = text(&slipway(p.path(), &["deploy", "dev", "--build"]));
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("hook `migrate`: running job `demo-migrate-r1`"), "{err}");
+    assert!(
+        err.contains("hook `migrate`: running job `demo-migrate-r1`"),
+        "{err}"
+    );
     assert!(err.contains("revision 1 is live in `demo-dev`"), "{err}");
     // Tags are unique, sortable and traceable: UTC time and commit.
     let artifacts = fs::read_to_string(p.path().join(".slipway/artifacts.json")).unwrap();
@@ -138,24 +141,47 @@ fn demo_deploys_shows_drift_keeps_the_repository_and_rolls_back() {
         "jsonpath={.spec.template.spec.containers[0].image}",
     ]);
     let image = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(image.contains("/demo/api:") && image.contains("@sha256:"), "{image}");
+    assert!(
+        image.contains("/demo/api:") && image.contains("@sha256:"),
+        "{image}"
+    );
 
     let (code, out, err) = text(&slipway(p.path(), &["status", "dev"]));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("revision 1 (deployed)"), "{out}");
-    assert!(out.contains("deployment/api") && out.contains("1/1 ready"), "{out}");
+    assert!(
+        out.contains("deployment/api") && out.contains("1/1 ready"),
+        "{out}"
+    );
 
     // An imperative change on the cluster (seed 004) is drift, named with its manager.
     let hotfix = image.replace(&image[image.find(":2").unwrap()..], ":hotfix");
-    let set = p.kubectl(&["-n", "demo-dev", "set", "image", "deployment/api", &format!("api={hotfix}")]);
-    assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+    let set = p.kubectl(&[
+        "-n",
+        "demo-dev",
+        "set",
+        "image",
+        "deployment/api",
+        &format!("api={hotfix}"),
+    ]);
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
     let (_, out, _) = text(&slipway(p.path(), &["status", "dev"]));
-    assert!(out.contains("drift:") && out.contains("set by `kubectl-set`"), "{out}");
+    assert!(
+        out.contains("drift:") && out.contains("set by `kubectl-set`"),
+        "{out}"
+    );
 
     // The next deploy does not silently overwrite it: it says so.
     let (code, _, err) = text(&slipway(p.path(), &["deploy", "dev"]));
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("was changed on the cluster by `kubectl-set`"), "{err}");
+    assert!(
+        err.contains("was changed on the cluster by `kubectl-set`"),
+        "{err}"
+    );
     let (_, out, _) = text(&slipway(p.path(), &["status", "dev"]));
     assert!(!out.contains("drift:"), "{out}");
 
@@ -163,7 +189,10 @@ fn demo_deploys_shows_drift_keeps_the_repository_and_rolls_back() {
     assert_eq!(code, 0, "{err}");
     let (_, out, _) = text(&slipway(p.path(), &["history", "dev"]));
     let lines: Vec<&str> = out.lines().collect();
-    assert!(lines[2].starts_with("3         deployed     rollback"), "{out}");
+    assert!(
+        lines[2].starts_with("3         deployed     rollback"),
+        "{out}"
+    );
     assert!(lines[3].starts_with("2         superseded"), "{out}");
 
     // The repository is as it was: slipway's own files are ignored by git.
@@ -216,23 +245,50 @@ fn missing_images_stop_the_migration_or_roll_the_release_back() {
     // The migration runs the api image: when it cannot start, nothing else changes.
     let (code, _, err) = text(&slipway(
         p.path(),
-        &["deploy", "dev", "--image", &missing("api"), "--timeout", "60s"],
+        &[
+            "deploy",
+            "dev",
+            "--image",
+            &missing("api"),
+            "--timeout",
+            "60s",
+        ],
     ));
     assert_eq!(code, 9, "{err}");
-    assert!(err.contains("job/demo-migrate-r2: ImagePullBackOff"), "{err}");
-    assert!(err.contains("hook `migrate` failed in `demo-dev`; no workload was changed"), "{err}");
+    assert!(
+        err.contains("job/demo-migrate-r2: ImagePullBackOff"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hook `migrate` failed in `demo-dev`; no workload was changed"),
+        "{err}"
+    );
     assert_eq!(running("api"), image("api")["reference"].as_str().unwrap());
 
     // A workload whose image is missing is diagnosed, and the previous release restored.
     let (code, _, err) = text(&slipway(
         p.path(),
-        &["deploy", "dev", "--image", &missing("web"), "--timeout", "60s"],
+        &[
+            "deploy",
+            "dev",
+            "--image",
+            &missing("web"),
+            "--timeout",
+            "60s",
+        ],
     ));
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("deployment/web"), "{err}");
-    assert!(err.contains("ImagePullBackOff") || err.contains("ErrImagePull"), "{err}");
+    assert!(
+        err.contains("ImagePullBackOff") || err.contains("ErrImagePull"),
+        "{err}"
+    );
     assert!(err.contains("revision 1 was restored"), "{err}");
     for name in ["api", "web", "worker"] {
-        assert_eq!(running(name), image(name)["reference"].as_str().unwrap(), "{name}");
+        assert_eq!(
+            running(name),
+            image(name)["reference"].as_str().unwrap(),
+            "{name}"
+        );
     }
 }
