@@ -256,22 +256,6 @@ fn promote_without_a_source_says_how_to_name_one() {
 }
 
 #[test]
-fn engines_not_built_yet_say_so_and_exit_2() {
-    let dir = project(MINIMAL);
-    let cases: &[&[&str]] = &[&["restart", "dev"], &["promote", "prod"]];
-    for args in cases {
-        let out = slipway(dir.path(), args);
-        assert_eq!(code(&out), 2, "{args:?}");
-        assert!(
-            stderr(&out).contains("is not built yet"),
-            "{args:?}: {}",
-            stderr(&out)
-        );
-        assert!(stdout(&out).is_empty(), "{args:?} printed data");
-    }
-}
-
-#[test]
 fn output_destination_is_only_for_render() {
     let dir = project(MINIMAL);
     let out = slipway(dir.path(), &["status", "dev", "-o", "out"]);

@@ -1,17 +1,19 @@
-//! `slipway deploy`, `diff`, `history`, `rollback` and `status`: the release engine of
+//! `slipway deploy`, `diff`, `history`, `rollback`, `restart`, `promote` and `status`:
+//! the release engine of
 //! `slipway-deploy` run for every namespace of an environment, with its events printed
 //! as they happen.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use slipway_config::{Cluster, Environment};
+use slipway_config::Environment;
 use slipway_deploy::engine::{self, Change, DeployError, DeployInput, Event, Hook, Outcome};
-use slipway_deploy::record::{Release, ReleaseImage, ReleaseStatus};
+use slipway_deploy::record::{Release, ReleaseStatus};
 use slipway_deploy::status::State;
 
 use crate::cli::{
-    BuildArgs, DeployArgs, EnvArgs, GlobalArgs, HistoryArgs, RollbackArgs, StatusArgs,
+    BuildArgs, DeployArgs, EnvArgs, GlobalArgs, HistoryArgs, PromoteArgs, RestartArgs,
+    RollbackArgs, StatusArgs,
 };
 use crate::error::CliError;
 use crate::exit;
@@ -97,42 +99,84 @@ pub fn deploy(args: &DeployArgs, global: &GlobalArgs, printer: &Printer) -> Resu
         .hint("review `slipway diff` and pass `--yes`"));
     }
 
-    let images = release::images(&project, &args.image)?;
-    if !images.missing.is_empty() {
-        return Err(CliError::usage(format!(
-            "no image to deploy for {}",
-            images.missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
-        ))
-        .hint("build them with `slipway deploy --build` or `slipway build`, or pass `--image NAME=REF`"));
-    }
-    let rendered = release::render(&project, &env, &images.pins)?;
+    let builds = release::builds(&project)?;
+    let (commit, dirty) = git_commit(&project);
+    let request = Request {
+        action: "deploy",
+        overrides: args.image.clone(),
+        only: args.only.clone(),
+        images_from: None,
+        timeout,
+        rollback: env.policy.rollback_on_failure && !args.no_rollback,
+        dry_run: args.dry_run,
+        wait_lock,
+        git: (commit, dirty),
+    };
+    release_environment(&project, &env, &builds, &request, global, printer)
+}
+
+/// What one release of an environment asks for.
+struct Request {
+    action: &'static str,
+    overrides: Vec<(String, String)>,
+    only: Vec<String>,
+    /// For a promotion: the images of another environment's release.
+    images_from: Option<Release>,
+    timeout: Duration,
+    rollback: bool,
+    dry_run: bool,
+    wait_lock: Duration,
+    git: (Option<String>, bool),
+}
+
+/// Renders and validates every namespace first — nothing is written anywhere when one
+/// of them fails — then releases them one after the other, stopping at the first
+/// failure.
+fn release_environment(
+    project: &project::Project,
+    env: &Environment,
+    builds: &[slipway_deploy::images::Built],
+    request: &Request,
+    global: &GlobalArgs,
+    printer: &Printer,
+) -> Result<(), CliError> {
+    let rt = runtime()?;
+    let all = histories(&rt, project, env, global, printer)?;
+    let mut planned = Vec::new();
     let mut failed = false;
-    for r in &rendered {
-        let report = release::check(&env, r);
-        if report.has_errors() {
-            failed |= release::print_report(printer, &r.namespace, &report);
+    for (ns, connection, records) in all {
+        let current = slipway_deploy::record::current(&records);
+        let overrides: Vec<(String, String)> = match &request.images_from {
+            // A promotion runs exactly the source's images.
+            Some(from) => from
+                .images
+                .iter()
+                .map(|i| (i.name.clone(), i.reference.clone()))
+                .collect(),
+            None => request.overrides.clone(),
+        };
+        let images = release::images(project, builds, &overrides, &request.only, current);
+        if !images.missing.is_empty() {
+            return Err(CliError::usage(format!(
+                "no image to deploy for {} in `{ns}`",
+                images.missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
+            ))
+            .hint("build them with `slipway deploy --build` or `slipway build`, or pass `--image NAME=REF`"));
         }
+        let rendered = release::render_namespace(project, env, &ns, &images.pins)?;
+        let report = release::check(env, &rendered);
+        if report.has_errors() {
+            failed |= release::print_report(printer, &ns, &report);
+        }
+        planned.push((ns, connection, images, rendered));
     }
     if failed {
         return Err(release::validation_failed(&env.name));
     }
-    let (commit, dirty) = git_commit(&project);
-    let release_images: Vec<ReleaseImage> = images
-        .pins
-        .iter()
-        .map(|p| ReleaseImage {
-            name: p.name.clone(),
-            reference: p.reference.clone(),
-            source: images.sources.get(&p.name).cloned().unwrap_or_default(),
-        })
-        .collect();
-
-    let rt = runtime()?;
-    let mut worst: Option<CliError> = None;
-    for ((cluster, ns), rendered) in release::namespaces(&env).into_iter().zip(&rendered) {
-        let mut objects: Vec<serde_json::Value> = vec![slipway_render::release::applyset_parent(
+    for (ns, connection, images, rendered) in planned {
+        let mut objects = vec![slipway_render::release::applyset_parent(
             &project.config.app,
-            rendered,
+            &rendered,
         )];
         objects.extend(rendered.objects.iter().map(|o| o.value.clone()));
         let input = DeployInput {
@@ -150,44 +194,24 @@ pub fn deploy(args: &DeployArgs, global: &GlobalArgs, printer: &Printer) -> Resu
                     timeout: h.timeout,
                 })
                 .collect(),
-            images: release_images.clone(),
-            timeout,
-            rollback_on_failure: env.policy.rollback_on_failure && !args.no_rollback,
+            images: images.chosen.clone(),
+            timeout: request.timeout,
+            rollback_on_failure: request.rollback,
             crashloop_tolerance: env.policy.crashloop_tolerance,
             user: user(),
-            git_commit: commit.clone(),
-            git_dirty: dirty,
-            action: "deploy".into(),
-            source_revision: None,
-            dry_run: args.dry_run,
-            wait_lock,
+            git_commit: request.git.0.clone(),
+            git_dirty: request.git.1,
+            action: request.action.into(),
+            source_revision: request.images_from.as_ref().map(|r| r.revision),
+            dry_run: request.dry_run,
+            wait_lock: request.wait_lock,
         };
-        let result = rt.block_on(run_one(&project, &cluster, &ns, input, global, printer));
-        if let Err(e) = result {
-            // Other namespaces of the environment are not touched after a failure.
-            worst = Some(e);
-            break;
-        }
+        printer.info(&format!("==> {} in namespace `{ns}`", env.name));
+        let report = |e: Event| print_event(printer, &e);
+        let outcome = rt.block_on(engine::deploy(Arc::clone(&connection), input, &report));
+        conclude(printer, &ns, outcome)?;
     }
-    match worst {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
-}
-
-async fn run_one(
-    project: &project::Project,
-    cluster: &Cluster,
-    ns: &str,
-    input: DeployInput,
-    global: &GlobalArgs,
-    printer: &Printer,
-) -> Result<(), CliError> {
-    let connection = clusters::connect(cluster, &project.config, global, printer).await?;
-    printer.info(&format!("==> {} in namespace `{ns}`", input.environment));
-    let report = |e: Event| print_event(printer, &e);
-    let outcome = engine::deploy(Arc::clone(&connection), input, &report).await;
-    conclude(printer, ns, outcome)
+    Ok(())
 }
 
 fn conclude(
@@ -373,6 +397,9 @@ pub fn diff(args: &EnvArgs, global: &GlobalArgs, printer: &Printer) -> Result<()
 }
 
 /// The records of every namespace of an environment.
+/// A namespace, the connection to its cluster, and its release records.
+type NamespaceRecords = (String, Arc<slipway_deploy::cluster::Cluster>, Vec<Release>);
+
 /// The records of every namespace of an environment. The connections belong to `rt`:
 /// they are used on it only.
 fn histories(
@@ -381,7 +408,7 @@ fn histories(
     env: &Environment,
     global: &GlobalArgs,
     printer: &Printer,
-) -> Result<Vec<(String, Arc<slipway_deploy::cluster::Cluster>, Vec<Release>)>, CliError> {
+) -> Result<Vec<NamespaceRecords>, CliError> {
     rt.block_on(async {
         let mut out = Vec::new();
         for (cluster, ns) in release::namespaces(env) {
@@ -557,4 +584,143 @@ pub fn status(args: &StatusArgs, global: &GlobalArgs, printer: &Printer) -> Resu
         printer.json(&serde_json::json!({"environment": env.name, "namespaces": json}));
     }
     Ok(())
+}
+
+pub fn promote(args: &PromoteArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
+    let project = project::load(global, printer)?;
+    let source_env = project
+        .promotion_source(&args.env, args.from.as_deref())?
+        .clone();
+    let env = project.environment(&args.env)?.clone();
+    if env.policy.require_approval && !args.yes {
+        return Err(CliError::new(
+            exit::NOT_APPROVED,
+            format!("environment `{}` requires approval", env.name),
+        )
+        .hint(format!(
+            "review `slipway status {}` and pass `--yes`",
+            source_env.name
+        )));
+    }
+    let rt = runtime()?;
+    let sources = histories(&rt, &project, &source_env, global, printer)?;
+    drop(rt);
+    // Every namespace of the source must run the same release to be promoted.
+    let mut current: Option<Release> = None;
+    for (ns, _, records) in &sources {
+        let Some(c) = slipway_deploy::record::current(records) else {
+            return Err(CliError::usage(format!(
+                "`{}` has no release in `{ns}` to promote",
+                source_env.name
+            )));
+        };
+        if let Some(first) = &current
+            && first.images != c.images
+        {
+            return Err(CliError::usage(format!(
+                "the namespaces of `{}` run different images; promote from one of them with `--from`",
+                source_env.name
+            )));
+        }
+        current.get_or_insert_with(|| c.clone());
+    }
+    let Some(from) = current else {
+        return Err(CliError::usage(format!(
+            "`{}` has no namespace",
+            source_env.name
+        )));
+    };
+    printer.info(&format!(
+        "promoting revision {} of `{}` to `{}`",
+        from.revision, source_env.name, env.name
+    ));
+    let request = Request {
+        action: "promote",
+        overrides: vec![],
+        only: vec![],
+        timeout: env.policy.timeout,
+        rollback: env.policy.rollback_on_failure,
+        dry_run: false,
+        wait_lock: Duration::ZERO,
+        git: (from.git_commit.clone(), from.git_dirty),
+        images_from: Some(from),
+    };
+    release_environment(&project, &env, &[], &request, global, printer)
+}
+
+pub fn restart(args: &RestartArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
+    let project = project::load(global, printer)?;
+    let env = project.environment(&args.env)?.clone();
+    let rt = runtime()?;
+    let all = histories(&rt, &project, &env, global, printer)?;
+    let stamp = jiff_now();
+    for (ns, connection, records) in all {
+        let Some(current) = slipway_deploy::record::current(&records) else {
+            return Err(CliError::usage(format!("`{ns}` has no release to restart")));
+        };
+        let mut restarted = Vec::new();
+        let objects: Vec<serde_json::Value> = current
+            .manifest
+            .iter()
+            .filter(|o| o.get("slipway.dev/data-sha256").is_none())
+            .cloned()
+            .map(|mut o| {
+                let kind = o
+                    .get("kind")
+                    .and_then(|k| k.as_str())
+                    .unwrap_or("")
+                    .to_string();
+                let name = o
+                    .pointer("/metadata/name")
+                    .and_then(|n| n.as_str())
+                    .unwrap_or("")
+                    .to_string();
+                let chosen = args.workloads.is_empty() || args.workloads.contains(&name);
+                if matches!(kind.as_str(), "Deployment" | "StatefulSet" | "DaemonSet") && chosen {
+                    o["spec"]["template"]["metadata"]["annotations"]["slipway.dev/restarted-at"] =
+                        serde_json::json!(stamp);
+                    restarted.push(name);
+                }
+                o
+            })
+            .collect();
+        if let Some(unknown) = args.workloads.iter().find(|w| !restarted.contains(w)) {
+            return Err(CliError::usage(format!(
+                "`{unknown}` is not a Deployment, StatefulSet or DaemonSet of the release in `{ns}`"
+            )));
+        }
+        let input = DeployInput {
+            app: project.config.app.clone(),
+            environment: env.name.clone(),
+            namespace: ns.clone(),
+            objects,
+            hooks: vec![],
+            images: current.images.clone(),
+            timeout: env.policy.timeout,
+            rollback_on_failure: false,
+            crashloop_tolerance: env.policy.crashloop_tolerance,
+            user: user(),
+            git_commit: current.git_commit.clone(),
+            git_dirty: current.git_dirty,
+            action: "restart".into(),
+            source_revision: Some(current.revision),
+            dry_run: false,
+            wait_lock: Duration::ZERO,
+        };
+        printer.info(&format!(
+            "==> restarting {} in `{ns}`",
+            restarted.join(", ")
+        ));
+        let report = |e: Event| print_event(printer, &e);
+        let outcome = rt.block_on(engine::deploy(Arc::clone(&connection), input, &report));
+        conclude(printer, &ns, outcome)?;
+    }
+    Ok(())
+}
+
+fn jiff_now() -> String {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| slipway_config::tag::format_timestamp(d.as_secs() as i64))
+        .unwrap_or_default()
 }

@@ -6,7 +6,6 @@ mod clusters;
 mod deploy;
 mod generate;
 mod init;
-mod pending;
 mod project;
 mod release;
 mod render;
@@ -48,19 +47,8 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
         Command::Status(args) => deploy::status(args, global, printer),
         Command::History(args) => deploy::history(args, global, printer),
         Command::Rollback(args) => deploy::rollback(args, global, printer),
-        Command::Restart(args) => {
-            pending::env_command("restart", "the deploy engine", global, printer, &args.env)
-        }
-        Command::Promote(args) => {
-            let project = project::load(global, printer)?;
-            project.promotion_source(&args.env, args.from.as_deref())?;
-            Err(pending::engine(
-                "promote",
-                "the deploy engine",
-                &project,
-                Some(&args.env),
-            ))
-        }
+        Command::Restart(args) => deploy::restart(args, global, printer),
+        Command::Promote(args) => deploy::promote(args, global, printer),
         Command::Sandbox(SandboxCommand::Serve(args)) => sandbox::serve(args, global, printer),
     }
 }

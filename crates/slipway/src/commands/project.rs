@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use slipway_config::{Cluster, Config, Environment, LoadError};
+use slipway_config::{Config, Environment, LoadError};
 
 use crate::cli::GlobalArgs;
 use crate::error::CliError;
@@ -148,25 +148,4 @@ fn unknown(what: &str, name: &str, known: &[&str]) -> CliError {
                 .join(", ")
         )),
     }
-}
-
-/// One line per target of an environment: `sandbox: ns-a, ns-b` or
-/// `context aks-weu: core-prod`.
-pub fn describe_targets(env: &Environment) -> Vec<String> {
-    env.targets
-        .iter()
-        .map(|t| {
-            let cluster = match &t.cluster {
-                Cluster::Sandbox => "the sandbox cluster".to_string(),
-                Cluster::Context { name, .. } => format!("context `{name}`"),
-            };
-            let namespaces = t
-                .namespaces
-                .iter()
-                .map(|n| format!("`{n}`"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            format!("{cluster}, namespace {namespaces}")
-        })
-        .collect()
 }

@@ -2,10 +2,12 @@
 //! (`--image` overrides, then `.slipway/artifacts.json`), the rendered manifests of every
 //! namespace of an environment, and their validation.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use slipway_check::{CheckOptions, Level, Manifest, Report};
 use slipway_config::{Cluster, Environment, RuleLevel};
+use slipway_deploy::images::Built;
+use slipway_deploy::record::{Release, ReleaseImage};
 use slipway_render::ImagePin;
 use slipway_render::release::{self, Rendered};
 
@@ -19,13 +21,13 @@ use super::project::Project;
 #[derive(Debug, Default)]
 pub struct Images {
     pub pins: Vec<ImagePin>,
-    /// `(name, source)`: where each pin came from (`override`, `build`).
-    pub sources: BTreeMap<String, String>,
+    /// What the release records: each image with where it came from.
+    pub chosen: Vec<ReleaseImage>,
     pub missing: Vec<String>,
 }
 
-/// Collects the release's images: `--image NAME=REF` first, then the last build.
-pub fn images(project: &Project, overrides: &[(String, String)]) -> Result<Images, CliError> {
+/// The last builds, from `.slipway/artifacts.json`.
+pub fn builds(project: &Project) -> Result<Vec<Built>, CliError> {
     let config = &project.config;
     let artifacts_path = config
         .base_dir
@@ -37,25 +39,45 @@ pub fn images(project: &Project, overrides: &[(String, String)]) -> Result<Image
         ))
         .hint("run `slipway build` to write it again")
     })?;
-    let mut out = Images::default();
-    for image in &config.images {
-        let (reference, source) =
-            if let Some((_, r)) = overrides.iter().find(|(n, _)| n == &image.name) {
-                (r.clone(), "override")
-            } else if let Some(a) = artifacts.images.iter().find(|a| a.name == image.name) {
-                (a.reference.clone(), "build")
-            } else {
-                out.missing.push(image.name.clone());
-                continue;
-            };
-        out.sources.insert(image.name.clone(), source.to_string());
-        out.pins.push(ImagePin {
-            name: image.name.clone(),
-            repository: image.repository.clone(),
-            reference,
-        });
+    Ok(artifacts
+        .images
+        .into_iter()
+        .map(|a| Built {
+            name: a.name,
+            reference: a.reference,
+            created: a.created,
+        })
+        .collect())
+}
+
+/// The release's images (see `slipway_deploy::images` for the rules).
+pub fn images(
+    project: &Project,
+    builds: &[Built],
+    overrides: &[(String, String)],
+    only: &[String],
+    current: Option<&Release>,
+) -> Images {
+    let config = &project.config;
+    let names: Vec<String> = config.images.iter().map(|i| i.name.clone()).collect();
+    let (chosen, missing) =
+        slipway_deploy::images::choose(&names, overrides, only, builds, current);
+    let pins = chosen
+        .iter()
+        .filter_map(|c| {
+            let image = config.image(&c.name)?;
+            Some(ImagePin {
+                name: c.name.clone(),
+                repository: image.repository.clone(),
+                reference: c.reference.clone(),
+            })
+        })
+        .collect();
+    Images {
+        pins,
+        chosen,
+        missing,
     }
-    Ok(out)
 }
 
 /// The namespaces of an environment, each with the cluster that holds it.
@@ -70,36 +92,35 @@ pub fn namespaces(env: &Environment) -> Vec<(Cluster, String)> {
         .collect()
 }
 
-/// Renders every namespace of `env`.
+/// Renders every namespace of `env` with the same images.
 pub fn render(
     project: &Project,
     env: &Environment,
     pins: &[ImagePin],
 ) -> Result<Vec<Rendered>, CliError> {
+    namespaces(env)
+        .iter()
+        .map(|(_, ns)| render_namespace(project, env, ns, pins))
+        .collect()
+}
+
+/// Renders one namespace of `env`.
+pub fn render_namespace(
+    project: &Project,
+    env: &Environment,
+    ns: &str,
+    pins: &[ImagePin],
+) -> Result<Rendered, CliError> {
     let lookup = |name: &str| std::env::var(name).ok();
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    for (_, ns) in namespaces(env) {
-        if !seen.insert(ns.clone()) {
-            // Two clusters with one namespace name render the same objects.
-            if let Some(r) = out.iter().find(|r: &&Rendered| r.namespace == ns) {
-                out.push(r.clone());
-            }
-            continue;
+    release::render_environment(&project.config, env, ns, pins, &lookup).map_err(|e| {
+        let unsupported = matches!(e, slipway_render::RenderError::Unsupported { .. });
+        let err = CliError::usage(format!("cannot render `{}`: {e}", env.name));
+        if unsupported {
+            err.hint("or render this directory with `kubectl kustomize` by setting `manifests.kustomize: kubectl`")
+        } else {
+            err
         }
-        let rendered = release::render_environment(&project.config, env, &ns, pins, &lookup)
-            .map_err(|e| {
-                let hint = matches!(e, slipway_render::RenderError::Unsupported { .. })
-                    .then_some("or render this directory with `kubectl kustomize` by setting `manifests.kustomize: kubectl`");
-                let err = CliError::usage(format!("cannot render `{}`: {e}", env.name));
-                match hint {
-                    Some(h) => err.hint(h),
-                    None => err,
-                }
-            })?;
-        out.push(rendered);
-    }
-    Ok(out)
+    })
 }
 
 /// Validates rendered manifests with the environment's rule levels.

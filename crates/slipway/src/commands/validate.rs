@@ -11,7 +11,8 @@ use super::{project, release};
 pub fn run(args: &EnvArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
     let project = project::load(global, printer)?;
     let env = project.environment(&args.env)?;
-    let images = release::images(&project, &[])?;
+    let builds = release::builds(&project)?;
+    let images = release::images(&project, &builds, &[], &[], None);
     release::warn_missing(printer, &images);
     let rendered = release::render(&project, env, &images.pins)?;
     let mut failed = false;
