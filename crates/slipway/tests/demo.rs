@@ -195,6 +195,46 @@ fn demo_deploys_shows_drift_keeps_the_repository_and_rolls_back() {
     );
     assert!(lines[3].starts_with("2         superseded"), "{out}");
 
+    // No secret value appears in any output or release record (the demo's secret
+    // env file holds `DB_PASSWORD=demo-only-not-a-secret`).
+    let secret = "demo-only-not-a-secret";
+    let secret_b64 = "ZGVtby1vbmx5LW5vdC1hLXNlY3JldA==";
+    let mut seen = String::new();
+    for args in [
+        &["render", "dev"][..],
+        &["render", "dev", "-o", "json"][..],
+        &["diff", "dev"][..],
+        &["status", "dev", "-o", "json"][..],
+        &["history", "dev", "-o", "json"][..],
+        &["-v", "deploy", "dev"][..],
+    ] {
+        let (_, out, err) = text(&slipway(p.path(), args));
+        seen.push_str(&out);
+        seen.push_str(&err);
+    }
+    let records = p.kubectl(&[
+        "-n",
+        "demo-dev",
+        "get",
+        "secrets",
+        "-l",
+        "slipway.dev/app=demo",
+        "-o",
+        "json",
+    ]);
+    let list: serde_json::Value = serde_json::from_slice(&records.stdout).unwrap();
+    let items = list["items"].as_array().unwrap();
+    assert!(items.len() >= 3, "one record per revision");
+    for item in items {
+        let release = slipway_deploy::record::from_secret(item).unwrap();
+        seen.push_str(&serde_json::to_string(&release).unwrap());
+    }
+    assert!(seen.contains("demo-secrets-"), "the secret's name is shown");
+    assert!(
+        !seen.contains(secret) && !seen.contains(secret_b64),
+        "a secret value leaked"
+    );
+
     // The repository is as it was: slipway's own files are ignored by git.
     let status = Command::new("git")
         .args(["status", "--porcelain"])

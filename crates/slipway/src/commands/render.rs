@@ -9,6 +9,26 @@ use crate::printer::{Format, Printer};
 
 use super::{project, release};
 
+/// Secret values are never printed: each is replaced by a hash of it, so a change still
+/// shows in a diff of two renders.
+fn redact(value: &serde_json::Value) -> serde_json::Value {
+    use sha2::{Digest, Sha256};
+    let mut value = value.clone();
+    if value.get("kind").and_then(|k| k.as_str()) != Some("Secret") {
+        return value;
+    }
+    for field in ["data", "stringData"] {
+        if let Some(map) = value.get_mut(field).and_then(|d| d.as_object_mut()) {
+            for v in map.values_mut() {
+                let digest = Sha256::digest(v.to_string().as_bytes());
+                let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+                *v = serde_json::json!(format!("<redacted sha256:{hex}>"));
+            }
+        }
+    }
+    value
+}
+
 pub fn render(args: &EnvArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
     let project = project::load(global, printer)?;
     let env = project.environment(&args.env)?;
@@ -36,7 +56,7 @@ pub fn render(args: &EnvArgs, global: &GlobalArgs, printer: &Printer) -> Result<
                         o.kind().to_ascii_lowercase(),
                         o.name()
                     ));
-                    std::fs::write(&file, slipway_render::value_to_yaml(&o.value))?;
+                    std::fs::write(&file, slipway_render::value_to_yaml(&redact(&o.value)))?;
                     count += 1;
                 }
             }
@@ -46,12 +66,16 @@ pub fn render(args: &EnvArgs, global: &GlobalArgs, printer: &Printer) -> Result<
             let all: Vec<serde_json::Value> = rendered
                 .iter()
                 .flat_map(|r| r.objects.iter().chain(r.hooks.iter().map(|h| &h.job)))
-                .map(|o| o.value.clone())
+                .map(|o| redact(&o.value))
                 .collect();
             printer.json(&serde_json::json!({"apiVersion": "v1", "kind": "List", "items": all}));
         }
         _ => {
-            let text: Vec<String> = rendered.iter().map(|r| r.to_yaml()).collect();
+            let text: Vec<String> = rendered
+                .iter()
+                .flat_map(|r| r.objects.iter().chain(r.hooks.iter().map(|h| &h.job)))
+                .map(|o| slipway_render::value_to_yaml(&redact(&o.value)))
+                .collect();
             printer.data(&text.join("---\n"));
         }
     }
