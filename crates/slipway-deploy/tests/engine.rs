@@ -287,3 +287,85 @@ async fn dry_run_plans_and_writes_nothing() {
     );
     env.sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_release_left_pending_by_a_killed_deploy_is_concluded_by_the_next_one() {
+    let env = env().await;
+    let (_, report) = collect();
+    engine::deploy(
+        env.cluster.clone(),
+        input(vec![deployment("registry.example.com/api:1", "ready")]),
+        &report,
+    )
+    .await
+    .unwrap();
+    // A deploy killed after recording revision 2 as pending, holding the lock.
+    let mut killed = engine::history(&env.cluster, "shop", "prod", "default")
+        .await
+        .unwrap()[0]
+        .clone();
+    killed.revision = 2;
+    killed.status = ReleaseStatus::Pending;
+    env.cluster
+        .create(&slipway_deploy::record::to_secret(&killed), "default")
+        .await
+        .unwrap();
+    let released = env
+        .cluster
+        .get(
+            "coordination.k8s.io/v1",
+            "Lease",
+            "default",
+            "slipway-lock-shop",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let lease = slipway_deploy::lock::lease_object(
+        "shop",
+        "default",
+        "killed@host/1",
+        "2020-01-01T00:00:00Z".parse().unwrap(),
+        released
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str),
+    );
+    env.cluster.replace(&lease, "default").await.unwrap();
+
+    let (log, report) = collect();
+    let outcome = engine::deploy(
+        env.cluster.clone(),
+        input(vec![deployment("registry.example.com/api:3", "ready")]),
+        &report,
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(outcome, Outcome::Deployed { revision: 3 }),
+        "{outcome:?}"
+    );
+    let events = log.lock().unwrap().join("\n");
+    assert!(
+        events.contains("took_over_from: Some(\"killed@host/1\")"),
+        "{events}"
+    );
+    assert!(events.contains("Concluded { revision: 2 }"), "{events}");
+    let history = engine::history(&env.cluster, "shop", "prod", "default")
+        .await
+        .unwrap();
+    let statuses: Vec<_> = history.iter().map(|r| (r.revision, r.status)).collect();
+    assert_eq!(
+        statuses,
+        [
+            (1, ReleaseStatus::Superseded),
+            (2, ReleaseStatus::Failed),
+            (3, ReleaseStatus::Deployed)
+        ]
+    );
+    assert!(
+        history[1].outcome.starts_with("interrupted"),
+        "{}",
+        history[1].outcome
+    );
+    env.sandbox.shutdown().await;
+}
