@@ -18,6 +18,7 @@ const COMMANDS: &[&str] = &[
     "restart",
     "promote",
     "sandbox",
+    "kustomize",
     "completions",
     "man",
 ];
