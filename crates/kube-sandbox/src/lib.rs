@@ -13,11 +13,13 @@
 
 pub mod controllers;
 pub mod errors;
+pub mod faults;
 pub mod fields;
 pub mod kinds;
 pub mod node;
 pub mod openapi;
 pub mod patch;
+pub mod persist;
 pub mod proto;
 pub mod registry;
 pub mod resources;
@@ -65,6 +67,20 @@ pub struct SandboxOptions {
     /// Keep the embedded registry's blobs and tags in this directory; `None` keeps them in
     /// memory.
     pub registry_dir: Option<PathBuf>,
+    /// Keep the cluster's state in this directory (an append-only log and a snapshot): a
+    /// restart resumes from it, and every acknowledged write survives a crash. The embedded
+    /// registry keeps its images in `state_dir/registry` unless `registry_dir` is set.
+    /// `None` keeps everything in memory.
+    pub state_dir: Option<PathBuf>,
+    /// The share (0 to 1) of API requests answered with an injected 500, 503 or 429 (with
+    /// `Retry-After: 1`). Version, health, OpenAPI and discovery requests are never faulted.
+    pub fault_rate: f64,
+    /// Seed of the generator that picks faulted requests, so that runs are repeatable.
+    pub fault_seed: u64,
+    /// A delay added to every request.
+    pub latency: Option<Duration>,
+    /// Every watch is closed after this long (clients must re-establish it).
+    pub watch_drop_after: Option<Duration>,
 }
 
 impl Default for SandboxOptions {
@@ -81,6 +97,11 @@ impl Default for SandboxOptions {
             strict_images: false,
             registry_listen: None,
             registry_dir: None,
+            state_dir: None,
+            fault_rate: 0.0,
+            fault_seed: 1,
+            latency: None,
+            watch_drop_after: None,
         }
     }
 }
@@ -103,18 +124,33 @@ impl Sandbox {
     pub async fn start(options: SandboxOptions) -> std::io::Result<SandboxHandle> {
         let listener = tokio::net::TcpListener::bind(options.listen).await?;
         let addr = listener.local_addr()?;
-        let registry = match options.registry_listen {
-            Some(a) => {
-                Some(registry::RegistryServer::start(a, options.registry_dir.as_deref()).await?)
+        let registry_dir = options
+            .registry_dir
+            .clone()
+            .or_else(|| options.state_dir.as_ref().map(|d| d.join("registry")));
+        let store = match &options.state_dir {
+            Some(dir) => {
+                let dir = dir.clone();
+                let history = options.watch_history;
+                tokio::task::spawn_blocking(move || Store::open(history, &dir))
+                    .await
+                    .map_err(std::io::Error::other)??
             }
+            None => Store::new(options.watch_history),
+        };
+        let store = Arc::new(store);
+        let registry = match options.registry_listen {
+            Some(a) => Some(registry::RegistryServer::start(a, registry_dir.as_deref()).await?),
             None => None,
         };
-        let store = Arc::new(Store::new(options.watch_history));
+        let faults = faults::Faults::new(options.fault_rate, options.latency, options.fault_seed);
         let app = Arc::new(server::App {
             store: store.clone(),
             token: options.token.clone(),
             addr: addr.to_string(),
             bookmark_interval: options.bookmark_interval,
+            faults: faults.active().then(|| Arc::new(faults)),
+            watch_drop_after: options.watch_drop_after,
         });
         let router = axum::Router::new()
             .fallback(

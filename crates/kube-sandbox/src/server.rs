@@ -27,6 +27,10 @@ pub struct App {
     pub token: Option<String>,
     pub addr: String,
     pub bookmark_interval: Duration,
+    /// Injected faults and latency, when any.
+    pub faults: Option<Arc<crate::faults::Faults>>,
+    /// Every watch is closed after this long.
+    pub watch_drop_after: Option<Duration>,
 }
 
 type Query = HashMap<String, String>;
@@ -70,6 +74,11 @@ pub async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Some(faults) = &app.faults
+        && let Some(fault) = faults.apply(uri.path()).await
+    {
+        return fault;
+    }
     // Like the real server's anonymous access to public info (system:public-info-viewer):
     // the version and health endpoints need no credentials.
     let public = matches!(uri.path(), "/version" | "/healthz" | "/readyz" | "/livez");
@@ -975,6 +984,7 @@ fn watch(
         .and_then(|t| t.parse::<u64>().ok())
         .map(Duration::from_secs)
         .unwrap_or(Duration::from_secs(30 * 60));
+    let timeout = app.watch_drop_after.map_or(timeout, |d| timeout.min(d));
     let from_rv =
         if send_initial || rv_param.is_empty() || rv_param == "0" {
             None

@@ -113,6 +113,17 @@ pub struct WatchStart {
 pub struct Store {
     inner: Mutex<Inner>,
     tx: broadcast::Sender<Arc<StoreEvent>>,
+    /// The state directory's log, when the store is persistent.
+    log: Option<crate::persist::Log>,
+}
+
+/// A write that cannot be made durable must not be acknowledged: stop the process.
+fn fatal(log: &crate::persist::Log, e: &std::io::Error) -> ! {
+    eprintln!(
+        "kube-sandbox: cannot write the state log in {}: {e}; stopping",
+        log.dir().display()
+    );
+    std::process::abort()
 }
 
 fn hex(s: &str) -> String {
@@ -161,8 +172,86 @@ fn without_meta_and_status(obj: &Value) -> Value {
 
 impl Store {
     pub fn new(history_cap: usize) -> Self {
+        let store = Self::empty(history_cap, None);
+        store.bootstrap();
+        store
+    }
+
+    /// A store kept in `dir`: what the directory holds is replayed (a new directory gets
+    /// the built-in objects), and every write is on disk before the write returns.
+    pub fn open(history_cap: usize, dir: &std::path::Path) -> std::io::Result<Self> {
+        Self::open_with(history_cap, dir, crate::persist::DEFAULT_COMPACT_BYTES)
+    }
+
+    /// [`Store::open`] with the log size that triggers compaction.
+    pub fn open_with(
+        history_cap: usize,
+        dir: &std::path::Path,
+        compact_bytes: u64,
+    ) -> std::io::Result<Self> {
+        let (log, replayed) = crate::persist::Log::open(dir, compact_bytes)?;
+        let store = Self::empty(history_cap, Some(log));
+        if replayed.records.is_empty() {
+            store.bootstrap();
+            return Ok(store);
+        }
+        {
+            let mut inner = store.lock();
+            for r in replayed.records {
+                let ns = str_at(&r.object, "metadata.namespace").to_string();
+                let name = str_at(&r.object, "metadata.name").to_string();
+                let map = inner.objects.entry(r.key).or_default();
+                if r.deleted {
+                    map.remove(&(ns, name));
+                } else {
+                    map.insert((ns, name), Arc::new(r.object));
+                }
+            }
+            inner.objects.retain(|_, m| !m.is_empty());
+            inner.rv = replayed.rv;
+            // Watches cannot resume from before the restart.
+            inner.compacted = replayed.rv;
+            let crds: Vec<Arc<Value>> = inner
+                .objects
+                .get("apiextensions.k8s.io/customresourcedefinitions")
+                .map(|m| m.values().cloned().collect())
+                .unwrap_or_default();
+            for crd in crds {
+                let types = crate::resources::from_crd(&crd);
+                let group = crd["spec"]["group"].as_str().unwrap_or_default();
+                let plural = crd["spec"]["names"]["plural"].as_str().unwrap_or_default();
+                inner.registry.set_crd(group, plural, types);
+            }
+            // Cluster IPs continue above the highest one handed out.
+            let mut next_ip = 1;
+            for svc in inner
+                .objects
+                .get("/services")
+                .into_iter()
+                .flat_map(|m| m.values())
+            {
+                let ip = str_at(svc, "spec.clusterIP");
+                if let Some(rest) = ip.strip_prefix("10.96.")
+                    && let Some((a, b)) = rest.split_once('.')
+                    && let (Ok(a), Ok(b)) = (a.parse::<u32>(), b.parse::<u32>())
+                    && b >= 1
+                {
+                    next_ip = next_ip.max(a * 250 + b);
+                }
+            }
+            inner.next_ip = next_ip;
+        }
+        Ok(store)
+    }
+
+    /// Whether the store is kept in a state directory.
+    pub fn is_persistent(&self) -> bool {
+        self.log.is_some()
+    }
+
+    fn empty(history_cap: usize, log: Option<crate::persist::Log>) -> Self {
         let (tx, _) = broadcast::channel(8192);
-        let store = Store {
+        Store {
             inner: Mutex::new(Inner {
                 rv: 0,
                 compacted: 0,
@@ -174,9 +263,8 @@ impl Store {
                 pending: Vec::new(),
             }),
             tx,
-        };
-        store.bootstrap();
-        store
+            log,
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -242,7 +330,40 @@ impl Store {
 
     fn flush(&self, mut inner: MutexGuard<'_, Inner>) {
         let pending = std::mem::take(&mut inner.pending);
+        let mut sync_to = None;
+        if let Some(log) = &self.log
+            && !pending.is_empty()
+        {
+            // Appended under the store lock, so the log is in resourceVersion order.
+            let records = pending.iter().map(|ev| {
+                let t = if ev.event_type == EventType::Deleted {
+                    "del"
+                } else {
+                    "put"
+                };
+                (t, ev.rv, ev.storage_key.as_str(), &*ev.object)
+            });
+            match log.append(records) {
+                Ok(rv) => sync_to = Some(rv),
+                Err(e) => fatal(log, &e),
+            }
+            if log.needs_compaction() {
+                let objects = inner
+                    .objects
+                    .iter()
+                    .flat_map(|(k, m)| m.values().map(move |o| (k.as_str(), &**o)));
+                if let Err(e) = log.compact(inner.rv, objects) {
+                    fatal(log, &e);
+                }
+            }
+        }
         drop(inner);
+        // The write is acknowledged only once it is on disk; concurrent writers share syncs.
+        if let (Some(log), Some(rv)) = (&self.log, sync_to)
+            && let Err(e) = log.sync(rv)
+        {
+            fatal(log, &e);
+        }
         for ev in pending {
             let _ = self.tx.send(ev);
         }

@@ -395,9 +395,39 @@ async fn never_ready_image_makes_rollout_status_fail_on_progress_deadline() {
     assert_eq!(&cols[1..3], ["0/1", "Running"], "{row}");
 }
 
-/// Records the Deployment's available replicas after every change while `f` runs.
+/// Records the Deployment's available replicas after every change during a rollout to
+/// `image`. The events are drained while the rollout runs, so none is lost to a full
+/// channel on a busy machine.
 async fn availability_during(env: &Env, name: &str, image: &str) -> Vec<i64> {
     let mut rx = env.store().subscribe();
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let watched = name.to_string();
+    let collector = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        loop {
+            let ev = tokio::select! {
+                ev = rx.recv() => ev,
+                _ = &mut stopped => break,
+            };
+            match ev {
+                Ok(ev) => {
+                    if ev.storage_key == "apps/deployments"
+                        && ev.object["metadata"]["name"] == watched.as_str()
+                        && ev.event_type != EventType::Deleted
+                    {
+                        seen.push(
+                            ev.object["status"]["availableReplicas"]
+                                .as_i64()
+                                .unwrap_or(0),
+                        );
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(_) => break,
+            }
+        }
+        seen
+    });
     env.kubectl(&[
         "set",
         "image",
@@ -414,27 +444,17 @@ async fn availability_during(env: &Env, name: &str, image: &str) -> Vec<i64> {
     ])
     .await
     .ok();
-    let mut seen = Vec::new();
-    while let Ok(ev) = rx.try_recv() {
-        if ev.storage_key == "apps/deployments"
-            && ev.object["metadata"]["name"] == name
-            && ev.event_type != EventType::Deleted
-        {
-            seen.push(
-                ev.object["status"]["availableReplicas"]
-                    .as_i64()
-                    .unwrap_or(0),
-            );
-        }
-    }
-    seen
+    let _ = stop.send(());
+    collector.await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rolling_update_one_replica_never_drops_below_one_ready() {
     let reg = testkit::Registry::start();
     let v1 = push_image(reg.host(), "one", "v1", None);
-    let v2 = push_image(reg.host(), "one", "v2", None);
+    // The new version takes a moment to start, as real ones do: long enough for the
+    // old ReplicaSet's status to show its pod gone before the new pod is ready.
+    let v2 = push_image(reg.host(), "one", "v2", Some("slow-start=4s"));
     let env = Env::start(SPEED).await;
     let surge = "  strategy:\n    rollingUpdate:\n      maxSurge: 1\n      maxUnavailable: 0\n";
     env.apply(&deployment_yaml("one", &v1, 1, surge, "")).await;

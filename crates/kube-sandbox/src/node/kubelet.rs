@@ -142,6 +142,54 @@ impl PodRuntime {
         }
     }
 
+    /// Re-adopts a pod that was running before the sandbox restarted (state replayed from
+    /// its state directory): its containers keep running, with their readiness, restart
+    /// counts and IDs, instead of being created again. `None` when the pod is not running.
+    pub(crate) fn adopt(pod: &Value) -> Option<PodRuntime> {
+        if str_at(pod, "status.phase") != "Running"
+            || pod["metadata"]
+                .get("deletionTimestamp")
+                .is_some_and(|v| !v.is_null())
+        {
+            return None;
+        }
+        let statuses = pod["status"]["containerStatuses"].as_array()?;
+        let ip = str_at(pod, "status.podIP").to_string();
+        let host_ip = str_at(pod, "status.hostIP").to_string();
+        if ip.is_empty() {
+            return None;
+        }
+        let mut rt = PodRuntime::new(pod, ip, host_ip);
+        let start_time = str_at(pod, "status.startTime");
+        if !start_time.is_empty() {
+            rt.start_time = start_time.to_string();
+        }
+        let annotation = pod["metadata"]["annotations"][BEHAVIOR_KEY].as_str();
+        let now = Instant::now();
+        for c in &mut rt.containers {
+            let st = statuses.iter().find(|s| s["name"] == c.name.as_str())?;
+            let started_at = st["state"]["running"]["startedAt"].as_str()?;
+            c.state = State::Running {
+                started_at: started_at.to_string(),
+                since: now,
+            };
+            c.behavior = annotation
+                .and_then(Behavior::parse)
+                .unwrap_or(Behavior::Ready);
+            c.ready = st["ready"].as_bool().unwrap_or(false);
+            if !c.ready && c.behavior != Behavior::NeverReady {
+                c.ready_at = Some(now);
+            }
+            c.restart_count = st["restartCount"].as_i64().unwrap_or(0);
+            c.container_id = st["containerID"].as_str().unwrap_or_default().to_string();
+            c.last_terminated = st["lastState"]
+                .get("terminated")
+                .filter(|t| !t.is_null())
+                .cloned();
+        }
+        Some(rt)
+    }
+
     fn restart_policy(&self) -> &str {
         self.pod["spec"]["restartPolicy"]
             .as_str()

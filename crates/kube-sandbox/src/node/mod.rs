@@ -448,6 +448,22 @@ async fn run(ctx: Ctx, opts: NodeOptions) {
     node.publish_node();
     // Pods that exist already (bound or not).
     for p in node.ctx.list(&node.ctx.pods, None) {
+        // Pods that ran before a restart (replayed state) keep running.
+        if str_at(&p, "spec.nodeName") == NODE_NAME
+            && let Some(rt) = kubelet::PodRuntime::adopt(&p)
+        {
+            if let Some((a, b)) = rt
+                .ip
+                .strip_prefix("10.244.")
+                .and_then(|r| r.split_once('.'))
+                && let (Ok(a), Ok(b)) = (a.parse::<u32>(), b.parse::<u32>())
+            {
+                node.next_ip = node.next_ip.max(a * 250 + b.saturating_sub(1));
+            }
+            let uid = rt.uid.clone();
+            node.pods.insert(uid.clone(), rt);
+            node.dirty.insert(uid);
+        }
         let ev = StoreEvent {
             rv: 0,
             storage_key: "/pods".into(),

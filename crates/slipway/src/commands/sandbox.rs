@@ -56,15 +56,37 @@ fn options(args: &SandboxServeArgs) -> Result<SandboxOptions, CliError> {
             args.listen
         ))
     })?;
-    let unbuilt = [
-        (args.state.is_some(), "--state"),
-        (args.fault_rate != 0.0, "--fault-rate"),
-        (args.latency.is_some(), "--latency"),
-        (args.watch_drop_after.is_some(), "--watch-drop-after"),
-    ];
-    if let Some((_, flag)) = unbuilt.iter().find(|(given, _)| *given) {
+    if !(args.fault_rate.is_finite() && (0.0..=1.0).contains(&args.fault_rate)) {
         return Err(CliError::usage(format!(
-            "`{flag}` is not built yet: this version of the sandbox keeps its state in memory and injects no faults"
+            "`--fault-rate {}` must be a share between 0 and 1, e.g. `0.1` for one request in ten",
+            args.fault_rate
+        )));
+    }
+    let duration =
+        |flag: &str, value: &Option<String>| -> Result<Option<std::time::Duration>, CliError> {
+            match value {
+                None => Ok(None),
+                Some(text) => match slipway_config::duration::parse_duration(text) {
+                    Ok(d) if !d.is_zero() => Ok(Some(d)),
+                    Ok(_) => Err(CliError::usage(format!(
+                        "`{flag} {text}` must be longer than zero"
+                    ))),
+                    Err(e) => Err(CliError::usage(match e.hint() {
+                        Some(hint) => format!("`{flag} {text}`: {e}; {hint}"),
+                        None => format!("`{flag} {text}`: {e}"),
+                    })),
+                },
+            }
+        };
+    let latency = duration("--latency", &args.latency)?;
+    let watch_drop_after = duration("--watch-drop-after", &args.watch_drop_after)?;
+    if let Some(dir) = &args.state
+        && dir.exists()
+        && !dir.is_dir()
+    {
+        return Err(CliError::usage(format!(
+            "`--state {}` is not a directory",
+            dir.display()
         )));
     }
     if !(args.speed > 0.0 && args.speed.is_finite()) {
@@ -87,6 +109,10 @@ fn options(args: &SandboxServeArgs) -> Result<SandboxOptions, CliError> {
         speed: args.speed,
         registries: args.registries.clone(),
         strict_images: args.strict_images,
+        state_dir: args.state.clone(),
+        fault_rate: args.fault_rate,
+        latency,
+        watch_drop_after,
         ..SandboxOptions::default()
     })
 }
