@@ -282,7 +282,28 @@ fn cluster_failure(w: &Workload, e: ClusterError) -> Box<Diagnosis> {
     })
 }
 
-/// Pods that belong to `workload` (by its selector) and were created by this rollout.
+/// The `(container, image)` pairs of a pod spec.
+fn images_of(spec: Option<&Value>) -> Vec<(String, String)> {
+    let mut images: Vec<(String, String)> = spec
+        .and_then(|s| s.get("containers"))
+        .and_then(Value::as_array)
+        .map(|cs| {
+            cs.iter()
+                .map(|c| {
+                    let field =
+                        |k: &str| c.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+                    (field("name"), field("image"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    images.sort();
+    images
+}
+
+/// Pods that belong to `workload` (by its selector), run its current template's images
+/// (so a pod of the release being replaced is never judged for this one), and were
+/// created by this rollout.
 fn pods_of<'a>(
     workload: &Value,
     pods: &'a BTreeMap<String, Value>,
@@ -293,7 +314,9 @@ fn pods_of<'a>(
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
+    let template_images = images_of(workload.pointer("/spec/template/spec"));
     pods.values()
+        .filter(|p| images_of(p.get("spec")) == template_images)
         .filter(|p| {
             let labels = p.pointer("/metadata/labels").and_then(Value::as_object);
             let matches = labels.is_some_and(|l| selector.iter().all(|(k, v)| l.get(k) == Some(v)));
@@ -494,14 +517,24 @@ mod tests {
 
     #[test]
     fn pods_of_a_rollout_match_the_selector_and_are_new() {
-        let deploy = json!({"spec": {"selector": {"matchLabels": {"app": "api"}}}});
+        let deploy = json!({"spec": {"selector": {"matchLabels": {"app": "api"}},
+            "template": {"spec": {"containers": [{"name": "api", "image": "r/api:2"}]}}}});
         let since: Timestamp = "2026-11-22T12:00:00Z".parse().unwrap();
-        let pod = |name: &str, app: &str, created: &str| json!({"metadata": {"name": name, "labels": {"app": app}, "creationTimestamp": created}});
+        let pod = |name: &str, app: &str, created: &str| {
+            let image = if name == "replaced" {
+                "r/api:1"
+            } else {
+                "r/api:2"
+            };
+            json!({"metadata": {"name": name, "labels": {"app": app}, "creationTimestamp": created},
+                   "spec": {"containers": [{"name": "api", "image": image}]}})
+        };
         let mut pods = BTreeMap::new();
         for p in [
             pod("old", "api", "2026-11-22T11:00:00Z"),
             pod("new", "api", "2026-11-22T12:00:05Z"),
             pod("other", "web", "2026-11-22T12:00:05Z"),
+            pod("replaced", "api", "2026-11-22T12:00:00Z"),
         ] {
             pods.insert(p["metadata"]["name"].as_str().unwrap().to_string(), p);
         }

@@ -1,7 +1,7 @@
 //! Reaching the clusters of an environment: a kubeconfig context, or the built-in
 //! sandbox, which is started in the background the first time a command needs it and
-//! keeps running for the next ones (`.slipway/sandbox/` holds its kubeconfig, address
-//! and log).
+//! keeps running for the next ones (`.slipway/sandbox/` holds its kubeconfig, log, pid
+//! and state, so a stopped sandbox starts again where it was).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
