@@ -715,21 +715,8 @@ fn prune_candidates(
 
 /// Cluster-scoped kinds never get a namespace.
 fn set_namespace_if_namespaced(obj: &mut Value, ns: &str) {
-    const CLUSTER_SCOPED: &[&str] = &[
-        "Namespace",
-        "CustomResourceDefinition",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "PriorityClass",
-        "StorageClass",
-        "PersistentVolume",
-        "IngressClass",
-        "APIService",
-        "MutatingWebhookConfiguration",
-        "ValidatingWebhookConfiguration",
-    ];
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
-    if CLUSTER_SCOPED.contains(&kind) {
+    if slipway_render::release::CLUSTER_SCOPED.contains(&kind) {
         return;
     }
     if object_namespace(obj).is_none() {

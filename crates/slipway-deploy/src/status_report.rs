@@ -68,27 +68,7 @@ pub async fn workloads(
 
 /// Compares one recorded workload with its live object.
 pub fn compare(label: &str, recorded: &Value, live: &Value) -> WorkloadStatus {
-    let containers = |o: &Value| -> Vec<(String, String)> {
-        o.pointer("/spec/template/spec/containers")
-            .and_then(Value::as_array)
-            .map(|cs| {
-                cs.iter()
-                    .map(|c| {
-                        (
-                            c.get("name")
-                                .and_then(Value::as_str)
-                                .unwrap_or("")
-                                .to_string(),
-                            c.get("image")
-                                .and_then(Value::as_str)
-                                .unwrap_or("")
-                                .to_string(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let containers = |o: &Value| crate::value::containers(o.pointer("/spec/template/spec"));
     let mut drift = Vec::new();
     let live_containers = containers(live);
     for (name, image) in containers(recorded) {

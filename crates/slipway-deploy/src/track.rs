@@ -282,21 +282,9 @@ fn cluster_failure(w: &Workload, e: ClusterError) -> Box<Diagnosis> {
     })
 }
 
-/// The `(container, image)` pairs of a pod spec.
+/// The `(container, image)` pairs of a pod spec, sorted.
 fn images_of(spec: Option<&Value>) -> Vec<(String, String)> {
-    let mut images: Vec<(String, String)> = spec
-        .and_then(|s| s.get("containers"))
-        .and_then(Value::as_array)
-        .map(|cs| {
-            cs.iter()
-                .map(|c| {
-                    let field =
-                        |k: &str| c.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-                    (field("name"), field("image"))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut images = crate::value::containers(spec);
     images.sort();
     images
 }

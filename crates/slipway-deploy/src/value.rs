@@ -54,3 +54,19 @@ pub fn kind(obj: &Value) -> &str {
 pub fn name(obj: &Value) -> &str {
     str(obj, "metadata.name").unwrap_or("")
 }
+
+/// The `(container name, image)` pairs of a pod spec, in spec order.
+pub fn containers(spec: Option<&Value>) -> Vec<(String, String)> {
+    spec.and_then(|s| s.get("containers"))
+        .and_then(Value::as_array)
+        .map(|cs| {
+            cs.iter()
+                .map(|c| {
+                    let field =
+                        |k: &str| c.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+                    (field("name"), field("image"))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -56,7 +56,7 @@ pub struct PinReport {
 }
 
 /// The kinds whose pod template is pinned, and where their pod spec lives.
-fn pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
+pub(crate) fn pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
     match kind {
         "Pod" => Some(&["spec"]),
         "CronJob" => Some(&["spec", "jobTemplate", "spec", "template", "spec"]),

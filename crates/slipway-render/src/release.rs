@@ -428,14 +428,8 @@ fn pod_spec(obj: &mut Value) -> Option<&mut Value> {
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    match kind.as_str() {
-        "Pod" => obj.get_mut("spec"),
-        "CronJob" => obj.pointer_mut("/spec/jobTemplate/spec/template/spec"),
-        "Deployment" | "StatefulSet" | "DaemonSet" | "Job" | "ReplicaSet" => {
-            obj.pointer_mut("/spec/template/spec")
-        }
-        _ => None,
-    }
+    let path = crate::pin::pod_spec_path(&kind)?;
+    path.iter().try_fold(obj, |v, key| v.get_mut(*key))
 }
 
 fn rewrite_references(

@@ -83,14 +83,37 @@ fn changing_one_config_value_rolls_exactly_the_workloads_that_use_it() {
     let before = render(project("LOG_LEVEL=info\n").path());
     let after = render(project("LOG_LEVEL=debug\n").path());
 
-    let name = |r: &Rendered| object(r, "ConfigMap", "api-config").pointer("/metadata/name").cloned().unwrap();
-    assert_ne!(name(&before), name(&after), "the hash in the name follows the content");
+    let name = |r: &Rendered| {
+        object(r, "ConfigMap", "api-config")
+            .pointer("/metadata/name")
+            .cloned()
+            .unwrap()
+    };
+    assert_ne!(
+        name(&before),
+        name(&after),
+        "the hash in the name follows the content"
+    );
 
-    let template = |r: &Rendered, d: &str| object(r, "Deployment", d).pointer("/spec/template").cloned().unwrap();
-    assert_ne!(template(&before, "api"), template(&after, "api"), "api uses the config: it rolls");
-    assert_eq!(template(&before, "web"), template(&after, "web"), "web does not: it stays");
+    let template = |r: &Rendered, d: &str| {
+        object(r, "Deployment", d)
+            .pointer("/spec/template")
+            .cloned()
+            .unwrap()
+    };
+    assert_ne!(
+        template(&before, "api"),
+        template(&after, "api"),
+        "api uses the config: it rolls"
+    );
     assert_eq!(
-        object(&after, "Deployment", "api").pointer("/spec/template/spec/containers/0/envFrom/0/configMapRef/name"),
+        template(&before, "web"),
+        template(&after, "web"),
+        "web does not: it stays"
+    );
+    assert_eq!(
+        object(&after, "Deployment", "api")
+            .pointer("/spec/template/spec/containers/0/envFrom/0/configMapRef/name"),
         Some(&name(&after))
     );
 }
@@ -100,14 +123,26 @@ fn images_are_pinned_and_objects_labelled_and_namespaced() {
     let r = render(project("A=1\n").path());
     let api = object(&r, "Deployment", "api");
     assert_eq!(
-        api.pointer("/spec/template/spec/containers/0/image").unwrap(),
-        &Value::String(format!("registry.example.com/shop/api:1@sha256:{}", "a".repeat(64)))
+        api.pointer("/spec/template/spec/containers/0/image")
+            .unwrap(),
+        &Value::String(format!(
+            "registry.example.com/shop/api:1@sha256:{}",
+            "a".repeat(64)
+        ))
     );
     for o in &r.objects {
         let labels = o.value.pointer("/metadata/labels").unwrap();
-        assert_eq!(labels["app.kubernetes.io/managed-by"], "slipway", "{}", o.name());
+        assert_eq!(
+            labels["app.kubernetes.io/managed-by"],
+            "slipway",
+            "{}",
+            o.name()
+        );
         assert_eq!(labels["app.kubernetes.io/part-of"], "shop");
-        assert_eq!(labels["applyset.kubernetes.io/part-of"], Value::String(r.applyset_id.clone()));
+        assert_eq!(
+            labels["applyset.kubernetes.io/part-of"],
+            Value::String(r.applyset_id.clone())
+        );
         assert_eq!(o.value.pointer("/metadata/namespace").unwrap(), "shop");
     }
     assert!(r.pins.foreign.is_empty(), "{:?}", r.pins.foreign);
