@@ -405,6 +405,14 @@ async fn deploy_locked(
             });
             match restore(cluster, input, &prev, report).await {
                 Ok(()) => {
+                    // What only the failed release had goes too: the previous release
+                    // is restored exactly.
+                    let added = prune_candidates(Some(&release), &prev.manifest, &releases, ns);
+                    for obj in added.iter().rev() {
+                        if obj.get("kind").and_then(Value::as_str) != Some("Namespace") {
+                            delete_object(cluster, obj, ns).await?;
+                        }
+                    }
                     release.status = ReleaseStatus::RolledBack;
                     release.outcome =
                         format!("{}; revision {} restored", release.outcome, prev.revision);

@@ -164,10 +164,18 @@ async fn crashing_release_is_diagnosed_and_the_previous_images_restored() {
     .await
     .unwrap();
 
+    // The failing release also adds a workload the previous one did not have.
+    let mut extra = deployment("registry.example.com/api:2", "ready");
+    extra["metadata"]["name"] = json!("extra");
+    extra["spec"]["selector"]["matchLabels"]["app"] = json!("extra");
+    extra["spec"]["template"]["metadata"]["labels"]["app"] = json!("extra");
     let (log, report) = collect();
     let outcome = engine::deploy(
         env.cluster.clone(),
-        input(vec![deployment("registry.example.com/api:2", "crash")]),
+        input(vec![
+            deployment("registry.example.com/api:2", "crash"),
+            extra,
+        ]),
         &report,
     )
     .await
@@ -195,6 +203,15 @@ async fn crashing_release_is_diagnosed_and_the_previous_images_restored() {
         ),
     }
     assert_eq!(image_of(&env.cluster).await, "registry.example.com/api:1");
+    let extra = env
+        .cluster
+        .get("apps/v1", "Deployment", "default", "extra")
+        .await
+        .unwrap();
+    assert!(
+        extra.is_none(),
+        "what only the failed release had is removed: {extra:?}"
+    );
     let history = engine::history(&env.cluster, "shop", "prod", "default")
         .await
         .unwrap();
