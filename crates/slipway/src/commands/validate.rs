@@ -12,8 +12,22 @@ pub fn run(args: &EnvArgs, global: &GlobalArgs, printer: &Printer) -> Result<(),
     let project = project::load(global, printer)?;
     let env = project.environment(&args.env)?;
     let builds = release::builds(&project)?;
-    let images = release::images(&project, &builds, &[], &[], None);
-    release::warn_missing(printer, &images);
+    let mut images = release::images(&project, &builds, &[], &[], None);
+    // An image of `slipway.yaml` without a build yet will be pinned when it is deployed:
+    // validate the manifests as if it were, and say so.
+    for name in std::mem::take(&mut images.missing) {
+        let Some(image) = project.config.image(&name) else {
+            continue;
+        };
+        printer.info(&format!(
+            "note: image `{name}` has no build yet; validating as if it were pinned"
+        ));
+        images.pins.push(slipway_render::ImagePin {
+            name: name.clone(),
+            repository: image.repository.clone(),
+            reference: format!("{}:not-built@sha256:{}", image.repository, "0".repeat(64)),
+        });
+    }
     let rendered = release::render(&project, env, &images.pins)?;
     let mut failed = false;
     let mut docs = Vec::new();
