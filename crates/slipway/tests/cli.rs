@@ -400,3 +400,20 @@ fn exit_codes_in_docs_match_the_help() {
     assert_eq!(documented, listed);
     assert!(documented.len() >= 8);
 }
+
+#[test]
+fn environment_requiring_approval_is_not_touched_without_it() {
+    let dir = project(&MINIMAL.replace(
+        "    promote-from: dev\n",
+        "    promote-from: dev\n    require-approval: true\n",
+    ));
+    // Standard input is not a terminal here: nobody can answer, so it refuses.
+    let out = slipway(dir.path(), &["deploy", "prod"]);
+    assert_eq!(code(&out), 10, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("environment `prod` requires approval"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("pass `--yes`"), "{}", stderr(&out));
+}

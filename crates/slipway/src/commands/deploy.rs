@@ -29,6 +29,30 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .map_err(|e| CliError::internal(format!("cannot start the runtime: {e}")))
 }
 
+/// Asks on a terminal; refuses elsewhere (CI must pass `--yes`).
+fn approve(env: &str, what: &str) -> Result<(), CliError> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let refused = || {
+        CliError::new(
+            exit::NOT_APPROVED,
+            format!("environment `{env}` requires approval"),
+        )
+        .hint(format!("review `slipway diff {env}` and pass `--yes`"))
+    };
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Err(refused());
+    }
+    eprint!("{what} `{env}`? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(refused())
+    }
+}
+
 fn parse_duration(
     flag: &str,
     value: &Option<String>,
@@ -79,6 +103,10 @@ pub fn deploy(args: &DeployArgs, global: &GlobalArgs, printer: &Printer) -> Resu
     let timeout = parse_duration("--timeout", &args.timeout, env.policy.timeout)?;
     let wait_lock = parse_duration("--wait-lock", &args.wait_lock, Duration::ZERO)?;
 
+    if env.policy.require_approval && !args.yes && !args.dry_run {
+        approve(&env.name, "deploy to")?;
+    }
+
     if args.build {
         let build_args = BuildArgs {
             images: args.only.clone(),
@@ -89,14 +117,6 @@ pub fn deploy(args: &DeployArgs, global: &GlobalArgs, printer: &Printer) -> Resu
             no_cache: false,
         };
         build::run(&build_args, global, printer)?;
-    }
-
-    if env.policy.require_approval && !args.yes && !args.dry_run {
-        return Err(CliError::new(
-            exit::NOT_APPROVED,
-            format!("environment `{}` requires approval", env.name),
-        )
-        .hint("review `slipway diff` and pass `--yes`"));
     }
 
     let builds = release::builds(&project)?;
@@ -464,11 +484,7 @@ pub fn rollback(
     let project = project::load(global, printer)?;
     let env = project.environment(&args.env)?.clone();
     if env.policy.require_approval && !args.yes {
-        return Err(CliError::new(
-            exit::NOT_APPROVED,
-            format!("environment `{}` requires approval", env.name),
-        )
-        .hint("pass `--yes`"));
+        approve(&env.name, "roll back")?;
     }
     let timeout = parse_duration("--timeout", &args.timeout, env.policy.timeout)?;
     let rt = runtime()?;
@@ -593,14 +609,7 @@ pub fn promote(args: &PromoteArgs, global: &GlobalArgs, printer: &Printer) -> Re
         .clone();
     let env = project.environment(&args.env)?.clone();
     if env.policy.require_approval && !args.yes {
-        return Err(CliError::new(
-            exit::NOT_APPROVED,
-            format!("environment `{}` requires approval", env.name),
-        )
-        .hint(format!(
-            "review `slipway status {}` and pass `--yes`",
-            source_env.name
-        )));
+        approve(&env.name, &format!("promote `{}` to", source_env.name))?;
     }
     let rt = runtime()?;
     let sources = histories(&rt, &project, &source_env, global, printer)?;
