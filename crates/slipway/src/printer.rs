@@ -64,6 +64,11 @@ impl Printer {
         self.data(&text);
     }
 
+    /// A JSON document on one line of standard output (a line of an event stream).
+    pub fn json_line(&self, value: &serde_json::Value) {
+        self.data(&format!("{value}\n"));
+    }
+
     /// Reports an error: its detail and `error:` line and hints on standard error, and
     /// with `-o json` a JSON document on standard output too.
     pub fn error(&self, err: &CliError) {
@@ -87,7 +92,8 @@ impl Printer {
             if let Some(extra) = &err.json {
                 doc["details"] = serde_json::Value::clone(extra);
             }
-            self.json(&doc);
+            // One line: it may end a stream of JSON lines (`deploy -o json`).
+            self.json_line(&doc);
         }
     }
 

@@ -89,6 +89,10 @@ impl Drop for Project {
     }
 }
 
+/// The two stories run one after the other: each starts a sandbox and builds images, and
+/// together on two cores they would only test the machine's patience.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn demo() -> Project {
     let dir = tempfile::tempdir().unwrap();
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/demo");
@@ -112,6 +116,7 @@ fn demo() -> Project {
 
 #[test]
 fn demo_deploys_shows_drift_keeps_the_repository_and_rolls_back() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let p = demo();
 
     let (code, _, err) = text(&slipway(p.path(), &["deploy", "dev", "--build"]));
@@ -185,15 +190,33 @@ fn demo_deploys_shows_drift_keeps_the_repository_and_rolls_back() {
     let (_, out, _) = text(&slipway(p.path(), &["status", "dev"]));
     assert!(!out.contains("drift:"), "{out}");
 
+    // With `-o json`, standard output is a stream of JSON lines ending with the outcome.
+    let (code, out, err) = text(&slipway(p.path(), &["deploy", "dev", "-o", "json"]));
+    assert_eq!(code, 0, "{err}");
+    let events: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(events.iter().any(|e| e["event"] == "plan"), "{out}");
+    assert!(
+        events.iter().any(|e| e["event"] == "hook-finished"),
+        "{out}"
+    );
+    let last = events.last().unwrap();
+    assert_eq!(
+        (last["event"].as_str(), last["outcome"].as_str()),
+        (Some("done"), Some("deployed"))
+    );
+
     let (code, _, err) = text(&slipway(p.path(), &["rollback", "dev"]));
     assert_eq!(code, 0, "{err}");
     let (_, out, _) = text(&slipway(p.path(), &["history", "dev"]));
     let lines: Vec<&str> = out.lines().collect();
     assert!(
-        lines[2].starts_with("3         deployed     rollback"),
+        lines[2].starts_with("4         deployed     rollback"),
         "{out}"
     );
-    assert!(lines[3].starts_with("2         superseded"), "{out}");
+    assert!(lines[3].starts_with("3         superseded"), "{out}");
 
     // No secret value appears in any output or release record (the demo's secret
     // env file holds `DB_PASSWORD=demo-only-not-a-secret`).
@@ -246,6 +269,7 @@ fn demo_deploys_shows_drift_keeps_the_repository_and_rolls_back() {
 
 #[test]
 fn missing_images_stop_the_migration_or_roll_the_release_back() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let p = demo();
     let (code, _, err) = text(&slipway(p.path(), &["deploy", "dev", "--build"]));
     assert_eq!(code, 0, "{err}");

@@ -249,7 +249,7 @@ fn conclude(
                 "dry run: {changes} object(s) would change in `{ns}`; nothing was written"
             ));
             if printer.format == Format::Json {
-                printer.json(&serde_json::json!({"namespace": ns, "plan": plan.iter().map(|p| serde_json::json!({
+                printer.json_line(&serde_json::json!({"event": "done", "outcome": "planned", "namespace": ns, "plan": plan.iter().map(|p| serde_json::json!({
                     "object": p.object, "change": change_word(&p.change),
                 })).collect::<Vec<_>>()}));
             }
@@ -258,7 +258,7 @@ fn conclude(
         Ok(Outcome::Deployed { revision }) => {
             printer.info(&format!("revision {revision} is live in `{ns}`"));
             if printer.format == Format::Json {
-                printer.json(&serde_json::json!({"namespace": ns, "outcome": "deployed", "revision": revision}));
+                printer.json_line(&serde_json::json!({"event": "done", "outcome": "deployed", "namespace": ns, "revision": revision}));
             }
             Ok(())
         }
@@ -323,7 +323,48 @@ fn change_word(c: &Change) -> &'static str {
     }
 }
 
+/// One event as a JSON line on standard output, for `-o json`: the stream a CI system
+/// or a dashboard follows while people read the lines on standard error.
+fn event_json(e: &Event) -> serde_json::Value {
+    use serde_json::json;
+    match e {
+        Event::LockTaken { took_over_from } => {
+            json!({"event": "lock", "took_over_from": took_over_from})
+        }
+        Event::Concluded { revision } => json!({"event": "concluded", "revision": revision}),
+        Event::Planned(plan) => json!({"event": "plan", "objects": plan.iter().map(|p| json!({
+            "object": p.object, "change": change_word(&p.change),
+            "fields": match &p.change { Change::Update(f) => f.clone(), _ => vec![] },
+        })).collect::<Vec<_>>()}),
+        Event::Pruning(objects) => json!({"event": "prune", "objects": objects}),
+        Event::HookStarted { name, job } => {
+            json!({"event": "hook-started", "hook": name, "job": job})
+        }
+        Event::HookFinished { name, logs } => {
+            json!({"event": "hook-finished", "hook": name, "logs": logs})
+        }
+        Event::Conflict { object, fields } => json!({"event": "conflict", "object": object,
+            "fields": fields.iter().map(|(f, m)| json!({"field": f, "manager": m})).collect::<Vec<_>>()}),
+        Event::Applied { object, change } => {
+            json!({"event": "applied", "object": object, "change": change_word(change)})
+        }
+        Event::Progress(p) => json!({"event": "progress", "workload": p.workload,
+            "state": format!("{:?}", p.state), "message": p.message}),
+        Event::Failed(d) => json!({"event": "failed", "workload": d.workload, "reason": d.reason,
+            "message": d.message, "pod": d.pod, "container": d.container}),
+        Event::RollingBack { to_revision } => {
+            json!({"event": "rolling-back", "to_revision": to_revision})
+        }
+        Event::Recorded { revision, status } => {
+            json!({"event": "recorded", "revision": revision, "status": status.as_str()})
+        }
+    }
+}
+
 fn print_event(printer: &Printer, e: &Event) {
+    if printer.format == Format::Json {
+        printer.data(&format!("{}\n", event_json(e)));
+    }
     match e {
         Event::LockTaken {
             took_over_from: Some(h),
