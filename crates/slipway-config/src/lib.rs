@@ -23,6 +23,7 @@ pub mod tag;
 pub mod yaml;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
+pub use load::suggest;
 pub use model::*;
 
 /// The file name looked for in the current directory.

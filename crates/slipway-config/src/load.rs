@@ -202,11 +202,10 @@ fn backticked(words: &[&str]) -> String {
         .join(", ")
 }
 
-/// The candidate closest to `word`, if it is close enough to be a likely typo.
-pub(crate) fn suggest<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+/// The candidate closest to `word`, if it is close enough to be a likely typo. The one
+/// did-you-mean of slipway: configuration keys, placeholders, and the names given on the
+/// command line all go through it.
+pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     // Close candidates are those Jaro-Winkler finds similar or that share a 3-character
     // prefix; among them the fewest edits wins, then the higher similarity.
     let mut best: Option<(usize, f64, &str)> = None;

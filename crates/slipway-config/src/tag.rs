@@ -309,12 +309,11 @@ impl TagTemplate {
                     let placeholder = Placeholder::from_name(name.trim()).ok_or_else(|| {
                         TagError::UnknownPlaceholder {
                             name: name.into(),
-                            suggestion: Placeholder::ALL
-                                .into_iter()
-                                .map(|p| (strsim::jaro_winkler(name, p.name()), p))
-                                .filter(|(score, _)| *score >= 0.8)
-                                .max_by(|a, b| a.0.total_cmp(&b.0))
-                                .map(|(_, p)| p),
+                            suggestion: crate::load::suggest(
+                                name,
+                                Placeholder::ALL.iter().map(|p| p.name()),
+                            )
+                            .and_then(Placeholder::from_name),
                         }
                     })?;
                     parts.push(Part::Placeholder(placeholder));

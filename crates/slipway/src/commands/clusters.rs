@@ -127,14 +127,24 @@ pub fn ensure_sandbox(config: &Config, printer: &Printer) -> Result<PathBuf, Cli
     Err(CliError::new(exit::UNREACHABLE, "the sandbox cluster did not start").detail(log))
 }
 
-/// The `host:port` of the `server:` line of a kubeconfig.
+/// The `host:port` of the first cluster's `server` in a kubeconfig (the sandbox writes
+/// one cluster, over plain HTTP).
 fn server_of(kubeconfig: &Path) -> Option<SocketAddr> {
     let text = std::fs::read_to_string(kubeconfig).ok()?;
-    let line = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("server:"))?;
-    let url = line.trim().trim_start_matches("http://");
-    url.trim_end_matches('/').parse().ok()
+    let docs = slipway_config::yaml::parse_documents(&text).ok()?;
+    let server = docs
+        .first()?
+        .get("clusters")?
+        .items()?
+        .first()?
+        .get("cluster")?
+        .get("server")?
+        .as_str()?;
+    server
+        .strip_prefix("http://")?
+        .trim_end_matches('/')
+        .parse()
+        .ok()
 }
 
 /// True when something answers `GET /readyz` with 200 at `addr`.

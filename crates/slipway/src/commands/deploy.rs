@@ -703,7 +703,7 @@ pub fn restart(args: &RestartArgs, global: &GlobalArgs, printer: &Printer) -> Re
     let env = project.environment(&args.env)?.clone();
     let rt = runtime()?;
     let all = histories(&rt, &project, &env, global, printer)?;
-    let stamp = jiff_now();
+    let stamp = restart_stamp();
     for (ns, connection, records) in all {
         let Some(current) = slipway_deploy::record::current(&records) else {
             return Err(CliError::usage(format!("`{ns}` has no release to restart")));
@@ -768,7 +768,8 @@ pub fn restart(args: &RestartArgs, global: &GlobalArgs, printer: &Printer) -> Re
     Ok(())
 }
 
-fn jiff_now() -> String {
+/// The time of a restart, as the tag timestamp (`YYYYMMDD-HHMMSS`, UTC).
+fn restart_stamp() -> String {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| slipway_config::tag::format_timestamp(d.as_secs() as i64))

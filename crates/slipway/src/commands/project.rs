@@ -131,13 +131,9 @@ impl Project {
 
 fn unknown(what: &str, name: &str, known: &[&str]) -> CliError {
     let err = CliError::usage(format!("unknown {what} `{name}`"));
-    let nearest = known
-        .iter()
-        .map(|k| (strsim::jaro_winkler(name, k), *k))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let nearest = slipway_config::suggest(name, known.iter().copied());
     match (nearest, known.is_empty()) {
-        (Some((_, k)), _) => err.hint(format!("did you mean `{k}`?")),
+        (Some(k), _) => err.hint(format!("did you mean `{k}`?")),
         (None, true) => err.hint(format!("`slipway.yaml` defines no {what}s")),
         (None, false) => err.hint(format!(
             "the {what}s of `slipway.yaml` are {}",
