@@ -417,3 +417,16 @@ fn environment_requiring_approval_is_not_touched_without_it() {
     );
     assert!(stderr(&out).contains("pass `--yes`"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_misspelled_rule_in_slipway_yaml_is_an_error_with_the_nearest_rule() {
+    let dir = project(&MINIMAL.replace(
+        "    namespace: shop-dev\n",
+        "    namespace: shop-dev\n    rules:\n      readyness-probe: off\n",
+    ));
+    let out = slipway(dir.path(), &["validate", "dev"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("`rules.readyness-probe`"), "{err}");
+    assert!(err.contains("readiness-probe"), "{err}");
+}

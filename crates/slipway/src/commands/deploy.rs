@@ -160,6 +160,7 @@ fn release_environment(
     global: &GlobalArgs,
     printer: &Printer,
 ) -> Result<(), CliError> {
+    release::check_rule_ids(project, env)?;
     let rt = runtime()?;
     let all = histories(&rt, project, env, global, printer)?;
     let mut planned = Vec::new();

@@ -123,6 +123,43 @@ pub fn render_namespace(
     })
 }
 
+/// The environment's rule levels (its own over `defaults`), as the checker takes them.
+fn levels(env: &Environment) -> std::collections::BTreeMap<String, Level> {
+    env.policy
+        .rules
+        .iter()
+        .map(|(id, level)| {
+            let level = match level {
+                RuleLevel::Error => Level::Error,
+                RuleLevel::Warning => Level::Warning,
+                RuleLevel::Off => Level::Off,
+            };
+            (id.clone(), level)
+        })
+        .collect()
+}
+
+/// The rule ids that `slipway.yaml` switches exist and may be switched; a typo is an
+/// error here rather than a rule silently left at its default.
+pub fn check_rule_ids(project: &Project, env: &Environment) -> Result<(), CliError> {
+    let problems = slipway_check::check_levels(&levels(env));
+    let Some(first) = problems.first() else {
+        return Ok(());
+    };
+    let mut err = CliError::usage(format!(
+        "`{}`: `rules.{}` (in `defaults` or `environments.{}`): {}",
+        project.config.file.display(),
+        first.id,
+        env.name,
+        first.message
+    ))
+    .hint(first.fix.clone());
+    for p in &problems[1..] {
+        err = err.hint(format!("`rules.{}`: {}; {}", p.id, p.message, p.fix));
+    }
+    Err(err)
+}
+
 /// Validates rendered manifests with the environment's rule levels.
 pub fn check(env: &Environment, rendered: &Rendered) -> Report {
     let manifests: Vec<Manifest> = rendered
@@ -135,19 +172,7 @@ pub fn check(env: &Environment, rendered: &Rendered) -> Report {
             line: o.source.line,
         })
         .collect();
-    let levels = env
-        .policy
-        .rules
-        .iter()
-        .map(|(id, level)| {
-            let level = match level {
-                RuleLevel::Error => Level::Error,
-                RuleLevel::Warning => Level::Warning,
-                RuleLevel::Off => Level::Off,
-            };
-            (id.clone(), level)
-        })
-        .collect();
+    let levels = levels(env);
     slipway_check::check(
         &manifests,
         &CheckOptions {

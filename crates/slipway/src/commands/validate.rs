@@ -11,6 +11,7 @@ use super::{project, release};
 pub fn run(args: &EnvArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
     let project = project::load(global, printer)?;
     let env = project.environment(&args.env)?;
+    release::check_rule_ids(&project, env)?;
     let builds = release::builds(&project)?;
     let mut images = release::images(&project, &builds, &[], &[], None);
     // An image of `slipway.yaml` without a build yet will be pinned when it is deployed:
