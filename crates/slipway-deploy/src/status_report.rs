@@ -5,9 +5,11 @@
 
 use std::sync::Arc;
 
+use futures::stream::{self, BoxStream, StreamExt};
+use kube::runtime::watcher;
 use serde_json::Value;
 
-use crate::cluster::{Cluster, object_name};
+use crate::cluster::{Cluster, ClusterError, object_name};
 use crate::record::Release;
 use crate::track::is_tracked_kind;
 
@@ -64,6 +66,39 @@ pub async fn workloads(
         }
     }
     out
+}
+
+/// A stream that yields whenever something `status` shows may have changed in
+/// `namespace`: a workload, a pod, or a release record. Built on watches (a dropped
+/// watch is resumed or re-listed by `kube_runtime::watcher`, which also yields then).
+///
+/// # Errors
+///
+/// A cluster error when a kind cannot be resolved.
+pub async fn changes(
+    cluster: &Arc<Cluster>,
+    namespace: &str,
+) -> Result<BoxStream<'static, ()>, ClusterError> {
+    let kinds = [
+        ("apps/v1", "Deployment"),
+        ("apps/v1", "StatefulSet"),
+        ("apps/v1", "DaemonSet"),
+        ("v1", "Pod"),
+        // Release records: a new revision, or a status that moved.
+        ("v1", "Secret"),
+    ];
+    let mut streams = Vec::new();
+    for (api_version, kind) in kinds {
+        let api = cluster.api(api_version, kind, Some(namespace)).await?;
+        let config = if kind == "Secret" {
+            watcher::Config::default().labels(&format!("{}=slipway", crate::record::MANAGED_BY))
+        } else {
+            watcher::Config::default()
+        };
+        // Only that something happened matters; the objects are read again.
+        streams.push(watcher::watcher(api, config).map(|_| ()).boxed());
+    }
+    Ok(stream::select_all(streams).boxed())
 }
 
 /// Compares one recorded workload with its live object.

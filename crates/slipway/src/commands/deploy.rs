@@ -9,7 +9,6 @@ use std::time::Duration;
 use slipway_config::Environment;
 use slipway_deploy::engine::{self, Change, DeployError, DeployInput, Event, Hook, Outcome};
 use slipway_deploy::record::{Release, ReleaseStatus};
-use slipway_deploy::status::State;
 
 use crate::cli::{
     BuildArgs, DeployArgs, EnvArgs, GlobalArgs, HistoryArgs, PromoteArgs, RestartArgs,
@@ -19,6 +18,7 @@ use crate::error::CliError;
 use crate::exit;
 use crate::printer::{Format, Printer};
 
+use super::display::{DeployDisplay, change_word};
 use super::{build, clusters, project, release};
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
@@ -165,8 +165,9 @@ fn release_environment(
     let all = histories(&rt, project, env, global, printer)?;
     let mut planned = Vec::new();
     let mut failed = false;
-    for (ns, connection, records) in all {
-        let current = slipway_deploy::record::current(&records);
+    for target in all {
+        let ns = &target.ns;
+        let current = slipway_deploy::record::current(&target.records);
         let overrides: Vec<(String, String)> = match &request.images_from {
             // A promotion runs exactly the source's images.
             Some(from) => from
@@ -184,17 +185,18 @@ fn release_environment(
             ))
             .hint("build them with `slipway deploy --build` or `slipway build`, or pass `--image NAME=REF`"));
         }
-        let rendered = release::render_namespace(project, env, &ns, &images.pins)?;
+        let rendered = release::render_namespace(project, env, ns, &images.pins)?;
         let report = release::check(env, &rendered);
         if report.has_errors() {
-            failed |= release::print_report(printer, &ns, &report);
+            failed |= release::print_report(printer, ns, &report);
         }
-        planned.push((ns, connection, images, rendered));
+        planned.push((target, images, rendered));
     }
     if failed {
         return Err(release::validation_failed(&env.name));
     }
-    for (ns, connection, images, rendered) in planned {
+    let mut jobs = Vec::new();
+    for (target, images, rendered) in planned {
         let mut objects = vec![slipway_render::release::applyset_parent(
             &project.config.app,
             &rendered,
@@ -203,7 +205,7 @@ fn release_environment(
         let input = DeployInput {
             app: project.config.app.clone(),
             environment: env.name.clone(),
-            namespace: ns.clone(),
+            namespace: target.ns.clone(),
             objects,
             hooks: rendered
                 .hooks
@@ -227,16 +229,105 @@ fn release_environment(
             dry_run: request.dry_run,
             wait_lock: request.wait_lock,
         };
-        printer.info(&format!("==> {} in namespace `{ns}`", env.name));
-        let report = |e: Event| print_event(printer, &e);
-        let outcome = rt.block_on(engine::deploy(Arc::clone(&connection), input, &report));
-        conclude(printer, &ns, outcome)?;
+        jobs.push(Job {
+            header: format!("==> {} in namespace `{}`", env.name, target.ns),
+            target,
+            input,
+        });
     }
-    Ok(())
+    run_jobs(&rt, printer, jobs)
+}
+
+/// One release of one namespace, ready to run.
+struct Job {
+    /// The line printed when it starts.
+    header: String,
+    target: TargetRecords,
+    input: DeployInput,
+}
+
+/// What became of one namespace's release.
+enum JobResult {
+    Done(Result<(), CliError>),
+    /// Not started: a release elsewhere failed first.
+    NotStarted,
+}
+
+/// Runs releases: the namespaces of one cluster one after the other, clusters at the
+/// same time. Once one fails, no further namespace starts (those under way finish,
+/// with their own rollback). The first failure, in the environment's order, is the
+/// command's error; with several namespaces it says where each one stands.
+fn run_jobs(
+    rt: &tokio::runtime::Runtime,
+    printer: &Printer,
+    jobs: Vec<Job>,
+) -> Result<(), CliError> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let order: Vec<String> = jobs.iter().map(|j| j.target.ns.clone()).collect();
+    let mut groups: Vec<Vec<Job>> = Vec::new();
+    for job in jobs {
+        match groups
+            .iter_mut()
+            .find(|g| g[0].target.cluster == job.target.cluster)
+        {
+            Some(group) => group.push(job),
+            None => groups.push(vec![job]),
+        }
+    }
+    let display = DeployDisplay::new(printer, groups.len() > 1);
+    let stop = AtomicBool::new(false);
+    let runs = groups.into_iter().map(|group| {
+        let display = &display;
+        let stop = &stop;
+        async move {
+            let mut done = Vec::new();
+            for job in group {
+                let ns = job.target.ns.clone();
+                if stop.load(Ordering::SeqCst) {
+                    done.push((ns, JobResult::NotStarted));
+                    continue;
+                }
+                display.line(&ns, &job.header);
+                let report = |e: Event| display.event(&ns, &e);
+                let outcome = engine::deploy(job.target.connection, job.input, &report).await;
+                let result = conclude(display, &ns, outcome);
+                if result.is_err() {
+                    stop.store(true, Ordering::SeqCst);
+                }
+                done.push((ns, JobResult::Done(result)));
+            }
+            done
+        }
+    });
+    let finished = rt.block_on(futures::future::join_all(runs));
+    display.finish();
+    let mut results: Vec<(String, JobResult)> = finished.into_iter().flatten().collect();
+    results.sort_by_key(|(ns, _)| order.iter().position(|o| o == ns));
+    let several = results.len() > 1;
+    let mut first_error = None;
+    let mut summary = Vec::new();
+    for (ns, result) in results {
+        let state = match result {
+            JobResult::NotStarted => "not started".to_string(),
+            JobResult::Done(Ok(())) => "done".to_string(),
+            JobResult::Done(Err(e)) => {
+                let state = format!("failed (exit code {})", e.code);
+                first_error.get_or_insert(e);
+                state
+            }
+        };
+        summary.push(format!("`{ns}`: {state}"));
+    }
+    match first_error {
+        None => Ok(()),
+        Some(e) if several => Err(e.hint(format!("namespaces: {}", summary.join(", ")))),
+        Some(e) => Err(e),
+    }
 }
 
 fn conclude(
-    printer: &Printer,
+    display: &DeployDisplay<'_>,
     ns: &str,
     outcome: Result<Outcome, DeployError>,
 ) -> Result<(), CliError> {
@@ -246,20 +337,23 @@ fn conclude(
                 .iter()
                 .filter(|p| p.change != Change::Unchanged)
                 .count();
-            printer.info(&format!(
-                "dry run: {changes} object(s) would change in `{ns}`; nothing was written"
-            ));
-            if printer.format == Format::Json {
-                printer.json_line(&serde_json::json!({"event": "done", "outcome": "planned", "namespace": ns, "plan": plan.iter().map(|p| serde_json::json!({
+            display.line(
+                ns,
+                &format!(
+                    "dry run: {changes} object(s) would change in `{ns}`; nothing was written"
+                ),
+            );
+            if display.printer().format == Format::Json {
+                display.printer().json_line(&serde_json::json!({"event": "done", "outcome": "planned", "namespace": ns, "plan": plan.iter().map(|p| serde_json::json!({
                     "object": p.object, "change": change_word(&p.change),
                 })).collect::<Vec<_>>()}));
             }
             Ok(())
         }
         Ok(Outcome::Deployed { revision }) => {
-            printer.info(&format!("revision {revision} is live in `{ns}`"));
-            if printer.format == Format::Json {
-                printer.json_line(&serde_json::json!({"event": "done", "outcome": "deployed", "namespace": ns, "revision": revision}));
+            display.line(ns, &format!("revision {revision} is live in `{ns}`"));
+            if display.printer().format == Format::Json {
+                display.printer().json_line(&serde_json::json!({"event": "done", "outcome": "deployed", "namespace": ns, "revision": revision}));
             }
             Ok(())
         }
@@ -316,133 +410,6 @@ fn conclude(
     }
 }
 
-fn change_word(c: &Change) -> &'static str {
-    match c {
-        Change::Create => "create",
-        Change::Update(_) => "update",
-        Change::Unchanged => "unchanged",
-    }
-}
-
-/// One event as a JSON line on standard output, for `-o json`: the stream a CI system
-/// or a dashboard follows while people read the lines on standard error.
-fn event_json(e: &Event) -> serde_json::Value {
-    use serde_json::json;
-    match e {
-        Event::LockTaken { took_over_from } => {
-            json!({"event": "lock", "took_over_from": took_over_from})
-        }
-        Event::Concluded { revision } => json!({"event": "concluded", "revision": revision}),
-        Event::Planned(plan) => json!({"event": "plan", "objects": plan.iter().map(|p| json!({
-            "object": p.object, "change": change_word(&p.change),
-            "fields": match &p.change { Change::Update(f) => f.clone(), _ => vec![] },
-        })).collect::<Vec<_>>()}),
-        Event::Pruning(objects) => json!({"event": "prune", "objects": objects}),
-        Event::HookStarted { name, job } => {
-            json!({"event": "hook-started", "hook": name, "job": job})
-        }
-        Event::HookFinished { name, logs } => {
-            json!({"event": "hook-finished", "hook": name, "logs": logs})
-        }
-        Event::Conflict { object, fields } => json!({"event": "conflict", "object": object,
-            "fields": fields.iter().map(|(f, m)| json!({"field": f, "manager": m})).collect::<Vec<_>>()}),
-        Event::Applied { object, change } => {
-            json!({"event": "applied", "object": object, "change": change_word(change)})
-        }
-        Event::Progress(p) => json!({"event": "progress", "workload": p.workload,
-            "state": format!("{:?}", p.state), "message": p.message}),
-        Event::Failed(d) => json!({"event": "failed", "workload": d.workload, "reason": d.reason,
-            "message": d.message, "pod": d.pod, "container": d.container}),
-        Event::RollingBack { to_revision } => {
-            json!({"event": "rolling-back", "to_revision": to_revision})
-        }
-        Event::Recorded { revision, status } => {
-            json!({"event": "recorded", "revision": revision, "status": status.as_str()})
-        }
-    }
-}
-
-fn print_event(printer: &Printer, e: &Event) {
-    if printer.format == Format::Json {
-        printer.data(&format!("{}\n", event_json(e)));
-    }
-    match e {
-        Event::LockTaken {
-            took_over_from: Some(h),
-        } => {
-            printer.info(&format!("lock taken over from `{h}`, whose lease expired"));
-        }
-        Event::LockTaken { .. } => {}
-        Event::Concluded { revision } => {
-            printer.info(&format!(
-                "revision {revision} was left pending by an interrupted deploy: marked failed"
-            ));
-        }
-        Event::Planned(plan) => {
-            for p in plan {
-                match &p.change {
-                    Change::Unchanged => {}
-                    Change::Create => printer.info(&format!("  + {}", p.object)),
-                    Change::Update(fields) => {
-                        // Secret fields name keys only; values are never shown.
-                        let shown: Vec<&str> = fields.iter().take(4).map(String::as_str).collect();
-                        let more = fields.len().saturating_sub(4);
-                        let tail = if more > 0 {
-                            format!(" and {more} more")
-                        } else {
-                            String::new()
-                        };
-                        printer.info(&format!("  ~ {} ({}{tail})", p.object, shown.join(", ")));
-                    }
-                }
-            }
-        }
-        Event::Pruning(objects) => {
-            for o in objects {
-                printer.info(&format!("  - {o}"));
-            }
-        }
-        Event::HookStarted { name, job } => {
-            printer.info(&format!("hook `{name}`: running job `{job}`"))
-        }
-        Event::HookFinished { name, logs } => {
-            for l in logs {
-                printer.info(&format!("  {name} | {l}"));
-            }
-        }
-        Event::Conflict { object, fields } => {
-            for (field, manager) in fields {
-                printer.info(&format!(
-                    "warning: {object}: `{field}` was changed on the cluster by `{manager}`; this release sets it back to what the repository says"
-                ));
-            }
-        }
-        Event::Applied { .. } => {}
-        Event::Progress(p) => {
-            let word = match p.state {
-                State::Current => "ready",
-                State::Failed => "failed",
-                State::InProgress => "rolling",
-                State::Terminating => "terminating",
-            };
-            printer.info(&format!("  {} {word}: {}", p.workload, p.message));
-        }
-        Event::Failed(d) => printer.info(&format!(
-            "rollout failed: {}: {}: {}",
-            d.workload, d.reason, d.message
-        )),
-        Event::RollingBack { to_revision } => {
-            printer.info(&format!("rolling back to revision {to_revision}"))
-        }
-        Event::Recorded { revision, status } => {
-            printer.info(&format!(
-                "recorded revision {revision}: {}",
-                status.as_str()
-            ));
-        }
-    }
-}
-
 pub fn diff(args: &EnvArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
     let deploy_args = DeployArgs {
         env: args.env.clone(),
@@ -458,9 +425,14 @@ pub fn diff(args: &EnvArgs, global: &GlobalArgs, printer: &Printer) -> Result<()
     deploy(&deploy_args, global, printer)
 }
 
-/// The records of every namespace of an environment.
-/// A namespace, the connection to its cluster, and its release records.
-type NamespaceRecords = (String, Arc<slipway_deploy::cluster::Cluster>, Vec<Release>);
+/// One namespace of an environment: its cluster, the connection, its release records.
+struct TargetRecords {
+    ns: String,
+    /// Which cluster: namespaces with the same number share one.
+    cluster: usize,
+    connection: Arc<slipway_deploy::cluster::Cluster>,
+    records: Vec<Release>,
+}
 
 /// The records of every namespace of an environment. The connections belong to `rt`:
 /// they are used on it only.
@@ -470,15 +442,25 @@ fn histories(
     env: &Environment,
     global: &GlobalArgs,
     printer: &Printer,
-) -> Result<Vec<NamespaceRecords>, CliError> {
+) -> Result<Vec<TargetRecords>, CliError> {
     rt.block_on(async {
+        let targets = release::namespaces(env);
         let mut out = Vec::new();
-        for (cluster, ns) in release::namespaces(env) {
-            let connection = clusters::connect(&cluster, &project.config, global, printer).await?;
-            let records = engine::history(&connection, &project.config.app, &env.name, &ns)
+        for (cluster, ns) in &targets {
+            let index = targets
+                .iter()
+                .position(|(c, _)| c == cluster)
+                .unwrap_or_default();
+            let connection = clusters::connect(cluster, &project.config, global, printer).await?;
+            let records = engine::history(&connection, &project.config.app, &env.name, ns)
                 .await
                 .map_err(|e| CliError::new(exit::UNREACHABLE, e.to_string()))?;
-            out.push((ns, connection, records));
+            out.push(TargetRecords {
+                ns: ns.clone(),
+                cluster: index,
+                connection,
+                records,
+            });
         }
         Ok(out)
     })
@@ -490,7 +472,7 @@ pub fn history(args: &HistoryArgs, global: &GlobalArgs, printer: &Printer) -> Re
     let rt = runtime()?;
     let all = histories(&rt, &project, &env, global, printer)?;
     let mut json = Vec::new();
-    for (ns, _, records) in &all {
+    for TargetRecords { ns, records, .. } in &all {
         if printer.format == Format::Json {
             json.push(serde_json::json!({"namespace": ns, "releases": records.iter().rev().take(args.limit).map(|r| serde_json::json!({
                 "revision": r.revision, "status": r.status.as_str(), "action": r.action, "started": r.started,
@@ -531,9 +513,11 @@ pub fn rollback(
     let timeout = parse_duration("--timeout", &args.timeout, env.policy.timeout)?;
     let rt = runtime()?;
     let all = histories(&rt, &project, &env, global, printer)?;
-    for (ns, connection, records) in all {
-        let current = slipway_deploy::record::current(&records).map(|r| r.revision);
-        let target = match args.to {
+    let mut jobs = Vec::new();
+    for to_run in all {
+        let (ns, records) = (to_run.ns.clone(), &to_run.records);
+        let current = slipway_deploy::record::current(records).map(|r| r.revision);
+        let chosen = match args.to {
             Some(rev) => records.iter().find(|r| r.revision == rev),
             None => records.iter().rev().find(|r| {
                 Some(r.revision) != current
@@ -543,7 +527,7 @@ pub fn rollback(
                     )
             }),
         };
-        let Some(target) = target else {
+        let Some(target) = chosen else {
             return Err(CliError::usage(match args.to {
                 Some(rev) => format!("revision {rev} is not recorded in `{ns}`"),
                 None => format!("`{ns}` has no earlier release to roll back to"),
@@ -559,10 +543,7 @@ pub fn rollback(
             })
             .cloned()
             .collect();
-        printer.info(&format!(
-            "==> rolling `{ns}` back to revision {}",
-            target.revision
-        ));
+        let header = format!("==> rolling `{ns}` back to revision {}", target.revision);
         let input = DeployInput {
             app: project.config.app.clone(),
             environment: env.name.clone(),
@@ -581,67 +562,135 @@ pub fn rollback(
             dry_run: false,
             wait_lock: Duration::ZERO,
         };
-        let report = |e: Event| print_event(printer, &e);
-        let outcome = rt.block_on(engine::deploy(Arc::clone(&connection), input, &report));
-        conclude(printer, &ns, outcome)?;
+        jobs.push(Job {
+            header,
+            target: to_run,
+            input,
+        });
     }
-    Ok(())
+    run_jobs(&rt, printer, jobs)
 }
 
 pub fn status(args: &StatusArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
-    if args.watch {
-        return Err(CliError::usage("`slipway status --watch` is not built yet"));
-    }
     let project = project::load(global, printer)?;
     let env = project.environment(&args.env)?.clone();
     let rt = runtime()?;
-    let all = histories(&rt, &project, &env, global, printer)?;
+    let mut all = histories(&rt, &project, &env, global, printer)?;
+    if !args.watch {
+        let (text, json) = rt.block_on(status_snapshot(&env.name, &all));
+        match printer.format {
+            Format::Json => printer.json(&json),
+            Format::Human => printer.data(&text),
+        }
+        return Ok(());
+    }
+    // `--watch`: a new view whenever a workload, a pod or a release record of the
+    // environment changes; until interrupted.
+    rt.block_on(async {
+        let mut changes = Vec::new();
+        for t in &all {
+            let stream = slipway_deploy::status_report::changes(&t.connection, &t.ns)
+                .await
+                .map_err(|e| CliError::new(exit::UNREACHABLE, e.to_string()))?;
+            changes.push(stream);
+        }
+        let mut changes = futures::stream::select_all(changes);
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        let mut last = String::new();
+        loop {
+            for t in &mut all {
+                t.records = engine::history(&t.connection, &project.config.app, &env.name, &t.ns)
+                    .await
+                    .map_err(|e| CliError::new(exit::UNREACHABLE, e.to_string()))?;
+            }
+            let (text, json) = status_snapshot(&env.name, &all).await;
+            if text != last {
+                match printer.format {
+                    Format::Json => printer.json_line(&json),
+                    Format::Human if terminal => {
+                        // Clear the screen and show the view from the top, as `watch`.
+                        printer.data(&format!(
+                            "\x1b[2J\x1b[H{}  (watching; Ctrl-C to stop)\n\n{text}",
+                            now_text()
+                        ));
+                    }
+                    Format::Human => printer.data(&format!("--- {}\n{text}", now_text())),
+                }
+                last = text;
+            }
+            // Wait for a change, then let a burst of changes settle into one view.
+            if futures::StreamExt::next(&mut changes).await.is_none() {
+                return Err(CliError::new(
+                    exit::UNREACHABLE,
+                    "the cluster closed every watch",
+                ));
+            }
+            let settle = tokio::time::sleep(Duration::from_millis(200));
+            tokio::pin!(settle);
+            loop {
+                tokio::select! {
+                    () = &mut settle => break,
+                    next = futures::StreamExt::next(&mut changes) => if next.is_none() { break },
+                }
+            }
+        }
+    })
+}
+
+/// The time now, for the headers of `status --watch`.
+fn now_text() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%d %H:%M:%S UTC")
+        .to_string()
+}
+
+/// The status of every namespace: as text for humans and as a JSON document.
+async fn status_snapshot(env: &str, all: &[TargetRecords]) -> (String, serde_json::Value) {
+    use std::fmt::Write;
+    let mut text = String::new();
     let mut json = Vec::new();
-    for (ns, connection, records) in all {
-        let Some(current) = slipway_deploy::record::current(&records).cloned() else {
-            printer.data(&format!("namespace {ns}: no release yet\n"));
+    for t in all {
+        let ns = &t.ns;
+        let Some(current) = slipway_deploy::record::current(&t.records) else {
+            let _ = writeln!(text, "namespace {ns}: no release yet");
             json.push(serde_json::json!({"namespace": ns, "release": null}));
             continue;
         };
-        let workloads = rt.block_on(slipway_deploy::status_report::workloads(
-            &connection,
-            &ns,
-            &current,
-        ));
-        if printer.format == Format::Json {
-            json.push(serde_json::json!({"namespace": ns, "release": current.revision, "workloads": workloads.iter().map(|w| serde_json::json!({
-                "workload": w.workload, "ready": w.ready, "desired": w.desired, "images": w.images,
-                "drift": w.drift.iter().map(|d| serde_json::json!({"field": d.field, "recorded": d.recorded, "live": d.live, "manager": d.manager})).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>()}));
-            continue;
-        }
-        printer.data(&format!(
-            "namespace {ns}: revision {} ({}), deployed {} by {}\n",
+        let workloads = slipway_deploy::status_report::workloads(&t.connection, ns, current).await;
+        json.push(serde_json::json!({"namespace": ns, "release": current.revision, "workloads": workloads.iter().map(|w| serde_json::json!({
+            "workload": w.workload, "ready": w.ready, "desired": w.desired, "images": w.images,
+            "drift": w.drift.iter().map(|d| serde_json::json!({"field": d.field, "recorded": d.recorded, "live": d.live, "manager": d.manager})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>()}));
+        let _ = writeln!(
+            text,
+            "namespace {ns}: revision {} ({}), deployed {} by {}",
             current.revision,
             current.status.as_str(),
             current.finished.as_deref().unwrap_or(&current.started),
             current.user
-        ));
+        );
         for w in &workloads {
-            printer.data(&format!(
-                "  {:<28} {}/{} ready  {}\n",
+            let _ = writeln!(
+                text,
+                "  {:<28} {}/{} ready  {}",
                 w.workload,
                 w.ready,
                 w.desired,
                 w.images.join(", ")
-            ));
+            );
             for d in &w.drift {
-                printer.data(&format!(
-                    "    drift: `{}` is `{}` on the cluster (set by `{}`), the release has `{}`\n",
+                let _ = writeln!(
+                    text,
+                    "    drift: `{}` is `{}` on the cluster (set by `{}`), the release has `{}`",
                     d.field, d.live, d.manager, d.recorded
-                ));
+                );
             }
         }
     }
-    if printer.format == Format::Json {
-        printer.json(&serde_json::json!({"environment": env.name, "namespaces": json}));
-    }
-    Ok(())
+    (
+        text,
+        serde_json::json!({"environment": env, "namespaces": json}),
+    )
 }
 
 pub fn promote(args: &PromoteArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
@@ -658,7 +707,7 @@ pub fn promote(args: &PromoteArgs, global: &GlobalArgs, printer: &Printer) -> Re
     drop(rt);
     // Every namespace of the source must run the same release to be promoted.
     let mut current: Option<Release> = None;
-    for (ns, _, records) in &sources {
+    for TargetRecords { ns, records, .. } in &sources {
         let Some(c) = slipway_deploy::record::current(records) else {
             return Err(CliError::usage(format!(
                 "`{}` has no release in `{ns}` to promote",
@@ -705,8 +754,10 @@ pub fn restart(args: &RestartArgs, global: &GlobalArgs, printer: &Printer) -> Re
     let rt = runtime()?;
     let all = histories(&rt, &project, &env, global, printer)?;
     let stamp = restart_stamp();
-    for (ns, connection, records) in all {
-        let Some(current) = slipway_deploy::record::current(&records) else {
+    let mut jobs = Vec::new();
+    for to_run in all {
+        let ns = to_run.ns.clone();
+        let Some(current) = slipway_deploy::record::current(&to_run.records) else {
             return Err(CliError::usage(format!("`{ns}` has no release to restart")));
         };
         let mut restarted = Vec::new();
@@ -758,15 +809,13 @@ pub fn restart(args: &RestartArgs, global: &GlobalArgs, printer: &Printer) -> Re
             dry_run: false,
             wait_lock: Duration::ZERO,
         };
-        printer.info(&format!(
-            "==> restarting {} in `{ns}`",
-            restarted.join(", ")
-        ));
-        let report = |e: Event| print_event(printer, &e);
-        let outcome = rt.block_on(engine::deploy(Arc::clone(&connection), input, &report));
-        conclude(printer, &ns, outcome)?;
+        jobs.push(Job {
+            header: format!("==> restarting {} in `{ns}`", restarted.join(", ")),
+            target: to_run,
+            input,
+        });
     }
-    Ok(())
+    run_jobs(&rt, printer, jobs)
 }
 
 /// The time of a restart, as the tag timestamp (`YYYYMMDD-HHMMSS`, UTC).

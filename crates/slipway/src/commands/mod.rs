@@ -4,6 +4,7 @@
 mod build;
 mod clusters;
 mod deploy;
+mod display;
 mod generate;
 mod init;
 mod project;

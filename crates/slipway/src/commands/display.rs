@@ -1,0 +1,306 @@
+//! How a release shows itself while it runs: on a terminal, one live line per workload
+//! (its replica counts as they move) with the other events printed above them; plain
+//! lines when standard error is not a terminal; one JSON line per event on standard
+//! output with `-o json`.
+//!
+//! Several namespaces of an environment may be released at once (one task per
+//! cluster): every line and bar then carries its namespace.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use slipway_deploy::engine::{Change, Event};
+use slipway_deploy::status::State;
+
+use crate::printer::{Format, Printer};
+
+/// The progress display of one command.
+pub struct DeployDisplay<'p> {
+    printer: &'p Printer,
+    /// Namespaces are named on every line (several run at once).
+    prefixed: bool,
+    multi: Option<MultiProgress>,
+    /// Live bars by namespace and workload.
+    bars: Mutex<HashMap<(String, String), ProgressBar>>,
+}
+
+impl<'p> DeployDisplay<'p> {
+    /// A display for `printer`; live bars only on a terminal, in human output, without
+    /// `-q`. `prefixed` names the namespace on every line.
+    pub fn new(printer: &'p Printer, prefixed: bool) -> DeployDisplay<'p> {
+        let interactive =
+            !printer.quiet && printer.format == Format::Human && std::io::stderr().is_terminal();
+        DeployDisplay {
+            printer,
+            prefixed,
+            multi: interactive
+                .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
+            bars: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The printer behind the display.
+    pub fn printer(&self) -> &Printer {
+        self.printer
+    }
+
+    fn prefix(&self, ns: &str) -> String {
+        if self.prefixed {
+            format!("[{ns}] ")
+        } else {
+            String::new()
+        }
+    }
+
+    /// A line for humans about namespace `ns` (hidden with `-q`), printed above the
+    /// live bars.
+    pub fn line(&self, ns: &str, text: &str) {
+        if self.printer.quiet {
+            return;
+        }
+        let text = format!("{}{text}", self.prefix(ns));
+        match &self.multi {
+            Some(multi) => {
+                let _ = multi.println(text);
+            }
+            None => eprintln!("{text}"),
+        }
+    }
+
+    /// One event of the release in `ns`.
+    pub fn event(&self, ns: &str, e: &Event) {
+        if self.printer.format == Format::Json {
+            let mut json = event_json(e);
+            json["namespace"] = serde_json::json!(ns);
+            self.printer.json_line(&json);
+        }
+        if let Event::Progress(p) = e
+            && let Some(multi) = &self.multi
+        {
+            let key = (ns.to_string(), p.workload.clone());
+            let mut bars = self.bars.lock().unwrap_or_else(|p| p.into_inner());
+            let bar = bars.entry(key.clone()).or_insert_with(|| {
+                let bar = multi.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("{prefix} {spinner} {msg} ({elapsed})")
+                        .expect("valid template"),
+                );
+                bar.set_prefix(format!("{}{}", self.prefix(ns), p.workload));
+                bar.enable_steady_tick(Duration::from_millis(120));
+                bar
+            });
+            match p.state {
+                State::Current => {
+                    bar.set_style(
+                        ProgressStyle::with_template("{prefix} ✓ {msg} ({elapsed})")
+                            .expect("valid template"),
+                    );
+                    bar.finish_with_message(format!("ready: {}", p.message));
+                    bars.remove(&key);
+                }
+                State::Failed => {
+                    bar.abandon_with_message(format!("failed: {}", p.message));
+                    bars.remove(&key);
+                }
+                State::InProgress | State::Terminating => {
+                    bar.set_message(format!("{}: {}", state_word(p.state), p.message));
+                }
+            }
+            return;
+        }
+        if let Some(text) = event_text(e) {
+            for line in text.lines() {
+                self.line(ns, line);
+            }
+        }
+    }
+
+    /// Leaves bars that never finished (their release stopped) as they are.
+    pub fn finish(&self) {
+        for (_, bar) in self.bars.lock().unwrap_or_else(|p| p.into_inner()).drain() {
+            bar.abandon();
+        }
+    }
+}
+
+fn state_word(state: State) -> &'static str {
+    match state {
+        State::Current => "ready",
+        State::Failed => "failed",
+        State::InProgress => "rolling",
+        State::Terminating => "terminating",
+    }
+}
+
+/// The word `-o json` and the plan use for a change.
+pub fn change_word(c: &Change) -> &'static str {
+    match c {
+        Change::Create => "create",
+        Change::Update(_) => "update",
+        Change::Unchanged => "unchanged",
+    }
+}
+
+/// One event as a JSON value, for `-o json`: the stream a CI system or a dashboard
+/// follows while people read the lines on standard error.
+fn event_json(e: &Event) -> serde_json::Value {
+    use serde_json::json;
+    match e {
+        Event::LockTaken { took_over_from } => {
+            json!({"event": "lock", "took_over_from": took_over_from})
+        }
+        Event::Concluded { revision } => json!({"event": "concluded", "revision": revision}),
+        Event::Planned(plan) => json!({"event": "plan", "objects": plan.iter().map(|p| json!({
+            "object": p.object, "change": change_word(&p.change),
+            "fields": match &p.change { Change::Update(f) => f.clone(), _ => vec![] },
+        })).collect::<Vec<_>>()}),
+        Event::Pruning(objects) => json!({"event": "prune", "objects": objects}),
+        Event::HookStarted { name, job } => {
+            json!({"event": "hook-started", "hook": name, "job": job})
+        }
+        Event::HookFinished { name, logs } => {
+            json!({"event": "hook-finished", "hook": name, "logs": logs})
+        }
+        Event::Conflict { object, fields } => json!({"event": "conflict", "object": object,
+            "fields": fields.iter().map(|(f, m)| json!({"field": f, "manager": m})).collect::<Vec<_>>()}),
+        Event::Applied { object, change } => {
+            json!({"event": "applied", "object": object, "change": change_word(change)})
+        }
+        Event::Progress(p) => json!({"event": "progress", "workload": p.workload,
+            "state": format!("{:?}", p.state), "message": p.message}),
+        Event::Failed(d) => json!({"event": "failed", "workload": d.workload, "reason": d.reason,
+            "message": d.message, "pod": d.pod, "container": d.container}),
+        Event::RollingBack { to_revision } => {
+            json!({"event": "rolling-back", "to_revision": to_revision})
+        }
+        Event::Recorded { revision, status } => {
+            json!({"event": "recorded", "revision": revision, "status": status.as_str()})
+        }
+    }
+}
+
+/// The lines an event prints for humans; `None` for events shown only in JSON.
+fn event_text(e: &Event) -> Option<String> {
+    let text = match e {
+        Event::LockTaken {
+            took_over_from: Some(h),
+        } => format!("lock taken over from `{h}`, whose lease expired"),
+        Event::LockTaken { .. } | Event::Applied { .. } => return None,
+        Event::Concluded { revision } => {
+            format!("revision {revision} was left pending by an interrupted deploy: marked failed")
+        }
+        Event::Planned(plan) => {
+            let mut lines = Vec::new();
+            for p in plan {
+                match &p.change {
+                    Change::Unchanged => {}
+                    Change::Create => lines.push(format!("  + {}", p.object)),
+                    Change::Update(fields) => {
+                        // Secret fields name keys only; values are never shown.
+                        let shown: Vec<&str> = fields.iter().take(4).map(String::as_str).collect();
+                        let more = fields.len().saturating_sub(4);
+                        let tail = if more > 0 {
+                            format!(" and {more} more")
+                        } else {
+                            String::new()
+                        };
+                        lines.push(format!("  ~ {} ({}{tail})", p.object, shown.join(", ")));
+                    }
+                }
+            }
+            if lines.is_empty() {
+                return None;
+            }
+            lines.join("\n")
+        }
+        Event::Pruning(objects) => objects
+            .iter()
+            .map(|o| format!("  - {o}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Event::HookStarted { name, job } => format!("hook `{name}`: running job `{job}`"),
+        Event::HookFinished { name, logs } => {
+            if logs.is_empty() {
+                return None;
+            }
+            logs.iter()
+                .map(|l| format!("  {name} | {l}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+        Event::Conflict { object, fields } => fields
+            .iter()
+            .map(|(field, manager)| {
+                format!(
+                    "warning: {object}: `{field}` was changed on the cluster by `{manager}`; this release sets it back to what the repository says"
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Event::Progress(p) => format!("  {} {}: {}", p.workload, state_word(p.state), p.message),
+        Event::Failed(d) => format!("rollout failed: {}: {}: {}", d.workload, d.reason, d.message),
+        Event::RollingBack { to_revision } => format!("rolling back to revision {to_revision}"),
+        Event::Recorded { revision, status } => {
+            format!("recorded revision {revision}: {}", status.as_str())
+        }
+    };
+    Some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slipway_deploy::engine::Planned;
+    use slipway_deploy::track::Progress;
+
+    #[test]
+    fn plan_lines_name_fields_and_hide_unchanged_objects() {
+        let plan = vec![
+            Planned {
+                object: "Deployment/api".into(),
+                change: Change::Update(
+                    (0..6)
+                        .map(|i| format!("spec.f{i}"))
+                        .collect::<Vec<String>>(),
+                ),
+            },
+            Planned {
+                object: "Service/api".into(),
+                change: Change::Unchanged,
+            },
+            Planned {
+                object: "ConfigMap/c".into(),
+                change: Change::Create,
+            },
+        ];
+        let text = event_text(&Event::Planned(plan)).unwrap();
+        assert_eq!(
+            text,
+            "  ~ Deployment/api (spec.f0, spec.f1, spec.f2, spec.f3 and 2 more)\n  + ConfigMap/c"
+        );
+        let unchanged = vec![Planned {
+            object: "Service/api".into(),
+            change: Change::Unchanged,
+        }];
+        assert_eq!(event_text(&Event::Planned(unchanged)), None);
+    }
+
+    #[test]
+    fn progress_is_one_json_line_with_its_state() {
+        let e = Event::Progress(Progress {
+            workload: "deployment/api".into(),
+            state: State::InProgress,
+            message: "1 of 3 updated replicas are available".into(),
+        });
+        let json = event_json(&e);
+        assert_eq!(json["event"], "progress");
+        assert_eq!(json["state"], "InProgress");
+        assert_eq!(
+            event_text(&e).unwrap(),
+            "  deployment/api rolling: 1 of 3 updated replicas are available"
+        );
+    }
+}

@@ -1,0 +1,327 @@
+//! Environments through the real binary: an environment of two clusters is released on
+//! both at once, and `status --watch` follows the cluster as it changes. The clusters are
+//! two sandboxes served by `slipway sandbox serve`; the judge is the real `kubectl`.
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Images given with `--image`, pinned by digest as the policy asks.
+const API_1: &str = "api=registry.example.com/shop/api:1@sha256:1111111111111111111111111111111111111111111111111111111111111111";
+const API_2: &str = "api=other.example.org/shop/api:2@sha256:2222222222222222222222222222222222222222222222222222222222222222";
+
+fn slipway(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .args(args)
+        .current_dir(dir)
+        .env("SLIPWAY_USER", "tester@ci")
+        .output()
+        .expect("the slipway binary runs")
+}
+
+/// A sandbox served by the binary; stopped when dropped.
+struct Served {
+    child: Child,
+    kubeconfig: PathBuf,
+    server: String,
+}
+
+impl Served {
+    fn start(dir: &Path, name: &str, extra: &[&str]) -> Served {
+        let kubeconfig = dir.join(format!("{name}.kubeconfig"));
+        let child = Command::new(env!("CARGO_BIN_EXE_slipway"))
+            .args([
+                "sandbox",
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--speed",
+                "20",
+            ])
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the sandbox starts");
+        // The kubeconfig is written once the sandbox serves.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let server = loop {
+            if let Ok(text) = fs::read_to_string(&kubeconfig)
+                && let Some(line) = text.lines().find(|l| l.trim_start().starts_with("server:"))
+            {
+                break line.trim_start()["server:".len()..].trim().to_string();
+            }
+            assert!(Instant::now() < deadline, "sandbox {name} did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        Served {
+            child,
+            kubeconfig,
+            server,
+        }
+    }
+
+    fn kubectl(&self, args: &[&str]) -> String {
+        let out = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A kubeconfig naming each sandbox as its own context.
+fn kubeconfig(path: &Path, clusters: &[(&str, &Served)]) {
+    let mut text = String::from("apiVersion: v1\nkind: Config\nclusters:\n");
+    for (name, s) in clusters {
+        text.push_str(&format!(
+            "- name: {name}\n  cluster:\n    server: {}\n",
+            s.server
+        ));
+    }
+    text.push_str("users:\n- name: nobody\n  user: {}\ncontexts:\n");
+    for (name, _) in clusters {
+        text.push_str(&format!(
+            "- name: {name}\n  context:\n    cluster: {name}\n    user: nobody\n"
+        ));
+    }
+    text.push_str(&format!("current-context: {}\n", clusters[0].0));
+    fs::write(path, text).unwrap();
+}
+
+/// A project whose one image comes from `--image`, with one Deployment.
+fn project(dir: &Path, environments: &str) {
+    fs::create_dir_all(dir.join("k8s")).unwrap();
+    fs::write(
+        dir.join("slipway.yaml"),
+        format!(
+            "app: shop\nregistry: registry.example.com/shop\nimages:\n  api:\n    files:\n      base: scratch\n      copy: []\nmanifests: k8s\ndefaults:\n  timeout: 2m\nenvironments:\n{environments}"
+        ),
+    )
+    .unwrap();
+    fs::write(
+        dir.join("k8s/kustomization.yaml"),
+        "resources:\n  - api.yaml\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.join("k8s/api.yaml"),
+        "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: api}
+  strategy:
+    rollingUpdate: {maxUnavailable: 0, maxSurge: 1}
+  template:
+    metadata:
+      labels: {app: api}
+    spec:
+      containers:
+        - name: api
+          image: api
+          ports:
+            - containerPort: 8080
+          resources:
+            requests: {cpu: 10m, memory: 16Mi}
+            limits: {memory: 64Mi}
+          readinessProbe:
+            httpGet: {path: /, port: 8080}
+",
+    )
+    .unwrap();
+}
+
+fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
+
+#[test]
+fn an_environment_of_two_clusters_is_released_on_both_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every request to the first cluster is slow: released one after the other, the
+    // second cluster could only start once the first was done.
+    let slow = Served::start(dir.path(), "slow", &["--latency", "150ms"]);
+    let fast = Served::start(dir.path(), "fast", &["--registry", "other.example.org"]);
+    kubeconfig(
+        &dir.path().join("kubeconfig"),
+        &[("slow", &slow), ("fast", &fast)],
+    );
+    project(
+        dir.path(),
+        "  prod:\n    targets:\n      - { context: slow, kubeconfig: kubeconfig, namespace: shop }\n      - { context: fast, kubeconfig: kubeconfig, namespace: shop-b }\n",
+    );
+
+    let out = slipway(
+        dir.path(),
+        &["deploy", "prod", "--yes", "-o", "json", "--image", API_1],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let done: Vec<String> = json_lines(&out)
+        .iter()
+        .filter(|e| e["event"] == "done")
+        .map(|e| e["namespace"].as_str().unwrap().to_string())
+        .collect();
+    // The fast cluster finished first although it comes second in the environment.
+    assert_eq!(done, ["shop-b", "shop"], "{stderr}");
+    // Lines name their namespace when several run at once.
+    assert!(
+        stderr.contains("[shop] revision 1 is live in `shop`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("[shop-b] revision 1 is live in `shop-b`"),
+        "{stderr}"
+    );
+    for (served, ns) in [(&slow, "shop"), (&fast, "shop-b")] {
+        let image = served.kubectl(&[
+            "-n",
+            ns,
+            "get",
+            "deployment/api",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}",
+        ]);
+        assert_eq!(image, &API_1[4..]);
+        let ready = served.kubectl(&[
+            "-n",
+            ns,
+            "get",
+            "deployment/api",
+            "-o",
+            "jsonpath={.status.readyReplicas}",
+        ]);
+        assert_eq!(ready, "2");
+    }
+
+    // An image only the fast cluster finds missing: that cluster fails and rolls back,
+    // the other (already under way) finishes; the error says where each one stands.
+    let out = slipway(dir.path(), &["deploy", "prod", "--yes", "--image", API_2]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("[shop-b] rollout failed: deployment/api: ErrImagePull")
+            || stderr.contains("[shop-b] rollout failed: deployment/api: ImagePullBackOff"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("namespaces: `shop`: done, `shop-b`: failed (exit code 4)"),
+        "{stderr}"
+    );
+    let image = |served: &Served, ns: &str| {
+        served.kubectl(&[
+            "-n",
+            ns,
+            "get",
+            "deployment/api",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}",
+        ])
+    };
+    assert_eq!(image(&slow, "shop"), &API_2[4..]);
+    assert_eq!(image(&fast, "shop-b"), &API_1[4..]);
+}
+
+#[test]
+fn status_watch_shows_a_change_made_with_kubectl() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::start(dir.path(), "one", &[]);
+    kubeconfig(&dir.path().join("kubeconfig"), &[("one", &served)]);
+    project(
+        dir.path(),
+        "  dev:\n    context: one\n    kubeconfig: kubeconfig\n    namespace: shop\n",
+    );
+    let out = slipway(dir.path(), &["deploy", "dev", "--image", API_1]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .args(["status", "dev", "--watch", "-o", "json"])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stdout = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = |what: &str| -> serde_json::Value {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("no status line: {what}"));
+        serde_json::from_str(&line).expect("one JSON document per line")
+    };
+    let first = next("the first view");
+    let workload = &first["namespaces"][0]["workloads"][0];
+    assert_eq!(workload["workload"], "deployment/api");
+    assert_eq!(workload["images"][0], &API_1[4..]);
+    assert_eq!(workload["drift"], serde_json::json!([]));
+
+    served.kubectl(&[
+        "-n",
+        "shop",
+        "set",
+        "image",
+        "deployment/api",
+        "api=registry.example.com/shop/api:hotfix",
+    ]);
+    // Views follow until one shows the drift, naming kubectl's field manager.
+    let mut drift = serde_json::Value::Null;
+    for _ in 0..50 {
+        let view = next("a view with the drift");
+        let d = &view["namespaces"][0]["workloads"][0]["drift"];
+        if d.as_array().is_some_and(|a| !a.is_empty()) {
+            drift = d[0].clone();
+            break;
+        }
+    }
+    assert_eq!(
+        drift["live"], "registry.example.com/shop/api:hotfix",
+        "{drift}"
+    );
+    assert_eq!(drift["recorded"], &API_1[4..]);
+    assert!(
+        drift["manager"].as_str().unwrap().starts_with("kubectl"),
+        "{drift}"
+    );
+    let _ = watch.kill();
+    let _ = watch.wait();
+}
