@@ -540,6 +540,14 @@ pub fn known_top_level_fields(rt: &ResourceType) -> Option<&'static [&'static st
             "automountServiceAccountToken",
         ],
         ("", "endpoints") => &["apiVersion", "kind", "metadata", "subsets"],
+        ("discovery.k8s.io", "endpointslices") => &[
+            "apiVersion",
+            "kind",
+            "metadata",
+            "addressType",
+            "endpoints",
+            "ports",
+        ],
         ("", "events") | ("events.k8s.io", _) => return None,
         ("rbac.authorization.k8s.io", "roles" | "clusterroles") => {
             &["apiVersion", "kind", "metadata", "rules", "aggregationRule"]

@@ -242,6 +242,15 @@ pub fn builtin() -> Vec<ResourceType> {
             &["status"],
         ),
         rt(
+            "discovery.k8s.io",
+            "v1",
+            "endpointslices",
+            "EndpointSlice",
+            &[],
+            true,
+            &[],
+        ),
+        rt(
             "coordination.k8s.io",
             "v1",
             "leases",

@@ -85,6 +85,19 @@ fn columns(rt: &ResourceType) -> Vec<Col> {
         ],
         ("", "serviceaccounts") => vec![name, ("Secrets", "integer", "", 0), age],
         ("", "endpoints") => vec![name, ("Endpoints", "string", "", 0), age],
+        ("discovery.k8s.io", "endpointslices") => vec![
+            name,
+            ("AddressType", "string", "", 0),
+            ("Ports", "string", "", 0),
+            ("Endpoints", "string", "", 0),
+            age,
+        ],
+        ("apps", "controllerrevisions") => vec![
+            name,
+            ("Controller", "string", "", 0),
+            ("Revision", "integer", "", 0),
+            age,
+        ],
         ("batch", "jobs") => vec![
             name,
             ("Status", "string", "", 0),
@@ -438,6 +451,61 @@ fn cells(rt: &ResourceType, obj: &Value) -> Vec<Value> {
                 json!(age(obj)),
             ]
         }
+        ("discovery.k8s.io", "endpointslices") => {
+            let ports: Vec<String> = obj["ports"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| match (p["port"].as_i64(), p["name"].as_str()) {
+                    (Some(n), _) => n.to_string(),
+                    (None, Some(name)) => name.to_string(),
+                    (None, None) => "*".to_string(),
+                })
+                .collect();
+            let addresses: Vec<String> = obj["endpoints"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|e| e["addresses"].as_array().into_iter().flatten())
+                .map(|a| a.as_str().unwrap_or("").to_string())
+                .collect();
+            vec![
+                name,
+                json!(obj["addressType"].as_str().unwrap_or("")),
+                json!(first_three(&ports)),
+                json!(first_three(&addresses)),
+                json!(age(obj)),
+            ]
+        }
+        ("apps", "controllerrevisions") => {
+            // `<kind>.<group>/<name>` of the controller, lower-cased kind and group.
+            let controller = obj["metadata"]["ownerReferences"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|r| r["controller"] == json!(true))
+                .map(|r| {
+                    let group = r["apiVersion"]
+                        .as_str()
+                        .unwrap_or("")
+                        .rsplit_once('/')
+                        .map_or("", |(g, _)| g);
+                    let kind = r["kind"].as_str().unwrap_or("");
+                    let gk = if group.is_empty() {
+                        kind.to_string()
+                    } else {
+                        format!("{kind}.{group}")
+                    };
+                    format!("{}/{}", gk.to_lowercase(), r["name"].as_str().unwrap_or(""))
+                })
+                .unwrap_or_else(|| "<none>".to_string());
+            vec![
+                name,
+                json!(controller),
+                json!(obj["revision"].as_i64().unwrap_or(0)),
+                json!(age(obj)),
+            ]
+        }
         ("batch", "jobs") => {
             let (c, i, s) = pod_template_cells(obj);
             let conds: Vec<&Value> = obj["status"]["conditions"]
@@ -522,6 +590,15 @@ fn cells(rt: &ResourceType, obj: &Value) -> Vec<Value> {
             ]
         }
         _ => vec![name, json!(str_at(obj, "metadata.creationTimestamp"))],
+    }
+}
+
+/// Up to three items joined with commas, then `+ N more...`; `<unset>` when empty.
+fn first_three(items: &[String]) -> String {
+    match items.len() {
+        0 => "<unset>".to_string(),
+        n if n > 3 => format!("{} + {} more...", items[..3].join(","), n - 3),
+        _ => items.join(","),
     }
 }
 

@@ -1,9 +1,9 @@
 //! The Deployment and ReplicaSet controllers, judged by the real kubectl: rollouts,
 //! history, undo, restart, pause/resume, scale, progress deadlines, cascading deletion.
 
-mod common_images;
+mod common;
 
-use common_images::{Env, deployment_yaml, push_image};
+use common::{Env, deployment_yaml, push_image};
 use kube_sandbox::store::EventType;
 use serde_json::Value;
 
@@ -42,7 +42,7 @@ async fn create_deployment_rolls_out_and_set_image_undo_walk_the_revisions() {
     let reg = testkit::Registry::start();
     let v1 = push_image(reg.host(), "web", "v1", None);
     let v2 = push_image(reg.host(), "web", "v2", None);
-    let env = Env::start(SPEED).await;
+    let env = Env::with_speed(SPEED).await;
     env.kubectl(&[
         "create",
         "deployment",
@@ -245,7 +245,7 @@ async fn scale_pause_resume_and_restart_drive_the_rollout() {
     let reg = testkit::Registry::start();
     let v1 = push_image(reg.host(), "api", "v1", None);
     let v2 = push_image(reg.host(), "api", "v2", None);
-    let env = Env::start(SPEED).await;
+    let env = Env::with_speed(SPEED).await;
     env.apply(&deployment_yaml("api", &v1, 2, "", "")).await;
     env.kubectl(&["rollout", "status", "deployment/api", "--timeout=30s"])
         .await
@@ -327,7 +327,7 @@ async fn scale_pause_resume_and_restart_drive_the_rollout() {
 async fn never_ready_image_makes_rollout_status_fail_on_progress_deadline() {
     let reg = testkit::Registry::start();
     let bad = push_image(reg.host(), "slow", "bad", Some("never-ready"));
-    let env = Env::start(SPEED).await;
+    let env = Env::with_speed(SPEED).await;
     let probe = "        readinessProbe:\n          httpGet:\n            path: /healthz\n            port: 8080\n          periodSeconds: 2\n";
     env.apply(&deployment_yaml(
         "slow",
@@ -455,7 +455,7 @@ async fn rolling_update_one_replica_never_drops_below_one_ready() {
     // The new version takes a moment to start, as real ones do: long enough for the
     // old ReplicaSet's status to show its pod gone before the new pod is ready.
     let v2 = push_image(reg.host(), "one", "v2", Some("slow-start=4s"));
-    let env = Env::start(SPEED).await;
+    let env = Env::with_speed(SPEED).await;
     let surge = "  strategy:\n    rollingUpdate:\n      maxSurge: 1\n      maxUnavailable: 0\n";
     env.apply(&deployment_yaml("one", &v1, 1, surge, "")).await;
     env.kubectl(&["rollout", "status", "deployment/one", "--timeout=30s"])
@@ -486,7 +486,7 @@ async fn recreate_scales_old_pods_away_before_creating_new_ones_and_history_is_l
     let tags: Vec<String> = (1..=3)
         .map(|i| push_image(reg.host(), "rec", &format!("v{i}"), None))
         .collect();
-    let env = Env::start(SPEED).await;
+    let env = Env::with_speed(SPEED).await;
     let spec = "  revisionHistoryLimit: 1\n  strategy:\n    type: Recreate\n";
     env.apply(&deployment_yaml("rec", &tags[0], 2, spec, ""))
         .await;
@@ -544,7 +544,7 @@ async fn recreate_scales_old_pods_away_before_creating_new_ones_and_history_is_l
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_a_deployment_cascades_to_replicasets_and_terminating_pods() {
-    let env = Env::start(SPEED).await;
+    let env = Env::with_speed(SPEED).await;
     env.kubectl(&[
         "create",
         "deployment",

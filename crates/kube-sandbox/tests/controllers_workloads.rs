@@ -1,8 +1,8 @@
 //! The Job, Endpoints and StatefulSet controllers, judged by the real kubectl.
 
-mod common_images;
+mod common;
 
-use common_images::{Env, deployment_yaml, push_image};
+use common::{Env, deployment_yaml, push_image};
 use kube_sandbox::store::EventType;
 use serde_json::Value;
 
@@ -32,7 +32,7 @@ fn conditions(o: &Value) -> Vec<(String, String)> {
 async fn job_with_complete_after_image_completes_all_completions() {
     let reg = testkit::Registry::start();
     let image = push_image(reg.host(), "migrate", "v1", Some("complete-after=2s"));
-    let env = Env::start(SPEED).await;
+    let env = Env::with_speed(SPEED).await;
     env.apply(&job_yaml(
         "migrate",
         &image,
@@ -98,7 +98,7 @@ async fn job_with_complete_after_image_completes_all_completions() {
 async fn failing_job_stops_at_its_backoff_limit() {
     let reg = testkit::Registry::start();
     let image = push_image(reg.host(), "broken", "v1", Some("exit=1"));
-    let env = Env::start(SPEED).await;
+    let env = Env::with_speed(SPEED).await;
     env.apply(&job_yaml("broken", &image, "  backoffLimit: 1\n"))
         .await;
     env.kubectl(&[
@@ -147,7 +147,7 @@ async fn endpoints_list_ready_pods_and_keep_unready_ones_apart() {
     let reg = testkit::Registry::start();
     let good = push_image(reg.host(), "svc", "good", None);
     let bad = push_image(reg.host(), "svc", "bad", Some("never-ready"));
-    let env = Env::start(SPEED).await;
+    let env = Env::with_speed(SPEED).await;
     let port = "        ports:\n        - name: http\n          containerPort: 8080\n";
     env.apply(&deployment_yaml("web", &good, 2, "", port)).await;
     env.apply(&deployment_yaml("stuck", &bad, 1, "", port))
@@ -209,7 +209,7 @@ async fn endpoints_list_ready_pods_and_keep_unready_ones_apart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statefulset_creates_pods_in_order_and_rolls_from_the_highest_ordinal() {
-    let env = Env::start(SPEED).await;
+    let env = Env::with_speed(SPEED).await;
     let sts = |image: &str| {
         format!(
             "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: db\nspec:\n  serviceName: db\n  replicas: 3\n  selector:\n    matchLabels:\n      app: db\n  template:\n    metadata:\n      labels:\n        app: db\n    spec:\n      containers:\n      - name: db\n        image: {image}\n"
@@ -245,4 +245,345 @@ async fn statefulset_creates_pods_in_order_and_rolls_from_the_highest_ordinal() 
         s["status"]["updateRevision"]
     );
     assert_eq!(s["status"]["updatedReplicas"], 3);
+}
+
+/// The revision numbers `kubectl rollout history` lists.
+async fn history(env: &Env, target: &str) -> Vec<i64> {
+    let out = env.kubectl(&["rollout", "history", target]).await.ok();
+    out.stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statefulset_rollout_history_and_undo_use_controller_revisions() {
+    let env = Env::with_speed(SPEED).await;
+    let sts = |image: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: db\nspec:\n  serviceName: db\n  replicas: 2\n  selector:\n    matchLabels:\n      app: db\n  template:\n    metadata:\n      labels:\n        app: db\n    spec:\n      containers:\n      - name: db\n        image: {image}\n"
+        )
+    };
+    let rollout = || env.kubectl(&["rollout", "status", "statefulset/db", "--timeout=60s"]);
+    env.apply(&sts("postgres:16")).await;
+    rollout().await.ok();
+    assert_eq!(history(&env, "statefulset/db").await, [1]);
+    env.apply(&sts("postgres:17")).await;
+    rollout().await.ok();
+    assert_eq!(history(&env, "statefulset/db").await, [1, 2]);
+
+    let s = env.get_json(&["get", "statefulset", "db"]).await;
+    let revisions = env
+        .get_json(&["get", "controllerrevisions", "-l", "app=db"])
+        .await;
+    let items = revisions["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{revisions:#}");
+    let by_number = |n: i64| {
+        items
+            .iter()
+            .find(|r| r["revision"] == n)
+            .unwrap_or_else(|| panic!("revision {n} in {revisions:#}"))
+            .clone()
+    };
+    let (first, second) = (by_number(1), by_number(2));
+    for r in [&first, &second] {
+        let owner = &r["metadata"]["ownerReferences"][0];
+        assert_eq!(owner["kind"], "StatefulSet");
+        assert_eq!(owner["uid"], s["metadata"]["uid"]);
+        assert_eq!(owner["controller"], true);
+        assert_eq!(r["data"]["spec"]["template"]["$patch"], "replace");
+        let hash = r["metadata"]["labels"]["controller.kubernetes.io/hash"]
+            .as_str()
+            .unwrap();
+        assert_eq!(r["metadata"]["name"], format!("db-{hash}"));
+    }
+    assert_eq!(
+        first["data"]["spec"]["template"]["spec"]["containers"][0]["image"],
+        "postgres:16"
+    );
+    assert_eq!(s["status"]["updateRevision"], second["metadata"]["name"]);
+    assert_eq!(s["status"]["currentRevision"], second["metadata"]["name"]);
+
+    let one = env
+        .kubectl(&["rollout", "history", "statefulset/db", "--revision=1"])
+        .await
+        .ok();
+    assert!(one.stdout.contains("postgres:16"), "{}", one.stdout);
+    assert!(!one.stdout.contains("postgres:17"), "{}", one.stdout);
+
+    // Undo goes back to revision 1's template, which becomes revision 3.
+    let undo = env
+        .kubectl(&["rollout", "undo", "statefulset/db"])
+        .await
+        .ok();
+    assert_eq!(undo.stdout.trim(), "statefulset.apps/db rolled back");
+    rollout().await.ok();
+    assert_eq!(history(&env, "statefulset/db").await, [2, 3]);
+    let s = env.get_json(&["get", "statefulset", "db"]).await;
+    assert_eq!(
+        s["spec"]["template"]["spec"]["containers"][0]["image"],
+        "postgres:16"
+    );
+    let third = env
+        .get_json(&[
+            "get",
+            "controllerrevision",
+            first["metadata"]["name"].as_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(third["revision"], 3);
+    assert_eq!(third["metadata"]["uid"], first["metadata"]["uid"]);
+    assert_eq!(s["status"]["updateRevision"], third["metadata"]["name"]);
+    for p in env.pods() {
+        assert_eq!(p["spec"]["containers"][0]["image"], "postgres:16");
+        assert_eq!(
+            p["metadata"]["labels"]["controller-revision-hash"],
+            third["metadata"]["name"]
+        );
+    }
+    let again = env
+        .kubectl(&["rollout", "undo", "statefulset/db", "--to-revision=3"])
+        .await
+        .ok();
+    assert_eq!(
+        again.stdout.trim(),
+        "statefulset.apps/db skipped rollback (current template already matches revision 3)"
+    );
+    let missing = env
+        .kubectl(&["rollout", "undo", "statefulset/db", "--to-revision=7"])
+        .await;
+    assert_ne!(missing.code, 0);
+    assert!(
+        missing
+            .stderr
+            .contains("unable to find specified revision 7 in history"),
+        "{}",
+        missing.stderr
+    );
+
+    let table = env.kubectl(&["get", "controllerrevisions"]).await.ok();
+    let rows: Vec<Vec<&str>> = table
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0], ["NAME", "CONTROLLER", "REVISION", "AGE"]);
+    assert!(
+        rows.iter().any(|r| r[..3]
+            == [
+                third["metadata"]["name"].as_str().unwrap(),
+                "statefulset.apps/db",
+                "3"
+            ]),
+        "{}",
+        table.stdout
+    );
+
+    // Beyond revisionHistoryLimit, the oldest unused revisions go.
+    env.kubectl(&[
+        "patch",
+        "statefulset",
+        "db",
+        "-p",
+        r#"{"spec":{"revisionHistoryLimit":1}}"#,
+    ])
+    .await
+    .ok();
+    env.kubectl(&["set", "image", "statefulset/db", "db=postgres:18"])
+        .await
+        .ok();
+    rollout().await.ok();
+    env.until(10, "revision 2 to be deleted", |e| {
+        (e.list("apps", "controllerrevisions").len() == 2).then_some(())
+    })
+    .await;
+    assert_eq!(history(&env, "statefulset/db").await, [3, 4]);
+}
+
+/// The EndpointSlices of Service `name`, read with kubectl by their service-name label.
+async fn slices(env: &Env, name: &str) -> Vec<Value> {
+    let label = format!("kubernetes.io/service-name={name}");
+    env.get_json(&["get", "endpointslices", "-l", &label]).await["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The (address, ready, serving, terminating) of each endpoint of a slice.
+fn slice_endpoints(slice: &Value) -> Vec<(String, bool, bool, bool)> {
+    slice["endpoints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            let c = &e["conditions"];
+            (
+                e["addresses"][0].as_str().unwrap_or_default().to_string(),
+                c["ready"] == true,
+                c["serving"] == true,
+                c["terminating"] == true,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpointslices_follow_ready_unready_and_terminating_pods() {
+    let reg = testkit::Registry::start();
+    let good = push_image(reg.host(), "svc", "good", None);
+    let bad = push_image(reg.host(), "svc", "bad", Some("never-ready"));
+    let env = Env::with_speed(SPEED).await;
+    let port = "        ports:\n        - name: http\n          containerPort: 8080\n";
+    env.apply(&deployment_yaml("web", &good, 2, "", port)).await;
+    env.apply(&deployment_yaml("stuck", &bad, 1, "", port))
+        .await;
+    let svc = |name: &str, app: &str| {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n  labels:\n    tier: front\nspec:\n  selector:\n    app: {app}\n  ports:\n  - name: web\n    port: 80\n    targetPort: http\n"
+        )
+    };
+    env.apply(&svc("web", "web")).await;
+    env.apply(&svc("stuck", "stuck")).await;
+    env.apply(&svc("empty", "nothing")).await;
+    env.kubectl(&["rollout", "status", "deployment/web", "--timeout=30s"])
+        .await
+        .ok();
+    let ready_ips = |env: &Env, app: &str| {
+        let mut ips: Vec<String> = env
+            .pods()
+            .iter()
+            .filter(|p| p["metadata"]["labels"]["app"] == app && p["status"]["podIP"].is_string())
+            .map(|p| p["status"]["podIP"].as_str().unwrap().to_string())
+            .collect();
+        ips.sort();
+        ips
+    };
+    let ips = ready_ips(&env, "web");
+    assert_eq!(ips.len(), 2);
+    env.until(10, "both web pods in the slice", |e| {
+        e.list("discovery.k8s.io", "endpointslices")
+            .into_iter()
+            .find(|s| s["metadata"]["labels"]["kubernetes.io/service-name"] == "web")
+            .filter(|s| s["endpoints"].as_array().is_some_and(|a| a.len() == 2))
+    })
+    .await;
+
+    let web = slices(&env, "web").await;
+    assert_eq!(web.len(), 1, "{web:#?}");
+    let s = &web[0];
+    let service = env.get_json(&["get", "service", "web"]).await;
+    assert!(s["metadata"]["name"].as_str().unwrap().starts_with("web-"));
+    assert_eq!(s["addressType"], "IPv4");
+    assert_eq!(
+        s["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"],
+        "endpointslice-controller.k8s.io"
+    );
+    assert_eq!(s["metadata"]["labels"]["tier"], "front");
+    let owner = &s["metadata"]["ownerReferences"][0];
+    assert_eq!(owner["kind"], "Service");
+    assert_eq!(owner["uid"], service["metadata"]["uid"]);
+    assert_eq!(owner["controller"], true);
+    assert_eq!(
+        s["ports"],
+        serde_json::json!([{"name": "web", "port": 8080, "protocol": "TCP"}])
+    );
+    assert_eq!(
+        slice_endpoints(s),
+        ips.iter()
+            .map(|ip| (ip.clone(), true, true, false))
+            .collect::<Vec<_>>()
+    );
+    for e in s["endpoints"].as_array().unwrap() {
+        assert_eq!(e["targetRef"]["kind"], "Pod");
+        assert_eq!(e["nodeName"], "sandbox-node");
+    }
+
+    // A pod that never becomes ready is listed, neither ready nor serving.
+    env.until(10, "the stuck pod in its slice", |e| {
+        e.list("discovery.k8s.io", "endpointslices")
+            .into_iter()
+            .find(|s| s["metadata"]["labels"]["kubernetes.io/service-name"] == "stuck")
+            .filter(|s| s["endpoints"].as_array().is_some_and(|a| a.len() == 1))
+    })
+    .await;
+    let stuck = slices(&env, "stuck").await;
+    let stuck_ip = ready_ips(&env, "stuck");
+    assert_eq!(
+        slice_endpoints(&stuck[0]),
+        [(stuck_ip[0].clone(), false, false, false)]
+    );
+
+    // A Service whose selector matches nothing has one slice without endpoints or ports.
+    let empty = slices(&env, "empty").await;
+    assert_eq!(empty.len(), 1, "{empty:#?}");
+    assert!(empty[0]["endpoints"].is_null(), "{:#}", empty[0]);
+    assert!(empty[0]["ports"].is_null(), "{:#}", empty[0]);
+
+    let table = env
+        .kubectl(&[
+            "get",
+            "endpointslices",
+            "-l",
+            "kubernetes.io/service-name in (web,empty)",
+        ])
+        .await
+        .ok()
+        .stdout;
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows[0],
+        ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]
+    );
+    let row = |prefix: &str| {
+        rows.iter()
+            .find(|r| r[0].starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} row in {table}"))
+            .clone()
+    };
+    assert_eq!(row("web-")[1..4], ["IPv4", "8080", ips.join(",").as_str()]);
+    assert_eq!(row("empty-")[1..4], ["IPv4", "<unset>", "<unset>"]);
+
+    // A terminating pod stays in the slice, marked terminating and not ready, while the
+    // Endpoints object drops it at once.
+    env.apply(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: lingering\n  labels:\n    app: web\nspec:\n  terminationGracePeriodSeconds: 400\n  containers:\n  - name: app\n    image: {good}\n    ports:\n    - name: http\n      containerPort: 8080\n"
+    ))
+    .await;
+    let ip = env
+        .until(20, "the lingering pod ready in the slice", |e| {
+            let pod = e.get("", "pods", "lingering")?;
+            let ip = pod["status"]["podIP"].as_str()?.to_string();
+            e.list("discovery.k8s.io", "endpointslices")
+                .iter()
+                .flat_map(slice_endpoints)
+                .any(|(a, ready, _, _)| a == ip && ready)
+                .then_some(ip)
+        })
+        .await;
+    env.kubectl(&["delete", "pod", "lingering", "--wait=false"])
+        .await
+        .ok();
+    env.until(10, "the lingering pod terminating in the slice", |e| {
+        e.list("discovery.k8s.io", "endpointslices")
+            .iter()
+            .flat_map(slice_endpoints)
+            .any(|(a, ready, _, terminating)| a == ip && !ready && terminating)
+            .then_some(())
+    })
+    .await;
+    let ep = env.get("", "endpoints", "web").unwrap();
+    assert!(!ep.to_string().contains(&format!("\"{ip}\"")), "{ep:#}");
+
+    // Deleting the Service removes its slices.
+    env.kubectl(&["delete", "service", "web"]).await.ok();
+    env.until(10, "the web slice removed", |e| {
+        e.list("discovery.k8s.io", "endpointslices")
+            .iter()
+            .all(|s| s["metadata"]["labels"]["kubernetes.io/service-name"] != "web")
+            .then_some(())
+    })
+    .await;
 }

@@ -1,9 +1,9 @@
 //! The simulated node: scheduling, image resolution against a real registry, container
 //! behaviours, pod status shapes, events and logs — as `kubectl get/logs` show them.
 
-mod common_images;
+mod common;
 
-use common_images::{Env, container_state, push_image};
+use common::{Env, container_state, push_image};
 use kube_sandbox::store::EventType;
 use serde_json::Value;
 
@@ -44,7 +44,7 @@ async fn row(env: &Env, name: &str) -> Vec<String> {
 async fn ready_pod_has_the_real_status_shape_events_and_logs() {
     let reg = testkit::Registry::start();
     let image = push_image(reg.host(), "ok", "v1", None);
-    let env = Env::start(SPEED).await;
+    let env = Env::with_speed(SPEED).await;
     env.kubectl(&["run", "ok", "--image", &image]).await.ok();
     env.kubectl(&["wait", "--for=condition=Ready", "pod/ok", "--timeout=30s"])
         .await
@@ -109,7 +109,7 @@ async fn ready_pod_has_the_real_status_shape_events_and_logs() {
 async fn missing_image_goes_from_err_image_pull_to_image_pull_back_off() {
     let reg = testkit::Registry::start();
     let image = format!("{}/nope:v1", reg.host());
-    let env = Env::start(SPEED).await;
+    let env = Env::with_speed(SPEED).await;
     let mut rx = env.store().subscribe();
     env.kubectl(&["run", "miss", "--image", &image]).await.ok();
     let pod = env
@@ -186,7 +186,7 @@ async fn missing_image_goes_from_err_image_pull_to_image_pull_back_off() {
 async fn crashing_image_enters_crash_loop_back_off_with_growing_restarts() {
     let reg = testkit::Registry::start();
     let image = push_image(reg.host(), "boom", "v1", Some("crash"));
-    let env = Env::start(SPEED).await;
+    let env = Env::with_speed(SPEED).await;
     env.kubectl(&["run", "boom", "--image", &image]).await.ok();
     let pod = env
         .until(20, "CrashLoopBackOff after two restarts", |e| {
@@ -237,7 +237,7 @@ async fn crashing_image_enters_crash_loop_back_off_with_growing_restarts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pod_requesting_too_much_cpu_stays_pending_unschedulable() {
-    let env = Env::start(SPEED).await;
+    let env = Env::with_speed(SPEED).await;
     let big = "    resources:\n      requests:\n        cpu: \"64\"\n";
     env.kubectl_in(
         &["apply", "-f", "-"],
@@ -279,7 +279,7 @@ async fn pod_requesting_too_much_cpu_stays_pending_unschedulable() {
 async fn pod_annotation_overrides_the_image_label_and_exit_codes_finish_the_pod() {
     let reg = testkit::Registry::start();
     let image = push_image(reg.host(), "tool", "v1", Some("crash"));
-    let env = Env::start(SPEED).await;
+    let env = Env::with_speed(SPEED).await;
     let ann = "  annotations:\n    dev.slipway.sandbox/behavior: exit=3\n";
     env.kubectl_in(
         &["apply", "-f", "-"],
@@ -342,7 +342,7 @@ async fn pod_annotation_overrides_the_image_label_and_exit_codes_finish_the_pod(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleted_pod_terminates_gracefully_then_disappears() {
-    let env = Env::start(SPEED).await;
+    let env = Env::with_speed(SPEED).await;
     env.kubectl(&["run", "bye", "--image=nginx:1.27"])
         .await
         .ok();

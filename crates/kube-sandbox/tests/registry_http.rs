@@ -2,9 +2,11 @@
 //! verification, manifests that reference unknown blobs, tags paging, mounts and error
 //! bodies, as the OCI distribution specification describes them.
 
+mod common;
+
+use common::sha256;
 use kube_sandbox::{Sandbox, SandboxHandle, SandboxOptions};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -12,14 +14,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-
-fn sha256(data: &[u8]) -> String {
-    let h = Sha256::digest(data);
-    format!(
-        "sha256:{}",
-        h.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    )
-}
 
 #[derive(Debug)]
 struct Resp {

@@ -2,24 +2,17 @@
 //! it, inspects it, pulls it back, lists tags, pushes it again (nothing is uploaded twice),
 //! copies it to another repository and gets the not-found error for a missing tag.
 
+mod common;
+
+use common::{Env, Out, run, sha256};
 use kube_sandbox::{Sandbox, SandboxHandle, SandboxOptions};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 const SKOPEO: &str = "/usr/bin/skopeo";
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-
-fn sha256(data: &[u8]) -> String {
-    let h = Sha256::digest(data);
-    format!(
-        "sha256:{}",
-        h.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    )
-}
 
 /// A one-file tar archive (ustar).
 fn tar(name: &str, content: &[u8]) -> Vec<u8> {
@@ -138,35 +131,13 @@ fn write_layout(dir: &Path, tag: &str, labels: Value, file: &[u8]) -> Image {
     }
 }
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    #[track_caller]
-    fn ok(self) -> Self {
-        assert_eq!(
-            self.code, 0,
-            "skopeo failed:\nstdout: {}\nstderr: {}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
-    }
-}
-
-struct Env {
+/// A working directory for skopeo: its signature policy, home and image layouts.
+struct Skopeo {
     dir: PathBuf,
 }
 
-impl Env {
-    fn new(name: &str) -> Env {
+impl Skopeo {
+    fn new(name: &str) -> Skopeo {
         let dir =
             std::env::temp_dir().join(format!("registry-skopeo-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -176,26 +147,17 @@ impl Env {
             r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
         )
         .unwrap();
-        Env { dir }
+        Skopeo { dir }
     }
 
     async fn skopeo(&self, args: &[&str]) -> Out {
-        let out = tokio::process::Command::new(SKOPEO)
-            .arg("--policy")
+        let mut c = tokio::process::Command::new(SKOPEO);
+        c.arg("--policy")
             .arg(self.dir.join("policy.json"))
             .args(args)
             .env("HOME", self.dir.join("home"))
-            .env("XDG_RUNTIME_DIR", self.dir.join("home"))
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .output()
-            .await
-            .expect("skopeo runs");
-        Out {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+            .env("XDG_RUNTIME_DIR", self.dir.join("home"));
+        run(c, None).await
     }
 
     fn path(&self, p: &str) -> String {
@@ -227,7 +189,7 @@ fn index_digest(layout: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skopeo_push_inspect_pull_tags_and_mount() {
-    let env = Env::new("main");
+    let env = Skopeo::new("main");
     let (sandbox, addr) = start_sandbox(None).await;
     let labels = json!({"dev.slipway.sandbox/behavior": "crash", "org.example.team": "api"});
     let image = write_layout(
@@ -388,7 +350,7 @@ async fn skopeo_push_inspect_pull_tags_and_mount() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skopeo_images_survive_a_restart_with_registry_dir() {
-    let env = Env::new("disk");
+    let env = Skopeo::new("disk");
     let store = env.dir.join("registry");
     let (sandbox, addr) = start_sandbox(Some(store.clone())).await;
     // Big enough to be sent in several chunks and streamed back from disk.
@@ -444,38 +406,11 @@ async fn skopeo_images_survive_a_restart_with_registry_dir() {
     let _ = std::fs::remove_dir_all(&env.dir);
 }
 
-async fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> Out {
-    use tokio::io::AsyncWriteExt;
-    let mut child = tokio::process::Command::new("/usr/bin/kubectl")
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("kubectl runs");
-    let mut input = child.stdin.take().unwrap();
-    input
-        .write_all(stdin.unwrap_or("").as_bytes())
-        .await
-        .unwrap();
-    drop(input);
-    let out = child.wait_with_output().await.unwrap();
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
 /// Polls the pod until `done` holds for its first container status (deadline 30 s).
-async fn wait_container(kubeconfig: &Path, pod: &str, done: impl Fn(&Value) -> bool) -> Value {
+async fn wait_container(env: &Env, pod: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let out = kubectl(kubeconfig, &["get", "pod", pod, "-o", "json"], None).await;
+        let out = env.kubectl(&["get", "pod", pod, "-o", "json"]).await;
         if out.code == 0 {
             let p = out.json();
             if done(&p["status"]["containerStatuses"][0]) {
@@ -493,39 +428,36 @@ async fn wait_container(kubeconfig: &Path, pod: &str, done: impl Fn(&Value) -> b
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_simulated_node_pulls_from_the_embedded_registry() {
-    let env = Env::new("node");
-    let sandbox = Sandbox::start(SandboxOptions {
+    let env = Env::start_with(SandboxOptions {
         registry_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         speed: 20.0,
         ..Default::default()
     })
-    .await
-    .expect("sandbox starts");
-    let addr = sandbox.registry_addr().unwrap();
-    let kubeconfig = env.dir.join("kubeconfig");
-    sandbox.write_kubeconfig(&kubeconfig).unwrap();
+    .await;
+    let tools = Skopeo::new("node");
+    let addr = env.sandbox.registry_addr().unwrap();
     let image = write_layout(
-        &env.dir.join("src"),
+        &tools.dir.join("src"),
         "1",
         json!({"dev.slipway.sandbox/behavior": "ready"}),
         b"ok\n",
     );
-    env.skopeo(&[
-        "copy",
-        "--dest-tls-verify=false",
-        &format!("oci:{}:1", env.path("src")),
-        &format!("docker://{addr}/demo/api:1"),
-    ])
-    .await
-    .ok();
+    tools
+        .skopeo(&[
+            "copy",
+            "--dest-tls-verify=false",
+            &format!("oci:{}:1", tools.path("src")),
+            &format!("docker://{addr}/demo/api:1"),
+        ])
+        .await
+        .ok();
 
     let pods = format!(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: pulled\nspec:\n  containers:\n  - name: app\n    image: {addr}/demo/api:1\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: missing\nspec:\n  containers:\n  - name: app\n    image: {addr}/demo/api:missing\n"
     );
-    let out = kubectl(&kubeconfig, &["apply", "-f", "-"], Some(&pods)).await;
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    env.apply(&pods).await;
 
-    let p = wait_container(&kubeconfig, "pulled", |c| c["ready"] == json!(true)).await;
+    let p = wait_container(&env, "pulled", |c| c["ready"] == json!(true)).await;
     let status = &p["status"]["containerStatuses"][0];
     assert!(
         status["imageID"]
@@ -534,13 +466,12 @@ async fn the_simulated_node_pulls_from_the_embedded_registry() {
             .ends_with(&image.manifest_digest),
         "{status:#}"
     );
-    wait_container(&kubeconfig, "missing", |c| {
+    wait_container(&env, "missing", |c| {
         matches!(
             c["state"]["waiting"]["reason"].as_str(),
             Some("ErrImagePull" | "ImagePullBackOff")
         )
     })
     .await;
-    sandbox.shutdown().await;
-    let _ = std::fs::remove_dir_all(&env.dir);
+    let _ = std::fs::remove_dir_all(&tools.dir);
 }

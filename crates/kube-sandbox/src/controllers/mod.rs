@@ -1,5 +1,6 @@
 //! The controllers of the sandbox's control plane: Deployment, ReplicaSet, Job,
-//! StatefulSet and Service → Endpoints, run as one "controller manager" task.
+//! StatefulSet and Service → Endpoints and EndpointSlices, run as one "controller
+//! manager" task.
 //!
 //! Where to start: [`start`] spawns the manager. It subscribes to every change of the
 //! [`Store`] and turns each into the keys of the objects that must be reconciled (a pod
@@ -82,6 +83,8 @@ pub(crate) struct Ctx {
     pub services: ResourceType,
     pub endpoints: ResourceType,
     pub statefulsets: ResourceType,
+    pub controllerrevisions: ResourceType,
+    pub endpointslices: ResourceType,
 }
 
 fn find(store: &Store, group: &str, resource: &str) -> ResourceType {
@@ -103,6 +106,8 @@ impl Ctx {
             services: find(&store, "", "services"),
             endpoints: find(&store, "", "endpoints"),
             statefulsets: find(&store, "apps", "statefulsets"),
+            controllerrevisions: find(&store, "apps", "controllerrevisions"),
+            endpointslices: find(&store, "discovery.k8s.io", "endpointslices"),
             speed: if speed > 0.0 { speed } else { 1.0 },
             store,
         }
@@ -347,11 +352,21 @@ fn keys_for(ctx: &Ctx, ev: &StoreEvent, out: &mut BTreeSet<Key>) {
             "apps/statefulsets" => {
                 out.insert(Key::StatefulSet(ns, name));
             }
+            "apps/controllerrevisions" => {
+                if let Some(("StatefulSet", s)) = controller_of(o) {
+                    out.insert(Key::StatefulSet(ns, s.to_string()));
+                }
+            }
             "/services" => {
                 out.insert(Key::Service(ns, name));
             }
             "/endpoints" if ev.event_type == EventType::Deleted => {
                 out.insert(Key::Service(ns, name));
+            }
+            "discovery.k8s.io/endpointslices" if ev.event_type == EventType::Deleted => {
+                if let Some(svc) = o["metadata"]["labels"][endpoints::SERVICE_NAME_LABEL].as_str() {
+                    out.insert(Key::Service(ns, svc.to_string()));
+                }
             }
             "/pods" => {
                 match controller_of(o) {

@@ -3,19 +3,146 @@
 //! each only once all lower ordinals are Running and Ready; scale-down removes the highest
 //! ordinal first; a `RollingUpdate` replaces pods whose `controller-revision-hash` is not
 //! the update revision, from the highest ordinal down to `partition`, one at a time. The
-//! revision is `<sts>-<hash of the template>`; status carries `currentRevision`,
-//! `updateRevision` and the replica counts. ControllerRevision objects are not written.
+//! revision is `<sts>-<hash of the revision data>`; status carries `currentRevision`,
+//! `updateRevision`, `collisionCount` and the replica counts.
+//!
+//! Every template the StatefulSet has had is kept as a ControllerRevision (as the real
+//! `getStatefulSetRevisions` and `truncateHistory` do): named after the revision, labelled
+//! with the template's labels and `controller.kubernetes.io/hash`, controlled by the
+//! StatefulSet, its `data` the strategic merge patch that restores the template
+//! (`{"spec":{"template":{"$patch":"replace",…}}}`) and its `revision` a number that grows
+//! with each new template. Going back to an earlier template (`kubectl rollout undo`)
+//! renumbers that revision as the newest instead of writing a new one. Revisions that no
+//! pod uses and that are neither current nor the update revision are deleted, oldest
+//! first, beyond `revisionHistoryLimit`.
 
-use super::deployment::template_hash;
+use super::deployment::{template_hash, without_nulls};
 use super::events::Component;
 use super::replicaset::pod_from_template;
-use super::{Ctx, int_at, is_terminating, pod_ready};
+use super::{Ctx, controller_uid, int_at, is_terminating, owner_ref, pod_ready};
 use crate::util::str_at;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 const REVISION_LABEL: &str = "controller-revision-hash";
+const HASH_LABEL: &str = "controller.kubernetes.io/hash";
+
+/// The `data` of a ControllerRevision for `template`, as the real controller writes it: a
+/// strategic merge patch that replaces the template, encoded as the typed API object is (an
+/// empty `creationTimestamp` and `resources` are written out), so that kubectl's byte
+/// comparison in `rollout undo` finds a template it already has.
+fn revision_data(template: &Value) -> Value {
+    let mut t = without_nulls(template);
+    if !t.is_object() {
+        t = json!({});
+    }
+    if !t["metadata"].is_object() {
+        t["metadata"] = json!({});
+    }
+    t["metadata"]["creationTimestamp"] = Value::Null;
+    for list in ["initContainers", "containers"] {
+        if let Some(cs) = t
+            .get_mut("spec")
+            .and_then(|s| s.get_mut(list))
+            .and_then(Value::as_array_mut)
+        {
+            for c in cs {
+                if c.is_object() && c.get("resources").is_none() {
+                    c["resources"] = json!({});
+                }
+            }
+        }
+    }
+    t["$patch"] = json!("replace");
+    json!({"spec": {"template": t}})
+}
+
+fn revision_number(rev: &Value) -> i64 {
+    rev["revision"].as_i64().unwrap_or(0)
+}
+
+/// Makes the ControllerRevision of the current template exist and be the newest; returns
+/// its name and the collision count used for it.
+fn sync_revisions(ctx: &Ctx, sts: &Value) -> (String, i64) {
+    let ns = str_at(sts, "metadata.namespace");
+    let name = str_at(sts, "metadata.name");
+    let template = &sts["spec"]["template"];
+    let data = revision_data(template);
+    let mut owned = ctx.owned(&ctx.controllerrevisions, sts);
+    owned.sort_by_key(|r| revision_number(r));
+    let next = owned.last().map_or(1, |r| revision_number(r) + 1);
+    let mut collisions = sts["status"]["collisionCount"].as_i64().unwrap_or(0);
+    loop {
+        // Of the data, as the real `HashControllerRevision`: a template restored from a
+        // revision hashes as the one it was recorded from.
+        let hash = template_hash(&data, collisions);
+        let rev_name = format!("{name}-{hash}");
+        match ctx.get(&ctx.controllerrevisions, ns, &rev_name) {
+            Some(existing)
+                if controller_uid(&existing) == Some(str_at(sts, "metadata.uid"))
+                    && existing["data"] == data =>
+            {
+                let newest = owned.last().map(|r| str_at(r, "metadata.name").to_string());
+                if newest.as_deref() != Some(rev_name.as_str()) {
+                    ctx.mutate(&ctx.controllerrevisions, &existing, |o| {
+                        o["revision"] = json!(next)
+                    });
+                }
+                return (rev_name, collisions);
+            }
+            // A revision of that name with other content: a hash collision.
+            Some(_) if collisions < 100 => collisions += 1,
+            Some(_) => return (rev_name, collisions),
+            None => {
+                let mut labels = template["metadata"]["labels"]
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default();
+                labels.insert(HASH_LABEL.into(), json!(hash));
+                let rev = json!({
+                    "apiVersion": "apps/v1", "kind": "ControllerRevision",
+                    "metadata": {"name": rev_name, "namespace": ns, "labels": labels,
+                        "ownerReferences": [owner_ref(sts)]},
+                    "data": data, "revision": next,
+                });
+                ctx.create(&ctx.controllerrevisions, ns, rev);
+                return (rev_name, collisions);
+            }
+        }
+    }
+}
+
+/// Deletes the oldest revisions beyond `revisionHistoryLimit` that no pod uses and that are
+/// neither the current nor the update revision.
+fn truncate_history(ctx: &Ctx, sts: &Value, current: &str, update: &str) {
+    let limit = sts["spec"]["revisionHistoryLimit"]
+        .as_i64()
+        .unwrap_or(10)
+        .max(0) as usize;
+    let in_use: BTreeSet<String> = ctx
+        .owned(&ctx.pods, sts)
+        .iter()
+        .filter_map(|p| p["metadata"]["labels"][REVISION_LABEL].as_str())
+        .map(str::to_string)
+        .collect();
+    let mut old: Vec<_> = ctx
+        .owned(&ctx.controllerrevisions, sts)
+        .into_iter()
+        .filter(|r| {
+            let n = str_at(r, "metadata.name");
+            n != current && n != update && !in_use.contains(n)
+        })
+        .collect();
+    if old.len() <= limit {
+        return;
+    }
+    old.sort_by_key(|r| revision_number(r));
+    let excess = old.len() - limit;
+    for r in &old[..excess] {
+        ctx.delete(&ctx.controllerrevisions, r);
+    }
+}
 
 fn ordinal(sts_name: &str, pod: &Value) -> Option<i64> {
     str_at(pod, "metadata.name")
@@ -50,7 +177,7 @@ pub(crate) fn sync(ctx: &Ctx, ns: &str, name: &str) -> Option<Duration> {
         return None;
     }
     let replicas = sts["spec"]["replicas"].as_i64().unwrap_or(1);
-    let update_revision = format!("{name}-{}", template_hash(&sts["spec"]["template"], 0));
+    let (update_revision, collisions) = sync_revisions(ctx, &sts);
     let mut current_revision = sts["status"]["currentRevision"]
         .as_str()
         .unwrap_or(&update_revision)
@@ -149,7 +276,7 @@ pub(crate) fn sync(ctx: &Ctx, ns: &str, name: &str) -> Option<Duration> {
     }
     let current = count(&|p| p["metadata"]["labels"][REVISION_LABEL] == json!(current_revision));
     let mut status = json!({"replicas": live.len(), "observedGeneration": sts["metadata"]["generation"],
-        "currentRevision": current_revision, "updateRevision": update_revision, "collisionCount": 0,
+        "currentRevision": current_revision, "updateRevision": update_revision, "collisionCount": collisions,
         "availableReplicas": ready});
     for (k, v) in [
         ("readyReplicas", ready),
@@ -161,5 +288,6 @@ pub(crate) fn sync(ctx: &Ctx, ns: &str, name: &str) -> Option<Duration> {
         }
     }
     ctx.write_status(&ctx.statefulsets, &sts, status);
+    truncate_history(ctx, &sts, &current_revision, &update_revision);
     None
 }
