@@ -223,12 +223,18 @@ pub async fn track(
                 continue;
             };
             let st = status::compute(obj, 0.0);
-            let key = (st.state, st.message.clone());
+            let message = if st.state == State::InProgress {
+                progress_message(&w.kind, obj, &pods_of(obj, &pod_cache, options.since))
+                    .unwrap_or_else(|| st.message.clone())
+            } else {
+                st.message.clone()
+            };
+            let key = (st.state, message);
             if reported[i].as_ref() != Some(&key) {
                 on_progress(&Progress {
                     workload: w.label(),
                     state: st.state,
-                    message: st.message.clone(),
+                    message: key.1.clone(),
                 });
                 reported[i] = Some(key);
             }
@@ -283,6 +289,49 @@ fn cluster_failure(w: &Workload, e: ClusterError) -> Box<Diagnosis> {
 }
 
 /// The `(container, image)` pairs of a pod spec, sorted.
+/// What a rollout in progress shows: the replica set of this rollout (named by the
+/// owner of its pods) and the updated, ready and available replicas against desired.
+/// `None` for kinds without replica counts.
+fn progress_message(kind: &str, obj: &Value, pods: &[&Value]) -> Option<String> {
+    let int = |path: &str| obj.pointer(path).and_then(Value::as_i64).unwrap_or(0);
+    let (desired, updated, ready, available) = match kind {
+        "Deployment" | "StatefulSet" => (
+            obj.pointer("/spec/replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(1),
+            int("/status/updatedReplicas"),
+            int("/status/readyReplicas"),
+            int("/status/availableReplicas"),
+        ),
+        "DaemonSet" => (
+            int("/status/desiredNumberScheduled"),
+            int("/status/updatedNumberScheduled"),
+            int("/status/numberReady"),
+            int("/status/numberAvailable"),
+        ),
+        _ => return None,
+    };
+    let counts = format!(
+        "updated {updated}/{desired}, ready {ready}/{desired}, available {available}/{desired}"
+    );
+    let replica_set = (kind == "Deployment")
+        .then(|| {
+            pods.iter().find_map(|p| {
+                p.pointer("/metadata/ownerReferences")?
+                    .as_array()?
+                    .iter()
+                    .find(|o| o.get("kind").and_then(Value::as_str) == Some("ReplicaSet"))?
+                    .get("name")?
+                    .as_str()
+            })
+        })
+        .flatten();
+    Some(match replica_set {
+        Some(rs) => format!("replica set {rs}: {counts}"),
+        None => counts,
+    })
+}
+
 fn images_of(spec: Option<&Value>) -> Vec<(String, String)> {
     let mut images = crate::value::containers(spec);
     images.sort();
@@ -492,6 +541,31 @@ pub async fn last_logs(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn progress_names_the_new_replica_set_and_counts_against_desired() {
+        let d = json!({
+            "spec": {"replicas": 3},
+            "status": {"updatedReplicas": 2, "readyReplicas": 3, "availableReplicas": 1},
+        });
+        let pod = json!({"metadata": {"ownerReferences": [
+            {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "api-6d9f7c"}
+        ]}});
+        assert_eq!(
+            progress_message("Deployment", &d, &[&pod]).as_deref(),
+            Some("replica set api-6d9f7c: updated 2/3, ready 3/3, available 1/3")
+        );
+        assert_eq!(
+            progress_message("Deployment", &d, &[]).as_deref(),
+            Some("updated 2/3, ready 3/3, available 1/3")
+        );
+        let ds = json!({"status": {"desiredNumberScheduled": 1, "numberReady": 0}});
+        assert_eq!(
+            progress_message("DaemonSet", &ds, &[]).as_deref(),
+            Some("updated 0/1, ready 0/1, available 0/1")
+        );
+        assert_eq!(progress_message("Job", &d, &[]), None);
+    }
 
     #[test]
     fn only_workload_kinds_are_tracked() {
