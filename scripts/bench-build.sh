@@ -2,8 +2,11 @@
 # Times a no-op `slipway build`: a project with 10 `files` images, pushed once to a local
 # docker-registry, then built again with nothing changed (every image is skipped).
 # Needs: cargo, git, docker-registry, hyperfine. Prints hyperfine's table and the median.
+# With EXTRA_TAGS (e.g. "latest main"), the project has those `extra-tags`, which every
+# skipped image checks (and moves when they point elsewhere).
 #
 #   scripts/bench-build.sh [RUNS]        (default 20 runs)
+#   EXTRA_TAGS="latest main" scripts/bench-build.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-20}
@@ -48,6 +51,7 @@ git init --quiet --initial-branch=main
 {
   echo "app: bench"
   echo "registry: $host/bench"
+  if [ -n "${EXTRA_TAGS:-}" ]; then echo "extra-tags: [$(echo "$EXTRA_TAGS" | xargs | sed 's/ /, /g')]"; fi
   echo "images:"
   for i in $(seq -w 1 10); do
     mkdir -p "svc$i/static/assets"

@@ -13,19 +13,29 @@
 //!     --digestfile <f> <image> docker://<image>
 //! ```
 //!
-//! Credentials go to buildah only through `--authfile`, a private (0600) temporary file
-//! deleted afterwards, never on its command line. Each output line of buildah is passed to
-//! a sink prefixed with the image name, so parallel builds stay readable.
+//! Credentials go to buildah only through `--authfile`, a private (0600) file deleted
+//! afterwards, never on its command line. Each output line of buildah is passed to a sink
+//! prefixed with the image name, so parallel builds stay readable.
+//!
+//! Each buildah command runs in its own process group with its own private `TMPDIR` (a
+//! directory in `$TMPDIR`, else `/var/tmp`, where buildah would otherwise write), which
+//! also holds the authfile and is removed when the command is done, whatever happened.
+//! When the process is interrupted ([`crate::interrupt`]), buildah is stopped with
+//! SIGTERM; buildah removes its working container itself when it is stopped during a
+//! `RUN` step, not during other steps (`COPY`, `ADD`, the commit), so the containers that
+//! appeared in buildah's storage while an interrupted `bud` ran are removed afterwards.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use base64::Engine;
 
 use crate::credentials::Credentials;
+use crate::interrupt::{self, PrivateDir, SpawnError};
 use crate::platform::Platform;
 use crate::registry::uses_http;
 
@@ -129,6 +139,10 @@ pub enum BuildahError {
     /// A temporary file could not be written or read.
     #[error("cannot use temporary file: {0}")]
     Io(#[from] std::io::Error),
+    /// The process is being interrupted ([`crate::interrupt`]): buildah was stopped or
+    /// not started, and what it left was removed.
+    #[error("interrupted")]
+    Interrupted,
 }
 
 /// The named stages of a Dockerfile (`FROM image AS name`), in order, lowercased.
@@ -197,15 +211,16 @@ fn buildah(options: &BuildahOptions) -> Command {
     command
 }
 
-/// Writes a private authfile with `credentials` for `host`.
+/// Writes a private authfile with `credentials` for `host` into `dir`.
 fn authfile(
+    dir: &std::path::Path,
     host: &str,
     credentials: &Credentials,
 ) -> Result<tempfile::NamedTempFile, BuildahError> {
     // NamedTempFile is created with mode 0600.
     let mut file = tempfile::Builder::new()
         .prefix("slipway-auth-")
-        .tempfile()?;
+        .tempfile_in(dir)?;
     let auth = base64::engine::general_purpose::STANDARD.encode(format!(
         "{}:{}",
         credentials.username,
@@ -217,18 +232,68 @@ fn authfile(
     Ok(file)
 }
 
-/// Runs `command`, passing each line of its stdout and stderr to `sink` as
-/// `<prefix>: <line>`.
+/// Where buildah writes temporary files when `TMPDIR` is not set.
+const BUILDAH_TMP: &str = "/var/tmp";
+
+/// A private directory for one buildah command: its `TMPDIR` and the authfile.
+fn private_dir() -> Result<PrivateDir, BuildahError> {
+    let base = std::env::var_os("TMPDIR")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from(BUILDAH_TMP), PathBuf::from);
+    Ok(PrivateDir::new_in(&base, "slipway-buildah-")
+        .or_else(|_| PrivateDir::new_in(&std::env::temp_dir(), "slipway-buildah-"))?)
+}
+
+/// The ids of buildah's containers in the storage `options` name, or `None` when they
+/// cannot be listed.
+fn container_ids(options: &BuildahOptions) -> Option<BTreeSet<String>> {
+    let mut list = buildah(options);
+    list.args(["containers", "--quiet", "--notruncate", "--noheading"])
+        .stderr(Stdio::null())
+        .process_group(0);
+    let output = list.output().ok().filter(|o| o.status.success())?;
+    Some(
+        String::from_utf8_lossy(&output.stdout)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+/// Removes the containers that are in buildah's storage now but were not in `before`:
+/// those an interrupted `bud` left.
+fn remove_containers_since(options: &BuildahOptions, before: &BTreeSet<String>) {
+    let Some(now) = container_ids(options) else {
+        return;
+    };
+    // One at a time: another interrupted build may be removing the same one.
+    for id in now.difference(before) {
+        let mut rm = buildah(options);
+        rm.args(["rm", id])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0);
+        let _ = rm.status();
+    }
+}
+
+/// Runs `command` with `TMPDIR` set to `tmp`, passing each line of its stdout and stderr
+/// to `sink` as `<prefix>: <line>`.
 fn run_streaming(
     mut command: Command,
+    tmp: &PrivateDir,
     prefix: &str,
     sink: &mut dyn FnMut(&str),
 ) -> Result<std::process::ExitStatus, BuildahError> {
-    let mut child = command
+    command
+        .env("TMPDIR", tmp.path())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(BuildahError::NotInstalled)?;
+        .stderr(Stdio::piped());
+    let mut builder = interrupt::Builder::spawn(&mut command).map_err(|e| match e {
+        SpawnError::Interrupted => BuildahError::Interrupted,
+        SpawnError::Io(e) => BuildahError::NotInstalled(e),
+    })?;
+    let child = &mut builder.child;
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     let readers: Vec<_> = [
         child
@@ -260,7 +325,7 @@ fn run_streaming(
     for reader in readers {
         let _ = reader.join();
     }
-    Ok(child.wait()?)
+    Ok(builder.wait()?)
 }
 
 /// Builds `build` with buildah and pushes it; returns the pushed manifest digest.
@@ -291,9 +356,17 @@ pub fn build_image(
     sink: &mut dyn FnMut(&str),
 ) -> Result<(), BuildahError> {
     check_dockerfile(build)?;
+    if interrupt::requested() {
+        return Err(BuildahError::Interrupted);
+    }
     let host = registry_host(&build.image);
     let insecure = uses_http(host, &options.insecure_hosts);
-    let auth = credentials.map(|c| authfile(host, c)).transpose()?;
+    let tmp = private_dir()?;
+    let auth = credentials
+        .map(|c| authfile(tmp.path(), host, c))
+        .transpose()?;
+    // What is in the storage before, to remove what an interrupted build leaves.
+    let before = container_ids(options);
 
     let mut bud = buildah(options);
     bud.args(["bud", "--isolation", "chroot", "-f"])
@@ -318,7 +391,14 @@ pub fn build_image(
         bud.arg("--tls-verify=false");
     }
     bud.args(["-t", &build.image]).arg(&build.context);
-    let status = run_streaming(bud, &build.image, sink)?;
+    let status = run_streaming(bud, &tmp, &build.image, sink);
+    if interrupt::requested() {
+        if let Some(before) = &before {
+            remove_containers_since(options, before);
+        }
+        return Err(BuildahError::Interrupted);
+    }
+    let status = status?;
     if !status.success() {
         return Err(BuildahError::Failed {
             step: "bud",
@@ -342,10 +422,11 @@ pub fn push_image(
 ) -> Result<String, BuildahError> {
     let host = registry_host(&build.image);
     let insecure = uses_http(host, &options.insecure_hosts);
-    let auth = credentials.map(|c| authfile(host, c)).transpose()?;
-    let digestfile = tempfile::Builder::new()
-        .prefix("slipway-digest-")
-        .tempfile()?;
+    let tmp = private_dir()?;
+    let auth = credentials
+        .map(|c| authfile(tmp.path(), host, c))
+        .transpose()?;
+    let digestfile = tmp.path().join("digest");
     let mut push = buildah(options);
     push.arg("push");
     if let Some(auth) = &auth {
@@ -353,10 +434,14 @@ pub fn push_image(
     }
     push.arg(format!("--tls-verify={}", !insecure))
         .arg("--digestfile")
-        .arg(digestfile.path())
+        .arg(&digestfile)
         .arg(&build.image)
         .arg(format!("docker://{}", build.image));
-    let status = run_streaming(push, &build.image, sink)?;
+    let status = run_streaming(push, &tmp, &build.image, sink);
+    if interrupt::requested() {
+        return Err(BuildahError::Interrupted);
+    }
+    let status = status?;
     if !status.success() {
         return Err(BuildahError::Failed {
             step: "push",
@@ -364,9 +449,7 @@ pub fn push_image(
             status: status.to_string(),
         });
     }
-    Ok(std::fs::read_to_string(digestfile.path())?
-        .trim()
-        .to_owned())
+    Ok(std::fs::read_to_string(&digestfile)?.trim().to_owned())
 }
 
 #[cfg(test)]
@@ -410,7 +493,8 @@ mod tests {
     #[test]
     fn authfile_is_private_and_holds_base64_credentials() {
         use std::os::unix::fs::PermissionsExt;
-        let file = authfile("reg:5000", &Credentials::new("u", "p")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = authfile(dir.path(), "reg:5000", &Credentials::new("u", "p")).unwrap();
         let mode = std::fs::metadata(file.path()).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         let text = std::fs::read_to_string(file.path()).unwrap();

@@ -70,7 +70,8 @@ pub enum GitError {
         #[source]
         source: std::io::Error,
     },
-    /// [`cleanup_all_exports`] was called (the process is being interrupted).
+    /// [`cleanup_all_exports`] or [`crate::interrupt::request`] was called (the process
+    /// is being interrupted).
     #[error("export interrupted")]
     Interrupted,
 }
@@ -390,7 +391,7 @@ impl Export {
     fn create(commit: CommitId) -> Result<Export, GitError> {
         let parent = parent_dir()?;
         let mut live = lock_live();
-        if live.cancelled {
+        if live.cancelled || crate::interrupt::requested() {
             return Err(GitError::Interrupted);
         }
         // The parent is removed when its last export goes; recreate it (private) if needed.
@@ -451,7 +452,7 @@ fn unpack(stream: impl Read, dir: &Path) -> Result<(), GitError> {
     for entry in archive.entries().map_err(io)? {
         let mut entry = entry.map_err(io)?;
         let _guard = UNPACKING.read().unwrap_or_else(|p| p.into_inner());
-        if lock_live().cancelled {
+        if lock_live().cancelled || crate::interrupt::requested() {
             return Err(GitError::Interrupted);
         }
         entry.unpack_in(dir).map_err(io)?;

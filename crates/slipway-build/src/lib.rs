@@ -13,6 +13,9 @@
 //! - [`buildah`] builds Dockerfiles with buildah and pushes them, after checking the
 //!   Dockerfile and target stage; [`buildah::BuilderKind`] picks a builder.
 //!
+//! - [`interrupt`] stops a build on SIGINT or SIGTERM: builders are stopped, and what
+//!   they and the build left (exports, temporary files, buildah containers) is removed.
+//!
 //! - [`orchestrate`] runs the build of a whole `slipway.yaml` project with all of the
 //!   above and records the result in `.slipway/artifacts.json`.
 //!
@@ -24,6 +27,7 @@ pub mod credentials;
 pub mod dockerignore;
 pub mod git;
 pub mod inputs;
+pub mod interrupt;
 pub mod native;
 pub mod orchestrate;
 pub mod platform;

@@ -19,13 +19,19 @@
 //!    rebuild. Base images of `files` images are fetched.
 //! 3. **Skipping**. An image whose inputs tag exists is reused, not rebuilt (unless
 //!    `rebuild`); its entry comes from the previous `artifacts.json` when that entry has
-//!    the same inputs and digest, else from the image's own labels.
+//!    the same inputs and digest, else from the image's own labels. Its `extra-tags` are
+//!    moved to it (the manifest copied within the registry), so `latest` follows the
+//!    latest build.
 //! 4. **Builds**, in parallel, bounded by `concurrency`: `files` images with the native
 //!    builder, Dockerfile images with buildah; then the push of the unique tag, the
 //!    `extra-tags`, and the inputs tag (not for dirty builds, which are never reused).
 //!
 //! The result is merged into `.slipway/artifacts.json` (entries of images not built this
 //! time are kept) and written atomically. [`Artifacts`] documents the format.
+//!
+//! An interruption ([`crate::interrupt`]) stops the running builders and starts no new
+//! one; the images that finished are recorded, and [`run`] returns
+//! [`FailureKind::Interrupted`] once every export and temporary file is removed.
 //!
 //! Secrets: credentials reach the registry client and buildah's private authfile only;
 //! no message, event or artifact contains them.
@@ -47,6 +53,7 @@ use crate::buildah::{self, BuildahOptions, BuilderKind, DockerfileBuild};
 use crate::credentials::{Credentials, DockerConfig};
 use crate::git::{Export, GitError, Repository};
 use crate::inputs::{BuildInputs, digest_with_recipe};
+use crate::interrupt;
 use crate::native::{self, Base, BaseImage, NativeSpec, media_type};
 use crate::platform::Platform;
 use crate::registry::{ClientOptions, RegistryClient, RegistryError};
@@ -231,6 +238,9 @@ pub enum FailureKind {
     Build,
     /// Something unexpected (a file that cannot be written).
     Internal,
+    /// The process was interrupted ([`crate::interrupt`]); images that finished before
+    /// are recorded.
+    Interrupted,
 }
 
 /// One problem, attached to an image when it concerns one.
@@ -315,6 +325,7 @@ impl fmt::Display for BuildError {
                     FailureKind::Registry => "registry problems",
                     FailureKind::Build => "images failed",
                     FailureKind::Internal => "errors",
+                    FailureKind::Interrupted => "interruptions",
                 };
                 write!(f, "{} {what}", many.len())
             }
@@ -337,15 +348,20 @@ pub struct Outcome {
 
 /// Builds the selected images of `config`, reporting progress through `progress`.
 ///
+/// While it runs, [`crate::interrupt::interrupt`] stops it: builders are stopped, what
+/// they left is removed, and it returns a [`FailureKind::Interrupted`] error.
+///
 /// # Errors
 /// A [`BuildError`] whose [`FailureKind`] says whether the input was bad (nothing was
-/// built or pushed), a registry failed, or a build failed (images built before it are
-/// recorded).
+/// built or pushed), a registry failed, a build failed (images built before it are
+/// recorded), or the process was interrupted (likewise).
 pub fn run(
     config: &Config,
     options: &BuildOptions,
     progress: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<Outcome, BuildError> {
+    // Dropped last, when every export and temporary file of this build is gone.
+    let _active = interrupt::begin();
     let cwd =
         std::env::current_dir().map_err(|e| internal(format!("no current directory: {e}")))?;
     let project_dir = normalize(&cwd.join(&config.base_dir));
@@ -373,6 +389,9 @@ pub fn run(
             Err(mut found) => problems.append(&mut found),
         }
     }
+    if interrupt::requested() {
+        return Err(interrupted(Vec::new()));
+    }
     if !problems.is_empty() {
         return Err(BuildError::new(FailureKind::Input, problems));
     }
@@ -386,8 +405,9 @@ pub fn run(
     let registries = Registries::new(config, &images, options.push)?;
     let found = runtime.block_on(lookup_inputs_tags(&registries.client, &images, options))?;
 
-    // Phase 3: skipping.
+    // Phase 3: skipping. The extra tags of a skipped image move to it.
     let mut results: Vec<Option<ImageArtifact>> = vec![None; images.len()];
+    let mut tag_failures = Vec::new();
     for (index, digest) in found.iter().enumerate() {
         let Some(digest) = digest else { continue };
         if options.rebuild || images[index].dirty {
@@ -399,15 +419,34 @@ pub fn run(
             digest,
             &previous,
         ));
-        progress(Event::Skipped {
-            artifact: &artifact,
-        });
+        let moved = runtime.block_on(move_extra_tags(
+            &registries.client,
+            &images[index].image.repository,
+            digest,
+            &config.extra_tags,
+        ));
+        match moved {
+            Ok(()) => progress(Event::Skipped {
+                artifact: &artifact,
+            }),
+            Err(e) => {
+                let (_, problem) = registry_problem(images[index].name(), &e);
+                progress(Event::Failed {
+                    image: images[index].name(),
+                    message: &problem.message,
+                });
+                tag_failures.push(problem);
+            }
+        }
         results[index] = Some(artifact);
     }
     let to_build: Vec<usize> = (0..images.len())
         .filter(|i| results[*i].is_none())
         .collect();
     let bases = runtime.block_on(fetch_bases(&registries.client, &images, &to_build))?;
+    if interrupt::requested() {
+        return Err(interrupted(Vec::new()));
+    }
 
     // Phase 4: builds.
     let context = BuildContext {
@@ -418,12 +457,16 @@ pub fn run(
         progress,
         project_dir: &project_dir,
     };
-    let failures = build_all(&context, &images, &bases, &to_build, &mut results);
+    let mut failures = build_all(&context, &images, &bases, &to_build, &mut results);
+    failures.append(&mut tag_failures);
     let this_run: Vec<ImageArtifact> = results.into_iter().flatten().collect();
     drop(images);
 
     let artifacts = merge(previous, &this_run, config);
     let written = write_artifacts(&artifacts_path, &artifacts);
+    if interrupt::requested() {
+        return Err(interrupted(this_run));
+    }
     if !failures.is_empty() {
         let mut error = BuildError::new(FailureKind::Build, failures);
         if let Some(kind) = registry_failure_kind(&error.problems) {
@@ -442,6 +485,21 @@ pub fn run(
 
 fn internal(message: impl Into<String>) -> BuildError {
     BuildError::one(FailureKind::Internal, Problem::new(None, message))
+}
+
+/// The error of an interrupted build; `recorded` finished before the interruption.
+fn interrupted(recorded: Vec<ImageArtifact>) -> BuildError {
+    let mut error = BuildError::one(
+        FailureKind::Interrupted,
+        Problem::new(None, "interrupted").hint("run the command again"),
+    );
+    error.recorded = recorded;
+    error
+}
+
+/// The problem of an image whose build was stopped by an interruption.
+fn interrupted_image(name: &str) -> Problem {
+    Problem::new(Some(name), "interrupted")
 }
 
 /// A registry failure during the builds is reported as such when it is the only kind.
@@ -1300,6 +1358,46 @@ async fn reused_artifact(
     }
 }
 
+/// Points each of `tags` in `repository` at the manifest `digest` (of a skipped image),
+/// so that a tag such as `latest` follows the latest build even when nothing was
+/// rebuilt. The manifest is copied within the registry (pulled by digest, pushed under
+/// the tag); a tag that already points there is left as it is.
+async fn move_extra_tags(
+    client: &RegistryClient,
+    repository: &str,
+    digest: &str,
+    tags: &[String],
+) -> Result<(), RegistryError> {
+    let mut manifest: Option<(Vec<u8>, String)> = None;
+    for tag in tags {
+        let reference = format!("{repository}:{tag}");
+        match client.resolve(&reference).await {
+            Ok(current) if current == digest => continue,
+            Ok(_) | Err(RegistryError::ManifestUnknown { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        if manifest.is_none() {
+            let (bytes, _) = client
+                .pull_manifest(&format!("{repository}@{digest}"))
+                .await?;
+            let media = manifest_media_type(&bytes);
+            manifest = Some((bytes, media));
+        }
+        if let Some((bytes, media)) = &manifest {
+            client.push_manifest(&reference, bytes, media).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The `mediaType` a manifest declares, else the OCI image manifest's.
+fn manifest_media_type(manifest: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(manifest)
+        .ok()
+        .and_then(|m| m["mediaType"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| media_type::MANIFEST.to_owned())
+}
+
 /// The labels of the image config `reference` points at.
 async fn image_labels(
     client: &RegistryClient,
@@ -1392,7 +1490,7 @@ fn build_all(
         for _ in 0..workers {
             scope.spawn(|| {
                 loop {
-                    if failed.load(Ordering::SeqCst) {
+                    if failed.load(Ordering::SeqCst) || interrupt::requested() {
                         break;
                     }
                     let Some(index) = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front()
@@ -1412,6 +1510,8 @@ fn build_all(
                             artifact,
                             elapsed: started.elapsed(),
                         }),
+                        // An interrupted build is no failure to show.
+                        Err(_) if interrupt::requested() => {}
                         Err(problem) => {
                             failed.store(true, Ordering::SeqCst);
                             (context.progress)(Event::Failed {
@@ -1459,6 +1559,9 @@ fn build_one(
             spec.labels.extend(image.labels.clone());
             let built =
                 native::build(&spec, base).map_err(|e| Problem::new(Some(name), e.to_string()))?;
+            if interrupt::requested() {
+                return Err(interrupted_image(name));
+            }
             if push {
                 context
                     .runtime
@@ -1516,19 +1619,22 @@ fn build_one(
                 let line = line.strip_prefix(&prefix).unwrap_or(line);
                 (context.progress)(Event::Output { image: name, line });
             };
-            let failed = |e: buildah::BuildahError| Problem::new(Some(name), e.to_string());
+            let failed = |e: buildah::BuildahError| match e {
+                buildah::BuildahError::Interrupted => interrupted_image(name),
+                e => Problem::new(Some(name), e.to_string()),
+            };
             if push {
                 let digest = buildah::build_and_push(&build, &options, credentials, &mut sink)
                     .map_err(failed)?;
+                if interrupt::requested() {
+                    return Err(interrupted_image(name));
+                }
                 if !extra_tags.is_empty() {
                     let (manifest, _) = context
                         .runtime
                         .block_on(client.pull_manifest(&format!("{repository}@{digest}")))
                         .map_err(registry_error)?;
-                    let media = serde_json::from_slice::<serde_json::Value>(&manifest)
-                        .ok()
-                        .and_then(|m| m["mediaType"].as_str().map(str::to_owned))
-                        .unwrap_or_else(|| media_type::MANIFEST.to_owned());
+                    let media = manifest_media_type(&manifest);
                     for tag in &extra_tags {
                         context
                             .runtime

@@ -1,11 +1,12 @@
 //! `slipway build` end to end: the real binary, real git repositories, a real
 //! `docker-registry` on loopback, real buildah, checked with `skopeo`.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use serde_json::Value;
-use testkit::{GitRepo, Registry, Snapshot, snapshot};
+use testkit::{GitRepo, HttpFiles, Registry, Snapshot, snapshot};
 
 const DOCKERFILE: &str = "FROM scratch AS build\n\
 COPY hello.txt /hello.txt\n\
@@ -66,29 +67,43 @@ fn project(registry: &str, head: &str, images: &str) -> Project {
         .remove("web/Dockerfile");
     origin.commit("backend");
     origin.checkout("main");
-    let clone = GitRepo::clone_of(&origin);
-    let storage = tempfile::tempdir().unwrap();
-    std::fs::write(
-        storage.path().join("storage.conf"),
-        format!(
-            "[storage]\ndriver = \"vfs\"\ngraphroot = \"{0}/root\"\nrunroot = \"{0}/run\"\n",
-            storage.path().display()
-        ),
-    )
-    .unwrap();
-    // An empty Docker config: no credentials unless `slipway.yaml` says where.
-    std::fs::create_dir(storage.path().join("docker")).unwrap();
-    std::fs::write(storage.path().join("docker/config.json"), "{}").unwrap();
-    Project {
-        _origin: origin,
-        clone,
-        tmp: tempfile::tempdir().unwrap(),
-        storage,
-    }
+    Project::clone_of(origin)
 }
 
 impl Project {
+    /// A clone of `origin`, with its own buildah storage, Docker config and `TMPDIR`.
+    fn clone_of(origin: GitRepo) -> Project {
+        let clone = GitRepo::clone_of(&origin);
+        let storage = tempfile::tempdir().unwrap();
+        std::fs::write(
+            storage.path().join("storage.conf"),
+            format!(
+                "[storage]\ndriver = \"vfs\"\ngraphroot = \"{0}/root\"\nrunroot = \"{0}/run\"\n",
+                storage.path().display()
+            ),
+        )
+        .unwrap();
+        // An empty Docker config: no credentials unless `slipway.yaml` says where.
+        std::fs::create_dir(storage.path().join("docker")).unwrap();
+        std::fs::write(storage.path().join("docker/config.json"), "{}").unwrap();
+        Project {
+            _origin: origin,
+            clone,
+            tmp: tempfile::tempdir().unwrap(),
+            storage,
+        }
+    }
+
     fn slipway(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut command = self.command(args);
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        command.output().expect("the slipway binary runs")
+    }
+
+    /// The slipway binary in the clone, with the project's private directories.
+    fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_slipway"));
         command
             .args(args)
@@ -102,10 +117,35 @@ impl Project {
             .env_remove("SLIPWAY_REGISTRY_USERNAME")
             .env_remove("SLIPWAY_REGISTRY_PASSWORD")
             .env_remove("NO_COLOR");
-        for (k, v) in env {
-            command.env(k, v);
-        }
-        command.output().expect("the slipway binary runs")
+        command
+    }
+
+    fn storage_conf(&self) -> PathBuf {
+        self.storage.path().join("storage.conf")
+    }
+
+    /// The ids of the containers in the project's buildah storage.
+    fn buildah_containers(&self) -> Vec<String> {
+        let output = Command::new("buildah")
+            .args([
+                "--storage-driver",
+                "vfs",
+                "containers",
+                "--quiet",
+                "--notruncate",
+            ])
+            .env("CONTAINERS_STORAGE_CONF", self.storage_conf())
+            .output()
+            .expect("buildah is installed by scripts/test.sh");
+        assert!(
+            output.status.success(),
+            "buildah containers: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
     }
 
     fn artifacts(&self) -> Value {
@@ -474,4 +514,216 @@ fn unsupported_builder_is_named_with_its_image() {
         "builder `podman` is not supported yet",
     );
     assert!(all.contains("image `web`"), "{all}");
+}
+
+/// Processes whose environment names `needle` (a path private to one test): the
+/// builders a `slipway build` of that test started.
+fn processes_with_env(needle: &Path) -> Vec<String> {
+    let needle = needle.as_os_str().as_encoded_bytes();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if environ.windows(needle.len()).any(|w| w == needle) {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            found.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
+        }
+    }
+    found
+}
+
+/// A Dockerfile whose `ADD` downloads from `url`: the build waits there while the
+/// server holds the request.
+fn dockerfile_adding(url: &str, file: &str) -> String {
+    format!("FROM scratch\nCOPY hello.txt /hello.txt\nADD {url} /{file}\n")
+}
+
+#[test]
+fn sigint_stops_a_build_of_two_branches_leaving_nothing_behind_and_a_rerun_pushes_both() {
+    let registry = Registry::start();
+    let http = HttpFiles::start(&[("/web.txt", "web data\n"), ("/api.txt", "api data\n")]);
+    // `web` from the working tree (`main`), `api` from `backend-dev`, never checked out
+    // in the clone; both built with buildah, both waiting on the server's answer.
+    let origin = GitRepo::init();
+    origin
+        .write(
+            "slipway.yaml",
+            format!(
+                "app: shop\nregistry: {}/shop\nimages:\n  web:\n    context: web\n  \
+                 api:\n    git-ref: origin/backend-dev\n    context: api\n{ENVIRONMENTS}",
+                registry.host()
+            ),
+        )
+        .write(
+            "web/Dockerfile",
+            dockerfile_adding(&http.url("/web.txt"), "web.txt"),
+        )
+        .write("web/hello.txt", "hello from main\n");
+    origin.commit("main");
+    origin.checkout_new("backend-dev");
+    origin
+        .write(
+            "api/Dockerfile",
+            dockerfile_adding(&http.url("/api.txt"), "api.txt"),
+        )
+        .write("api/hello.txt", "hello from backend-dev\n");
+    origin.commit("backend");
+    origin.checkout("main");
+    let project = Project::clone_of(origin);
+    let head = project.clone.head();
+    let branch = project.clone.git(&["branch", "--show-current"]);
+    let before = project.snapshot();
+
+    http.hold();
+    let logs = tempfile::tempdir().unwrap();
+    let stderr_path = logs.path().join("stderr");
+    let mut child = project
+        .command(&["build"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .expect("the slipway binary runs");
+    // Both images build at once where there are two cores (slipway builds one per core).
+    let running = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(2);
+    let under_way = http.wait_for_held(running, Duration::from_secs(300));
+    let containers_during = project.buildah_containers();
+    let tmp_during = project.tmp_entries();
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    http.release();
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap();
+    assert!(under_way, "the builds never reached `ADD`: {stderr}");
+    assert!(sent.success());
+    assert!(
+        !containers_during.is_empty(),
+        "buildah had no working container when interrupted: {stderr}"
+    );
+    assert!(
+        !tmp_during.is_empty(),
+        "no export of `backend-dev` when interrupted: {stderr}"
+    );
+
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(!stderr.contains("failed"), "{stderr}");
+    assert_eq!(
+        project.tmp_entries(),
+        Vec::<PathBuf>::new(),
+        "temporary files left: {stderr}"
+    );
+    assert_eq!(
+        project.buildah_containers(),
+        Vec::<String>::new(),
+        "buildah containers left: {stderr}"
+    );
+    assert_eq!(
+        processes_with_env(&project.storage_conf()),
+        Vec::<String>::new(),
+        "builders still running"
+    );
+    assert_eq!(project.clone.git(&["worktree", "list"]).lines().count(), 1);
+    assert_eq!(project.clone.git(&["status", "--porcelain"]), "");
+    assert_eq!(project.clone.head(), head);
+    assert_eq!(project.clone.git(&["branch", "--show-current"]), branch);
+    assert_eq!(project.snapshot(), before, "the repository changed");
+
+    // Running it again converges: both images are built and pushed.
+    let out = project.slipway(&["build"], &[]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let artifacts = project.artifacts();
+    let backend = project.clone.git(&["rev-parse", "origin/backend-dev"]);
+    for (name, commit) in [("web", head.as_str()), ("api", backend.as_str())] {
+        let entry = image(&artifacts, name);
+        assert_eq!(entry["built"], true, "{entry}");
+        assert_eq!(entry["git_commit"], commit);
+        let reference = format!(
+            "{}:{}",
+            entry["repository"].as_str().unwrap(),
+            entry["tag"].as_str().unwrap()
+        );
+        let inspect = skopeo_inspect(&reference, None);
+        assert_eq!(inspect["Digest"], entry["digest"]);
+        assert_eq!(
+            inspect["Labels"]["org.opencontainers.image.revision"],
+            commit
+        );
+    }
+    assert_eq!(project.tmp_entries(), Vec::<PathBuf>::new());
+    assert_eq!(project.buildah_containers(), Vec::<String>::new());
+}
+
+/// `api` is a `files` image of the working tree, with two extra tags.
+const EXTRA_TAGS_IMAGES: &str = "\
+extra-tags: [main, stable]
+images:
+  api:
+    context: api
+    files:
+      copy: [{ src: bin/, dest: /app }]
+      entrypoint: [/app/server]
+";
+
+#[test]
+fn extra_tags_follow_a_skipped_image_built_from_another_commit() {
+    let registry = Registry::start();
+    let project = project(registry.host(), "", EXTRA_TAGS_IMAGES);
+    let clone = &project.clone;
+    let repository = format!("{}/shop/api", registry.host());
+    let digest_of =
+        |tag: &str| skopeo_inspect(&format!("{repository}:{tag}"), None)["Digest"].clone();
+    let build = || {
+        let out = project.slipway(&["build"], &[]);
+        assert_eq!(code(&out), 0, "{}", text(&out));
+        image(&project.artifacts(), "api").clone()
+    };
+
+    clone.write_executable("api/bin/server", "#!/bin/sh\necho one\n");
+    let first_commit = clone.commit("api one");
+    let first = build();
+    assert_eq!(first["built"], true);
+    assert_eq!(digest_of("main"), first["digest"]);
+
+    clone.write_executable("api/bin/server", "#!/bin/sh\necho two\n");
+    clone.commit("api two");
+    let second = build();
+    assert_eq!(second["built"], true);
+    assert_ne!(second["digest"], first["digest"]);
+    assert_eq!(digest_of("main"), second["digest"]);
+    assert_eq!(digest_of("stable"), second["digest"]);
+
+    // Back to the first contents, in a new commit: the first image is reused, and its
+    // extra tags move back to it.
+    clone.write_executable("api/bin/server", "#!/bin/sh\necho one\n");
+    let third_commit = clone.commit("api one again");
+    assert_ne!(third_commit, first_commit);
+    let uploads = registry.blob_upload_count();
+    let third = build();
+    assert_eq!(third["built"], false, "{third}");
+    assert_eq!(third["digest"], first["digest"]);
+    assert_eq!(digest_of("main"), first["digest"]);
+    assert_eq!(digest_of("stable"), first["digest"]);
+    assert_eq!(registry.blob_upload_count(), uploads, "blobs were uploaded");
+
+    // Nothing changed: the tags already point there and are not written again.
+    let puts = |log: &str| {
+        log.lines()
+            .filter(|l| l.contains("\"PUT /v2/") && l.contains("/manifests/"))
+            .count()
+    };
+    let written = puts(&registry.access_log());
+    let fourth = build();
+    assert_eq!(fourth["built"], false);
+    assert_eq!(
+        puts(&registry.access_log()),
+        written,
+        "a manifest was pushed"
+    );
+    assert_eq!(digest_of("main"), first["digest"]);
 }

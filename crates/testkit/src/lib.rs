@@ -8,6 +8,9 @@
 //! - [`GitRepo`] is a git repository in a temporary directory whose commits have a fixed
 //!   author, committer and date, so the same sequence of calls gives the same commit ids
 //!   on every machine.
+//! - [`HttpFiles`] serves fixed files over HTTP on loopback and can hold requests
+//!   unanswered, so a build that downloads from it (`ADD <url>`) stops there until the
+//!   test releases it — or interrupts the build.
 //! - [`snapshot`] records every file under a directory so a test can prove that an
 //!   operation left it byte-for-byte unchanged.
 //!
@@ -15,9 +18,11 @@
 //! message that tells the developer to run `scripts/test.sh`, which installs them.
 
 mod git;
+mod http;
 mod registry;
 
 pub use git::GitRepo;
+pub use http::HttpFiles;
 pub use registry::Registry;
 
 use std::collections::BTreeMap;

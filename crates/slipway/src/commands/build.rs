@@ -21,10 +21,18 @@ use crate::printer::{Format, Printer};
 
 use super::project;
 
+/// How long an interrupted build may take to stop its builders and clean up.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(20);
+
 pub fn run(args: &BuildArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
-    // An interrupted build leaves no exported source behind.
+    // An interrupted build leaves nothing behind: a running build stops its builders,
+    // removes what they left and returns, and the command exits with `INTERRUPTED`.
+    // What does not stop in time is removed here before exiting.
     ctrlc::set_handler(|| {
-        slipway_build::git::cleanup_all_exports();
+        if slipway_build::interrupt::interrupt(INTERRUPT_GRACE) {
+            return;
+        }
+        slipway_build::interrupt::remove_leftovers();
         eprintln!("interrupted");
         std::process::exit(i32::from(exit::INTERRUPTED));
     })
@@ -106,6 +114,7 @@ fn cli_error(err: &BuildError) -> CliError {
         FailureKind::Registry => exit::UNREACHABLE,
         FailureKind::Build => exit::BUILD_FAILED,
         FailureKind::Internal => exit::INTERNAL,
+        FailureKind::Interrupted => exit::INTERRUPTED,
     };
     let mut cli = CliError::new(code, err.to_string());
     if err.problems.len() > 1 {
