@@ -71,6 +71,7 @@ const POLICY_KEYS: &[&str] = &[
     "require-approval",
     "dirty",
     "crashloop-tolerance",
+    "settle",
     "rules",
 ];
 const ENV_KEYS: &[&str] = &[
@@ -90,6 +91,7 @@ const ENV_KEYS: &[&str] = &[
     "require-approval",
     "dirty",
     "crashloop-tolerance",
+    "settle",
     "rules",
 ];
 const TARGET_KEYS: &[&str] = &[
@@ -1635,6 +1637,9 @@ impl Cx {
         }
         if let Some(v) = m.get("crashloop-tolerance") {
             p.crashloop_tolerance = self.u32(&v);
+        }
+        if let Some(v) = m.get("settle") {
+            p.settle = self.duration(&v);
         }
         if let Some(v) = m.get("rules")
             && let Some(rules) = self.map(&v, None)

@@ -399,6 +399,8 @@ pub struct PolicyOverrides {
     pub dirty: Option<DirtyPolicy>,
     /// `crashloop-tolerance`.
     pub crashloop_tolerance: Option<u32>,
+    /// `settle`.
+    pub settle: Option<Duration>,
     /// `rules`.
     pub rules: BTreeMap<String, RuleLevel>,
 }
@@ -417,6 +419,9 @@ pub struct Policy {
     pub dirty: DirtyPolicy,
     /// Restarts tolerated before a crash loop is a failure (default 2).
     pub crashloop_tolerance: u32,
+    /// How long the pods of a finished rollout are watched for a restart before the
+    /// release counts as deployed (default 0: not watched).
+    pub settle: Duration,
     /// Rule level overrides; `defaults` merged with the environment's, rule by rule.
     pub rules: BTreeMap<String, RuleLevel>,
 }
@@ -429,6 +434,7 @@ impl Default for Policy {
             require_approval: false,
             dirty: DirtyPolicy::Warn,
             crashloop_tolerance: 2,
+            settle: Duration::ZERO,
             rules: BTreeMap::new(),
         }
     }
@@ -451,6 +457,9 @@ impl Policy {
         }
         if let Some(v) = o.crashloop_tolerance {
             self.crashloop_tolerance = v;
+        }
+        if let Some(v) = o.settle {
+            self.settle = v;
         }
         self.rules
             .extend(o.rules.iter().map(|(k, v)| (k.clone(), *v)));

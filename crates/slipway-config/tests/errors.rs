@@ -739,6 +739,21 @@ fn duration_without_unit_asks_for_one() {
 }
 
 #[test]
+fn settle_window_is_a_duration() {
+    assert_single(
+        &[],
+        &with_envs("defaults:\n  settle: 30\n"),
+        (
+            3,
+            11,
+            "defaults.settle",
+            "duration `30` has no unit",
+            Some("add a unit, e.g. `30s`"),
+        ),
+    );
+}
+
+#[test]
 fn duration_with_unknown_unit_is_refused() {
     assert_single(
         &[],

@@ -135,6 +135,7 @@ fn full_example_loads() {
             require_approval: true,
             dirty: DirtyPolicy::Refuse,
             crashloop_tolerance: 2,
+            settle: Duration::from_secs(30),
             rules: [
                 ("pdb-missing".to_owned(), RuleLevel::Error),
                 ("readiness-probe".to_owned(), RuleLevel::Warning),

@@ -54,6 +54,9 @@ pub struct DeployInput {
     pub timeout: Duration,
     pub rollback_on_failure: bool,
     pub crashloop_tolerance: u32,
+    /// How long the pods of a ready rollout are watched for a restart (see
+    /// [`TrackOptions::settle`]).
+    pub settle: Duration,
     pub user: String,
     pub git_commit: Option<String>,
     pub git_dirty: bool,
@@ -342,6 +345,7 @@ async fn deploy_locked(
                 timeout: input.timeout,
                 crashloop_tolerance: input.crashloop_tolerance,
                 since,
+                settle: input.settle,
             };
             let progress = |p: &Progress| report(Event::Progress(p.clone()));
             track::track(cluster, ns, &workloads, &options, &progress).await
@@ -481,6 +485,7 @@ async fn restore(
         timeout: input.timeout,
         crashloop_tolerance: input.crashloop_tolerance,
         since,
+        settle: input.settle,
     };
     let progress = |p: &Progress| report(Event::Progress(p.clone()));
     track::track(cluster, ns, &workloads, &options, &progress).await
@@ -629,6 +634,7 @@ async fn run_hook(
         timeout: hook.timeout,
         crashloop_tolerance: u32::MAX,
         since,
+        settle: Duration::ZERO,
     };
     let progress = |p: &Progress| report(Event::Progress(p.clone()));
     let result = track::track(

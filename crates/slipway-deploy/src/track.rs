@@ -124,6 +124,9 @@ pub struct TrackOptions {
     pub crashloop_tolerance: u32,
     /// Pods created before this are from an earlier rollout and are not judged.
     pub since: Timestamp,
+    /// Once every workload is current, how long their pods are watched more: a
+    /// container that restarts in that window fails the rollout. Zero ends at once.
+    pub settle: Duration,
 }
 
 enum Update {
@@ -190,12 +193,32 @@ pub async fn track(
     let mut current: Vec<Option<Value>> = vec![None; workloads.len()];
     let mut pod_cache: BTreeMap<String, Value> = BTreeMap::new();
     let mut reported: Vec<Option<(State, String)>> = vec![None; workloads.len()];
+    // Once every workload is current with a settle window: when it ends, and each
+    // container's restarts at the moment the rollout was ready.
+    let mut settling: Option<(tokio::time::Instant, BTreeMap<String, i64>)> = None;
 
     loop {
+        let until = settling.as_ref().map_or(deadline, |(end, _)| *end);
         let update = tokio::select! {
             u = updates.next() => u,
-            () = tokio::time::sleep_until(deadline) => None,
+            () = tokio::time::sleep_until(until) => None,
         };
+        if update.is_none()
+            && let Some((end, _)) = &settling
+            && tokio::time::Instant::now() >= *end
+        {
+            let settled = workloads.iter().enumerate().all(|(i, _)| {
+                current[i]
+                    .as_ref()
+                    .is_some_and(|o| status::compute(o, 0.0).state == State::Current)
+            });
+            if settled {
+                return Ok(());
+            }
+            return Err(Box::new(
+                timeout_diagnosis(cluster, workloads, &current, &pod_cache, options).await,
+            ));
+        }
         match update {
             Some(Update::Workload(i, obj)) => current[i] = obj,
             Some(Update::Pod(p)) => {
@@ -238,6 +261,14 @@ pub async fn track(
                 });
                 reported[i] = Some(key);
             }
+            if let Some((_, baseline)) = &settling
+                && let Some((pod, problem)) = restarted(obj, &pod_cache, options.since, baseline)
+            {
+                let (reason, message) = (problem.reason.clone(), problem.message.clone());
+                return Err(Box::new(
+                    diagnosis(cluster, w, &reason, &message, Some(&pod), Some(problem)).await,
+                ));
+            }
             match st.state {
                 State::Current => continue,
                 State::Failed => {
@@ -262,10 +293,97 @@ pub async fn track(
                 }
             }
         }
-        if all_current {
-            return Ok(());
+        if all_current && settling.is_none() {
+            if options.settle.is_zero() {
+                return Ok(());
+            }
+            let mut baseline = BTreeMap::new();
+            for (i, w) in workloads.iter().enumerate() {
+                let Some(obj) = &current[i] else { continue };
+                for pod in pods_of(obj, &pod_cache, options.since) {
+                    for (container, restarts, _) in container_restarts(pod) {
+                        baseline.insert(container, restarts);
+                    }
+                }
+                on_progress(&Progress {
+                    workload: w.label(),
+                    state: State::Current,
+                    message: format!(
+                        "ready; watching its pods for restarts for {}s",
+                        options.settle.as_secs_f64()
+                    ),
+                });
+            }
+            settling = Some((tokio::time::Instant::now() + options.settle, baseline));
         }
     }
+}
+
+/// Every container of `pod` as `pod/container`, with its restart count and how its
+/// last run ended (`exit code 1, Error`).
+fn container_restarts(pod: &Value) -> Vec<(String, i64, String)> {
+    let name = object_name(pod).unwrap_or("");
+    pod.pointer("/status/containerStatuses")
+        .and_then(Value::as_array)
+        .map(|statuses| {
+            statuses
+                .iter()
+                .map(|c| {
+                    let container = c.get("name").and_then(Value::as_str).unwrap_or("");
+                    let restarts = c.get("restartCount").and_then(Value::as_i64).unwrap_or(0);
+                    let last = c
+                        .pointer("/lastState/terminated")
+                        .map_or(String::new(), |t| {
+                            format!(
+                                "exit code {}, {}",
+                                t.get("exitCode").and_then(Value::as_i64).unwrap_or(0),
+                                t.get("reason")
+                                    .and_then(Value::as_str)
+                                    .unwrap_or("terminated")
+                            )
+                        });
+                    (format!("{name}/{container}"), restarts, last)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A container of the rollout that restarted after the rollout was ready (more restarts
+/// than `baseline` recorded then; a pod created since counts from zero).
+fn restarted(
+    workload: &Value,
+    pods: &BTreeMap<String, Value>,
+    since: Timestamp,
+    baseline: &BTreeMap<String, i64>,
+) -> Option<(Value, PodProblem)> {
+    for pod in pods_of(workload, pods, since) {
+        for (key, restarts, last) in container_restarts(pod) {
+            let before = baseline.get(&key).copied().unwrap_or(0);
+            if restarts > before {
+                let (pod_name, container) = key.split_once('/').unwrap_or((&key, ""));
+                let ended = if last.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({last})")
+                };
+                return Some((
+                    pod.clone(),
+                    PodProblem {
+                        pod: pod_name.to_string(),
+                        container: Some(container.to_string()),
+                        reason: "RestartedAfterReady".into(),
+                        message: format!(
+                            "container `{container}` of pod `{pod_name}` restarted after the rollout was ready{ended}"
+                        ),
+                        certain: true,
+                        restarts,
+                    },
+                ));
+            }
+        }
+    }
+    None
 }
 
 fn tokio_stream_interval(period: Duration) -> BoxStream<'static, Update> {

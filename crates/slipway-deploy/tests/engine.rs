@@ -76,6 +76,7 @@ fn input(objects: Vec<Value>) -> DeployInput {
         timeout: Duration::from_secs(30),
         rollback_on_failure: true,
         crashloop_tolerance: 1,
+        settle: Duration::ZERO,
         user: "tester".into(),
         git_commit: None,
         git_dirty: false,
@@ -222,6 +223,80 @@ async fn crashing_release_is_diagnosed_and_the_previous_images_restored() {
         history[1].outcome
     );
     assert_eq!(history[0].status, ReleaseStatus::Deployed);
+    env.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_crash_after_a_healthy_start_is_caught_by_the_settle_window() {
+    let env = env().await;
+    let (_, report) = collect();
+    engine::deploy(
+        env.cluster.clone(),
+        input(vec![deployment("registry.example.com/api:1", "ready")]),
+        &report,
+    )
+    .await
+    .unwrap();
+
+    // Ready after its probe's delay, then a crash 20 simulated seconds after each start
+    // (1 s at speed 20): the rollout is complete before the first crash.
+    let settling = DeployInput {
+        settle: Duration::from_secs(5),
+        ..input(vec![deployment(
+            "registry.example.com/api:2",
+            "crash-after=20s",
+        )])
+    };
+    let (log, report) = collect();
+    let outcome = engine::deploy(env.cluster.clone(), settling, &report)
+        .await
+        .unwrap();
+    match &outcome {
+        Outcome::RolledBack {
+            revision,
+            restored,
+            diagnosis,
+        } => {
+            assert_eq!((*revision, *restored), (2, 1));
+            assert_eq!(diagnosis.reason, "RestartedAfterReady", "{diagnosis:?}");
+            assert!(
+                diagnosis
+                    .message
+                    .contains("restarted after the rollout was ready (exit code 1"),
+                "{diagnosis:?}"
+            );
+            assert_eq!(diagnosis.container.as_deref(), Some("api"));
+        }
+        other => panic!(
+            "expected a rollback, got {other:?}\n{:#?}",
+            log.lock().unwrap()
+        ),
+    }
+    assert!(
+        log.lock()
+            .unwrap()
+            .iter()
+            .any(|e| e.contains("watching its pods for restarts for 5s")),
+        "the window is announced"
+    );
+    assert_eq!(image_of(&env.cluster).await, "registry.example.com/api:1");
+
+    // Without a window the same release counts as deployed: the window is what caught it.
+    let (_, report) = collect();
+    let outcome = engine::deploy(
+        env.cluster.clone(),
+        input(vec![deployment(
+            "registry.example.com/api:3",
+            "crash-after=20s",
+        )]),
+        &report,
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(outcome, Outcome::Deployed { revision: 3 }),
+        "{outcome:?}"
+    );
     env.sandbox.shutdown().await;
 }
 

@@ -1,6 +1,6 @@
 //! What a simulated container does, from the `dev.slipway.sandbox/behavior` image label or
 //! pod annotation: `ready` (default), `crash`, `never-ready`, `slow-start=<duration>`,
-//! `exit=<code>`, `complete-after=<duration>`.
+//! `exit=<code>`, `complete-after=<duration>`, `crash-after=<duration>`.
 
 /// The label (on the image config) and annotation (on the pod) that choose a behaviour.
 pub const BEHAVIOR_KEY: &str = "dev.slipway.sandbox/behavior";
@@ -20,6 +20,9 @@ pub enum Behavior {
     Exit(i32),
     /// Runs this many seconds, then exits with code 0.
     CompleteAfter(f64),
+    /// Becomes ready, then exits with code 1 after this many seconds, every time: a
+    /// release that looks healthy for a moment.
+    CrashAfter(f64),
 }
 
 impl Behavior {
@@ -37,6 +40,7 @@ impl Behavior {
             ("slow-start", Some(d)) => parse_duration(d).map(Behavior::SlowStart),
             ("exit", Some(c)) => c.parse().ok().map(Behavior::Exit),
             ("complete-after", Some(d)) => parse_duration(d).map(Behavior::CompleteAfter),
+            ("crash-after", Some(d)) => parse_duration(d).map(Behavior::CrashAfter),
             _ => None,
         }
     }
@@ -50,6 +54,7 @@ impl Behavior {
             Behavior::SlowStart(d) => format!("slow-start={d}s"),
             Behavior::Exit(c) => format!("exit={c}"),
             Behavior::CompleteAfter(d) => format!("complete-after={d}s"),
+            Behavior::CrashAfter(d) => format!("crash-after={d}s"),
         }
     }
 }
@@ -99,6 +104,10 @@ mod tests {
         assert_eq!(Behavior::parse("ready"), Some(Behavior::Ready));
         assert_eq!(Behavior::parse("crash"), Some(Behavior::Crash));
         assert_eq!(Behavior::parse("never-ready"), Some(Behavior::NeverReady));
+        assert_eq!(
+            Behavior::parse("crash-after=5s"),
+            Some(Behavior::CrashAfter(5.0))
+        );
         assert_eq!(
             Behavior::parse("slow-start=1m30s"),
             Some(Behavior::SlowStart(90.0))

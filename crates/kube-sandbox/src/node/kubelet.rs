@@ -676,6 +676,15 @@ fn start_container(ctx: &Ctx, pod: &Value, uid: &str, c: &mut Container, speed: 
             c.ready_at = Some(at(initial));
             c.exit_at = Some((at(d), 0));
         }
+        Behavior::CrashAfter(d) => {
+            c.ready_at = Some(at(initial));
+            c.exit_at = Some((at(d.max(initial)), 1));
+            logs::append(
+                uid,
+                &c.name,
+                "sandbox: fatal error: simulated crash after a healthy start",
+            );
+        }
     }
     if !probe.is_null() || c.behavior == Behavior::NeverReady {
         c.next_probe = Some(at(initial));
