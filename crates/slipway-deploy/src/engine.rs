@@ -23,6 +23,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::stream::{self, StreamExt};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
@@ -268,7 +269,7 @@ async fn deploy_locked(
     order::sort_for_apply(&mut objects);
 
     // Plan.
-    let plan = plan(cluster, &objects, ns).await?;
+    let (plan, live) = plan(cluster, &objects, ns).await?;
     let prune = prune_candidates(previous.as_ref(), &objects, &releases, ns);
     report(Event::Planned(plan.clone()));
     if !prune.is_empty() {
@@ -326,7 +327,7 @@ async fn deploy_locked(
 
     // Apply, then track what changed.
     let since = Timestamp::now();
-    let applied = apply_all(cluster, &objects, ns, report).await;
+    let applied = apply_all(cluster, &objects, ns, Some(live), report).await;
     let result = match applied {
         Ok(changed) => {
             let workloads: Vec<Workload> = objects
@@ -470,7 +471,7 @@ async fn restore(
         .cloned()
         .collect();
     let workloads: Vec<Workload> = objects.iter().filter_map(|o| Workload::of(o, ns)).collect();
-    if let Err(e) = apply_all(cluster, &objects, ns, report).await {
+    if let Err(e) = apply_all(cluster, &objects, ns, None, report).await {
         return Err(Box::new(Diagnosis {
             workload: "apply".into(),
             reason: "ApplyFailed".into(),
@@ -491,34 +492,49 @@ async fn restore(
     track::track(cluster, ns, &workloads, &options, &progress).await
 }
 
-/// Server-side dry run of every object, compared with the cluster.
+/// How many requests a release keeps in flight: enough to hide the round trips of a
+/// remote API server, few enough not to be throttled by it.
+const IN_FLIGHT: usize = 8;
+
+/// Server-side dry run of every object, compared with the cluster; several objects at a
+/// time. Returns the plan and each object as the cluster had it.
 async fn plan(
     cluster: &Arc<Cluster>,
     objects: &[Value],
     ns: &str,
-) -> Result<Vec<Planned>, ClusterError> {
-    let mut planned = Vec::with_capacity(objects.len());
-    for obj in objects {
-        let live = get_live(cluster, obj, ns).await?;
-        // Namespaces that do not exist yet cannot take a dry run of their contents.
-        let change = match &live {
-            None => Change::Create,
-            Some(live) => {
-                let dry = cluster.apply(obj, ns, true, true).await?;
-                let fields = changed_fields(live, &dry);
-                if fields.is_empty() {
-                    Change::Unchanged
-                } else {
-                    Change::Update(fields)
+) -> Result<(Vec<Planned>, Vec<Option<Value>>), ClusterError> {
+    let results: Vec<Result<(Planned, Option<Value>), ClusterError>> = stream::iter(objects)
+        .map(|obj| async move {
+            let live = get_live(cluster, obj, ns).await?;
+            let change = match &live {
+                None => Change::Create,
+                Some(live) => {
+                    let dry = cluster.apply(obj, ns, true, true).await?;
+                    let fields = changed_fields(live, &dry);
+                    if fields.is_empty() {
+                        Change::Unchanged
+                    } else {
+                        Change::Update(fields)
+                    }
                 }
-            }
-        };
-        planned.push(Planned {
-            object: object_label(obj),
-            change,
-        });
+            };
+            let planned = Planned {
+                object: object_label(obj),
+                change,
+            };
+            Ok((planned, live))
+        })
+        .buffered(IN_FLIGHT)
+        .collect()
+        .await;
+    let mut plan = Vec::with_capacity(objects.len());
+    let mut live = Vec::with_capacity(objects.len());
+    for r in results {
+        let (p, l) = r?;
+        plan.push(p);
+        live.push(l);
     }
-    Ok(planned)
+    Ok((plan, live))
 }
 
 async fn get_live(
@@ -534,49 +550,94 @@ async fn get_live(
         .await
 }
 
-/// Applies every object in order; a conflict with another manager is reported and the
-/// fields are taken back. Returns the workloads whose spec changed.
+/// Applies every object in dependency order — the objects of one kind at the same time,
+/// kinds one after the other; a conflict with another manager is reported and the
+/// fields are taken back. `before` is each object as the plan read it (read again when
+/// absent). Returns the workloads whose spec changed.
 async fn apply_all(
     cluster: &Arc<Cluster>,
     objects: &[Value],
     ns: &str,
+    before: Option<Vec<Option<Value>>>,
     report: &(dyn Fn(Event) + Send + Sync),
 ) -> Result<Vec<Workload>, ClusterError> {
-    let mut changed = Vec::new();
+    let mut before = before.map(Vec::into_iter);
+    let mut items = Vec::with_capacity(objects.len());
     for obj in objects {
-        let before = get_live(cluster, obj, ns).await?;
-        let applied = match cluster.apply(obj, ns, false, false).await {
-            Ok(applied) => applied,
-            Err(ClusterError::Conflict { fields, .. }) => {
-                report(Event::Conflict {
-                    object: object_label(obj),
-                    fields,
-                });
-                cluster.apply(obj, ns, true, false).await?
-            }
-            Err(e) => return Err(e),
+        let known = match before.as_mut() {
+            Some(it) => Some(it.next().flatten()),
+            None => None,
         };
-        let change = match &before {
-            None => Change::Create,
-            Some(before) => {
-                let fields = changed_fields(before, &applied);
-                if fields.is_empty() {
-                    Change::Unchanged
-                } else {
-                    Change::Update(fields)
-                }
-            }
-        };
-        let generation_moved = before.as_ref().map(generation) != Some(generation(&applied));
-        if generation_moved && let Some(w) = Workload::of(obj, ns) {
-            changed.push(w);
+        items.push((obj, known));
+    }
+    let mut changed = Vec::new();
+    let mut rest = &mut items[..];
+    while !rest.is_empty() {
+        let rank = order::rank(crate::value::kind(rest[0].0));
+        let len = rest
+            .iter()
+            .position(|(o, _)| order::rank(crate::value::kind(o)) != rank)
+            .unwrap_or(rest.len());
+        let (tier, tail) = rest.split_at_mut(len);
+        rest = tail;
+        let results: Vec<Result<Option<Workload>, ClusterError>> = stream::iter(tier.iter_mut())
+            .map(|(obj, known)| {
+                let known = known.take();
+                apply_one(cluster, obj, ns, known, report)
+            })
+            .buffered(IN_FLIGHT)
+            .collect()
+            .await;
+        for r in results {
+            changed.extend(r?);
         }
-        report(Event::Applied {
-            object: object_label(obj),
-            change,
-        });
     }
     Ok(changed)
+}
+
+/// Applies one object; `before` is `Some` when the plan already read it. Returns the
+/// workload when its spec changed.
+async fn apply_one(
+    cluster: &Arc<Cluster>,
+    obj: &Value,
+    ns: &str,
+    before: Option<Option<Value>>,
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Result<Option<Workload>, ClusterError> {
+    let before = match before {
+        Some(known) => known,
+        None => get_live(cluster, obj, ns).await?,
+    };
+    let applied = match cluster.apply(obj, ns, false, false).await {
+        Ok(applied) => applied,
+        Err(ClusterError::Conflict { fields, .. }) => {
+            report(Event::Conflict {
+                object: object_label(obj),
+                fields,
+            });
+            cluster.apply(obj, ns, true, false).await?
+        }
+        Err(e) => return Err(e),
+    };
+    let change = match &before {
+        None => Change::Create,
+        Some(before) => {
+            let fields = changed_fields(before, &applied);
+            if fields.is_empty() {
+                Change::Unchanged
+            } else {
+                Change::Update(fields)
+            }
+        }
+    };
+    // The plan's copy may be older than the apply (hooks ran in between): a generation
+    // that moved for another reason only means one more workload is followed.
+    let generation_moved = before.as_ref().map(generation) != Some(generation(&applied));
+    report(Event::Applied {
+        object: object_label(obj),
+        change,
+    });
+    Ok(Workload::of(obj, ns).filter(|_| generation_moved))
 }
 
 fn generation(obj: &Value) -> i64 {
