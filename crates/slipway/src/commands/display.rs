@@ -14,6 +14,7 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use slipway_deploy::engine::{Change, Event};
 use slipway_deploy::status::State;
+use slipway_deploy::track::Progress;
 
 use crate::printer::{Format, Printer};
 
@@ -106,7 +107,7 @@ impl<'p> DeployDisplay<'p> {
                     bars.remove(&key);
                 }
                 State::InProgress | State::Terminating => {
-                    bar.set_message(format!("{}: {}", state_word(p.state), p.message));
+                    bar.set_message(format!("{}: {}", progress_word(p), p.message));
                 }
             }
             return;
@@ -123,6 +124,15 @@ impl<'p> DeployDisplay<'p> {
         for (_, bar) in self.bars.lock().unwrap_or_else(|p| p.into_inner()).drain() {
             bar.abandon();
         }
+    }
+}
+
+/// `rolling` for workloads, `running` for Jobs (hooks and Jobs of the release).
+fn progress_word(p: &Progress) -> &'static str {
+    if p.state == State::InProgress && p.workload.starts_with("job/") {
+        "running"
+    } else {
+        state_word(p.state)
     }
 }
 
@@ -240,7 +250,7 @@ fn event_text(e: &Event) -> Option<String> {
             })
             .collect::<Vec<_>>()
             .join("\n"),
-        Event::Progress(p) => format!("  {} {}: {}", p.workload, state_word(p.state), p.message),
+        Event::Progress(p) => format!("  {} {}: {}", p.workload, progress_word(p), p.message),
         Event::Failed(d) => format!("rollout failed: {}: {}: {}", d.workload, d.reason, d.message),
         Event::RollingBack { to_revision } => format!("rolling back to revision {to_revision}"),
         Event::Recorded { revision, status } => {
@@ -254,7 +264,6 @@ fn event_text(e: &Event) -> Option<String> {
 mod tests {
     use super::*;
     use slipway_deploy::engine::Planned;
-    use slipway_deploy::track::Progress;
 
     #[test]
     fn plan_lines_name_fields_and_hide_unchanged_objects() {
