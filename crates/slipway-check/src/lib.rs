@@ -12,10 +12,15 @@
 //!   level and a one-line fix, switchable per environment; see [`RULES`] and
 //!   `docs/rules.md`.
 //!
+//! Each finding names the line and column of its field when the [`Manifest`] carries
+//! the document it was read from and the field is still as written there; otherwise the
+//! line of the object, with a note when a patch or transformer set the field.
+//!
 //! The crate is pure logic: no I/O, no cluster access. The caller reads the cluster's CRDs
 //! (when it can) into [`CrdSchemas`].
 
 mod decode;
+mod locate;
 mod model;
 mod policy;
 mod rules;
@@ -29,6 +34,7 @@ pub use rules::{LevelProblem, RULES, Rule, check_levels, rule};
 pub use schema::CrdSchemas;
 
 use decode::{Lookup, SchemaCache, Typed};
+use locate::{Anchor, Place};
 use serde_json::Value;
 
 /// Checks rendered objects: strict decoding, then the policy rules.
@@ -41,14 +47,11 @@ use serde_json::Value;
 ///
 /// ```
 /// use slipway_check::{check, CheckOptions, Manifest};
-/// let manifest = Manifest {
-///     object: serde_json::json!({
-///         "apiVersion": "v1", "kind": "ConfigMap",
-///         "metadata": {"name": "settings"}, "data": {"mode": "fast"},
-///     }),
-///     file: "k8s/settings.yaml".into(),
-///     line: 1,
-/// };
+/// let object = serde_json::json!({
+///     "apiVersion": "v1", "kind": "ConfigMap",
+///     "metadata": {"name": "settings"}, "data": {"mode": "fast"},
+/// });
+/// let manifest = Manifest::new(object, "k8s/settings.yaml", 1);
 /// let report = check(&[manifest], &CheckOptions::default());
 /// assert!(!report.has_errors());
 /// ```
@@ -85,8 +88,12 @@ pub fn check(manifests: &[Manifest], options: &CheckOptions) -> Report {
     policy::run(&objects, options, &mut sink);
     let mut findings = sink.findings;
     findings.sort_by(|a, b| {
-        (&a.file, a.line, a.rule, &a.field, &a.message, &a.object)
-            .cmp(&(&b.file, b.line, b.rule, &b.field, &b.message, &b.object))
+        (
+            &a.file, a.line, a.column, a.rule, &a.field, &a.message, &a.object,
+        )
+            .cmp(&(
+                &b.file, b.line, b.column, b.rule, &b.field, &b.message, &b.object,
+            ))
     });
     findings.dedup();
     Report {
@@ -186,6 +193,28 @@ fn decode_one(
                     report_violations(sink, object, violations);
                 }
                 None => {
+                    let group = decode::group_of(&api_version);
+                    let mut served = input_crds.api_versions(group, &kind);
+                    if let Some(cluster) = &options.crd_schemas {
+                        served.extend(cluster.api_versions(group, &kind));
+                    }
+                    served.sort_unstable();
+                    served.dedup();
+                    if let Some(first) = served.first() {
+                        let list: Vec<String> = served.iter().map(|v| format!("`{v}`")).collect();
+                        sink.push_at(
+                            rules::SCHEMA,
+                            object,
+                            "apiVersion",
+                            Anchor::Value,
+                            format!(
+                                "`{kind}` is not served as `{api_version}`; its CRD serves {}",
+                                list.join(", ")
+                            ),
+                            format!("set `apiVersion: {first}`"),
+                        );
+                        return;
+                    }
                     let reason = if options.crd_schemas.is_some() {
                         format!(
                             "no CRD in the input or on the cluster defines `{kind}` in `{api_version}`"
@@ -218,7 +247,11 @@ fn report_violations(sink: &mut Sink<'_>, object: &Object<'_>, violations: Vec<s
             ViolationKind::Required => "add the missing field".to_owned(),
             ViolationKind::Enum => format!("set `{}` to one of the allowed values", v.path),
         };
-        sink.push(rules::SCHEMA, object, v.path, v.message, fix);
+        let anchor = match v.kind {
+            ViolationKind::Unknown | ViolationKind::Required => Anchor::Key,
+            ViolationKind::Type | ViolationKind::Enum => Anchor::Value,
+        };
+        sink.push_at(rules::SCHEMA, object, v.path, anchor, v.message, fix);
     }
 }
 
@@ -250,7 +283,11 @@ pub(crate) struct Sink<'o> {
     findings: Vec<Finding>,
 }
 
+/// The note of a finding whose field is not in its file as written.
+const NOT_WRITTEN: &str = "set by a patch or transformer: not as written in this file";
+
 impl Sink<'_> {
+    /// Reports a finding on `field`, placed at its value when that is a scalar.
     pub(crate) fn push(
         &mut self,
         rule_id: &'static str,
@@ -259,20 +296,46 @@ impl Sink<'_> {
         message: String,
         fix: impl Into<String>,
     ) {
+        self.push_at(rule_id, object, field, Anchor::Value, message, fix);
+    }
+
+    /// Reports a finding on `field`, placed at `anchor`: the field's line and column
+    /// when it is written in the object's document, else the document's line with a
+    /// note.
+    pub(crate) fn push_at(
+        &mut self,
+        rule_id: &'static str,
+        object: &Object<'_>,
+        field: impl Into<String>,
+        anchor: Anchor,
+        message: String,
+        fix: impl Into<String>,
+    ) {
         let rule = rules::rule(rule_id).expect("every reported rule is in the catalogue");
         let level = rules::effective_level(rule, self.levels);
         if level == Level::Off {
             return;
         }
+        let field = field.into();
+        let manifest = object.manifest;
+        let (line, column, note) = match &manifest.document {
+            None => (manifest.line, None, None),
+            Some(document) => match locate::locate(document, &manifest.object, &field, anchor) {
+                Place::Written { line, column } => (line, Some(column), None),
+                Place::NotWritten => (manifest.line, None, Some(NOT_WRITTEN.to_owned())),
+            },
+        };
         self.findings.push(Finding {
             rule: rule.id,
             level,
             object: object.id.clone(),
-            file: object.manifest.file.clone(),
-            line: object.manifest.line,
-            field: field.into(),
+            file: manifest.file.clone(),
+            line,
+            column,
+            field,
             message,
             fix: fix.into(),
+            note,
         });
     }
 }

@@ -3,6 +3,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use slipway_config::yaml::Node;
 
 use crate::schema::CrdSchemas;
 
@@ -15,6 +18,22 @@ pub struct Manifest {
     pub file: PathBuf,
     /// The line (1-based) where the object's YAML document starts.
     pub line: usize,
+    /// The document as written in `file`, with positions, when a file holds the object
+    /// (`None` for generated objects). Findings then name the line and column of their
+    /// field, as long as the rendered field is still as written.
+    pub document: Option<Arc<Node>>,
+}
+
+impl Manifest {
+    /// A manifest without a document: findings name `file:line` of the object.
+    pub fn new(object: serde_json::Value, file: impl Into<PathBuf>, line: usize) -> Manifest {
+        Manifest {
+            object,
+            file: file.into(),
+            line,
+            document: None,
+        }
+    }
 }
 
 /// How strictly to check, and what is known about the cluster.
@@ -94,8 +113,12 @@ pub struct Finding {
     pub object: ObjectRef,
     /// The file the object was rendered from.
     pub file: PathBuf,
-    /// The line where the object's document starts.
+    /// The line of the field in `file` when the field is there as written (for a field
+    /// that is absent, such as a missing probe, the line of the closest enclosing field);
+    /// otherwise the line where the object's document starts.
     pub line: usize,
+    /// The column of the field, when `line` is the field's.
+    pub column: Option<usize>,
     /// The field path inside the object, e.g. `spec.template.spec.containers[api].image`
     /// (containers by name; `[0]`-style indices in schema findings).
     pub field: String,
@@ -103,6 +126,30 @@ pub struct Finding {
     pub message: String,
     /// One line: what to do about it.
     pub fix: String,
+    /// Why `line` is the document's rather than the field's, when the object has a
+    /// document but the field is not in it as written: a patch, a transformer or
+    /// slipway set it.
+    pub note: Option<String>,
+}
+
+impl fmt::Display for Finding {
+    /// `file:line:column: level[rule]: Kind/name `field`: message (note)`, the column
+    /// and the note only when known.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)?;
+        if let Some(column) = self.column {
+            write!(f, ":{column}")?;
+        }
+        write!(
+            f,
+            ": {}[{}]: {}/{} `{}`: {}",
+            self.level, self.rule, self.object.kind, self.object.name, self.field, self.message
+        )?;
+        if let Some(note) = &self.note {
+            write!(f, " ({note})")?;
+        }
+        Ok(())
+    }
 }
 
 /// An object that was not validated against a schema, and why.

@@ -67,6 +67,15 @@ impl CrdSchemas {
         self.schemas.get(&(api_version.to_owned(), kind.to_owned()))
     }
 
+    /// The `apiVersion`s under which `kind` of `group` has a schema.
+    pub(crate) fn api_versions(&self, group: &str, kind: &str) -> Vec<&str> {
+        self.schemas
+            .keys()
+            .filter(|(v, k)| k == kind && crate::decode::group_of(v) == group)
+            .map(|(v, _)| v.as_str())
+            .collect()
+    }
+
     /// Whether no schema is known.
     pub fn is_empty(&self) -> bool {
         self.schemas.is_empty()

@@ -10,7 +10,8 @@ use crate::{Object, RenderError};
 ///
 /// The objects' [`Source`](crate::Source) is the directory's kustomization file with the
 /// line of the document in kubectl's output, since kubectl does not say where an object
-/// came from.
+/// came from. The objects carry no [`Document`](crate::Document): the positions of
+/// kubectl's output are not those of any file.
 ///
 /// # Errors
 ///
@@ -35,5 +36,9 @@ pub fn kustomize_with_kubectl(dir: &Path) -> Result<Vec<Object>, RenderError> {
         dir: dir.to_owned(),
         message: "output is not UTF-8".into(),
     })?;
-    parse_objects(&text, &dir.join("kustomization.yaml"))
+    let mut objects = parse_objects(&text, &dir.join("kustomization.yaml"))?;
+    for object in &mut objects {
+        object.source.document = None;
+    }
+    Ok(objects)
 }

@@ -39,6 +39,6 @@ pub use emit::{to_yaml, value_to_yaml};
 pub use error::RenderError;
 pub use kubectl::kustomize_with_kubectl;
 pub use kustomize::kustomize;
-pub use object::{Object, Source};
+pub use object::{Document, Object, Source};
 pub use pin::{ForeignImage, ImagePin, PinReport, PinnedImage, image_repository, pin_images};
 pub use read::{parse_objects, read_directory, read_objects};

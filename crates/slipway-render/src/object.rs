@@ -6,8 +6,10 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde_json::Value;
+use slipway_config::yaml::Node;
 
 /// Where an object was read or generated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,7 +18,60 @@ pub struct Source {
     pub file: PathBuf,
     /// 1-based line where the object's document (or its generator entry) starts.
     pub line: usize,
+    /// The document as written in `file`, with the position of every field; `None` for
+    /// an object that no file holds as such (a generated ConfigMap or Secret, a hook Job
+    /// made from an image, the output of `kubectl kustomize`). Patches and transformers
+    /// change the object's value, never this: comparing the two tells whether a field
+    /// is still as written.
+    pub document: Option<Document>,
 }
+
+impl Source {
+    /// A source without a document: `file` and `line` name what produced the object.
+    pub fn generated(file: impl Into<PathBuf>, line: usize) -> Source {
+        Source {
+            file: file.into(),
+            line,
+            document: None,
+        }
+    }
+}
+
+/// A YAML document as written, shared by every copy of the objects read from it.
+#[derive(Clone)]
+pub struct Document(Arc<Node>);
+
+impl Document {
+    /// Wraps the node of a document (or of one item of a `List` document).
+    pub fn new(node: Node) -> Document {
+        Document(Arc::new(node))
+    }
+
+    /// The node, with its position and those of everything under it.
+    pub fn node(&self) -> &Node {
+        &self.0
+    }
+
+    /// The node, shared.
+    pub fn shared(&self) -> Arc<Node> {
+        Arc::clone(&self.0)
+    }
+}
+
+impl fmt::Debug for Document {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Document(line {})", self.0.line)
+    }
+}
+
+impl PartialEq for Document {
+    fn eq(&self, other: &Document) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+// Nodes hold text and positions only: equality is reflexive.
+impl Eq for Document {}
 
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

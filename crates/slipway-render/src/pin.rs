@@ -153,10 +153,7 @@ mod tests {
     fn object(value: Value) -> Object {
         Object {
             value,
-            source: Source {
-                file: "m.yaml".into(),
-                line: 1,
-            },
+            source: Source::generated("m.yaml", 1),
         }
     }
 

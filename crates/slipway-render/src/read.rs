@@ -3,7 +3,8 @@
 //! Every YAML input goes through [`slipway_config::yaml`], so that syntax errors carry
 //! file, line and column. Nodes become `serde_json` values (mapping keys sorted, scalars
 //! typed by the YAML 1.2 core schema); each object remembers the line its document starts
-//! on. A `kind: List` (or any `...List` with `items`) is expanded into its items, as
+//! on, and keeps the document itself ([`Document`]) so that later stages can name the
+//! line and column of any field that is still as written. A `kind: List` (or any `...List` with `items`) is expanded into its items, as
 //! kustomize does.
 
 use std::path::{Path, PathBuf};
@@ -11,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Number, Value};
 use slipway_config::yaml::{Node, NodeKind, ScalarValue, parse_documents};
 
-use crate::{Object, RenderError, Source};
+use crate::{Document, Object, RenderError, Source};
 
 /// Convert one YAML node into a value.
 ///
@@ -96,13 +97,17 @@ pub fn parse_objects(text: &str, file: &Path) -> Result<Vec<Object>, RenderError
             continue;
         }
         let value = node_to_value(&doc, file)?;
-        push_object(value, file, doc.line, &mut out)?;
+        let line = doc.line;
+        push_object(value, Some(doc), file, line, &mut out)?;
     }
     Ok(out)
 }
 
+/// Adds `value` (read from `node`, when there is one) to `out`; the items of a list
+/// each keep their own node.
 fn push_object(
     value: Value,
+    node: Option<Node>,
     file: &Path,
     line: usize,
     out: &mut Vec<Object>,
@@ -119,8 +124,14 @@ fn push_object(
     if kind.ends_with("List")
         && let Some(Value::Array(items)) = value.get("items")
     {
-        for item in items.clone() {
-            push_object(item, file, line, out)?;
+        let nodes = node
+            .as_ref()
+            .and_then(|n| n.get("items"))
+            .and_then(Node::items)
+            .filter(|nodes| nodes.len() == items.len());
+        for (i, item) in items.iter().enumerate() {
+            let item_node = nodes.map(|n| n[i].clone());
+            push_object(item.clone(), item_node, file, line, out)?;
         }
         return Ok(());
     }
@@ -129,6 +140,7 @@ fn push_object(
         source: Source {
             file: file.to_owned(),
             line,
+            document: node.map(Document::new),
         },
     });
     Ok(())
@@ -170,4 +182,47 @@ pub fn read_directory(dir: &Path) -> Result<Vec<Object>, RenderError> {
         out.extend(read_objects(&f)?);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_keep_their_documents_and_list_items_their_own() {
+        let text = "\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: a
+---
+apiVersion: v1
+kind: List
+items:
+  - apiVersion: v1
+    kind: ConfigMap
+    metadata:
+      name: b
+  - apiVersion: v1
+    kind: ConfigMap
+    metadata:
+      name: c
+";
+        let objects = parse_objects(text, Path::new("m.yaml")).unwrap();
+        let placed: Vec<(&str, usize, Option<usize>)> = objects
+            .iter()
+            .map(|o| {
+                let node = o.source.document.as_ref().map(Document::node);
+                (o.name(), o.source.line, node.map(|n| n.line))
+            })
+            .collect();
+        // A list's items share the list's line, each with its own node.
+        assert_eq!(
+            placed,
+            [("a", 1, Some(1)), ("b", 6, Some(9)), ("c", 6, Some(13))]
+        );
+        let name = objects[2].source.document.as_ref().unwrap().node();
+        let name = name.get("metadata").and_then(|m| m.get("name")).unwrap();
+        assert_eq!((name.line, name.column), (16, 13));
+    }
 }

@@ -153,10 +153,7 @@ pub fn render_environment(
         .into_iter()
         .map(|value| Object {
             value,
-            source: Source {
-                file: config.file.clone(),
-                line: 1,
-            },
+            source: Source::generated(config.file.clone(), 1),
         })
         .collect();
     generated.append(&mut objects);
@@ -191,10 +188,7 @@ pub fn render_environment(
                     &env.secrets.keys().cloned().collect::<Vec<_>>(),
                     hook.backoff_limit,
                 ),
-                source: Source {
-                    file: config.file.clone(),
-                    line: 1,
-                },
+                source: Source::generated(config.file.clone(), 1),
             },
         };
         hooks.push(RenderedHook {

@@ -153,3 +153,40 @@ fn rendering_twice_gives_the_same_bytes() {
     let dir = project("A=1\n");
     assert_eq!(render(dir.path()).to_yaml(), render(dir.path()).to_yaml());
 }
+
+#[test]
+fn objects_read_from_files_keep_their_documents_and_generated_ones_have_none() {
+    let dir = project("A=1\n");
+    let r = render(dir.path());
+    let api = r
+        .objects
+        .iter()
+        .find(|o| o.kind() == "Deployment" && o.name() == "api")
+        .unwrap();
+    let document = api
+        .source
+        .document
+        .as_ref()
+        .expect("read from k8s/api.yaml");
+    // The document is the file as written: the image before pinning, no namespace.
+    let image = document
+        .node()
+        .get("spec")
+        .and_then(|n| n.get("template"))
+        .and_then(|n| n.get("spec"))
+        .and_then(|n| n.get("containers"))
+        .and_then(|n| n.items())
+        .and_then(|items| items[0].get("image"))
+        .unwrap();
+    assert_eq!((image.as_str(), image.line), (Some("api"), 14));
+    assert!(
+        document
+            .node()
+            .get("metadata")
+            .unwrap()
+            .get("namespace")
+            .is_none()
+    );
+    let config = r.objects.iter().find(|o| o.kind() == "ConfigMap").unwrap();
+    assert_eq!(config.source.document, None);
+}

@@ -8,11 +8,7 @@ use serde_json::{Value, json};
 use slipway_check::{CheckOptions, Finding, Level, Manifest, Report, check};
 
 pub fn manifest(file: &str, line: usize, object: Value) -> Manifest {
-    Manifest {
-        object,
-        file: PathBuf::from(file),
-        line,
-    }
+    Manifest::new(object, PathBuf::from(file), line)
 }
 
 /// A container that passes every rule.

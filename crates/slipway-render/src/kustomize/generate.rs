@@ -203,10 +203,7 @@ fn generate(
     }
     let mut res = Res::new(Object {
         value,
-        source: Source {
-            file: k.file.clone(),
-            line: g.line,
-        },
+        source: Source::generated(k.file.clone(), g.line),
     });
     res.needs_hash = !options.disable_name_suffix_hash;
     Ok(res)

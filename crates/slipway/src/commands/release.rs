@@ -8,8 +8,8 @@ use slipway_check::{CheckOptions, Level, Manifest, Report};
 use slipway_config::{Cluster, Environment, RuleLevel};
 use slipway_deploy::images::Built;
 use slipway_deploy::record::{Release, ReleaseImage};
-use slipway_render::ImagePin;
 use slipway_render::release::{self, Rendered};
+use slipway_render::{Document, ImagePin};
 
 use crate::error::CliError;
 use crate::exit;
@@ -160,7 +160,9 @@ pub fn check_rule_ids(project: &Project, env: &Environment) -> Result<(), CliErr
     Err(err)
 }
 
-/// Validates rendered manifests with the environment's rule levels.
+/// Validates rendered manifests with the environment's rule levels. Custom resources
+/// are checked against the CustomResourceDefinitions rendered with them; the others are
+/// reported as unchecked (the cluster's CRDs are not read).
 pub fn check(env: &Environment, rendered: &Rendered) -> Report {
     let manifests: Vec<Manifest> = rendered
         .objects
@@ -170,6 +172,7 @@ pub fn check(env: &Environment, rendered: &Rendered) -> Report {
             object: o.value.clone(),
             file: o.source.file.clone(),
             line: o.source.line,
+            document: o.source.document.as_ref().map(Document::shared),
         })
         .collect();
     let levels = levels(env);
@@ -187,12 +190,7 @@ pub fn check(env: &Environment, rendered: &Rendered) -> Report {
 /// Prints a validation report; returns whether it had errors.
 pub fn print_report(printer: &Printer, namespace: &str, report: &Report) -> bool {
     for f in &report.findings {
-        let place = format!("{}:{}", f.file.display(), f.line);
-        let object = format!("{}/{}", f.object.kind, f.object.name);
-        printer.info(&format!(
-            "{place}: {}[{}]: {object} `{}`: {}\n  fix: {}",
-            f.level, f.rule, f.field, f.message, f.fix
-        ));
+        printer.info(&format!("{f}\n  fix: {}", f.fix));
     }
     for u in &report.unchecked {
         printer.info(&format!(
@@ -250,12 +248,188 @@ pub fn report_json(rendered: &Rendered, report: &Report) -> serde_json::Value {
             "name": f.object.name,
             "file": f.file.display().to_string(),
             "line": f.line,
+            "column": f.column,
             "field": f.field,
             "message": f.message,
             "fix": f.fix,
+            "note": f.note,
         })).collect::<Vec<_>>(),
         "unchecked": report.unchecked.iter().map(|u| serde_json::json!({
             "kind": u.object.kind, "name": u.object.name, "reason": u.reason,
+            "file": u.file.display().to_string(), "line": u.line,
         })).collect::<Vec<_>>(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    //! An image changed outside the manifests (a hotfix, a newer build) is what the next
+    //! release runs, even when that release only changes the manifests.
+
+    use std::fs;
+
+    use slipway_deploy::record::{ReleaseStatus, current};
+
+    use super::*;
+
+    const WRITTEN: &str = "registry.example.com/shop/api:1.0";
+    const BUILD_1: &str = "registry.example.com/shop/api:20261122-010000-aaaaaaa@sha256:1111111111111111111111111111111111111111111111111111111111111111";
+    const HOTFIX: &str = "registry.example.com/shop/api:hotfix@sha256:2222222222222222222222222222222222222222222222222222222222222222";
+    const BUILD_3: &str = "registry.example.com/shop/api:20261122-030000-ccccccc@sha256:3333333333333333333333333333333333333333333333333333333333333333";
+
+    /// `slipway.yaml` and one Deployment whose manifest names [`WRITTEN`].
+    fn project(dir: &std::path::Path, replicas: u32) -> Project {
+        fs::write(
+            dir.join("slipway.yaml"),
+            "app: shop\nregistry: registry.example.com/shop\nimages:\n  api:\n    files:\n      copy: [{ src: app.txt, dest: /app.txt }]\nmanifests: k8s\nenvironments:\n  prod:\n    context: prod\n    namespace: shop\n",
+        )
+        .unwrap();
+        fs::write(dir.join("app.txt"), "x").unwrap();
+        fs::create_dir_all(dir.join("k8s")).unwrap();
+        fs::write(
+            dir.join("k8s/api.yaml"),
+            format!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  replicas: {replicas}\n  selector:\n    matchLabels: {{ app: api }}\n  template:\n    metadata:\n      labels: {{ app: api }}\n    spec:\n      containers:\n        - name: api\n          image: {WRITTEN}\n"),
+        )
+        .unwrap();
+        Project {
+            config: slipway_config::load(&dir.join("slipway.yaml")).unwrap(),
+        }
+    }
+
+    fn build(reference: &str, created: &str) -> Built {
+        Built {
+            name: "api".into(),
+            reference: reference.into(),
+            created: created.into(),
+        }
+    }
+
+    fn record(revision: u64, reference: &str, source: &str, status: ReleaseStatus) -> Release {
+        Release {
+            app: "shop".into(),
+            environment: "prod".into(),
+            namespace: "shop".into(),
+            revision,
+            status,
+            started: format!("2026-11-22T0{revision}:30:00Z"),
+            finished: None,
+            user: String::new(),
+            git_commit: None,
+            git_dirty: false,
+            images: vec![ReleaseImage {
+                name: "api".into(),
+                reference: reference.into(),
+                source: source.into(),
+            }],
+            source_revision: None,
+            action: "deploy".into(),
+            durations: vec![],
+            outcome: String::new(),
+            manifest: vec![],
+        }
+    }
+
+    /// What a deploy renders for `prod`: the images chosen as `deploy` chooses them, the
+    /// Deployment's replicas and image.
+    fn deploy(project: &Project, builds: &[Built], records: &[Release]) -> (Images, u64, String) {
+        let images = images(project, builds, &[], &[], current(records));
+        let env = project.config.environment("prod").unwrap();
+        let rendered = render_namespace(project, env, "shop", &images.pins).unwrap();
+        let api = &rendered
+            .objects
+            .iter()
+            .find(|o| o.kind() == "Deployment")
+            .unwrap()
+            .value;
+        let replicas = api["spec"]["replicas"].as_u64().unwrap();
+        let image = api["spec"]["template"]["spec"]["containers"][0]["image"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (images, replicas, image)
+    }
+
+    #[test]
+    fn a_manifest_only_change_after_a_hotfix_keeps_the_hotfix() {
+        let dir = tempfile::tempdir().unwrap();
+        // Release 1 ran build 1; release 2 was `deploy --image api=HOTFIX`.
+        let records = [
+            record(1, BUILD_1, "build", ReleaseStatus::Superseded),
+            record(2, HOTFIX, "override", ReleaseStatus::Deployed),
+        ];
+        let builds = [build(BUILD_1, "2026-11-22T01:00:00Z")];
+        // Then only the manifests change, and the app is deployed without a build.
+        let project = project(dir.path(), 3);
+        let (images, replicas, image) = deploy(&project, &builds, &records);
+        assert_eq!(replicas, 3, "the manifest change is rendered");
+        assert_eq!(image, HOTFIX);
+        assert_eq!(images.chosen[0].source, "kept-override");
+        assert!(images.missing.is_empty());
+    }
+
+    #[test]
+    fn a_manifest_only_change_after_a_newer_build_runs_that_build() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = [record(2, HOTFIX, "override", ReleaseStatus::Deployed)];
+        // Built after release 2 started: it supersedes the hotfix.
+        let builds = [build(BUILD_3, "2026-11-22T03:00:00Z")];
+        let project = project(dir.path(), 3);
+        let (images, replicas, image) = deploy(&project, &builds, &records);
+        assert_eq!(replicas, 3);
+        assert_eq!(image, BUILD_3);
+        assert_eq!(images.chosen[0].source, "build");
+    }
+
+    #[test]
+    fn without_any_build_the_image_of_the_running_release_is_kept() {
+        // A fresh checkout (no `.slipway/artifacts.json`) deploying a manifest change.
+        let dir = tempfile::tempdir().unwrap();
+        let records = [record(1, BUILD_1, "build", ReleaseStatus::Deployed)];
+        let project = project(dir.path(), 4);
+        let builds = builds(&project).unwrap();
+        assert!(builds.is_empty());
+        let (images, replicas, image) = deploy(&project, &builds, &records);
+        assert_eq!(replicas, 4);
+        assert_eq!(image, BUILD_1);
+        assert_eq!(images.chosen[0].source, "kept");
+    }
+
+    #[test]
+    fn validation_names_the_written_line_of_a_field_of_the_release() {
+        // A CRD and two custom resources rendered with the app; the bad one is reported
+        // at its field, in its file.
+        let dir = tempfile::tempdir().unwrap();
+        let project = project(dir.path(), 2);
+        fs::write(
+            dir.path().join("k8s/widgets.yaml"),
+            "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  scope: Namespaced\n  names: { kind: Widget, plural: widgets }\n  versions:\n    - name: v1\n      served: true\n      storage: true\n      schema:\n        openAPIV3Schema:\n          type: object\n          properties:\n            spec:\n              type: object\n              properties:\n                size: { type: integer }\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: good\nspec:\n  size: 1\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: bad\nspec:\n  sise: 1\n",
+        )
+        .unwrap();
+        let records = [record(1, BUILD_1, "build", ReleaseStatus::Deployed)];
+        let images = images(&project, &[], &[], &[], current(&records));
+        let env = project.config.environment("prod").unwrap();
+        let rendered = render_namespace(&project, env, "shop", &images.pins).unwrap();
+        let report = check(env, &rendered);
+        let schema: Vec<String> = report
+            .findings
+            .iter()
+            .filter(|f| f.rule == "schema")
+            .map(|f| {
+                let file = f.file.strip_prefix(dir.path()).unwrap_or(&f.file);
+                format!(
+                    "{}:{}:{:?} {} {}",
+                    file.display(),
+                    f.line,
+                    f.column,
+                    f.field,
+                    f.message
+                )
+            })
+            .collect();
+        assert_eq!(
+            schema,
+            ["k8s/widgets.yaml:34:Some(3) spec.sise unknown field `sise`"]
+        );
+        assert!(report.unchecked.is_empty(), "{:?}", report.unchecked);
+    }
 }
