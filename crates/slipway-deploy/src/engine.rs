@@ -564,10 +564,7 @@ async fn apply_all(
     let mut before = before.map(Vec::into_iter);
     let mut items = Vec::with_capacity(objects.len());
     for obj in objects {
-        let known = match before.as_mut() {
-            Some(it) => Some(it.next().flatten()),
-            None => None,
-        };
+        let known = before.as_mut().map(|it| it.next().flatten());
         items.push((obj, known));
     }
     let mut changed = Vec::new();
