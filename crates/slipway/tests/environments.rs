@@ -325,3 +325,60 @@ fn status_watch_shows_a_change_made_with_kubectl() {
     let _ = watch.kill();
     let _ = watch.wait();
 }
+
+#[test]
+fn custom_resources_are_checked_against_the_clusters_definitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::start(dir.path(), "one", &[]);
+    kubeconfig(&dir.path().join("kubeconfig"), &[("one", &served)]);
+    project(
+        dir.path(),
+        "  dev:\n    context: one\n    kubeconfig: kubeconfig\n    namespace: shop\n",
+    );
+    // The definition is the cluster's (installed by its operator), not the release's.
+    let crd = dir.path().join("crd.yaml");
+    fs::write(
+        &crd,
+        "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: { kind: Widget, plural: widgets, singular: widget }
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              properties:
+                size: { type: integer }
+",
+    )
+    .unwrap();
+    served.kubectl(&["apply", "-f", crd.to_str().unwrap()]);
+    fs::write(
+        dir.path().join("k8s/kustomization.yaml"),
+        "resources:\n  - api.yaml\n  - widget.yaml\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("k8s/widget.yaml"),
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  sise: 3\n",
+    )
+    .unwrap();
+    let out = slipway(dir.path(), &["deploy", "dev", "--image", API_1]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("widget.yaml:6:3"), "{stderr}");
+    assert!(stderr.contains("spec.sise"), "{stderr}");
+    // Nothing was written: the namespace does not even exist.
+    let namespaces = served.kubectl(&["get", "namespaces", "-o", "name"]);
+    assert!(!namespaces.contains("namespace/shop"), "{namespaces}");
+}

@@ -163,6 +163,7 @@ fn release_environment(
     release::check_rule_ids(project, env)?;
     let rt = runtime()?;
     let all = histories(&rt, project, env, global, printer)?;
+    let crds = cluster_crds(&rt, &all);
     let mut planned = Vec::new();
     let mut failed = false;
     for target in all {
@@ -186,7 +187,7 @@ fn release_environment(
             .hint("build them with `slipway deploy --build` or `slipway build`, or pass `--image NAME=REF`"));
         }
         let rendered = release::render_namespace(project, env, ns, &images.pins)?;
-        let report = release::check(env, &rendered);
+        let report = release::check(env, &rendered, crds[target.cluster].clone());
         if report.has_errors() {
             failed |= release::print_report(printer, ns, &report);
         }
@@ -237,6 +238,32 @@ fn release_environment(
         });
     }
     run_jobs(&rt, printer, jobs)
+}
+
+/// The CustomResourceDefinitions of each cluster of the environment (by the cluster
+/// numbers of `all`), so that custom resources are checked against them; `None` where
+/// they cannot be listed (no permission, say): such resources are reported unchecked.
+fn cluster_crds(
+    rt: &tokio::runtime::Runtime,
+    all: &[TargetRecords],
+) -> Vec<Option<slipway_check::CrdSchemas>> {
+    let clusters = all.iter().map(|t| t.cluster).max().map_or(0, |m| m + 1);
+    let mut out = vec![None; clusters];
+    for t in all {
+        if out[t.cluster].is_some() {
+            continue;
+        }
+        let listed = rt.block_on(t.connection.list(
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            "",
+            "",
+        ));
+        if let Ok(items) = listed {
+            out[t.cluster] = Some(slipway_check::CrdSchemas::from_crds(&items));
+        }
+    }
+    out
 }
 
 /// One release of one namespace, ready to run.

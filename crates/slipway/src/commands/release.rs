@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use slipway_check::{CheckOptions, Level, Manifest, Report};
+use slipway_check::{CheckOptions, CrdSchemas, Level, Manifest, Report};
 use slipway_config::{Cluster, Environment, RuleLevel};
 use slipway_deploy::images::Built;
 use slipway_deploy::record::{Release, ReleaseImage};
@@ -161,9 +161,10 @@ pub fn check_rule_ids(project: &Project, env: &Environment) -> Result<(), CliErr
 }
 
 /// Validates rendered manifests with the environment's rule levels. Custom resources
-/// are checked against the CustomResourceDefinitions rendered with them; the others are
-/// reported as unchecked (the cluster's CRDs are not read).
-pub fn check(env: &Environment, rendered: &Rendered) -> Report {
+/// are checked against the CustomResourceDefinitions rendered with them, then against
+/// `cluster_crds` (the cluster's, when `deploy` could read them); the others are
+/// reported as unchecked.
+pub fn check(env: &Environment, rendered: &Rendered, cluster_crds: Option<CrdSchemas>) -> Report {
     let manifests: Vec<Manifest> = rendered
         .objects
         .iter()
@@ -182,7 +183,7 @@ pub fn check(env: &Environment, rendered: &Rendered) -> Report {
             production: env.production,
             levels,
             expected_to_exist: BTreeSet::new(),
-            crd_schemas: None,
+            crd_schemas: cluster_crds,
         },
     )
 }
@@ -409,7 +410,7 @@ mod tests {
         let images = images(&project, &[], &[], &[], current(&records));
         let env = project.config.environment("prod").unwrap();
         let rendered = render_namespace(&project, env, "shop", &images.pins).unwrap();
-        let report = check(env, &rendered);
+        let report = check(env, &rendered, None);
         let schema: Vec<String> = report
             .findings
             .iter()

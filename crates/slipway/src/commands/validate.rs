@@ -33,7 +33,7 @@ pub fn run(args: &EnvArgs, global: &GlobalArgs, printer: &Printer) -> Result<(),
     let mut failed = false;
     let mut docs = Vec::new();
     for r in &rendered {
-        let report = release::check(env, r);
+        let report = release::check(env, r, None);
         failed |= release::print_report(printer, &r.namespace, &report);
         docs.push(release::report_json(r, &report));
     }
