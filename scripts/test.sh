@@ -11,6 +11,7 @@ say() { printf '==> %s\n' "$*" >&2; }
 # --- what the tests need -------------------------------------------------------------
 missing=()
 command -v buildah >/dev/null 2>&1 || missing+=(buildah)
+command -v podman >/dev/null 2>&1 || missing+=(podman)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)

@@ -1,5 +1,6 @@
-//! Dockerfile builds with an external builder — `buildah` here; `docker` and `podman`
-//! take the same command shape — and the choice of builder.
+//! Dockerfile builds with buildah, the checks every Dockerfile builder shares, and the
+//! choice of builder. [`crate::podman`] and [`crate::docker`] build the same
+//! [`DockerfileBuild`] with their own programs.
 //!
 //! Before anything runs, the Dockerfile is checked: it must exist, and the requested
 //! target stage must be one of its `FROM … AS <name>` stages (the error lists those that
@@ -54,7 +55,8 @@ pub enum BuilderKind {
 
 impl BuilderKind {
     /// The first of `buildah`, `podman`, `docker` found on `PATH`, else
-    /// [`BuilderKind::Native`].
+    /// [`BuilderKind::Native`]: the order in which `builder: auto` picks a Dockerfile
+    /// builder.
     pub fn detect() -> BuilderKind {
         Self::detect_in(std::env::var_os("PATH").as_deref())
     }
@@ -193,7 +195,7 @@ pub fn check_dockerfile(build: &DockerfileBuild) -> Result<(), BuildahError> {
 }
 
 /// The registry host of an image reference (`host:port/repo:tag` → `host:port`).
-fn registry_host(image: &str) -> &str {
+pub(crate) fn registry_host(image: &str) -> &str {
     match image.split_once('/') {
         Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first,
         _ => "docker.io",
@@ -212,36 +214,46 @@ fn buildah(options: &BuildahOptions) -> Command {
 }
 
 /// Writes a private authfile with `credentials` for `host` into `dir`.
-fn authfile(
+pub(crate) fn authfile(
     dir: &std::path::Path,
     host: &str,
     credentials: &Credentials,
-) -> Result<tempfile::NamedTempFile, BuildahError> {
+) -> std::io::Result<tempfile::NamedTempFile> {
     // NamedTempFile is created with mode 0600.
     let mut file = tempfile::Builder::new()
         .prefix("slipway-auth-")
         .tempfile_in(dir)?;
-    let auth = base64::engine::general_purpose::STANDARD.encode(format!(
-        "{}:{}",
-        credentials.username,
-        credentials.secret.expose()
-    ));
-    let json = serde_json::json!({ "auths": { host: { "auth": auth } } });
+    let json = serde_json::json!({ "auths": { host: { "auth": basic_auth(credentials) } } });
     file.write_all(json.to_string().as_bytes())?;
     file.flush()?;
     Ok(file)
 }
 
-/// Where buildah writes temporary files when `TMPDIR` is not set.
+/// `user:secret` in base64, the `auth` of an `auths` entry.
+pub(crate) fn basic_auth(credentials: &Credentials) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!(
+        "{}:{}",
+        credentials.username,
+        credentials.secret.expose()
+    ))
+}
+
+/// Where buildah and podman write temporary files when `TMPDIR` is not set.
 const BUILDAH_TMP: &str = "/var/tmp";
 
 /// A private directory for one buildah command: its `TMPDIR` and the authfile.
 fn private_dir() -> Result<PrivateDir, BuildahError> {
+    Ok(private_dir_named("slipway-buildah-")?)
+}
+
+/// A private directory `<prefix><random>` in `$TMPDIR`, else `/var/tmp`, else the
+/// system's temporary directory: the `TMPDIR` of one builder command and its
+/// credentials.
+pub(crate) fn private_dir_named(prefix: &str) -> std::io::Result<PrivateDir> {
     let base = std::env::var_os("TMPDIR")
         .filter(|v| !v.is_empty())
         .map_or_else(|| PathBuf::from(BUILDAH_TMP), PathBuf::from);
-    Ok(PrivateDir::new_in(&base, "slipway-buildah-")
-        .or_else(|_| PrivateDir::new_in(&std::env::temp_dir(), "slipway-buildah-"))?)
+    PrivateDir::new_in(&base, prefix).or_else(|_| PrivateDir::new_in(&std::env::temp_dir(), prefix))
 }
 
 /// The ids of buildah's containers in the storage `options` name, or `None` when they
@@ -277,21 +289,42 @@ fn remove_containers_since(options: &BuildahOptions, before: &BTreeSet<String>) 
     }
 }
 
-/// Runs `command` with `TMPDIR` set to `tmp`, passing each line of its stdout and stderr
-/// to `sink` as `<prefix>: <line>`.
-fn run_streaming(
+/// Why a builder command did not give an exit status.
+#[derive(Debug)]
+pub(crate) enum RunError {
+    /// The process is being interrupted; the command did not start.
+    Interrupted,
+    /// The program could not be started (usually: it is not installed).
+    NotStarted(std::io::Error),
+    /// Waiting for it failed.
+    Wait(std::io::Error),
+}
+
+impl From<RunError> for BuildahError {
+    fn from(e: RunError) -> BuildahError {
+        match e {
+            RunError::Interrupted => BuildahError::Interrupted,
+            RunError::NotStarted(e) => BuildahError::NotInstalled(e),
+            RunError::Wait(e) => BuildahError::Io(e),
+        }
+    }
+}
+
+/// Runs `command` as an [`interrupt::Builder`] with `TMPDIR` set to `tmp`, passing each
+/// line of its stdout and stderr to `sink` as `<prefix>: <line>`.
+pub(crate) fn run_streaming(
     mut command: Command,
     tmp: &PrivateDir,
     prefix: &str,
     sink: &mut dyn FnMut(&str),
-) -> Result<std::process::ExitStatus, BuildahError> {
+) -> Result<std::process::ExitStatus, RunError> {
     command
         .env("TMPDIR", tmp.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut builder = interrupt::Builder::spawn(&mut command).map_err(|e| match e {
-        SpawnError::Interrupted => BuildahError::Interrupted,
-        SpawnError::Io(e) => BuildahError::NotInstalled(e),
+        SpawnError::Interrupted => RunError::Interrupted,
+        SpawnError::Io(e) => RunError::NotStarted(e),
     })?;
     let child = &mut builder.child;
     let (tx, rx) = std::sync::mpsc::channel::<String>();
@@ -325,7 +358,7 @@ fn run_streaming(
     for reader in readers {
         let _ = reader.join();
     }
-    Ok(builder.wait()?)
+    builder.wait().map_err(RunError::Wait)
 }
 
 /// Builds `build` with buildah and pushes it; returns the pushed manifest digest.

@@ -11,10 +11,12 @@
 //! - [`registry`] pushes and pulls over the OCI distribution API; [`credentials`] finds
 //!   the credentials for a registry without ever taking a secret from the command line.
 //! - [`buildah`] builds Dockerfiles with buildah and pushes them, after checking the
-//!   Dockerfile and target stage; [`buildah::BuilderKind`] picks a builder.
+//!   Dockerfile and target stage; [`buildah::BuilderKind`] picks a builder. [`podman`]
+//!   and [`docker`] (`docker buildx`) build the same Dockerfile builds with the same
+//!   contract.
 //!
 //! - [`interrupt`] stops a build on SIGINT or SIGTERM: builders are stopped, and what
-//!   they and the build left (exports, temporary files, buildah containers) is removed.
+//!   they and the build left (exports, temporary files, buildah and podman containers) is removed.
 //!
 //! - [`orchestrate`] runs the build of a whole `slipway.yaml` project with all of the
 //!   above and records the result in `.slipway/artifacts.json`.
@@ -24,6 +26,7 @@
 
 pub mod buildah;
 pub mod credentials;
+pub mod docker;
 pub mod dockerignore;
 pub mod git;
 pub mod inputs;
@@ -31,4 +34,5 @@ pub mod interrupt;
 pub mod native;
 pub mod orchestrate;
 pub mod platform;
+pub mod podman;
 pub mod registry;

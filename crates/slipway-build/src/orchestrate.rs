@@ -23,7 +23,8 @@
 //!    moved to it (the manifest copied within the registry), so `latest` follows the
 //!    latest build.
 //! 4. **Builds**, in parallel, bounded by `concurrency`: `files` images with the native
-//!    builder, Dockerfile images with buildah; then the push of the unique tag, the
+//!    builder, Dockerfile images with buildah, podman or `docker buildx` (the builder is
+//!    chosen and checked in phase 1, see [`BuilderKind::detect`] for `auto`); then the push of the unique tag, the
 //!    `extra-tags`, and the inputs tag (not for dirty builds, which are never reused).
 //!
 //! The result is merged into `.slipway/artifacts.json` (entries of images not built this
@@ -33,7 +34,8 @@
 //! one; the images that finished are recorded, and [`run`] returns
 //! [`FailureKind::Interrupted`] once every export and temporary file is removed.
 //!
-//! Secrets: credentials reach the registry client and buildah's private authfile only;
+//! Secrets: credentials reach the registry client and the builder's private authfile
+//! (buildah, podman) or private Docker configuration (docker) only;
 //! no message, event or artifact contains them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -51,11 +53,13 @@ use slipway_config::{Builder, Config, DirtyPolicy, Image, ImageBuild};
 
 use crate::buildah::{self, BuildahOptions, BuilderKind, DockerfileBuild};
 use crate::credentials::{Credentials, DockerConfig};
+use crate::docker::{self, DockerOptions};
 use crate::git::{Export, GitError, Repository};
 use crate::inputs::{BuildInputs, digest_with_recipe};
 use crate::interrupt;
 use crate::native::{self, Base, BaseImage, NativeSpec, media_type};
 use crate::platform::Platform;
+use crate::podman::{self, PodmanOptions};
 use crate::registry::{ClientOptions, RegistryClient, RegistryError};
 
 /// slipway's directory next to `slipway.yaml`.
@@ -85,7 +89,7 @@ pub struct BuildOptions {
     /// Images to build, by name; empty means all.
     pub images: Vec<String>,
     /// Push to the registries (else: native images go to `.slipway/images/<name>/`,
-    /// buildah images stay in buildah's storage).
+    /// Dockerfile images stay in the builder's storage or Docker engine).
     pub push: bool,
     /// What a dirty working tree means (the chosen environment's `dirty`).
     pub dirty: DirtyPolicy,
@@ -101,6 +105,10 @@ pub struct BuildOptions {
     pub concurrency: usize,
     /// How buildah runs (storage).
     pub buildah: BuildahOptions,
+    /// How podman runs (storage).
+    pub podman: PodmanOptions,
+    /// How docker runs (its configuration directory).
+    pub docker: DockerOptions,
     /// Where builders are looked for (`PATH` when `None`).
     pub search_path: Option<OsString>,
 }
@@ -118,6 +126,8 @@ impl BuildOptions {
             ci_build_id: None,
             concurrency: std::thread::available_parallelism().map_or(1, |n| n.get()),
             buildah: BuildahOptions::default(),
+            podman: PodmanOptions::default(),
+            docker: DockerOptions::default(),
             search_path: None,
         }
     }
@@ -654,6 +664,8 @@ enum Recipe {
         dockerfile: PathBuf,
         target: Option<String>,
         args: BTreeMap<String, String>,
+        /// The builder chosen for it; not part of the inputs digest.
+        builder: BuilderKind,
     },
     Files(Box<NativeSpec>),
 }
@@ -807,13 +819,18 @@ fn prepare<'c>(
                 };
                 problems.push(problem(e.to_string()).key(format!("images.{name}.{key}")));
             }
-            if let Err(p) = dockerfile_builder(image, options.search_path.as_deref()) {
-                problems.push(p);
-            }
+            let builder = match dockerfile_builder(image, options) {
+                Ok(builder) => builder,
+                Err(p) => {
+                    problems.push(p);
+                    BuilderKind::Buildah
+                }
+            };
             Recipe::Dockerfile {
                 dockerfile,
                 target: target.clone(),
                 args: args.clone(),
+                builder,
             }
         }
         ImageBuild::Files(files) => {
@@ -910,38 +927,76 @@ fn prepare<'c>(
     })
 }
 
-/// The builder of a Dockerfile image, or why there is none.
-fn dockerfile_builder(image: &Image, search_path: Option<&std::ffi::OsStr>) -> Result<(), Problem> {
+/// The builder of a Dockerfile image, or why there is none: the one `builder` names,
+/// or for `auto` the first of buildah, podman and docker found (see
+/// [`BuilderKind::detect`]). docker is usable only when its daemon answers and buildx is
+/// installed, which is checked here, before anything is built.
+fn dockerfile_builder(image: &Image, options: &BuildOptions) -> Result<BuilderKind, Problem> {
     let name = image.name.as_str();
     let key = format!("images.{name}.builder");
-    let detected = match search_path {
-        Some(path) => BuilderKind::detect_in(Some(path)),
-        None => BuilderKind::detect(),
+    let found = |program: &str| {
+        let path = options
+            .search_path
+            .clone()
+            .or_else(|| std::env::var_os("PATH"));
+        path.is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
     };
-    let buildah_found = detected == BuilderKind::Buildah;
-    match image.builder {
-        Builder::Docker | Builder::Podman => Err(Problem::new(
-            Some(name),
-            format!("builder `{}` is not supported yet", image.builder),
-        )
-        .key(key)
-        .hint("use `builder: buildah` (or `auto` with buildah installed)")),
-        Builder::Auto | Builder::Buildah if buildah_found => Ok(()),
-        Builder::Auto if detected != BuilderKind::Native => Err(Problem::new(
-            Some(name),
-            format!(
-                "only `{:?}` was found to build the Dockerfile, and it is not supported yet",
-                detected
+    let missing = |program: &str, hint: &str| {
+        Problem::new(Some(name), format!("`{program}` is not installed"))
+            .key(key.clone())
+            .hint(hint.to_owned())
+    };
+    let kind = match image.builder {
+        Builder::Buildah => BuilderKind::Buildah,
+        Builder::Podman => BuilderKind::Podman,
+        Builder::Docker => BuilderKind::Docker,
+        Builder::Native => {
+            return Err(Problem::new(
+                Some(name),
+                "`builder: native` builds only `files` images, not a Dockerfile".to_owned(),
             )
-            .to_lowercase(),
+            .key(key)
+            .hint("use `builder: auto`, `buildah`, `podman` or `docker`, or describe the image with `files`"));
+        }
+        Builder::Auto => match options.search_path.as_deref() {
+            Some(path) => BuilderKind::detect_in(Some(path)),
+            None => BuilderKind::detect(),
+        },
+    };
+    match kind {
+        BuilderKind::Buildah if !found("buildah") => Err(missing(
+            "buildah",
+            "install buildah (Debian, Ubuntu: `apt-get install buildah`) or choose another builder",
+        )),
+        BuilderKind::Podman if !found("podman") => Err(missing(
+            "podman",
+            "install podman (Debian, Ubuntu: `apt-get install podman`) or choose another builder",
+        )),
+        BuilderKind::Docker if !found("docker") => Err(missing(
+            "docker",
+            "install Docker, or choose another builder (`builder: buildah` or `builder: podman`)",
+        )),
+        BuilderKind::Docker => match docker::check_engine(&options.docker) {
+            Ok(()) => Ok(BuilderKind::Docker),
+            Err(docker::DockerError::Interrupted) => Err(interrupted_image(name)),
+            Err(e) => {
+                let message = if image.builder == Builder::Auto {
+                    format!(
+                        "`builder: auto` chose docker, the only Dockerfile builder found, but {e}"
+                    )
+                } else {
+                    e.to_string()
+                };
+                Err(Problem::new(Some(name), message).key(key))
+            }
+        },
+        BuilderKind::Native => Err(Problem::new(
+            Some(name),
+            "no Dockerfile builder is installed (buildah, podman or docker)".to_owned(),
         )
         .key(key)
-        .hint("install buildah")),
-        _ => Err(
-            Problem::new(Some(name), "`buildah` is not installed".to_owned())
-                .key(key)
-                .hint("install buildah (e.g. `apt-get install buildah`) to build Dockerfiles"),
-        ),
+        .hint("install buildah (Debian, Ubuntu: `apt-get install buildah`) to build Dockerfiles")),
+        kind => Ok(kind),
     }
 }
 
@@ -966,6 +1021,7 @@ fn inputs_digest(
             dockerfile,
             target,
             args,
+            ..
         } => {
             let mut bytes = std::fs::read(dockerfile)
                 .map_err(|e| format!("cannot read `{}`: {e}", dockerfile.display()))?;
@@ -1595,6 +1651,7 @@ fn build_one(
             dockerfile,
             target,
             args,
+            builder,
         } => {
             let build = DockerfileBuild {
                 context: image.context.clone(),
@@ -1606,10 +1663,6 @@ fn build_one(
                 image: reference.clone(),
                 no_cache: context.options.no_cache,
             };
-            let mut options = context.options.buildah.clone();
-            options
-                .insecure_hosts
-                .extend(context.registries.insecure.iter().cloned());
             let credentials = context
                 .registries
                 .credentials
@@ -1619,13 +1672,13 @@ fn build_one(
                 let line = line.strip_prefix(&prefix).unwrap_or(line);
                 (context.progress)(Event::Output { image: name, line });
             };
-            let failed = |e: buildah::BuildahError| match e {
-                buildah::BuildahError::Interrupted => interrupted_image(name),
-                e => Problem::new(Some(name), e.to_string()),
-            };
-            if push {
-                let digest = buildah::build_and_push(&build, &options, credentials, &mut sink)
-                    .map_err(failed)?;
+            let built =
+                run_dockerfile_builder(*builder, &build, context, credentials, push, &mut sink)
+                    .map_err(|e| match e {
+                        None => interrupted_image(name),
+                        Some(message) => Problem::new(Some(name), message),
+                    })?;
+            if let Some(digest) = &built {
                 if interrupt::requested() {
                     return Err(interrupted_image(name));
                 }
@@ -1646,11 +1699,8 @@ fn build_one(
                             .map_err(registry_error)?;
                     }
                 }
-                Some(digest)
-            } else {
-                buildah::build_image(&build, &options, credentials, &mut sink).map_err(failed)?;
-                None
             }
+            built
         }
     };
     let digest = digest.filter(|_| push || matches!(image.recipe, Recipe::Files(_)));
@@ -1672,6 +1722,72 @@ fn build_one(
         platform: image.platform.to_string(),
         created: image.created.clone(),
     })
+}
+
+/// Builds a Dockerfile image with `builder`, and pushes it when `push`: the pushed
+/// digest, or `None` without a push. The error is `None` when interrupted, else the
+/// builder's message.
+fn run_dockerfile_builder(
+    builder: BuilderKind,
+    build: &DockerfileBuild,
+    context: &BuildContext<'_>,
+    credentials: Option<&Credentials>,
+    push: bool,
+    sink: &mut dyn FnMut(&str),
+) -> Result<Option<String>, Option<String>> {
+    let insecure = context.registries.insecure.iter().cloned();
+    match builder {
+        BuilderKind::Podman => {
+            let mut options = context.options.podman.clone();
+            options.insecure_hosts.extend(insecure);
+            let failed = |e: podman::PodmanError| match e {
+                podman::PodmanError::Interrupted => None,
+                e => Some(e.to_string()),
+            };
+            if push {
+                podman::build_and_push(build, &options, credentials, sink)
+                    .map(Some)
+                    .map_err(failed)
+            } else {
+                podman::build_image(build, &options, credentials, sink)
+                    .map(|()| None)
+                    .map_err(failed)
+            }
+        }
+        BuilderKind::Docker => {
+            let options = &context.options.docker;
+            let failed = |e: docker::DockerError| match e {
+                docker::DockerError::Interrupted => None,
+                e => Some(e.to_string()),
+            };
+            if push {
+                docker::build_and_push(build, options, credentials, sink)
+                    .map(Some)
+                    .map_err(failed)
+            } else {
+                docker::build_image(build, options, credentials, sink)
+                    .map(|()| None)
+                    .map_err(failed)
+            }
+        }
+        BuilderKind::Buildah | BuilderKind::Native => {
+            let mut options = context.options.buildah.clone();
+            options.insecure_hosts.extend(insecure);
+            let failed = |e: buildah::BuildahError| match e {
+                buildah::BuildahError::Interrupted => None,
+                e => Some(e.to_string()),
+            };
+            if push {
+                buildah::build_and_push(build, &options, credentials, sink)
+                    .map(Some)
+                    .map_err(failed)
+            } else {
+                buildah::build_image(build, &options, credentials, sink)
+                    .map(|()| None)
+                    .map_err(failed)
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------

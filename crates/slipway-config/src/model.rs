@@ -245,7 +245,7 @@ macro_rules! keyword_enum {
 keyword_enum!(
     /// `images.<name>.builder`.
     Builder, "builder" {
-        /// Pick the first available: buildah, docker, podman, then native for `files`.
+        /// Pick the first available: buildah, podman, docker, then native for `files`.
         Auto = "auto",
         /// `buildah`.
         Buildah = "buildah",

@@ -5,8 +5,8 @@
 pub const SUCCESS: u8 = 0;
 /// An unexpected error inside slipway (a bug): the message says what happened.
 pub const INTERNAL: u8 = 1;
-/// The command line or `slipway.yaml` is wrong, an environment is unknown, or the
-/// command's engine is not built yet. Nothing was written anywhere.
+/// The command line or `slipway.yaml` is wrong, an environment is unknown, or an image's
+/// builder cannot run here (its tool or engine is missing). Nothing was written anywhere.
 pub const USAGE: u8 = 2;
 /// Manifests rendered but failed validation (schema or an error-level rule).
 /// Nothing was written to a cluster.
@@ -35,7 +35,7 @@ pub const TABLE: &[(u8, &str)] = &[
     (INTERNAL, "unexpected error inside slipway"),
     (
         USAGE,
-        "usage or configuration error, unknown environment, or an engine not built yet",
+        "usage or configuration error, unknown environment, or a builder that cannot run here",
     ),
     (
         VALIDATION,

@@ -500,20 +500,26 @@ fn wrong_credentials_exit_7_and_the_password_is_never_printed() {
 }
 
 #[test]
-fn unsupported_builder_is_named_with_its_image() {
+fn docker_builder_without_a_daemon_is_named_with_its_image() {
+    if Command::new("docker").arg("--version").output().is_err() {
+        eprintln!("skipped: the docker CLI is not installed");
+        return;
+    }
     let registry = Registry::start();
     let images = IMAGES.replace(
         "    target: runtime\n",
-        "    target: runtime\n    builder: podman\n",
+        "    target: runtime\n    builder: docker\n",
     );
     let project = project(registry.host(), "", &images);
-    let all = fails_with(
-        2,
-        &registry,
-        &project,
-        "builder `podman` is not supported yet",
-    );
+    let socket = project.tmp.path().join("no-daemon.sock");
+    let host = format!("unix://{}", socket.display());
+    let out = project.slipway(&["build"], &[("DOCKER_HOST", &host)]);
+    let all = text(&out);
+    assert_eq!(code(&out), 2, "{all}");
+    assert!(all.contains("cannot reach the Docker daemon"), "{all}");
     assert!(all.contains("image `web`"), "{all}");
+    assert!(!project.clone.join(".slipway/artifacts.json").exists());
+    assert_nothing_pushed(&registry);
 }
 
 /// Processes whose environment names `needle` (a path private to one test): the
