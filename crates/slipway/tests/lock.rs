@@ -1,0 +1,411 @@
+//! The deploy lock through the real binary, on a small project deployed to its sandbox:
+//! two deploys of one environment at once (one proceeds, the other stops with the lock's
+//! exit code naming the holder, or waits with `--wait-lock` and then deploys), and a
+//! deploy killed with SIGKILL in the middle of a rollout, whose lease the next deploy
+//! takes over once it expires, concluding the release it left pending.
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Exit code of a deploy stopped by another deploy's lock (`src/exit.rs`).
+const LOCKED: i32 = 6;
+
+/// A project in a temporary directory whose `dev` environment is the project's sandbox;
+/// the sandbox is stopped when the test ends, whatever happened.
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn new() -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::write(
+            root.join("slipway.yaml"),
+            "app: shop\n\
+             images:\n\
+             \x20 api:\n\
+             \x20   repository: registry.example.com/shop/api\n\
+             \x20   files:\n\
+             \x20     base: scratch\n\
+             \x20     copy:\n\
+             \x20       - { src: app.txt, dest: /app/app.txt }\n\
+             manifests: k8s\n\
+             config:\n\
+             \x20 shop-config:\n\
+             \x20   env-file: app.env\n\
+             environments:\n\
+             \x20 dev:\n\
+             \x20   cluster: sandbox\n\
+             \x20   namespace: shop-dev\n\
+             \x20   timeout: 2m\n",
+        )
+        .unwrap();
+        fs::write(root.join("app.txt"), "shop\n").unwrap();
+        fs::write(root.join("app.env"), "GREETING=hello\n").unwrap();
+        fs::create_dir(root.join("k8s")).unwrap();
+        let project = Project { dir };
+        project.set_behavior("ready");
+        project
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Rewrites the Deployment so that its new pods behave as `behavior` says
+    /// (`slow-start=8s`: ready eight seconds after they start).
+    fn set_behavior(&self, behavior: &str) {
+        fs::write(
+            self.path().join("k8s/api.yaml"),
+            format!(
+                "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {{ app: api }}
+  strategy:
+    type: RollingUpdate
+    rollingUpdate: {{ maxUnavailable: 0, maxSurge: 1 }}
+  template:
+    metadata:
+      labels: {{ app: api }}
+      annotations: {{ dev.slipway.sandbox/behavior: \"{behavior}\" }}
+    spec:
+      securityContext: {{ runAsNonRoot: true, runAsUser: 65532 }}
+      containers:
+        - name: api
+          image: api
+          envFrom:
+            - configMapRef: {{ name: shop-config }}
+          resources:
+            requests: {{ cpu: 50m, memory: 64Mi }}
+            limits: {{ memory: 128Mi }}
+          ports:
+            - {{ name: http, containerPort: 8080 }}
+          readinessProbe:
+            tcpSocket: {{ port: http }}
+            periodSeconds: 1
+"
+            ),
+        )
+        .unwrap();
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_slipway"));
+        command
+            .args(args)
+            .current_dir(self.path())
+            .env("SLIPWAY_USER", "tester@ci")
+            .env("NO_COLOR", "1");
+        command
+    }
+
+    fn slipway(&self, args: &[&str]) -> Output {
+        self.command(args)
+            .output()
+            .expect("the slipway binary runs")
+    }
+
+    /// Starts `slipway deploy dev --image api=<image>` with `extra` flags.
+    fn spawn_deploy(&self, image: &str, extra: &[&str]) -> Child {
+        let pin = format!("api={image}");
+        let mut args = vec!["deploy", "dev", "--image", &pin];
+        args.extend_from_slice(extra);
+        self.command(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the slipway binary starts")
+    }
+
+    fn kubeconfig(&self) -> PathBuf {
+        self.path().join(".slipway/sandbox/kubeconfig")
+    }
+
+    /// `kubectl -n shop-dev get …` with a JSONPath.
+    fn kubectl_get(&self, what: &[&str], jsonpath: &str) -> String {
+        let out = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .args(["-n", "shop-dev", "get"])
+            .args(what)
+            .arg(format!("-o=jsonpath={jsonpath}"))
+            .output()
+            .expect("kubectl runs");
+        assert!(
+            out.status.success(),
+            "kubectl get {what:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn lease_holder(&self) -> String {
+        self.kubectl_get(&["lease", "slipway-lock-shop"], "{.spec.holderIdentity}")
+    }
+
+    /// The releases as `slipway history dev -o json` prints them, oldest first.
+    fn history(&self) -> Vec<serde_json::Value> {
+        let (code, out, err) = text(&self.slipway(&["history", "dev", "-o", "json"]));
+        assert_eq!(code, 0, "{err}");
+        let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let mut releases = doc["namespaces"][0]["releases"].as_array().unwrap().clone();
+        releases.reverse();
+        releases
+    }
+
+    /// Checks that the cluster runs `image` on both ready replicas of the Deployment, with
+    /// pods that behave as `behavior`.
+    fn assert_running(&self, image: &str, behavior: &str) {
+        let get = |path: &str| self.kubectl_get(&["deployment", "api"], path);
+        assert_eq!(get("{.spec.template.spec.containers[0].image}"), image);
+        assert_eq!(
+            get("{.spec.template.metadata.annotations.dev\\.slipway\\.sandbox/behavior}"),
+            behavior
+        );
+        assert_eq!(
+            get("{.status.replicas}/{.status.updatedReplicas}/{.status.readyReplicas}"),
+            "2/2/2"
+        );
+        assert_eq!(
+            get("{.metadata.generation}"),
+            get("{.status.observedGeneration}")
+        );
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        if let Ok(pid) = fs::read_to_string(self.path().join(".slipway/sandbox/pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+    }
+}
+
+fn text(out: &Output) -> (i32, String, String) {
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A pinned reference of the never-built `api` image (the sandbox takes images of
+/// registries it does not check as present).
+fn image(n: u32) -> String {
+    format!("registry.example.com/shop/api:{n}@sha256:{n:064x}")
+}
+
+/// Waits until `check` holds, for at most `limit`.
+fn wait_for(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The two stories each start a sandbox and hold it for tens of seconds: one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn first_release(p: &Project) {
+    let (code, _, err) =
+        text(&p.slipway(&["deploy", "dev", "--image", &format!("api={}", image(1))]));
+    assert_eq!(code, 0, "{err}");
+    p.assert_running(&image(1), "ready");
+}
+
+#[test]
+fn concurrent_deploys_one_proceeds_the_other_stops_or_waits() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = Project::new();
+    first_release(&p);
+    // Each rollout takes eight seconds: long enough for the two deploys to overlap.
+    p.set_behavior("slow-start=8s");
+
+    // Started together: exactly one takes the lock; the other stops at once and names
+    // the deploy that holds it.
+    let a = p.spawn_deploy(&image(2), &[]);
+    let b = p.spawn_deploy(&image(3), &[]);
+    let (a_pid, b_pid) = (a.id(), b.id());
+    let a = text(&a.wait_with_output().unwrap());
+    let b = text(&b.wait_with_output().unwrap());
+    let ((winner, winner_pid, winner_image), (loser, _, _)) = match (a.0, b.0) {
+        (0, LOCKED) => ((&a, a_pid, image(2)), (&b, b_pid, image(3))),
+        (LOCKED, 0) => ((&b, b_pid, image(3)), (&a, a_pid, image(2))),
+        codes => panic!(
+            "expected exit codes 0 and {LOCKED}, got {codes:?}\n--- a\n{}\n--- b\n{}",
+            a.2, b.2
+        ),
+    };
+    assert!(
+        loser.2.contains(&format!(
+            "error: another deploy holds the lock of `shop` in `shop-dev`: `tester@ci/{winner_pid}`"
+        )),
+        "{}",
+        loser.2
+    );
+    assert!(loser.2.contains("--wait-lock"), "{}", loser.2);
+    assert!(
+        winner.2.contains("revision 2 is live in `shop-dev`"),
+        "{}",
+        winner.2
+    );
+    p.assert_running(&winner_image, "slow-start=8s");
+    // The stopped deploy recorded nothing and left the lock free.
+    let history = p.history();
+    let revisions: Vec<_> = history
+        .iter()
+        .map(|r| {
+            (
+                r["revision"].as_u64().unwrap(),
+                r["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        revisions,
+        [(1, "superseded".into()), (2, "deployed".into())]
+    );
+    assert_eq!(history[1]["images"][0]["reference"], winner_image.as_str());
+    assert_eq!(p.lease_holder(), "");
+
+    // With `--wait-lock`, the second deploy waits for the first and then deploys.
+    let first = p.spawn_deploy(&image(4), &[]);
+    let first_holder = format!("tester@ci/{}", first.id());
+    wait_for(
+        Duration::from_secs(30),
+        "the first deploy to take the lock",
+        || p.lease_holder() == first_holder,
+    );
+    let second = p.spawn_deploy(&image(5), &["--wait-lock", "2m"]);
+    let first = text(&first.wait_with_output().unwrap());
+    let second = text(&second.wait_with_output().unwrap());
+    assert_eq!(first.0, 0, "{}", first.2);
+    assert_eq!(second.0, 0, "{}", second.2);
+    assert!(first.2.contains("revision 3 is live"), "{}", first.2);
+    assert!(second.2.contains("revision 4 is live"), "{}", second.2);
+    p.assert_running(&image(5), "slow-start=8s");
+    let history = p.history();
+    let got: Vec<_> = history[2..]
+        .iter()
+        .map(|r| {
+            (
+                r["status"].as_str().unwrap().to_string(),
+                r["images"][0]["reference"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("superseded".into(), image(4)),
+            ("deployed".into(), image(5))
+        ]
+    );
+    assert_eq!(p.lease_holder(), "");
+}
+
+#[test]
+fn deploy_killed_mid_rollout_leaves_a_lease_the_next_deploy_takes_over() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = Project::new();
+    first_release(&p);
+
+    // A rollout that takes a minute, killed with SIGKILL once its Deployment is applied.
+    p.set_behavior("slow-start=60s");
+    let mut killed = p.spawn_deploy(&image(2), &["-o", "json"]);
+    let killed_holder = format!("tester@ci/{}", killed.id());
+    let stdout = killed.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+        seen.push(line);
+        if event["event"] == "progress" && event["workload"] == "deployment/api" {
+            break;
+        }
+    }
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("\"object\":\"Deployment/api\"")),
+        "{seen:#?}"
+    );
+    killed.kill().unwrap();
+    let status = killed.wait().unwrap();
+    assert_eq!(status.code(), None, "killed by a signal");
+
+    // It left its lease, its pending record and its half-done rollout.
+    assert_eq!(p.lease_holder(), killed_holder);
+    let history = p.history();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[1]["status"], "pending");
+    assert_eq!(
+        p.kubectl_get(
+            &["deployment", "api"],
+            "{.spec.template.spec.containers[0].image}"
+        ),
+        image(2)
+    );
+
+    // While the lease lives, a deploy stops and names the dead holder.
+    p.set_behavior("ready");
+    let (code, _, err) =
+        text(&p.slipway(&["deploy", "dev", "--image", &format!("api={}", image(3))]));
+    assert_eq!(code, LOCKED, "{err}");
+    assert!(
+        err.contains(&format!(
+            "holds the lock of `shop` in `shop-dev`: `{killed_holder}`"
+        )),
+        "{err}"
+    );
+
+    // Waiting for it, the next deploy takes the lease over once it expires (30 s without
+    // renewal), concludes the pending release and converges.
+    let (code, _, err) = text(&p.slipway(&[
+        "deploy",
+        "dev",
+        "--image",
+        &format!("api={}", image(3)),
+        "--wait-lock",
+        "2m",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!(
+            "lock taken over from `{killed_holder}`, whose lease expired"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("revision 2 was left pending by an interrupted deploy: marked failed"),
+        "{err}"
+    );
+    assert!(err.contains("revision 3 is live in `shop-dev`"), "{err}");
+    p.assert_running(&image(3), "ready");
+    assert_eq!(p.lease_holder(), "");
+    let history = p.history();
+    let statuses: Vec<_> = history
+        .iter()
+        .map(|r| r["status"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(statuses, ["superseded", "failed", "deployed"]);
+    assert!(
+        history[1]["outcome"]
+            .as_str()
+            .unwrap()
+            .starts_with("interrupted"),
+        "{}",
+        history[1]["outcome"]
+    );
+    assert!(history[1]["finished"].is_string(), "{}", history[1]);
+    assert_eq!(history[2]["images"][0]["reference"], image(3).as_str());
+}

@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# Times the rollout of 50 Deployments to one sandbox cluster (served by
+# `slipway sandbox serve`): `slipway deploy` against `kubectl apply -f` followed by
+# `kubectl rollout status` for each Deployment, in one hyperfine run. Every run rolls all
+# 50 to a new image whose pods become ready 5 s after they start, so both sides wait for
+# the same thing and the difference is each tool's own overhead.
+#
+# Then one more `slipway deploy -o json` is watched from outside: the time from the last
+# Deployment becoming ready (seen by a `kubectl get --watch` started beforehand) to
+# slipway's exit, and from slipway's own last "ready" event to its exit.
+#
+# Needs: cargo, kubectl, python3, hyperfine (installed with apt-get when missing).
+#
+#   scripts/bench-deploy.sh [RUNS]        (default 5 runs of each, after one warm-up)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-5}
+count=50
+ready_after=5s
+
+if ! command -v hyperfine >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq hyperfine
+fi
+for tool in kubectl python3 hyperfine; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "error: \`$tool\` is not installed" >&2; exit 1; }
+done
+
+target=${CARGO_TARGET_DIR:-target}
+cargo build --release --quiet -p slipway
+slipway="$(cd "$target/release" && pwd)/slipway"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/slipway-bench-deploy.XXXXXX")
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  rm -rf -- "$work"
+}
+trap cleanup EXIT
+
+# --- one sandbox for both tools, real time (speed 1) ------------------------------------
+kubeconfig="$work/sandbox.kubeconfig"
+"$slipway" sandbox serve --listen 127.0.0.1:0 --kubeconfig "$kubeconfig" >"$work/serve.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 200); do [ -s "$kubeconfig" ] && break; sleep 0.1; done
+[ -s "$kubeconfig" ] || { echo "error: the sandbox did not start" >&2; cat "$work/serve.log" >&2; exit 1; }
+export KUBECONFIG="$kubeconfig"
+
+# --- the manifests: 50 Deployments of one image -----------------------------------------
+# `deployments IMAGE` prints them; slipway pins `app` itself, kubectl gets the reference.
+deployments() {
+  for i in $(seq -w 1 "$count"); do
+    cat <<YAML
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app-$i
+spec:
+  replicas: 1
+  selector:
+    matchLabels: { app: app-$i }
+  strategy:
+    type: RollingUpdate
+    rollingUpdate: { maxUnavailable: 0, maxSurge: 1 }
+  template:
+    metadata:
+      labels: { app: app-$i }
+      annotations: { dev.slipway.sandbox/behavior: "slow-start=$ready_after" }
+    spec:
+      terminationGracePeriodSeconds: 1
+      securityContext: { runAsNonRoot: true, runAsUser: 65532 }
+      containers:
+        - name: app
+          image: $1
+          resources:
+            requests: { cpu: 10m, memory: 16Mi }
+            limits: { memory: 32Mi }
+          ports:
+            - { name: http, containerPort: 8080 }
+          readinessProbe:
+            tcpSocket: { port: http }
+            periodSeconds: 1
+YAML
+  done
+}
+
+project="$work/project"
+mkdir -p "$project/k8s"
+deployments app >"$project/k8s/deployments.yaml"
+cat >"$project/slipway.yaml" <<YAML
+app: bench
+images:
+  app:
+    repository: registry.example.com/bench/app
+    files:
+      copy: [{ src: slipway.yaml, dest: /srv/slipway.yaml }]
+manifests: k8s
+environments:
+  dev:
+    context: sandbox
+    kubeconfig: $kubeconfig
+    namespace: bench-slipway
+    timeout: 5m
+    rules: { pdb-missing: off }
+YAML
+kubectl create namespace bench-kubectl >/dev/null
+
+# Each run deploys a new image: a counter per tool, bumped by hyperfine's --prepare.
+echo 0 >"$work/slipway.n"
+echo 0 >"$work/kubectl.n"
+reference() { printf 'registry.example.com/bench/app:%s@sha256:%064x' "$1" "$1"; }
+cat >"$work/slipway-deploy.sh" <<SH
+#!/usr/bin/env bash
+set -euo pipefail
+n=\$(cat "$work/slipway.n")
+ref=\$(printf 'registry.example.com/bench/app:%s@sha256:%064x' "\$n" "\$n")
+cd "$project"
+exec "$slipway" deploy dev -q --image "app=\$ref"
+SH
+cat >"$work/kubectl-deploy.sh" <<SH
+#!/usr/bin/env bash
+set -euo pipefail
+kubectl apply -n bench-kubectl -f "$work/kubectl.yaml" >/dev/null
+for i in \$(seq -w 1 $count); do
+  kubectl rollout status -n bench-kubectl "deployment/app-\$i" --timeout=5m >/dev/null
+done
+SH
+cat >"$work/kubectl-prepare.sh" <<SH
+#!/usr/bin/env bash
+set -euo pipefail
+n=\$(( \$(cat "$work/kubectl.n") + 1 ))
+echo "\$n" >"$work/kubectl.n"
+source "$work/deployments.sh"
+deployments "\$(printf 'registry.example.com/bench/app:%s@sha256:%064x' "\$n" "\$n")" >"$work/kubectl.yaml"
+SH
+# The node takes 110 pods: after each side's runs its Deployments go, so that the other
+# side starts on an empty node.
+cat >"$work/cleanup.sh" <<SH
+#!/usr/bin/env bash
+set -euo pipefail
+for ns in bench-slipway bench-kubectl; do
+  kubectl delete deployments --all -n "\$ns" --wait=true >/dev/null
+  for _ in \$(seq 600); do
+    [ -z "\$(kubectl get pods -n "\$ns" -o name)" ] && break
+    sleep 0.2
+  done
+done
+SH
+{ declare -p count ready_after; declare -f deployments; } >"$work/deployments.sh"
+chmod +x "$work"/*.sh
+
+echo "timing $count Deployments, ready $ready_after after start: $runs runs of each" >&2
+hyperfine --warmup 1 --runs "$runs" --export-json "$work/bench.json" \
+  --cleanup "$work/cleanup.sh" \
+  --prepare "echo \$(( \$(cat $work/slipway.n) + 1 )) >$work/slipway.n" \
+  --command-name "slipway deploy ($count Deployments)" "$work/slipway-deploy.sh" \
+  --prepare "$work/kubectl-prepare.sh" \
+  --command-name "kubectl apply + rollout status x$count" "$work/kubectl-deploy.sh"
+
+python3 - "$work/bench.json" <<'PY'
+import json, sys
+results = json.load(open(sys.argv[1]))["results"]
+for r in results:
+    print(f"{r['command']}: median {r['median']:.2f} s (min {r['min']:.2f}, max {r['max']:.2f}, {len(r['times'])} runs)")
+print(f"ratio kubectl / slipway (medians): {results[1]['median'] / results[0]['median']:.2f}")
+PY
+
+# --- after the last Deployment is ready: how long until slipway returns ----------------
+# One deploy puts the 50 Deployments back; the observed one then rolls them all, as the
+# timed runs did.
+n=$(( $(cat "$work/slipway.n") + 1 ))
+(cd "$project" && "$slipway" deploy dev -q --image "app=$(reference "$n")")
+n=$(( n + 1 ))
+python3 - "$slipway" "$project" "$(reference "$n")" "$count" <<'PY'
+import json, subprocess, sys, threading, time
+
+slipway, project, ref, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+
+# An outside observer: every change of the Deployments, stamped as it arrives.
+fmt = ('{.type} {.object.metadata.name} {.object.metadata.generation} '
+       '{.object.status.observedGeneration} {.object.status.updatedReplicas} '
+       '{.object.status.readyReplicas} {.object.status.availableReplicas} '
+       '{.object.spec.template.spec.containers[0].image}{"\\n"}')
+watch = subprocess.Popen(
+    ["kubectl", "get", "deployments", "-n", "bench-slipway", "--watch", "--output-watch-events",
+     "-o", "jsonpath=" + fmt],
+    stdout=subprocess.PIPE, text=True)
+ready_at = {}
+def observe():
+    for line in watch.stdout:
+        now = time.monotonic()
+        parts = line.split()
+        if len(parts) != 8:
+            continue
+        _, name, gen, observed, updated, ready, available, image = parts
+        if image == ref and gen == observed and updated == ready == available == "1":
+            ready_at.setdefault(name, now)
+threading.Thread(target=observe, daemon=True).start()
+time.sleep(2)  # the watch's initial list is in
+
+start = time.monotonic()
+proc = subprocess.Popen([slipway, "deploy", "dev", "-o", "json", "--image", f"app={ref}"],
+                        cwd=project, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+seen_ready = {}
+for line in proc.stdout:
+    now = time.monotonic()
+    event = json.loads(line)
+    if event.get("event") == "progress" and event.get("state") == "Current":
+        seen_ready[event["workload"]] = now
+code = proc.wait()
+end = time.monotonic()
+time.sleep(1)
+watch.terminate()
+if code != 0 or len(ready_at) != count:
+    sys.exit(f"error: deploy exited {code}; {len(ready_at)} of {count} Deployments seen ready")
+last_ready = max(ready_at.values())
+print(f"slipway deploy -o json: {end - start:.2f} s in all; "
+      f"{(end - last_ready) * 1000:.0f} ms from the last Deployment ready (outside watch) to exit; "
+      f"{(end - max(seen_ready.values())) * 1000:.0f} ms from its own last ready event to exit")
+PY
