@@ -115,6 +115,19 @@ pub struct Store {
     tx: broadcast::Sender<Arc<StoreEvent>>,
     /// The state directory's log, when the store is persistent.
     log: Option<crate::persist::Log>,
+    /// Committed events on their way to `tx`, in resourceVersion order.
+    outbox: Mutex<Outbox>,
+}
+
+/// Events leave in resourceVersion order, each once it is durable. Writers commit under
+/// the store's lock but make their writes durable (and announce them) after releasing
+/// it; without this queue two writers could announce out of order, and a watch, which
+/// skips events older than the last one it sent, would lose the later-announced one.
+#[derive(Default)]
+struct Outbox {
+    queue: VecDeque<Arc<StoreEvent>>,
+    /// Every event up to this resourceVersion is durable.
+    durable_upto: u64,
 }
 
 /// A write that cannot be made durable must not be acknowledged: stop the process.
@@ -264,6 +277,7 @@ impl Store {
             }),
             tx,
             log,
+            outbox: Mutex::new(Outbox::default()),
         }
     }
 
@@ -357,6 +371,9 @@ impl Store {
                 }
             }
         }
+        // Queued while the store is locked, so the queue is in resourceVersion order.
+        let last_rv = pending.last().map(|e| e.rv);
+        self.outbox().queue.extend(pending);
         drop(inner);
         // The write is acknowledged only once it is on disk; concurrent writers share syncs.
         if let (Some(log), Some(rv)) = (&self.log, sync_to)
@@ -364,9 +381,23 @@ impl Store {
         {
             fatal(log, &e);
         }
-        for ev in pending {
+        // A sync up to `rv` also made every earlier write durable, other writers' too.
+        let durable = if self.log.is_some() { sync_to } else { last_rv };
+        let mut outbox = self.outbox();
+        if let Some(rv) = durable {
+            outbox.durable_upto = outbox.durable_upto.max(rv);
+        }
+        while let Some(ev) = outbox.queue.pop_front() {
+            if ev.rv > outbox.durable_upto {
+                outbox.queue.push_front(ev);
+                break;
+            }
             let _ = self.tx.send(ev);
         }
+    }
+
+    fn outbox(&self) -> MutexGuard<'_, Outbox> {
+        self.outbox.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     // ------------------------------------------------------------ reads

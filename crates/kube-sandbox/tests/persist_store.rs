@@ -95,3 +95,45 @@ fn replay_after_compactions_restores_objects_crds_and_versions() {
     assert_eq!(s.watch(cm, None, Some(1)).err().unwrap().code, 410);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Concurrent writers make their writes durable outside the store's lock; the changes
+/// they announce must still arrive in resourceVersion order, every one of them, or a
+/// watch (which skips what is older than its last event) would silently miss some.
+#[test]
+fn concurrent_writes_are_announced_in_resource_version_order() {
+    for persistent in [false, true] {
+        let dir = std::env::temp_dir().join(format!(
+            "kube-sandbox-announce-order-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = std::sync::Arc::new(if persistent {
+            Store::open(20_000, &dir).unwrap()
+        } else {
+            Store::new(20_000)
+        });
+        let cm = s.registry().find("", "v1", "configmaps").unwrap().clone();
+        let mut rx = s.subscribe();
+        let start = s.current_rv();
+        let (threads, writes): (u64, u64) = (8, 150);
+        std::thread::scope(|scope| {
+            for t in 0..threads {
+                let (s, cm) = (std::sync::Arc::clone(&s), cm.clone());
+                scope.spawn(move || {
+                    for i in 0..writes {
+                        let o = json!({"metadata": {"name": format!("t{t}-{i}")}});
+                        s.create(&cm, "default", o, &ctx()).unwrap();
+                    }
+                });
+            }
+        });
+        let mut seen = Vec::new();
+        while let Ok(ev) = rx.try_recv() {
+            seen.push(ev.rv);
+        }
+        let expected: Vec<u64> = (start + 1..=start + threads * writes).collect();
+        assert_eq!(seen, expected, "persistent: {persistent}");
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
