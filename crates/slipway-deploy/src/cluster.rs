@@ -106,6 +106,44 @@ impl From<kube::Error> for ClusterError {
     }
 }
 
+/// Whether a failed request is worth another try: throttled (429), a server error that
+/// may pass (500, 502, 503, 504), or a connection that broke. Refusals (400s) are final.
+fn transient(err: &kube::Error) -> bool {
+    match err {
+        kube::Error::Api(status) => matches!(status.code, 429 | 500 | 502 | 503 | 504),
+        kube::Error::SerdeError(_) => false,
+        _ => true,
+    }
+}
+
+/// How many times a request is sent before its failure is reported, and the first pause
+/// (doubled each time, at most two seconds): about four seconds in all.
+const ATTEMPTS: u32 = 5;
+const FIRST_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Sends a request again while it fails in a [`transient`] way. Every request slipway
+/// retries is idempotent: reads, server-side apply, replace with a resourceVersion,
+/// delete, and create (a repeated create that had succeeded answers `AlreadyExists`).
+async fn retrying<T, F, Fut>(mut request: F) -> Result<T, kube::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, kube::Error>>,
+{
+    let mut pause = FIRST_PAUSE;
+    let mut attempt = 1;
+    loop {
+        match request().await {
+            Err(e) if attempt < ATTEMPTS && transient(&e) => {
+                tracing::debug!("request failed ({e}); attempt {} in {pause:?}", attempt + 1);
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(2));
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
 /// The manager named in a conflict cause message: `conflict with "kubectl-set" using
 /// apps/v1` → `kubectl-set`.
 fn manager_of(message: &str) -> String {
@@ -175,7 +213,7 @@ impl Cluster {
             None => ("", api_version),
         };
         let gvk = GroupVersionKind::gvk(group, version, kind);
-        let (resource, caps) = discovery::pinned_kind(&self.client, &gvk)
+        let (resource, caps) = retrying(|| discovery::pinned_kind(&self.client, &gvk))
             .await
             .map_err(|e| match ClusterError::from(e) {
                 ClusterError::Api { code: 404, .. } => ClusterError::UnknownKind {
@@ -261,7 +299,8 @@ impl Cluster {
         if dry_run {
             params = params.dry_run();
         }
-        let applied = api.patch(name, &params, &Patch::Apply(obj)).await?;
+        let patch = Patch::Apply(obj);
+        let applied = retrying(|| api.patch(name, &params, &patch)).await?;
         Ok(serde_json::to_value(applied).expect("objects serialise"))
     }
 
@@ -274,7 +313,7 @@ impl Cluster {
         name: &str,
     ) -> Result<Option<Value>, ClusterError> {
         let api = self.api(api_version, kind, Some(namespace)).await?;
-        match api.get_opt(name).await? {
+        match retrying(|| api.get_opt(name)).await? {
             Some(obj) => Ok(Some(serde_json::to_value(obj).expect("objects serialise"))),
             None => Ok(None),
         }
@@ -285,7 +324,8 @@ impl Cluster {
         let api = self.api_for(obj, namespace).await?;
         let typed: DynamicObject =
             serde_json::from_value(obj.clone()).map_err(|_| ClusterError::Malformed("metadata"))?;
-        let created = api.create(&PostParams::default(), &typed).await?;
+        let params = PostParams::default();
+        let created = retrying(|| api.create(&params, &typed)).await?;
         Ok(serde_json::to_value(created).expect("objects serialise"))
     }
 
@@ -296,7 +336,8 @@ impl Cluster {
         let name = object_name(obj).ok_or(ClusterError::Malformed("metadata.name"))?;
         let typed: DynamicObject =
             serde_json::from_value(obj.clone()).map_err(|_| ClusterError::Malformed("metadata"))?;
-        let replaced = api.replace(name, &PostParams::default(), &typed).await?;
+        let params = PostParams::default();
+        let replaced = retrying(|| api.replace(name, &params, &typed)).await?;
         Ok(serde_json::to_value(replaced).expect("objects serialise"))
     }
 
@@ -309,7 +350,8 @@ impl Cluster {
         name: &str,
     ) -> Result<(), ClusterError> {
         let api = self.api(api_version, kind, Some(namespace)).await?;
-        match api.delete(name, &DeleteParams::background()).await {
+        let params = DeleteParams::background();
+        match retrying(|| api.delete(name, &params)).await {
             Ok(_) => Ok(()),
             Err(e) => match ClusterError::from(e) {
                 e if e.is_not_found() => Ok(()),
@@ -327,7 +369,8 @@ impl Cluster {
         selector: &str,
     ) -> Result<Vec<Value>, ClusterError> {
         let api = self.api(api_version, kind, Some(namespace)).await?;
-        let list = api.list(&ListParams::default().labels(selector)).await?;
+        let params = ListParams::default().labels(selector);
+        let list = retrying(|| api.list(&params)).await?;
         Ok(list
             .items
             .into_iter()

@@ -166,13 +166,53 @@ pub fn events_for(events: &[Value], kind: &str, name: &str, limit: usize) -> Vec
         .collect();
     // RFC 3339 times in UTC sort as text.
     lines.sort_by(|a, b| a.time.cmp(&b.time));
-    let skip = lines.len().saturating_sub(limit);
-    lines.split_off(skip)
+    // Warnings say what went wrong: when there are more events than room, the latest
+    // warnings stay first, and the latest normal events fill what is left.
+    let warnings = lines.iter().filter(|l| l.warning).count();
+    let mut normals_left = limit.saturating_sub(warnings.min(limit));
+    let mut warnings_left = limit.min(warnings);
+    let mut kept: Vec<EventLine> = Vec::with_capacity(limit);
+    for line in lines.into_iter().rev() {
+        let room = if line.warning {
+            &mut warnings_left
+        } else {
+            &mut normals_left
+        };
+        if *room > 0 {
+            *room -= 1;
+            kept.push(line);
+        }
+    }
+    kept.reverse();
+    kept
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warnings_keep_their_place_when_events_overflow() {
+        let event = |t: &str, ty: &str, reason: &str| {
+            serde_json::json!({"involvedObject": {"kind": "Pod", "name": "p"},
+                "lastTimestamp": t, "type": ty, "reason": reason, "message": reason})
+        };
+        let events = vec![
+            event("2026-01-01T00:00:01Z", "Normal", "Scheduled"),
+            event("2026-01-01T00:00:02Z", "Warning", "Failed"),
+            event("2026-01-01T00:00:03Z", "Normal", "Pulling"),
+            event("2026-01-01T00:00:04Z", "Normal", "Pulling2"),
+            event("2026-01-01T00:00:05Z", "Warning", "BackOff"),
+            event("2026-01-01T00:00:06Z", "Normal", "Pulling3"),
+        ];
+        let kept: Vec<String> = events_for(&events, "Pod", "p", 3)
+            .into_iter()
+            .map(|l| l.reason)
+            .collect();
+        assert_eq!(kept, ["Failed", "BackOff", "Pulling3"]);
+        let all = events_for(&events, "Pod", "p", 10);
+        assert_eq!(all.len(), 6);
+    }
     use serde_json::json;
 
     fn pod(status: Value) -> Value {

@@ -154,6 +154,9 @@ pub enum DeployError {
     Lock(#[from] LockError),
     #[error(transparent)]
     Cluster(#[from] ClusterError),
+    /// A request of one step failed (after its retries); the step is named.
+    #[error("{step}: {source}")]
+    Step { step: String, source: ClusterError },
     #[error("hook `{name}` failed; no workload was changed")]
     HookFailed {
         name: String,
@@ -163,6 +166,30 @@ pub enum DeployError {
     Record(#[from] record::RecordError),
     #[error("revision {0} is not recorded")]
     UnknownRevision(u64),
+}
+
+impl DeployError {
+    /// Names the step a cluster error happened in.
+    fn during(self, step: impl Into<String>) -> DeployError {
+        match self {
+            DeployError::Cluster(source) => DeployError::Step {
+                step: step.into(),
+                source,
+            },
+            other => other,
+        }
+    }
+}
+
+/// `?` with the step named: `cluster.get(…).await.during("reading …")?`.
+trait During<T> {
+    fn during(self, step: impl Into<String>) -> Result<T, DeployError>;
+}
+
+impl<T, E: Into<DeployError>> During<T> for Result<T, E> {
+    fn during(self, step: impl Into<String>) -> Result<T, DeployError> {
+        self.map_err(|e| e.into().during(step))
+    }
 }
 
 /// Reads every release record of the app in this environment and namespace, oldest
@@ -226,7 +253,10 @@ pub async fn deploy(
             "kind": "Namespace",
             "metadata": {"name": ns, "labels": {"app.kubernetes.io/managed-by": "slipway"}},
         });
-        cluster.apply(&namespace, &ns, false, false).await?;
+        cluster
+            .apply(&namespace, &ns, false, false)
+            .await
+            .during(format!("creating namespace `{ns}`"))?;
     }
     let me = format!("{}/{}", input.user, std::process::id());
     let guard = lock::acquire(Arc::clone(&cluster), &input.app, &ns, &me, input.wait_lock).await?;
@@ -246,7 +276,9 @@ async fn deploy_locked(
     report: &(dyn Fn(Event) + Send + Sync),
 ) -> Result<Outcome, DeployError> {
     let ns = &input.namespace;
-    let mut releases = history(cluster, &input.app, &input.environment, ns).await?;
+    let mut releases = history(cluster, &input.app, &input.environment, ns)
+        .await
+        .during("reading the release records")?;
     // A pending record means a deploy was killed: it is concluded, never left pending.
     for r in releases
         .iter_mut()
@@ -255,7 +287,9 @@ async fn deploy_locked(
         r.status = ReleaseStatus::Failed;
         r.outcome = "interrupted: the deploy stopped before it finished".into();
         r.finished.get_or_insert_with(now);
-        write_record(cluster, r).await?;
+        write_record(cluster, r)
+            .await
+            .during(format!("concluding revision {}", r.revision))?;
         report(Event::Concluded {
             revision: r.revision,
         });
@@ -299,7 +333,9 @@ async fn deploy_locked(
         outcome: String::new(),
         manifest: record::redact_secrets(&objects),
     };
-    write_record(cluster, &release).await?;
+    write_record(cluster, &release)
+        .await
+        .during(format!("recording revision {revision}"))?;
 
     // Hooks.
     let hooks_started = Instant::now();
@@ -308,7 +344,9 @@ async fn deploy_locked(
             release.status = ReleaseStatus::Failed;
             release.outcome = format!("hook `{}` failed: {}", hook.name, diagnosis.message);
             release.finished = Some(now());
-            write_record(cluster, &release).await?;
+            write_record(cluster, &release)
+                .await
+                .during(format!("recording revision {revision}"))?;
             report(Event::Recorded {
                 revision,
                 status: release.status,
@@ -370,13 +408,20 @@ async fn deploy_locked(
             release.status = ReleaseStatus::Deployed;
             release.outcome = format!("revision {revision} rolled out");
             release.finished = Some(now());
-            write_record(cluster, &release).await?;
+            write_record(cluster, &release)
+                .await
+                .during(format!("recording revision {revision}"))?;
             if let Some(mut prev) = previous {
                 prev.status = ReleaseStatus::Superseded;
-                write_record(cluster, &prev).await?;
+                write_record(cluster, &prev).await.during(format!(
+                    "recording revision {} as superseded",
+                    prev.revision
+                ))?;
             }
             for obj in prune.iter().rev() {
-                delete_object(cluster, obj, ns).await?;
+                delete_object(cluster, obj, ns)
+                    .await
+                    .during(format!("pruning {}", object_label(obj)))?;
             }
             report(Event::Recorded {
                 revision,
@@ -394,7 +439,9 @@ async fn deploy_locked(
             release.finished = Some(now());
             let rollback_to = previous.filter(|_| input.rollback_on_failure);
             let Some(prev) = rollback_to else {
-                write_record(cluster, &release).await?;
+                write_record(cluster, &release)
+                    .await
+                    .during(format!("recording revision {revision}"))?;
                 report(Event::Recorded {
                     revision,
                     status: release.status,
@@ -415,13 +462,17 @@ async fn deploy_locked(
                     let added = prune_candidates(Some(&release), &prev.manifest, &releases, ns);
                     for obj in added.iter().rev() {
                         if obj.get("kind").and_then(Value::as_str) != Some("Namespace") {
-                            delete_object(cluster, obj, ns).await?;
+                            delete_object(cluster, obj, ns)
+                                .await
+                                .during(format!("removing {}", object_label(obj)))?;
                         }
                     }
                     release.status = ReleaseStatus::RolledBack;
                     release.outcome =
                         format!("{}; revision {} restored", release.outcome, prev.revision);
-                    write_record(cluster, &release).await?;
+                    write_record(cluster, &release)
+                        .await
+                        .during(format!("recording revision {revision}"))?;
                     report(Event::Recorded {
                         revision,
                         status: release.status,
@@ -437,7 +488,9 @@ async fn deploy_locked(
                         "{}; restoring revision {} failed too: {}: {}",
                         release.outcome, prev.revision, rollback.reason, rollback.message
                     );
-                    write_record(cluster, &release).await?;
+                    write_record(cluster, &release)
+                        .await
+                        .during(format!("recording revision {revision}"))?;
                     report(Event::Recorded {
                         revision,
                         status: release.status,
@@ -502,14 +555,15 @@ async fn plan(
     cluster: &Arc<Cluster>,
     objects: &[Value],
     ns: &str,
-) -> Result<(Vec<Planned>, Vec<Option<Value>>), ClusterError> {
-    let results: Vec<Result<(Planned, Option<Value>), ClusterError>> = stream::iter(objects)
+) -> Result<(Vec<Planned>, Vec<Option<Value>>), DeployError> {
+    let results: Vec<Result<(Planned, Option<Value>), DeployError>> = stream::iter(objects)
         .map(|obj| async move {
-            let live = get_live(cluster, obj, ns).await?;
+            let step = || format!("planning {}", object_label(obj));
+            let live = get_live(cluster, obj, ns).await.during(step())?;
             let change = match &live {
                 None => Change::Create,
                 Some(live) => {
-                    let dry = cluster.apply(obj, ns, true, true).await?;
+                    let dry = cluster.apply(obj, ns, true, true).await.during(step())?;
                     let fields = changed_fields(live, &dry);
                     if fields.is_empty() {
                         Change::Unchanged
@@ -560,7 +614,7 @@ async fn apply_all(
     ns: &str,
     before: Option<Vec<Option<Value>>>,
     report: &(dyn Fn(Event) + Send + Sync),
-) -> Result<Vec<Workload>, ClusterError> {
+) -> Result<Vec<Workload>, DeployError> {
     let mut before = before.map(Vec::into_iter);
     let mut items = Vec::with_capacity(objects.len());
     for obj in objects {
@@ -577,10 +631,14 @@ async fn apply_all(
             .unwrap_or(rest.len());
         let (tier, tail) = rest.split_at_mut(len);
         rest = tail;
-        let results: Vec<Result<Option<Workload>, ClusterError>> = stream::iter(tier.iter_mut())
+        let results: Vec<Result<Option<Workload>, DeployError>> = stream::iter(tier.iter_mut())
             .map(|(obj, known)| {
                 let known = known.take();
-                apply_one(cluster, obj, ns, known, report)
+                async move {
+                    apply_one(cluster, obj, ns, known, report)
+                        .await
+                        .during(format!("applying {}", object_label(obj)))
+                }
             })
             .buffered(IN_FLIGHT)
             .collect()

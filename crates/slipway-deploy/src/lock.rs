@@ -288,33 +288,38 @@ async fn renew(cluster: Arc<Cluster>, app: String, namespace: String, me: String
 }
 
 impl LockGuard {
-    /// Stops renewing and frees the lease for the next deploy.
+    /// Stops renewing and frees the lease for the next deploy. A write that loses a race
+    /// (the lease changed since it was read, e.g. by a renewal, or by a retried request
+    /// that had in fact succeeded) is tried again on a fresh read.
     pub async fn release(self) -> Result<(), ClusterError> {
         self.renewal.abort();
-        let Some(mut lease) = self
-            .cluster
-            .get(
-                "coordination.k8s.io/v1",
-                "Lease",
-                &self.namespace,
-                &lease_name(&self.app),
-            )
-            .await?
-        else {
-            return Ok(());
-        };
-        if lease
-            .pointer("/spec/holderIdentity")
-            .and_then(Value::as_str)
-            != Some(self.me.as_str())
-        {
-            return Ok(());
+        let mut attempts = 0;
+        loop {
+            let Some(mut lease) = self
+                .cluster
+                .get(
+                    "coordination.k8s.io/v1",
+                    "Lease",
+                    &self.namespace,
+                    &lease_name(&self.app),
+                )
+                .await?
+            else {
+                return Ok(());
+            };
+            if lease
+                .pointer("/spec/holderIdentity")
+                .and_then(Value::as_str)
+                != Some(self.me.as_str())
+            {
+                return Ok(());
+            }
+            lease["spec"]["holderIdentity"] = json!("");
+            match self.cluster.replace(&lease, &self.namespace).await {
+                Err(e) if e.is_conflict() && attempts < 3 => attempts += 1,
+                result => return result.map(|_| ()),
+            }
         }
-        lease["spec"]["holderIdentity"] = json!("");
-        self.cluster
-            .replace(&lease, &self.namespace)
-            .await
-            .map(|_| ())
     }
 }
 

@@ -46,9 +46,11 @@ fn main() -> ExitCode {
 /// Logs go to standard error: warnings by default, more with `-v`, `-vv`, or
 /// `SLIPWAY_LOG` (a `tracing` filter such as `slipway=debug`).
 fn init_logging(printer: &printer::Printer) {
+    // The Kubernetes client logs every refused request and dropped watch as an error;
+    // slipway retries or reports those itself, naming the step, so they show from `-v`.
     let default = match (printer.quiet, printer.verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
+        (true, _) => "error,kube_client=off,kube_runtime=off",
+        (false, 0) => "warn,kube_client=off,kube_runtime=off",
         (false, 1) => "info",
         (false, 2) => "debug",
         (false, _) => "trace",

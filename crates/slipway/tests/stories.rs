@@ -478,4 +478,19 @@ fn migration_gates_config_rolls_its_users_and_a_hotfix_is_kept() {
         .find(|i| i["name"] == "api")
         .unwrap();
     assert_eq!(api_image["reference"], hotfix.as_str());
+
+    // The sandbox keeps its state: stopped and started again by the next command, it
+    // still has the releases, and the workloads run the same images.
+    let pid = fs::read_to_string(root.join(".slipway/sandbox/pid")).unwrap();
+    let killed = Command::new("kill").arg(pid.trim()).status().unwrap();
+    assert!(killed.success());
+    let (code, out, err) = text(&slipway(root, &["history", "dev", "-o", "json"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("started the sandbox cluster"), "{err}");
+    let again: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        again["namespaces"][0]["releases"],
+        doc["namespaces"][0]["releases"]
+    );
+    assert_eq!(image("api"), hotfix);
 }

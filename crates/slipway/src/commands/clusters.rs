@@ -95,7 +95,11 @@ pub fn ensure_sandbox(config: &Config, printer: &Printer) -> Result<PathBuf, Cli
             "127.0.0.1:0",
             "--kubeconfig",
         ])
-        .arg(&kubeconfig);
+        .arg(&kubeconfig)
+        // Crash-safe state: a stopped sandbox starts again with its objects, release
+        // records and images.
+        .arg("--state")
+        .arg(dir.join("state"));
     if let Some(registry) = sandbox_registry(config) {
         command.args(["--registry-listen", &registry.to_string()]);
     }

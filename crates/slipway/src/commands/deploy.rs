@@ -434,6 +434,18 @@ fn conclude(
             DeployError::Lock(slipway_deploy::lock::LockError::Cluster(e))
             | DeployError::Cluster(e),
         ) => Err(CliError::new(exit::UNREACHABLE, e.to_string())),
+        Err(e @ DeployError::Step { .. }) => {
+            let code = match &e {
+                DeployError::Step {
+                    source: slipway_deploy::cluster::ClusterError::Unreachable(_),
+                    ..
+                } => exit::UNREACHABLE,
+                _ => exit::DEPLOY_FAILED,
+            };
+            Err(CliError::new(code, format!("in `{ns}`: {e}")).hint(
+                "the cluster kept refusing after retries; running the same command again converges (a release left pending is concluded first)",
+            ))
+        }
         Err(e) => Err(CliError::internal(e.to_string())),
     }
 }
