@@ -178,9 +178,14 @@ import json, subprocess, sys, threading, time
 
 slipway, project, ref, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 
-# An outside observer: every change of the Deployments, stamped as it arrives.
+# An outside observer: every change of the Deployments, stamped as it arrives. A
+# Deployment has rolled out when, as `kubectl rollout status` also demands, the
+# controller saw its generation and all of its replicas are updated and available, with
+# no old replica left (`status.replicas` counts the old pod until it is gone; before
+# that, the old pod alone makes `readyReplicas` and `availableReplicas` read 1).
 fmt = ('{.type} {.object.metadata.name} {.object.metadata.generation} '
-       '{.object.status.observedGeneration} {.object.status.updatedReplicas} '
+       '{.object.status.observedGeneration} {.object.status.replicas} '
+       '{.object.status.updatedReplicas} '
        '{.object.status.readyReplicas} {.object.status.availableReplicas} '
        '{.object.spec.template.spec.containers[0].image}{"\\n"}')
 watch = subprocess.Popen(
@@ -192,10 +197,10 @@ def observe():
     for line in watch.stdout:
         now = time.monotonic()
         parts = line.split()
-        if len(parts) != 8:
+        if len(parts) != 9:
             continue
-        _, name, gen, observed, updated, ready, available, image = parts
-        if image == ref and gen == observed and updated == ready == available == "1":
+        _, name, gen, observed, replicas, updated, ready, available, image = parts
+        if image == ref and gen == observed and replicas == updated == ready == available == "1":
             ready_at.setdefault(name, now)
 threading.Thread(target=observe, daemon=True).start()
 time.sleep(2)  # the watch's initial list is in
