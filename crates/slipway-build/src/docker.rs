@@ -31,12 +31,13 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::buildah::{
-    self, BuildahError, DockerfileBuild, RunError, basic_auth, private_dir_named, registry_host,
-    run_streaming,
+use crate::buildah::DockerfileBuild;
+use crate::cli::{
+    self, basic_auth, builder_error, dockerfile_args, private_dir_named, registry_host,
+    run_streaming, spawn,
 };
 use crate::credentials::Credentials;
-use crate::interrupt::{self, PrivateDir, SpawnError};
+use crate::interrupt::{self, PrivateDir};
 
 /// The entries of the user's Docker configuration directory that the private one links
 /// to: where the endpoint, the CLI plugins and the buildx builders are described.
@@ -56,96 +57,52 @@ pub struct DockerOptions {
     pub config_dir: Option<PathBuf>,
 }
 
-/// Errors of a docker build.
-#[derive(Debug, thiserror::Error)]
-pub enum DockerError {
-    /// The Dockerfile does not exist.
-    #[error("Dockerfile `{}` does not exist", .0.display())]
-    MissingDockerfile(PathBuf),
-    /// The target stage is not in the Dockerfile.
-    #[error("target stage `{target}` is not in `{}`; stages: {}", dockerfile.display(), if stages.is_empty() { "none named".to_owned() } else { stages.join(", ") })]
-    MissingTarget {
-        /// The requested stage.
-        target: String,
-        /// The Dockerfile.
-        dockerfile: PathBuf,
-        /// The named stages it has.
-        stages: Vec<String>,
-    },
-    /// The docker CLI cannot be started.
-    #[error(
-        "cannot run `docker`: {0}; install Docker, or choose another builder (`builder: buildah` or `builder: podman`)"
-    )]
-    NotInstalled(#[source] std::io::Error),
-    /// The Docker daemon does not answer.
-    #[error(
-        "cannot reach the Docker daemon ({detail}); start Docker, or choose another builder: `builder: buildah` or `builder: podman` for a Dockerfile image, `builder: native` for a `files` image"
-    )]
-    DaemonUnreachable {
-        /// What docker said.
-        detail: String,
-    },
-    /// `docker buildx` is not installed.
-    #[error(
-        "`docker buildx` is not available ({detail}); install the Docker buildx plugin (`docker-buildx-plugin` from Docker's packages; Docker Desktop includes it), or choose another builder (`builder: buildah` or `builder: podman`)"
-    )]
-    BuildxMissing {
-        /// What docker said.
-        detail: String,
-    },
-    /// `docker buildx build` failed; its output went to the sink.
-    #[error("`docker buildx build` for `{image}` failed with {status}; its output is above")]
-    Failed {
-        /// The image.
-        image: String,
-        /// The exit status.
-        status: String,
-    },
-    /// The build pushed, but its metadata file names no digest.
-    #[error(
-        "`docker buildx build` pushed `{image}` but reported no `containerimage.digest` in its metadata file; update the buildx plugin"
-    )]
-    NoDigest {
-        /// The image.
-        image: String,
-    },
-    /// A temporary file could not be written or read.
-    #[error("cannot use temporary file: {0}")]
-    Io(#[from] std::io::Error),
-    /// The process is being interrupted ([`crate::interrupt`]): docker was stopped or not
-    /// started.
-    #[error("interrupted")]
-    Interrupted,
-}
-
-impl From<RunError> for DockerError {
-    fn from(e: RunError) -> DockerError {
-        match e {
-            RunError::Interrupted => DockerError::Interrupted,
-            RunError::NotStarted(e) => DockerError::NotInstalled(e),
-            RunError::Wait(e) => DockerError::Io(e),
-        }
+builder_error! {
+    /// Errors of a docker build.
+    pub enum DockerError {
+        program = "docker",
+        not_installed = "cannot run `docker`: {0}; install Docker, or choose another builder (`builder: buildah` or `builder: podman`)",
+        /// The Docker daemon does not answer.
+        #[error(
+            "cannot reach the Docker daemon ({detail}); start Docker, or choose another builder: `builder: buildah` or `builder: podman` for a Dockerfile image, `builder: native` for a `files` image"
+        )]
+        DaemonUnreachable {
+            /// What docker said.
+            detail: String,
+        },
+        /// `docker buildx` is not installed.
+        #[error(
+            "`docker buildx` is not available ({detail}); install the Docker buildx plugin (`docker-buildx-plugin` from Docker's packages; Docker Desktop includes it), or choose another builder (`builder: buildah` or `builder: podman`)"
+        )]
+        BuildxMissing {
+            /// What docker said.
+            detail: String,
+        },
+        /// `docker buildx build` failed; its output went to the sink.
+        #[error("`docker buildx build` for `{image}` failed with {status}; its output is above")]
+        Failed {
+            /// The image.
+            image: String,
+            /// The exit status.
+            status: String,
+        },
+        /// The build pushed, but its metadata file names no digest.
+        #[error(
+            "`docker buildx build` pushed `{image}` but reported no `containerimage.digest` in its metadata file; update the buildx plugin"
+        )]
+        NoDigest {
+            /// The image.
+            image: String,
+        },
     }
 }
 
-/// Checks the Dockerfile and its target stage, as [`buildah::check_dockerfile`].
+/// Checks the Dockerfile and its target stage, as [`crate::buildah::check_dockerfile`].
 ///
 /// # Errors
 /// [`DockerError::MissingDockerfile`] or [`DockerError::MissingTarget`].
 pub fn check_dockerfile(build: &DockerfileBuild) -> Result<(), DockerError> {
-    buildah::check_dockerfile(build).map_err(|e| match e {
-        BuildahError::MissingTarget {
-            target,
-            dockerfile,
-            stages,
-        } => DockerError::MissingTarget {
-            target,
-            dockerfile,
-            stages,
-        },
-        BuildahError::MissingDockerfile(path) => DockerError::MissingDockerfile(path),
-        other => DockerError::Io(std::io::Error::other(other.to_string())),
-    })
+    cli::check_dockerfile(build)
 }
 
 /// The arguments of `docker` that build `build` and push it (`push`) or load it into the
@@ -156,26 +113,8 @@ pub fn build_args(build: &DockerfileBuild, push: bool, metadata_file: &Path) -> 
         "build".into(),
         "--progress".into(),
         "plain".into(),
-        "-f".into(),
-        build.dockerfile.clone().into(),
     ];
-    if let Some(target) = &build.target {
-        args.push("--target".into());
-        args.push(target.into());
-    }
-    args.push("--platform".into());
-    args.push(build.platform.to_string().into());
-    for (name, value) in &build.build_args {
-        args.push("--build-arg".into());
-        args.push(format!("{name}={value}").into());
-    }
-    for (name, value) in &build.labels {
-        args.push("--label".into());
-        args.push(format!("{name}={value}").into());
-    }
-    if build.no_cache {
-        args.push("--no-cache".into());
-    }
+    args.extend(dockerfile_args(build));
     args.push("--provenance=false".into());
     args.push("--metadata-file".into());
     args.push(metadata_file.into());
@@ -291,10 +230,7 @@ fn probe(tmp: &PrivateDir, args: &[&str], name: &str) -> Result<(bool, String), 
         .args(args)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&stderr_path)?);
-    let builder = interrupt::Builder::spawn(&mut command).map_err(|e| match e {
-        SpawnError::Interrupted => DockerError::Interrupted,
-        SpawnError::Io(e) => DockerError::NotInstalled(e),
-    })?;
+    let builder = spawn::<DockerError>(&mut command)?;
     let status = builder.wait()?;
     if interrupt::requested() {
         return Err(DockerError::Interrupted);
@@ -331,31 +267,40 @@ pub fn check_engine(options: &DockerOptions) -> Result<(), DockerError> {
 }
 
 fn check_engine_with(tmp: &PrivateDir) -> Result<(), DockerError> {
-    let (ok, detail) = probe(
+    require(
         tmp,
         &["version", "--format", "{{.Server.Version}}"],
         "version",
+        "`docker version` failed",
+        |detail| DockerError::DaemonUnreachable { detail },
     )?;
-    if !ok {
-        return Err(DockerError::DaemonUnreachable {
-            detail: if detail.is_empty() {
-                "`docker version` failed".to_owned()
-            } else {
-                detail
-            },
-        });
+    require(
+        tmp,
+        &["buildx", "version"],
+        "buildx",
+        "`docker buildx version` failed",
+        |detail| DockerError::BuildxMissing { detail },
+    )
+}
+
+/// Runs the [`probe`] `args`; when it fails, the error `error` makes of what docker
+/// said, or of `fallback` when it said nothing.
+fn require(
+    tmp: &PrivateDir,
+    args: &[&str],
+    name: &str,
+    fallback: &str,
+    error: fn(String) -> DockerError,
+) -> Result<(), DockerError> {
+    let (ok, detail) = probe(tmp, args, name)?;
+    if ok {
+        return Ok(());
     }
-    let (ok, detail) = probe(tmp, &["buildx", "version"], "buildx")?;
-    if !ok {
-        return Err(DockerError::BuildxMissing {
-            detail: if detail.is_empty() {
-                "`docker buildx version` failed".to_owned()
-            } else {
-                detail
-            },
-        });
-    }
-    Ok(())
+    Err(error(if detail.is_empty() {
+        fallback.to_owned()
+    } else {
+        detail
+    }))
 }
 
 /// Builds `build` with `docker buildx build --push`; returns the pushed manifest digest.
@@ -406,7 +351,7 @@ fn run_build(
     let mut command = docker(&tmp);
     command.args(build_args(build, push, &metadata));
     let mut daemon_gone = None;
-    let status = run_streaming(command, &tmp, &build.image, &mut |line| {
+    let status = run_streaming::<DockerError>(command, &tmp, &build.image, &mut |line| {
         if daemon_gone.is_none() && says_daemon_unreachable(line) {
             daemon_gone = Some(line.to_owned());
         }

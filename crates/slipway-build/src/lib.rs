@@ -25,6 +25,7 @@
 //! orchestration maps the configuration onto the plain input types defined here.
 
 pub mod buildah;
+mod cli;
 pub mod credentials;
 pub mod docker;
 pub mod dockerignore;
