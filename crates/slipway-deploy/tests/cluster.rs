@@ -1,32 +1,20 @@
 //! The cluster side against a real API server (the sandbox), through kube-rs: the deploy
 //! lock, server-side apply with conflicts, and release records.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use kube_sandbox::{Sandbox, SandboxHandle, SandboxOptions};
+use kube_sandbox::SandboxOptions;
 use serde_json::json;
-use slipway_deploy::cluster::{Cluster, ClusterError};
+use slipway_deploy::cluster::ClusterError;
 use slipway_deploy::lock::{self, LockError};
 use slipway_deploy::record::{self, Release, ReleaseImage, ReleaseStatus};
 
-struct Env {
-    sandbox: SandboxHandle,
-    _dir: tempfile::TempDir,
-    cluster: Arc<Cluster>,
-}
+mod common;
+
+use common::Env;
 
 async fn env() -> Env {
-    let sandbox = Sandbox::start(SandboxOptions::default()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    sandbox.write_kubeconfig(&kubeconfig).unwrap();
-    let cluster = Arc::new(Cluster::connect(Some(&kubeconfig), None).await.unwrap());
-    Env {
-        sandbox,
-        _dir: dir,
-        cluster,
-    }
+    Env::start(SandboxOptions::default()).await
 }
 
 fn deployment(image: &str) -> serde_json::Value {

@@ -1,37 +1,24 @@
 //! Whole releases against the sandbox: deploy, supersede, a failed rollout diagnosed and
 //! rolled back, a failed migration hook that leaves workloads untouched, a dry run.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kube_sandbox::{Sandbox, SandboxHandle, SandboxOptions};
+use kube_sandbox::SandboxOptions;
 use serde_json::{Value, json};
 use slipway_deploy::cluster::Cluster;
-use slipway_deploy::engine::{self, DeployError, DeployInput, Event, Hook, Outcome};
-use slipway_deploy::record::{ReleaseImage, ReleaseStatus};
+use slipway_deploy::engine::{self, DeployError, DeployInput, Hook, Outcome};
+use slipway_deploy::record::ReleaseStatus;
 
-struct Env {
-    sandbox: SandboxHandle,
-    _dir: tempfile::TempDir,
-    cluster: Arc<Cluster>,
-}
+mod common;
+
+use common::{Env, collect};
 
 async fn env() -> Env {
-    let sandbox = Sandbox::start(SandboxOptions {
+    Env::start(SandboxOptions {
         speed: 20.0,
         ..SandboxOptions::default()
     })
     .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    sandbox.write_kubeconfig(&kubeconfig).unwrap();
-    let cluster = Arc::new(Cluster::connect(Some(&kubeconfig), None).await.unwrap());
-    Env {
-        sandbox,
-        _dir: dir,
-        cluster,
-    }
 }
 
 /// One-replica Deployment that never takes its only replica down.
@@ -62,37 +49,12 @@ fn service() -> Value {
 }
 
 fn input(objects: Vec<Value>) -> DeployInput {
-    DeployInput {
-        app: "shop".into(),
-        environment: "prod".into(),
-        namespace: "default".into(),
+    common::input(
+        "default",
+        "registry.example.com/api:1",
+        Duration::from_secs(30),
         objects,
-        hooks: vec![],
-        images: vec![ReleaseImage {
-            name: "api".into(),
-            reference: "registry.example.com/api:1".into(),
-            source: "build".into(),
-        }],
-        timeout: Duration::from_secs(30),
-        rollback_on_failure: true,
-        crashloop_tolerance: 1,
-        settle: Duration::ZERO,
-        user: "tester".into(),
-        git_commit: None,
-        git_dirty: false,
-        action: "deploy".into(),
-        source_revision: None,
-        dry_run: false,
-        wait_lock: Duration::ZERO,
-    }
-}
-
-fn collect() -> (Arc<Mutex<Vec<String>>>, impl Fn(Event) + Send + Sync) {
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&log);
-    (log, move |e: Event| {
-        sink.lock().unwrap().push(format!("{e:?}"))
-    })
+    )
 }
 
 async fn image_of(cluster: &Cluster) -> String {

@@ -5,17 +5,19 @@
 //! cluster, read with the real `kubectl`, runs exactly the previous images and
 //! configuration on every ready replica, and the release records tell both outcomes.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kube_sandbox::{Sandbox, SandboxHandle, SandboxOptions};
+use kube_sandbox::SandboxOptions;
 use serde_json::{Value, json};
-use slipway_deploy::cluster::Cluster;
-use slipway_deploy::engine::{self, DeployInput, Event, Outcome};
-use slipway_deploy::record::{ReleaseImage, ReleaseStatus};
+use slipway_deploy::engine::{self, DeployInput, Outcome};
+use slipway_deploy::record::ReleaseStatus;
 use slipway_deploy::track::Diagnosis;
+
+mod common;
+
+use common::{Env, collect};
 
 const NS: &str = "shop";
 const GOOD_IMAGE: &str = "registry.example.com/shop/api:1";
@@ -24,41 +26,16 @@ const NEXT_IMAGE: &str = "registry.example.com/shop/api:2";
 /// A sandbox at high speed with its registry, a kubeconfig for `kubectl`, and the
 /// engine's connection. The tests run on a multi-threaded runtime: `kubectl` is run
 /// while the sandbox serves from the same runtime.
-struct Env {
-    sandbox: SandboxHandle,
-    dir: tempfile::TempDir,
-    cluster: Arc<Cluster>,
+async fn env() -> Env {
+    Env::start(SandboxOptions {
+        speed: 20.0,
+        registry_listen: Some("127.0.0.1:0".parse().unwrap()),
+        ..SandboxOptions::default()
+    })
+    .await
 }
 
 impl Env {
-    async fn start() -> Env {
-        let sandbox = Sandbox::start(SandboxOptions {
-            speed: 20.0,
-            registry_listen: Some("127.0.0.1:0".parse().unwrap()),
-            ..SandboxOptions::default()
-        })
-        .await
-        .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        sandbox
-            .write_kubeconfig(&dir.path().join("kubeconfig"))
-            .unwrap();
-        let cluster = Arc::new(
-            Cluster::connect(Some(&dir.path().join("kubeconfig")), None)
-                .await
-                .unwrap(),
-        );
-        Env {
-            sandbox,
-            dir,
-            cluster,
-        }
-    }
-
-    fn kubeconfig(&self) -> PathBuf {
-        self.dir.path().join("kubeconfig")
-    }
-
     /// `kubectl -n shop get …` with a JSONPath; panics unless kubectl succeeds.
     fn kubectl_get(&self, what: &[&str], jsonpath: &str) -> String {
         kubectl(&self.kubeconfig(), what, jsonpath)
@@ -130,37 +107,7 @@ fn next_release(image: &str) -> Vec<Value> {
 }
 
 fn input(objects: Vec<Value>, image: &str) -> DeployInput {
-    DeployInput {
-        app: "shop".into(),
-        environment: "prod".into(),
-        namespace: NS.into(),
-        objects,
-        hooks: vec![],
-        images: vec![ReleaseImage {
-            name: "api".into(),
-            reference: image.into(),
-            source: "build".into(),
-        }],
-        timeout: Duration::from_secs(60),
-        rollback_on_failure: true,
-        crashloop_tolerance: 1,
-        settle: Duration::ZERO,
-        user: "tester".into(),
-        git_commit: None,
-        git_dirty: false,
-        action: "deploy".into(),
-        source_revision: None,
-        dry_run: false,
-        wait_lock: Duration::ZERO,
-    }
-}
-
-fn collect() -> (Arc<Mutex<Vec<String>>>, impl Fn(Event) + Send + Sync) {
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&log);
-    (log, move |e: Event| {
-        sink.lock().unwrap().push(format!("{e:?}"))
-    })
+    common::input(NS, image, Duration::from_secs(60), objects)
 }
 
 /// Deploys the healthy release, then `broken`, and returns the diagnosis of the rolled
@@ -276,7 +223,7 @@ fn event_reasons(d: &Diagnosis) -> Vec<&str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn never_ready_release_fails_at_its_progress_deadline_and_is_rolled_back() {
-    let env = Env::start().await;
+    let env = env().await;
     let mut broken = next_release(NEXT_IMAGE);
     let d = &mut broken[2];
     d["spec"]["template"]["metadata"]["annotations"]["dev.slipway.sandbox/behavior"] =
@@ -308,7 +255,7 @@ async fn never_ready_release_fails_at_its_progress_deadline_and_is_rolled_back()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn release_no_node_can_fit_is_diagnosed_unschedulable_and_rolled_back() {
-    let env = Env::start().await;
+    let env = env().await;
     let mut broken = next_release(NEXT_IMAGE);
     // The node has 4 CPUs.
     broken[2]["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] =
@@ -343,7 +290,7 @@ async fn release_no_node_can_fit_is_diagnosed_unschedulable_and_rolled_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn image_missing_from_the_registry_is_diagnosed_and_rolled_back() {
-    let env = Env::start().await;
+    let env = env().await;
     let registry = env.sandbox.registry_addr().unwrap();
     let missing = format!("{registry}/shop/api:never-pushed");
     let diagnosis = fails_and_rolls_back(&env, next_release(&missing), &missing).await;
@@ -370,7 +317,7 @@ async fn image_missing_from_the_registry_is_diagnosed_and_rolled_back() {
 async fn container_exiting_at_start_is_diagnosed_with_its_exit_code_and_rolled_back() {
     // `tests/engine.rs` checks a crash's reason and the image restored; this checks the
     // exit code, the events and the configuration restored with it.
-    let env = Env::start().await;
+    let env = env().await;
     let mut broken = next_release(NEXT_IMAGE);
     let d = &mut broken[2];
     d["spec"]["template"]["metadata"]["annotations"]["dev.slipway.sandbox/behavior"] =
@@ -399,7 +346,7 @@ async fn container_exiting_at_start_is_diagnosed_with_its_exit_code_and_rolled_b
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_job_of_the_release_is_diagnosed_and_the_release_rolled_back() {
-    let env = Env::start().await;
+    let env = env().await;
     // The new Deployment itself is healthy; the release's Job is not.
     let mut broken = next_release(NEXT_IMAGE);
     broken.push(json!({

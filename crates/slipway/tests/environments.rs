@@ -4,89 +4,24 @@
 
 use std::fs;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Output, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+mod common;
+
+use common::sandbox::{self, Served};
 
 /// Images given with `--image`, pinned by digest as the policy asks.
 const API_1: &str = "api=registry.example.com/shop/api:1@sha256:1111111111111111111111111111111111111111111111111111111111111111";
 const API_2: &str = "api=other.example.org/shop/api:2@sha256:2222222222222222222222222222222222222222222222222222222222222222";
 
-fn slipway(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_slipway"))
-        .args(args)
-        .current_dir(dir)
-        .env("SLIPWAY_USER", "tester@ci")
-        .output()
-        .expect("the slipway binary runs")
-}
-
-/// A sandbox served by the binary; stopped when dropped.
-struct Served {
-    child: Child,
-    kubeconfig: PathBuf,
-    server: String,
-}
-
-impl Served {
-    fn start(dir: &Path, name: &str, extra: &[&str]) -> Served {
-        let kubeconfig = dir.join(format!("{name}.kubeconfig"));
-        let child = Command::new(env!("CARGO_BIN_EXE_slipway"))
-            .args([
-                "sandbox",
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--speed",
-                "20",
-            ])
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the sandbox starts");
-        // The kubeconfig is written once the sandbox serves.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let server = loop {
-            if let Ok(text) = fs::read_to_string(&kubeconfig)
-                && let Some(line) = text.lines().find(|l| l.trim_start().starts_with("server:"))
-            {
-                break line.trim_start()["server:".len()..].trim().to_string();
-            }
-            assert!(Instant::now() < deadline, "sandbox {name} did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        Served {
-            child,
-            kubeconfig,
-            server,
-        }
-    }
-
-    fn kubectl(&self, args: &[&str]) -> String {
-        let out = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "kubectl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `slipway sandbox serve` at a high speed, with `extra` flags.
+fn serve(dir: &Path, name: &str, extra: &[&str]) -> Served {
+    let mut args = vec!["--speed", "20"];
+    args.extend_from_slice(extra);
+    Served::start(dir, name, &args)
 }
 
 /// A kubeconfig naming each sandbox as its own context.
@@ -167,8 +102,8 @@ fn an_environment_of_two_clusters_is_released_on_both_at_once() {
     let dir = tempfile::tempdir().unwrap();
     // Every request to the first cluster is slow: released one after the other, the
     // second cluster could only start once the first was done.
-    let slow = Served::start(dir.path(), "slow", &["--latency", "150ms"]);
-    let fast = Served::start(dir.path(), "fast", &["--registry", "other.example.org"]);
+    let slow = serve(dir.path(), "slow", &["--latency", "150ms"]);
+    let fast = serve(dir.path(), "fast", &["--registry", "other.example.org"]);
     kubeconfig(
         &dir.path().join("kubeconfig"),
         &[("slow", &slow), ("fast", &fast)],
@@ -178,7 +113,7 @@ fn an_environment_of_two_clusters_is_released_on_both_at_once() {
         "  prod:\n    targets:\n      - { context: slow, kubeconfig: kubeconfig, namespace: shop }\n      - { context: fast, kubeconfig: kubeconfig, namespace: shop-b }\n",
     );
 
-    let out = slipway(
+    let out = sandbox::run(
         dir.path(),
         &["deploy", "prod", "--yes", "-o", "json", "--image", API_1],
     );
@@ -223,7 +158,7 @@ fn an_environment_of_two_clusters_is_released_on_both_at_once() {
 
     // An image only the fast cluster finds missing: that cluster fails and rolls back,
     // the other (already under way) finishes; the error says where each one stands.
-    let out = slipway(dir.path(), &["deploy", "prod", "--yes", "--image", API_2]);
+    let out = sandbox::run(dir.path(), &["deploy", "prod", "--yes", "--image", API_2]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
     assert!(
@@ -252,13 +187,13 @@ fn an_environment_of_two_clusters_is_released_on_both_at_once() {
 #[test]
 fn status_watch_shows_a_change_made_with_kubectl() {
     let dir = tempfile::tempdir().unwrap();
-    let served = Served::start(dir.path(), "one", &[]);
+    let served = serve(dir.path(), "one", &[]);
     kubeconfig(&dir.path().join("kubeconfig"), &[("one", &served)]);
     project(
         dir.path(),
         "  dev:\n    context: one\n    kubeconfig: kubeconfig\n    namespace: shop\n",
     );
-    let out = slipway(dir.path(), &["deploy", "dev", "--image", API_1]);
+    let out = sandbox::run(dir.path(), &["deploy", "dev", "--image", API_1]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -266,9 +201,7 @@ fn status_watch_shows_a_change_made_with_kubectl() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let mut watch = Command::new(env!("CARGO_BIN_EXE_slipway"))
-        .args(["status", "dev", "--watch", "-o", "json"])
-        .current_dir(dir.path())
+    let mut watch = sandbox::command(dir.path(), &["status", "dev", "--watch", "-o", "json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -329,7 +262,7 @@ fn status_watch_shows_a_change_made_with_kubectl() {
 #[test]
 fn custom_resources_are_checked_against_the_clusters_definitions() {
     let dir = tempfile::tempdir().unwrap();
-    let served = Served::start(dir.path(), "one", &[]);
+    let served = serve(dir.path(), "one", &[]);
     kubeconfig(&dir.path().join("kubeconfig"), &[("one", &served)]);
     project(
         dir.path(),
@@ -373,7 +306,7 @@ spec:
         "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  sise: 3\n",
     )
     .unwrap();
-    let out = slipway(dir.path(), &["deploy", "dev", "--image", API_1]);
+    let out = sandbox::run(dir.path(), &["deploy", "dev", "--image", API_1]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("widget.yaml:6:3"), "{stderr}");

@@ -6,9 +6,13 @@
 //! reports success over a wrong state.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+mod common;
+
+use common::sandbox::{self, Served, image, kubectl_get, write_project};
 
 /// Exit codes a failed deploy may end with here (`src/exit.rs`): rolled back, failed
 /// without rollback, lock held, cluster unreachable or refusing.
@@ -20,130 +24,59 @@ const DEPLOYS: u32 = 20;
 /// A project whose `dev` environment is a sandbox served by `slipway sandbox serve` with
 /// fault injection, reached by kubeconfig context. The server is stopped at the end.
 struct Faulty {
+    server: Served,
     dir: tempfile::TempDir,
-    server: Child,
 }
 
 impl Faulty {
     fn start() -> Faulty {
         let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().to_path_buf();
-        let kubeconfig = root.join("sandbox.kubeconfig");
-        let server = Command::new(env!("CARGO_BIN_EXE_slipway"))
-            .args([
-                "sandbox",
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--kubeconfig",
-            ])
-            .arg(&kubeconfig)
-            .args([
+        let server = Served::start(
+            dir.path(),
+            "sandbox",
+            &[
                 "--speed",
                 "10",
                 "--fault-rate",
                 "0.05",
                 "--watch-drop-after",
                 "2s",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(fs::File::create(root.join("serve.log")).unwrap())
-            .spawn()
-            .expect("the slipway binary starts");
-        let project = Faulty { dir, server };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !kubeconfig.exists() {
-            assert!(Instant::now() < deadline, "the sandbox did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        fs::write(
-            root.join("slipway.yaml"),
-            "app: shop\n\
-             images:\n\
-             \x20 api:\n\
-             \x20   repository: registry.example.com/shop/api\n\
-             \x20   files:\n\
-             \x20     base: scratch\n\
-             \x20     copy:\n\
-             \x20       - { src: app.txt, dest: /app/app.txt }\n\
-             manifests: k8s\n\
-             config:\n\
-             \x20 shop-config:\n\
-             \x20   env-file: app.env\n\
-             environments:\n\
-             \x20 dev:\n\
+            ],
+        );
+        write_project(
+            dir.path(),
+            "\x20 dev:\n\
              \x20   context: sandbox\n\
              \x20   kubeconfig: sandbox.kubeconfig\n\
              \x20   namespace: shop-dev\n\
              \x20   timeout: 60s\n",
-        )
-        .unwrap();
-        fs::write(root.join("app.txt"), "shop\n").unwrap();
-        fs::create_dir(root.join("k8s")).unwrap();
-        fs::write(
-            root.join("k8s/api.yaml"),
-            "apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: api
-spec:
-  replicas: 2
-  selector:
-    matchLabels: { app: api }
-  strategy:
-    type: RollingUpdate
-    rollingUpdate: { maxUnavailable: 0, maxSurge: 1 }
-  template:
-    metadata:
-      labels: { app: api }
-      annotations: { dev.slipway.sandbox/behavior: ready }
-    spec:
-      securityContext: { runAsNonRoot: true, runAsUser: 65532 }
-      containers:
-        - name: api
-          image: api
-          envFrom:
-            - configMapRef: { name: shop-config }
-          resources:
-            requests: { cpu: 50m, memory: 64Mi }
-            limits: { memory: 128Mi }
-          ports:
-            - { name: http, containerPort: 8080 }
-          readinessProbe:
-            tcpSocket: { port: http }
-            periodSeconds: 1
-",
-        )
-        .unwrap();
-        project
+            "ready",
+        );
+        Faulty { server, dir }
     }
 
     fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    fn kubeconfig(&self) -> PathBuf {
-        self.path().join("sandbox.kubeconfig")
+    fn kubeconfig(&self) -> &Path {
+        &self.server.kubeconfig
     }
 
     fn deploy(&self, n: u32) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_slipway"))
-            // A deploy whose lease could not be released (a fault on the release)
-            // holds the lock until the lease expires: the next one waits for that.
-            .args([
+        // A deploy whose lease could not be released (a fault on the release) holds the
+        // lock until the lease expires: the next one waits for that.
+        sandbox::run(
+            self.path(),
+            &[
                 "deploy",
                 "dev",
                 "--wait-lock",
                 "45s",
                 "--image",
                 &format!("api={}", image(n)),
-            ])
-            .current_dir(self.path())
-            .env("SLIPWAY_USER", "tester@ci")
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("the slipway binary runs")
+            ],
+        )
     }
 
     /// `kubectl -n shop-dev get …` with a JSONPath. kubectl meets the injected faults
@@ -151,14 +84,7 @@ spec:
     fn kubectl_get(&self, what: &[&str], jsonpath: &str) -> String {
         let mut last = String::new();
         for _ in 0..50 {
-            let out = Command::new("kubectl")
-                .arg("--kubeconfig")
-                .arg(self.kubeconfig())
-                .args(["-n", "shop-dev", "get"])
-                .args(what)
-                .arg(format!("-o=jsonpath={jsonpath}"))
-                .output()
-                .expect("kubectl runs");
+            let out = kubectl_get(self.kubeconfig(), "shop-dev", what, jsonpath);
             if out.status.success() {
                 return String::from_utf8_lossy(&out.stdout).into_owned();
             }
@@ -176,11 +102,7 @@ spec:
     /// again when a fault answers).
     fn recorded_image(&self, revision: u64) -> String {
         for _ in 0..20 {
-            let out = Command::new(env!("CARGO_BIN_EXE_slipway"))
-                .args(["history", "dev", "-o", "json"])
-                .current_dir(self.path())
-                .output()
-                .expect("the slipway binary runs");
+            let out = sandbox::run(self.path(), &["history", "dev", "-o", "json"]);
             if !out.status.success() {
                 std::thread::sleep(Duration::from_millis(100));
                 continue;
@@ -221,21 +143,6 @@ spec:
         let version = self.kubectl_get(&["configmap", config], "{.data.VERSION}");
         Some((image.to_string(), version))
     }
-}
-
-impl Drop for Faulty {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.server.id().to_string())
-            .status();
-        let _ = self.server.wait();
-    }
-}
-
-/// A pinned reference of the never-built `api` image (the sandbox takes images of
-/// registries it does not check as present).
-fn image(n: u32) -> String {
-    format!("registry.example.com/shop/api:{n}@sha256:{n:064x}")
 }
 
 #[test]

@@ -4,11 +4,15 @@
 //! deploy killed with SIGKILL in the middle of a rollout, whose lease the next deploy
 //! takes over once it expires, concluding the release it left pending.
 
-use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+mod common;
+
+use common::sandbox::{self, image, kubectl_get, write_deployment, write_project};
+use common::{SERIAL, text};
 
 /// Exit code of a deploy stopped by another deploy's lock (`src/exit.rs`).
 const LOCKED: i32 = 6;
@@ -16,96 +20,37 @@ const LOCKED: i32 = 6;
 /// A project in a temporary directory whose `dev` environment is the project's sandbox;
 /// the sandbox is stopped when the test ends, whatever happened.
 struct Project {
-    dir: tempfile::TempDir,
+    sandbox: common::Project,
 }
 
 impl Project {
     fn new() -> Project {
         let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        fs::write(
-            root.join("slipway.yaml"),
-            "app: shop\n\
-             images:\n\
-             \x20 api:\n\
-             \x20   repository: registry.example.com/shop/api\n\
-             \x20   files:\n\
-             \x20     base: scratch\n\
-             \x20     copy:\n\
-             \x20       - { src: app.txt, dest: /app/app.txt }\n\
-             manifests: k8s\n\
-             config:\n\
-             \x20 shop-config:\n\
-             \x20   env-file: app.env\n\
-             environments:\n\
-             \x20 dev:\n\
+        write_project(
+            dir.path(),
+            "\x20 dev:\n\
              \x20   cluster: sandbox\n\
              \x20   namespace: shop-dev\n\
              \x20   timeout: 2m\n",
-        )
-        .unwrap();
-        fs::write(root.join("app.txt"), "shop\n").unwrap();
-        fs::write(root.join("app.env"), "GREETING=hello\n").unwrap();
-        fs::create_dir(root.join("k8s")).unwrap();
-        let project = Project { dir };
-        project.set_behavior("ready");
-        project
+            "ready",
+        );
+        Project {
+            sandbox: common::Project { dir },
+        }
     }
 
     fn path(&self) -> &Path {
-        self.dir.path()
+        self.sandbox.path()
     }
 
     /// Rewrites the Deployment so that its new pods behave as `behavior` says
     /// (`slow-start=8s`: ready eight seconds after they start).
     fn set_behavior(&self, behavior: &str) {
-        fs::write(
-            self.path().join("k8s/api.yaml"),
-            format!(
-                "apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: api
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {{ app: api }}
-  strategy:
-    type: RollingUpdate
-    rollingUpdate: {{ maxUnavailable: 0, maxSurge: 1 }}
-  template:
-    metadata:
-      labels: {{ app: api }}
-      annotations: {{ dev.slipway.sandbox/behavior: \"{behavior}\" }}
-    spec:
-      securityContext: {{ runAsNonRoot: true, runAsUser: 65532 }}
-      containers:
-        - name: api
-          image: api
-          envFrom:
-            - configMapRef: {{ name: shop-config }}
-          resources:
-            requests: {{ cpu: 50m, memory: 64Mi }}
-            limits: {{ memory: 128Mi }}
-          ports:
-            - {{ name: http, containerPort: 8080 }}
-          readinessProbe:
-            tcpSocket: {{ port: http }}
-            periodSeconds: 1
-"
-            ),
-        )
-        .unwrap();
+        write_deployment(self.path(), behavior);
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_slipway"));
-        command
-            .args(args)
-            .current_dir(self.path())
-            .env("SLIPWAY_USER", "tester@ci")
-            .env("NO_COLOR", "1");
-        command
+        sandbox::command(self.path(), args)
     }
 
     fn slipway(&self, args: &[&str]) -> Output {
@@ -127,19 +72,12 @@ spec:
     }
 
     fn kubeconfig(&self) -> PathBuf {
-        self.path().join(".slipway/sandbox/kubeconfig")
+        self.sandbox.kubeconfig()
     }
 
     /// `kubectl -n shop-dev get …` with a JSONPath.
     fn kubectl_get(&self, what: &[&str], jsonpath: &str) -> String {
-        let out = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(self.kubeconfig())
-            .args(["-n", "shop-dev", "get"])
-            .args(what)
-            .arg(format!("-o=jsonpath={jsonpath}"))
-            .output()
-            .expect("kubectl runs");
+        let out = kubectl_get(&self.kubeconfig(), "shop-dev", what, jsonpath);
         assert!(
             out.status.success(),
             "kubectl get {what:?}: {}",
@@ -182,28 +120,6 @@ spec:
     }
 }
 
-impl Drop for Project {
-    fn drop(&mut self) {
-        if let Ok(pid) = fs::read_to_string(self.path().join(".slipway/sandbox/pid")) {
-            let _ = Command::new("kill").arg(pid.trim()).status();
-        }
-    }
-}
-
-fn text(out: &Output) -> (i32, String, String) {
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// A pinned reference of the never-built `api` image (the sandbox takes images of
-/// registries it does not check as present).
-fn image(n: u32) -> String {
-    format!("registry.example.com/shop/api:{n}@sha256:{n:064x}")
-}
-
 /// Waits until `check` holds, for at most `limit`.
 fn wait_for(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
@@ -212,9 +128,6 @@ fn wait_for(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
-
-/// The two stories each start a sandbox and hold it for tens of seconds: one at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn first_release(p: &Project) {
     let (code, _, err) =

@@ -2,6 +2,8 @@
 //! copied from `examples/demo` whose sandbox is stopped when the test ends.
 #![allow(dead_code)]
 
+pub mod sandbox;
+
 use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -71,12 +73,7 @@ impl Project {
     }
 
     pub fn kubectl(&self, args: &[&str]) -> Output {
-        Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(self.kubeconfig())
-            .args(args)
-            .output()
-            .unwrap()
+        sandbox::kubectl(&self.kubeconfig(), args)
     }
 }
 
