@@ -111,13 +111,13 @@ impl From<kube::Error> for ClusterError {
 fn transient(err: &kube::Error) -> bool {
     match err {
         kube::Error::Api(status) => matches!(status.code, 429 | 500 | 502 | 503 | 504),
-        kube::Error::SerdeError(_) => false,
-        _ => true,
+        kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => true,
+        _ => false,
     }
 }
 
 /// How many times a request is sent before its failure is reported, and the first pause
-/// (doubled each time, at most two seconds): about four seconds in all.
+/// (doubled each time, at most two seconds): about three seconds of pauses in all.
 const ATTEMPTS: u32 = 5;
 const FIRST_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
 

@@ -406,7 +406,6 @@ fn cluster_failure(w: &Workload, e: ClusterError) -> Box<Diagnosis> {
     })
 }
 
-/// The `(container, image)` pairs of a pod spec, sorted.
 /// What a rollout in progress shows: the replica set of this rollout (named by the
 /// owner of its pods) and the updated, ready and available replicas against desired.
 /// `None` for kinds without replica counts.
@@ -450,6 +449,7 @@ fn progress_message(kind: &str, obj: &Value, pods: &[&Value]) -> Option<String> 
     })
 }
 
+/// The `(container, image)` pairs of a pod spec, sorted.
 fn images_of(spec: Option<&Value>) -> Vec<(String, String)> {
     let mut images = crate::value::containers(spec);
     images.sort();
