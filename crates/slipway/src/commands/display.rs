@@ -103,6 +103,7 @@ impl<'p> DeployDisplay<'p> {
                     bars.remove(&key);
                 }
                 State::Failed => {
+                    bar.set_style(failed_style());
                     bar.abandon_with_message(format!("failed: {}", p.message));
                     bars.remove(&key);
                 }
@@ -111,6 +112,17 @@ impl<'p> DeployDisplay<'p> {
                 }
             }
             return;
+        }
+        // The failed workload's line ends there; a rollback's tracking gets a new one.
+        if let Event::Failed(d) = e
+            && let Some(bar) = self
+                .bars
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&(ns.to_string(), d.workload.clone()))
+        {
+            bar.set_style(failed_style());
+            bar.abandon_with_message(format!("failed: {}", d.reason));
         }
         if let Some(text) = event_text(e) {
             for line in text.lines() {
@@ -125,6 +137,11 @@ impl<'p> DeployDisplay<'p> {
             bar.abandon();
         }
     }
+}
+
+/// How a workload's line ends when it failed.
+fn failed_style() -> ProgressStyle {
+    ProgressStyle::with_template("{prefix} ✗ {msg} ({elapsed})").expect("valid template")
 }
 
 /// `rolling` for workloads, `running` for Jobs (hooks and Jobs of the release).
