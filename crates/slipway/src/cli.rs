@@ -310,6 +310,11 @@ pub struct DeployArgs {
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
 
+    /// Once ready, watch the rollout's pods this long for a restart before the release
+    /// counts [default: the environment's `settle`]
+    #[arg(long, value_name = "DURATION")]
+    pub settle: Option<String>,
+
     /// On failure, leave the cluster as it is instead of rolling back
     #[arg(long = "no-rollback")]
     pub no_rollback: bool,

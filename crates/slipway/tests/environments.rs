@@ -16,6 +16,8 @@ use common::sandbox::{self, Served};
 /// Images given with `--image`, pinned by digest as the policy asks.
 const API_1: &str = "api=registry.example.com/shop/api:1@sha256:1111111111111111111111111111111111111111111111111111111111111111";
 const API_2: &str = "api=other.example.org/shop/api:2@sha256:2222222222222222222222222222222222222222222222222222222222222222";
+/// A second version in the same (unchecked) registry as the first.
+const API_2_OK: &str = "api=registry.example.com/shop/api:2@sha256:2222222222222222222222222222222222222222222222222222222222222222";
 
 /// `slipway sandbox serve` at a high speed, with `extra` flags.
 fn serve(dir: &Path, name: &str, extra: &[&str]) -> Served {
@@ -314,4 +316,59 @@ spec:
     // Nothing was written: the namespace does not even exist.
     let namespaces = served.kubectl(&["get", "namespaces", "-o", "name"]);
     assert!(!namespaces.contains("namespace/shop"), "{namespaces}");
+}
+
+#[test]
+fn settle_catches_a_release_that_crashes_after_it_was_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(dir.path(), "one", &[]);
+    kubeconfig(&dir.path().join("kubeconfig"), &[("one", &served)]);
+    project(
+        dir.path(),
+        "  dev:\n    context: one\n    kubeconfig: kubeconfig\n    namespace: shop\n",
+    );
+    let out = sandbox::run(dir.path(), &["deploy", "dev", "--image", API_1]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The next version is ready at once and crashes 5 s (100 simulated) after each start:
+    // its rollout completes, and only the settle window can see the crash.
+    let manifest = dir.path().join("k8s/api.yaml");
+    let text = fs::read_to_string(&manifest).unwrap().replace(
+        "      labels: {app: api}\n    spec:",
+        "      labels: {app: api}\n      annotations: {dev.slipway.sandbox/behavior: crash-after=100s}\n    spec:",
+    );
+    fs::write(&manifest, text).unwrap();
+    let out = sandbox::run(
+        dir.path(),
+        &["deploy", "dev", "--image", API_2_OK, "--settle", "10s"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("watching its pods for restarts for 10s"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("deployment/api: RestartedAfterReady"),
+        "{stderr}"
+    );
+    let image = served.kubectl(&[
+        "-n",
+        "shop",
+        "get",
+        "deployment/api",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ]);
+    assert_eq!(image, &API_1[4..], "the previous release runs again");
+
+    // A duration that is not one is refused before anything is written.
+    let out = sandbox::run(dir.path(), &["deploy", "dev", "--settle", "soon"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("`--settle soon`"), "{stderr}");
 }

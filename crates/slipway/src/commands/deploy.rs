@@ -102,6 +102,7 @@ pub fn deploy(args: &DeployArgs, global: &GlobalArgs, printer: &Printer) -> Resu
     project.check_images(&overrides)?;
     let timeout = parse_duration("--timeout", &args.timeout, env.policy.timeout)?;
     let wait_lock = parse_duration("--wait-lock", &args.wait_lock, Duration::ZERO)?;
+    let settle = parse_duration("--settle", &args.settle, env.policy.settle)?;
 
     if env.policy.require_approval && !args.yes && !args.dry_run {
         approve(&env.name, "deploy to")?;
@@ -127,6 +128,7 @@ pub fn deploy(args: &DeployArgs, global: &GlobalArgs, printer: &Printer) -> Resu
         only: args.only.clone(),
         images_from: None,
         timeout,
+        settle,
         rollback: env.policy.rollback_on_failure && !args.no_rollback,
         dry_run: args.dry_run,
         wait_lock,
@@ -143,6 +145,8 @@ struct Request {
     /// For a promotion: the images of another environment's release.
     images_from: Option<Release>,
     timeout: Duration,
+    /// See `settle` in `slipway.yaml`.
+    settle: Duration,
     rollback: bool,
     dry_run: bool,
     wait_lock: Duration,
@@ -222,7 +226,7 @@ fn release_environment(
             timeout: request.timeout,
             rollback_on_failure: request.rollback,
             crashloop_tolerance: env.policy.crashloop_tolerance,
-            settle: env.policy.settle,
+            settle: request.settle,
             user: user(),
             git_commit: request.git.0.clone(),
             git_dirty: request.git.1,
@@ -458,6 +462,7 @@ pub fn diff(args: &EnvArgs, global: &GlobalArgs, printer: &Printer) -> Result<()
         image: vec![],
         dry_run: true,
         timeout: None,
+        settle: None,
         no_rollback: false,
         yes: true,
         wait_lock: None,
@@ -780,6 +785,7 @@ pub fn promote(args: &PromoteArgs, global: &GlobalArgs, printer: &Printer) -> Re
         overrides: vec![],
         only: vec![],
         timeout: env.policy.timeout,
+        settle: env.policy.settle,
         rollback: env.policy.rollback_on_failure,
         dry_run: false,
         wait_lock: Duration::ZERO,
