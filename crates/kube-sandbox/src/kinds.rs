@@ -345,6 +345,18 @@ pub fn apply_defaults(rt: &ResourceType, obj: &mut Value, cluster_ip: impl FnOnc
                 if let Some(Value::Object(ps)) = obj.pointer_mut("/spec/template/spec") {
                     default_if_missing(ps, "restartPolicy", json!("Never"));
                 }
+            } else {
+                let spec = ensure_map(obj, "spec");
+                default_if_missing(spec, "revisionHistoryLimit", json!(10));
+                let strategy = spec.entry("updateStrategy").or_insert_with(|| json!({}));
+                if strategy.get("type").is_none() {
+                    strategy["type"] = json!("RollingUpdate");
+                }
+                if strategy["type"] == "RollingUpdate" {
+                    let ru = ensure_map(strategy, "rollingUpdate");
+                    default_if_missing(ru, "maxUnavailable", json!(1));
+                    default_if_missing(ru, "maxSurge", json!(0));
+                }
             }
             default_template(obj);
         }

@@ -1,4 +1,4 @@
-//! The Job, Endpoints and StatefulSet controllers, judged by the real kubectl.
+//! The Job, Endpoints, StatefulSet and DaemonSet controllers, judged by the real kubectl.
 
 mod common;
 
@@ -584,6 +584,218 @@ async fn endpointslices_follow_ready_unready_and_terminating_pods() {
             .iter()
             .all(|s| s["metadata"]["labels"]["kubernetes.io/service-name"] != "web")
             .then_some(())
+    })
+    .await;
+}
+
+fn daemonset_yaml(image: &str, spec_extra: &str, pod_extra: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: agent\nspec:\n{spec_extra}  selector:\n    matchLabels:\n      app: agent\n  template:\n    metadata:\n      labels:\n        app: agent\n        tier: node\n    spec:\n{pod_extra}      containers:\n      - name: agent\n        image: {image}\n"
+    )
+}
+
+/// The DaemonSet's pods that are not terminating.
+fn daemon_pods(env: &Env) -> Vec<Value> {
+    env.pods()
+        .into_iter()
+        .filter(|p| {
+            p["metadata"]["ownerReferences"][0]["kind"] == "DaemonSet"
+                && p["metadata"]["deletionTimestamp"].is_null()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemonset_runs_one_pod_on_the_node_and_rolls_it_with_history_and_undo() {
+    let env = Env::with_speed(SPEED).await;
+    let rollout = || env.kubectl(&["rollout", "status", "daemonset/agent", "--timeout=60s"]);
+    env.apply(&daemonset_yaml("fluentd:1", "", "")).await;
+    let out = rollout().await.ok();
+    assert!(
+        out.stdout
+            .contains("daemon set \"agent\" successfully rolled out"),
+        "{}",
+        out.stdout
+    );
+    let ds = env.get_json(&["get", "daemonset", "agent"]).await;
+    assert_eq!(ds["spec"]["updateStrategy"]["type"], "RollingUpdate");
+    assert_eq!(
+        ds["spec"]["updateStrategy"]["rollingUpdate"]["maxUnavailable"],
+        1
+    );
+    let st = &ds["status"];
+    for k in [
+        "desiredNumberScheduled",
+        "currentNumberScheduled",
+        "updatedNumberScheduled",
+        "numberReady",
+        "numberAvailable",
+    ] {
+        assert_eq!(st[k], 1, "{k} in {st:#}");
+    }
+    assert_eq!(st["numberMisscheduled"], 0);
+    assert!(st["numberUnavailable"].is_null(), "{st:#}");
+    assert_eq!(st["observedGeneration"], ds["metadata"]["generation"]);
+
+    let pods = daemon_pods(&env);
+    assert_eq!(pods.len(), 1);
+    let first = &pods[0];
+    let name = first["metadata"]["name"].as_str().unwrap();
+    assert!(
+        name.starts_with("agent-") && name.len() == "agent-".len() + 5,
+        "{name}"
+    );
+    let owner = &first["metadata"]["ownerReferences"][0];
+    assert_eq!(owner["name"], "agent");
+    assert_eq!(owner["uid"], ds["metadata"]["uid"]);
+    assert_eq!(owner["controller"], true);
+    let labels = &first["metadata"]["labels"];
+    assert_eq!(labels["app"], "agent");
+    assert_eq!(labels["tier"], "node");
+    assert_eq!(labels["pod-template-generation"], "1");
+    let hash1 = labels["controller-revision-hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(first["spec"]["nodeName"], "sandbox-node");
+    assert_eq!(first["status"]["phase"], "Running");
+    assert_eq!(history(&env, "daemonset/agent").await, [1]);
+
+    // A new image: the old pod goes, a new one comes.
+    env.kubectl(&["set", "image", "daemonset/agent", "agent=fluentd:2"])
+        .await
+        .ok();
+    rollout().await.ok();
+    let pods = daemon_pods(&env);
+    assert_eq!(pods.len(), 1, "{pods:#?}");
+    let second = &pods[0];
+    assert_ne!(second["metadata"]["name"], first["metadata"]["name"]);
+    assert_eq!(second["spec"]["containers"][0]["image"], "fluentd:2");
+    assert_eq!(second["metadata"]["labels"]["pod-template-generation"], "2");
+    let hash2 = second["metadata"]["labels"]["controller-revision-hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(hash1, hash2);
+    assert_eq!(history(&env, "daemonset/agent").await, [1, 2]);
+    let revisions = env
+        .get_json(&["get", "controllerrevisions", "-l", "app=agent"])
+        .await;
+    let items = revisions["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{revisions:#}");
+    for r in items {
+        let owner = &r["metadata"]["ownerReferences"][0];
+        assert_eq!(owner["kind"], "DaemonSet");
+        assert_eq!(owner["uid"], ds["metadata"]["uid"]);
+        let hash = r["metadata"]["labels"]["controller-revision-hash"]
+            .as_str()
+            .unwrap();
+        assert_eq!(r["metadata"]["name"], format!("agent-{hash}"));
+        let want = if r["revision"] == 1 { &hash1 } else { &hash2 };
+        assert_eq!(hash, want);
+    }
+    let one = env
+        .kubectl(&["rollout", "history", "daemonset/agent", "--revision=1"])
+        .await
+        .ok();
+    assert!(one.stdout.contains("fluentd:1"), "{}", one.stdout);
+
+    // Undo restores the first template, which becomes revision 3.
+    let undo = env
+        .kubectl(&["rollout", "undo", "daemonset/agent"])
+        .await
+        .ok();
+    assert_eq!(undo.stdout.trim(), "daemonset.apps/agent rolled back");
+    rollout().await.ok();
+    assert_eq!(history(&env, "daemonset/agent").await, [2, 3]);
+    let pods = daemon_pods(&env);
+    assert_eq!(pods.len(), 1, "{pods:#?}");
+    assert_eq!(pods[0]["spec"]["containers"][0]["image"], "fluentd:1");
+    assert_eq!(
+        pods[0]["metadata"]["labels"]["controller-revision-hash"],
+        hash1.as_str()
+    );
+
+    // Deleting the DaemonSet deletes its pod and revisions.
+    env.kubectl(&["delete", "daemonset", "agent"]).await.ok();
+    env.until(20, "the daemon pods to be gone", |e| {
+        e.pods().is_empty().then_some(())
+    })
+    .await;
+    env.until(10, "the revisions to be gone", |e| {
+        e.list("apps", "controllerrevisions")
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemonset_follows_the_node_selector_and_on_delete() {
+    let env = Env::with_speed(SPEED).await;
+    let selector = "      nodeSelector:\n        disk: ssd\n";
+    env.apply(&daemonset_yaml(
+        "fluentd:1",
+        "  updateStrategy:\n    type: OnDelete\n",
+        selector,
+    ))
+    .await;
+    env.until(10, "the status to be observed", |e| {
+        let ds = e.get("apps", "daemonsets", "agent")?;
+        (ds["status"]["observedGeneration"] == 1).then_some(())
+    })
+    .await;
+    let ds = env.get("apps", "daemonsets", "agent").unwrap();
+    assert_eq!(ds["status"]["desiredNumberScheduled"], 0);
+    assert_eq!(ds["status"]["currentNumberScheduled"], 0);
+    assert!(env.pods().is_empty());
+
+    // Once the node has the label, the pod comes.
+    env.kubectl(&["label", "node", "sandbox-node", "disk=ssd"])
+        .await
+        .ok();
+    let first = env
+        .until(20, "a ready daemon pod", |e| {
+            let ds = e.get("apps", "daemonsets", "agent")?;
+            (ds["status"]["numberReady"] == 1).then(|| daemon_pods(e))
+        })
+        .await;
+    assert_eq!(first.len(), 1);
+
+    // OnDelete: a new template changes nothing until the pod is deleted.
+    env.kubectl(&["set", "image", "daemonset/agent", "agent=fluentd:2"])
+        .await
+        .ok();
+    env.until(10, "the new generation to be observed", |e| {
+        let ds = e.get("apps", "daemonsets", "agent")?;
+        (ds["status"]["observedGeneration"] == 2).then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let ds = env.get("apps", "daemonsets", "agent").unwrap();
+    assert!(ds["status"]["updatedNumberScheduled"].is_null(), "{ds:#}");
+    let pods = daemon_pods(&env);
+    assert_eq!(pods.len(), 1);
+    assert_eq!(pods[0]["metadata"]["name"], first[0]["metadata"]["name"]);
+    let old = pods[0]["metadata"]["name"].as_str().unwrap();
+    env.kubectl(&["delete", "pod", old, "--wait=false"])
+        .await
+        .ok();
+    let pods = env
+        .until(20, "the replacement pod", |e| {
+            let pods = daemon_pods(e);
+            (pods.len() == 1 && pods[0]["metadata"]["name"] != old).then_some(pods)
+        })
+        .await;
+    assert_eq!(pods[0]["spec"]["containers"][0]["image"], "fluentd:2");
+
+    // Without the label, the pod goes.
+    env.kubectl(&["label", "node", "sandbox-node", "disk-"])
+        .await
+        .ok();
+    env.until(20, "the daemon pod to be gone", |e| {
+        let ds = e.get("apps", "daemonsets", "agent")?;
+        (e.pods().is_empty() && ds["status"]["desiredNumberScheduled"] == 0).then_some(())
     })
     .await;
 }

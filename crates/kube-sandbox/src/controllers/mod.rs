@@ -1,11 +1,12 @@
 //! The controllers of the sandbox's control plane: Deployment, ReplicaSet, Job,
-//! StatefulSet and Service → Endpoints and EndpointSlices, run as one "controller
-//! manager" task.
+//! StatefulSet, DaemonSet and Service → Endpoints and EndpointSlices, run as one
+//! "controller manager" task.
 //!
 //! Where to start: [`start`] spawns the manager. It subscribes to every change of the
 //! [`Store`] and turns each into the keys of the objects that must be reconciled (a pod
-//! change dirties its controlling ReplicaSet/Job/StatefulSet and the Services of its
-//! namespace; a ReplicaSet change dirties its Deployment, …). Each reconciler reads the
+//! change dirties its controlling ReplicaSet/Job/StatefulSet/DaemonSet and the Services of
+//! its namespace; a ReplicaSet change dirties its Deployment; a change of the node's labels
+//! dirties every DaemonSet, …). Each reconciler reads the
 //! current state from the store, writes what must change, and may ask to be called again
 //! after a delay — the only timers there are, for time-based transitions such as
 //! `minReadySeconds`, `progressDeadlineSeconds` and `activeDeadlineSeconds`. Nothing polls.
@@ -17,6 +18,7 @@
 //! Garbage collection of dependents (ownerReferences) is done by the store on every
 //! delete, not here. Simulated durations are divided by [`ControllerOptions::speed`].
 
+pub mod daemonset;
 pub mod deployment;
 pub mod endpoints;
 pub mod events;
@@ -85,6 +87,8 @@ pub(crate) struct Ctx {
     pub statefulsets: ResourceType,
     pub controllerrevisions: ResourceType,
     pub endpointslices: ResourceType,
+    pub daemonsets: ResourceType,
+    pub nodes: ResourceType,
 }
 
 fn find(store: &Store, group: &str, resource: &str) -> ResourceType {
@@ -108,6 +112,8 @@ impl Ctx {
             statefulsets: find(&store, "apps", "statefulsets"),
             controllerrevisions: find(&store, "apps", "controllerrevisions"),
             endpointslices: find(&store, "discovery.k8s.io", "endpointslices"),
+            daemonsets: find(&store, "apps", "daemonsets"),
+            nodes: find(&store, "", "nodes"),
             speed: if speed > 0.0 { speed } else { 1.0 },
             store,
         }
@@ -321,6 +327,7 @@ enum Key {
     ReplicaSet(String, String),
     Job(String, String),
     StatefulSet(String, String),
+    DaemonSet(String, String),
     Service(String, String),
 }
 
@@ -352,9 +359,29 @@ fn keys_for(ctx: &Ctx, ev: &StoreEvent, out: &mut BTreeSet<Key>) {
             "apps/statefulsets" => {
                 out.insert(Key::StatefulSet(ns, name));
             }
-            "apps/controllerrevisions" => {
-                if let Some(("StatefulSet", s)) = controller_of(o) {
+            "apps/daemonsets" => {
+                out.insert(Key::DaemonSet(ns, name));
+            }
+            "apps/controllerrevisions" => match controller_of(o) {
+                Some(("StatefulSet", s)) => {
                     out.insert(Key::StatefulSet(ns, s.to_string()));
+                }
+                Some(("DaemonSet", d)) => {
+                    out.insert(Key::DaemonSet(ns, d.to_string()));
+                }
+                _ => {}
+            },
+            // Where daemon pods belong depends on the node's labels.
+            "/nodes"
+                if ev.event_type != EventType::Modified
+                    || ev.previous.as_ref().map(|p| &p["metadata"]["labels"])
+                        != Some(&ev.object["metadata"]["labels"]) =>
+            {
+                for ds in ctx.list(&ctx.daemonsets, None) {
+                    out.insert(Key::DaemonSet(
+                        str_at(&ds, "metadata.namespace").to_string(),
+                        str_at(&ds, "metadata.name").to_string(),
+                    ));
                 }
             }
             "/services" => {
@@ -386,6 +413,9 @@ fn keys_for(ctx: &Ctx, ev: &StoreEvent, out: &mut BTreeSet<Key>) {
                     }
                     Some(("StatefulSet", s)) => {
                         out.insert(Key::StatefulSet(ns.clone(), s.to_string()));
+                    }
+                    Some(("DaemonSet", d)) => {
+                        out.insert(Key::DaemonSet(ns.clone(), d.to_string()));
                     }
                     _ => {}
                 }
@@ -425,6 +455,10 @@ fn all_keys(ctx: &Ctx) -> BTreeSet<Key> {
         let (n, m) = key(&o);
         out.insert(Key::StatefulSet(n, m));
     }
+    for o in ctx.list(&ctx.daemonsets, None) {
+        let (n, m) = key(&o);
+        out.insert(Key::DaemonSet(n, m));
+    }
     for o in ctx.list(&ctx.services, None) {
         let (n, m) = key(&o);
         out.insert(Key::Service(n, m));
@@ -438,6 +472,7 @@ fn reconcile(ctx: &Ctx, key: &Key) -> Option<Duration> {
         Key::ReplicaSet(ns, n) => replicaset::sync(ctx, ns, n),
         Key::Job(ns, n) => job::sync(ctx, ns, n),
         Key::StatefulSet(ns, n) => statefulset::sync(ctx, ns, n),
+        Key::DaemonSet(ns, n) => daemonset::sync(ctx, ns, n),
         Key::Service(ns, n) => endpoints::sync(ctx, ns, n),
     }
 }

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-const REVISION_LABEL: &str = "controller-revision-hash";
+pub(crate) const REVISION_LABEL: &str = "controller-revision-hash";
 const HASH_LABEL: &str = "controller.kubernetes.io/hash";
 
 /// The `data` of a ControllerRevision for `template`, as the real controller writes it: a
@@ -62,9 +62,11 @@ fn revision_number(rev: &Value) -> i64 {
     rev["revision"].as_i64().unwrap_or(0)
 }
 
-/// Makes the ControllerRevision of the current template exist and be the newest; returns
-/// its name and the collision count used for it.
-fn sync_revisions(ctx: &Ctx, sts: &Value) -> (String, i64) {
+/// Makes the ControllerRevision of the current template of `owner` (a StatefulSet or a
+/// DaemonSet) exist and be the newest; returns its name, its hash (also the value of its
+/// `hash_label`) and the collision count used for it.
+pub(crate) fn sync_revisions(ctx: &Ctx, owner: &Value, hash_label: &str) -> (String, String, i64) {
+    let sts = owner;
     let ns = str_at(sts, "metadata.namespace");
     let name = str_at(sts, "metadata.name");
     let template = &sts["spec"]["template"];
@@ -89,17 +91,17 @@ fn sync_revisions(ctx: &Ctx, sts: &Value) -> (String, i64) {
                         o["revision"] = json!(next)
                     });
                 }
-                return (rev_name, collisions);
+                return (rev_name, hash, collisions);
             }
             // A revision of that name with other content: a hash collision.
             Some(_) if collisions < 100 => collisions += 1,
-            Some(_) => return (rev_name, collisions),
+            Some(_) => return (rev_name, hash, collisions),
             None => {
                 let mut labels = template["metadata"]["labels"]
                     .as_object()
                     .cloned()
                     .unwrap_or_default();
-                labels.insert(HASH_LABEL.into(), json!(hash));
+                labels.insert(hash_label.into(), json!(hash));
                 let rev = json!({
                     "apiVersion": "apps/v1", "kind": "ControllerRevision",
                     "metadata": {"name": rev_name, "namespace": ns, "labels": labels,
@@ -107,32 +109,23 @@ fn sync_revisions(ctx: &Ctx, sts: &Value) -> (String, i64) {
                     "data": data, "revision": next,
                 });
                 ctx.create(&ctx.controllerrevisions, ns, rev);
-                return (rev_name, collisions);
+                return (rev_name, hash, collisions);
             }
         }
     }
 }
 
-/// Deletes the oldest revisions beyond `revisionHistoryLimit` that no pod uses and that are
-/// neither the current nor the update revision.
-fn truncate_history(ctx: &Ctx, sts: &Value, current: &str, update: &str) {
-    let limit = sts["spec"]["revisionHistoryLimit"]
+/// Deletes, oldest first, the revisions of `owner` beyond its `revisionHistoryLimit` for
+/// which `in_use` is false.
+pub(crate) fn truncate_history(ctx: &Ctx, owner: &Value, in_use: impl Fn(&Value) -> bool) {
+    let limit = owner["spec"]["revisionHistoryLimit"]
         .as_i64()
         .unwrap_or(10)
         .max(0) as usize;
-    let in_use: BTreeSet<String> = ctx
-        .owned(&ctx.pods, sts)
-        .iter()
-        .filter_map(|p| p["metadata"]["labels"][REVISION_LABEL].as_str())
-        .map(str::to_string)
-        .collect();
     let mut old: Vec<_> = ctx
-        .owned(&ctx.controllerrevisions, sts)
+        .owned(&ctx.controllerrevisions, owner)
         .into_iter()
-        .filter(|r| {
-            let n = str_at(r, "metadata.name");
-            n != current && n != update && !in_use.contains(n)
-        })
+        .filter(|r| !in_use(r))
         .collect();
     if old.len() <= limit {
         return;
@@ -177,7 +170,7 @@ pub(crate) fn sync(ctx: &Ctx, ns: &str, name: &str) -> Option<Duration> {
         return None;
     }
     let replicas = sts["spec"]["replicas"].as_i64().unwrap_or(1);
-    let (update_revision, collisions) = sync_revisions(ctx, &sts);
+    let (update_revision, _, collisions) = sync_revisions(ctx, &sts, HASH_LABEL);
     let mut current_revision = sts["status"]["currentRevision"]
         .as_str()
         .unwrap_or(&update_revision)
@@ -288,6 +281,14 @@ pub(crate) fn sync(ctx: &Ctx, ns: &str, name: &str) -> Option<Duration> {
         }
     }
     ctx.write_status(&ctx.statefulsets, &sts, status);
-    truncate_history(ctx, &sts, &current_revision, &update_revision);
+    // Revisions that no pod uses and that are neither current nor the update revision go.
+    let in_use: BTreeSet<String> = ctx
+        .owned(&ctx.pods, &sts)
+        .iter()
+        .filter_map(|p| p["metadata"]["labels"][REVISION_LABEL].as_str())
+        .chain([current_revision.as_str(), update_revision.as_str()])
+        .map(str::to_string)
+        .collect();
+    truncate_history(ctx, &sts, |r| in_use.contains(str_at(r, "metadata.name")));
     None
 }

@@ -4,7 +4,7 @@
 //!   node's allocatable CPU, memory and pod count minus what bound, unfinished pods
 //!   request; otherwise it stays Pending with `PodScheduled=False, Unschedulable` and a
 //!   Warning `FailedScheduling` event carrying kube-scheduler's message. Unschedulable pods
-//!   are retried whenever a pod goes away or finishes.
+//!   are retried whenever a pod goes away or finishes, or the node's labels change.
 //! - **Kubelet** ([`kubelet`]): resolves each image over the OCI distribution API
 //!   ([`image`]) — registries on loopback or listed in [`NodeOptions::registries`]; others
 //!   count as present unless [`NodeOptions::strict_images`] — and runs the container's
@@ -231,6 +231,18 @@ impl Node {
                 elapsed: started.elapsed(),
             });
         });
+    }
+
+    /// A change of the node's labels (`kubectl label node`) can make pending pods with a
+    /// `nodeSelector` fit.
+    fn on_node_event(&mut self, ev: &StoreEvent) {
+        if ev.event_type != EventType::Deleted
+            && str_at(&ev.object, "metadata.name") == NODE_NAME
+            && ev.object["metadata"]["labels"] != self.node_labels
+        {
+            self.node_labels = ev.object["metadata"]["labels"].clone();
+            self.schedule = true;
+        }
     }
 
     fn on_pod_event(&mut self, ev: &StoreEvent) {
@@ -478,6 +490,7 @@ async fn run(ctx: Ctx, opts: NodeOptions) {
         loop {
             match rx.try_recv() {
                 Ok(ev) if ev.storage_key == "/pods" => node.on_pod_event(&ev),
+                Ok(ev) if ev.storage_key == "/nodes" => node.on_node_event(&ev),
                 Ok(_) => {}
                 Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {
                     node.schedule = true;
@@ -508,6 +521,7 @@ async fn run(ctx: Ctx, opts: NodeOptions) {
         tokio::select! {
             ev = rx.recv() => match ev {
                 Ok(ev) if ev.storage_key == "/pods" => node.on_pod_event(&ev),
+                Ok(ev) if ev.storage_key == "/nodes" => node.on_node_event(&ev),
                 Ok(_) => {}
                 Err(RecvError::Lagged(_)) => {
                     node.schedule = true;
