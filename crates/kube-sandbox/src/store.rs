@@ -387,12 +387,11 @@ impl Store {
         if let Some(rv) = durable {
             outbox.durable_upto = outbox.durable_upto.max(rv);
         }
-        while let Some(ev) = outbox.queue.pop_front() {
-            if ev.rv > outbox.durable_upto {
-                outbox.queue.push_front(ev);
-                break;
+        let durable_upto = outbox.durable_upto;
+        while outbox.queue.front().is_some_and(|ev| ev.rv <= durable_upto) {
+            if let Some(ev) = outbox.queue.pop_front() {
+                let _ = self.tx.send(ev);
             }
-            let _ = self.tx.send(ev);
         }
     }
 

@@ -515,14 +515,7 @@ async fn restore(
 ) -> Result<(), Box<Diagnosis>> {
     let ns = &input.namespace;
     let since = Timestamp::now();
-    // Secrets are recorded without their values; the release's Secrets still exist on
-    // the cluster (content-hashed names are kept while a record refers to them).
-    let objects: Vec<Value> = prev
-        .manifest
-        .iter()
-        .filter(|o| o.get("kind").and_then(Value::as_str) != Some("Secret"))
-        .cloned()
-        .collect();
+    let objects = record::reappliable(&prev.manifest);
     let workloads: Vec<Workload> = objects.iter().filter_map(|o| Workload::of(o, ns)).collect();
     if let Err(e) = apply_all(cluster, &objects, ns, None, report).await {
         return Err(Box::new(Diagnosis {

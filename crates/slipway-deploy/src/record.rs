@@ -105,6 +105,20 @@ pub fn selector(app: &str, environment: &str) -> String {
     format!("{LABEL_APP}={app},{LABEL_ENV}={environment}")
 }
 
+/// The key a recorded Secret carries instead of its values: the hash of its data.
+pub const DATA_HASH_KEY: &str = "slipway.dev/data-sha256";
+
+/// The objects of a recorded manifest that can be applied again: all but the Secrets,
+/// which are recorded without their values. The release's own Secrets still exist on
+/// the cluster (content-hashed names are kept while a record refers to them).
+pub fn reappliable(manifest: &[Value]) -> Vec<Value> {
+    manifest
+        .iter()
+        .filter(|o| o.get(DATA_HASH_KEY).is_none())
+        .cloned()
+        .collect()
+}
+
 /// Replaces the `data` and `stringData` of every Secret with a hash of its content, so
 /// the record can show that a Secret changed without holding its values.
 pub fn redact_secrets(objects: &[Value]) -> Vec<Value> {
@@ -123,7 +137,7 @@ pub fn redact_secrets(objects: &[Value]) -> Vec<Value> {
             hasher.update(serde_json::to_vec(&string_data).unwrap_or_default());
             let digest = hasher.finalize();
             let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-            map.insert("slipway.dev/data-sha256".into(), Value::String(hex));
+            map.insert(DATA_HASH_KEY.into(), Value::String(hex));
             redacted
         })
         .collect()

@@ -91,6 +91,17 @@ spec:
     .unwrap();
 }
 
+/// One sandbox, and a project whose environment `dev` deploys to its namespace `shop`.
+fn one_cluster_project(dir: &Path) -> Served {
+    let served = serve(dir, "one", &[]);
+    kubeconfig(&dir.join("kubeconfig"), &[("one", &served)]);
+    project(
+        dir,
+        "  dev:\n    context: one\n    kubeconfig: kubeconfig\n    namespace: shop\n",
+    );
+    served
+}
+
 fn json_lines(out: &Output) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -189,12 +200,7 @@ fn an_environment_of_two_clusters_is_released_on_both_at_once() {
 #[test]
 fn status_watch_shows_a_change_made_with_kubectl() {
     let dir = tempfile::tempdir().unwrap();
-    let served = serve(dir.path(), "one", &[]);
-    kubeconfig(&dir.path().join("kubeconfig"), &[("one", &served)]);
-    project(
-        dir.path(),
-        "  dev:\n    context: one\n    kubeconfig: kubeconfig\n    namespace: shop\n",
-    );
+    let served = one_cluster_project(dir.path());
     let out = sandbox::run(dir.path(), &["deploy", "dev", "--image", API_1]);
     assert_eq!(
         out.status.code(),
@@ -264,12 +270,7 @@ fn status_watch_shows_a_change_made_with_kubectl() {
 #[test]
 fn custom_resources_are_checked_against_the_clusters_definitions() {
     let dir = tempfile::tempdir().unwrap();
-    let served = serve(dir.path(), "one", &[]);
-    kubeconfig(&dir.path().join("kubeconfig"), &[("one", &served)]);
-    project(
-        dir.path(),
-        "  dev:\n    context: one\n    kubeconfig: kubeconfig\n    namespace: shop\n",
-    );
+    let served = one_cluster_project(dir.path());
     // The definition is the cluster's (installed by its operator), not the release's.
     let crd = dir.path().join("crd.yaml");
     fs::write(
@@ -321,12 +322,7 @@ spec:
 #[test]
 fn settle_catches_a_release_that_crashes_after_it_was_ready() {
     let dir = tempfile::tempdir().unwrap();
-    let served = serve(dir.path(), "one", &[]);
-    kubeconfig(&dir.path().join("kubeconfig"), &[("one", &served)]);
-    project(
-        dir.path(),
-        "  dev:\n    context: one\n    kubeconfig: kubeconfig\n    namespace: shop\n",
-    );
+    let served = one_cluster_project(dir.path());
     let out = sandbox::run(dir.path(), &["deploy", "dev", "--image", API_1]);
     assert_eq!(
         out.status.code(),

@@ -491,12 +491,22 @@ fn histories(
     rt.block_on(async {
         let targets = release::namespaces(env);
         let mut out = Vec::new();
+        // One connection per cluster, shared by its namespaces.
+        let mut connections: Vec<Option<Arc<slipway_deploy::cluster::Cluster>>> =
+            vec![None; targets.len()];
         for (cluster, ns) in &targets {
             let index = targets
                 .iter()
                 .position(|(c, _)| c == cluster)
                 .unwrap_or_default();
-            let connection = clusters::connect(cluster, &project.config, global, printer).await?;
+            let connection = match &connections[index] {
+                Some(c) => Arc::clone(c),
+                None => {
+                    let c = clusters::connect(cluster, &project.config, global, printer).await?;
+                    connections[index] = Some(Arc::clone(&c));
+                    c
+                }
+            };
             let records = engine::history(&connection, &project.config.app, &env.name, ns)
                 .await
                 .map_err(|e| CliError::new(exit::UNREACHABLE, e.to_string()))?;
@@ -579,34 +589,11 @@ pub fn rollback(
             })
             .hint(format!("see `slipway history {}`", env.name)));
         };
-        let objects: Vec<serde_json::Value> = target
-            .manifest
-            .iter()
-            .filter(|o| {
-                o.get("kind").and_then(|k| k.as_str()) != Some("Secret")
-                    || o.get("slipway.dev/data-sha256").is_none()
-            })
-            .cloned()
-            .collect();
+        let objects = slipway_deploy::record::reappliable(&target.manifest);
         let header = format!("==> rolling `{ns}` back to revision {}", target.revision);
         let input = DeployInput {
-            app: project.config.app.clone(),
-            environment: env.name.clone(),
-            namespace: ns.clone(),
-            objects,
-            hooks: vec![],
-            images: target.images.clone(),
             timeout,
-            rollback_on_failure: false,
-            crashloop_tolerance: env.policy.crashloop_tolerance,
-            settle: env.policy.settle,
-            user: user(),
-            git_commit: target.git_commit.clone(),
-            git_dirty: target.git_dirty,
-            action: "rollback".into(),
-            source_revision: Some(target.revision),
-            dry_run: false,
-            wait_lock: Duration::ZERO,
+            ..reapply(&project, &env, &ns, target, objects, "rollback")
         };
         jobs.push(Job {
             header,
@@ -808,55 +795,36 @@ pub fn restart(args: &RestartArgs, global: &GlobalArgs, printer: &Printer) -> Re
             return Err(CliError::usage(format!("`{ns}` has no release to restart")));
         };
         let mut restarted = Vec::new();
-        let objects: Vec<serde_json::Value> = current
-            .manifest
-            .iter()
-            .filter(|o| o.get("slipway.dev/data-sha256").is_none())
-            .cloned()
-            .map(|mut o| {
-                let kind = o
-                    .get("kind")
-                    .and_then(|k| k.as_str())
-                    .unwrap_or("")
-                    .to_string();
-                let name = o
-                    .pointer("/metadata/name")
-                    .and_then(|n| n.as_str())
-                    .unwrap_or("")
-                    .to_string();
-                let chosen = args.workloads.is_empty() || args.workloads.contains(&name);
-                if matches!(kind.as_str(), "Deployment" | "StatefulSet" | "DaemonSet") && chosen {
-                    o["spec"]["template"]["metadata"]["annotations"]["slipway.dev/restarted-at"] =
-                        serde_json::json!(stamp);
-                    restarted.push(name);
-                }
-                o
-            })
-            .collect();
+        let objects: Vec<serde_json::Value> = slipway_deploy::record::reappliable(
+            &current.manifest,
+        )
+        .into_iter()
+        .map(|mut o| {
+            let kind = o
+                .get("kind")
+                .and_then(|k| k.as_str())
+                .unwrap_or("")
+                .to_string();
+            let name = o
+                .pointer("/metadata/name")
+                .and_then(|n| n.as_str())
+                .unwrap_or("")
+                .to_string();
+            let chosen = args.workloads.is_empty() || args.workloads.contains(&name);
+            if matches!(kind.as_str(), "Deployment" | "StatefulSet" | "DaemonSet") && chosen {
+                o["spec"]["template"]["metadata"]["annotations"]["slipway.dev/restarted-at"] =
+                    serde_json::json!(stamp);
+                restarted.push(name);
+            }
+            o
+        })
+        .collect();
         if let Some(unknown) = args.workloads.iter().find(|w| !restarted.contains(w)) {
             return Err(CliError::usage(format!(
                 "`{unknown}` is not a Deployment, StatefulSet or DaemonSet of the release in `{ns}`"
             )));
         }
-        let input = DeployInput {
-            app: project.config.app.clone(),
-            environment: env.name.clone(),
-            namespace: ns.clone(),
-            objects,
-            hooks: vec![],
-            images: current.images.clone(),
-            timeout: env.policy.timeout,
-            rollback_on_failure: false,
-            crashloop_tolerance: env.policy.crashloop_tolerance,
-            settle: env.policy.settle,
-            user: user(),
-            git_commit: current.git_commit.clone(),
-            git_dirty: current.git_dirty,
-            action: "restart".into(),
-            source_revision: Some(current.revision),
-            dry_run: false,
-            wait_lock: Duration::ZERO,
-        };
+        let input = reapply(&project, &env, &ns, current, objects, "restart");
         jobs.push(Job {
             header: format!("==> restarting {} in `{ns}`", restarted.join(", ")),
             target: to_run,
@@ -864,6 +832,38 @@ pub fn restart(args: &RestartArgs, global: &GlobalArgs, printer: &Printer) -> Re
         });
     }
     run_jobs(&rt, printer, jobs)
+}
+
+/// A release that applies `objects` of the recorded release `from` again, with its
+/// images and commit, under the environment's policy and without a rollback of its own
+/// (`rollback`, `restart`).
+fn reapply(
+    project: &project::Project,
+    env: &Environment,
+    ns: &str,
+    from: &Release,
+    objects: Vec<serde_json::Value>,
+    action: &str,
+) -> DeployInput {
+    DeployInput {
+        app: project.config.app.clone(),
+        environment: env.name.clone(),
+        namespace: ns.to_string(),
+        objects,
+        hooks: vec![],
+        images: from.images.clone(),
+        timeout: env.policy.timeout,
+        rollback_on_failure: false,
+        crashloop_tolerance: env.policy.crashloop_tolerance,
+        settle: env.policy.settle,
+        user: user(),
+        git_commit: from.git_commit.clone(),
+        git_dirty: from.git_dirty,
+        action: action.into(),
+        source_revision: Some(from.revision),
+        dry_run: false,
+        wait_lock: Duration::ZERO,
+    }
 }
 
 /// The time of a restart, as the tag timestamp (`YYYYMMDD-HHMMSS`, UTC).
