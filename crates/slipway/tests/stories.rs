@@ -493,4 +493,17 @@ fn migration_gates_config_rolls_its_users_and_a_hotfix_is_kept() {
         doc["namespaces"][0]["releases"]
     );
     assert_eq!(image("api"), hotfix);
+
+    // A rolling restart of one workload: new pods for web, a revision of its own, and the
+    // images of the current release (the hotfix included).
+    let web_before = pods_of("web");
+    let (code, _, err) = text(&slipway(root, &["restart", "dev", "web"]));
+    assert_eq!(code, 0, "{err}");
+    assert_ne!(pods_of("web"), web_before, "web's pods were replaced");
+    assert_eq!(image("api"), hotfix);
+    let (_, out, _) = text(&slipway(root, &["history", "dev", "-o", "json"]));
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let newest = &doc["namespaces"][0]["releases"][0];
+    assert_eq!(newest["action"], "restart");
+    assert_eq!(newest["status"], "deployed");
 }
