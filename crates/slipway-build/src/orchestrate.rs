@@ -21,7 +21,8 @@
 //!    `rebuild`); its entry comes from the previous `artifacts.json` when that entry has
 //!    the same inputs and digest, else from the image's own labels. Its `extra-tags` are
 //!    moved to it (the manifest copied within the registry), so `latest` follows the
-//!    latest build.
+//!    latest build; so is the release tag when builds share it (a template such as
+//!    `{git.branch}`, or `latest` with `allow-latest`).
 //! 4. **Builds**, in parallel, bounded by `concurrency`: `files` images with the native
 //!    builder, Dockerfile images with buildah, podman or `docker buildx` (the builder is
 //!    chosen and checked in phase 1, see [`BuilderKind::detect`] for `auto`); then the push of the unique tag, the
@@ -423,17 +424,25 @@ pub fn run(
         if options.rebuild || images[index].dirty {
             continue;
         }
-        let artifact = runtime.block_on(reused_artifact(
+        let mut artifact = runtime.block_on(reused_artifact(
             &registries.client,
             &images[index],
             digest,
             &previous,
         ));
-        let moved = runtime.block_on(move_extra_tags(
+        let mut tags = config.extra_tags.clone();
+        if config.tag.shares_tags_between_builds() {
+            // Builds share this tag: it must name the image released now, not the one
+            // the last build pushed.
+            artifact.tag.clone_from(&images[index].tag);
+            artifact.reference = format!("{}:{}@{digest}", artifact.repository, artifact.tag);
+            tags.insert(0, artifact.tag.clone());
+        }
+        let moved = runtime.block_on(move_tags(
             &registries.client,
             &images[index].image.repository,
             digest,
-            &config.extra_tags,
+            &tags,
         ));
         match moved {
             Ok(()) => progress(Event::Skipped {
@@ -1418,7 +1427,7 @@ async fn reused_artifact(
 /// so that a tag such as `latest` follows the latest build even when nothing was
 /// rebuilt. The manifest is copied within the registry (pulled by digest, pushed under
 /// the tag); a tag that already points there is left as it is.
-async fn move_extra_tags(
+async fn move_tags(
     client: &RegistryClient,
     repository: &str,
     digest: &str,

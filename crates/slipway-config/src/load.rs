@@ -18,6 +18,7 @@ const ROOT_KEYS: &[&str] = &[
     "app",
     "registry",
     "tag",
+    "allow-latest",
     "extra-tags",
     "registries",
     "images",
@@ -731,10 +732,17 @@ impl Cx {
         if let Some(v) = map.get("registry") {
             config.registry = self.registry(&v);
         }
+        let allow_latest = map
+            .get("allow-latest")
+            .and_then(|v| self.bool(&v))
+            .unwrap_or(false);
         if let Some(v) = map.get("tag")
-            && let Some(t) = self.tag_template(&v)
+            && let Some(t) = self.tag_template(&v, allow_latest)
         {
             config.tag = t;
+        }
+        if allow_latest {
+            config.tag = config.tag.allowing_latest();
         }
         if let Some(v) = map.get("extra-tags") {
             for item in self.list(&v).unwrap_or_default() {
@@ -871,10 +879,19 @@ impl Cx {
         Some(s)
     }
 
-    fn tag_template(&mut self, v: &Val<'_>) -> Option<TagTemplate> {
+    fn tag_template(&mut self, v: &Val<'_>, allow_latest: bool) -> Option<TagTemplate> {
         let text = self.string(v)?;
         match TagTemplate::parse(&text) {
-            Ok(t) if !t.has_placeholders() => {
+            Ok(_) if text == "latest" && !allow_latest => {
+                self.error(
+                    v.at(),
+                    &v.path,
+                    "tag template `latest` gives every build the same tag",
+                    Some("use a unique tag and list `latest` in `extra-tags`, or set `allow-latest: true` to release as `latest` (deploys still pin the image by digest)".into()),
+                );
+                None
+            }
+            Ok(t) if !t.has_placeholders() && text != "latest" => {
                 self.error(
                     v.at(),
                     &v.path,

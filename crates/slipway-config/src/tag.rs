@@ -111,6 +111,8 @@ pub enum Part {
 pub struct TagTemplate {
     source: String,
     parts: Vec<Part>,
+    /// Whether a rendered `latest` is accepted (`allow-latest: true` in `slipway.yaml`).
+    allow_latest: bool,
 }
 
 impl Default for TagTemplate {
@@ -249,7 +251,7 @@ impl TagError {
             }
             TagError::TooLong { .. } => Some("shorten the literal text of the template".into()),
             TagError::Latest => Some(
-                "`latest` is never a release tag; add it to `extra-tags` to push it in addition"
+                "`latest` names a different image after every build; add it to `extra-tags` to push it in addition, or set `allow-latest: true`"
                     .into(),
             ),
             TagError::DetachedHead => {
@@ -343,7 +345,20 @@ impl TagTemplate {
         Ok(TagTemplate {
             source: template.into(),
             parts,
+            allow_latest: false,
         })
+    }
+
+    /// The same template, whose rendering may be `latest` (by default it is refused).
+    #[must_use]
+    pub fn allowing_latest(mut self) -> Self {
+        self.allow_latest = true;
+        self
+    }
+
+    /// Whether a rendered `latest` is accepted.
+    pub fn allows_latest(&self) -> bool {
+        self.allow_latest
     }
 
     /// The template as written.
@@ -367,6 +382,19 @@ impl TagTemplate {
         self.parts.iter().any(|p| matches!(p, Part::Placeholder(_)))
     }
 
+    /// True when different builds can get the same tag: the template uses no placeholder
+    /// other than `{git.branch}` (as `latest`, allowed by `allow-latest`, or `{git.branch}`
+    /// alone). Such a tag must be moved to whichever image a build releases, even an image
+    /// reused from an earlier build.
+    pub fn shares_tags_between_builds(&self) -> bool {
+        self.parts.iter().all(|p| {
+            matches!(
+                p,
+                Part::Literal(_) | Part::Placeholder(Placeholder::GitBranch)
+            )
+        })
+    }
+
     /// True when the tag depends only on the content built: the template uses only
     /// `{inputs}`, `{git.sha}`, `{git.short_sha}` and literal text (no time, build number
     /// or branch), so equal inputs may reuse an existing tag.
@@ -383,7 +411,8 @@ impl TagTemplate {
             })
     }
 
-    /// Fill the template and check the result with [`validate_tag`]; `latest` is refused.
+    /// Fill the template and check the result with [`validate_tag`]; `latest` is refused
+    /// unless the template was made with [`TagTemplate::allowing_latest`].
     ///
     /// # Errors
     ///
@@ -399,7 +428,7 @@ impl TagTemplate {
             }
         }
         validate_tag(&out)?;
-        if out == "latest" {
+        if out == "latest" && !self.allow_latest {
             return Err(TagError::Latest);
         }
         Ok(out)
@@ -773,8 +802,9 @@ mod tests {
         assert_eq!(err, TagError::Latest);
         assert_eq!(
             err.hint().unwrap(),
-            "`latest` is never a release tag; add it to `extra-tags` to push it in addition"
+            "`latest` names a different image after every build; add it to `extra-tags` to push it in addition, or set `allow-latest: true`"
         );
+        assert_eq!(t.allowing_latest().render(&c).unwrap(), "latest");
     }
 
     #[test]
@@ -786,6 +816,18 @@ mod tests {
             t.render(&c),
             Err(TagError::InvalidStart { ch: '-', .. })
         ));
+    }
+
+    #[test]
+    fn templates_of_branch_and_text_share_tags_between_builds() {
+        let shares = |t: &str| TagTemplate::parse(t).unwrap().shares_tags_between_builds();
+        assert!(shares("latest"));
+        assert!(shares("{git.branch}"));
+        assert!(shares("release-{git.branch}"));
+        assert!(!shares("{git.branch}-{git.short_sha}"));
+        assert!(!shares("{timestamp}"));
+        assert!(!shares("{inputs}"));
+        assert!(!shares("b{ci.build_id}"));
     }
 
     #[test]

@@ -39,8 +39,9 @@ fn unknown_key_unlike_any_lists_the_allowed_keys() {
             "zzz",
             "unknown key `zzz`",
             Some(
-                "allowed keys are `app`, `registry`, `tag`, `extra-tags`, `registries`, \
-                 `images`, `manifests`, `config`, `secrets`, `hooks`, `defaults`, `environments`",
+                "allowed keys are `app`, `registry`, `tag`, `allow-latest`, `extra-tags`, \
+                 `registries`, `images`, `manifests`, `config`, `secrets`, `hooks`, `defaults`, \
+                 `environments`",
             ),
         ),
     );
@@ -919,6 +920,57 @@ fn tag_template_without_placeholder_is_refused() {
                 "add `{git.short_sha}` or `{timestamp}`, e.g. `v1-{git.short_sha}`; fixed tags \
                  go in `extra-tags`",
             ),
+        ),
+    );
+}
+
+#[test]
+fn latest_tag_template_is_refused_unless_allowed() {
+    assert_single(
+        &[],
+        &with_envs("tag: latest\n"),
+        (
+            2,
+            6,
+            "tag",
+            "tag template `latest` gives every build the same tag",
+            Some(
+                "use a unique tag and list `latest` in `extra-tags`, or set `allow-latest: true` \
+                 to release as `latest` (deploys still pin the image by digest)",
+            ),
+        ),
+    );
+}
+
+#[test]
+fn allow_latest_permits_latest_only() {
+    assert_single(
+        &[],
+        &with_envs("allow-latest: true\ntag: stable\n"),
+        (
+            3,
+            6,
+            "tag",
+            "tag template `stable` has no placeholder, so every build would get the same tag",
+            Some(
+                "add `{git.short_sha}` or `{timestamp}`, e.g. `stable-{git.short_sha}`; fixed \
+                 tags go in `extra-tags`",
+            ),
+        ),
+    );
+}
+
+#[test]
+fn allow_latest_must_be_a_boolean() {
+    assert_single(
+        &[],
+        &with_envs("allow-latest: sometimes\n"),
+        (
+            2,
+            15,
+            "allow-latest",
+            "expected `true` or `false`, found a string",
+            None,
         ),
     );
 }

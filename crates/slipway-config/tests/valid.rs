@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{FULL_EXAMPLE, FULL_EXAMPLE_FILES, Project, parse_in};
+use slipway_config::tag::TagContext;
 use slipway_config::*;
 
 const MINIMAL: &str =
@@ -232,6 +233,31 @@ fn hook_generated_from_an_image_loads() {
         "localhost:5000/api"
     );
     assert_eq!(config.config["c"].literals["A"], "1");
+}
+
+#[test]
+fn allow_latest_lets_the_release_tag_be_latest() {
+    let project = Project::with_files(&[]);
+    let config = project
+        .load(&format!(
+            "app: demo\nallow-latest: true\ntag: latest\n{}",
+            &MINIMAL[10..]
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(config.tag.allows_latest());
+    assert_eq!(config.tag.as_str(), "latest");
+    let ctx = TagContext {
+        time: 0,
+        git_sha: None,
+        git_short_sha: None,
+        git_branch: None,
+        inputs_digest: None,
+        ci_build_id: None,
+    };
+    assert_eq!(config.tag.render(&ctx).unwrap(), "latest");
+
+    let refused = project.load(MINIMAL).unwrap();
+    assert!(!refused.tag.allows_latest());
 }
 
 #[test]

@@ -733,3 +733,42 @@ fn extra_tags_follow_a_skipped_image_built_from_another_commit() {
     );
     assert_eq!(digest_of("main"), first["digest"]);
 }
+
+#[test]
+fn allowed_latest_release_tag_always_names_the_image_just_built_or_reused() {
+    let registry = Registry::start();
+    let images = EXTRA_TAGS_IMAGES.replace("extra-tags: [main, stable]\n", "");
+    let project = project(
+        registry.host(),
+        "allow-latest: true\ntag: latest\n",
+        &images,
+    );
+    let clone = &project.clone;
+    let latest =
+        || skopeo_inspect(&format!("{}/shop/api:latest", registry.host()), None)["Digest"].clone();
+    let build = || {
+        let out = project.slipway(&["build"], &[]);
+        assert_eq!(code(&out), 0, "{}", text(&out));
+        let api = image(&project.artifacts(), "api").clone();
+        assert_eq!(api["tag"], "latest", "{api}");
+        api
+    };
+
+    clone.write_executable("api/bin/server", "#!/bin/sh\necho one\n");
+    clone.commit("api one");
+    let first = build();
+    assert_eq!(latest(), first["digest"]);
+
+    clone.write_executable("api/bin/server", "#!/bin/sh\necho two\n");
+    clone.commit("api two");
+    let second = build();
+    assert_ne!(second["digest"], first["digest"]);
+    assert_eq!(latest(), second["digest"]);
+
+    // The first contents again: whether it is rebuilt or reused, `latest` moves back.
+    clone.write_executable("api/bin/server", "#!/bin/sh\necho one\n");
+    clone.commit("api one again");
+    let third = build();
+    assert_eq!(third["digest"], first["digest"], "{third}");
+    assert_eq!(latest(), first["digest"]);
+}
