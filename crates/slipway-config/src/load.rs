@@ -1785,6 +1785,13 @@ impl Cx {
                 if !self.generator_name(&e) {
                     continue;
                 }
+                // An entry only this environment defines must hold data itself, as
+                // a top-level one must.
+                if !config.config.contains_key(e.name())
+                    && e.node.entries().is_some_and(|entries| entries.is_empty())
+                {
+                    self.no_data(&e, "`env-file`, `literals` or `files`");
+                }
                 let partial = self.config_partial(&e);
                 let base = env_config.remove(e.name()).unwrap_or_default();
                 env_config.insert(e.name().to_owned(), partial.apply(base));
@@ -1797,6 +1804,13 @@ impl Cx {
             for e in sm.values() {
                 if !self.generator_name(&e) {
                     continue;
+                }
+                if !config.secrets.contains_key(e.name())
+                    && e.node.entries().is_some_and(|entries| {
+                        entries.iter().all(|(k, _)| k.as_str() == Some("type"))
+                    })
+                {
+                    self.no_data(&e, "`env-file`, `from-env` or `files`");
                 }
                 let partial = self.secret_partial(&e);
                 let base = env_secrets.remove(e.name()).unwrap_or_default();
@@ -1920,11 +1934,18 @@ impl Cx {
                 if one.name() == "cluster" {
                     self.cluster(one, m)
                 } else {
+                    // Relative to the config file's directory, like every path; `~/`
+                    // (the home directory) is expanded when the file is read.
                     let kubeconfig = m.get("kubeconfig").and_then(|v| self.nonempty(&v));
-                    self.nonempty(one).map(|name| Cluster::Context {
-                        name,
-                        kubeconfig: kubeconfig.map(PathBuf::from),
-                    })
+                    let kubeconfig = kubeconfig.map(|path| {
+                        if path == "~" || path.starts_with("~/") {
+                            PathBuf::from(path)
+                        } else {
+                            join_rel(&self.base_dir, &path)
+                        }
+                    });
+                    self.nonempty(one)
+                        .map(|name| Cluster::Context { name, kubeconfig })
                 }
             }
             [_, second, ..] => {

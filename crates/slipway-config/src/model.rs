@@ -506,7 +506,8 @@ pub enum Cluster {
     Context {
         /// The context's name.
         name: String,
-        /// `kubeconfig`, as written (`~/` not expanded); `None` means `$KUBECONFIG` or
+        /// `kubeconfig`: a relative path joined to the config file's directory, `~/` kept
+        /// as written (expanded when the file is read); `None` means `$KUBECONFIG` or
         /// `~/.kube/config`.
         kubeconfig: Option<PathBuf>,
     },

@@ -1024,6 +1024,36 @@ fn generator_without_data_is_refused() {
 }
 
 #[test]
+fn generator_only_an_environment_defines_without_data_is_refused() {
+    assert_single(
+        &[],
+        &format!("app: demo\n{ENVS}    config:\n      extra: {{}}\n"),
+        (
+            7,
+            7,
+            "environments.dev.config.extra",
+            "`extra` has no data",
+            Some("add `env-file`, `literals` or `files`"),
+        ),
+    );
+}
+
+#[test]
+fn secret_only_an_environment_defines_without_data_is_refused() {
+    assert_single(
+        &[],
+        &format!("app: demo\n{ENVS}    secrets:\n      creds: {{ type: Opaque }}\n"),
+        (
+            7,
+            7,
+            "environments.dev.secrets.creds",
+            "`creds` has no data",
+            Some("add `env-file`, `from-env` or `files`"),
+        ),
+    );
+}
+
+#[test]
 fn yaml_syntax_error_at_end_of_file_points_at_the_last_line() {
     assert_single(
         &[],

@@ -323,3 +323,50 @@ fn documented_example_is_the_tested_one() {
     let end = start + doc[start..].find("```").unwrap();
     assert_eq!(&doc[start..end], FULL_EXAMPLE);
 }
+
+#[test]
+fn kubeconfig_paths_are_relative_to_the_config_file_directory() {
+    let yaml = "\
+app: demo
+environments:
+  uat:
+    context: aks
+    kubeconfig: kube/uat.yaml
+    namespace: u
+  prod:
+    targets:
+      - { context: a, kubeconfig: ./kube/a.yaml, namespace: p }
+      - { context: b, kubeconfig: ~/.kube/b.yaml, namespace: p }
+      - { context: c, kubeconfig: /etc/kube/c.yaml, namespace: p }
+";
+    let config = parse_in(Path::new("/base"), yaml).unwrap();
+    let kubeconfig =
+        |env: &str, i: usize| match &config.environment(env).unwrap().targets[i].cluster {
+            Cluster::Context { kubeconfig, .. } => kubeconfig.clone(),
+            other => panic!("not a context: {other:?}"),
+        };
+    assert_eq!(
+        kubeconfig("uat", 0),
+        Some(PathBuf::from("/base/kube/uat.yaml"))
+    );
+    assert_eq!(
+        kubeconfig("prod", 0),
+        Some(PathBuf::from("/base/kube/a.yaml"))
+    );
+    // `~/` stays the home directory, expanded when the file is read.
+    assert_eq!(kubeconfig("prod", 1), Some(PathBuf::from("~/.kube/b.yaml")));
+    assert_eq!(
+        kubeconfig("prod", 2),
+        Some(PathBuf::from("/etc/kube/c.yaml"))
+    );
+}
+
+#[test]
+fn environment_may_leave_a_top_level_generator_as_it_is() {
+    let yaml = format!(
+        "{MINIMAL}    config:\n      app: {{}}\n    secrets:\n      creds: {{ type: Opaque }}\nconfig:\n  app:\n    literals: {{ A: b }}\nsecrets:\n  creds:\n    from-env: [TOKEN]\n"
+    );
+    let config = parse_in(Path::new("/x"), &yaml).unwrap();
+    let dev = config.environment("dev").unwrap();
+    assert_eq!(dev.config["app"].literals["A"], "b");
+}

@@ -3,15 +3,17 @@
 //!
 //! 1. take the deploy lock (a Lease; a dead deploy's lease is taken over once expired);
 //! 2. read the release records; a record a killed deploy left `pending` is concluded;
-//! 3. plan: server-side dry run of every object, compared with what the cluster has;
-//!    a dry run stops here;
+//! 3. plan: server-side dry run of every object, compared with what the cluster has
+//!    (a dry run does only this, without the lock or concluding records: it writes
+//!    nothing);
 //! 4. record the new revision as `pending`;
 //! 5. run the pre-deploy hooks (migration Jobs) to completion under names unique to the
 //!    release — a failed hook stops the release before any workload changes;
 //! 6. apply every object in dependency order with server-side apply; a field another
 //!    manager changed (`kubectl set image`) is reported, then taken back;
 //! 7. track the workloads that changed until they are all current, or a failure is
-//!    certain, or the time budget is spent;
+//!    certain, or the time budget is spent; then run the post-deploy hooks (smoke
+//!    tests), whose failure fails the release;
 //! 8. on success: record `deployed`, supersede the previous release, prune what the
 //!    previous release had and this one does not;
 //!    on failure: record `failed`, and unless told otherwise re-apply the previous
@@ -32,14 +34,20 @@ use crate::lock::{self, LockError};
 use crate::order;
 use crate::record::{self, Release, ReleaseImage, ReleaseStatus};
 use crate::track::{self, Diagnosis, Progress, TrackOptions, Workload};
+use tokio_util::sync::CancellationToken;
 
-/// A pre-deploy hook: a Job run to completion before anything else changes.
+/// A hook: a Job run to completion before anything else changes (pre-deploy), or once
+/// every workload is ready (post-deploy, e.g. a smoke test). A failing pre-deploy hook
+/// leaves the workloads as they were; a failing post-deploy hook fails the release like a
+/// failed rollout, which is then rolled back.
 #[derive(Debug, Clone)]
 pub struct Hook {
     pub name: String,
     /// The Job; its name is made unique per release.
     pub job: Value,
     pub timeout: Duration,
+    /// Runs after the rollout instead of before it.
+    pub post_deploy: bool,
 }
 
 /// Everything one release into one namespace needs.
@@ -68,7 +76,16 @@ pub struct DeployInput {
     pub dry_run: bool,
     /// How long to wait for another deploy's lock.
     pub wait_lock: Duration,
+    /// Cancelled when the user interrupts (Ctrl-C, SIGTERM): see [`INTERRUPTED`].
+    pub interrupt: CancellationToken,
 }
+
+/// The [`Diagnosis::reason`] of a release stopped by an interruption. An interruption
+/// before anything was applied stops the release with [`DeployError::Interrupted`]; once
+/// objects were applied, it fails the release like a failed rollout, so the previous
+/// release is restored under `rollback-on-failure`. The restore itself is not
+/// interrupted: the lock is released and no record is left pending.
+pub const INTERRUPTED: &str = "Interrupted";
 
 /// How an object changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,6 +183,9 @@ pub enum DeployError {
     Record(#[from] record::RecordError),
     #[error("revision {0} is not recorded")]
     UnknownRevision(u64),
+    /// Interrupted before any workload changed.
+    #[error("interrupted {during}; no workload was changed")]
+    Interrupted { during: String },
 }
 
 impl DeployError {
@@ -258,8 +278,22 @@ pub async fn deploy(
             .await
             .during(format!("creating namespace `{ns}`"))?;
     }
+    if input.dry_run {
+        // A dry run writes nothing: it takes no lock and leaves even an interrupted
+        // deploy's pending record for the next real deploy to conclude.
+        let releases = history(&cluster, &input.app, &input.environment, &ns)
+            .await
+            .during("reading the release records")?;
+        let planned = prepare(&cluster, &input, &releases, report).await?;
+        return Ok(Outcome::Planned(planned.plan));
+    }
     let me = format!("{}/{}", input.user, std::process::id());
-    let guard = lock::acquire(Arc::clone(&cluster), &input.app, &ns, &me, input.wait_lock).await?;
+    let acquire = lock::acquire(Arc::clone(&cluster), &input.app, &ns, &me, input.wait_lock);
+    let guard = unless_interrupted(&input.interrupt, acquire)
+        .await
+        .ok_or_else(|| DeployError::Interrupted {
+            during: "while waiting for the lock".into(),
+        })??;
     report(Event::LockTaken {
         took_over_from: guard.took_over_from.clone(),
     });
@@ -295,23 +329,12 @@ async fn deploy_locked(
         });
     }
     let previous = record::current(&releases).cloned();
-
-    let mut objects = input.objects.clone();
-    for o in &mut objects {
-        set_namespace_if_namespaced(o, ns);
-    }
-    order::sort_for_apply(&mut objects);
-
-    // Plan.
-    let (plan, live) = plan(cluster, &objects, ns).await?;
-    let prune = prune_candidates(previous.as_ref(), &objects, &releases, ns);
-    report(Event::Planned(plan.clone()));
-    if !prune.is_empty() {
-        report(Event::Pruning(prune.iter().map(object_label).collect()));
-    }
-    if input.dry_run {
-        return Ok(Outcome::Planned(plan));
-    }
+    let Prepared {
+        objects,
+        plan,
+        live,
+        prune,
+    } = prepare(cluster, input, &releases, report).await?;
 
     let revision = record::next_revision(&releases);
     let started = Instant::now();
@@ -337,10 +360,31 @@ async fn deploy_locked(
         .await
         .during(format!("recording revision {revision}"))?;
 
-    // Hooks.
+    // Pre-deploy hooks.
     let hooks_started = Instant::now();
-    for hook in &input.hooks {
-        if let Err(diagnosis) = run_hook(cluster, ns, hook, revision, report).await {
+    let (post_hooks, pre_hooks): (Vec<&Hook>, Vec<&Hook>) =
+        input.hooks.iter().partition(|h| h.post_deploy);
+    for hook in &pre_hooks {
+        let run = run_hook(cluster, ns, hook, revision, report);
+        let Some(result) = unless_interrupted(&input.interrupt, run).await else {
+            release.status = ReleaseStatus::Failed;
+            release.outcome = format!(
+                "interrupted while hook `{}` ran; its Job may still be running",
+                hook.name
+            );
+            release.finished = Some(now());
+            write_record(cluster, &release)
+                .await
+                .during(format!("recording revision {revision}"))?;
+            report(Event::Recorded {
+                revision,
+                status: release.status,
+            });
+            return Err(DeployError::Interrupted {
+                during: format!("while hook `{}` ran", hook.name),
+            });
+        };
+        if let Err(diagnosis) = result {
             release.status = ReleaseStatus::Failed;
             release.outcome = format!("hook `{}` failed: {}", hook.name, diagnosis.message);
             release.finished = Some(now());
@@ -357,7 +401,7 @@ async fn deploy_locked(
             });
         }
     }
-    if !input.hooks.is_empty() {
+    if !pre_hooks.is_empty() {
         release
             .durations
             .push(("hooks".into(), hooks_started.elapsed().as_secs_f64()));
@@ -387,7 +431,10 @@ async fn deploy_locked(
                 settle: input.settle,
             };
             let progress = |p: &Progress| report(Event::Progress(p.clone()));
-            track::track(cluster, ns, &workloads, &options, &progress).await
+            let tracking = track::track(cluster, ns, &workloads, &options, &progress);
+            unless_interrupted(&input.interrupt, tracking)
+                .await
+                .unwrap_or_else(|| Err(interrupted("rollout", "every workload was ready")))
         }
         Err(e) => Err(Box::new(Diagnosis {
             workload: "apply".into(),
@@ -402,6 +449,31 @@ async fn deploy_locked(
     release
         .durations
         .push(("rollout".into(), started.elapsed().as_secs_f64()));
+
+    // Post-deploy hooks, once every workload is ready: a failure fails the release.
+    let result = match result {
+        Ok(()) if !post_hooks.is_empty() => {
+            let post_started = Instant::now();
+            let mut result = Ok(());
+            for hook in &post_hooks {
+                let run = run_hook(cluster, ns, hook, revision, report);
+                result = unless_interrupted(&input.interrupt, run)
+                    .await
+                    .unwrap_or_else(|| {
+                        Err(interrupted(&format!("hook `{}`", hook.name), "it finished"))
+                    });
+                if result.is_err() {
+                    break;
+                }
+            }
+            release.durations.push((
+                "post-deploy hooks".into(),
+                post_started.elapsed().as_secs_f64(),
+            ));
+            result
+        }
+        other => other,
+    };
 
     match result {
         Ok(()) => {
@@ -504,6 +576,70 @@ async fn deploy_locked(
             }
         }
     }
+}
+
+/// `work`, unless `interrupt` is cancelled first (then `None`, and `work` is dropped).
+async fn unless_interrupted<T>(
+    interrupt: &CancellationToken,
+    work: impl Future<Output = T>,
+) -> Option<T> {
+    tokio::select! {
+        biased;
+        () = interrupt.cancelled() => None,
+        result = work => Some(result),
+    }
+}
+
+/// The failure of a release whose `what` was interrupted before `until`.
+fn interrupted(what: &str, until: &str) -> Box<Diagnosis> {
+    Box::new(Diagnosis {
+        workload: what.into(),
+        reason: INTERRUPTED.into(),
+        message: format!("stopped by Ctrl-C or SIGTERM before {until}"),
+        pod: None,
+        container: None,
+        events: vec![],
+        logs: vec![],
+    })
+}
+
+/// What a release would change.
+struct Prepared {
+    /// The release's objects, in their namespace, in apply order.
+    objects: Vec<Value>,
+    /// One entry per object, in the same order.
+    plan: Vec<Planned>,
+    /// Each object as the cluster has it, in the same order.
+    live: Vec<Option<Value>>,
+    /// What the current release has that this one does not, in apply order.
+    prune: Vec<Value>,
+}
+
+/// Plans a release against the cluster and reports the plan; writes nothing.
+async fn prepare(
+    cluster: &Arc<Cluster>,
+    input: &DeployInput,
+    releases: &[Release],
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Result<Prepared, DeployError> {
+    let ns = &input.namespace;
+    let mut objects = input.objects.clone();
+    for o in &mut objects {
+        set_namespace_if_namespaced(o, ns);
+    }
+    order::sort_for_apply(&mut objects);
+    let (plan, live) = plan(cluster, &objects, ns).await?;
+    let prune = prune_candidates(record::current(releases), &objects, releases, ns);
+    report(Event::Planned(plan.clone()));
+    if !prune.is_empty() {
+        report(Event::Pruning(prune.iter().map(object_label).collect()));
+    }
+    Ok(Prepared {
+        objects,
+        plan,
+        live,
+        prune,
+    })
 }
 
 /// Re-applies a recorded release exactly and follows it with a fresh time budget.

@@ -1,5 +1,6 @@
 //! Whole releases against the sandbox: deploy, supersede, a failed rollout diagnosed and
-//! rolled back, a failed migration hook that leaves workloads untouched, a dry run.
+//! rolled back, a failed migration hook that leaves workloads untouched, post-deploy hooks,
+//! a dry run that writes nothing.
 
 use std::time::Duration;
 
@@ -286,6 +287,7 @@ async fn failed_migration_hook_leaves_every_workload_on_its_old_image() {
                          "containers": [{"name": "migrate", "image": "registry.example.com/api:2"}]}}}
         }),
         timeout: Duration::from_secs(30),
+        post_deploy: false,
     }];
     let err = engine::deploy(env.cluster.clone(), next, &report)
         .await
@@ -418,6 +420,188 @@ async fn a_release_left_pending_by_a_killed_deploy_is_concluded_by_the_next_one(
     );
     assert!(
         history[1].outcome.starts_with("interrupted"),
+        "{}",
+        history[1].outcome
+    );
+    env.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn dry_run_takes_no_lock_and_leaves_a_pending_record_alone() {
+    let env = env().await;
+    let (_, report) = collect();
+    engine::deploy(
+        env.cluster.clone(),
+        input(vec![deployment("registry.example.com/api:1", "ready")]),
+        &report,
+    )
+    .await
+    .unwrap();
+    // Another deploy is running: it holds the lock and has recorded revision 2 as pending.
+    let mut running = engine::history(&env.cluster, "shop", "prod", "default")
+        .await
+        .unwrap()[0]
+        .clone();
+    running.revision = 2;
+    running.status = ReleaseStatus::Pending;
+    env.cluster
+        .create(&slipway_deploy::record::to_secret(&running), "default")
+        .await
+        .unwrap();
+    let lease_of = || async {
+        env.cluster
+            .get(
+                "coordination.k8s.io/v1",
+                "Lease",
+                "default",
+                "slipway-lock-shop",
+            )
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let released = lease_of().await;
+    let held = slipway_deploy::lock::lease_object(
+        "shop",
+        "default",
+        "other@host/1",
+        jiff::Timestamp::now(),
+        released
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str),
+    );
+    let held = env.cluster.replace(&held, "default").await.unwrap();
+
+    let mut dry = input(vec![deployment("registry.example.com/api:2", "ready")]);
+    dry.dry_run = true;
+    let outcome = engine::deploy(env.cluster.clone(), dry, &report)
+        .await
+        .unwrap();
+    match outcome {
+        Outcome::Planned(plan) => {
+            assert_eq!(plan.len(), 1);
+            assert!(
+                matches!(&plan[0].change, engine::Change::Update(fields) if !fields.is_empty()),
+                "{plan:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        lease_of().await.pointer("/metadata/resourceVersion"),
+        held.pointer("/metadata/resourceVersion"),
+        "the lease was written"
+    );
+    let statuses: Vec<_> = engine::history(&env.cluster, "shop", "prod", "default")
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.revision, r.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        [(1, ReleaseStatus::Deployed), (2, ReleaseStatus::Pending)]
+    );
+    assert_eq!(image_of(&env.cluster).await, "registry.example.com/api:1");
+    env.sandbox.shutdown().await;
+}
+
+fn job(name: &str, behavior: &str) -> Value {
+    json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": name},
+        "spec": {"backoffLimit": 0, "template": {
+            "metadata": {"annotations": {"dev.slipway.sandbox/behavior": behavior}},
+            "spec": {"restartPolicy": "Never",
+                     "containers": [{"name": name, "image": "registry.example.com/api:2"}]}}}
+    })
+}
+
+fn post_deploy(name: &str, behavior: &str) -> Hook {
+    Hook {
+        name: name.into(),
+        job: job(name, behavior),
+        timeout: Duration::from_secs(30),
+        post_deploy: true,
+    }
+}
+
+#[tokio::test]
+async fn post_deploy_hook_runs_once_every_workload_is_ready() {
+    let env = env().await;
+    let (log, report) = collect();
+    let mut first = input(vec![deployment("registry.example.com/api:1", "ready")]);
+    first.hooks = vec![post_deploy("smoke", "complete-after=1s")];
+    let outcome = engine::deploy(env.cluster.clone(), first, &report)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, Outcome::Deployed { revision: 1 }),
+        "{outcome:?}"
+    );
+    let log = log.lock().unwrap().clone();
+    let position = |needle: &str| {
+        log.iter()
+            .position(|e| e.contains(needle))
+            .unwrap_or_else(|| panic!("no `{needle}` in {log:#?}"))
+    };
+    let ready = position("workload: \"deployment/api\", state: Current");
+    let started = position("HookStarted { name: \"smoke\"");
+    let recorded = position("Recorded { revision: 1, status: Deployed }");
+    assert!(ready < started && started < recorded, "{log:#?}");
+    let job = env
+        .cluster
+        .get("batch/v1", "Job", "default", "smoke-r1")
+        .await
+        .unwrap()
+        .expect("the hook's Job exists");
+    assert_eq!(job.pointer("/status/succeeded"), Some(&json!(1)), "{job}");
+    let history = engine::history(&env.cluster, "shop", "prod", "default")
+        .await
+        .unwrap();
+    assert!(
+        history[0]
+            .durations
+            .iter()
+            .any(|(step, _)| step == "post-deploy hooks"),
+        "{:?}",
+        history[0].durations
+    );
+    env.sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn failing_post_deploy_hook_fails_the_release_and_restores_the_previous_one() {
+    let env = env().await;
+    let (_, report) = collect();
+    engine::deploy(
+        env.cluster.clone(),
+        input(vec![deployment("registry.example.com/api:1", "ready")]),
+        &report,
+    )
+    .await
+    .unwrap();
+
+    let mut next = input(vec![deployment("registry.example.com/api:2", "ready")]);
+    next.hooks = vec![post_deploy("smoke", "exit=1")];
+    let outcome = engine::deploy(env.cluster.clone(), next, &report)
+        .await
+        .unwrap();
+    match &outcome {
+        Outcome::RolledBack {
+            revision: 2,
+            restored: 1,
+            diagnosis,
+        } => assert_eq!(diagnosis.workload, "job/smoke-r2", "{diagnosis:?}"),
+        other => panic!("expected a rollback, got {other:?}"),
+    }
+    assert_eq!(image_of(&env.cluster).await, "registry.example.com/api:1");
+    let history = engine::history(&env.cluster, "shop", "prod", "default")
+        .await
+        .unwrap();
+    assert_eq!(history[1].status, ReleaseStatus::RolledBack);
+    assert!(
+        history[1].outcome.starts_with("job/smoke-r2: "),
         "{}",
         history[1].outcome
     );

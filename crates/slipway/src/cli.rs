@@ -22,7 +22,7 @@ macro_rules! examples {
         "\
 Examples:
   slipway init                      write a slipway.yaml guessed from this repository
-  slipway deploy dev                build, push and roll out to the `dev` environment
+  slipway deploy dev --build        build, push and roll out to the `dev` environment
   slipway -C examples/demo deploy dev
   slipway status prod -o json       the current release of `prod`, as JSON"
     };
@@ -73,12 +73,15 @@ pub struct GlobalArgs {
     #[arg(short = 'f', long = "file", value_name = "PATH", global = true)]
     pub file: Option<PathBuf>,
 
-    /// Kubeconfig file for environments that name a context [default: $KUBECONFIG or
-    /// ~/.kube/config]; for `sandbox serve`, where to write the sandbox's kubeconfig
+    /// Kubeconfig file for environments that name a context, in place of their
+    /// `kubeconfig` in slipway.yaml [default: the environment's `kubeconfig`, else
+    /// $KUBECONFIG, else ~/.kube/config]; for `sandbox serve`, where to write the
+    /// sandbox's kubeconfig
     #[arg(long, value_name = "PATH", global = true)]
     pub kubeconfig: Option<PathBuf>,
 
-    /// Kubeconfig context to use instead of the one the environment names
+    /// Kubeconfig context to use instead of the one the environment names (not for an
+    /// environment with several `targets`)
     #[arg(long, value_name = "NAME", global = true)]
     pub context: Option<String>,
 
@@ -387,6 +390,10 @@ pub struct RestartArgs {
     /// Workloads to restart [default: every workload of the release]
     #[arg(value_name = "WORKLOAD")]
     pub workloads: Vec<String>,
+
+    /// Do not ask for approval
+    #[arg(short = 'y', long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod error;
 mod exit;
+mod interrupt;
 mod printer;
 
 use std::process::ExitCode;

@@ -5,6 +5,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+
 const COMMANDS: &[&str] = &[
     "init",
     "build",
@@ -429,4 +431,219 @@ fn a_misspelled_rule_in_slipway_yaml_is_an_error_with_the_nearest_rule() {
     let err = stderr(&out);
     assert!(err.contains("`rules.readyness-probe`"), "{err}");
     assert!(err.contains("readiness-probe"), "{err}");
+}
+
+/// Help text with its line wrapping undone.
+fn unwrapped(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn help_example_that_builds_passes_build() {
+    let help = stdout(&slipway(Path::new("."), &["--help"]));
+    let example = help
+        .lines()
+        .find(|l| l.contains("build, push and roll out"))
+        .expect("the example that builds");
+    assert!(
+        example
+            .trim_start()
+            .starts_with("slipway deploy dev --build "),
+        "{example}"
+    );
+}
+
+#[test]
+fn kubeconfig_help_gives_the_order_in_which_files_win() {
+    for flag in ["-h", "--help"] {
+        let help = unwrapped(&stdout(&slipway(Path::new("."), &[flag])));
+        assert!(
+            help.contains(
+                "[default: the environment's `kubeconfig`, else $KUBECONFIG, else ~/.kube/config]"
+            ),
+            "{help}"
+        );
+    }
+}
+
+/// `prod` has two clusters, whose kubeconfig does not exist: reaching either fails.
+const TWO_CLUSTERS: &str = "\
+app: shop
+registry: registry.example.com/shop
+images:
+  api: {}
+environments:
+  dev:
+    context: kind
+    kubeconfig: missing.kubeconfig
+    namespace: shop-dev
+  prod:
+    targets:
+      - { context: aks-a, kubeconfig: missing.kubeconfig, namespace: shop }
+      - { context: aks-b, kubeconfig: missing.kubeconfig, namespace: shop }
+    promote-from: dev
+";
+
+#[test]
+fn context_flag_with_an_environment_of_several_clusters_is_a_usage_error() {
+    let dir = project(TWO_CLUSTERS);
+    for args in [
+        &["deploy", "prod", "--build", "--yes"][..],
+        &["diff", "prod"],
+        &["status", "prod"],
+        &["history", "prod"],
+        &["rollback", "prod", "--yes"],
+        &["restart", "prod", "--yes"],
+        &["promote", "prod", "--yes"],
+        &["promote", "dev", "--from", "prod"],
+    ] {
+        let mut args = args.to_vec();
+        args.extend(["--context", "aks-a"]);
+        let out = slipway(dir.path(), &args);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 2, "{args:?}: {err}");
+        assert!(
+            unwrapped(&err).contains(
+                "`--context aks-a` cannot be used with environment `prod`: it has 2 clusters (`targets`)"
+            ),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("hint: drop `--context`"), "{args:?}: {err}");
+    }
+    // Nothing was built, nothing was written.
+    assert!(!dir.path().join(".slipway").exists());
+    // An environment of one cluster takes it: its (missing) kubeconfig is then read.
+    let out = slipway(dir.path(), &["status", "dev", "--context", "other"]);
+    assert_eq!(code(&out), 7, "{}", stderr(&out));
+}
+
+#[test]
+fn restart_of_an_environment_requiring_approval_is_not_done_without_it() {
+    let dir = project(&MINIMAL.replace(
+        "    promote-from: dev\n",
+        "    promote-from: dev\n    require-approval: true\n    kubeconfig: missing.kubeconfig\n",
+    ));
+    let out = slipway(dir.path(), &["restart", "prod"]);
+    assert_eq!(code(&out), 10, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("environment `prod` requires approval"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("pass `--yes`"), "{}", stderr(&out));
+    // With `--yes` it goes on to the cluster (whose kubeconfig does not exist).
+    for yes in ["--yes", "-y"] {
+        let out = slipway(dir.path(), &["restart", "prod", yes]);
+        assert_eq!(code(&out), 7, "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn promotion_from_namespaces_running_different_images_says_what_to_do() {
+    use common::sandbox;
+    let _serial = common::SERIAL.lock();
+    let dir = tempfile::tempdir().unwrap();
+    let served = sandbox::Served::start(dir.path(), "one", &["--speed", "20"]);
+    let environments = |uat_namespaces: &str| {
+        format!(
+            "  uat:\n    context: sandbox\n    kubeconfig: one.kubeconfig\n    namespaces: {uat_namespaces}\n    timeout: 2m\n  prod:\n    context: sandbox\n    kubeconfig: one.kubeconfig\n    namespace: shop\n    promote-from: uat\n"
+        )
+    };
+    sandbox::write_project(dir.path(), &environments("[shop-a]"), "ready");
+    let config = dir.path().join("slipway.yaml");
+    let text = fs::read_to_string(&config).unwrap();
+    let deploy = |uat_namespaces: &str, image: u32| {
+        fs::write(
+            &config,
+            text.replace(&environments("[shop-a]"), &environments(uat_namespaces)),
+        )
+        .unwrap();
+        let image = format!("api={}", sandbox::image(image));
+        let out = sandbox::run(dir.path(), &["deploy", "uat", "--image", &image]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+    };
+    // `shop-a` runs image 1, `shop-b` image 2.
+    deploy("[shop-a]", 1);
+    deploy("[shop-b]", 2);
+    fs::write(
+        &config,
+        text.replace(&environments("[shop-a]"), &environments("[shop-a, shop-b]")),
+    )
+    .unwrap();
+
+    let out = sandbox::run(dir.path(), &["promote", "prod"]);
+    let err = unwrapped(&stderr(&out));
+    assert_eq!(code(&out), 2, "{err}");
+    assert!(
+        err.contains(
+            "the namespaces `shop-a` and `shop-b` of `uat` run different images; a promotion takes one release"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "hint: deploy one release to every namespace of `uat` first (`slipway deploy uat`), or promote from another environment with `--from ENV`"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("promote from one of them"), "{err}");
+    drop(served);
+}
+
+#[test]
+fn crates_readme_states_the_dependencies_of_each_crate() {
+    let root = repo_root().join("crates");
+    let readme = fs::read_to_string(root.join("README.md")).unwrap();
+    let names = |text: &str| -> Vec<String> {
+        text.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    };
+    let crates: Vec<String> = readme
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .map(str::to_string)
+        .collect();
+    assert!(crates.len() >= 8, "{crates:?}");
+    // What the README says: `- `a` and `b` depend on `c`` lines.
+    let mut stated: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for line in readme.lines().filter_map(|l| l.strip_prefix("- ")) {
+        let (subjects, objects) = line
+            .split_once(" depends on ")
+            .or_else(|| line.split_once(" depend on "))
+            .expect("a dependency line");
+        let objects = if objects.starts_with("no crate") {
+            vec![]
+        } else {
+            names(objects)
+        };
+        for subject in names(subjects) {
+            stated.insert(subject, objects.clone());
+        }
+    }
+    // What the manifests say.
+    let mut actual: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for name in &crates {
+        let manifest = fs::read_to_string(root.join(name).join("Cargo.toml")).unwrap();
+        let mut section = "";
+        let mut deps = Vec::new();
+        for line in manifest.lines() {
+            if line.starts_with('[') {
+                section = line.trim();
+            } else if section == "[dependencies]"
+                && let Some(dep) = line.split(['=', '.', ' ']).next()
+                && crates.iter().any(|c| c == dep)
+            {
+                deps.push(dep.to_string());
+            }
+        }
+        actual.insert(name.clone(), deps);
+    }
+    for deps in stated.values_mut().chain(actual.values_mut()) {
+        deps.sort();
+    }
+    assert_eq!(stated, actual);
 }

@@ -2,7 +2,9 @@
 //! two deploys of one environment at once (one proceeds, the other stops with the lock's
 //! exit code naming the holder, or waits with `--wait-lock` and then deploys), and a
 //! deploy killed with SIGKILL in the middle of a rollout, whose lease the next deploy
-//! takes over once it expires, concluding the release it left pending.
+//! takes over once it expires, concluding the release it left pending; a deploy
+//! interrupted with SIGINT or SIGTERM, which restores the previous release and frees the
+//! lock before it exits.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -321,4 +323,68 @@ fn deploy_killed_mid_rollout_leaves_a_lease_the_next_deploy_takes_over() {
     );
     assert!(history[1]["finished"].is_string(), "{}", history[1]);
     assert_eq!(history[2]["images"][0]["reference"], image(3).as_str());
+}
+
+/// Starts a deploy of `image` and returns it once its Deployment is applied and being
+/// tracked.
+fn deploy_under_way(p: &Project, image: &str) -> Child {
+    let mut child = p.spawn_deploy(image, &["-o", "json"]);
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
+        let event: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if event["event"] == "progress" && event["workload"] == "deployment/api" {
+            break;
+        }
+    }
+    // Keep reading, so that the deploy never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    child
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name}");
+}
+
+#[test]
+fn interrupted_deploy_restores_the_previous_release_and_frees_the_lock() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = Project::new();
+    first_release(&p);
+
+    // Ctrl-C (SIGINT) and a CI job's cancellation (SIGTERM) in the middle of a rollout
+    // that would take a minute.
+    p.set_behavior("slow-start=60s");
+    for (revision, name) in [(2, "INT"), (3, "TERM")] {
+        let child = deploy_under_way(&p, &image(revision));
+        signal(&child, name);
+        let (code, _, err) = text(&child.wait_with_output().unwrap());
+        assert_eq!(code, 130, "SIG{name}: {err}");
+        assert!(
+            err.contains(&format!(
+                "interrupted: revision {revision} was stopped in `shop-dev` and revision 1 restored"
+            )),
+            "SIG{name}: {err}"
+        );
+        p.assert_running(&image(1), "ready");
+        assert_eq!(p.lease_holder(), "", "SIG{name}: the lock is free");
+        let last = p.history().pop().unwrap();
+        assert_eq!(last["revision"], revision);
+        assert_eq!(last["status"], "rolled-back", "{last}");
+        assert!(
+            last["outcome"].as_str().unwrap().contains("Interrupted"),
+            "{last}"
+        );
+    }
+
+    // Nothing is left to wait for: the next deploy starts at once.
+    p.set_behavior("ready");
+    let (code, _, err) =
+        text(&p.slipway(&["deploy", "dev", "--image", &format!("api={}", image(4))]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("revision 4 is live in `shop-dev`"), "{err}");
 }

@@ -63,6 +63,7 @@ pub fn input(namespace: &str, image: &str, timeout: Duration, objects: Vec<Value
         source_revision: None,
         dry_run: false,
         wait_lock: Duration::ZERO,
+        interrupt: tokio_util::sync::CancellationToken::new(),
     }
 }
 

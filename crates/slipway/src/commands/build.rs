@@ -21,22 +21,9 @@ use crate::printer::{Format, Printer};
 
 use super::project;
 
-/// How long an interrupted build may take to stop its builders and clean up.
-const INTERRUPT_GRACE: Duration = Duration::from_secs(20);
-
 pub fn run(args: &BuildArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
-    // An interrupted build leaves nothing behind: a running build stops its builders,
-    // removes what they left and returns, and the command exits with `INTERRUPTED`.
-    // What does not stop in time is removed here before exiting.
-    ctrlc::set_handler(|| {
-        if slipway_build::interrupt::interrupt(INTERRUPT_GRACE) {
-            return;
-        }
-        slipway_build::interrupt::remove_leftovers();
-        eprintln!("interrupted");
-        std::process::exit(i32::from(exit::INTERRUPTED));
-    })
-    .map_err(|e| CliError::internal(format!("cannot handle interrupts: {e}")))?;
+    // An interrupted build leaves nothing behind (see `crate::interrupt`).
+    crate::interrupt::install()?;
     // What killed processes (SIGKILL, a crash) left behind.
     let _ = slipway_build::git::sweep_stale_exports();
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use slipway_config::{Cluster, Config};
+use slipway_config::{Cluster, Config, Environment};
 use slipway_deploy::cluster::Cluster as Connection;
 
 use crate::cli::GlobalArgs;
@@ -17,7 +17,26 @@ use crate::error::CliError;
 use crate::exit;
 use crate::printer::Printer;
 
-/// Connects to `cluster`.
+/// Refuses `--context` for an environment of several clusters: one context would
+/// replace the context of every target and collapse them onto one cluster. Called before
+/// anything is built or any cluster is contacted.
+pub fn check_context(env: &Environment, global: &GlobalArgs) -> Result<(), CliError> {
+    let clusters = env.targets.len();
+    match &global.context {
+        Some(context) if clusters > 1 => Err(CliError::usage(format!(
+            "`--context {context}` cannot be used with environment `{}`: it has {clusters} clusters (`targets`), each with its own context",
+            env.name
+        ))
+        .hint(format!(
+            "drop `--context` to reach every cluster of `{}`, or change the contexts of its targets in slipway.yaml",
+            env.name
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Connects to `cluster`. With `--context`, the environment has one cluster (see
+/// [`check_context`]).
 pub async fn connect(
     cluster: &Cluster,
     config: &Config,

@@ -97,6 +97,7 @@ fn git_commit(project: &project::Project) -> (Option<String>, bool) {
 pub fn deploy(args: &DeployArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
     let project = project::load(global, printer)?;
     let env = project.environment(&args.env)?.clone();
+    clusters::check_context(&env, global)?;
     project.check_images(&args.only)?;
     let overrides: Vec<String> = args.image.iter().map(|(n, _)| n.clone()).collect();
     project.check_images(&overrides)?;
@@ -215,11 +216,11 @@ fn release_environment(
             hooks: rendered
                 .hooks
                 .iter()
-                .filter(|h| h.pre_deploy)
                 .map(|h| Hook {
                     name: h.name.clone(),
                     job: h.job.value.clone(),
                     timeout: h.timeout,
+                    post_deploy: !h.pre_deploy,
                 })
                 .collect(),
             images: images.chosen.clone(),
@@ -234,6 +235,7 @@ fn release_environment(
             source_revision: request.images_from.as_ref().map(|r| r.revision),
             dry_run: request.dry_run,
             wait_lock: request.wait_lock,
+            interrupt: crate::interrupt::token(),
         };
         jobs.push(Job {
             header: format!("==> {} in namespace `{}`", env.name, target.ns),
@@ -307,6 +309,10 @@ fn run_jobs(
             None => groups.push(vec![job]),
         }
     }
+    // A signal now stops the releases (each restores its previous release) rather than
+    // the process: see `crate::interrupt`.
+    crate::interrupt::install()?;
+    let _releasing = crate::interrupt::releasing();
     let display = DeployDisplay::new(printer, groups.len() > 1);
     let stop = AtomicBool::new(false);
     let runs = groups.into_iter().map(|group| {
@@ -393,6 +399,35 @@ fn conclude(
             revision,
             restored,
             diagnosis,
+        }) if diagnosis.reason == engine::INTERRUPTED => Err(CliError::new(
+            exit::INTERRUPTED,
+            format!(
+                "interrupted: revision {revision} was stopped in `{ns}` and revision {restored} restored"
+            ),
+        )),
+        Ok(Outcome::Failed {
+            revision,
+            diagnosis,
+            rollback_failed,
+        }) if diagnosis.reason == engine::INTERRUPTED => {
+            let mut err = CliError::new(
+                exit::INTERRUPTED,
+                format!("interrupted: revision {revision} was stopped in `{ns}` as it was"),
+            );
+            if let Some(rb) = rollback_failed {
+                err = err.hint(format!(
+                    "restoring the previous release failed: {}",
+                    rb.render().trim_end()
+                ));
+            } else {
+                err = err.hint("no rollback: the environment has no earlier release, or `--no-rollback` was given; `slipway status` shows where it stands");
+            }
+            Err(err)
+        }
+        Ok(Outcome::RolledBack {
+            revision,
+            restored,
+            diagnosis,
         }) => Err(CliError::new(
             exit::ROLLED_BACK,
             format!(
@@ -423,6 +458,9 @@ fn conclude(
                 err = err.hint("no rollback: the environment has no earlier release, or `--no-rollback` was given");
             }
             Err(err)
+        }
+        Err(e @ DeployError::Interrupted { .. }) => {
+            Err(CliError::new(exit::INTERRUPTED, format!("in `{ns}`: {e}")))
         }
         Err(DeployError::HookFailed { name, diagnosis }) => Err(CliError::new(
             exit::HOOK_FAILED,
@@ -488,6 +526,7 @@ fn histories(
     global: &GlobalArgs,
     printer: &Printer,
 ) -> Result<Vec<TargetRecords>, CliError> {
+    clusters::check_context(env, global)?;
     rt.block_on(async {
         let targets = release::namespaces(env);
         let mut out = Vec::new();
@@ -732,6 +771,8 @@ pub fn promote(args: &PromoteArgs, global: &GlobalArgs, printer: &Printer) -> Re
         .promotion_source(&args.env, args.from.as_deref())?
         .clone();
     let env = project.environment(&args.env)?.clone();
+    clusters::check_context(&source_env, global)?;
+    clusters::check_context(&env, global)?;
     if env.policy.require_approval && !args.yes {
         approve(&env.name, &format!("promote `{}` to", source_env.name))?;
     }
@@ -739,7 +780,7 @@ pub fn promote(args: &PromoteArgs, global: &GlobalArgs, printer: &Printer) -> Re
     let sources = histories(&rt, &project, &source_env, global, printer)?;
     drop(rt);
     // Every namespace of the source must run the same release to be promoted.
-    let mut current: Option<Release> = None;
+    let mut current: Option<(&str, Release)> = None;
     for TargetRecords { ns, records, .. } in &sources {
         let Some(c) = slipway_deploy::record::current(records) else {
             return Err(CliError::usage(format!(
@@ -747,17 +788,20 @@ pub fn promote(args: &PromoteArgs, global: &GlobalArgs, printer: &Printer) -> Re
                 source_env.name
             )));
         };
-        if let Some(first) = &current
+        if let Some((first_ns, first)) = &current
             && first.images != c.images
         {
+            let source = &source_env.name;
             return Err(CliError::usage(format!(
-                "the namespaces of `{}` run different images; promote from one of them with `--from`",
-                source_env.name
+                "the namespaces `{first_ns}` and `{ns}` of `{source}` run different images; a promotion takes one release"
+            ))
+            .hint(format!(
+                "deploy one release to every namespace of `{source}` first (`slipway deploy {source}`), or promote from another environment with `--from ENV`"
             )));
         }
-        current.get_or_insert_with(|| c.clone());
+        current.get_or_insert_with(|| (ns.as_str(), c.clone()));
     }
-    let Some(from) = current else {
+    let Some((_, from)) = current else {
         return Err(CliError::usage(format!(
             "`{}` has no namespace",
             source_env.name
@@ -785,6 +829,9 @@ pub fn promote(args: &PromoteArgs, global: &GlobalArgs, printer: &Printer) -> Re
 pub fn restart(args: &RestartArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
     let project = project::load(global, printer)?;
     let env = project.environment(&args.env)?.clone();
+    if env.policy.require_approval && !args.yes {
+        approve(&env.name, "restart workloads of")?;
+    }
     let rt = runtime()?;
     let all = histories(&rt, &project, &env, global, printer)?;
     let stamp = restart_stamp();
@@ -863,6 +910,7 @@ fn reapply(
         source_revision: Some(from.revision),
         dry_run: false,
         wait_lock: Duration::ZERO,
+        interrupt: crate::interrupt::token(),
     }
 }
 
