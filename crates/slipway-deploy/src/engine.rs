@@ -366,40 +366,36 @@ async fn deploy_locked(
         input.hooks.iter().partition(|h| h.post_deploy);
     for hook in &pre_hooks {
         let run = run_hook(cluster, ns, hook, revision, report);
-        let Some(result) = unless_interrupted(&input.interrupt, run).await else {
-            release.status = ReleaseStatus::Failed;
-            release.outcome = format!(
-                "interrupted while hook `{}` ran; its Job may still be running",
-                hook.name
-            );
-            release.finished = Some(now());
-            write_record(cluster, &release)
-                .await
-                .during(format!("recording revision {revision}"))?;
-            report(Event::Recorded {
-                revision,
-                status: release.status,
-            });
-            return Err(DeployError::Interrupted {
-                during: format!("while hook `{}` ran", hook.name),
-            });
+        let (outcome, error) = match unless_interrupted(&input.interrupt, run).await {
+            Some(Ok(())) => continue,
+            Some(Err(diagnosis)) => (
+                format!("hook `{}` failed: {}", hook.name, diagnosis.message),
+                DeployError::HookFailed {
+                    name: hook.name.clone(),
+                    diagnosis,
+                },
+            ),
+            None => (
+                format!(
+                    "interrupted while hook `{}` ran; its Job may still be running",
+                    hook.name
+                ),
+                DeployError::Interrupted {
+                    during: format!("while hook `{}` ran", hook.name),
+                },
+            ),
         };
-        if let Err(diagnosis) = result {
-            release.status = ReleaseStatus::Failed;
-            release.outcome = format!("hook `{}` failed: {}", hook.name, diagnosis.message);
-            release.finished = Some(now());
-            write_record(cluster, &release)
-                .await
-                .during(format!("recording revision {revision}"))?;
-            report(Event::Recorded {
-                revision,
-                status: release.status,
-            });
-            return Err(DeployError::HookFailed {
-                name: hook.name.clone(),
-                diagnosis,
-            });
-        }
+        release.status = ReleaseStatus::Failed;
+        release.outcome = outcome;
+        release.finished = Some(now());
+        write_record(cluster, &release)
+            .await
+            .during(format!("recording revision {revision}"))?;
+        report(Event::Recorded {
+            revision,
+            status: release.status,
+        });
+        return Err(error);
     }
     if !pre_hooks.is_empty() {
         release

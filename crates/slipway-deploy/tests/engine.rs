@@ -344,6 +344,45 @@ async fn dry_run_plans_and_writes_nothing() {
     env.sandbox.shutdown().await;
 }
 
+async fn lease(env: &Env) -> Value {
+    env.cluster
+        .get(
+            "coordination.k8s.io/v1",
+            "Lease",
+            "default",
+            "slipway-lock-shop",
+        )
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// Records revision 2 (a copy of revision 1) as pending and gives the lock to `holder`,
+/// renewed at `renewed`: a deploy under way, or killed. Returns the lease.
+async fn pending_revision_2_under_lock(env: &Env, holder: &str, renewed: jiff::Timestamp) -> Value {
+    let mut pending = engine::history(&env.cluster, "shop", "prod", "default")
+        .await
+        .unwrap()[0]
+        .clone();
+    pending.revision = 2;
+    pending.status = ReleaseStatus::Pending;
+    env.cluster
+        .create(&slipway_deploy::record::to_secret(&pending), "default")
+        .await
+        .unwrap();
+    let released = lease(env).await;
+    let held = slipway_deploy::lock::lease_object(
+        "shop",
+        "default",
+        holder,
+        renewed,
+        released
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str),
+    );
+    env.cluster.replace(&held, "default").await.unwrap()
+}
+
 #[tokio::test]
 async fn a_release_left_pending_by_a_killed_deploy_is_concluded_by_the_next_one() {
     let env = env().await;
@@ -356,37 +395,12 @@ async fn a_release_left_pending_by_a_killed_deploy_is_concluded_by_the_next_one(
     .await
     .unwrap();
     // A deploy killed after recording revision 2 as pending, holding the lock.
-    let mut killed = engine::history(&env.cluster, "shop", "prod", "default")
-        .await
-        .unwrap()[0]
-        .clone();
-    killed.revision = 2;
-    killed.status = ReleaseStatus::Pending;
-    env.cluster
-        .create(&slipway_deploy::record::to_secret(&killed), "default")
-        .await
-        .unwrap();
-    let released = env
-        .cluster
-        .get(
-            "coordination.k8s.io/v1",
-            "Lease",
-            "default",
-            "slipway-lock-shop",
-        )
-        .await
-        .unwrap()
-        .unwrap();
-    let lease = slipway_deploy::lock::lease_object(
-        "shop",
-        "default",
+    pending_revision_2_under_lock(
+        &env,
         "killed@host/1",
         "2020-01-01T00:00:00Z".parse().unwrap(),
-        released
-            .pointer("/metadata/resourceVersion")
-            .and_then(Value::as_str),
-    );
-    env.cluster.replace(&lease, "default").await.unwrap();
+    )
+    .await;
 
     let (log, report) = collect();
     let outcome = engine::deploy(
@@ -438,39 +452,7 @@ async fn dry_run_takes_no_lock_and_leaves_a_pending_record_alone() {
     .await
     .unwrap();
     // Another deploy is running: it holds the lock and has recorded revision 2 as pending.
-    let mut running = engine::history(&env.cluster, "shop", "prod", "default")
-        .await
-        .unwrap()[0]
-        .clone();
-    running.revision = 2;
-    running.status = ReleaseStatus::Pending;
-    env.cluster
-        .create(&slipway_deploy::record::to_secret(&running), "default")
-        .await
-        .unwrap();
-    let lease_of = || async {
-        env.cluster
-            .get(
-                "coordination.k8s.io/v1",
-                "Lease",
-                "default",
-                "slipway-lock-shop",
-            )
-            .await
-            .unwrap()
-            .unwrap()
-    };
-    let released = lease_of().await;
-    let held = slipway_deploy::lock::lease_object(
-        "shop",
-        "default",
-        "other@host/1",
-        jiff::Timestamp::now(),
-        released
-            .pointer("/metadata/resourceVersion")
-            .and_then(Value::as_str),
-    );
-    let held = env.cluster.replace(&held, "default").await.unwrap();
+    let held = pending_revision_2_under_lock(&env, "other@host/1", jiff::Timestamp::now()).await;
 
     let mut dry = input(vec![deployment("registry.example.com/api:2", "ready")]);
     dry.dry_run = true;
@@ -488,7 +470,7 @@ async fn dry_run_takes_no_lock_and_leaves_a_pending_record_alone() {
         other => panic!("{other:?}"),
     }
     assert_eq!(
-        lease_of().await.pointer("/metadata/resourceVersion"),
+        lease(&env).await.pointer("/metadata/resourceVersion"),
         held.pointer("/metadata/resourceVersion"),
         "the lease was written"
     );
