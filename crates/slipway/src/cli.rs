@@ -166,8 +166,10 @@ Examples:
     /// Show what a deploy would change on the cluster (secrets redacted)
     #[command(after_help = "\
 Examples:
-  slipway diff prod")]
-    Diff(EnvArgs),
+  slipway diff prod
+  slipway diff prod --only api                     what changing only api would do
+  slipway diff prod --image api=registry.example.com/api:20260101-120000-abc1234")]
+    Diff(DiffArgs),
 
     /// Roll out a new release: render, validate, lock, migrate, apply, track, record
     #[command(after_help = "\
@@ -297,13 +299,8 @@ pub struct DeployArgs {
     #[arg(long)]
     pub build: bool,
 
-    /// Change only these images; the others stay as the current release runs them
-    #[arg(long, value_name = "IMAGE,…", value_delimiter = ',')]
-    pub only: Vec<String>,
-
-    /// Use this exact image for NAME (a hotfix); recorded in the release
-    #[arg(long, value_name = "NAME=REF", value_parser = parse_image_override)]
-    pub image: Vec<(String, String)>,
+    #[command(flatten)]
+    pub images: ImageArgs,
 
     /// Stop after the plan and print it; nothing is written
     #[arg(long = "dry-run")]
@@ -329,6 +326,28 @@ pub struct DeployArgs {
     /// Wait this long for another deploy's lock instead of failing at once
     #[arg(long = "wait-lock", value_name = "DURATION")]
     pub wait_lock: Option<String>,
+}
+
+/// Which images a release takes (`deploy`, `diff`).
+#[derive(Debug, Args, Default)]
+pub struct ImageArgs {
+    /// Change only these images; the others stay as the current release runs them
+    #[arg(long, value_name = "IMAGE,…", value_delimiter = ',')]
+    pub only: Vec<String>,
+
+    /// Use this exact image for NAME (a hotfix); recorded in the release
+    #[arg(long, value_name = "NAME=REF", value_parser = parse_image_override)]
+    pub image: Vec<(String, String)>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// An environment of slipway.yaml
+    #[arg(value_name = "ENV")]
+    pub env: String,
+
+    #[command(flatten)]
+    pub images: ImageArgs,
 }
 
 fn parse_image_override(value: &str) -> Result<(String, String), String> {

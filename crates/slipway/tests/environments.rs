@@ -368,3 +368,60 @@ fn settle_catches_a_release_that_crashes_after_it_was_ready() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("`--settle soon`"), "{stderr}");
 }
+
+#[test]
+fn diff_shows_what_a_hotfix_image_would_change_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = one_cluster_project(dir.path());
+    let out = sandbox::run(dir.path(), &["deploy", "dev", "--image", API_1]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records = || {
+        served.kubectl(&[
+            "-n",
+            "shop",
+            "get",
+            "secrets,leases",
+            "-o",
+            "jsonpath={range .items[*]}{.metadata.name}@{.metadata.resourceVersion} {end}",
+        ])
+    };
+    let before = records();
+
+    let out = sandbox::run(
+        dir.path(),
+        &["diff", "dev", "--image", API_2_OK, "-o", "json"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let done = json_lines(&out)
+        .into_iter()
+        .find(|e| e["event"] == "done")
+        .expect("a done event");
+    assert_eq!(done["outcome"], "planned", "{done}");
+    let api = done["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["object"] == "Deployment/api")
+        .expect("the Deployment is planned");
+    assert_eq!(api["change"], "update", "{done}");
+    assert_eq!(records(), before, "diff wrote to the cluster");
+
+    // `--only` names images of slipway.yaml.
+    let out = sandbox::run(dir.path(), &["diff", "dev", "--only", "nope"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

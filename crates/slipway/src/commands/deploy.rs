@@ -11,7 +11,7 @@ use slipway_deploy::engine::{self, Change, DeployError, DeployInput, Event, Hook
 use slipway_deploy::record::{Release, ReleaseStatus};
 
 use crate::cli::{
-    BuildArgs, DeployArgs, EnvArgs, GlobalArgs, HistoryArgs, PromoteArgs, RestartArgs,
+    BuildArgs, DeployArgs, DiffArgs, GlobalArgs, HistoryArgs, ImageArgs, PromoteArgs, RestartArgs,
     RollbackArgs, StatusArgs,
 };
 use crate::error::CliError;
@@ -98,8 +98,8 @@ pub fn deploy(args: &DeployArgs, global: &GlobalArgs, printer: &Printer) -> Resu
     let project = project::load(global, printer)?;
     let env = project.environment(&args.env)?.clone();
     clusters::check_context(&env, global)?;
-    project.check_images(&args.only)?;
-    let overrides: Vec<String> = args.image.iter().map(|(n, _)| n.clone()).collect();
+    project.check_images(&args.images.only)?;
+    let overrides: Vec<String> = args.images.image.iter().map(|(n, _)| n.clone()).collect();
     project.check_images(&overrides)?;
     let timeout = parse_duration("--timeout", &args.timeout, env.policy.timeout)?;
     let wait_lock = parse_duration("--wait-lock", &args.wait_lock, Duration::ZERO)?;
@@ -111,7 +111,7 @@ pub fn deploy(args: &DeployArgs, global: &GlobalArgs, printer: &Printer) -> Resu
 
     if args.build {
         let build_args = BuildArgs {
-            images: args.only.clone(),
+            images: args.images.only.clone(),
             push: true,
             no_push: false,
             env: Some(env.name.clone()),
@@ -125,8 +125,8 @@ pub fn deploy(args: &DeployArgs, global: &GlobalArgs, printer: &Printer) -> Resu
     let (commit, dirty) = git_commit(&project);
     let request = Request {
         action: "deploy",
-        overrides: args.image.clone(),
-        only: args.only.clone(),
+        overrides: args.images.image.clone(),
+        only: args.images.only.clone(),
         images_from: None,
         timeout,
         settle,
@@ -492,12 +492,14 @@ fn conclude(
     }
 }
 
-pub fn diff(args: &EnvArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
+pub fn diff(args: &DiffArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
     let deploy_args = DeployArgs {
         env: args.env.clone(),
         build: false,
-        only: vec![],
-        image: vec![],
+        images: ImageArgs {
+            only: args.images.only.clone(),
+            image: args.images.image.clone(),
+        },
         dry_run: true,
         timeout: None,
         settle: None,
