@@ -1,6 +1,8 @@
 //! Environments through the real binary: an environment of two clusters is released on
-//! both at once, and `status --watch` follows the cluster as it changes. The clusters are
-//! two sandboxes served by `slipway sandbox serve`; the judge is the real `kubectl`.
+//! both at once, `status --watch` follows the cluster as it changes, custom resources
+//! are checked against the cluster's CRDs, the settle window, `diff` with a hotfix image,
+//! and a post-deploy hook. The clusters are sandboxes served by `slipway sandbox serve`;
+//! the judge is the real `kubectl`.
 
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -424,4 +426,81 @@ fn diff_shows_what_a_hotfix_image_would_change_and_writes_nothing() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Adds a `post-deploy` hook `smoke` to `slipway.yaml`, whose Job's pod behaves as
+/// `behavior` says.
+fn smoke_test(dir: &Path, behavior: &str) {
+    let config = fs::read_to_string(dir.join("slipway.yaml")).unwrap();
+    if !config.contains("hooks:") {
+        let config = config.replace(
+            "manifests: k8s\n",
+            "manifests: k8s\nhooks:\n  smoke:\n    when: post-deploy\n    job: smoke.yaml\n    timeout: 1m\n",
+        );
+        fs::write(dir.join("slipway.yaml"), config).unwrap();
+    }
+    fs::write(
+        dir.join("smoke.yaml"),
+        format!(
+            "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: smoke
+spec:
+  backoffLimit: 0
+  template:
+    metadata:
+      annotations: {{dev.slipway.sandbox/behavior: \"{behavior}\"}}
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: smoke
+          image: registry.example.com/shop/smoke:1@sha256:{}
+          resources:
+            requests: {{cpu: 10m, memory: 16Mi}}
+            limits: {{memory: 64Mi}}
+",
+            "3".repeat(64)
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn post_deploy_hook_of_slipway_yaml_runs_after_the_rollout_and_its_failure_rolls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = one_cluster_project(dir.path());
+    smoke_test(dir.path(), "complete-after=1s");
+    let out = sandbox::run(dir.path(), &["deploy", "dev", "--image", API_1]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let ready = stderr
+        .find("deployment/api ready")
+        .unwrap_or_else(|| panic!("{stderr}"));
+    let hook = stderr
+        .find("hook `smoke`: running job `smoke-r1`")
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        ready < hook,
+        "the hook ran before the rollout was ready:\n{stderr}"
+    );
+
+    // A failing smoke test fails the release: the previous image comes back.
+    smoke_test(dir.path(), "exit=1");
+    let out = sandbox::run(dir.path(), &["deploy", "dev", "--image", API_2_OK]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("revision 2 failed in `shop` and revision 1 was restored: job/smoke-r2"),
+        "{stderr}"
+    );
+    let image = served.kubectl(&[
+        "-n",
+        "shop",
+        "get",
+        "deployment/api",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ]);
+    assert_eq!(format!("api={image}"), API_1);
 }
