@@ -281,10 +281,17 @@ pub async fn deploy(
     if input.dry_run {
         // A dry run writes nothing: it takes no lock and leaves even an interrupted
         // deploy's pending record for the next real deploy to conclude.
-        let releases = history(&cluster, &input.app, &input.environment, &ns)
+        let planning = async {
+            let releases = history(&cluster, &input.app, &input.environment, &ns)
+                .await
+                .during("reading the release records")?;
+            prepare(&cluster, &input, &releases, report).await
+        };
+        let planned = unless_interrupted(&input.interrupt, planning)
             .await
-            .during("reading the release records")?;
-        let planned = prepare(&cluster, &input, &releases, report).await?;
+            .ok_or_else(|| DeployError::Interrupted {
+                during: "while planning".into(),
+            })??;
         return Ok(Outcome::Planned(planned.plan));
     }
     let me = format!("{}/{}", input.user, std::process::id());

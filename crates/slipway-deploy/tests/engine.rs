@@ -589,3 +589,35 @@ async fn failing_post_deploy_hook_fails_the_release_and_restores_the_previous_on
     );
     env.sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_interrupted_plan_or_lock_wait_stops_with_nothing_written() {
+    let env = env().await;
+    let (_, report) = collect();
+    for dry_run in [true, false] {
+        let mut stopped = input(vec![deployment("registry.example.com/api:1", "ready")]);
+        stopped.dry_run = dry_run;
+        stopped.interrupt.cancel();
+        let err = engine::deploy(env.cluster.clone(), stopped, &report)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, DeployError::Interrupted { .. }),
+            "dry run {dry_run}: {err:?}"
+        );
+    }
+    assert!(
+        env.cluster
+            .get("apps/v1", "Deployment", "default", "api")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        engine::history(&env.cluster, "shop", "prod", "default")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    env.sandbox.shutdown().await;
+}
