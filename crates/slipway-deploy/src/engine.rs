@@ -392,22 +392,22 @@ async fn deploy_locked(
                 },
             ),
         };
-        release.status = ReleaseStatus::Failed;
-        release.outcome = outcome;
-        release.finished = Some(now());
-        write_record(cluster, &release)
-            .await
-            .during(format!("recording revision {revision}"))?;
-        report(Event::Recorded {
-            revision,
-            status: release.status,
-        });
+        record_stopped(cluster, &mut release, outcome, report).await?;
         return Err(error);
     }
     if !pre_hooks.is_empty() {
         release
             .durations
             .push(("hooks".into(), hooks_started.elapsed().as_secs_f64()));
+    }
+
+    // Interrupted while planning or between hooks: stop before anything is applied.
+    if input.interrupt.is_cancelled() {
+        let outcome = "interrupted before anything was applied".to_owned();
+        record_stopped(cluster, &mut release, outcome, report).await?;
+        return Err(DeployError::Interrupted {
+            during: "before anything was applied".into(),
+        });
     }
 
     // Apply, then track what changed.
@@ -579,6 +579,26 @@ async fn deploy_locked(
             }
         }
     }
+}
+
+/// Records a release that stopped before any workload changed as failed.
+async fn record_stopped(
+    cluster: &Arc<Cluster>,
+    release: &mut Release,
+    outcome: String,
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Result<(), DeployError> {
+    release.status = ReleaseStatus::Failed;
+    release.outcome = outcome;
+    release.finished = Some(now());
+    write_record(cluster, release)
+        .await
+        .during(format!("recording revision {}", release.revision))?;
+    report(Event::Recorded {
+        revision: release.revision,
+        status: release.status,
+    });
+    Ok(())
 }
 
 /// `work`, unless `interrupt` is cancelled first (then `None`, and `work` is dropped).

@@ -621,3 +621,68 @@ async fn an_interrupted_plan_or_lock_wait_stops_with_nothing_written() {
     );
     env.sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn interrupted_after_the_plan_or_during_a_hook_changes_no_workload() {
+    let env = env().await;
+    let (_, report) = collect();
+    engine::deploy(
+        env.cluster.clone(),
+        input(vec![deployment("registry.example.com/api:1", "ready")]),
+        &report,
+    )
+    .await
+    .unwrap();
+
+    // Ctrl-C as the plan is shown (no hook), then as the migration starts.
+    for (revision, with_hook) in [(2, false), (3, true)] {
+        let mut next = input(vec![deployment("registry.example.com/api:2", "ready")]);
+        if with_hook {
+            next.hooks = vec![Hook {
+                name: "migrate".into(),
+                job: job("migrate", "complete-after=60s"),
+                timeout: Duration::from_secs(120),
+                post_deploy: false,
+            }];
+        }
+        let interrupt = next.interrupt.clone();
+        let on_event = move |e: engine::Event| {
+            let now = if with_hook {
+                matches!(e, engine::Event::HookStarted { .. })
+            } else {
+                matches!(e, engine::Event::Planned(_))
+            };
+            if now {
+                interrupt.cancel();
+            }
+        };
+        let err = engine::deploy(env.cluster.clone(), next, &on_event)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, DeployError::Interrupted { .. }), "{err:?}");
+        assert_eq!(image_of(&env.cluster).await, "registry.example.com/api:1");
+        let last = engine::history(&env.cluster, "shop", "prod", "default")
+            .await
+            .unwrap()
+            .pop()
+            .unwrap();
+        assert_eq!(
+            (last.revision, last.status),
+            (revision, ReleaseStatus::Failed)
+        );
+        assert!(last.outcome.starts_with("interrupted"), "{}", last.outcome);
+    }
+    // The lock is free: the next deploy goes ahead.
+    let outcome = engine::deploy(
+        env.cluster.clone(),
+        input(vec![deployment("registry.example.com/api:2", "ready")]),
+        &report,
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(outcome, Outcome::Deployed { revision: 4 }),
+        "{outcome:?}"
+    );
+    env.sandbox.shutdown().await;
+}
