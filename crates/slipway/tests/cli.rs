@@ -647,3 +647,94 @@ fn crates_readme_states_the_dependencies_of_each_crate() {
     }
     assert_eq!(stated, actual);
 }
+
+#[test]
+fn init_guesses_app_registry_namespaces_and_args_from_the_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("init1");
+    let files = [
+        (
+            "frontend/Dockerfile",
+            "FROM node:22 AS deps\nRUN npm ci\n\
+             FROM node:22 AS builder\nARG NEXT_PUBLIC_API_URL\nARG NODE_ENV=production\n\
+             COPY --from=deps /app/node_modules ./node_modules\nRUN npm run build\n\
+             FROM node:22-slim AS runner\nCOPY --from=builder /app/.next ./.next\n",
+        ),
+        (
+            "backend/Dockerfile",
+            "FROM golang:1.24 AS build\nRUN go build ./...\n\
+             FROM alpine AS api\nCOPY --from=build /out/api /api\n\
+             FROM alpine AS worker\nCOPY --from=build /out/worker /worker\n",
+        ),
+        (
+            "k8s/base/kustomization.yaml",
+            "resources: [deployment.yaml]\n",
+        ),
+        (
+            "k8s/base/deployment.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  \
+             selector:\n    matchLabels: {app: api}\n  template:\n    metadata:\n      \
+             labels: {app: api}\n    spec:\n      containers:\n        - name: api\n          \
+             image: myacr.azurecr.io/api:latest\n",
+        ),
+        (
+            "k8s/overlays/dev/kustomization.yaml",
+            "resources: [../../base]\nnamespace: shop-dev\n",
+        ),
+        (
+            "k8s/overlays/prod/kustomization.yaml",
+            "resources: [../../base]\nnamespace: shop-prod\n",
+        ),
+    ];
+    for (path, text) in files {
+        fs::create_dir_all(root.join(path).parent().unwrap()).unwrap();
+        fs::write(root.join(path), text).unwrap();
+    }
+    for args in [
+        &["init", "-q"][..],
+        &[
+            "remote",
+            "add",
+            "origin",
+            "https://github.com/acme/shop.git",
+        ],
+    ] {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(&root)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+    }
+
+    let out = slipway(&root, &["init"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let written = fs::read_to_string(root.join("slipway.yaml")).unwrap();
+    for expected in [
+        "\napp: shop\n",
+        "\nregistry: myacr.azurecr.io\n",
+        "  api:\n    # the manifests run it as `myacr.azurecr.io/api:latest` \
+         (k8s/base/deployment.yaml)\n    context: backend\n    target: api\n",
+        "  frontend:\n    context: frontend\n",
+        "    #   NEXT_PUBLIC_API_URL: \"\"   # declared without a default\n",
+        "    #   NODE_ENV: production   # the Dockerfile's default\n",
+        "    namespace: shop-dev\n    overlay: k8s/overlays/dev\n",
+        "    namespace: shop-prod\n    overlay: k8s/overlays/prod\n",
+    ] {
+        assert!(
+            written.contains(expected),
+            "missing {expected:?} in:\n{written}"
+        );
+    }
+    assert!(!written.contains("init1"), "{written}");
+
+    // The manifests' image is the repository `api` is pushed to, so deploys pin it.
+    let config = slipway_config::load(&root.join("slipway.yaml")).unwrap();
+    let api = config.images.iter().find(|i| i.name == "api").unwrap();
+    assert_eq!(api.repository, "myacr.azurecr.io/api");
+    let frontend = config.images.iter().find(|i| i.name == "frontend").unwrap();
+    assert_eq!(frontend.repository, "myacr.azurecr.io/frontend");
+
+    let out = slipway(&root, &["validate", "prod"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}

@@ -1,12 +1,24 @@
 //! `slipway init`: look at a repository (Dockerfiles and their stages, `k8s/` or
 //! `deploy/` folders, kustomizations and their overlays) and write a commented
 //! `slipway.yaml` that loads as it is. An existing file is never overwritten.
+//!
+//! What the repository says wins over placeholders:
+//! - `app` is the name of the `origin` remote's repository, else the folder's name;
+//! - an image whose name is the last path component of an image the manifests run
+//!   (workload containers, kustomization `newName`s) is pushed to that repository, so
+//!   that deploys pin it; one shared prefix becomes `registry`;
+//! - namespaces are the overlays' (else the base's) kustomization `namespace:`;
+//! - the `ARG`s the built stage can see are listed, commented, under `args`;
+//! - a Job whose name or file mentions a migration is suggested as the hook.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+
+use slipway_config::yaml::{self, Node};
+use slipway_render::image_repository;
 
 use crate::cli::InitArgs;
 use crate::error::CliError;
@@ -41,6 +53,18 @@ const MANIFEST_DIRS: &[&str] = &[
 
 /// Unreferenced stages that are steps of a build, not images to ship.
 const NON_IMAGE_STAGES: &[&str] = &["test", "tests", "lint", "check", "ci", "debug"];
+
+/// `ARG`s that BuildKit sets by itself.
+const PREDEFINED_ARGS: &[&str] = &[
+    "TARGETPLATFORM",
+    "TARGETOS",
+    "TARGETARCH",
+    "TARGETVARIANT",
+    "BUILDPLATFORM",
+    "BUILDOS",
+    "BUILDARCH",
+    "BUILDVARIANT",
+];
 
 const MAX_DEPTH: usize = 4;
 
@@ -96,34 +120,92 @@ pub fn run(args: &InitArgs, file: &Path, printer: &Printer) -> Result<(), CliErr
 #[derive(Debug, Default, PartialEq)]
 pub struct Findings {
     pub app: String,
+    /// Whether `app` is the name of the `origin` remote's repository.
+    pub app_from_remote: bool,
+    /// The registry prefix shared by the manifests' images that match guessed images.
+    pub registry: Option<String>,
     pub images: Vec<ImageGuess>,
     pub manifests: Option<ManifestGuess>,
-    /// `(environment, overlay directory)` from `overlays/<env>/kustomization.yaml`.
-    pub overlays: Vec<(String, String)>,
+    /// The `namespace:` of the base kustomization.
+    pub base_namespace: Option<String>,
+    /// From `overlays/<env>/kustomization.yaml`, in promotion order.
+    pub overlays: Vec<Overlay>,
+    /// A manifest file holding a migration Job.
+    pub migration_job: Option<String>,
 }
 
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Default, PartialEq)]
 pub struct ImageGuess {
     pub name: String,
     pub context: String,
     /// Set when the Dockerfile is not `<context>/Dockerfile`.
     pub dockerfile: Option<String>,
     pub target: Option<String>,
+    /// An explicit repository, written when it is not `<registry>/<name>`.
+    pub repository: Option<String>,
+    /// The manifest image this image's repository was taken from.
+    pub source: Option<ManifestImage>,
+    /// The `ARG`s the built stage can see.
+    pub args: Vec<BuildArg>,
 }
 
 #[derive(Debug, PartialEq)]
 pub struct ManifestGuess {
     pub path: String,
     pub kustomization: bool,
+    /// The folder searched for manifest files (`k8s` for `k8s/base`).
+    pub dir: String,
+}
+
+#[derive(Debug, PartialEq)]
+pub struct Overlay {
+    pub env: String,
+    pub path: String,
+    /// The overlay kustomization's `namespace:`.
+    pub namespace: Option<String>,
+}
+
+/// A container image written in a manifest file (or a kustomization's `newName`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManifestImage {
+    /// As written, such as `myacr.azurecr.io/api:latest`.
+    pub image: String,
+    /// Without tag or digest, such as `myacr.azurecr.io/api`.
+    pub repository: String,
+    /// The file it is in, relative to the repository.
+    pub file: String,
+}
+
+/// A Dockerfile `ARG`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuildArg {
+    pub name: String,
+    pub default: Option<String>,
+}
+
+/// What the manifest files hold.
+#[derive(Debug, Default, PartialEq)]
+struct ManifestFacts {
+    images: Vec<ManifestImage>,
+    migration_job: Option<String>,
 }
 
 impl Findings {
     fn summary(&self) -> Vec<String> {
         let mut lines = Vec::new();
+        if self.app_from_remote {
+            lines.push(format!("app `{}` from the `origin` remote", self.app));
+        }
+        if let Some(registry) = &self.registry {
+            lines.push(format!("registry `{registry}` from the manifests' images"));
+        }
         for image in &self.images {
             let mut line = format!("image `{}` from `{}`", image.name, image.context);
             if let Some(target) = &image.target {
                 let _ = write!(line, " (stage `{target}`)");
+            }
+            if let Some(source) = &image.source {
+                let _ = write!(line, ", run as `{}` in `{}`", source.image, source.file);
             }
             lines.push(line);
         }
@@ -132,8 +214,14 @@ impl Findings {
             Some(m) => lines.push(format!("manifests in `{}`", m.path)),
             None => lines.push("no manifests found: set `manifests` before deploying".into()),
         }
-        for (env, path) in &self.overlays {
-            lines.push(format!("environment `{env}` with overlay `{path}`"));
+        for overlay in &self.overlays {
+            lines.push(format!(
+                "environment `{}` with overlay `{}`",
+                overlay.env, overlay.path
+            ));
+        }
+        if let Some(job) = &self.migration_job {
+            lines.push(format!("migration Job in `{job}` (suggested as a hook)"));
         }
         lines
     }
@@ -145,7 +233,10 @@ pub fn scan(root: &Path) -> Findings {
     walk(root, root, 0, &mut dockerfiles);
     dockerfiles.sort();
 
-    let app = dns_label(root.file_name().and_then(|n| n.to_str()).unwrap_or("app"))
+    let remote_name = origin_url(root).as_deref().and_then(repo_name_from_url);
+    let app_from_remote = remote_name.is_some();
+    let app = remote_name
+        .or_else(|| dns_label(root.file_name().and_then(|n| n.to_str()).unwrap_or("app")))
         .unwrap_or_else(|| "app".to_string());
 
     let mut images = Vec::new();
@@ -158,12 +249,45 @@ pub fn scan(root: &Path) -> Findings {
     dedupe_names(&mut images);
 
     let (manifests, overlays) = guess_manifests(root);
+    let facts = match &manifests {
+        Some(m) => read_manifests(root, &m.dir, &m.path),
+        None => ManifestFacts::default(),
+    };
+    let registry = match_repositories(&mut images, &facts.images);
+    let base_namespace = manifests
+        .as_ref()
+        .filter(|m| m.kustomization)
+        .and_then(|m| kustomization_namespace(&root.join(&m.path)));
     Findings {
         app,
+        app_from_remote,
+        registry,
         images,
         manifests,
+        base_namespace,
         overlays,
+        migration_job: facts.migration_job,
     }
+}
+
+/// The `url` of the `origin` remote, when `root` is the top of a git repository (a
+/// project in a subdirectory of a larger repository is named after its directory).
+fn origin_url(root: &Path) -> Option<String> {
+    let repo = slipway_build::git::Repository::discover(root).ok()?;
+    let same = |a: &Path, b: &Path| a.canonicalize().ok() == b.canonicalize().ok();
+    if !same(repo.top(), root) {
+        return None;
+    }
+    repo.remote_url("origin").ok().flatten()
+}
+
+/// The repository's name in a remote URL (`https://host/owner/name.git`,
+/// `git@host:owner/name.git`), as a DNS label.
+fn repo_name_from_url(url: &str) -> Option<String> {
+    let url = url.trim().trim_end_matches('/');
+    let url = url.strip_suffix(".git").unwrap_or(url);
+    let name = url.rsplit(['/', ':']).next()?;
+    dns_label(name)
 }
 
 fn walk(root: &Path, dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
@@ -204,6 +328,8 @@ struct Stage {
     name: Option<String>,
     /// Stages this one builds on or copies from.
     uses: Vec<String>,
+    /// Its `ARG` instructions.
+    args: Vec<BuildArg>,
 }
 
 /// Reads the `FROM … AS name` stages of a Dockerfile and what each refers to
@@ -232,8 +358,13 @@ fn stages(text: &str) -> Vec<Stage> {
             stages.push(Stage {
                 name,
                 uses: base.into_iter().collect(),
+                args: Vec::new(),
             });
         } else if let Some(stage) = stages.last_mut() {
+            if instruction.eq_ignore_ascii_case("ARG") {
+                stage.args.extend(words.iter().map(|w| parse_arg(w)));
+                continue;
+            }
             for word in &words {
                 for part in word.split(',') {
                     if let Some(from) = part
@@ -247,6 +378,89 @@ fn stages(text: &str) -> Vec<Stage> {
         }
     }
     stages
+}
+
+/// Build arguments every stage may use in `FROM`: the `ARG`s before the first `FROM`.
+fn global_args(text: &str) -> Vec<BuildArg> {
+    let mut args = Vec::new();
+    for line in logical_lines(text) {
+        let mut words = line.split_whitespace();
+        match words.next() {
+            Some(i) if i.eq_ignore_ascii_case("FROM") => break,
+            Some(i) if i.eq_ignore_ascii_case("ARG") => args.extend(words.map(parse_arg)),
+            _ => {}
+        }
+    }
+    args
+}
+
+/// `NAME` or `NAME=default` (quotes around the default removed). A quoted default
+/// with spaces is not split correctly; such defaults are rare in `ARG`s.
+fn parse_arg(word: &str) -> BuildArg {
+    match word.split_once('=') {
+        Some((name, default)) => BuildArg {
+            name: name.to_string(),
+            default: Some(default.trim_matches(['"', '\'']).to_string()),
+        },
+        None => BuildArg {
+            name: word.to_string(),
+            default: None,
+        },
+    }
+}
+
+/// The `ARG`s that building `target` (the last stage when `None`) can use: those
+/// before the first `FROM`, then those of the target stage and of every stage it
+/// builds on or copies from, in file order. The platform `ARG`s BuildKit predefines
+/// are left out, and a name declared twice is listed once (with the first default).
+fn build_args(text: &str, target: Option<&str>) -> Vec<BuildArg> {
+    let stages = stages(text);
+    let visible = visible_stages(&stages, target);
+    let mut out: Vec<BuildArg> = Vec::new();
+    let declared = global_args(text).into_iter().chain(
+        stages
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| visible.contains(i))
+            .flat_map(|(_, stage)| stage.args),
+    );
+    for arg in declared {
+        if PREDEFINED_ARGS.contains(&arg.name.as_str()) {
+            continue;
+        }
+        match out.iter_mut().find(|a| a.name == arg.name) {
+            Some(seen) if seen.default.is_none() => seen.default = arg.default,
+            Some(_) => {}
+            None => out.push(arg),
+        }
+    }
+    out
+}
+
+/// The indices of `target` and of every stage it depends on.
+fn visible_stages(stages: &[Stage], target: Option<&str>) -> BTreeSet<usize> {
+    let start = match target {
+        Some(t) => stages
+            .iter()
+            .position(|s| s.name.as_deref() == Some(&*t.to_ascii_lowercase())),
+        None => stages.len().checked_sub(1),
+    };
+    let mut seen = BTreeSet::new();
+    let mut todo: Vec<usize> = start.into_iter().collect();
+    while let Some(i) = todo.pop() {
+        if !seen.insert(i) {
+            continue;
+        }
+        for used in &stages[i].uses {
+            // A stage is named, or referred to by its index (`COPY --from=0`).
+            let found = stages[..i]
+                .iter()
+                .position(|s| s.name.as_deref() == Some(used.as_str()))
+                .or_else(|| used.parse::<usize>().ok().filter(|n| *n < i));
+            todo.extend(found);
+        }
+    }
+    seen
 }
 
 /// Joins `\` continuations and drops comments and blank lines.
@@ -324,6 +538,8 @@ fn guess_images(app: &str, rel: &Path, text: &str) -> Vec<ImageGuess> {
             context,
             dockerfile,
             target: None,
+            args: build_args(text, None),
+            ..ImageGuess::default()
         }];
     }
     leaves
@@ -340,7 +556,9 @@ fn guess_images(app: &str, rel: &Path, text: &str) -> Vec<ImageGuess> {
                     .unwrap_or_else(|| base_name.clone()),
                 context: context.clone(),
                 dockerfile: dockerfile.clone(),
+                args: build_args(text, target.as_deref()),
                 target,
+                ..ImageGuess::default()
             }
         })
         .collect()
@@ -372,7 +590,7 @@ fn dedupe_names(images: &mut [ImageGuess]) {
     }
 }
 
-fn guess_manifests(root: &Path) -> (Option<ManifestGuess>, Vec<(String, String)>) {
+fn guess_manifests(root: &Path) -> (Option<ManifestGuess>, Vec<Overlay>) {
     for dir in MANIFEST_DIRS {
         let path = root.join(dir);
         if !path.is_dir() {
@@ -385,6 +603,7 @@ fn guess_manifests(root: &Path) -> (Option<ManifestGuess>, Vec<(String, String)>
                 Some(ManifestGuess {
                     path: format!("{dir}/base"),
                     kustomization: true,
+                    dir: (*dir).to_string(),
                 }),
                 overlays,
             );
@@ -394,6 +613,7 @@ fn guess_manifests(root: &Path) -> (Option<ManifestGuess>, Vec<(String, String)>
                 Some(ManifestGuess {
                     path: (*dir).to_string(),
                     kustomization: true,
+                    dir: (*dir).to_string(),
                 }),
                 Vec::new(),
             );
@@ -403,6 +623,7 @@ fn guess_manifests(root: &Path) -> (Option<ManifestGuess>, Vec<(String, String)>
                 Some(ManifestGuess {
                     path: (*dir).to_string(),
                     kustomization: false,
+                    dir: (*dir).to_string(),
                 }),
                 Vec::new(),
             );
@@ -411,27 +632,200 @@ fn guess_manifests(root: &Path) -> (Option<ManifestGuess>, Vec<(String, String)>
     (None, Vec::new())
 }
 
+const KUSTOMIZATION_FILES: &[&str] = &["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
 fn has_kustomization(dir: &Path) -> bool {
-    ["kustomization.yaml", "kustomization.yml", "Kustomization"]
-        .iter()
-        .any(|f| dir.join(f).is_file())
+    KUSTOMIZATION_FILES.iter().any(|f| dir.join(f).is_file())
 }
 
-fn overlays(root: &Path, dir: &Path) -> Vec<(String, String)> {
+/// The `namespace:` of the kustomization in `dir`, when it is a DNS label.
+fn kustomization_namespace(dir: &Path) -> Option<String> {
+    let file = KUSTOMIZATION_FILES
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|f| f.is_file())?;
+    let docs = yaml::parse_documents(&fs::read_to_string(file).ok()?).ok()?;
+    let namespace = docs.first()?.get("namespace")?.as_str()?;
+    (dns_label(namespace).as_deref() == Some(namespace)).then(|| namespace.to_string())
+}
+
+fn overlays(root: &Path, dir: &Path) -> Vec<Overlay> {
     let Ok(entries) = fs::read_dir(dir) else {
         return Vec::new();
     };
-    let mut found: Vec<(String, String)> = entries
+    let mut found: Vec<Overlay> = entries
         .flatten()
         .filter(|e| has_kustomization(&e.path()))
         .filter_map(|e| {
-            let env = dns_label(e.file_name().to_str()?)?;
-            let rel = e.path().strip_prefix(root).ok().map(slash_path)?;
-            Some((env, rel))
+            Some(Overlay {
+                env: dns_label(e.file_name().to_str()?)?,
+                path: e.path().strip_prefix(root).ok().map(slash_path)?,
+                namespace: kustomization_namespace(&e.path()),
+            })
         })
         .collect();
-    found.sort_by_key(|(env, _)| (env_rank(env), env.clone()));
+    found.sort_by_key(|o| (env_rank(&o.env), o.env.clone()));
     found
+}
+
+/// Reads every YAML file under `dir` (those under `preferred` first): the images of
+/// their workloads, the `newName`s of their kustomizations' `images`, and a Job that
+/// looks like a migration. Files that are not YAML (templates) are skipped.
+fn read_manifests(root: &Path, dir: &str, preferred: &str) -> ManifestFacts {
+    let mut files = Vec::new();
+    yaml_files(&root.join(dir), 0, &mut files);
+    let preferred = root.join(preferred);
+    files.sort_by_key(|f| (!f.starts_with(&preferred), f.clone()));
+
+    let mut facts = ManifestFacts::default();
+    for file in files {
+        let Ok(docs) = fs::read_to_string(&file).map(|t| yaml::parse_documents(&t)) else {
+            continue;
+        };
+        let Ok(docs) = docs else { continue };
+        let rel = file.strip_prefix(root).map(slash_path).unwrap_or_default();
+        for doc in &docs {
+            let images = workload_images(doc)
+                .into_iter()
+                .chain(kustomization_new_names(doc));
+            for image in images {
+                if let Some(repository) = usable_repository(&image) {
+                    facts.images.push(ManifestImage {
+                        image,
+                        repository,
+                        file: rel.clone(),
+                    });
+                }
+            }
+            if facts.migration_job.is_none() && is_migration_job(doc, &rel) {
+                facts.migration_job = Some(rel.clone());
+            }
+        }
+    }
+    facts
+}
+
+fn yaml_files(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if depth < MAX_DEPTH {
+                yaml_files(&path, depth + 1, out);
+            }
+        } else if matches!(
+            path.extension().and_then(|x| x.to_str()),
+            Some("yaml" | "yml")
+        ) {
+            out.push(path);
+        }
+    }
+}
+
+/// Where the pod spec of a workload kind is.
+fn pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
+    match kind {
+        "Pod" => Some(&["spec"]),
+        "CronJob" => Some(&["spec", "jobTemplate", "spec", "template", "spec"]),
+        "Deployment" | "StatefulSet" | "DaemonSet" | "Job" => Some(&["spec", "template", "spec"]),
+        _ => None,
+    }
+}
+
+/// The images of a workload's containers and init containers.
+fn workload_images(doc: &Node) -> Vec<String> {
+    let Some(path) = doc
+        .get("kind")
+        .and_then(Node::as_str)
+        .and_then(pod_spec_path)
+    else {
+        return Vec::new();
+    };
+    let Some(spec) = path.iter().try_fold(doc, |node, key| node.get(key)) else {
+        return Vec::new();
+    };
+    ["initContainers", "containers"]
+        .iter()
+        .filter_map(|list| spec.get(list)?.items())
+        .flatten()
+        .filter_map(|c| Some(c.get("image")?.as_str()?.to_string()))
+        .collect()
+}
+
+/// The `newName`s of a kustomization's `images`.
+fn kustomization_new_names(doc: &Node) -> Vec<String> {
+    let Some(images) = doc.get("images").and_then(Node::items) else {
+        return Vec::new();
+    };
+    if doc
+        .get("kind")
+        .is_some_and(|k| k.as_str() != Some("Kustomization"))
+    {
+        return Vec::new();
+    }
+    images
+        .iter()
+        .filter_map(|i| Some(i.get("newName")?.as_str()?.to_string()))
+        .collect()
+}
+
+/// A Job whose name or file name says it migrates.
+fn is_migration_job(doc: &Node, file: &str) -> bool {
+    let name = doc
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(Node::as_str)
+        .unwrap_or_default();
+    let file_name = file.rsplit('/').next().unwrap_or(file);
+    doc.get("kind").and_then(Node::as_str) == Some("Job")
+        && (name.contains("migrat") || file_name.to_ascii_lowercase().contains("migrat"))
+}
+
+/// The repository of an image that names its registry host and that `slipway.yaml`
+/// accepts (`myacr.azurecr.io/api:latest` → `myacr.azurecr.io/api`); `None` for
+/// Docker Hub shorthands such as `nginx` or `acme/api`.
+fn usable_repository(image: &str) -> Option<String> {
+    let repository = image_repository(image);
+    let (host, path) = repository.split_once('/')?;
+    let (name, port) = host.split_once(':').unwrap_or((host, "0"));
+    let host_ok = (host.contains(['.', ':']) || host == "localhost")
+        && name
+            .split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        && !port.is_empty()
+        && port.len() <= 5
+        && port.bytes().all(|b| b.is_ascii_digit());
+    let path_ok = !path.is_empty()
+        && path.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-' | b'/')
+        });
+    (host_ok && path_ok).then(|| repository.to_string())
+}
+
+/// Gives each image the first manifest image whose last path component is its name.
+/// Returns the registry when every matched repository has the same prefix (then
+/// their repositories are `<registry>/<name>` and need not be written); otherwise
+/// each matched image gets its repository written out.
+fn match_repositories(images: &mut [ImageGuess], found: &[ManifestImage]) -> Option<String> {
+    for image in images.iter_mut() {
+        image.source = found
+            .iter()
+            .find(|m| m.repository.rsplit('/').next() == Some(image.name.as_str()))
+            .cloned();
+    }
+    let prefixes: BTreeSet<&str> = images
+        .iter()
+        .filter_map(|i| Some(i.source.as_ref()?.repository.rsplit_once('/')?.0))
+        .collect();
+    if prefixes.len() == 1 {
+        return prefixes.first().map(|p| (*p).to_string());
+    }
+    for image in images.iter_mut() {
+        image.repository = image.source.as_ref().map(|m| m.repository.clone());
+    }
+    None
 }
 
 /// Orders environments the way they are promoted.
@@ -516,14 +910,30 @@ pub fn template(f: &Findings) -> String {
         "# slipway.yaml — written by `slipway init`; every key is described in docs/config.md.\n\
          # Check it with `slipway validate dev`, ship with `slipway deploy dev`.\n"
     );
+    if f.app_from_remote {
+        let _ = writeln!(s, "# The name of the `origin` remote's repository.");
+    }
     let _ = writeln!(s, "app: {}\n", scalar(app));
-    let _ = writeln!(
-        s,
-        "# Where images are pushed: change this to your registry (for example\n\
-         # `myacr.azurecr.io` or `gitea.example.com/admin`).\n\
-         registry: {}\n",
-        scalar(&format!("registry.example.com/{app}"))
-    );
+    match &f.registry {
+        Some(registry) => {
+            let _ = writeln!(
+                s,
+                "# Where images are pushed: the registry of the manifests' images that\n\
+                 # match images below, so that deploys pin them.\n\
+                 registry: {}\n",
+                scalar(registry)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "# Where images are pushed: change this to your registry (for example\n\
+                 # `myacr.azurecr.io` or `gitea.example.com/admin`).\n\
+                 registry: {}\n",
+                scalar(&format!("registry.example.com/{app}"))
+            );
+        }
+    }
     let _ = writeln!(
         s,
         "# Every build gets a unique, sortable tag: UTC time and commit.\n\
@@ -545,6 +955,16 @@ pub fn template(f: &Findings) -> String {
         let _ = writeln!(s, "images:");
         for image in &f.images {
             let _ = writeln!(s, "  {}:", image.name);
+            if let Some(source) = &image.source {
+                let _ = writeln!(
+                    s,
+                    "    # the manifests run it as `{}` ({})",
+                    source.image, source.file
+                );
+            }
+            if let Some(repository) = &image.repository {
+                let _ = writeln!(s, "    repository: {}", scalar(repository));
+            }
             let _ = writeln!(s, "    context: {}", scalar(&image.context));
             if let Some(dockerfile) = &image.dockerfile {
                 let _ = writeln!(s, "    dockerfile: {}", scalar(dockerfile));
@@ -553,7 +973,7 @@ pub fn template(f: &Findings) -> String {
                 let _ = writeln!(s, "    target: {}", scalar(target));
             }
             let _ = writeln!(s, "    platform: linux/amd64   # what your nodes run");
-            let _ = writeln!(s, "    # args: {{ KEY: value }}   # build arguments");
+            write_args(&mut s, &image.args);
         }
         s.push('\n');
     }
@@ -577,31 +997,29 @@ pub fn template(f: &Findings) -> String {
         }
     }
 
+    let job = f.migration_job.as_deref().unwrap_or("k8s/migrate-job.yaml");
     let _ = writeln!(
         s,
         "# Jobs that must finish before any workload rolls, such as migrations:\n\
          # hooks:\n\
          #   migrate:\n\
-         #     job: k8s/migrate-job.yaml\n"
+         #     job: {}\n",
+        scalar(job)
     );
 
     let _ = writeln!(s, "environments:");
-    let overlay_of = |env: &str| {
-        f.overlays
-            .iter()
-            .find(|(e, _)| e == env)
-            .map(|(_, p)| p.clone())
-    };
+    let dev = f.overlays.iter().find(|o| o.env == "dev");
     let _ = writeln!(
         s,
         "  # The built-in sandbox cluster: runs with nothing installed.\n  dev:\n    cluster: sandbox\n    namespace: {}",
-        scalar(&format!("{app}-dev"))
+        scalar(&namespace(f, dev, "dev"))
     );
-    if let Some(overlay) = overlay_of("dev") {
-        let _ = writeln!(s, "    overlay: {}", scalar(&overlay));
+    if let Some(dev) = dev {
+        let _ = writeln!(s, "    overlay: {}", scalar(&dev.path));
     }
     let mut previous = "dev".to_string();
-    for (env, overlay) in &f.overlays {
+    for overlay in &f.overlays {
+        let env = &overlay.env;
         if env == "dev" {
             continue;
         }
@@ -611,8 +1029,12 @@ pub fn template(f: &Findings) -> String {
             s,
             "    context: set-me          # the kubeconfig context of this environment's cluster"
         );
-        let _ = writeln!(s, "    namespace: {}", scalar(&format!("{app}-{env}")));
-        let _ = writeln!(s, "    overlay: {}", scalar(overlay));
+        let _ = writeln!(
+            s,
+            "    namespace: {}",
+            scalar(&namespace(f, Some(overlay), env))
+        );
+        let _ = writeln!(s, "    overlay: {}", scalar(&overlay.path));
         let _ = writeln!(s, "    promote-from: {previous}");
         if production {
             let _ = writeln!(s, "    require-approval: true");
@@ -621,6 +1043,46 @@ pub fn template(f: &Findings) -> String {
         previous = env.clone();
     }
     s
+}
+
+/// An environment's namespace: its overlay's, else the base kustomization's, else
+/// `<app>-<env>`.
+fn namespace(f: &Findings, overlay: Option<&Overlay>, env: &str) -> String {
+    overlay
+        .and_then(|o| o.namespace.clone())
+        .or_else(|| f.base_namespace.clone())
+        .unwrap_or_else(|| format!("{}-{env}", f.app))
+}
+
+/// The Dockerfile's `ARG`s as a commented `args:` to fill in, or a placeholder.
+fn write_args(s: &mut String, args: &[BuildArg]) {
+    if args.is_empty() {
+        let _ = writeln!(s, "    # args: {{ KEY: value }}   # build arguments");
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "    # args:   # the Dockerfile's ARGs; uncomment those to set"
+    );
+    for arg in args {
+        match &arg.default {
+            Some(default) => {
+                let _ = writeln!(
+                    s,
+                    "    #   {}: {}   # the Dockerfile's default",
+                    arg.name,
+                    scalar(default)
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    s,
+                    "    #   {}: \"\"   # declared without a default",
+                    arg.name
+                );
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -674,6 +1136,7 @@ mod tests {
                 context: "frontend".into(),
                 dockerfile: None,
                 target: None,
+                ..ImageGuess::default()
             }]
         );
     }
@@ -693,12 +1156,14 @@ mod tests {
                 context: "a".into(),
                 dockerfile: None,
                 target: None,
+                ..ImageGuess::default()
             },
             ImageGuess {
                 name: "api".into(),
                 context: "services/b".into(),
                 dockerfile: None,
                 target: None,
+                ..ImageGuess::default()
             },
         ];
         dedupe_names(&mut images);
@@ -721,5 +1186,332 @@ mod tests {
         assert_eq!(scalar("a b"), "\"a b\"");
         assert_eq!(scalar("."), ".");
         assert_eq!(scalar(".NaN"), "\".NaN\"");
+    }
+
+    fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let path = dir.path().join(path);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+        }
+        dir
+    }
+
+    const API_DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\n\
+        spec:\n  template:\n    spec:\n      containers:\n        - name: api\n          \
+        image: myacr.azurecr.io/api:latest\n";
+
+    #[test]
+    fn app_is_the_origin_remotes_repository_name() {
+        for (url, name) in [
+            ("https://github.com/acme/shop.git", "shop"),
+            ("https://github.com/acme/shop/", "shop"),
+            ("git@github.com:acme/My_Shop.git", "my-shop"),
+            ("ssh://git@host:2222/acme/shop", "shop"),
+            ("git@host:shop.git", "shop"),
+        ] {
+            assert_eq!(repo_name_from_url(url).as_deref(), Some(name), "{url}");
+        }
+        let dir = tree(&[("Dockerfile", "FROM scratch\n")]);
+        git(dir.path(), &["init", "-q"]);
+        git(
+            dir.path(),
+            &["remote", "add", "upstream", "https://x/a/other"],
+        );
+        git(
+            dir.path(),
+            &[
+                "remote",
+                "add",
+                "origin",
+                "https://github.com/acme/shop.git",
+            ],
+        );
+        let findings = scan(dir.path());
+        assert_eq!(findings.app, "shop");
+        assert!(findings.app_from_remote);
+        assert!(template(&findings).contains("app: shop\n"));
+        // A project in a subdirectory of the repository is named after its directory.
+        fs::create_dir(dir.path().join("web")).unwrap();
+        assert_eq!(scan(&dir.path().join("web")).app, "web");
+    }
+
+    #[test]
+    fn app_without_an_origin_remote_is_the_directory_name() {
+        let dir = tree(&[]);
+        let root = dir.path().join("s");
+        fs::create_dir(&root).unwrap();
+        git(&root, &["init", "-q"]);
+        git(&root, &["remote", "add", "upstream", "https://x/a/other"]);
+        let findings = scan(&root);
+        assert_eq!(findings.app, "s");
+        assert!(!findings.app_from_remote);
+    }
+
+    #[test]
+    fn app_of_a_worktree_is_asked_of_git() {
+        let dir = tree(&[]);
+        let root = dir.path().join("src");
+        fs::create_dir_all(&root).unwrap();
+        git(&root, &["init", "-q"]);
+        git(
+            &root,
+            &["remote", "add", "origin", "git@github.com:acme/shop.git"],
+        );
+        // A `.git` file pointing at the repository, as in a worktree.
+        fs::rename(root.join(".git"), dir.path().join("repo.git")).unwrap();
+        fs::write(
+            root.join(".git"),
+            format!("gitdir: {}\n", dir.path().join("repo.git").display()),
+        )
+        .unwrap();
+        assert_eq!(scan(&root).app, "shop");
+    }
+
+    /// Runs git in `dir`; it must succeed.
+    fn git(dir: &Path, args: &[&str]) {
+        let ok = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(ok, "git {args:?}");
+    }
+
+    #[test]
+    fn matched_images_share_the_manifests_registry() {
+        let dir = tree(&[
+            (
+                "backend/Dockerfile",
+                "FROM golang AS build\nFROM alpine AS api\nCOPY --from=build /a /a\nFROM alpine AS worker\nCOPY --from=build /w /w\n",
+            ),
+            (
+                "k8s/base/kustomization.yaml",
+                "resources: [deployment.yaml]\n",
+            ),
+            ("k8s/base/deployment.yaml", API_DEPLOYMENT),
+            // An overlay renames nothing the base already matched.
+            (
+                "k8s/overlays/prod/kustomization.yaml",
+                "resources: [../../base]\nimages:\n  - name: myacr.azurecr.io/api\n    newName: prodacr.azurecr.io/api\n  - name: worker\n    newName: myacr.azurecr.io/team/worker\n    newTag: v1\n",
+            ),
+        ]);
+        let findings = scan(dir.path());
+        assert_eq!(
+            findings.registry, None,
+            "two prefixes: myacr.azurecr.io and myacr.azurecr.io/team"
+        );
+        let api = &findings.images[0];
+        assert_eq!(api.repository.as_deref(), Some("myacr.azurecr.io/api"));
+        assert_eq!(
+            api.source.as_ref().map(|s| s.file.as_str()),
+            Some("k8s/base/deployment.yaml")
+        );
+        let worker = &findings.images[1];
+        assert_eq!(
+            worker.repository.as_deref(),
+            Some("myacr.azurecr.io/team/worker")
+        );
+        let text = template(&findings);
+        assert!(text.contains("registry: registry.example.com/"), "{text}");
+        assert!(text.contains("  api:\n    # the manifests run it as `myacr.azurecr.io/api:latest` (k8s/base/deployment.yaml)\n    repository: myacr.azurecr.io/api\n"), "{text}");
+        slipway_config::parse(&text, &dir.path().join("slipway.yaml")).unwrap();
+    }
+
+    #[test]
+    fn one_shared_prefix_becomes_the_registry_and_repositories_are_left_out() {
+        let dir = tree(&[
+            ("api/Dockerfile", "FROM alpine\n"),
+            ("web/Dockerfile", "FROM nginx\n"),
+            ("tools/Dockerfile", "FROM alpine\n"),
+            (
+                "k8s/all.yaml",
+                "apiVersion: v1\nkind: Service\nmetadata: {name: api}\n---\n\
+              apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: web}\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          initContainers:\n            - {name: web, image: \"ghcr.io/acme/web@sha256:abc\"}\n          containers: [{name: x, image: nginx}]\n",
+            ),
+            (
+                "k8s/api.yaml",
+                &API_DEPLOYMENT.replace("myacr.azurecr.io", "ghcr.io/acme"),
+            ),
+            ("k8s/broken.yaml", "{{ .Values.image }}: [\n"),
+        ]);
+        let findings = scan(dir.path());
+        assert_eq!(findings.registry.as_deref(), Some("ghcr.io/acme"));
+        let repositories: Vec<_> = findings
+            .images
+            .iter()
+            .map(|i| (i.name.as_str(), i.repository.is_some(), i.source.is_some()))
+            .collect();
+        assert_eq!(
+            repositories,
+            [
+                ("api", false, true),
+                ("tools", false, false),
+                ("web", false, true)
+            ]
+        );
+        let text = template(&findings);
+        assert!(text.contains("registry: ghcr.io/acme\n"), "{text}");
+        let config = slipway_config::parse(&text, &dir.path().join("slipway.yaml")).unwrap();
+        let repos: Vec<_> = config
+            .images
+            .iter()
+            .map(|i| i.repository.as_str())
+            .collect();
+        assert!(
+            repos.contains(&"ghcr.io/acme/web") && repos.contains(&"ghcr.io/acme/api"),
+            "{repos:?}"
+        );
+    }
+
+    #[test]
+    fn manifest_images_without_a_registry_host_are_not_used() {
+        assert_eq!(usable_repository("nginx:1.27"), None);
+        assert_eq!(usable_repository("acme/api"), None);
+        assert_eq!(usable_repository("Acme.io/API"), None);
+        assert_eq!(
+            usable_repository("localhost:5000/api:dev").as_deref(),
+            Some("localhost:5000/api")
+        );
+        assert_eq!(usable_repository("reg.io:port/api"), None);
+    }
+
+    #[test]
+    fn namespaces_come_from_overlays_then_the_base() {
+        let dir = tree(&[
+            (
+                "k8s/base/kustomization.yaml",
+                "namespace: shop\nresources: []\n",
+            ),
+            (
+                "k8s/overlays/dev/kustomization.yaml",
+                "resources: [../../base]\n",
+            ),
+            (
+                "k8s/overlays/prod/kustomization.yaml",
+                "resources: [../../base]\nnamespace: shop-prod\n",
+            ),
+            (
+                "k8s/overlays/uat/kustomization.yaml",
+                "resources: [../../base]\nnamespace: Not_A_Label\n",
+            ),
+        ]);
+        let findings = scan(dir.path());
+        assert_eq!(findings.base_namespace.as_deref(), Some("shop"));
+        let text = template(&findings);
+        for expected in [
+            "  dev:\n    cluster: sandbox\n    namespace: shop\n",
+            "  uat:\n    context: set-me          # the kubeconfig context of this environment's cluster\n    namespace: shop\n",
+            "    namespace: shop-prod\n    overlay: k8s/overlays/prod\n",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn namespaces_without_kustomization_namespaces_are_app_and_environment() {
+        let dir = tree(&[
+            ("k8s/base/kustomization.yaml", "resources: []\n"),
+            (
+                "k8s/overlays/prod/kustomization.yaml",
+                "resources: [../../base]\n",
+            ),
+        ]);
+        let mut findings = scan(dir.path());
+        findings.app = "shop".into();
+        let text = template(&findings);
+        assert!(text.contains("    namespace: shop-dev\n"), "{text}");
+        assert!(text.contains("    namespace: shop-prod\n"), "{text}");
+    }
+
+    #[test]
+    fn build_args_are_those_the_target_can_see() {
+        let text = "ARG BASE=node:22\nARG BUILDPLATFORM\n\
+                    FROM $BASE AS deps\nARG NPM_TOKEN\nARG TARGETARCH\n\
+                    FROM $BASE AS builder\nARG NEXT_PUBLIC_API_URL\nARG NODE_ENV=\"production\" \\\n    CI=1\n\
+                    COPY --from=deps /n /n\n\
+                    FROM builder AS runner\nARG BASE\n\
+                    FROM alpine AS tools\nARG TOOLS_ONLY\n";
+        let names = |target| -> Vec<(String, Option<String>)> {
+            build_args(text, target)
+                .into_iter()
+                .map(|a| (a.name, a.default))
+                .collect()
+        };
+        let some = |s: &str| Some(s.to_string());
+        assert_eq!(
+            names(Some("runner")),
+            [
+                ("BASE".to_string(), some("node:22")),
+                ("NPM_TOKEN".to_string(), None),
+                ("NEXT_PUBLIC_API_URL".to_string(), None),
+                ("NODE_ENV".to_string(), some("production")),
+                ("CI".to_string(), some("1")),
+            ]
+        );
+        assert_eq!(
+            names(None),
+            [
+                ("BASE".to_string(), some("node:22")),
+                ("TOOLS_ONLY".to_string(), None)
+            ]
+        );
+        // `COPY --from=0` refers to a stage by its index.
+        let indexed = "FROM a\nARG FIRST\nFROM b\nCOPY --from=0 /x /x\n";
+        assert_eq!(build_args(indexed, None)[0].name, "FIRST");
+    }
+
+    #[test]
+    fn build_args_are_written_commented_with_their_defaults() {
+        let dir = tree(&[(
+            "frontend/Dockerfile",
+            "FROM node AS builder\nARG NEXT_PUBLIC_API_URL\nARG NODE_ENV=production\nARG PORT=3000\n",
+        )]);
+        let findings = scan(dir.path());
+        let text = template(&findings);
+        assert!(
+            text.contains(
+                "    # args:   # the Dockerfile's ARGs; uncomment those to set\n\
+                 \x20   #   NEXT_PUBLIC_API_URL: \"\"   # declared without a default\n\
+                 \x20   #   NODE_ENV: production   # the Dockerfile's default\n\
+                 \x20   #   PORT: \"3000\"   # the Dockerfile's default\n"
+            ),
+            "{text}"
+        );
+        // Uncommented, the lines load.
+        let uncommented = text
+            .replace("    # args:", "    args:")
+            .replace("    #   ", "      ");
+        slipway_config::parse(&uncommented, &dir.path().join("slipway.yaml")).unwrap();
+    }
+
+    #[test]
+    fn a_migration_job_is_suggested_as_the_hook() {
+        let job = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: db-migrate}\nspec:\n  template:\n    spec:\n      containers: [{name: m, image: myacr.azurecr.io/api:1}]\n";
+        let dir = tree(&[
+            ("deploy/k8s/app.yaml", API_DEPLOYMENT),
+            ("deploy/k8s/jobs/schema.yaml", job),
+        ]);
+        let findings = scan(dir.path());
+        assert_eq!(
+            findings.migration_job.as_deref(),
+            Some("deploy/k8s/jobs/schema.yaml")
+        );
+        assert!(template(&findings).contains("#     job: deploy/k8s/jobs/schema.yaml\n"));
+
+        // A Job named otherwise counts when its file says it migrates.
+        let other = job.replace("db-migrate", "setup");
+        let dir = tree(&[("k8s/migrations.yml", other.as_str())]);
+        assert_eq!(
+            scan(dir.path()).migration_job.as_deref(),
+            Some("k8s/migrations.yml")
+        );
+
+        let dir = tree(&[("k8s/setup.yaml", other.as_str())]);
+        let findings = scan(dir.path());
+        assert_eq!(findings.migration_job, None);
+        assert!(template(&findings).contains("#     job: k8s/migrate-job.yaml\n"));
     }
 }
