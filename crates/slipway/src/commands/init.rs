@@ -132,6 +132,8 @@ pub struct Findings {
     pub overlays: Vec<Overlay>,
     /// A manifest file holding a migration Job.
     pub migration_job: Option<String>,
+    /// The directory of a Helm chart (`Chart.yaml`), if there is one.
+    pub helm_chart: Option<String>,
 }
 
 #[derive(Debug, Default, PartialEq)]
@@ -214,6 +216,11 @@ impl Findings {
             Some(m) => lines.push(format!("manifests in `{}`", m.path)),
             None => lines.push("no manifests found: set `manifests` before deploying".into()),
         }
+        if let (None, Some(chart)) = (&self.manifests, &self.helm_chart) {
+            lines.push(format!(
+                "Helm chart in `{chart}`: render it into plain manifests (see the file)"
+            ));
+        }
         for overlay in &self.overlays {
             lines.push(format!(
                 "environment `{}` with overlay `{}`",
@@ -229,9 +236,13 @@ impl Findings {
 
 /// Looks at the repository rooted at `root`.
 pub fn scan(root: &Path) -> Findings {
-    let mut dockerfiles = Vec::new();
-    walk(root, root, 0, &mut dockerfiles);
-    dockerfiles.sort();
+    let mut found = Vec::new();
+    walk(root, root, 0, &mut found);
+    found.sort();
+    let (charts, dockerfiles): (Vec<PathBuf>, Vec<PathBuf>) = found
+        .into_iter()
+        .partition(|p| p.file_name().is_some_and(|n| n == "Chart.yaml"));
+    let helm_chart = charts.first().and_then(|c| c.parent()).map(slash_path);
 
     let remote_name = origin_url(root).as_deref().and_then(repo_name_from_url);
     let app_from_remote = remote_name.is_some();
@@ -267,6 +278,7 @@ pub fn scan(root: &Path) -> Findings {
         base_namespace,
         overlays,
         migration_job: facts.migration_job,
+        helm_chart,
     }
 }
 
@@ -290,6 +302,7 @@ fn repo_name_from_url(url: &str) -> Option<String> {
     dns_label(name)
 }
 
+/// Collects the Dockerfiles and Helm charts' `Chart.yaml` under `dir`, relative to `root`.
 fn walk(root: &Path, dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
@@ -306,7 +319,7 @@ fn walk(root: &Path, dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
                 walk(root, &path, depth + 1, out);
             }
         } else if kind.is_file()
-            && is_dockerfile_name(&name)
+            && (is_dockerfile_name(&name) || name == "Chart.yaml")
             && let Ok(rel) = path.strip_prefix(root)
         {
             out.push(rel.to_path_buf());
@@ -991,9 +1004,17 @@ pub fn template(f: &Findings) -> String {
         None => {
             let _ = writeln!(
                 s,
-                "# No k8s/ or deploy/ folder was found: point this at your manifests.\n\
-                 # manifests: k8s\n"
+                "# No k8s/ or deploy/ folder was found: point this at your manifests."
             );
+            if let Some(chart) = &f.helm_chart {
+                let _ = writeln!(
+                    s,
+                    "# slipway deploys plain manifests or a kustomization, not a Helm chart: render\n\
+                     # `{chart}` once with your values, keep the result in git, and name it here:\n\
+                     #   helm template {app} {chart} -f values.yaml > k8s/{app}.yaml"
+                );
+            }
+            let _ = writeln!(s, "# manifests: k8s\n");
         }
     }
 
@@ -1267,6 +1288,38 @@ mod tests {
         )
         .unwrap();
         assert_eq!(scan(&root).app, "shop");
+    }
+
+    #[test]
+    fn a_helm_chart_without_manifests_gets_a_note_on_rendering_it() {
+        let dir = tree(&[
+            ("charts/myapp/Chart.yaml", "apiVersion: v2\nname: myapp\n"),
+            (
+                "charts/myapp/templates/deployment.yaml",
+                "{{ .Values.x }}\n",
+            ),
+            ("Dockerfile", "FROM scratch\n"),
+        ]);
+        let findings = scan(dir.path());
+        assert_eq!(findings.helm_chart.as_deref(), Some("charts/myapp"));
+        assert_eq!(findings.images.len(), 1, "{:?}", findings.images);
+        let text = template(&findings);
+        let app = &findings.app;
+        assert!(
+            text.contains(&format!(
+                "#   helm template {app} charts/myapp -f values.yaml > k8s/{app}.yaml\n"
+            )),
+            "{text}"
+        );
+        slipway_config::parse(&text, &dir.path().join("slipway.yaml")).unwrap();
+        assert!(
+            findings
+                .summary()
+                .iter()
+                .any(|l| l.contains("Helm chart in `charts/myapp`")),
+            "{:?}",
+            findings.summary()
+        );
     }
 
     /// Runs git in `dir`; it must succeed.
