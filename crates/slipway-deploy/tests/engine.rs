@@ -70,6 +70,22 @@ async fn image_of(cluster: &Cluster) -> String {
         .to_string()
 }
 
+/// Revision 1: `api:1`, ready.
+async fn first_release(env: &Env) {
+    let (_, report) = collect();
+    let outcome = engine::deploy(
+        env.cluster.clone(),
+        input(vec![deployment("registry.example.com/api:1", "ready")]),
+        &report,
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(outcome, Outcome::Deployed { revision: 1 }),
+        "{outcome:?}"
+    );
+}
+
 #[tokio::test]
 async fn release_is_recorded_and_the_next_one_supersedes_it() {
     let env = env().await;
@@ -119,14 +135,7 @@ async fn release_is_recorded_and_the_next_one_supersedes_it() {
 #[tokio::test]
 async fn crashing_release_is_diagnosed_and_the_previous_images_restored() {
     let env = env().await;
-    let (_, report) = collect();
-    engine::deploy(
-        env.cluster.clone(),
-        input(vec![deployment("registry.example.com/api:1", "ready")]),
-        &report,
-    )
-    .await
-    .unwrap();
+    first_release(&env).await;
 
     // The failing release also adds a workload the previous one did not have.
     let mut extra = deployment("registry.example.com/api:2", "ready");
@@ -192,14 +201,7 @@ async fn crashing_release_is_diagnosed_and_the_previous_images_restored() {
 #[tokio::test]
 async fn a_crash_after_a_healthy_start_is_caught_by_the_settle_window() {
     let env = env().await;
-    let (_, report) = collect();
-    engine::deploy(
-        env.cluster.clone(),
-        input(vec![deployment("registry.example.com/api:1", "ready")]),
-        &report,
-    )
-    .await
-    .unwrap();
+    first_release(&env).await;
 
     // Ready after its probe's delay, then a crash 20 simulated seconds after each start
     // (1 s at speed 20): the rollout is complete before the first crash.
@@ -266,14 +268,8 @@ async fn a_crash_after_a_healthy_start_is_caught_by_the_settle_window() {
 #[tokio::test]
 async fn failed_migration_hook_leaves_every_workload_on_its_old_image() {
     let env = env().await;
+    first_release(&env).await;
     let (_, report) = collect();
-    engine::deploy(
-        env.cluster.clone(),
-        input(vec![deployment("registry.example.com/api:1", "ready")]),
-        &report,
-    )
-    .await
-    .unwrap();
 
     let mut next = input(vec![deployment("registry.example.com/api:2", "ready")]);
     next.hooks = vec![Hook {
@@ -386,14 +382,7 @@ async fn pending_revision_2_under_lock(env: &Env, holder: &str, renewed: jiff::T
 #[tokio::test]
 async fn a_release_left_pending_by_a_killed_deploy_is_concluded_by_the_next_one() {
     let env = env().await;
-    let (_, report) = collect();
-    engine::deploy(
-        env.cluster.clone(),
-        input(vec![deployment("registry.example.com/api:1", "ready")]),
-        &report,
-    )
-    .await
-    .unwrap();
+    first_release(&env).await;
     // A deploy killed after recording revision 2 as pending, holding the lock.
     pending_revision_2_under_lock(
         &env,
@@ -443,14 +432,8 @@ async fn a_release_left_pending_by_a_killed_deploy_is_concluded_by_the_next_one(
 #[tokio::test]
 async fn dry_run_takes_no_lock_and_leaves_a_pending_record_alone() {
     let env = env().await;
+    first_release(&env).await;
     let (_, report) = collect();
-    engine::deploy(
-        env.cluster.clone(),
-        input(vec![deployment("registry.example.com/api:1", "ready")]),
-        &report,
-    )
-    .await
-    .unwrap();
     // Another deploy is running: it holds the lock and has recorded revision 2 as pending.
     let held = pending_revision_2_under_lock(&env, "other@host/1", jiff::Timestamp::now()).await;
 
@@ -555,14 +538,8 @@ async fn post_deploy_hook_runs_once_every_workload_is_ready() {
 #[tokio::test]
 async fn failing_post_deploy_hook_fails_the_release_and_restores_the_previous_one() {
     let env = env().await;
+    first_release(&env).await;
     let (_, report) = collect();
-    engine::deploy(
-        env.cluster.clone(),
-        input(vec![deployment("registry.example.com/api:1", "ready")]),
-        &report,
-    )
-    .await
-    .unwrap();
 
     let mut next = input(vec![deployment("registry.example.com/api:2", "ready")]);
     next.hooks = vec![post_deploy("smoke", "exit=1")];
@@ -625,14 +602,8 @@ async fn an_interrupted_plan_or_lock_wait_stops_with_nothing_written() {
 #[tokio::test]
 async fn interrupted_after_the_plan_or_during_a_hook_changes_no_workload() {
     let env = env().await;
+    first_release(&env).await;
     let (_, report) = collect();
-    engine::deploy(
-        env.cluster.clone(),
-        input(vec![deployment("registry.example.com/api:1", "ready")]),
-        &report,
-    )
-    .await
-    .unwrap();
 
     // Ctrl-C as the plan is shown (no hook), then as the migration starts.
     for (revision, with_hook) in [(2, false), (3, true)] {
