@@ -116,13 +116,29 @@ pub struct SandboxHandle {
     registry: Option<registry::RegistryServer>,
 }
 
+/// An error of binding `addr` that says which server could not listen there; the kind is
+/// kept, so a caller can tell a taken port (`AddrInUse`) from other failures.
+fn bind_error(what: &str, addr: SocketAddr, e: std::io::Error) -> std::io::Error {
+    let taken = if e.kind() == std::io::ErrorKind::AddrInUse {
+        " (another process listens there)"
+    } else {
+        ""
+    };
+    std::io::Error::new(
+        e.kind(),
+        format!("{what} cannot listen on {addr}{taken}: {e}"),
+    )
+}
+
 /// Entry point.
 pub struct Sandbox;
 
 impl Sandbox {
     /// Binds the listener and serves the API in the background.
     pub async fn start(options: SandboxOptions) -> std::io::Result<SandboxHandle> {
-        let listener = tokio::net::TcpListener::bind(options.listen).await?;
+        let listener = tokio::net::TcpListener::bind(options.listen)
+            .await
+            .map_err(|e| bind_error("the API", options.listen, e))?;
         let addr = listener.local_addr()?;
         let registry_dir = options
             .registry_dir
@@ -140,7 +156,11 @@ impl Sandbox {
         };
         let store = Arc::new(store);
         let registry = match options.registry_listen {
-            Some(a) => Some(registry::RegistryServer::start(a, registry_dir.as_deref()).await?),
+            Some(a) => Some(
+                registry::RegistryServer::start(a, registry_dir.as_deref())
+                    .await
+                    .map_err(|e| bind_error("the registry", a, e))?,
+            ),
             None => None,
         };
         let faults = faults::Faults::new(options.fault_rate, options.latency, options.fault_seed);

@@ -82,27 +82,85 @@ fn sandbox_dir(config: &Config) -> PathBuf {
 /// when it is a loopback address (`127.0.0.1:5405/demo/api`), so the images built for a
 /// sandbox environment are pushed to the sandbox itself.
 pub fn sandbox_registry(config: &Config) -> Option<SocketAddr> {
+    sandbox_registry_source(config).map(|(addr, _)| addr)
+}
+
+/// The sandbox's registry address and the key of `slipway.yaml` that fixes it: `registry`
+/// when the image's repository starts with it, else `images.<name>.repository`.
+fn sandbox_registry_source(config: &Config) -> Option<(SocketAddr, String)> {
     config.images.iter().find_map(|i| {
         let host = i.repository.split('/').next()?;
-        let host = host.replace("localhost", "127.0.0.1");
-        host.parse::<SocketAddr>()
+        let addr = host
+            .replace("localhost", "127.0.0.1")
+            .parse::<SocketAddr>()
             .ok()
-            .filter(|a| a.ip().is_loopback())
+            .filter(|a| a.ip().is_loopback())?;
+        let key = match &config.registry {
+            Some(r) if i.repository.starts_with(r.as_str()) => "registry".to_string(),
+            _ => format!("images.{}.repository", i.name),
+        };
+        Some((addr, key))
     })
 }
 
-/// Returns the kubeconfig of the project's sandbox, starting it if it is not running.
+/// What a project's sandbox was started with, kept beside its kubeconfig: a running
+/// sandbox started with other settings (its registry moved in `slipway.yaml`) is
+/// restarted, so it never receives pushes meant for another address.
+fn settings_text(registry: Option<SocketAddr>) -> String {
+    match registry {
+        Some(addr) => format!("registry {addr}\n"),
+        None => "registry none\n".to_string(),
+    }
+}
+
+/// Returns the kubeconfig of the project's sandbox, starting it if it is not running and
+/// restarting it if it runs with other settings. Its state is kept either way.
 pub fn ensure_sandbox(config: &Config, printer: &Printer) -> Result<PathBuf, CliError> {
     let dir = sandbox_dir(config);
     let kubeconfig = dir.join("kubeconfig");
+    let registry = sandbox_registry_source(config);
+    let settings = settings_text(registry.as_ref().map(|(addr, _)| *addr));
     if let Some(addr) = server_of(&kubeconfig)
         && healthy(addr)
     {
-        return Ok(kubeconfig);
+        let started_with = std::fs::read_to_string(dir.join("settings")).unwrap_or_default();
+        if started_with == settings {
+            return Ok(kubeconfig);
+        }
+        printer.info(&format!(
+            "restarting the sandbox cluster: slipway.yaml changed its settings ({} → {})",
+            started_with.trim(),
+            settings.trim()
+        ));
+        stop_sandbox(&dir, addr)?;
+    }
+    // A taken registry port is named at once: the sandbox could not serve there, and
+    // whatever listens there would receive the images meant for this project.
+    if let Some((addr, key)) = &registry
+        && let Err(e) = std::net::TcpListener::bind(addr)
+    {
+        return Err(CliError::new(
+            exit::UNREACHABLE,
+            format!(
+                "the sandbox's registry cannot listen on {addr} (the host of `{key}` in {}): {}",
+                config.file.display(),
+                if e.kind() == std::io::ErrorKind::AddrInUse {
+                    "another process listens there".to_string()
+                } else {
+                    e.to_string()
+                }
+            ),
+        )
+        .hint(format!(
+            "stop the process that listens on port {} (`ss -ltnp 'sport = :{}'` names it), or choose a free port in `{key}`",
+            addr.port(),
+            addr.port()
+        )));
     }
     std::fs::create_dir_all(&dir)?;
     let _ = std::fs::write(dir.join(".gitignore"), "*\n");
     let _ = std::fs::remove_file(&kubeconfig);
+    let _ = std::fs::remove_file(dir.join("settings"));
     let log = std::fs::File::create(dir.join("serve.log"))?;
     let exe = std::env::current_exe()?;
     let mut command = std::process::Command::new(exe);
@@ -119,7 +177,7 @@ pub fn ensure_sandbox(config: &Config, printer: &Printer) -> Result<PathBuf, Cli
         // records and images.
         .arg("--state")
         .arg(dir.join("state"));
-    if let Some(registry) = sandbox_registry(config) {
+    if let Some((registry, _)) = &registry {
         command.args(["--registry-listen", &registry.to_string()]);
     }
     command
@@ -128,26 +186,76 @@ pub fn ensure_sandbox(config: &Config, printer: &Printer) -> Result<PathBuf, Cli
         .stderr(log);
     // Its own process group: a Ctrl-C meant for this command does not stop the cluster.
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    let child = command
+    let mut child = command
         .spawn()
         .map_err(|e| CliError::internal(format!("cannot start the sandbox: {e}")))?;
     // `kill $(cat .slipway/sandbox/pid)` stops it.
     std::fs::write(dir.join("pid"), format!("{}\n", child.id()))?;
-    printer.info(&format!(
-        "started the sandbox cluster (kubeconfig `{}`)",
-        kubeconfig.display()
-    ));
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if let Some(addr) = server_of(&kubeconfig)
             && healthy(addr)
         {
+            std::fs::write(dir.join("settings"), &settings)?;
+            printer.info(&format!(
+                "started the sandbox cluster (kubeconfig `{}`)",
+                kubeconfig.display()
+            ));
             return Ok(kubeconfig);
+        }
+        // A sandbox that stopped (a port taken since the check above, a damaged state)
+        // is reported at once, with what it said.
+        if let Ok(Some(status)) = child.try_wait() {
+            let log = std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default();
+            return Err(CliError::new(
+                exit::UNREACHABLE,
+                format!("the sandbox cluster stopped as it started ({status})"),
+            )
+            .detail(log));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
     let log = std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default();
-    Err(CliError::new(exit::UNREACHABLE, "the sandbox cluster did not start").detail(log))
+    Err(CliError::new(
+        exit::UNREACHABLE,
+        "the sandbox cluster did not start within 20 s",
+    )
+    .detail(log))
+}
+
+/// Stops the project's running sandbox (its pid file names it) and waits until its API no
+/// longer answers, so its ports are free for the next one.
+fn stop_sandbox(dir: &Path, api: SocketAddr) -> Result<(), CliError> {
+    let pid = std::fs::read_to_string(dir.join("pid")).unwrap_or_default();
+    let pid = pid.trim();
+    if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(CliError::new(
+            exit::UNREACHABLE,
+            format!(
+                "the project's sandbox must be restarted, but `{}` does not name its process",
+                dir.join("pid").display()
+            ),
+        )
+        .hint("stop the sandbox by hand, then run the command again"));
+    }
+    let _ = std::process::Command::new("kill").arg(pid).status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let gone = !Path::new("/proc").join(pid).exists();
+        if gone || !healthy(api) {
+            // The process may still hold its ports for a moment after its API stopped.
+            while !gone && Path::new("/proc").join(pid).exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Err(CliError::new(
+        exit::UNREACHABLE,
+        format!("the project's sandbox (pid {pid}) did not stop within 10 s"),
+    ))
 }
 
 /// The `host:port` of the first cluster's `server` in a kubeconfig (the sandbox writes

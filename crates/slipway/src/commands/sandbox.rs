@@ -22,12 +22,10 @@ pub fn serve(
         .build()
         .map_err(|e| CliError::internal(format!("cannot start the runtime: {e}")))?;
     runtime.block_on(async {
-        let sandbox = Sandbox::start(options).await.map_err(|e| {
-            CliError::new(
-                crate::exit::UNREACHABLE,
-                format!("cannot listen on `{}`: {e}", args.listen),
-            )
-        })?;
+        // The error names the address that could not be bound: the API's or the registry's.
+        let sandbox = Sandbox::start(options)
+            .await
+            .map_err(|e| CliError::new(crate::exit::UNREACHABLE, e.to_string()))?;
         if let Some(path) = &global.kubeconfig {
             write_kubeconfig(path, &sandbox.kubeconfig_yaml())?;
         }
