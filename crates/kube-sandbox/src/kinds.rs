@@ -185,6 +185,18 @@ fn kind_specific(rt: &ResourceType, obj: &Value, causes: &mut Causes) {
             causes,
         ),
         ("", "pods") => containers_valid("spec", &obj["spec"], causes),
+        ("", "services") => {
+            let spec = &obj["spec"];
+            let external = spec["type"] == json!("ExternalName");
+            let headless = spec["clusterIP"] == json!("None");
+            if !external && !headless && spec["ports"].as_array().is_none_or(|p| p.is_empty()) {
+                causes.push((
+                    "spec.ports".into(),
+                    "Required value".into(),
+                    "FieldValueRequired",
+                ));
+            }
+        }
         ("", "configmaps" | "secrets") => {
             for field in ["data", "binaryData", "stringData"] {
                 if let Some(m) = obj[field].as_object() {
@@ -247,6 +259,230 @@ fn kind_specific(rt: &ResourceType, obj: &Value, causes: &mut Causes) {
             }
         }
         _ => {}
+    }
+}
+
+/// Checks an update of an object's main resource (not its status) against the fields a real
+/// API server refuses to change once they are set. Called with the defaults applied to `new`.
+pub fn validate_update(rt: &ResourceType, old: &Value, new: &Value) -> Result<(), ApiError> {
+    if rt.custom {
+        return Ok(());
+    }
+    let mut causes: Causes = Vec::new();
+    let immutable =
+        |causes: &mut Causes, field: &str, old: &Value, new: &Value, shown: String, why: &str| {
+            if old != new {
+                causes.push((
+                    field.to_string(),
+                    format!("Invalid value: {shown}: {why}"),
+                    "FieldValueInvalid",
+                ));
+            }
+        };
+    match (rt.group.as_str(), rt.resource.as_str()) {
+        ("apps", "deployments" | "replicasets" | "statefulsets" | "daemonsets") => {
+            let (a, b) = (&old["spec"]["selector"], &new["spec"]["selector"]);
+            immutable(
+                &mut causes,
+                "spec.selector",
+                a,
+                b,
+                go_label_selector(b),
+                "field is immutable",
+            );
+            if rt.resource == "statefulsets" {
+                // A field the stored object lacks is being defaulted (a StatefulSet stored
+                // by an older sandbox), not changed.
+                let fixed = |v: &Value| {
+                    let mut spec = v["spec"].as_object().cloned().unwrap_or_default();
+                    spec.retain(|k, _| !old["spec"][k.as_str()].is_null());
+                    for k in [
+                        "revisionHistoryLimit",
+                        "replicas",
+                        "ordinals",
+                        "template",
+                        "updateStrategy",
+                        "persistentVolumeClaimRetentionPolicy",
+                        "minReadySeconds",
+                        "selector",
+                    ] {
+                        spec.remove(k);
+                    }
+                    spec
+                };
+                if fixed(old) != fixed(new) {
+                    causes.push((
+                        "spec".into(),
+                        "Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden".into(),
+                        "FieldValueForbidden",
+                    ));
+                }
+            }
+        }
+        // Before its selector is set (a Job created by an older sandbox), the controller
+        // still adds the generated selector and labels.
+        ("batch", "jobs") if !old["spec"]["selector"].is_null() => {
+            let (a, b) = (&old["spec"]["selector"], &new["spec"]["selector"]);
+            immutable(
+                &mut causes,
+                "spec.selector",
+                a,
+                b,
+                go_label_selector(b),
+                "field is immutable",
+            );
+            let (a, b) = (&old["spec"]["template"], &new["spec"]["template"]);
+            immutable(
+                &mut causes,
+                "spec.template",
+                a,
+                b,
+                "core.PodTemplateSpec{...}".into(),
+                "field is immutable",
+            );
+        }
+        ("", "configmaps" | "secrets") => {
+            if old["immutable"] == json!(true) {
+                if new["immutable"] != json!(true) {
+                    causes.push((
+                        "immutable".into(),
+                        "Forbidden: field is immutable when `immutable` is set".into(),
+                        "FieldValueForbidden",
+                    ));
+                }
+                for field in ["data", "binaryData"] {
+                    let empty =
+                        |v: &Value| v.is_null() || v.as_object().is_some_and(|m| m.is_empty());
+                    let (a, b) = (&old[field], &new[field]);
+                    if a != b && !(empty(a) && empty(b)) {
+                        causes.push((
+                            field.into(),
+                            "Forbidden: field is immutable when `immutable` is set".into(),
+                            "FieldValueForbidden",
+                        ));
+                    }
+                }
+            }
+            if rt.resource == "secrets" {
+                let (a, b) = (&old["type"], &new["type"]);
+                immutable(
+                    &mut causes,
+                    "type",
+                    a,
+                    b,
+                    b.to_string(),
+                    "field is immutable",
+                );
+            }
+        }
+        ("", "services") => {
+            let set = |v: &Value| v.as_str().is_some_and(|s| !s.is_empty());
+            let (a, b) = (&old["spec"]["clusterIP"], &new["spec"]["clusterIP"]);
+            if set(a) && a != b && new["spec"]["type"] != json!("ExternalName") {
+                causes.push((
+                    "spec.clusterIPs[0]".into(),
+                    format!(
+                        "Invalid value: []string{{{}}}: may not change once set",
+                        if set(b) { b.to_string() } else { String::new() }
+                    ),
+                    "FieldValueInvalid",
+                ));
+            }
+        }
+        _ => {}
+    }
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        let name = new["metadata"]["name"].as_str().unwrap_or_default();
+        Err(ApiError::invalid(&rt.group, &rt.kind, name, causes))
+    }
+}
+
+/// A label selector as the API server prints it in a message (Go's `%#v` of the type).
+fn go_label_selector(v: &Value) -> String {
+    let labels = v["matchLabels"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{:?}:{:?}", k, v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .map(|inner| format!("map[string]string{{{inner}}}"))
+        .unwrap_or_else(|| "map[string]string(nil)".into());
+    let expressions = if v["matchExpressions"]
+        .as_array()
+        .is_some_and(|a| !a.is_empty())
+    {
+        "[]v1.LabelSelectorRequirement{...}"
+    } else {
+        "[]v1.LabelSelectorRequirement(nil)"
+    };
+    if v.is_null() {
+        return "(*v1.LabelSelector)(nil)".into();
+    }
+    format!("v1.LabelSelector{{MatchLabels:{labels}, MatchExpressions:{expressions}}}")
+}
+
+/// What a real API server keeps from the stored Service when an update leaves it unset:
+/// the allocated cluster IPs, and the node ports of ports that are still there. So a PUT
+/// of a manifest without `clusterIP` keeps the address instead of allocating another.
+pub fn keep_allocated_service_values(old: &Value, new: &mut Value) {
+    let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let external = spec.get("type") == Some(&json!("ExternalName"));
+    if !external && spec.get("clusterIP").is_none_or(|v| v.is_null() || v == "") {
+        for k in ["clusterIP", "clusterIPs"] {
+            if let Some(v) = old["spec"].get(k) {
+                spec.insert(k.into(), v.clone());
+            }
+        }
+    }
+    let old_ports = old["spec"]["ports"].as_array().cloned().unwrap_or_default();
+    if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
+        for p in ports {
+            if p.get("nodePort").is_some_and(|v| !v.is_null()) {
+                continue;
+            }
+            let protocol = |v: &Value| v["protocol"].as_str().unwrap_or("TCP").to_string();
+            if let Some(prev) = old_ports
+                .iter()
+                .find(|o| o["port"] == p["port"] && protocol(o) == protocol(p))
+                .and_then(|o| o.get("nodePort"))
+                .filter(|v| !v.is_null())
+            {
+                p["nodePort"] = prev.clone();
+            }
+        }
+    }
+}
+
+/// Gives every port of a NodePort or LoadBalancer Service without a `nodePort` the lowest
+/// free port of the default range (30000–32767) that `taken` does not hold.
+pub fn allocate_node_ports(obj: &mut Value, taken: &std::collections::BTreeSet<i64>) {
+    let wants = matches!(
+        obj["spec"]["type"].as_str(),
+        Some("NodePort" | "LoadBalancer")
+    );
+    if !wants {
+        return;
+    }
+    let mut used = taken.clone();
+    if let Some(ports) = obj["spec"]["ports"].as_array() {
+        used.extend(ports.iter().filter_map(|p| p["nodePort"].as_i64()));
+    }
+    if let Some(ports) = obj["spec"]["ports"].as_array_mut() {
+        for p in ports {
+            if p.get("nodePort").is_some_and(|v| !v.is_null()) {
+                continue;
+            }
+            if let Some(free) = (30000..=32767).find(|n| !used.contains(n)) {
+                used.insert(free);
+                p["nodePort"] = json!(free);
+            }
+        }
     }
 }
 
@@ -334,6 +570,18 @@ pub fn apply_defaults(rt: &ResourceType, obj: &mut Value, cluster_ip: impl FnOnc
         ("apps", "replicasets" | "statefulsets") => {
             let spec = ensure_map(obj, "spec");
             default_if_missing(spec, "replicas", json!(1));
+            if rt.resource == "statefulsets" {
+                default_if_missing(spec, "podManagementPolicy", json!("OrderedReady"));
+                default_if_missing(spec, "revisionHistoryLimit", json!(10));
+                let strategy = spec.entry("updateStrategy").or_insert_with(|| json!({}));
+                if strategy.get("type").is_none_or(Value::is_null) {
+                    strategy["type"] = json!("RollingUpdate");
+                }
+                if strategy["type"] == "RollingUpdate" {
+                    let ru = ensure_map(strategy, "rollingUpdate");
+                    default_if_missing(ru, "partition", json!(0));
+                }
+            }
             default_template(obj);
         }
         ("apps", "daemonsets") | ("batch", "jobs") => {
@@ -342,6 +590,12 @@ pub fn apply_defaults(rt: &ResourceType, obj: &mut Value, cluster_ip: impl FnOnc
                 default_if_missing(spec, "backoffLimit", json!(6));
                 default_if_missing(spec, "completions", json!(1));
                 default_if_missing(spec, "parallelism", json!(1));
+                default_if_missing(spec, "completionMode", json!("NonIndexed"));
+                default_if_missing(spec, "suspend", json!(false));
+                if spec.get("podFailurePolicy").is_none_or(Value::is_null) {
+                    default_if_missing(spec, "podReplacementPolicy", json!("TerminatingOrFailed"));
+                }
+                generate_job_selector(obj);
                 if let Some(Value::Object(ps)) = obj.pointer_mut("/spec/template/spec") {
                     default_if_missing(ps, "restartPolicy", json!("Never"));
                 }
@@ -405,6 +659,42 @@ pub fn apply_defaults(rt: &ResourceType, obj: &mut Value, cluster_ip: impl FnOnc
             }
         }
         _ => {}
+    }
+}
+
+/// The selector and pod labels a real API server generates for a Job at admission when
+/// `manualSelector` is not set: unique to the Job through its uid.
+pub fn generate_job_selector(job: &mut Value) {
+    if !job["spec"]["selector"].is_null() || job["spec"]["manualSelector"] == json!(true) {
+        return;
+    }
+    let uid = job["metadata"]["uid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let name = job["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    if uid.is_empty() {
+        return;
+    }
+    job["spec"]["selector"] = json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
+    let template = &mut job["spec"]["template"];
+    if !template.is_object() {
+        *template = json!({});
+    }
+    let labels = &mut template["metadata"]["labels"];
+    if !labels.is_object() {
+        *labels = json!({});
+    }
+    for (k, v) in [
+        ("batch.kubernetes.io/controller-uid", &uid),
+        ("batch.kubernetes.io/job-name", &name),
+        ("controller-uid", &uid),
+        ("job-name", &name),
+    ] {
+        labels[k] = json!(v);
     }
 }
 
@@ -481,6 +771,10 @@ pub fn initial_status(rt: &ResourceType, obj: &mut Value) {
                 "storedVersions": stored,
             });
         }
+        // A built-in kind's status is a struct of the API's types, so a real server answers
+        // a create with `"status": {}` (clients read `.status.x` without a check); a custom
+        // resource's status is not kept on create at all.
+        _ if !rt.custom => obj["status"] = json!({}),
         _ => {
             if let Some(m) = obj.as_object_mut() {
                 m.remove("status");

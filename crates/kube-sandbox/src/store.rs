@@ -594,11 +594,15 @@ impl Store {
             *next_ip += 1;
             format!("10.96.{}.{}", n / 250, n % 250 + 1)
         });
+        if rt.group.is_empty() && rt.resource == "services" {
+            kinds::allocate_node_ports(&mut obj, &inner.node_ports(&key, None));
+        }
         if rt.group == "apiextensions.k8s.io" {
             check_crd_names(&inner.registry, &obj)?;
         }
         if obj["metadata"].get("managedFields").is_none() {
-            let actor = actor(rt, ctx, &now);
+            let api_version = rt.api_version();
+            let actor = actor(rt, &api_version, ctx, &now);
             fields::record_update(None, &mut obj, &actor);
         }
         if ctx.dry_run {
@@ -731,18 +735,30 @@ impl Store {
                     let g = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
                     new["metadata"]["generation"] = json!(g);
                 }
+                let service = rt.group.is_empty() && rt.resource == "services";
+                if service && ctx.subresource.is_empty() {
+                    kinds::keep_allocated_service_values(&old, &mut new);
+                }
                 let next_ip = &mut inner.next_ip;
                 kinds::apply_defaults(rt, &mut new, || {
                     let n = *next_ip;
                     *next_ip += 1;
                     format!("10.96.{}.{}", n / 250, n % 250 + 1)
                 });
+                if service {
+                    let key = rt.storage_key();
+                    kinds::allocate_node_ports(&mut new, &inner.node_ports(&key, Some((ns, name))));
+                }
                 kinds::validate(rt, &new)?;
+                if ctx.subresource.is_empty() {
+                    kinds::validate_update(rt, &old, &new)?;
+                }
                 if rt.group == "apiextensions.k8s.io" {
                     check_crd_names(&inner.registry, &new)?;
                 }
                 if record {
-                    let actor = actor(rt, ctx, &now);
+                    let api_version = rt.api_version();
+                    let actor = actor(rt, &api_version, ctx, &now);
                     fields::record_update(Some(&old), &mut new, &actor);
                 } else {
                     // The managed fields were computed by server-side apply; drop fields that
@@ -913,14 +929,19 @@ fn record_allows_unconditional(_rt: &ResourceType) -> bool {
     true
 }
 
-fn actor<'a>(rt: &'a ResourceType, ctx: &'a WriteCtx, now: &'a str) -> WriteActor<'a> {
+fn actor<'a>(
+    rt: &ResourceType,
+    api_version: &'a str,
+    ctx: &'a WriteCtx,
+    now: &'a str,
+) -> WriteActor<'a> {
     WriteActor {
         manager: if ctx.manager.is_empty() {
             "unknown"
         } else {
             &ctx.manager
         },
-        api_version: Box::leak(rt.api_version().into_boxed_str()),
+        api_version,
         subresource: &ctx.subresource,
         time: now,
         skip_status: rt.has_subresource("status"),
@@ -981,6 +1002,22 @@ impl Inner {
         };
         fields::record_update(None, &mut sa, &a);
         self.put(&sa_rt, sa, None);
+    }
+
+    /// The node ports that the Services stored under `key` hold, but for `except`.
+    fn node_ports(
+        &self,
+        key: &str,
+        except: Option<(&str, &str)>,
+    ) -> std::collections::BTreeSet<i64> {
+        self.objects
+            .get(key)
+            .into_iter()
+            .flatten()
+            .filter(|((ns, name), _)| except != Some((ns.as_str(), name.as_str())))
+            .flat_map(|(_, svc)| svc["spec"]["ports"].as_array().cloned().unwrap_or_default())
+            .filter_map(|p| p["nodePort"].as_i64())
+            .collect()
     }
 
     fn get(&self, key: &str, ns: &str, name: &str) -> Option<Arc<Value>> {

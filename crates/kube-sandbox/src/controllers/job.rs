@@ -47,27 +47,14 @@ fn finished_at(pod: &Value) -> i64 {
         .unwrap_or(0)
 }
 
-/// Adds the generated selector and labels (what the API server does for `manualSelector`
-/// unset); true when the Job was changed.
+/// Adds the generated selector and labels to a Job stored without them (by a sandbox from
+/// before admission generated them); true when the Job was changed.
 fn ensure_selector(ctx: &Ctx, job: &Value) -> bool {
     if !job["spec"]["selector"].is_null() || job["spec"]["manualSelector"] == json!(true) {
         return false;
     }
-    let uid = str_at(job, "metadata.uid").to_string();
-    let name = str_at(job, "metadata.name").to_string();
-    ctx.mutate(&ctx.jobs, job, |o| {
-        o["spec"]["selector"] = json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
-        let labels = &mut o["spec"]["template"]["metadata"]["labels"];
-        for (k, v) in [
-            ("batch.kubernetes.io/controller-uid", &uid),
-            ("batch.kubernetes.io/job-name", &name),
-            ("controller-uid", &uid),
-            ("job-name", &name),
-        ] {
-            labels[k] = json!(v);
-        }
-    })
-    .is_some()
+    ctx.mutate(&ctx.jobs, job, crate::kinds::generate_job_selector)
+        .is_some()
 }
 
 pub(crate) fn sync(ctx: &Ctx, ns: &str, name: &str) -> Option<Duration> {

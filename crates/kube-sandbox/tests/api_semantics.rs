@@ -1,0 +1,214 @@
+//! What a real API server refuses or fills in, judged through the real kubectl: immutable
+//! fields, what a Service keeps on update, node ports, status on create, Job admission.
+
+mod common;
+
+use common::Env;
+use serde_json::Value;
+
+const DEPLOYMENT: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata: { name: api, namespace: default }
+spec:
+  selector: { matchLabels: { app: api } }
+  template:
+    metadata: { labels: { app: api } }
+    spec: { containers: [ { name: api, image: registry.example.com/api:1 } ] }
+";
+
+#[tokio::test]
+async fn a_changed_deployment_selector_is_refused_as_immutable() {
+    let env = Env::start().await;
+    env.apply(DEPLOYMENT).await;
+    let changed = DEPLOYMENT.replace("app: api }", "app: api2 }");
+    let out = env.kubectl_in(&["apply", "-f", "-"], Some(&changed)).await;
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stderr.contains("spec.selector: Invalid value")
+            && out.stderr.contains("field is immutable"),
+        "{}",
+        out.stderr
+    );
+    // The same through server-side apply, and through a dry run: refused, nothing changed.
+    let out = env
+        .kubectl_in(
+            &[
+                "apply",
+                "--server-side",
+                "--force-conflicts",
+                "--dry-run=server",
+                "-f",
+                "-",
+            ],
+            Some(&changed),
+        )
+        .await;
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    assert!(out.stderr.contains("field is immutable"), "{}", out.stderr);
+    let live = env.get_json(&["get", "deployment", "api"]).await;
+    assert_eq!(live["spec"]["selector"]["matchLabels"]["app"], "api");
+}
+
+#[tokio::test]
+async fn immutable_configmaps_and_secret_types_cannot_change() {
+    let env = Env::start().await;
+    env.apply(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: frozen, namespace: default }\nimmutable: true\ndata: { a: \"1\" }\n",
+    )
+    .await;
+    let out = env
+        .kubectl_in(
+            &["apply", "-f", "-"],
+            Some("apiVersion: v1\nkind: ConfigMap\nmetadata: { name: frozen, namespace: default }\nimmutable: true\ndata: { a: \"2\" }\n"),
+        )
+        .await;
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr
+            .contains("data: Forbidden: field is immutable when `immutable` is set"),
+        "{}",
+        out.stderr
+    );
+    // Labels may still change on an immutable ConfigMap.
+    env.kubectl(&["label", "configmap", "frozen", "tier=x"])
+        .await
+        .ok();
+
+    env.apply(
+        "apiVersion: v1\nkind: Secret\nmetadata: { name: creds, namespace: default }\ntype: Opaque\nstringData: { a: b }\n",
+    )
+    .await;
+    let out = env
+        .kubectl(&[
+            "patch",
+            "secret",
+            "creds",
+            "--type=merge",
+            "-p",
+            r#"{"type":"kubernetes.io/basic-auth"}"#,
+        ])
+        .await;
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("type: Invalid value") && out.stderr.contains("field is immutable"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_service_keeps_its_cluster_ip_on_replace_and_refuses_another() {
+    let env = Env::start().await;
+    let svc = "apiVersion: v1\nkind: Service\nmetadata: { name: web, namespace: default }\nspec:\n  type: NodePort\n  selector: { app: web }\n  ports: [ { port: 80 } ]\n";
+    env.apply(svc).await;
+    let before = env.get_json(&["get", "service", "web"]).await;
+    let ip = before["spec"]["clusterIP"].as_str().unwrap().to_string();
+    let node_port = before["spec"]["ports"][0]["nodePort"].as_i64().unwrap();
+    assert!(
+        (30000..=32767).contains(&node_port),
+        "a NodePort Service gets a node port: {before}"
+    );
+
+    // `kubectl replace` sends a PUT without clusterIP or nodePort: both are kept.
+    env.kubectl_in(&["replace", "-f", "-"], Some(svc))
+        .await
+        .ok();
+    let after = env.get_json(&["get", "service", "web"]).await;
+    assert_eq!(after["spec"]["clusterIP"], Value::from(ip.clone()));
+    assert_eq!(after["spec"]["ports"][0]["nodePort"], node_port);
+
+    // A second NodePort Service gets another port.
+    env.apply(&svc.replace("name: web", "name: web2")).await;
+    let other = env.get_json(&["get", "service", "web2"]).await;
+    assert_ne!(other["spec"]["ports"][0]["nodePort"], node_port);
+
+    let moved = svc.replace(
+        "type: NodePort",
+        "type: NodePort\n  clusterIP: 10.96.200.200",
+    );
+    let out = env.kubectl_in(&["replace", "-f", "-"], Some(&moved)).await;
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("spec.clusterIPs[0]") && out.stderr.contains("may not change once set"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_service_without_ports_is_refused_unless_headless() {
+    let env = Env::start().await;
+    let out = env
+        .kubectl_in(
+            &["apply", "-f", "-"],
+            Some("apiVersion: v1\nkind: Service\nmetadata: { name: bare, namespace: default }\nspec: { selector: { app: x } }\n"),
+        )
+        .await;
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("spec.ports: Required value"),
+        "{}",
+        out.stderr
+    );
+    env.apply(
+        "apiVersion: v1\nkind: Service\nmetadata: { name: headless, namespace: default }\nspec: { clusterIP: None, selector: { app: x } }\n",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_create_answers_with_status_and_a_job_gets_its_selector_at_admission() {
+    let env = Env::start().await;
+    let out = env
+        .kubectl_in(&["create", "-f", "-", "-o", "json"], Some(DEPLOYMENT))
+        .await
+        .ok()
+        .json();
+    assert!(out["status"].is_object(), "status is in the answer: {out}");
+
+    let job = "apiVersion: batch/v1\nkind: Job\nmetadata: { name: migrate, namespace: default }\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [ { name: m, image: registry.example.com/m:1 } ]\n";
+    let created = env
+        .kubectl_in(
+            &["create", "--dry-run=server", "-f", "-", "-o", "json"],
+            Some(job),
+        )
+        .await
+        .ok()
+        .json();
+    let uid = created["metadata"]["uid"].as_str().unwrap();
+    assert_eq!(
+        created["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"],
+        uid
+    );
+    let labels = &created["spec"]["template"]["metadata"]["labels"];
+    assert_eq!(labels["batch.kubernetes.io/job-name"], "migrate");
+    assert_eq!(labels["controller-uid"], uid);
+    assert_eq!(created["spec"]["completionMode"], "NonIndexed");
+    assert_eq!(created["spec"]["suspend"], false);
+    assert_eq!(
+        created["spec"]["podReplacementPolicy"],
+        "TerminatingOrFailed"
+    );
+
+    // Applied twice, server-side, as a deploy tool re-runs a hook: the second apply is
+    // not a change of the immutable template.
+    env.kubectl_in(&["apply", "--server-side", "-f", "-"], Some(job))
+        .await
+        .ok();
+    env.kubectl_in(&["apply", "--server-side", "-f", "-"], Some(job))
+        .await
+        .ok();
+    // A changed template is refused.
+    let out = env
+        .kubectl_in(
+            &["apply", "--server-side", "-f", "-"],
+            Some(&job.replace("m:1", "m:2")),
+        )
+        .await;
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("spec.template") && out.stderr.contains("field is immutable"),
+        "{}",
+        out.stderr
+    );
+}
