@@ -28,6 +28,22 @@ if ! command -v kubectl >/dev/null 2>&1; then
   exit 1
 fi
 
+# The official Kubernetes Python client, a second judge of the sandbox's API semantics
+# (crates/kube-sandbox/tests/python_client.rs), in a virtualenv kept between runs.
+venv="${XDG_CACHE_HOME:-$HOME/.cache}/slipway-test-venv"
+if ! "$venv/bin/python" -c 'import kubernetes' >/dev/null 2>&1; then
+  say "installing the Python kubernetes client in $venv"
+  if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv "$venv"
+  fi
+  "$venv/bin/pip" install -q kubernetes
+fi
+export SLIPWAY_TEST_PYTHON="$venv/bin/python"
+
 # --- a private temporary directory, removed with everything started in it ---------------
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/slipway-test.XXXXXX")
 cleanup() {
