@@ -609,13 +609,13 @@ async fn resource_request(
             patch_request(store, rt, &ns, name, sub, q, headers, &body)
         }
         (Method::DELETE, Some(name), None) => {
-            let opts = delete_opts(q, &body)?;
-            match store.delete(rt, &ns, name, &opts)? {
+            let (opts, warnings) = job_orphans_by_default(rt, delete_opts(q, &body)?);
+            let response = match store.delete(rt, &ns, name, &opts)? {
                 Deleted::Gone(obj) => {
                     if rt.custom {
-                        Ok(json_response(200, &obj))
+                        json_response(200, &obj)
                     } else {
-                        Ok(json_response(
+                        json_response(
                             200,
                             &success_status(
                                 &rt.group,
@@ -623,7 +623,7 @@ async fn resource_request(
                                 name,
                                 str_at(&obj, "metadata.uid"),
                             ),
-                        ))
+                        )
                     }
                 }
                 Deleted::Terminating(obj) => {
@@ -632,9 +632,10 @@ async fn resource_request(
                     } else {
                         200
                     };
-                    Ok(json_response(code, &obj))
+                    json_response(code, &obj)
                 }
-            }
+            };
+            Ok(with_warnings(response, &warnings))
         }
         (Method::DELETE, None, None) => {
             let labels =
@@ -643,7 +644,7 @@ async fn resource_request(
             let fields =
                 FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or(""))
                     .map_err(ApiError::bad_request)?;
-            let opts = delete_opts(q, &body)?;
+            let (opts, warnings) = job_orphans_by_default(rt, delete_opts(q, &body)?);
             let deleted = store.delete_collection(
                 rt,
                 t.ns.as_deref(),
@@ -654,16 +655,31 @@ async fn resource_request(
                 },
                 &opts,
             )?;
-            Ok(json_response(
-                200,
-                &json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(),
-                "metadata": {"resourceVersion": store.current_rv().to_string()}, "items": deleted}),
+            Ok(with_warnings(
+                json_response(
+                    200,
+                    &json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(),
+                    "metadata": {"resourceVersion": store.current_rv().to_string()}, "items": deleted}),
+                ),
+                &warnings,
             ))
         }
         _ => Err(ApiError::method_not_allowed(
             "the server does not allow this method on the requested resource",
         )),
     }
+}
+
+/// A Job deleted without a propagation policy orphans its pods, as `batch/v1` has always
+/// done, and the answer carries the real server's warning about it. (kubectl asks for
+/// background propagation, so its `delete job` removes the pods.)
+fn job_orphans_by_default(rt: &ResourceType, mut opts: DeleteOpts) -> (DeleteOpts, Vec<String>) {
+    if rt.group == "batch" && rt.resource == "jobs" && opts.propagation.is_none() {
+        opts.propagation = Some("Orphan".into());
+        let warning = "child pods are preserved by default when jobs are deleted; set propagationPolicy=Background to remove them or set propagationPolicy=Orphan to suppress this warning";
+        return (opts, vec![warning.to_string()]);
+    }
+    (opts, Vec::new())
 }
 
 fn delete_opts(q: &Query, body: &Bytes) -> Result<DeleteOpts, ApiError> {

@@ -212,3 +212,79 @@ async fn a_create_answers_with_status_and_a_job_gets_its_selector_at_admission()
         out.stderr
     );
 }
+
+/// Polls `kubectl get pods -l job-name=<job> -o name` until `want` says yes (10 s at most).
+async fn pods_of_job(env: &Env, job: &str, want: impl Fn(&str) -> bool) -> String {
+    let mut last = String::new();
+    for _ in 0..200 {
+        last = env
+            .kubectl(&[
+                "get",
+                "pods",
+                "-l",
+                &format!("job-name={job}"),
+                "-o",
+                "name",
+            ])
+            .await
+            .ok()
+            .stdout;
+        if want(&last) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    last
+}
+
+#[tokio::test]
+async fn a_job_deleted_without_a_propagation_policy_orphans_its_pods() {
+    let env = Env::start().await;
+    let job = "apiVersion: batch/v1\nkind: Job\nmetadata: { name: NAME, namespace: default }\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [ { name: m, image: registry.example.com/m:1 } ]\n";
+    for name in ["kept", "taken"] {
+        env.apply(&job.replace("NAME", name)).await;
+        let pods = pods_of_job(&env, name, |p| !p.trim().is_empty()).await;
+        assert!(!pods.trim().is_empty(), "the Job {name} runs a pod");
+    }
+
+    // A client that names no policy (the API's default for batch/v1): the pod stays,
+    // without its owner.
+    let (code, body) = env
+        .http(
+            "DELETE",
+            "/apis/batch/v1/namespaces/default/jobs/kept",
+            "application/json",
+            "",
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let pods = env.get_json(&["get", "pods", "-l", "job-name=kept"]).await;
+    let items = pods["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "the pod is orphaned, not deleted: {pods}");
+    assert!(
+        items[0]["metadata"]["ownerReferences"]
+            .as_array()
+            .is_none_or(|o| o.is_empty()),
+        "{}",
+        items[0]["metadata"]
+    );
+
+    // kubectl asks for background propagation: the pods go with the Job (they are being
+    // deleted, within their grace period).
+    env.kubectl(&["delete", "job", "taken"]).await.ok();
+    let mut deleting = false;
+    for _ in 0..100 {
+        let pods = env.get_json(&["get", "pods", "-l", "job-name=taken"]).await;
+        let items = pods["items"].as_array().unwrap();
+        if items
+            .iter()
+            .all(|p| !p["metadata"]["deletionTimestamp"].is_null())
+        {
+            deleting = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(deleting, "the pods of a Job deleted by kubectl are deleted");
+}
