@@ -265,10 +265,33 @@ fn kind_specific(rt: &ResourceType, obj: &Value, causes: &mut Causes) {
 /// Checks an update of an object's main resource (not its status) against the fields a real
 /// API server refuses to change once they are set. Called with the defaults applied to `new`.
 pub fn validate_update(rt: &ResourceType, old: &Value, new: &Value) -> Result<(), ApiError> {
-    if rt.custom {
-        return Ok(());
-    }
     let mut causes: Causes = Vec::new();
+    if !old["metadata"]["deletionTimestamp"].is_null() {
+        let had = old["metadata"]["finalizers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let added: Vec<String> = new["metadata"]["finalizers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|f| !had.contains(f))
+            .map(|f| format!("{:?}", f.as_str().unwrap_or_default()))
+            .collect();
+        if !added.is_empty() {
+            causes.push((
+                "metadata.finalizers".into(),
+                format!(
+                    "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
+                    added.join(", ")
+                ),
+                "FieldValueForbidden",
+            ));
+        }
+    }
+    if rt.custom {
+        return invalid_unless_empty(rt, new, causes);
+    }
     let immutable =
         |causes: &mut Causes, field: &str, old: &Value, new: &Value, shown: String, why: &str| {
             if old != new {
@@ -391,10 +414,14 @@ pub fn validate_update(rt: &ResourceType, old: &Value, new: &Value) -> Result<()
         }
         _ => {}
     }
+    invalid_unless_empty(rt, new, causes)
+}
+
+fn invalid_unless_empty(rt: &ResourceType, obj: &Value, causes: Causes) -> Result<(), ApiError> {
     if causes.is_empty() {
         Ok(())
     } else {
-        let name = new["metadata"]["name"].as_str().unwrap_or_default();
+        let name = obj["metadata"]["name"].as_str().unwrap_or_default();
         Err(ApiError::invalid(&rt.group, &rt.kind, name, causes))
     }
 }
@@ -862,6 +889,37 @@ pub fn known_top_level_fields(rt: &ResourceType) -> Option<&'static [&'static st
             &["apiVersion", "kind", "metadata", "subjects", "roleRef"]
         }
         ("apps", "controllerrevisions") => &["apiVersion", "kind", "metadata", "data", "revision"],
+        ("", "podtemplates") => &["apiVersion", "kind", "metadata", "template"],
+        ("storage.k8s.io", "storageclasses") => &[
+            "apiVersion",
+            "kind",
+            "metadata",
+            "provisioner",
+            "parameters",
+            "reclaimPolicy",
+            "mountOptions",
+            "allowVolumeExpansion",
+            "volumeBindingMode",
+            "allowedTopologies",
+        ],
+        ("scheduling.k8s.io", "priorityclasses") => &[
+            "apiVersion",
+            "kind",
+            "metadata",
+            "value",
+            "globalDefault",
+            "description",
+            "preemptionPolicy",
+        ],
+        ("node.k8s.io", "runtimeclasses") => &[
+            "apiVersion",
+            "kind",
+            "metadata",
+            "handler",
+            "overhead",
+            "scheduling",
+        ],
+        ("admissionregistration.k8s.io", _) => &["apiVersion", "kind", "metadata", "webhooks"],
         _ => &["apiVersion", "kind", "metadata", "spec", "status"],
     })
 }

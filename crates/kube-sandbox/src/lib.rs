@@ -23,6 +23,7 @@ pub mod persist;
 pub mod proto;
 pub mod registry;
 pub mod resources;
+pub mod reviews;
 pub mod selector;
 pub mod server;
 pub mod store;

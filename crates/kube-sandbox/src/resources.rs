@@ -149,6 +149,13 @@ fn rt(
     }
 }
 
+/// A review kind: created to ask a question, never stored (see `reviews.rs`).
+fn review(group: &str, resource: &str, kind: &str, namespaced: bool) -> ResourceType {
+    let mut r = rt(group, "v1", resource, kind, &[], namespaced, &[]);
+    r.verbs = vec!["create".to_string()];
+    r
+}
+
 /// The built-in resources.
 pub fn builtin() -> Vec<ResourceType> {
     let mut v = vec![
@@ -332,6 +339,165 @@ pub fn builtin() -> Vec<ResourceType> {
             &[],
         ),
         rt("events.k8s.io", "v1", "events", "Event", &[], true, &[]),
+        // Kinds a v1.32 server lists that no controller of the sandbox acts on: they are
+        // stored and served (kubectl's default prune allow-list names some of them).
+        rt(
+            "",
+            "v1",
+            "persistentvolumes",
+            "PersistentVolume",
+            &["pv"],
+            false,
+            &["status"],
+        ),
+        rt(
+            "",
+            "v1",
+            "replicationcontrollers",
+            "ReplicationController",
+            &["rc"],
+            true,
+            &["status", "scale"],
+        ),
+        rt(
+            "",
+            "v1",
+            "resourcequotas",
+            "ResourceQuota",
+            &["quota"],
+            true,
+            &["status"],
+        ),
+        rt(
+            "",
+            "v1",
+            "limitranges",
+            "LimitRange",
+            &["limits"],
+            true,
+            &[],
+        ),
+        rt("", "v1", "podtemplates", "PodTemplate", &[], true, &[]),
+        rt(
+            "storage.k8s.io",
+            "v1",
+            "storageclasses",
+            "StorageClass",
+            &["sc"],
+            false,
+            &[],
+        ),
+        rt(
+            "storage.k8s.io",
+            "v1",
+            "csidrivers",
+            "CSIDriver",
+            &[],
+            false,
+            &[],
+        ),
+        rt(
+            "storage.k8s.io",
+            "v1",
+            "csinodes",
+            "CSINode",
+            &[],
+            false,
+            &[],
+        ),
+        rt(
+            "storage.k8s.io",
+            "v1",
+            "volumeattachments",
+            "VolumeAttachment",
+            &[],
+            false,
+            &["status"],
+        ),
+        rt(
+            "networking.k8s.io",
+            "v1",
+            "ingressclasses",
+            "IngressClass",
+            &[],
+            false,
+            &[],
+        ),
+        rt(
+            "scheduling.k8s.io",
+            "v1",
+            "priorityclasses",
+            "PriorityClass",
+            &["pc"],
+            false,
+            &[],
+        ),
+        rt(
+            "node.k8s.io",
+            "v1",
+            "runtimeclasses",
+            "RuntimeClass",
+            &[],
+            false,
+            &[],
+        ),
+        rt(
+            "admissionregistration.k8s.io",
+            "v1",
+            "mutatingwebhookconfigurations",
+            "MutatingWebhookConfiguration",
+            &[],
+            false,
+            &[],
+        ),
+        rt(
+            "admissionregistration.k8s.io",
+            "v1",
+            "validatingwebhookconfigurations",
+            "ValidatingWebhookConfiguration",
+            &[],
+            false,
+            &[],
+        ),
+        review(
+            "authorization.k8s.io",
+            "selfsubjectaccessreviews",
+            "SelfSubjectAccessReview",
+            false,
+        ),
+        review(
+            "authorization.k8s.io",
+            "selfsubjectrulesreviews",
+            "SelfSubjectRulesReview",
+            false,
+        ),
+        review(
+            "authorization.k8s.io",
+            "subjectaccessreviews",
+            "SubjectAccessReview",
+            false,
+        ),
+        review(
+            "authentication.k8s.io",
+            "selfsubjectreviews",
+            "SelfSubjectReview",
+            false,
+        ),
+        review(
+            "authentication.k8s.io",
+            "tokenreviews",
+            "TokenReview",
+            false,
+        ),
+        rt(
+            "certificates.k8s.io",
+            "v1",
+            "certificatesigningrequests",
+            "CertificateSigningRequest",
+            &["csr"],
+            false,
+            &["status", "approval"],
+        ),
         rt(
             "apiextensions.k8s.io",
             "v1",

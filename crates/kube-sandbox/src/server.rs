@@ -299,14 +299,29 @@ fn truthy(q: &Query, k: &str) -> bool {
     q.get(k).is_some_and(|v| v == "true" || v == "1")
 }
 
-fn dry_run(q: &Query) -> Result<bool, ApiError> {
+/// `dryRun`, checked as the real server checks a verb's options (`CreateOptions`,
+/// `UpdateOptions`, `PatchOptions`, `DeleteOptions`): anything but `All` is a 422.
+fn dry_run(q: &Query, options: &str) -> Result<bool, ApiError> {
     match q.get("dryRun").map(String::as_str) {
         None | Some("") => Ok(false),
         Some("All") => Ok(true),
-        Some(other) => Err(ApiError::bad_request(format!(
-            "Invalid dry run value: {other}; dryRun may be a list of \"All\""
-        ))),
+        Some(other) => Err(invalid_options(
+            options,
+            "dryRun",
+            format!("Unsupported value: []string{{{other:?}}}: supported values: \"All\""),
+            "FieldValueNotSupported",
+        )),
     }
+}
+
+/// The answer to a request whose options (not its object) are wrong.
+fn invalid_options(options: &str, field: &str, message: String, reason: &'static str) -> ApiError {
+    ApiError::invalid(
+        "meta.k8s.io",
+        options,
+        "",
+        vec![(field.into(), message, reason)],
+    )
 }
 
 fn manager(q: &Query, headers: &HeaderMap) -> String {
@@ -478,6 +493,11 @@ async fn resource_request(
         .map(String::as_str)
         .unwrap_or("PartialObjectMetadata")
         .to_string();
+    if crate::reviews::is_review(rt) && (method != Method::POST || t.name.is_some()) {
+        return Err(ApiError::method_not_allowed(
+            "the server does not allow this method on the requested resource",
+        ));
+    }
     match (method.clone(), t.name, t.sub) {
         (Method::GET, None, None) => {
             let labels =
@@ -575,12 +595,19 @@ async fn resource_request(
                 ));
             }
             let ct = content_type(headers);
+            if crate::reviews::is_review(rt) {
+                // kubectl sends reviews as protobuf; the answer does not depend on the
+                // question, so a body that cannot be read is answered from an empty one.
+                dry_run(q, "CreateOptions")?;
+                let question = parse_body(&ct, &body).unwrap_or_else(|_| json!({}));
+                return Ok(json_response(201, &crate::reviews::answer(rt, &question)));
+            }
             let obj = parse_body(&ct, &body)?;
             check_identity(rt, &obj, t.ns.as_deref())?;
             let warnings = field_validation(rt, q, &obj)?;
             let ctx = WriteCtx {
                 manager: manager(q, headers),
-                dry_run: dry_run(q)?,
+                dry_run: dry_run(q, "CreateOptions")?,
                 subresource: String::new(),
             };
             let created = store.create(rt, &ns, obj, &ctx)?;
@@ -591,7 +618,7 @@ async fn resource_request(
             let obj = parse_body(&ct, &body)?;
             let ctx = WriteCtx {
                 manager: manager(q, headers),
-                dry_run: dry_run(q)?,
+                dry_run: dry_run(q, "UpdateOptions")?,
                 subresource: sub.unwrap_or("").into(),
             };
             if sub == Some("scale") {
@@ -702,7 +729,7 @@ fn delete_opts(q: &Query, body: &Bytes) -> Result<DeleteOpts, ApiError> {
     if propagation.is_none() && orphan == Some(true) {
         propagation = Some("Orphan".into());
     }
-    let dry = dry_run(q)?
+    let dry = dry_run(q, "DeleteOptions")?
         || b["dryRun"]
             .as_array()
             .is_some_and(|a| a.iter().any(|x| x == "All"));
@@ -838,7 +865,15 @@ fn patch_request(
         return Err(ApiError::unsupported_media_type(&ct, &accepted));
     }
     let patch_body = parse_body(&ct, body)?;
-    let dry = dry_run(q)?;
+    let dry = dry_run(q, "PatchOptions")?;
+    if ct != "application/apply-patch+yaml" && q.contains_key("force") {
+        return Err(invalid_options(
+            "PatchOptions",
+            "force",
+            "Forbidden: may not be specified for non-apply patch".into(),
+            "FieldValueForbidden",
+        ));
+    }
     let mgr = manager(q, headers);
     let sub = sub.unwrap_or("");
     let ctx = WriteCtx {
@@ -853,8 +888,11 @@ fn patch_request(
     let invalid_patch = |e: String| ApiError::new(422, "Invalid", e);
     if ct == "application/apply-patch+yaml" {
         if q.get("fieldManager").is_none_or(|m| m.is_empty()) {
-            return Err(ApiError::bad_request(
-                "PATCH, application/apply-patch+yaml requires fieldManager parameter",
+            return Err(invalid_options(
+                "PatchOptions",
+                "fieldManager",
+                "Required value: is required for apply patch".into(),
+                "FieldValueRequired",
             ));
         }
         if sub == "scale" {

@@ -288,3 +288,149 @@ async fn a_job_deleted_without_a_propagation_policy_orphans_its_pods() {
     }
     assert!(deleting, "the pods of a Job deleted by kubectl are deleted");
 }
+
+#[tokio::test]
+async fn kubectl_auth_can_i_and_whoami_answer() {
+    let env = Env::start().await;
+    let out = env
+        .kubectl(&["auth", "can-i", "create", "deployments", "-n", "default"])
+        .await
+        .ok();
+    assert_eq!(out.stdout.trim(), "yes");
+    let out = env
+        .kubectl(&["auth", "whoami", "-o", "json"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(out["kind"], "SelfSubjectReview");
+    assert_eq!(out["status"]["userInfo"]["username"], "sandbox-admin");
+    // A review is a question: nothing is stored.
+    let (code, _) = env
+        .http_get("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
+        .await;
+    assert_eq!(code, 405);
+}
+
+#[tokio::test]
+async fn the_resources_of_a_v1_32_server_are_served_and_prune_works_with_its_default_list() {
+    let env = Env::start().await;
+    let out = env.kubectl(&["api-resources", "-o", "name"]).await.ok();
+    for r in [
+        "persistentvolumes",
+        "replicationcontrollers",
+        "resourcequotas",
+        "limitranges",
+        "podtemplates",
+        "storageclasses.storage.k8s.io",
+        "csidrivers.storage.k8s.io",
+        "volumeattachments.storage.k8s.io",
+        "ingressclasses.networking.k8s.io",
+        "priorityclasses.scheduling.k8s.io",
+        "runtimeclasses.node.k8s.io",
+        "mutatingwebhookconfigurations.admissionregistration.k8s.io",
+        "validatingwebhookconfigurations.admissionregistration.k8s.io",
+        "certificatesigningrequests.certificates.k8s.io",
+        "selfsubjectaccessreviews.authorization.k8s.io",
+        "selfsubjectreviews.authentication.k8s.io",
+    ] {
+        assert!(
+            out.stdout.lines().any(|l| l == r),
+            "{r} missing from:\n{}",
+            out.stdout
+        );
+    }
+    env.apply("apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: { name: fast }\nprovisioner: example.com/disk\nreclaimPolicy: Delete\n")
+        .await;
+    env.apply("apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: { name: high }\nvalue: 1000\n")
+        .await;
+
+    // `kubectl apply --prune -l` with its default allow-list (it lists persistentvolumes
+    // and replicationcontrollers, among others).
+    let two = "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: a, namespace: default, labels: { set: p } }\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: b, namespace: default, labels: { set: p } }\n";
+    env.kubectl_in(&["apply", "--prune", "-l", "set=p", "-f", "-"], Some(two))
+        .await
+        .ok();
+    let one = two.split("---\n").next().unwrap();
+    let out = env
+        .kubectl_in(&["apply", "--prune", "-l", "set=p", "-f", "-"], Some(one))
+        .await
+        .ok();
+    assert!(
+        out.stdout.contains("configmap/b pruned"),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+}
+
+#[tokio::test]
+async fn wrong_request_options_are_refused_as_the_real_server_refuses_them() {
+    let env = Env::start().await;
+    let cm = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"o"}}"#;
+    let (code, body) = env
+        .http(
+            "POST",
+            "/api/v1/namespaces/default/configmaps?dryRun=Some",
+            "application/json",
+            cm,
+        )
+        .await;
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body.contains(r#"CreateOptions.meta.k8s.io \"\" is invalid: dryRun: Unsupported value"#),
+        "{body}"
+    );
+
+    env.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: { name: o, namespace: default }\n")
+        .await;
+    let (code, body) = env
+        .http(
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/o",
+            "application/apply-patch+yaml",
+            cm,
+        )
+        .await;
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body.contains("fieldManager: Required value: is required for apply patch"),
+        "{body}"
+    );
+    let (code, body) = env
+        .http(
+            "PATCH",
+            "/api/v1/namespaces/default/configmaps/o?force=true",
+            "application/merge-patch+json",
+            r#"{"data":{"a":"b"}}"#,
+        )
+        .await;
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body.contains("force: Forbidden: may not be specified for non-apply patch"),
+        "{body}"
+    );
+
+    // An object being deleted takes no new finalizer.
+    env.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: { name: held, namespace: default, finalizers: [example.com/a] }\n")
+        .await;
+    env.kubectl(&["delete", "configmap", "held", "--wait=false"])
+        .await
+        .ok();
+    let out = env
+        .kubectl(&[
+            "patch",
+            "configmap",
+            "held",
+            "--type=json",
+            "-p",
+            r#"[{"op":"add","path":"/metadata/finalizers/-","value":"example.com/b"}]"#,
+        ])
+        .await;
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr
+            .contains("no new finalizers can be added if the object is being deleted"),
+        "{}",
+        out.stderr
+    );
+}

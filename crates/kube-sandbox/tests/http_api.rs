@@ -211,7 +211,10 @@ async fn errors_are_status_objects_with_reason_and_code() {
             "apiVersion: v1\nkind: ConfigMap\n",
         )
         .await;
-    assert_eq!(code, 400, "{body}");
+    // PatchOptions are validated before the object: an apply without a field manager is
+    // `422 Invalid` (kind `PatchOptions`, group `meta.k8s.io`), as on a real server.
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(parse(&body)["details"]["kind"], json!("PatchOptions"));
 }
 
 #[tokio::test]
