@@ -1,7 +1,7 @@
 //! Dockerfiles: their stages, the images they propose and the `ARG`s a build can see.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{BuildArg, ImageGuess, dns_label, slash_path};
 
@@ -19,6 +19,75 @@ pub(super) const PREDEFINED_ARGS: &[&str] = &[
     "BUILDARCH",
     "BUILDVARIANT",
 ];
+
+/// Folder names that say where sources are, not which service they belong to: an image
+/// whose Dockerfile is in `src/cartservice/src/` is `cartservice`.
+const GENERIC_FOLDERS: &[&str] = &[
+    "src",
+    "source",
+    "sources",
+    "app",
+    "code",
+    "docker",
+    "dockerfiles",
+    ".docker",
+    "image",
+    "images",
+    "container",
+    "containers",
+    "deploy",
+    "deployment",
+];
+
+/// Suffixes of `Dockerfile.<suffix>` that name a variant of a service's image (for
+/// debugging, local development or tests), not an image to ship.
+const VARIANTS: &[&str] = &[
+    "debug",
+    "dev",
+    "develop",
+    "development",
+    "local",
+    "test",
+    "tests",
+    "ci",
+    "lint",
+    "e2e",
+];
+
+/// `worker` for `Dockerfile.worker`, `worker.Dockerfile` and `worker.dockerfile`.
+fn dockerfile_suffix(file_name: &str) -> Option<&str> {
+    file_name
+        .strip_prefix("Dockerfile.")
+        .or_else(|| file_name.strip_prefix("Containerfile."))
+        .or_else(|| file_name.strip_suffix(".Dockerfile"))
+        .or_else(|| file_name.strip_suffix(".dockerfile"))
+}
+
+fn is_variant(suffix: &str) -> bool {
+    VARIANTS.contains(&suffix.to_ascii_lowercase().as_str())
+}
+
+/// The name of the service a folder holds: its own name, or for a generic folder such
+/// as `src`, the nearest enclosing folder that is not generic.
+fn service_folder(dir: &Path) -> Option<String> {
+    dir.ancestors()
+        .filter_map(|d| d.file_name()?.to_str())
+        .find(|name| !GENERIC_FOLDERS.contains(&name.to_ascii_lowercase().as_str()))
+        .and_then(dns_label)
+}
+
+/// The Dockerfile that `rel` is a variant of (`Dockerfile.debug` beside a `Dockerfile`),
+/// among the Dockerfiles `all` of the repository.
+pub(super) fn variant_of<'a>(rel: &Path, all: &'a [PathBuf]) -> Option<&'a PathBuf> {
+    let file_name = rel.file_name()?.to_str()?;
+    dockerfile_suffix(file_name).filter(|s| is_variant(s))?;
+    all.iter().find(|other| {
+        other.parent() == rel.parent()
+            && other
+                .file_name()
+                .is_some_and(|n| n == "Dockerfile" || n == "Containerfile")
+    })
+}
 
 pub(super) fn is_dockerfile_name(name: &str) -> bool {
     name == "Dockerfile"
@@ -206,19 +275,12 @@ pub(super) fn guess_images(app: &str, rel: &Path, text: &str) -> Vec<ImageGuess>
         .unwrap_or_default();
     let dockerfile = (file_name != "Dockerfile").then(|| slash_path(rel));
 
-    // The image's base name: the folder, or the suffix of `Dockerfile.<name>`.
-    let suffix = file_name
-        .strip_prefix("Dockerfile.")
-        .or_else(|| file_name.strip_suffix(".Dockerfile"))
-        .or_else(|| file_name.strip_suffix(".dockerfile"));
-    let base_name = suffix
+    // The image's base name: the suffix of `Dockerfile.<name>` (unless it names a
+    // variant such as `debug`), else the service's folder.
+    let base_name = dockerfile_suffix(&file_name)
+        .filter(|s| !is_variant(s))
         .and_then(dns_label)
-        .or_else(|| {
-            context_dir
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(dns_label)
-        })
+        .or_else(|| service_folder(context_dir))
         .unwrap_or_else(|| app.to_string());
 
     let used: BTreeSet<&str> = stages
@@ -350,6 +412,41 @@ mod tests {
                 ..ImageGuess::default()
             }]
         );
+    }
+
+    #[test]
+    fn a_dockerfile_in_a_src_folder_is_named_after_the_service() {
+        let images = guess_images(
+            "shop",
+            Path::new("src/cartservice/src/Dockerfile"),
+            "FROM alpine\n",
+        );
+        assert_eq!(images[0].name, "cartservice");
+        assert_eq!(images[0].context, "src/cartservice/src");
+        // A Dockerfile in a generic folder at the top is named after the project.
+        let images = guess_images("shop", Path::new("docker/Dockerfile"), "FROM alpine\n");
+        assert_eq!(images[0].name, "shop");
+    }
+
+    #[test]
+    fn a_debug_dockerfile_beside_a_dockerfile_is_a_variant() {
+        let all = [
+            PathBuf::from("src/email/Dockerfile"),
+            PathBuf::from("src/email/Dockerfile.debug"),
+            PathBuf::from("src/email/Dockerfile.worker"),
+            PathBuf::from("src/other/Dockerfile.dev"),
+        ];
+        assert_eq!(variant_of(&all[1], &all), Some(&all[0]));
+        assert_eq!(variant_of(&all[0], &all), None);
+        assert_eq!(variant_of(&all[2], &all), None, "a worker is an image");
+        assert_eq!(
+            variant_of(&all[3], &all),
+            None,
+            "nothing it is a variant of"
+        );
+        // Alone, a variant is the service's image, named after its folder.
+        let images = guess_images("shop", &all[3], "FROM alpine\n");
+        assert_eq!(images[0].name, "other");
     }
 
     #[test]

@@ -17,58 +17,133 @@ pub(super) const MANIFEST_DIRS: &[&str] = &[
     "deploy/manifests",
     "deploy",
     "manifests",
+    "kubernetes-manifests",
     "kubernetes",
+    "kustomize",
     "kube",
     ".k8s",
 ];
 
+/// How deep folders are searched for manifests that are not in a usual place.
+const CANDIDATE_DEPTH: usize = 3;
+
 /// What the manifest files hold.
 #[derive(Debug, Default, PartialEq)]
 pub(super) struct ManifestFacts {
+    /// Every image of a workload and every kustomization `newName`.
     pub(super) images: Vec<ManifestImage>,
     pub(super) migration_job: Option<String>,
 }
 
-pub(super) fn guess_manifests(root: &Path) -> (Option<ManifestGuess>, Vec<Overlay>) {
-    for dir in MANIFEST_DIRS {
-        let path = root.join(dir);
-        if !path.is_dir() {
+/// The manifests found: the chosen ones with their overlays, then the other folders
+/// that could be deployed instead. Folders are tried in this order: those `preferred`
+/// (named by `skaffold.yaml`), the usual places ([`MANIFEST_DIRS`]), then any folder with
+/// a kustomization or Kubernetes objects; a folder inside (or around) one already found
+/// is the same manifests and is not listed again.
+pub(super) fn guess_manifests(
+    root: &Path,
+    preferred: &[String],
+) -> (Option<ManifestGuess>, Vec<Overlay>, Vec<ManifestGuess>) {
+    let mut dirs: Vec<String> = preferred.to_vec();
+    dirs.extend(MANIFEST_DIRS.iter().map(|d| (*d).to_string()));
+    let mut discovered = Vec::new();
+    discover(root, root, 0, &mut discovered);
+    discovered.sort();
+    dirs.extend(discovered);
+
+    let mut found: Vec<(ManifestGuess, Vec<Overlay>)> = Vec::new();
+    for dir in dirs {
+        let overlaps = |m: &ManifestGuess| {
+            let (a, b) = (Path::new(&m.dir), Path::new(&dir));
+            a.starts_with(b) || b.starts_with(a)
+        };
+        if found.iter().any(|(m, _)| overlaps(m)) {
             continue;
         }
-        // base/ + overlays/<env>/ is the usual kustomize layout.
-        if has_kustomization(&path.join("base")) {
-            let overlays = overlays(root, &path.join("overlays"));
-            return (
-                Some(ManifestGuess {
-                    path: format!("{dir}/base"),
-                    kustomization: true,
-                    dir: (*dir).to_string(),
-                }),
-                overlays,
-            );
-        }
-        if has_kustomization(&path) {
-            return (
-                Some(ManifestGuess {
-                    path: (*dir).to_string(),
-                    kustomization: true,
-                    dir: (*dir).to_string(),
-                }),
-                Vec::new(),
-            );
-        }
-        if contains_yaml(&path, 0) {
-            return (
-                Some(ManifestGuess {
-                    path: (*dir).to_string(),
-                    kustomization: false,
-                    dir: (*dir).to_string(),
-                }),
-                Vec::new(),
-            );
+        if let Some(guess) = manifests_in(root, &dir) {
+            found.push(guess);
         }
     }
-    (None, Vec::new())
+    let mut found = found.into_iter();
+    match found.next() {
+        Some((chosen, overlays)) => (Some(chosen), overlays, found.map(|(m, _)| m).collect()),
+        None => (None, Vec::new(), Vec::new()),
+    }
+}
+
+/// The manifests in `dir`: `base/` with `overlays/<env>/`, a kustomization, or plain YAML.
+fn manifests_in(root: &Path, dir: &str) -> Option<(ManifestGuess, Vec<Overlay>)> {
+    let path = root.join(dir);
+    if !path.is_dir() {
+        return None;
+    }
+    let guess = |path: String, kustomization: bool| ManifestGuess {
+        path,
+        kustomization,
+        dir: dir.to_string(),
+    };
+    // base/ + overlays/<env>/ is the usual kustomize layout.
+    if has_kustomization(&path.join("base")) && !has_kustomization(&path) {
+        let overlays = overlays(root, &path.join("overlays"));
+        return Some((guess(format!("{dir}/base"), true), overlays));
+    }
+    if has_kustomization(&path) {
+        return Some((guess(dir.to_string(), true), Vec::new()));
+    }
+    contains_yaml(&path, 0).then(|| (guess(dir.to_string(), false), Vec::new()))
+}
+
+/// Collects, relative to `root`, the folders under `dir` that hold a kustomization (or a
+/// `base/` one) or YAML files with Kubernetes objects; it does not look inside them.
+fn discover(root: &Path, dir: &Path, depth: usize, out: &mut Vec<String>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !path.is_dir() || name.starts_with('.') || super::SKIPPED_DIRS.contains(&name.as_ref()) {
+            continue;
+        }
+        let candidate = has_kustomization(&path)
+            || has_kustomization(&path.join("base"))
+            || holds_kubernetes_objects(&path);
+        if candidate {
+            if let Ok(rel) = path.strip_prefix(root) {
+                out.push(slash_path(rel));
+            }
+        } else if depth + 1 < CANDIDATE_DEPTH {
+            discover(root, &path, depth + 1, out);
+        }
+    }
+}
+
+/// Whether a YAML file directly in `dir` holds an object with `apiVersion` and `kind`
+/// (other than a skaffold configuration).
+fn holds_kubernetes_objects(dir: &Path) -> bool {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        let path = e.path();
+        let is_yaml = matches!(
+            path.extension().and_then(|x| x.to_str()),
+            Some("yaml" | "yml")
+        );
+        let Some(docs) = is_yaml
+            .then(|| fs::read_to_string(&path).ok())
+            .flatten()
+            .and_then(|t| yaml::parse_documents(&t).ok())
+        else {
+            return false;
+        };
+        docs.iter().any(|d| {
+            let api = d.get("apiVersion").and_then(Node::as_str);
+            api.is_some_and(|a| !a.starts_with("skaffold/"))
+                && d.get("kind").and_then(Node::as_str).is_some()
+        })
+    })
 }
 
 pub(super) const KUSTOMIZATION_FILES: &[&str] =
@@ -127,15 +202,19 @@ pub(super) fn read_manifests(root: &Path, dir: &str, preferred: &str) -> Manifes
         for doc in &docs {
             let images = workload_images(doc)
                 .into_iter()
-                .chain(kustomization_new_names(doc));
-            for image in images {
-                if let Some(repository) = usable_repository(&image) {
-                    facts.images.push(ManifestImage {
-                        image,
-                        repository,
-                        file: rel.clone(),
-                    });
-                }
+                .map(|i| (i, true))
+                .chain(kustomization_new_names(doc).into_iter().map(|i| (i, false)));
+            for (image, run) in images {
+                let usable = usable_repository(&image);
+                facts.images.push(ManifestImage {
+                    repository: usable
+                        .clone()
+                        .unwrap_or_else(|| image_repository(&image).to_string()),
+                    has_registry: usable.is_some(),
+                    run,
+                    image,
+                    file: rel.clone(),
+                });
             }
             if facts.migration_job.is_none() && is_migration_job(doc, &rel) {
                 facts.migration_job = Some(rel.clone());
@@ -244,10 +323,12 @@ pub(super) fn usable_repository(image: &str) -> Option<String> {
     (host_ok && path_ok).then(|| repository.to_string())
 }
 
-/// Gives each image the first manifest image whose last path component is its name.
-/// Returns the registry when every matched repository has the same prefix (then
-/// their repositories are `<registry>/<name>` and need not be written); otherwise
-/// each matched image gets its repository written out.
+/// Gives each image the manifest image it is run as: the first whose repository names a
+/// registry and ends in the image's name, else one written as the image's bare name
+/// (`image: frontend`, as skaffold projects write them). Returns the registry when every
+/// image matched with a registry has the same prefix (then their repositories are
+/// `<registry>/<name>` and need not be written); otherwise each such image gets its
+/// repository written out.
 pub(super) fn match_repositories(
     images: &mut [ImageGuess],
     found: &[ManifestImage],
@@ -255,20 +336,52 @@ pub(super) fn match_repositories(
     for image in images.iter_mut() {
         image.source = found
             .iter()
-            .find(|m| m.repository.rsplit('/').next() == Some(image.name.as_str()))
+            .find(|m| {
+                m.has_registry && m.repository.rsplit('/').next() == Some(image.name.as_str())
+            })
+            .or_else(|| {
+                found
+                    .iter()
+                    .find(|m| !m.has_registry && m.repository == image.name)
+            })
             .cloned();
     }
     let prefixes: BTreeSet<&str> = images
         .iter()
-        .filter_map(|i| Some(i.source.as_ref()?.repository.rsplit_once('/')?.0))
+        .filter_map(|i| i.source.as_ref().filter(|s| s.has_registry))
+        .filter_map(|s| Some(s.repository.rsplit_once('/')?.0))
         .collect();
     if prefixes.len() == 1 {
         return prefixes.first().map(|p| (*p).to_string());
     }
     for image in images.iter_mut() {
-        image.repository = image.source.as_ref().map(|m| m.repository.clone());
+        image.repository = image
+            .source
+            .as_ref()
+            .filter(|s| s.has_registry)
+            .map(|m| m.repository.clone());
     }
     None
+}
+
+/// The images workloads run that are none of `images`, each once: pulled as written.
+pub(super) fn external_images(
+    images: &[ImageGuess],
+    found: &[ManifestImage],
+) -> Vec<ManifestImage> {
+    let mut external: Vec<ManifestImage> = Vec::new();
+    for m in found.iter().filter(|m| m.run) {
+        let ours = images.iter().any(|i| {
+            i.source
+                .as_ref()
+                .is_some_and(|s| s.repository == m.repository)
+                || (!m.has_registry && m.repository == i.name)
+        });
+        if !ours && !external.iter().any(|e| e.image == m.image) {
+            external.push(m.clone());
+        }
+    }
+    external
 }
 
 /// Orders environments the way they are promoted.

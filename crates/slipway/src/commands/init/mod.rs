@@ -22,12 +22,15 @@ use crate::printer::Printer;
 
 mod dockerfile;
 mod manifests;
+mod skaffold;
 mod template;
 
-use dockerfile::{dedupe_names, guess_images, is_dockerfile_name};
+use dockerfile::{build_args, dedupe_names, guess_images, is_dockerfile_name, variant_of};
 use manifests::{
-    ManifestFacts, guess_manifests, kustomization_namespace, match_repositories, read_manifests,
+    ManifestFacts, external_images, guess_manifests, kustomization_namespace, match_repositories,
+    read_manifests,
 };
+use skaffold::{Artifact, ArtifactBuild};
 pub use template::template;
 
 /// Folders that never hold a service's sources or manifests worth proposing.
@@ -112,6 +115,60 @@ pub struct Findings {
     pub migration_job: Option<String>,
     /// The directory of a Helm chart (`Chart.yaml`), if there is one.
     pub helm_chart: Option<String>,
+    /// Where images are pushed when the manifests name no registry: a loopback address
+    /// the sandbox's registry listens on, such as `127.0.0.1:5412/shop`.
+    pub sandbox_registry: String,
+    /// Whether the images are the artifacts of `skaffold.yaml`.
+    pub from_skaffold: bool,
+    /// Dockerfiles and artifacts not proposed as images, and why.
+    pub skipped: Vec<Skipped>,
+    /// Other folders of manifests that could be deployed instead.
+    pub other_manifests: Vec<ManifestGuess>,
+    /// Images the manifests run that are not built here.
+    pub external_images: Vec<ManifestImage>,
+    /// The Dockerfile builders found here.
+    pub builders: Builders,
+}
+
+/// A Dockerfile or skaffold artifact that is not proposed as an image.
+#[derive(Debug, PartialEq)]
+pub struct Skipped {
+    /// The Dockerfile, or the artifact's image.
+    pub what: String,
+    pub reason: String,
+}
+
+/// The programs that build Dockerfiles, as `builder: auto` looks for them.
+#[derive(Debug, Default, PartialEq)]
+pub struct Builders {
+    /// Those of `buildah`, `podman` and `docker` on `PATH`, in that order.
+    pub found: Vec<&'static str>,
+    /// Whether a Docker engine may answer (`DOCKER_HOST` is set, or its socket exists).
+    pub docker_engine: bool,
+}
+
+impl Builders {
+    fn detect() -> Builders {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let on_path =
+            |program: &str| std::env::split_paths(&path).any(|d| d.join(program).is_file());
+        Builders {
+            found: ["buildah", "podman", "docker"]
+                .into_iter()
+                .filter(|p| on_path(p))
+                .collect(),
+            docker_engine: std::env::var_os("DOCKER_HOST").is_some()
+                || Path::new("/var/run/docker.sock").exists(),
+        }
+    }
+
+    /// The builder `builder: auto` would use for a Dockerfile, if any can run.
+    pub fn usable(&self) -> Option<&'static str> {
+        self.found
+            .iter()
+            .copied()
+            .find(|b| *b != "docker" || self.docker_engine)
+    }
 }
 
 #[derive(Debug, Default, PartialEq)]
@@ -150,8 +207,13 @@ pub struct Overlay {
 pub struct ManifestImage {
     /// As written, such as `myacr.azurecr.io/api:latest`.
     pub image: String,
-    /// Without tag or digest, such as `myacr.azurecr.io/api`.
+    /// Without tag or digest, such as `myacr.azurecr.io/api` or `frontend`.
     pub repository: String,
+    /// Whether it names a registry host (`myacr.azurecr.io/api`, not `frontend` or
+    /// `acme/api`) and is a repository `slipway.yaml` accepts.
+    pub has_registry: bool,
+    /// Whether a workload runs it (rather than a kustomization renaming it).
+    pub run: bool,
     /// The file it is in, relative to the repository.
     pub file: String,
 }
@@ -221,25 +283,29 @@ pub fn scan(root: &Path) -> Findings {
         .or_else(|| dns_label(root.file_name().and_then(|n| n.to_str()).unwrap_or("app")))
         .unwrap_or_else(|| "app".to_string());
 
-    let mut images = Vec::new();
-    for rel in &dockerfiles {
-        let Ok(text) = fs::read_to_string(root.join(rel)) else {
-            continue;
-        };
-        images.extend(guess_images(&app, rel, &text));
-    }
+    let skaffold =
+        skaffold::read(root).filter(|s| !s.artifacts.is_empty() || !s.manifest_dirs.is_empty());
+    let mut skipped = Vec::new();
+    let from_skaffold = skaffold.as_ref().is_some_and(|s| !s.artifacts.is_empty());
+    let mut images = match skaffold.as_ref().filter(|_| from_skaffold) {
+        Some(skaffold) => skaffold_images(root, &skaffold.artifacts, &dockerfiles, &mut skipped),
+        None => dockerfile_images(root, &app, &dockerfiles, &mut skipped),
+    };
     dedupe_names(&mut images);
 
-    let (manifests, overlays) = guess_manifests(root);
+    let preferred = skaffold.map(|s| s.manifest_dirs).unwrap_or_default();
+    let (manifests, overlays, other_manifests) = guess_manifests(root, &preferred);
     let facts = match &manifests {
         Some(m) => read_manifests(root, &m.dir, &m.path),
         None => ManifestFacts::default(),
     };
     let registry = match_repositories(&mut images, &facts.images);
+    let external_images = external_images(&images, &facts.images);
     let base_namespace = manifests
         .as_ref()
         .filter(|m| m.kustomization)
         .and_then(|m| kustomization_namespace(&root.join(&m.path)));
+    let sandbox_registry = format!("127.0.0.1:{}/{app}", sandbox_registry_port(&app));
     Findings {
         app,
         app_from_remote,
@@ -250,7 +316,119 @@ pub fn scan(root: &Path) -> Findings {
         overlays,
         migration_job: facts.migration_job,
         helm_chart,
+        sandbox_registry,
+        from_skaffold,
+        skipped,
+        other_manifests,
+        external_images,
+        builders: Builders::detect(),
     }
+}
+
+/// The images of the Dockerfiles found, but for the variants of another Dockerfile.
+fn dockerfile_images(
+    root: &Path,
+    app: &str,
+    dockerfiles: &[PathBuf],
+    skipped: &mut Vec<Skipped>,
+) -> Vec<ImageGuess> {
+    let mut images = Vec::new();
+    for rel in dockerfiles {
+        if let Some(main) = variant_of(rel, dockerfiles) {
+            skipped.push(Skipped {
+                what: slash_path(rel),
+                reason: format!("a variant of `{}`", slash_path(main)),
+            });
+            continue;
+        }
+        let Ok(text) = fs::read_to_string(root.join(rel)) else {
+            continue;
+        };
+        images.extend(guess_images(app, rel, &text));
+    }
+    images
+}
+
+/// The images of skaffold's artifacts, named as the manifests run them. The Dockerfiles
+/// no artifact builds, and the artifacts slipway cannot build, are `skipped`.
+fn skaffold_images(
+    root: &Path,
+    artifacts: &[Artifact],
+    dockerfiles: &[PathBuf],
+    skipped: &mut Vec<Skipped>,
+) -> Vec<ImageGuess> {
+    let mut images = Vec::new();
+    for artifact in artifacts {
+        let last = artifact.image.rsplit('/').next().unwrap_or(&artifact.image);
+        let Some(name) = dns_label(last) else {
+            skipped.push(Skipped {
+                what: artifact.image.clone(),
+                reason: "its name is not a valid image name here".into(),
+            });
+            continue;
+        };
+        let (dockerfile, target) = match &artifact.build {
+            ArtifactBuild::Dockerfile { dockerfile, target } => (dockerfile, target),
+            ArtifactBuild::Other(builder) => {
+                skipped.push(Skipped {
+                    what: artifact.image.clone(),
+                    reason: format!(
+                        "skaffold builds it with `{builder}`, which slipway does not run: \
+                         add a Dockerfile and an entry here, or build it elsewhere and deploy \
+                         with `--image {name}=REF`"
+                    ),
+                });
+                continue;
+            }
+        };
+        let Ok(text) = fs::read_to_string(root.join(dockerfile)) else {
+            skipped.push(Skipped {
+                what: artifact.image.clone(),
+                reason: format!("its Dockerfile `{dockerfile}` does not exist"),
+            });
+            continue;
+        };
+        let default = if artifact.context == "." {
+            "Dockerfile".to_string()
+        } else {
+            format!("{}/Dockerfile", artifact.context)
+        };
+        images.push(ImageGuess {
+            name,
+            context: artifact.context.clone(),
+            dockerfile: (*dockerfile != default).then(|| dockerfile.clone()),
+            args: build_args(&text, target.as_deref()),
+            target: target.clone(),
+            ..ImageGuess::default()
+        });
+    }
+    for rel in dockerfiles {
+        let path = slash_path(rel);
+        let built = artifacts.iter().any(|a| {
+            matches!(&a.build, ArtifactBuild::Dockerfile { dockerfile, .. } if *dockerfile == path)
+        });
+        if !built {
+            let reason = match variant_of(rel, dockerfiles) {
+                Some(main) => format!("a variant of `{}`", slash_path(main)),
+                None => "no artifact of `skaffold.yaml` builds it".to_string(),
+            };
+            skipped.push(Skipped { what: path, reason });
+        }
+    }
+    images
+}
+
+/// A port for the sandbox's registry: one that follows from the app's name, so that
+/// projects side by side rarely meet, and that is free now.
+fn sandbox_registry_port(app: &str) -> u16 {
+    let hash = app.bytes().fold(2_166_136_261_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(16_777_619)
+    });
+    let first = 5400 + (hash % 500) as u16;
+    (0..500)
+        .map(|i| 5400 + (first - 5400 + i) % 500)
+        .find(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok())
+        .unwrap_or(first)
 }
 
 /// The `url` of the `origin` remote, when `root` is the top of a git repository (a
@@ -505,7 +683,7 @@ mod tests {
             Some("myacr.azurecr.io/team/worker")
         );
         let text = template(&findings);
-        assert!(text.contains("registry: registry.example.com/"), "{text}");
+        assert!(text.contains("\nregistry: \"127.0.0.1:"), "{text}");
         assert!(text.contains("  api:\n    # the manifests run it as `myacr.azurecr.io/api:latest` (k8s/base/deployment.yaml)\n    repository: myacr.azurecr.io/api\n"), "{text}");
         slipway_config::parse(&text, &dir.path().join("slipway.yaml")).unwrap();
     }

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{BuildArg, Findings, Overlay};
+use super::{BuildArg, Builders, Findings, ManifestGuess, Overlay};
 
 /// Quotes a YAML scalar when a plain one would be read as something else.
 pub(super) fn scalar(value: &str) -> String {
@@ -26,22 +26,48 @@ pub(super) fn scalar(value: &str) -> String {
 /// The commented `slipway.yaml` for what was found.
 pub fn template(f: &Findings) -> String {
     let mut s = String::new();
-    let app = &f.app;
     let _ = writeln!(
         s,
         "# slipway.yaml — written by `slipway init`; every key is described in docs/config.md.\n\
-         # Check it with `slipway validate dev`, ship with `slipway deploy dev`.\n"
+         # Check it with `slipway validate dev`, ship with `slipway deploy dev --build`.\n"
     );
     if f.app_from_remote {
         let _ = writeln!(s, "# The name of the `origin` remote's repository.");
     }
-    let _ = writeln!(s, "app: {}\n", scalar(app));
+    let _ = writeln!(s, "app: {}\n", scalar(&f.app));
+    write_registry(&mut s, f);
+    let _ = writeln!(
+        s,
+        "# Every build gets a unique, sortable tag: UTC time and commit.\n\
+         tag: \"{{timestamp}}-{{git.short_sha}}\"\n"
+    );
+    write_images(&mut s, f);
+    write_manifests(&mut s, f);
+    let job = f.migration_job.clone().unwrap_or_else(|| {
+        let dir = f.manifests.as_ref().map_or("k8s", |m| m.dir.as_str());
+        format!("{dir}/migrate-job.yaml")
+    });
+    let _ = writeln!(
+        s,
+        "# Jobs that must finish before any workload rolls, such as migrations:\n\
+         # hooks:\n\
+         #   migrate:\n\
+         #     job: {}\n",
+        scalar(&job)
+    );
+    write_environments(&mut s, f);
+    s
+}
+
+/// `registry`: the manifests' registry, else the sandbox's registry on loopback.
+fn write_registry(s: &mut String, f: &Findings) {
     match &f.registry {
         Some(registry) => {
             let _ = writeln!(
                 s,
                 "# Where images are pushed: the registry of the manifests' images that\n\
-                 # match images below, so that deploys pin them.\n\
+                 # match images below, so that deploys pin them. `deploy dev --build` pushes\n\
+                 # there too (with your credentials for it); the sandbox pulls nothing itself.\n\
                  registry: {}\n",
                 scalar(registry)
             );
@@ -49,19 +75,21 @@ pub fn template(f: &Findings) -> String {
         None => {
             let _ = writeln!(
                 s,
-                "# Where images are pushed: change this to your registry (for example\n\
-                 # `myacr.azurecr.io` or `gitea.example.com/admin`).\n\
+                "# Where images are pushed. `dev` runs on the sandbox cluster slipway starts by\n\
+                 # itself, whose registry listens on this loopback address (any free port will\n\
+                 # do), so `slipway deploy dev --build` needs nothing else. For a real cluster,\n\
+                 # set the registry its nodes pull from (for example `ghcr.io/acme/{app}` or\n\
+                 # `myacr.azurecr.io/{app}`) and deploy to an environment with a `context`\n\
+                 # (see the end of this file).\n\
                  registry: {}\n",
-                scalar(&format!("registry.example.com/{app}"))
+                scalar(&f.sandbox_registry),
+                app = f.app,
             );
         }
     }
-    let _ = writeln!(
-        s,
-        "# Every build gets a unique, sortable tag: UTC time and commit.\n\
-         tag: \"{{timestamp}}-{{git.short_sha}}\"\n"
-    );
+}
 
+fn write_images(s: &mut String, f: &Findings) {
     if f.images.is_empty() {
         let _ = writeln!(
             s,
@@ -73,70 +101,150 @@ pub fn template(f: &Findings) -> String {
              #     platform: linux/amd64\n\
              images: {{}}\n"
         );
-    } else {
-        let _ = writeln!(s, "images:");
-        for image in &f.images {
-            let _ = writeln!(s, "  {}:", image.name);
-            if let Some(source) = &image.source {
-                let _ = writeln!(
-                    s,
-                    "    # the manifests run it as `{}` ({})",
-                    source.image, source.file
-                );
-            }
-            if let Some(repository) = &image.repository {
-                let _ = writeln!(s, "    repository: {}", scalar(repository));
-            }
-            let _ = writeln!(s, "    context: {}", scalar(&image.context));
-            if let Some(dockerfile) = &image.dockerfile {
-                let _ = writeln!(s, "    dockerfile: {}", scalar(dockerfile));
-            }
-            if let Some(target) = &image.target {
-                let _ = writeln!(s, "    target: {}", scalar(target));
-            }
-            let _ = writeln!(s, "    platform: linux/amd64   # what your nodes run");
-            write_args(&mut s, &image.args);
-        }
-        s.push('\n');
+        write_skipped(s, f);
+        return;
     }
+    if f.from_skaffold {
+        let _ = writeln!(
+            s,
+            "# The artifacts of skaffold.yaml, named as the manifests run them."
+        );
+    }
+    write_builders(s, &f.builders);
+    let _ = writeln!(s, "images:");
+    for image in &f.images {
+        let _ = writeln!(s, "  {}:", image.name);
+        if let Some(source) = &image.source {
+            let _ = writeln!(
+                s,
+                "    # the manifests run it as `{}` ({})",
+                source.image, source.file
+            );
+        }
+        if let Some(repository) = &image.repository {
+            let _ = writeln!(s, "    repository: {}", scalar(repository));
+        }
+        let _ = writeln!(s, "    context: {}", scalar(&image.context));
+        if let Some(dockerfile) = &image.dockerfile {
+            let _ = writeln!(s, "    dockerfile: {}", scalar(dockerfile));
+        }
+        if let Some(target) = &image.target {
+            let _ = writeln!(s, "    target: {}", scalar(target));
+        }
+        let _ = writeln!(s, "    platform: linux/amd64   # what your nodes run");
+        write_args(s, &image.args);
+        if image.source.is_none() && f.manifests.is_some() {
+            let _ = writeln!(
+                s,
+                "    # no manifest runs it as `{}`: a deploy builds it and pins nothing",
+                image.name
+            );
+        }
+    }
+    write_skipped(s, f);
+    s.push('\n');
+}
 
-    match &f.manifests {
-        Some(m) => {
-            let what = if m.kustomization {
-                "a kustomization"
-            } else {
-                "plain YAML"
-            };
-            let _ = writeln!(s, "# The manifests to deploy ({what}).");
-            let _ = writeln!(s, "manifests: {}\n", scalar(&m.path));
+/// Which program builds the Dockerfiles here, or what to install.
+fn write_builders(s: &mut String, builders: &Builders) {
+    let _ = writeln!(
+        s,
+        "# Dockerfiles are built by `builder: auto`: buildah, else podman, else docker (with\n\
+         # buildx and a running engine); set `builder:` on an image to choose. Base images\n\
+         # are pulled while building, so their registries must be reachable."
+    );
+    match builders.usable() {
+        Some(builder) => {
+            let _ = writeln!(s, "# Found here: {builder}.");
+        }
+        None if builders.found.contains(&"docker") => {
+            let _ = writeln!(
+                s,
+                "# Found here: docker, but no Docker engine answers, so these images cannot be\n\
+                 # built here: install buildah (`apt-get install buildah`) or start Docker, or\n\
+                 # build them elsewhere and deploy with `--image NAME=REF`."
+            );
         }
         None => {
             let _ = writeln!(
                 s,
-                "# No k8s/ or deploy/ folder was found: point this at your manifests."
+                "# None was found, so these images cannot be built here: install buildah\n\
+                 # (`apt-get install buildah`), or build them elsewhere and deploy with\n\
+                 # `--image NAME=REF`."
             );
-            if let Some(chart) = &f.helm_chart {
-                let _ = writeln!(
-                    s,
-                    "# slipway deploys plain manifests or a kustomization, not a Helm chart: render\n\
-                     # `{chart}` once with your values, keep the result in git, and name it here:\n\
-                     #   helm template {app} {chart} -f values.yaml > k8s/{app}.yaml"
-                );
-            }
-            let _ = writeln!(s, "# manifests: k8s\n");
         }
     }
+}
 
-    let job = f.migration_job.as_deref().unwrap_or("k8s/migrate-job.yaml");
-    let _ = writeln!(
-        s,
-        "# Jobs that must finish before any workload rolls, such as migrations:\n\
-         # hooks:\n\
-         #   migrate:\n\
-         #     job: {}\n",
-        scalar(job)
-    );
+/// The Dockerfiles and artifacts that are not images here, and why.
+fn write_skipped(s: &mut String, f: &Findings) {
+    if f.skipped.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "  # Not proposed as images:");
+    for skipped in &f.skipped {
+        let _ = writeln!(s, "  #   {}: {}", skipped.what, skipped.reason);
+    }
+}
 
+fn write_manifests(s: &mut String, f: &Findings) {
+    let Some(m) = &f.manifests else {
+        let _ = writeln!(
+            s,
+            "# No folder of manifests was found: point this at your manifests."
+        );
+        if let Some(chart) = &f.helm_chart {
+            let app = &f.app;
+            let _ = writeln!(
+                s,
+                "# slipway deploys plain manifests or a kustomization, not a Helm chart: render\n\
+                 # `{chart}` once with your values, keep the result in git, and name it here:\n\
+                 #   helm template {app} {chart} -f values.yaml > k8s/{app}.yaml"
+            );
+        }
+        let _ = writeln!(s, "# manifests: k8s\n");
+        return;
+    };
+    let what = |m: &ManifestGuess| {
+        if m.kustomization {
+            "a kustomization"
+        } else {
+            "plain YAML"
+        }
+    };
+    let from = if f.from_skaffold && m.path == m.dir {
+        ", as skaffold.yaml deploys them"
+    } else {
+        ""
+    };
+    let _ = writeln!(s, "# The manifests to deploy ({}{from}).", what(m));
+    if !f.other_manifests.is_empty() {
+        let _ = writeln!(s, "# Also found; name one of these instead to deploy it:");
+        for other in &f.other_manifests {
+            let _ = writeln!(
+                s,
+                "# manifests: {}   # {}",
+                scalar(&other.path),
+                what(other)
+            );
+        }
+    }
+    let _ = writeln!(s, "manifests: {}\n", scalar(&m.path));
+    if !f.external_images.is_empty() {
+        let _ = writeln!(
+            s,
+            "# The manifests also run images that are not built here; they are pulled as\n\
+             # written (pin them by digest, `image@sha256:…`, so a moved tag cannot change a\n\
+             # release):"
+        );
+        for image in &f.external_images {
+            let _ = writeln!(s, "#   {} ({})", image.image, image.file);
+        }
+        s.push('\n');
+    }
+}
+
+fn write_environments(s: &mut String, f: &Findings) {
     let _ = writeln!(s, "environments:");
     let dev = f.overlays.iter().find(|o| o.env == "dev");
     let _ = writeln!(
@@ -146,6 +254,16 @@ pub fn template(f: &Findings) -> String {
     );
     if let Some(dev) = dev {
         let _ = writeln!(s, "    overlay: {}", scalar(&dev.path));
+    }
+    if f.external_images.iter().any(|i| !i.image.contains("@sha")) {
+        let _ = writeln!(
+            s,
+            "    # The manifests run images by tag only (listed above `hooks`): `validate`\n\
+             \x20   # reports them as warnings here while you try things on the sandbox. Pin\n\
+             \x20   # them by digest and remove these lines; elsewhere they are errors.\n\
+             \x20   rules:\n\
+             \x20     image-pinned: warning"
+        );
     }
     let mut previous = "dev".to_string();
     for overlay in &f.overlays {
@@ -172,7 +290,16 @@ pub fn template(f: &Findings) -> String {
         }
         previous = env.clone();
     }
-    s
+    if f.overlays.iter().all(|o| o.env == "dev") {
+        let _ = writeln!(
+            s,
+            "  # A real cluster: set `registry` above to one its nodes pull from, then:\n\
+             \x20 # prod:\n\
+             \x20 #   context: set-me          # the kubeconfig context of the cluster\n\
+             \x20 #   namespace: {}",
+            scalar(&namespace(f, None, "prod"))
+        );
+    }
 }
 
 /// An environment's namespace: its overlay's, else the base kustomization's, else
