@@ -286,3 +286,104 @@ fn init_on_a_microservices_repository_writes_a_file_that_validates() {
     assert_eq!(code, 0, "{err}\n{written}");
     assert!(err.contains(" 0 error(s)"), "{err}");
 }
+
+/// What `deploy --build` needs from this machine: buildah, with storage of its own.
+struct Buildah {
+    storage: tempfile::TempDir,
+    tmp: tempfile::TempDir,
+}
+
+impl Buildah {
+    fn new() -> Buildah {
+        let storage = tempfile::tempdir().unwrap();
+        fs::write(
+            storage.path().join("storage.conf"),
+            format!(
+                "[storage]\ndriver = \"vfs\"\ngraphroot = \"{0}/root\"\nrunroot = \"{0}/run\"\n",
+                storage.path().display()
+            ),
+        )
+        .unwrap();
+        Buildah {
+            storage,
+            tmp: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn slipway(&self, dir: &Path, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_slipway"))
+            .args(args)
+            .current_dir(dir)
+            .env("SLIPWAY_USER", "tester@ci")
+            .env("TMPDIR", self.tmp.path())
+            .env(
+                "CONTAINERS_STORAGE_CONF",
+                self.storage.path().join("storage.conf"),
+            )
+            .env_remove("NO_COLOR")
+            .output()
+            .expect("the slipway binary runs")
+    }
+}
+
+#[test]
+fn init_on_a_microservices_repository_deploys_to_the_sandbox_with_build() {
+    let _serial = common::SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let project = common::Project {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let root = project.path();
+    microservices(root);
+    // Base images cannot be pulled here: every Dockerfile keeps its shape (a build
+    // stage, then the image) on `scratch`.
+    for dockerfile in [
+        "src/frontend/Dockerfile",
+        "src/cartservice/src/Dockerfile",
+        "src/emailservice/Dockerfile",
+        "src/currencyservice/Dockerfile",
+        "src/adservice/Dockerfile",
+        "src/loadgenerator/Dockerfile",
+    ] {
+        fs::write(
+            root.join(dockerfile),
+            "FROM scratch AS builder\nCOPY . /src\n\
+             FROM scratch\nCOPY --from=builder /src /app\nENTRYPOINT [\"/app/server\"]\n",
+        )
+        .unwrap();
+    }
+    common::git(root, &["init", "-q", "-b", "main"]);
+    common::git(root, &["add", "."]);
+    common::git(root, &["commit", "-q", "-m", "shop"]);
+    let origin = "https://github.com/acme/shop.git";
+    common::git(root, &["remote", "add", "origin", origin]);
+    let buildah = Buildah::new();
+
+    let (code, _, err) = text(&buildah.slipway(root, &["init"]));
+    assert_eq!(code, 0, "{err}");
+    let written = fs::read_to_string(root.join("slipway.yaml")).unwrap();
+
+    let (code, out, err) = text(&buildah.slipway(root, &["deploy", "dev", "--build"]));
+    assert_eq!(code, 0, "{out}\n{err}\n{written}");
+    // Every service runs the image just built, pinned by digest from the sandbox's
+    // registry; the cache runs as the manifests say.
+    let config = slipway_config::load(&root.join("slipway.yaml")).unwrap();
+    for image in &config.images {
+        let deployment = format!("deployment/{}", image.name);
+        let jsonpath = "-o=jsonpath={.spec.template.spec.containers[0].image}";
+        let (code, running, err) =
+            text(&project.kubectl(&["-n", "shop-dev", "get", &deployment, jsonpath]));
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            running.starts_with(&format!("{}:", image.repository)) && running.contains("@sha256:"),
+            "{deployment} runs {running}"
+        );
+    }
+    let (_, running, err) = text(&project.kubectl(&[
+        "-n",
+        "shop-dev",
+        "get",
+        "deployment/redis-cart",
+        "-o=jsonpath={.spec.template.spec.containers[0].image}",
+    ]));
+    assert_eq!(running, "redis:7.2-alpine", "{err}");
+}
