@@ -62,6 +62,9 @@ pub fn run(args: &InitArgs, file: &Path, printer: &Printer) -> Result<(), CliErr
         .detail(text));
     }
 
+    for warning in &findings.warnings {
+        printer.info(&format!("warning: {warning}"));
+    }
     if args.print {
         printer.data(&text);
         return Ok(());
@@ -128,6 +131,8 @@ pub struct Findings {
     pub external_images: Vec<ManifestImage>,
     /// The Dockerfile builders found here.
     pub builders: Builders,
+    /// What could not be read, such as a `skaffold.yaml` that is not YAML.
+    pub warnings: Vec<String>,
 }
 
 /// A Dockerfile or skaffold artifact that is not proposed as an image.
@@ -283,8 +288,14 @@ pub fn scan(root: &Path) -> Findings {
         .or_else(|| dns_label(root.file_name().and_then(|n| n.to_str()).unwrap_or("app")))
         .unwrap_or_else(|| "app".to_string());
 
-    let skaffold =
-        skaffold::read(root).filter(|s| !s.artifacts.is_empty() || !s.manifest_dirs.is_empty());
+    let mut warnings = Vec::new();
+    let skaffold = skaffold::read(root).unwrap_or_else(|e| {
+        warnings.push(format!("{e}; the images were guessed from the Dockerfiles"));
+        None
+    });
+    if let Some(skaffold) = &skaffold {
+        warnings.extend(skaffold.problems.iter().cloned());
+    }
     let mut skipped = Vec::new();
     let from_skaffold = skaffold.as_ref().is_some_and(|s| !s.artifacts.is_empty());
     let mut images = match skaffold.as_ref().filter(|_| from_skaffold) {
@@ -322,6 +333,7 @@ pub fn scan(root: &Path) -> Findings {
         other_manifests,
         external_images,
         builders: Builders::detect(),
+        warnings,
     }
 }
 
@@ -844,5 +856,141 @@ mod tests {
         let findings = scan(dir.path());
         assert_eq!(findings.migration_job, None);
         assert!(template(&findings).contains("#     job: k8s/migrate-job.yaml\n"));
+    }
+
+    const WEB_DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n\
+        spec:\n  template:\n    spec:\n      containers:\n        - name: web\n          \
+        image: web\n        - name: cache\n          image: redis:7.2\n";
+
+    #[test]
+    fn any_folder_with_manifests_is_a_candidate_and_the_usual_ones_come_first() {
+        let dir = tree(&[
+            ("web/Dockerfile", "FROM scratch\n"),
+            ("platform/cluster/web.yaml", WEB_DEPLOYMENT),
+            (
+                "kustomize/kustomization.yaml",
+                "resources: [base]\ncomponents: [components/x]\n",
+            ),
+            ("kustomize/base/kustomization.yaml", "resources: []\n"),
+            (
+                "kustomize/components/x/kustomization.yaml",
+                "kind: Component\n",
+            ),
+            ("kubernetes-manifests/web.yaml", WEB_DEPLOYMENT),
+            (".github/workflows/ci.yaml", "on: push\njobs: {}\n"),
+            ("docs/mkdocs.yml", "site_name: x\n"),
+        ]);
+        let findings = scan(dir.path());
+        let chosen = findings.manifests.as_ref().unwrap();
+        assert_eq!(
+            (chosen.path.as_str(), chosen.kustomization),
+            ("kubernetes-manifests", false)
+        );
+        let others: Vec<_> = findings
+            .other_manifests
+            .iter()
+            .map(|m| (m.path.as_str(), m.kustomization))
+            .collect();
+        // A kustomization at the top of a tree wins over its `base/`.
+        assert_eq!(others, [("kustomize", true), ("platform/cluster", false)]);
+        let text = template(&findings);
+        assert!(
+            text.contains("# manifests: kustomize   # a kustomization\n# manifests: platform/cluster   # plain YAML\nmanifests: kubernetes-manifests\n"),
+            "{text}"
+        );
+
+        // Without the usual folders, a folder found anywhere is chosen.
+        let dir = tree(&[("platform/cluster/web.yaml", WEB_DEPLOYMENT)]);
+        let findings = scan(dir.path());
+        assert_eq!(findings.manifests.unwrap().path, "platform/cluster");
+    }
+
+    #[test]
+    fn skaffold_manifests_come_before_the_usual_folders() {
+        let dir = tree(&[
+            ("k8s/web.yaml", WEB_DEPLOYMENT),
+            ("deploy/web.yaml", WEB_DEPLOYMENT),
+            (
+                "skaffold.yaml",
+                "apiVersion: skaffold/v4beta11\nkind: Config\nmanifests:\n  rawYaml: [deploy/*.yaml]\n",
+            ),
+            ("web/Dockerfile", "FROM scratch\n"),
+        ]);
+        let findings = scan(dir.path());
+        assert_eq!(findings.manifests.unwrap().path, "deploy");
+        // Without artifacts, the images come from the Dockerfiles.
+        assert!(!findings.from_skaffold);
+        assert_eq!(findings.images[0].name, "web");
+    }
+
+    #[test]
+    fn bare_images_are_ours_and_others_are_pulled_as_written() {
+        let dir = tree(&[
+            ("web/Dockerfile", "FROM scratch\n"),
+            ("worker/Dockerfile", "FROM scratch\n"),
+            ("k8s/web.yaml", WEB_DEPLOYMENT),
+        ]);
+        let mut findings = scan(dir.path());
+        findings.builders = Builders::default();
+        assert_eq!(findings.registry, None);
+        let web = &findings.images[0];
+        assert_eq!(web.source.as_ref().map(|s| s.image.as_str()), Some("web"));
+        assert_eq!(web.repository, None);
+        let external: Vec<_> = findings
+            .external_images
+            .iter()
+            .map(|i| i.image.as_str())
+            .collect();
+        assert_eq!(external, ["redis:7.2"]);
+        let text = template(&findings);
+        for expected in [
+            &format!("\nregistry: \"{}\"\n", findings.sandbox_registry),
+            "#   redis:7.2 (k8s/web.yaml)\n",
+            "    rules:\n      image-pinned: warning\n",
+            "    # no manifest runs it as `worker`: a deploy builds it and pins nothing\n",
+            "# None was found, so these images cannot be built here: install buildah\n",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+        }
+        assert!(findings.sandbox_registry.starts_with("127.0.0.1:"));
+        let config = slipway_config::parse(&text, &dir.path().join("slipway.yaml")).unwrap();
+        let web = config.images.iter().find(|i| i.name == "web").unwrap();
+        assert_eq!(web.repository, format!("{}/web", findings.sandbox_registry));
+    }
+
+    #[test]
+    fn skaffold_artifacts_slipway_cannot_build_are_explained() {
+        let dir = tree(&[
+            (
+                "skaffold.yaml",
+                "apiVersion: skaffold/v4beta11\nkind: Config\nbuild:\n  artifacts:\n\
+                 \x20   - image: ads\n      context: ads\n      jib: {}\n\
+                 \x20   - image: gone\n      context: gone\n\
+                 \x20   - image: web\n      context: web\n      docker: {dockerfile: build.Dockerfile, target: run}\n",
+            ),
+            ("web/build.Dockerfile", "FROM scratch AS run\nARG PORT=80\n"),
+            ("tools/Dockerfile", "FROM scratch\n"),
+        ]);
+        let mut findings = scan(dir.path());
+        findings.builders = Builders {
+            found: vec!["docker"],
+            docker_engine: false,
+        };
+        assert!(findings.from_skaffold);
+        let web = &findings.images[0];
+        assert_eq!(findings.images.len(), 1);
+        assert_eq!(web.dockerfile.as_deref(), Some("web/build.Dockerfile"));
+        assert_eq!(web.target.as_deref(), Some("run"));
+        assert_eq!(web.args[0].name, "PORT");
+        let text = template(&findings);
+        for expected in [
+            "  #   ads: skaffold builds it with `jib`, which slipway does not run",
+            "  #   gone: its Dockerfile `gone/Dockerfile` does not exist\n",
+            "  #   tools/Dockerfile: no artifact of `skaffold.yaml` builds it\n",
+            "# Found here: docker, but no Docker engine answers",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+        }
+        slipway_config::parse(&text, &dir.path().join("slipway.yaml")).unwrap();
     }
 }

@@ -18,6 +18,8 @@ pub(super) struct Skaffold {
     pub(super) artifacts: Vec<Artifact>,
     /// Directories of the manifests it deploys, in file order, without repeats.
     pub(super) manifest_dirs: Vec<String>,
+    /// What was left out, each with `skaffold.yaml:line:column`.
+    pub(super) problems: Vec<String>,
 }
 
 /// One entry of `build.artifacts`.
@@ -45,17 +47,21 @@ pub(super) enum ArtifactBuild {
 /// The builders of skaffold that do not use a Dockerfile.
 const OTHER_BUILDERS: &[&str] = &["jib", "ko", "buildpacks", "bazel", "custom"];
 
-/// Reads `skaffold.yaml` (or `skaffold.yml`) at `root`; `None` when there is none or it
-/// is not a skaffold configuration.
-pub(super) fn read(root: &Path) -> Option<Skaffold> {
-    let text = ["skaffold.yaml", "skaffold.yml"]
+/// Reads `skaffold.yaml` (or `skaffold.yml`) at `root`: `Ok(None)` when there is none or
+/// it is not a skaffold configuration, an error naming the file, line and column when it
+/// is not YAML.
+pub(super) fn read(root: &Path) -> Result<Option<Skaffold>, String> {
+    let Some((file, text)) = ["skaffold.yaml", "skaffold.yml"]
         .iter()
-        .find_map(|f| fs::read_to_string(root.join(f)).ok())?;
-    parse(&text)
+        .find_map(|f| Some((*f, fs::read_to_string(root.join(f)).ok()?)))
+    else {
+        return Ok(None);
+    };
+    parse(&text).map_err(|e| format!("`{file}`:{e}"))
 }
 
-pub(super) fn parse(text: &str) -> Option<Skaffold> {
-    let docs = yaml::parse_documents(text).ok()?;
+pub(super) fn parse(text: &str) -> Result<Option<Skaffold>, yaml::YamlError> {
+    let docs = yaml::parse_documents(text)?;
     let docs: Vec<&Node> = docs
         .iter()
         .filter(|d| {
@@ -65,7 +71,7 @@ pub(super) fn parse(text: &str) -> Option<Skaffold> {
         })
         .collect();
     if docs.is_empty() {
-        return None;
+        return Ok(None);
     }
     let mut found = Skaffold::default();
     for doc in docs {
@@ -74,16 +80,22 @@ pub(super) fn parse(text: &str) -> Option<Skaffold> {
             .and_then(|b| b.get("artifacts"))
             .and_then(Node::items)
             .unwrap_or_default();
-        found
-            .artifacts
-            .extend(artifacts.iter().filter_map(artifact));
+        for node in artifacts {
+            match artifact(node) {
+                Some(artifact) => found.artifacts.push(artifact),
+                None => found.problems.push(format!(
+                    "`skaffold.yaml`:{}:{}: an artifact without `image` was left out",
+                    node.line, node.column
+                )),
+            }
+        }
         for dir in manifest_dirs(doc) {
             if !found.manifest_dirs.contains(&dir) {
                 found.manifest_dirs.push(dir);
             }
         }
     }
-    Some(found)
+    Ok(Some(found))
 }
 
 fn artifact(node: &Node) -> Option<Artifact> {
@@ -189,7 +201,7 @@ mod tests {
                     manifests:\n  kustomize:\n    paths: [kubernetes-manifests]\n\
                     ---\napiVersion: skaffold/v4beta11\nkind: Config\nbuild:\n  artifacts:\n    - image: loadgenerator\n      context: src/loadgenerator\n\
                     manifests:\n  rawYaml:\n    - ./kubernetes-manifests/loadgenerator.yaml\n    - ./extra/**/*.yaml\n";
-        let found = parse(text).unwrap();
+        let found = parse(text).unwrap().unwrap();
         let dockerfile = |d: &str, t: Option<&str>| ArtifactBuild::Dockerfile {
             dockerfile: d.to_string(),
             target: t.map(str::to_string),
@@ -230,8 +242,27 @@ mod tests {
 
     #[test]
     fn a_file_that_is_not_skaffold_is_ignored() {
-        assert_eq!(parse("apiVersion: v1\nkind: ConfigMap\n"), None);
-        assert_eq!(parse("{{ template }}: ["), None);
+        assert_eq!(parse("apiVersion: v1\nkind: ConfigMap\n"), Ok(None));
+    }
+
+    #[test]
+    fn what_cannot_be_read_is_named_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            dir.path().join("skaffold.yaml"),
+            "apiVersion: skaffold/v4beta11\nbuild: [\n",
+        )
+        .unwrap();
+        let err = read(dir.path()).unwrap_err();
+        assert!(err.starts_with("`skaffold.yaml`:3:1: "), "{err}");
+
+        let text = "apiVersion: skaffold/v4beta11\nbuild:\n  artifacts:\n    - context: src/a\n    - image: b\n";
+        let found = parse(text).unwrap().unwrap();
+        assert_eq!(found.artifacts.len(), 1);
+        assert_eq!(
+            found.problems,
+            ["`skaffold.yaml`:4:7: an artifact without `image` was left out"]
+        );
     }
 
     #[test]
