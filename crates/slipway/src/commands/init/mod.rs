@@ -1,15 +1,23 @@
-//! `slipway init`: look at a repository (Dockerfiles and their stages, `k8s/` or
-//! `deploy/` folders, kustomizations and their overlays) and write a commented
-//! `slipway.yaml` that loads as it is. An existing file is never overwritten.
+//! `slipway init`: look at a repository (`skaffold.yaml`, Dockerfiles and their stages,
+//! folders of manifests, kustomizations and their overlays) and write a commented
+//! `slipway.yaml` that loads, validates and deploys `dev` to the sandbox as it is. An
+//! existing file is never overwritten.
 //!
 //! What the repository says wins over placeholders:
 //! - `app` is the name of the `origin` remote's repository, else the folder's name;
+//! - the images are `skaffold.yaml`'s artifacts ([`skaffold`]), else those the
+//!   Dockerfiles propose ([`dockerfile`]);
+//! - the manifests are those `skaffold.yaml` deploys, else the first folder found
+//!   ([`manifests`]); the others are named in comments;
 //! - an image whose name is the last path component of an image the manifests run
 //!   (workload containers, kustomization `newName`s) is pushed to that repository, so
-//!   that deploys pin it; one shared prefix becomes `registry`;
+//!   that deploys pin it; one shared prefix becomes `registry`. Without one, `registry`
+//!   is the sandbox's, on loopback;
 //! - namespaces are the overlays' (else the base's) kustomization `namespace:`;
 //! - the `ARG`s the built stage can see are listed, commented, under `args`;
 //! - a Job whose name or file mentions a migration is suggested as the hook.
+//!
+//! [`template()`] writes the file from these [`Findings`].
 
 use std::fmt::Write as _;
 use std::fs;
