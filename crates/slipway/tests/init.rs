@@ -10,12 +10,14 @@ use std::path::Path;
 
 use common::{slipway, text};
 
-/// A Deployment and a Service for `name`, running `image` as written.
+/// A ServiceAccount, a Deployment and a Service for `name`, running `image` as written.
 fn service(name: &str, image: &str, port: u16) -> String {
     format!(
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  \
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {name}\n---\n\
+         apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  \
          selector:\n    matchLabels:\n      app: {name}\n  template:\n    metadata:\n      \
-         labels:\n        app: {name}\n    spec:\n      containers:\n        - name: server\n          \
+         labels:\n        app: {name}\n    spec:\n      serviceAccountName: {name}\n      \
+         containers:\n        - name: server\n          \
          image: {image}\n          ports:\n            - containerPort: {port}\n          \
          readinessProbe:\n            tcpSocket:\n              port: {port}\n          \
          resources:\n            requests: {{cpu: 100m, memory: 64Mi}}\n            \
@@ -185,7 +187,14 @@ fn microservices(root: &Path) {
     let redis = service("redis-cart", "redis:7.2-alpine", 6379);
     files.push(("kubernetes-manifests/redis.yaml".into(), redis.clone()));
     files.push(("kustomize/base/redis.yaml".into(), redis));
-    let loadgenerator = service("loadgenerator", "loadgenerator", 8089);
+    // The load generator waits for the frontend in an init container from Docker Hub.
+    let loadgenerator = service("loadgenerator", "loadgenerator", 8089).replace(
+        "      containers:\n",
+        "      initContainers:\n        - name: wait-frontend\n          image: busybox:1.36\n          \
+         command: [sh, -c, \"until wget -qO- http://frontend:8080; do sleep 2; done\"]\n          \
+         resources:\n            requests: {cpu: 10m, memory: 16Mi}\n            limits: {memory: 32Mi}\n          \
+         securityContext:\n            runAsNonRoot: true\n      containers:\n",
+    );
     files.push((
         "kubernetes-manifests/loadgenerator.yaml".into(),
         loadgenerator.clone(),
@@ -230,6 +239,10 @@ fn init_on_a_microservices_repository_writes_a_file_that_validates() {
 
     let (code, _, err) = text(&slipway(&root, &["init"]));
     assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("left out `src/emailservice/Dockerfile.debug`: a variant of `src/emailservice/Dockerfile`"),
+        "{err}"
+    );
     let written = fs::read_to_string(root.join("slipway.yaml")).unwrap();
     let config = slipway_config::load(&root.join("slipway.yaml"))
         .unwrap_or_else(|e| panic!("{e:?}\n{written}"));
@@ -277,7 +290,14 @@ fn init_on_a_microservices_repository_writes_a_file_that_validates() {
     );
     assert!(written.contains("# manifests: kustomize"), "{written}");
     // The cache is run as it is, from Docker Hub, and said so.
-    assert!(written.contains("redis:7.2-alpine"), "{written}");
+    assert!(
+        written.contains("#   redis:7.2-alpine (kubernetes-manifests/redis.yaml)\n"),
+        "{written}"
+    );
+    assert!(
+        written.contains("#   busybox:1.36 (kubernetes-manifests/loadgenerator.yaml)\n"),
+        "{written}"
+    );
     assert!(!written.contains("redis-cart:\n"), "{written}");
     // What to change for a real cluster is said where the registry is.
     assert!(written.contains("real cluster"), "{written}");

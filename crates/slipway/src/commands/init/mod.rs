@@ -244,11 +244,22 @@ impl Findings {
         if self.app_from_remote {
             lines.push(format!("app `{}` from the `origin` remote", self.app));
         }
-        if let Some(registry) = &self.registry {
-            lines.push(format!("registry `{registry}` from the manifests' images"));
+        match &self.registry {
+            Some(registry) => {
+                lines.push(format!("registry `{registry}` from the manifests' images"));
+            }
+            None => lines.push(format!(
+                "registry `{}`: the sandbox's, on loopback (the file says what to set for a real cluster)",
+                self.sandbox_registry
+            )),
         }
+        let from = if self.from_skaffold {
+            " (skaffold.yaml)"
+        } else {
+            ""
+        };
         for image in &self.images {
-            let mut line = format!("image `{}` from `{}`", image.name, image.context);
+            let mut line = format!("image `{}` from `{}`{from}", image.name, image.context);
             if let Some(target) = &image.target {
                 let _ = write!(line, " (stage `{target}`)");
             }
@@ -257,10 +268,32 @@ impl Findings {
             }
             lines.push(line);
         }
+        for skipped in &self.skipped {
+            lines.push(format!("left out `{}`: {}", skipped.what, skipped.reason));
+        }
+        if !self.images.is_empty() && self.builders.usable().is_none() {
+            lines.push(
+                "no Dockerfile builder can run here (buildah, podman, docker with an engine): \
+                 install buildah to build the images"
+                    .into(),
+            );
+        }
         match &self.manifests {
             Some(m) if m.kustomization => lines.push(format!("kustomization in `{}`", m.path)),
             Some(m) => lines.push(format!("manifests in `{}`", m.path)),
             None => lines.push("no manifests found: set `manifests` before deploying".into()),
+        }
+        for other in &self.other_manifests {
+            lines.push(format!(
+                "also manifests in `{}` (named in a comment)",
+                other.path
+            ));
+        }
+        for image in &self.external_images {
+            lines.push(format!(
+                "`{}` ({}) is not built here: pulled as written",
+                image.image, image.file
+            ));
         }
         if let (None, Some(chart)) = (&self.manifests, &self.helm_chart) {
             lines.push(format!(
@@ -354,6 +387,13 @@ fn dockerfile_images(
 ) -> Vec<ImageGuess> {
     let mut images = Vec::new();
     for rel in dockerfiles {
+        if let Some(folder) = not_shipped_folder(rel) {
+            skipped.push(Skipped {
+                what: slash_path(rel),
+                reason: format!("in `{folder}/`, a folder of tests, examples or tooling"),
+            });
+            continue;
+        }
         if let Some(main) = variant_of(rel, dockerfiles) {
             skipped.push(Skipped {
                 what: slash_path(rel),
@@ -367,6 +407,28 @@ fn dockerfile_images(
         images.extend(guess_images(app, rel, &text));
     }
     images
+}
+
+/// Folders whose Dockerfiles build no image to ship: tests, examples, dev containers.
+const NOT_SHIPPED_FOLDERS: &[&str] = &[
+    "test",
+    "tests",
+    "e2e",
+    "testdata",
+    "fixtures",
+    "example",
+    "examples",
+    "samples",
+    ".devcontainer",
+    ".github",
+];
+
+/// The folder of `rel` that says its Dockerfile builds no image to ship, if any.
+fn not_shipped_folder(rel: &Path) -> Option<String> {
+    rel.parent()?
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .find(|c| NOT_SHIPPED_FOLDERS.contains(&c.to_ascii_lowercase().as_str()))
 }
 
 /// The images of skaffold's artifacts, named as the manifests run them. The Dockerfiles
@@ -1000,5 +1062,30 @@ mod tests {
             assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
         }
         slipway_config::parse(&text, &dir.path().join("slipway.yaml")).unwrap();
+    }
+
+    #[test]
+    fn dockerfiles_of_tests_examples_and_dev_containers_are_left_out() {
+        let dir = tree(&[
+            ("api/Dockerfile", "FROM scratch\n"),
+            (".devcontainer/Dockerfile", "FROM scratch\n"),
+            ("api/tests/e2e/Dockerfile", "FROM scratch\n"),
+            ("examples/demo/Dockerfile", "FROM scratch\n"),
+        ]);
+        let findings = scan(dir.path());
+        let names: Vec<_> = findings.images.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["api"]);
+        let skipped: Vec<_> = findings.skipped.iter().map(|s| s.what.as_str()).collect();
+        assert_eq!(
+            skipped,
+            [
+                ".devcontainer/Dockerfile",
+                "api/tests/e2e/Dockerfile",
+                "examples/demo/Dockerfile"
+            ]
+        );
+        assert!(template(&findings).contains(
+            "  #   api/tests/e2e/Dockerfile: in `tests/`, a folder of tests, examples or tooling\n"
+        ));
     }
 }
