@@ -187,8 +187,13 @@ fn microservices(root: &Path) {
     let redis = service("redis-cart", "redis:7.2-alpine", 6379);
     files.push(("kubernetes-manifests/redis.yaml".into(), redis.clone()));
     files.push(("kustomize/base/redis.yaml".into(), redis));
-    // The load generator waits for the frontend in an init container from Docker Hub.
-    let loadgenerator = service("loadgenerator", "loadgenerator", 8089).replace(
+    // The load generator serves nothing (no Service) and waits for the frontend in an
+    // init container from Docker Hub.
+    let loadgenerator = service("loadgenerator", "loadgenerator", 8089);
+    let (loadgenerator, _service) = loadgenerator
+        .split_once("---\napiVersion: v1\nkind: Service")
+        .unwrap();
+    let loadgenerator = loadgenerator.replace(
         "      containers:\n",
         "      initContainers:\n        - name: wait-frontend\n          image: busybox:1.36\n          \
          command: [sh, -c, \"until wget -qO- http://frontend:8080; do sleep 2; done\"]\n          \
@@ -304,6 +309,16 @@ fn init_on_a_microservices_repository_writes_a_file_that_validates() {
 
     let (code, _, err) = text(&slipway(&root, &["validate", "dev"]));
     assert_eq!(code, 0, "{err}\n{written}");
+    assert!(err.contains(" 0 error(s)"), "{err}");
+
+    // The other manifests its comments name validate too, with the edit they ask for.
+    let edited = written.replace(
+        "\nmanifests: kubernetes-manifests\n",
+        "\nmanifests: kustomize\n",
+    );
+    fs::write(root.join("slipway.yaml"), edited).unwrap();
+    let (code, _, err) = text(&slipway(&root, &["validate", "dev"]));
+    assert_eq!(code, 0, "{err}");
     assert!(err.contains(" 0 error(s)"), "{err}");
 }
 
