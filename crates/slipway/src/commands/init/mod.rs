@@ -197,6 +197,8 @@ pub struct ImageGuess {
     pub source: Option<ManifestImage>,
     /// The `ARG`s the built stage can see.
     pub args: Vec<BuildArg>,
+    /// Build arguments the repository sets (skaffold's `buildArgs`), in order.
+    pub set_args: Vec<(String, String)>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -481,6 +483,7 @@ fn skaffold_images(
             dockerfile: (*dockerfile != default).then(|| dockerfile.clone()),
             args: build_args(&text, target.as_deref()),
             target: target.clone(),
+            set_args: artifact.build_args.clone(),
             ..ImageGuess::default()
         });
     }
@@ -1087,5 +1090,40 @@ mod tests {
         assert!(template(&findings).contains(
             "  #   api/tests/e2e/Dockerfile: in `tests/`, a folder of tests, examples or tooling\n"
         ));
+    }
+
+    #[test]
+    fn skaffold_build_args_are_set_and_the_other_args_stay_commented() {
+        let dir = tree(&[
+            (
+                "skaffold.yaml",
+                "apiVersion: skaffold/v4beta11\nkind: Config\nbuild:\n  artifacts:\n\
+                 \x20   - image: web\n      context: web\n      docker:\n        buildArgs:\n\
+                 \x20         NODE_ENV: production\n          PORT: 8080\n          TAG: \"{{.IMAGE_TAG}}\"\n",
+            ),
+            (
+                "web/Dockerfile",
+                "FROM scratch\nARG NODE_ENV=development\nARG PORT\nARG TAG\nARG DEBUG=0\n",
+            ),
+        ]);
+        let findings = scan(dir.path());
+        let text = template(&findings);
+        assert!(
+            text.contains(
+                "    args:   # skaffold.yaml's buildArgs\n\
+                 \x20     NODE_ENV: production\n\
+                 \x20     PORT: \"8080\"\n\
+                 \x20   # the Dockerfile's other ARGs; uncomment those to set:\n\
+                 \x20   #   TAG: \"{{.IMAGE_TAG}}\"   # a skaffold template, which slipway does not expand\n\
+                 \x20   #   DEBUG: \"0\"   # the Dockerfile's default\n"
+            ),
+            "{text}"
+        );
+        let config = slipway_config::parse(&text, &dir.path().join("slipway.yaml")).unwrap();
+        let slipway_config::model::ImageBuild::Dockerfile { args, .. } = &config.images[0].build
+        else {
+            panic!("a Dockerfile image");
+        };
+        assert_eq!(args.get("PORT").map(String::as_str), Some("8080"));
     }
 }

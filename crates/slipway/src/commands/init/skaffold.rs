@@ -31,6 +31,8 @@ pub(super) struct Artifact {
     pub(super) context: String,
     /// How it is built.
     pub(super) build: ArtifactBuild,
+    /// `docker.buildArgs`, in file order.
+    pub(super) build_args: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -109,6 +111,7 @@ fn artifact(node: &Node) -> Option<Artifact> {
             image,
             context,
             build: ArtifactBuild::Other((*other).to_string()),
+            build_args: Vec::new(),
         });
     }
     let docker = node.get("docker");
@@ -126,10 +129,18 @@ fn artifact(node: &Node) -> Option<Artifact> {
         .and_then(|d| d.get("target"))
         .and_then(Node::as_str)
         .map(str::to_string);
+    let build_args = docker
+        .and_then(|d| d.get("buildArgs"))
+        .and_then(Node::entries)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_scalar()?.text.clone())))
+        .collect();
     Some(Artifact {
         image,
         context,
         build: ArtifactBuild::Dockerfile { dockerfile, target },
+        build_args,
     })
 }
 
@@ -195,7 +206,7 @@ mod tests {
     fn artifacts_and_manifests_of_every_configuration_are_read() {
         let text = "apiVersion: skaffold/v4beta11\nkind: Config\nbuild:\n  artifacts:\n\
                     \x20   - image: emailservice\n      context: src/emailservice\n\
-                    \x20   - image: cartservice\n      context: ./src/cartservice/src\n      docker:\n        dockerfile: Dockerfile\n        target: final\n\
+                    \x20   - image: cartservice\n      context: ./src/cartservice/src\n      docker:\n        dockerfile: Dockerfile\n        target: final\n        buildArgs: {CONFIG: release, PORT: 7070}\n\
                     \x20   - image: adservice\n      context: src/adservice\n      jib: {}\n\
                     \x20   - image: root\n      docker: {dockerfile: build/Containerfile}\n\
                     manifests:\n  kustomize:\n    paths: [kubernetes-manifests]\n\
@@ -238,6 +249,13 @@ mod tests {
             ]
         );
         assert_eq!(found.manifest_dirs, ["kubernetes-manifests", "extra"]);
+        assert_eq!(
+            found.artifacts[1].build_args,
+            [
+                ("CONFIG".to_string(), "release".to_string()),
+                ("PORT".to_string(), "7070".to_string())
+            ]
+        );
     }
 
     #[test]

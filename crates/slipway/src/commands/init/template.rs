@@ -132,7 +132,7 @@ fn write_images(s: &mut String, f: &Findings) {
             let _ = writeln!(s, "    target: {}", scalar(target));
         }
         let _ = writeln!(s, "    platform: linux/amd64   # what your nodes run");
-        write_args(s, &image.args);
+        write_args(s, &image.args, &image.set_args);
         if image.source.is_none() && f.manifests.is_some() {
             let _ = writeln!(
                 s,
@@ -311,17 +311,45 @@ pub(super) fn namespace(f: &Findings, overlay: Option<&Overlay>, env: &str) -> S
         .unwrap_or_else(|| format!("{}-{env}", f.app))
 }
 
-/// The Dockerfile's `ARG`s as a commented `args:` to fill in, or a placeholder.
-pub(super) fn write_args(s: &mut String, args: &[BuildArg]) {
-    if args.is_empty() {
-        let _ = writeln!(s, "    # args: {{ KEY: value }}   # build arguments");
-        return;
+/// The build arguments: those the repository sets (skaffold's `buildArgs`) as `args`,
+/// the Dockerfile's other `ARG`s commented to fill in, or a placeholder.
+pub(super) fn write_args(s: &mut String, args: &[BuildArg], set: &[(String, String)]) {
+    // skaffold expands `{{.X}}` templates in its values; slipway does not.
+    let (plain, templated): (Vec<_>, Vec<_>) = set.iter().partition(|(_, v)| !v.contains("{{"));
+    let unset: Vec<&BuildArg> = args
+        .iter()
+        .filter(|a| !set.iter().any(|(k, _)| *k == a.name))
+        .collect();
+    if plain.is_empty() {
+        if unset.is_empty() && templated.is_empty() {
+            let _ = writeln!(s, "    # args: {{ KEY: value }}   # build arguments");
+            return;
+        }
+        let _ = writeln!(
+            s,
+            "    # args:   # the Dockerfile's ARGs; uncomment those to set"
+        );
+    } else {
+        let _ = writeln!(s, "    args:   # skaffold.yaml's buildArgs");
+        for (key, value) in plain {
+            let _ = writeln!(s, "      {}: {}", scalar(key), scalar(value));
+        }
+        if !unset.is_empty() || !templated.is_empty() {
+            let _ = writeln!(
+                s,
+                "    # the Dockerfile's other ARGs; uncomment those to set:"
+            );
+        }
     }
-    let _ = writeln!(
-        s,
-        "    # args:   # the Dockerfile's ARGs; uncomment those to set"
-    );
-    for arg in args {
+    for (key, value) in templated {
+        let _ = writeln!(
+            s,
+            "    #   {}: {}   # a skaffold template, which slipway does not expand",
+            scalar(key),
+            scalar(value)
+        );
+    }
+    for arg in unset {
         match &arg.default {
             Some(default) => {
                 let _ = writeln!(
