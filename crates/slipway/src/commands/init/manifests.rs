@@ -94,7 +94,8 @@ fn manifests_in(root: &Path, dir: &str) -> Option<(ManifestGuess, Vec<Overlay>)>
 }
 
 /// Collects, relative to `root`, the folders under `dir` that hold a kustomization (or a
-/// `base/` one) or YAML files with Kubernetes objects; it does not look inside them.
+/// `base/` one) or YAML files with Kubernetes objects; it does not look inside them, nor
+/// inside Helm charts and folders of tests and examples.
 fn discover(root: &Path, dir: &Path, depth: usize, out: &mut Vec<String>) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
@@ -103,7 +104,12 @@ fn discover(root: &Path, dir: &Path, depth: usize, out: &mut Vec<String>) {
         let path = entry.path();
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if !path.is_dir() || name.starts_with('.') || super::SKIPPED_DIRS.contains(&name.as_ref()) {
+        let skipped = name.starts_with('.')
+            || super::SKIPPED_DIRS.contains(&name.as_ref())
+            || super::NOT_SHIPPED_FOLDERS.contains(&name.to_ascii_lowercase().as_str())
+            // A Helm chart's templates are not manifests (see the note on charts).
+            || path.join("Chart.yaml").is_file();
+        if !path.is_dir() || skipped {
             continue;
         }
         let candidate = has_kustomization(&path)

@@ -411,8 +411,9 @@ fn dockerfile_images(
     images
 }
 
-/// Folders whose Dockerfiles build no image to ship: tests, examples, dev containers.
-const NOT_SHIPPED_FOLDERS: &[&str] = &[
+/// Folders whose Dockerfiles build no image to ship, and whose manifests are not the
+/// application's: tests, examples, dev containers.
+pub(super) const NOT_SHIPPED_FOLDERS: &[&str] = &[
     "test",
     "tests",
     "e2e",
@@ -951,6 +952,9 @@ mod tests {
             ),
             ("kubernetes-manifests/web.yaml", WEB_DEPLOYMENT),
             (".github/workflows/ci.yaml", "on: push\njobs: {}\n"),
+            ("tests/e2e/web.yaml", WEB_DEPLOYMENT),
+            ("chart/Chart.yaml", "apiVersion: v2\nname: web\n"),
+            ("chart/templates/web.yaml", WEB_DEPLOYMENT),
             ("docs/mkdocs.yml", "site_name: x\n"),
         ]);
         let findings = scan(dir.path());
