@@ -135,6 +135,8 @@ pub struct Findings {
     pub skipped: Vec<Skipped>,
     /// Other folders of manifests that could be deployed instead.
     pub other_manifests: Vec<ManifestGuess>,
+    /// The folders of manifests `skaffold.yaml` deploys.
+    pub skaffold_manifests: Vec<String>,
     /// Images the manifests run that are not built here.
     pub external_images: Vec<ManifestImage>,
     /// The Dockerfile builders found here.
@@ -347,8 +349,10 @@ pub fn scan(root: &Path) -> Findings {
     };
     dedupe_names(&mut images);
 
-    let preferred = skaffold.map(|s| s.manifest_dirs).unwrap_or_default();
+    let mut preferred = skaffold.map(|s| s.manifest_dirs).unwrap_or_default();
+    rank_by_images_run(root, &mut preferred, &images);
     let (manifests, overlays, other_manifests) = guess_manifests(root, &preferred);
+    let skaffold_manifests = preferred;
     let facts = match &manifests {
         Some(m) => read_manifests(root, &m.dir, &m.path),
         None => ManifestFacts::default(),
@@ -374,10 +378,32 @@ pub fn scan(root: &Path) -> Findings {
         from_skaffold,
         skipped,
         other_manifests,
+        skaffold_manifests,
         external_images,
         builders: Builders::detect(),
         warnings,
     }
+}
+
+/// Orders the folders skaffold deploys (slipway deploys one) by how many of `images`
+/// their manifests run, most first; ties keep skaffold's order.
+fn rank_by_images_run(root: &Path, dirs: &mut [String], images: &[ImageGuess]) {
+    if dirs.len() < 2 {
+        return;
+    }
+    let runs = |dir: &String| {
+        let facts = read_manifests(root, dir, dir);
+        images
+            .iter()
+            .filter(|i| {
+                facts
+                    .images
+                    .iter()
+                    .any(|m| m.run && m.repository.rsplit('/').next() == Some(i.name.as_str()))
+            })
+            .count()
+    };
+    dirs.sort_by_cached_key(|d| std::cmp::Reverse(runs(d)));
 }
 
 /// The images of the Dockerfiles found, but for the variants of another Dockerfile.
@@ -1129,5 +1155,46 @@ mod tests {
             panic!("a Dockerfile image");
         };
         assert_eq!(args.get("PORT").map(String::as_str), Some("8080"));
+    }
+
+    #[test]
+    fn of_the_folders_skaffold_deploys_the_one_running_its_images_is_chosen() {
+        let dir = tree(&[
+            (
+                "skaffold.yaml",
+                "apiVersion: skaffold/v2beta18\nkind: Config\nbuild:\n  artifacts:\n\
+                 \x20 - image: web\n    context: web\n\
+                 deploy:\n  kubectl:\n    manifests:\n\
+                 \x20   - ./otel-kubernetes-manifests/**.yaml\n    - ./kubernetes-manifests/web.yaml\n",
+            ),
+            ("web/Dockerfile", "FROM scratch\n"),
+            ("kubernetes-manifests/web.yaml", WEB_DEPLOYMENT),
+            (
+                "otel-kubernetes-manifests/collector.yaml",
+                &WEB_DEPLOYMENT.replace("image: web", "image: otel/collector:0.1"),
+            ),
+        ]);
+        let findings = scan(dir.path());
+        assert_eq!(
+            findings.manifests.as_ref().unwrap().path,
+            "kubernetes-manifests"
+        );
+        let others: Vec<_> = findings
+            .other_manifests
+            .iter()
+            .map(|m| m.path.as_str())
+            .collect();
+        assert_eq!(others, ["otel-kubernetes-manifests"]);
+        let text = template(&findings);
+        assert!(
+            text.contains(
+                "# The manifests to deploy (plain YAML, as skaffold.yaml deploys them).\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("# manifests: otel-kubernetes-manifests   # plain YAML, which skaffold.yaml also deploys\n"),
+            "{text}"
+        );
     }
 }

@@ -212,18 +212,27 @@ fn write_manifests(s: &mut String, f: &Findings) {
             "plain YAML"
         }
     };
-    let from = if f.from_skaffold && m.path == m.dir {
+    let from = if f.skaffold_manifests.contains(&m.dir) {
         ", as skaffold.yaml deploys them"
     } else {
         ""
     };
     let _ = writeln!(s, "# The manifests to deploy ({}{from}).", what(m));
     if !f.other_manifests.is_empty() {
-        let _ = writeln!(s, "# Also found; name one of these instead to deploy it:");
+        let _ = writeln!(
+            s,
+            "# Also found; slipway deploys one folder (a kustomization can gather several),\n\
+             # so name one of these instead to deploy it:"
+        );
         for other in &f.other_manifests {
+            let also = if f.skaffold_manifests.contains(&other.dir) {
+                ", which skaffold.yaml also deploys"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 s,
-                "# manifests: {}   # {}",
+                "# manifests: {}   # {}{also}",
                 scalar(&other.path),
                 what(other)
             );
