@@ -59,10 +59,11 @@ pub(super) fn read(root: &Path) -> Result<Option<Skaffold>, String> {
     else {
         return Ok(None);
     };
-    parse(&text).map_err(|e| format!("`{file}`:{e}"))
+    parse(file, &text).map_err(|e| format!("`{file}`:{e}"))
 }
 
-pub(super) fn parse(text: &str) -> Result<Option<Skaffold>, yaml::YamlError> {
+/// Reads the text of `file`, which is named in the problems reported.
+pub(super) fn parse(file: &str, text: &str) -> Result<Option<Skaffold>, yaml::YamlError> {
     let docs = yaml::parse_documents(text)?;
     let docs: Vec<&Node> = docs
         .iter()
@@ -77,6 +78,19 @@ pub(super) fn parse(text: &str) -> Result<Option<Skaffold>, yaml::YamlError> {
     }
     let mut found = Skaffold::default();
     for doc in docs {
+        let required = doc
+            .get("requires")
+            .and_then(Node::items)
+            .unwrap_or_default();
+        for path in required.iter().filter_map(|r| r.get("path")) {
+            found.problems.push(format!(
+                "`{file}`:{}:{}: `requires` names `{}`, which is not read: add its \
+                 images by hand",
+                path.line,
+                path.column,
+                path.as_scalar().map_or("", |s| s.text.as_str())
+            ));
+        }
         let artifacts = doc
             .get("build")
             .and_then(|b| b.get("artifacts"))
@@ -86,7 +100,7 @@ pub(super) fn parse(text: &str) -> Result<Option<Skaffold>, yaml::YamlError> {
             match artifact(node) {
                 Some(artifact) => found.artifacts.push(artifact),
                 None => found.problems.push(format!(
-                    "`skaffold.yaml`:{}:{}: an artifact without `image` was left out",
+                    "`{file}`:{}:{}: an artifact without `image` was left out",
                     node.line, node.column
                 )),
             }
@@ -212,7 +226,7 @@ mod tests {
                     manifests:\n  kustomize:\n    paths: [kubernetes-manifests]\n\
                     ---\napiVersion: skaffold/v4beta11\nkind: Config\nbuild:\n  artifacts:\n    - image: loadgenerator\n      context: src/loadgenerator\n\
                     manifests:\n  rawYaml:\n    - ./kubernetes-manifests/loadgenerator.yaml\n    - ./extra/**/*.yaml\n";
-        let found = parse(text).unwrap().unwrap();
+        let found = parse("skaffold.yaml", text).unwrap().unwrap();
         let dockerfile = |d: &str, t: Option<&str>| ArtifactBuild::Dockerfile {
             dockerfile: d.to_string(),
             target: t.map(str::to_string),
@@ -260,7 +274,10 @@ mod tests {
 
     #[test]
     fn a_file_that_is_not_skaffold_is_ignored() {
-        assert_eq!(parse("apiVersion: v1\nkind: ConfigMap\n"), Ok(None));
+        assert_eq!(
+            parse("skaffold.yaml", "apiVersion: v1\nkind: ConfigMap\n"),
+            Ok(None)
+        );
     }
 
     #[test]
@@ -274,12 +291,16 @@ mod tests {
         let err = read(dir.path()).unwrap_err();
         assert!(err.starts_with("`skaffold.yaml`:3:1: "), "{err}");
 
-        let text = "apiVersion: skaffold/v4beta11\nbuild:\n  artifacts:\n    - context: src/a\n    - image: b\n";
-        let found = parse(text).unwrap().unwrap();
+        let text = "apiVersion: skaffold/v4beta11\nrequires:\n  - configs: [app]\n  - path: ./db/skaffold.yaml\n\
+                    build:\n  artifacts:\n    - context: src/a\n    - image: b\n";
+        let found = parse("skaffold.yaml", text).unwrap().unwrap();
         assert_eq!(found.artifacts.len(), 1);
         assert_eq!(
             found.problems,
-            ["`skaffold.yaml`:4:7: an artifact without `image` was left out"]
+            [
+                "`skaffold.yaml`:4:11: `requires` names `./db/skaffold.yaml`, which is not read: add its images by hand",
+                "`skaffold.yaml`:7:7: an artifact without `image` was left out"
+            ]
         );
     }
 
