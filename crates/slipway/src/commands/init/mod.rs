@@ -1129,7 +1129,8 @@ mod tests {
                 "skaffold.yaml",
                 "apiVersion: skaffold/v4beta11\nkind: Config\nbuild:\n  artifacts:\n\
                  \x20   - image: web\n      context: web\n      docker:\n        buildArgs:\n\
-                 \x20         NODE_ENV: production\n          PORT: 8080\n          TAG: \"{{.IMAGE_TAG}}\"\n",
+                 \x20         NODE_ENV: production\n          PORT: 8080\n          TAG: \"{{.IMAGE_TAG}}\"\n\
+                 \x20         NPM_TOKEN: npm_s3cr3tvalue\n",
             ),
             (
                 "web/Dockerfile",
@@ -1145,10 +1146,15 @@ mod tests {
                  \x20     PORT: \"8080\"\n\
                  \x20   # the Dockerfile's other ARGs; uncomment those to set:\n\
                  \x20   #   TAG: \"{{.IMAGE_TAG}}\"   # a skaffold template, which slipway does not expand\n\
-                 \x20   #   DEBUG: \"0\"   # the Dockerfile's default\n"
+                 \x20   #   NPM_TOKEN: \"\"   # looks like a secret, not copied"
             ),
             "{text}"
         );
+        assert!(
+            text.contains("    #   DEBUG: \"0\"   # the Dockerfile's default\n"),
+            "{text}"
+        );
+        assert!(!text.contains("s3cr3t"), "{text}");
         let config = slipway_config::parse(&text, &dir.path().join("slipway.yaml")).unwrap();
         let slipway_config::model::ImageBuild::Dockerfile { args, .. } = &config.images[0].build
         else {

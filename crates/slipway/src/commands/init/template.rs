@@ -321,16 +321,19 @@ pub(super) fn namespace(f: &Findings, overlay: Option<&Overlay>, env: &str) -> S
 }
 
 /// The build arguments: those the repository sets (skaffold's `buildArgs`) as `args`,
-/// the Dockerfile's other `ARG`s commented to fill in, or a placeholder.
+/// the Dockerfile's other `ARG`s commented to fill in, or a placeholder. A value that
+/// looks like a secret is never copied.
 pub(super) fn write_args(s: &mut String, args: &[BuildArg], set: &[(String, String)]) {
     // skaffold expands `{{.X}}` templates in its values; slipway does not.
-    let (plain, templated): (Vec<_>, Vec<_>) = set.iter().partition(|(_, v)| !v.contains("{{"));
+    let (plain, held): (Vec<_>, Vec<_>) = set
+        .iter()
+        .partition(|(k, v)| !v.contains("{{") && !looks_secret(k));
     let unset: Vec<&BuildArg> = args
         .iter()
         .filter(|a| !set.iter().any(|(k, _)| *k == a.name))
         .collect();
     if plain.is_empty() {
-        if unset.is_empty() && templated.is_empty() {
+        if unset.is_empty() && held.is_empty() {
             let _ = writeln!(s, "    # args: {{ KEY: value }}   # build arguments");
             return;
         }
@@ -343,23 +346,30 @@ pub(super) fn write_args(s: &mut String, args: &[BuildArg], set: &[(String, Stri
         for (key, value) in plain {
             let _ = writeln!(s, "      {}: {}", scalar(key), scalar(value));
         }
-        if !unset.is_empty() || !templated.is_empty() {
+        if !unset.is_empty() || !held.is_empty() {
             let _ = writeln!(
                 s,
                 "    # the Dockerfile's other ARGs; uncomment those to set:"
             );
         }
     }
-    for (key, value) in templated {
-        let _ = writeln!(
-            s,
-            "    #   {}: {}   # a skaffold template, which slipway does not expand",
-            scalar(key),
-            scalar(value)
-        );
+    for (key, value) in held {
+        if looks_secret(key) {
+            let _ = writeln!(s, "    #   {}: \"\"   # {SECRET_NOTE}", scalar(key));
+        } else {
+            let _ = writeln!(
+                s,
+                "    #   {}: {}   # a skaffold template, which slipway does not expand",
+                scalar(key),
+                scalar(value)
+            );
+        }
     }
     for arg in unset {
         match &arg.default {
+            _ if looks_secret(&arg.name) => {
+                let _ = writeln!(s, "    #   {}: \"\"   # {SECRET_NOTE}", arg.name);
+            }
             Some(default) => {
                 let _ = writeln!(
                     s,
@@ -377,4 +387,25 @@ pub(super) fn write_args(s: &mut String, args: &[BuildArg], set: &[(String, Stri
             }
         }
     }
+}
+
+/// Why a build argument's value is left out.
+const SECRET_NOTE: &str = "looks like a secret, not copied: a build argument stays in the \
+                           image's history; prefer a build secret or a runtime Secret";
+
+/// Whether a build argument's name says it holds a secret (`NPM_TOKEN`, `API_KEY`).
+fn looks_secret(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    [
+        "TOKEN",
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "API_KEY",
+        "APIKEY",
+        "PRIVATE_KEY",
+        "CREDENTIAL",
+    ]
+    .iter()
+    .any(|w| upper.contains(w))
 }
