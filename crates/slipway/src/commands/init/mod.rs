@@ -1032,6 +1032,10 @@ mod tests {
             ("web/Dockerfile", "FROM scratch\n"),
             ("worker/Dockerfile", "FROM scratch\n"),
             ("k8s/web.yaml", WEB_DEPLOYMENT),
+            (
+                "k8s/worker.yaml",
+                &WEB_DEPLOYMENT.replace("image: web", "image: acme/worker:1.0"),
+            ),
         ]);
         let mut findings = scan(dir.path());
         findings.builders = Builders::default();
@@ -1044,11 +1048,14 @@ mod tests {
             .iter()
             .map(|i| i.image.as_str())
             .collect();
-        assert_eq!(external, ["redis:7.2"]);
+        assert_eq!(external, ["redis:7.2", "acme/worker:1.0"]);
         let text = template(&findings);
         for expected in [
             &format!("\nregistry: \"{}\"\n", findings.sandbox_registry),
             "#   redis:7.2 (k8s/web.yaml)\n",
+            "#   acme/worker:1.0 (k8s/worker.yaml)\n\
+             #     named like the image `worker` built here, but not its repository: write\n\
+             #     `image: worker` in the manifest so that deploys run the build\n",
             "    rules:\n      image-pinned: warning\n",
             "    # no manifest runs it as `worker`: a deploy builds it and pins nothing\n",
             "# None was found, so these images cannot be built here: install buildah\n",

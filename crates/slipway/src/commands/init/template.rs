@@ -248,6 +248,15 @@ fn write_manifests(s: &mut String, f: &Findings) {
         );
         for image in &f.external_images {
             let _ = writeln!(s, "#   {} ({})", image.image, image.file);
+            let last = image.repository.rsplit('/').next();
+            if let Some(ours) = f.images.iter().find(|i| Some(i.name.as_str()) == last) {
+                let _ = writeln!(
+                    s,
+                    "#     named like the image `{0}` built here, but not its repository: write\n\
+                     #     `image: {0}` in the manifest so that deploys run the build",
+                    ours.name
+                );
+            }
         }
         s.push('\n');
     }
