@@ -422,3 +422,32 @@ fn init_on_a_microservices_repository_deploys_to_the_sandbox_with_build() {
     ]));
     assert_eq!(running, "redis:7.2-alpine", "{err}");
 }
+
+#[test]
+fn a_skaffold_file_that_is_not_yaml_is_named_with_its_line_and_the_dockerfiles_are_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("shop");
+    fs::create_dir(&root).unwrap();
+    microservices(&root);
+    fs::write(
+        root.join("skaffold.yaml"),
+        "apiVersion: skaffold/v4beta11\nkind: Config\nbuild:\n  artifacts: [\n",
+    )
+    .unwrap();
+
+    let (code, out, err) = text(&slipway(&root, &["init", "--print"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("warning: `skaffold.yaml`:5:1: "),
+        "the file and line of the problem: {err}"
+    );
+    assert!(
+        err.contains("the images were guessed from the Dockerfiles"),
+        "{err}"
+    );
+    // The Dockerfiles still give every service, named after it.
+    for name in ["frontend", "cartservice", "emailservice", "loadgenerator"] {
+        assert!(out.contains(&format!("\n  {name}:\n")), "{name}:\n{out}");
+    }
+    assert!(!root.join("slipway.yaml").exists());
+}
