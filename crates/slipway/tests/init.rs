@@ -34,10 +34,7 @@ metadata:
   name: app
 build:
   artifacts:
-    # image tags are relative; to specify an image repo (e.g. GCR), you
-    # must provide a \"default repo\" using one of the methods described
-    # here:
-    # https://skaffold.dev/docs/environment/image-registries/
+    # bare image names: the registry is chosen where the images are pushed
     - image: emailservice
       context: src/emailservice
     - image: frontend
@@ -153,7 +150,7 @@ fn microservices(root: &Path) {
         (
             "src/adservice/Dockerfile".into(),
             "FROM eclipse-temurin:21 AS builder\nWORKDIR /app\nCOPY . .\nRUN ./gradlew installDist\n\
-             FROM eclipse-temurin:21-jre-alpine\nCOPY --from=builder /app/build/install/hipstershop /app\n\
+             FROM eclipse-temurin:21-jre-alpine\nCOPY --from=builder /app/build/install/adservice /app\n\
              EXPOSE 9555\nENTRYPOINT [\"/app/bin/AdService\"]\n"
                 .into(),
         ),
