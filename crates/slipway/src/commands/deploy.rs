@@ -79,19 +79,68 @@ fn user() -> String {
     format!("{name}@{host}")
 }
 
-fn git_commit(project: &project::Project) -> (Option<String>, bool) {
+/// The commit a deploy from the working tree records, and whether the tree is dirty
+/// (tracked files changed, or untracked files not ignored: the manifests and
+/// configuration rendered may not be the commit's). The environment's `dirty` policy
+/// applies here to every deploy, with or without `--build`: `refuse` stops it before
+/// anything is written anywhere (a dry run only says it would), `warn` lists the
+/// changed files. `quiet_warning`: the build step warns already (`--build`).
+fn git_commit(
+    project: &project::Project,
+    env: &Environment,
+    dry_run: bool,
+    quiet_warning: bool,
+    global: &GlobalArgs,
+    printer: &Printer,
+) -> Result<(Option<String>, bool), CliError> {
+    use slipway_config::DirtyPolicy;
     let dir = if project.config.base_dir.as_os_str().is_empty() {
         std::path::PathBuf::from(".")
     } else {
         project.config.base_dir.clone()
     };
-    match slipway_build::git::Repository::discover(&dir) {
-        Ok(repo) => (
-            repo.head().ok().map(|c| c.to_string()),
-            repo.status().map(|s| s.is_dirty()).unwrap_or(false),
-        ),
-        Err(_) => (None, false),
+    let Ok(repo) = slipway_build::git::Repository::discover(&dir) else {
+        return Ok((None, false));
+    };
+    let commit = repo.head().ok().map(|c| c.to_string());
+    let Ok(status) = repo.status() else {
+        return Ok((commit, false));
+    };
+    if !status.is_dirty() {
+        return Ok((commit, false));
     }
+    let mut files: Vec<String> = status
+        .changed
+        .iter()
+        .chain(&status.untracked)
+        .map(|p| format!("`{}`", p.display()))
+        .collect();
+    let count = files.len();
+    files.truncate(5);
+    let more = if count > 5 {
+        format!(" and {} more", count - 5)
+    } else {
+        String::new()
+    };
+    let listed = format!("{}{more}", files.join(", "));
+    let name = &env.name;
+    match env.policy.dirty {
+        DirtyPolicy::Refuse if !dry_run => {
+            return Err(CliError::usage(format!(
+                "the working tree has uncommitted changes ({listed}) and environment `{name}` has `dirty: refuse` (`environments.{name}.dirty` in `{}`); nothing was deployed",
+                project::config_path(global).display()
+            ))
+            .hint("commit or stash the changes, then deploy again"));
+        }
+        DirtyPolicy::Refuse => printer.info(&format!(
+            "warning: the working tree has uncommitted changes ({listed}); a deploy to `{name}` would be refused (`dirty: refuse`)"
+        )),
+        DirtyPolicy::Warn if !quiet_warning => printer.info(&format!(
+            "warning: the working tree has uncommitted changes ({listed}); the release records it as dirty"
+        )),
+        DirtyPolicy::Warn | DirtyPolicy::Allow => {}
+    }
+    Ok((commit, true))
 }
 
 pub fn deploy(args: &DeployArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
@@ -104,6 +153,7 @@ pub fn deploy(args: &DeployArgs, global: &GlobalArgs, printer: &Printer) -> Resu
     let timeout = parse_duration("--timeout", &args.timeout, env.policy.timeout)?;
     let wait_lock = parse_duration("--wait-lock", &args.wait_lock, Duration::ZERO)?;
     let settle = parse_duration("--settle", &args.settle, env.policy.settle)?;
+    let (commit, dirty) = git_commit(&project, &env, args.dry_run, args.build, global, printer)?;
 
     if env.policy.require_approval && !args.yes && !args.dry_run {
         approve(&env.name, "deploy to")?;
@@ -122,7 +172,6 @@ pub fn deploy(args: &DeployArgs, global: &GlobalArgs, printer: &Printer) -> Resu
     }
 
     let builds = release::builds(&project)?;
-    let (commit, dirty) = git_commit(&project);
     let request = Request {
         action: "deploy",
         overrides: args.images.image.clone(),
@@ -312,7 +361,10 @@ fn run_jobs(
     // A signal now stops the releases (each restores its previous release) rather than
     // the process: see `crate::interrupt`.
     crate::interrupt::install()?;
-    let _releasing = crate::interrupt::releasing();
+    let restores = groups.iter().flatten().any(|j| {
+        j.input.rollback_on_failure && slipway_deploy::record::current(&j.target.records).is_some()
+    });
+    let _releasing = crate::interrupt::releasing(restores);
     let display = DeployDisplay::new(printer, groups.len() > 1);
     let stop = AtomicBool::new(false);
     let runs = groups.into_iter().map(|group| {
@@ -571,20 +623,26 @@ pub fn history(args: &HistoryArgs, global: &GlobalArgs, printer: &Printer) -> Re
     for TargetRecords { ns, records, .. } in &all {
         if printer.format == Format::Json {
             json.push(serde_json::json!({"namespace": ns, "releases": records.iter().rev().take(args.limit).map(|r| serde_json::json!({
-                "revision": r.revision, "status": r.status.as_str(), "action": r.action, "started": r.started,
-                "finished": r.finished, "user": r.user, "git_commit": r.git_commit, "images": r.images.iter().map(|i| serde_json::json!({"name": i.name, "reference": i.reference})).collect::<Vec<_>>(),
+                "revision": r.revision, "status": r.status.as_str(), "action": r.action,
+                "source_revision": r.source_revision, "started": r.started,
+                "finished": r.finished, "user": r.user, "git_commit": r.git_commit, "git_dirty": r.git_dirty,
+                "images": r.images.iter().map(|i| serde_json::json!({"name": i.name, "reference": i.reference})).collect::<Vec<_>>(),
                 "outcome": r.outcome,
             })).collect::<Vec<_>>()}));
             continue;
         }
-        printer.data(&format!("namespace {ns}\nREVISION  STATUS       ACTION    STARTED               USER                 OUTCOME\n"));
+        printer.data(&format!(
+            "namespace {ns}\n{:<9} {:<12} {:<15} {:<21} {:<18} {:<20} OUTCOME\n",
+            "REVISION", "STATUS", "ACTION", "STARTED", "COMMIT", "USER"
+        ));
         for r in records.iter().rev().take(args.limit) {
             printer.data(&format!(
-                "{:<9} {:<12} {:<9} {:<21} {:<20} {}\n",
+                "{:<9} {:<12} {:<15} {:<21} {:<18} {:<20} {}\n",
                 r.revision,
                 r.status.as_str(),
-                r.action,
+                action_text(r),
                 r.started,
+                commit_text(r),
                 r.user,
                 r.outcome
             ));
@@ -594,6 +652,30 @@ pub fn history(args: &HistoryArgs, global: &GlobalArgs, printer: &Printer) -> Re
         printer.json(&serde_json::json!({"environment": env.name, "namespaces": json}));
     }
     Ok(())
+}
+
+/// What a release did, naming the revision it re-applied: `rollback to 1`,
+/// `restart of 3`, `promote of 2` (a revision of the source environment).
+fn action_text(r: &Release) -> String {
+    match (r.action.as_str(), r.source_revision) {
+        ("rollback", Some(from)) => format!("rollback to {from}"),
+        (action, Some(from)) => format!("{action} of {from}"),
+        (action, None) => action.to_string(),
+    }
+}
+
+/// The recorded commit, short, with `+dirty` when the working tree had uncommitted
+/// changes; `-` without one.
+fn commit_text(r: &Release) -> String {
+    let commit = r
+        .git_commit
+        .as_deref()
+        .map_or("-", |c| &c[..c.len().min(10)]);
+    if r.git_dirty {
+        format!("{commit}+dirty")
+    } else {
+        commit.to_string()
+    }
 }
 
 pub fn rollback(
@@ -651,7 +733,7 @@ pub fn status(args: &StatusArgs, global: &GlobalArgs, printer: &Printer) -> Resu
     let rt = runtime()?;
     let mut all = histories(&rt, &project, &env, global, printer)?;
     if !args.watch {
-        let (text, json) = rt.block_on(status_snapshot(&env.name, &all));
+        let (text, json) = rt.block_on(status_snapshot(&project.config.app, &env.name, &all));
         match printer.format {
             Format::Json => printer.json(&json),
             Format::Human => printer.data(&text),
@@ -677,7 +759,7 @@ pub fn status(args: &StatusArgs, global: &GlobalArgs, printer: &Printer) -> Resu
                     .await
                     .map_err(|e| CliError::new(exit::UNREACHABLE, e.to_string()))?;
             }
-            let (text, json) = status_snapshot(&env.name, &all).await;
+            let (text, json) = status_snapshot(&project.config.app, &env.name, &all).await;
             if text != last {
                 match printer.format {
                     Format::Json => printer.json_line(&json),
@@ -691,6 +773,10 @@ pub fn status(args: &StatusArgs, global: &GlobalArgs, printer: &Printer) -> Resu
                     Format::Human => printer.data(&format!("--- {}\n{text}", now_text())),
                 }
                 last = text;
+            }
+            // Nobody reads any more (`status --watch | head`): nothing left to do.
+            if printer.output_closed() {
+                return Ok(());
             }
             // Wait for a change, then let a burst of changes settle into one view.
             if futures::StreamExt::next(&mut changes).await.is_none() {
@@ -719,52 +805,151 @@ fn now_text() -> String {
 }
 
 /// The status of every namespace: as text for humans and as a JSON document.
-async fn status_snapshot(env: &str, all: &[TargetRecords]) -> (String, serde_json::Value) {
+///
+/// Per namespace: the current release (the newest `deployed` one) and its workloads as
+/// they run; without one, the newest recorded revision whatever its outcome (a first
+/// release that failed, was interrupted or is still pending) and what runs of it; with
+/// no record at all, the workloads labelled as members of the app's ApplySet. Then
+/// every recorded revision, newest first, with its outcome.
+async fn status_snapshot(
+    app: &str,
+    env: &str,
+    all: &[TargetRecords],
+) -> (String, serde_json::Value) {
     use std::fmt::Write;
     let mut text = String::new();
     let mut json = Vec::new();
     for t in all {
         let ns = &t.ns;
-        let Some(current) = slipway_deploy::record::current(&t.records) else {
-            let _ = writeln!(text, "namespace {ns}: no release yet");
-            json.push(serde_json::json!({"namespace": ns, "release": null}));
-            continue;
+        let current = slipway_deploy::record::current(&t.records);
+        let shown = current.or(t.records.last());
+        let workloads = match shown {
+            Some(release) => {
+                slipway_deploy::status_report::workloads(&t.connection, ns, release).await
+            }
+            None => {
+                let id = slipway_render::applyset::id(
+                    &slipway_render::release::applyset_parent_name(app),
+                    ns,
+                    "Secret",
+                    "",
+                );
+                let label = format!("{}={id}", slipway_render::applyset::PART_OF_LABEL);
+                slipway_deploy::status_report::labelled(&t.connection, ns, &label)
+                    .await
+                    .unwrap_or_default()
+            }
         };
-        let workloads = slipway_deploy::status_report::workloads(&t.connection, ns, current).await;
-        json.push(serde_json::json!({"namespace": ns, "release": current.revision, "workloads": workloads.iter().map(|w| serde_json::json!({
-            "workload": w.workload, "ready": w.ready, "desired": w.desired, "images": w.images,
-            "drift": w.drift.iter().map(|d| serde_json::json!({"field": d.field, "recorded": d.recorded, "live": d.live, "manager": d.manager})).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>()}));
-        let _ = writeln!(
-            text,
-            "namespace {ns}: revision {} ({}), deployed {} by {}",
-            current.revision,
-            current.status.as_str(),
-            current.finished.as_deref().unwrap_or(&current.started),
-            current.user
-        );
-        for w in &workloads {
-            let _ = writeln!(
-                text,
-                "  {:<28} {}/{} ready  {}",
-                w.workload,
-                w.ready,
-                w.desired,
-                w.images.join(", ")
-            );
-            for d in &w.drift {
+        json.push(serde_json::json!({
+            "namespace": ns,
+            "release": current.map(|r| r.revision),
+            "showing": shown.map(|r| r.revision),
+            "workloads": workloads.iter().map(|w| serde_json::json!({
+                "workload": w.workload, "ready": w.ready, "desired": w.desired, "images": w.images,
+                "missing": w.missing,
+                "drift": w.drift.iter().map(|d| serde_json::json!({"field": d.field, "recorded": d.recorded, "live": d.live, "manager": d.manager})).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "releases": t.records.iter().rev().map(|r| serde_json::json!({
+                "revision": r.revision, "status": r.status.as_str(), "action": r.action,
+                "started": r.started, "finished": r.finished, "user": r.user,
+                "source_revision": r.source_revision, "outcome": r.outcome,
+            })).collect::<Vec<_>>(),
+        }));
+        match (current, shown) {
+            (Some(r), _) => {
                 let _ = writeln!(
                     text,
-                    "    drift: `{}` is `{}` on the cluster (set by `{}`), the release has `{}`",
-                    d.field, d.live, d.manager, d.recorded
+                    "namespace {ns}: revision {} ({}), deployed {} by {}",
+                    r.revision,
+                    r.status.as_str(),
+                    r.finished.as_deref().unwrap_or(&r.started),
+                    r.user
                 );
             }
+            (None, Some(r)) => {
+                let _ = writeln!(
+                    text,
+                    "namespace {ns}: no successful release; showing revision {} ({}), started {} by {}",
+                    r.revision,
+                    r.status.as_str(),
+                    r.started,
+                    r.user
+                );
+            }
+            (None, None) if workloads.is_empty() => {
+                let _ = writeln!(text, "namespace {ns}: no release yet");
+            }
+            (None, None) => {
+                let _ = writeln!(
+                    text,
+                    "namespace {ns}: no release recorded, but workloads of `{app}` run here"
+                );
+            }
+        }
+        text.push_str(&workload_lines(&workloads));
+        if !t.records.is_empty() {
+            text.push_str(&revision_lines(&t.records));
         }
     }
     (
         text,
         serde_json::json!({"environment": env, "namespaces": json}),
     )
+}
+
+/// The workloads of a status view, their names in one column however long they are.
+fn workload_lines(workloads: &[slipway_deploy::status_report::WorkloadStatus]) -> String {
+    use std::fmt::Write;
+    let width = workloads
+        .iter()
+        .map(|w| w.workload.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut text = String::new();
+    for w in workloads {
+        if w.missing {
+            let _ = writeln!(text, "  {:<width$}  missing on the cluster", w.workload);
+            continue;
+        }
+        let _ = writeln!(
+            text,
+            "  {:<width$}  {}/{} ready  {}",
+            w.workload,
+            w.ready,
+            w.desired,
+            w.images.join(", ")
+        );
+        for d in &w.drift {
+            let _ = writeln!(
+                text,
+                "    drift: `{}` is `{}` on the cluster (set by `{}`), the release has `{}`",
+                d.field, d.live, d.manager, d.recorded
+            );
+        }
+    }
+    text
+}
+
+/// Every recorded revision, newest first, with how it ended.
+fn revision_lines(records: &[Release]) -> String {
+    use std::fmt::Write;
+    let mut text = String::from("  revisions:\n");
+    for r in records.iter().rev() {
+        let when = r.finished.as_deref().unwrap_or(&r.started);
+        let outcome = if r.status == ReleaseStatus::Pending {
+            "not concluded: running, or stopped without concluding (the next deploy concludes it)"
+        } else {
+            r.outcome.as_str()
+        };
+        let _ = writeln!(
+            text,
+            "    {:>4}  {:<11}  {:<15}  {when}  {outcome}",
+            r.revision,
+            r.status.as_str(),
+            action_text(r),
+        );
+    }
+    text
 }
 
 pub fn promote(args: &PromoteArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {

@@ -67,7 +67,7 @@ impl<'p> DeployDisplay<'p> {
             Some(multi) => {
                 let _ = multi.println(text);
             }
-            None => eprintln!("{text}"),
+            None => crate::printer::stderr_line(&text),
         }
     }
 

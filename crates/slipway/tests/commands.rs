@@ -1,0 +1,289 @@
+//! What the commands answer, through the real binary against the project's sandbox:
+//! a deploy whose reader goes away still finishes its release; `dirty: refuse` holds
+//! for every deploy from a working tree; `status` shows failed and interrupted
+//! releases; `diff` shows old and new values, Secrets as hashes.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+mod common;
+
+use common::sandbox::{self, image, kubectl_get, write_deployment, write_project};
+use common::{SERIAL, text};
+
+/// A project in a temporary directory whose `dev` environment is the project's sandbox,
+/// stopped when the test ends.
+struct Project {
+    sandbox: common::Project,
+}
+
+impl Project {
+    fn new(extra_policy: &str) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        write_project(
+            dir.path(),
+            &format!(
+                "\x20 dev:\n\
+                 \x20   cluster: sandbox\n\
+                 \x20   namespace: shop-dev\n\
+                 \x20   timeout: 2m\n{extra_policy}"
+            ),
+            "ready",
+        );
+        Project {
+            sandbox: common::Project { dir },
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.sandbox.path()
+    }
+
+    fn kubeconfig(&self) -> PathBuf {
+        self.sandbox.kubeconfig()
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        sandbox::command(self.path(), args)
+    }
+
+    fn slipway(&self, args: &[&str]) -> Output {
+        self.command(args)
+            .output()
+            .expect("the slipway binary runs")
+    }
+
+    fn deploy(&self, n: u32) -> (i32, String, String) {
+        text(&self.slipway(&["deploy", "dev", "--image", &format!("api={}", image(n))]))
+    }
+
+    /// `kubectl -n shop-dev get …` with a JSONPath.
+    fn kubectl_get(&self, what: &[&str], jsonpath: &str) -> String {
+        let out = kubectl_get(&self.kubeconfig(), "shop-dev", what, jsonpath);
+        assert!(
+            out.status.success(),
+            "kubectl get {what:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn lease_holder(&self) -> String {
+        self.kubectl_get(&["lease", "slipway-lock-shop"], "{.spec.holderIdentity}")
+    }
+
+    /// The releases as `slipway history dev -o json` prints them, oldest first.
+    fn history(&self) -> Vec<serde_json::Value> {
+        let (code, out, err) = text(&self.slipway(&["history", "dev", "-o", "json"]));
+        assert_eq!(code, 0, "{err}");
+        let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let mut releases = doc["namespaces"][0]["releases"].as_array().unwrap().clone();
+        releases.reverse();
+        releases
+    }
+
+    fn git(&self, args: &[&str]) {
+        common::git(self.path(), args);
+    }
+}
+
+#[test]
+fn a_deploy_whose_standard_output_is_closed_still_finishes_and_records_its_release() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = Project::new("");
+    let (code, _, err) = p.deploy(1);
+    assert_eq!(code, 0, "{err}");
+
+    // The reader takes the first JSON line and goes away; the release goes on.
+    let out = closed_pipe(&p, &format!("deploy dev -o json --image api={}", image(2)));
+    let (code, _, err) = text(&out);
+    assert_eq!(code, 0, "the exit code is the release's: {err}");
+    assert!(err.contains("revision 2 is live in `shop-dev`"), "{err}");
+
+    assert_eq!(
+        p.kubectl_get(
+            &["deployment", "api"],
+            "{.spec.template.spec.containers[0].image}"
+        ),
+        image(2)
+    );
+    let history = p.history();
+    assert_eq!(history.len(), 2, "{history:?}");
+    assert_eq!(history[1]["status"], "deployed", "{history:?}");
+    assert_eq!(history[0]["status"], "superseded", "{history:?}");
+    assert_eq!(p.lease_holder(), "", "the lock is free");
+
+    // Standard error closed too (`2>&1 | head -1`): the same.
+    let out = closed_pipe(&p, &format!("deploy dev --image api={} 2>&1", image(3)));
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let history = p.history();
+    assert_eq!(history.len(), 3, "{history:?}");
+    assert_eq!(history[2]["status"], "deployed", "{history:?}");
+    assert_eq!(p.lease_holder(), "", "the lock is free");
+}
+
+/// Runs `slipway <args>` (shell words) piped into `head -1`, which reads one line and
+/// goes away; the exit code is slipway's.
+fn closed_pipe(p: &Project, args: &str) -> Output {
+    let script = format!("\"$SLIPWAY\" {args} | head -1 >/dev/null; exit ${{PIPESTATUS[0]}}");
+    Command::new("bash")
+        .args(["-c", &script])
+        .current_dir(p.path())
+        .env("SLIPWAY", env!("CARGO_BIN_EXE_slipway"))
+        .env("SLIPWAY_USER", "tester@ci")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// Starts `slipway deploy dev -o json --image api=<image>` and returns it once its
+/// Deployment is applied and being tracked.
+fn deploy_under_way(p: &Project, image: &str) -> Child {
+    let pin = format!("api={image}");
+    let mut child = p
+        .command(&["deploy", "dev", "-o", "json", "--image", &pin])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the slipway binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
+        let event: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if event["event"] == "progress" && event["workload"] == "deployment/api" {
+            break;
+        }
+    }
+    // Keep reading, so that the deploy never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    child
+}
+
+#[test]
+fn status_shows_an_interrupted_first_release_and_what_runs() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = Project::new("");
+    write_deployment(p.path(), "slow-start=60s");
+
+    // Ctrl-C during the first release: there is nothing to restore, and it says so.
+    let child = deploy_under_way(&p, &image(1));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (code, _, err) = text(&child.wait_with_output().unwrap());
+    assert_eq!(code, 130, "{err}");
+    assert!(!err.contains("restoring the previous one"), "{err}");
+    assert!(err.contains("no previous release to restore"), "{err}");
+
+    // `status` shows the failed revision, why, and the Deployment it left running.
+    let (code, out, err) = text(&p.slipway(&["status", "dev"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("no release yet"), "{out}");
+    assert!(
+        out.contains("no successful release; showing revision 1 (failed)"),
+        "{out}"
+    );
+    assert!(out.contains("deployment/api"), "{out}");
+    assert!(out.contains("/2 ready"), "{out}");
+    assert!(out.contains(&image(1)), "{out}");
+    assert!(out.contains("1  failed"), "{out}");
+    assert!(out.contains("Interrupted: stopped by Ctrl-C"), "{out}");
+
+    // A deploy killed outright leaves its revision pending: `status` says so.
+    let mut killed = deploy_under_way(&p, &image(2));
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    let (code, out, err) = text(&p.slipway(&["status", "dev", "-o", "json"]));
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let ns = &doc["namespaces"][0];
+    assert_eq!(ns["release"], serde_json::Value::Null, "{ns}");
+    assert_eq!(ns["showing"], 2, "{ns}");
+    let statuses: Vec<(u64, String)> = ns["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["revision"].as_u64().unwrap(),
+                r["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [(2, "pending".to_string()), (1, "failed".to_string())]
+    );
+    assert_eq!(ns["workloads"][0]["workload"], "deployment/api", "{ns}");
+    let (_, out, _) = text(&p.slipway(&["status", "dev"]));
+    assert!(out.contains("2  pending"), "{out}");
+}
+
+#[test]
+fn dirty_refuse_stops_every_deploy_from_a_dirty_tree_and_the_record_says_dirty() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = Project::new("\x20   dirty: refuse\n");
+    p.git(&["init", "-q", "-b", "main"]);
+    p.git(&["add", "."]);
+    p.git(&["commit", "-q", "-m", "shop"]);
+    std::fs::write(p.path().join("notes.txt"), "not committed\n").unwrap();
+
+    // No `--build`: the policy holds all the same, before anything is started.
+    let (code, _, err) = p.deploy(1);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("`dirty: refuse`"), "{err}");
+    assert!(
+        err.contains("`environments.dev.dirty` in `slipway.yaml`"),
+        "{err}"
+    );
+    assert!(err.contains("`notes.txt`"), "{err}");
+    assert!(
+        !p.kubeconfig().exists(),
+        "nothing was started, nothing written"
+    );
+
+    // A dry run writes nothing: it says the deploy would be refused.
+    let (code, _, err) =
+        text(&p.slipway(&["diff", "dev", "--image", &format!("api={}", image(1))]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("would be refused"), "{err}");
+
+    p.git(&["add", "."]);
+    p.git(&["commit", "-q", "-m", "notes"]);
+    let (code, _, err) = p.deploy(1);
+    assert_eq!(code, 0, "{err}");
+
+    // Under `warn` a dirty deploy goes on, says so, and is recorded as dirty.
+    let config = std::fs::read_to_string(p.path().join("slipway.yaml")).unwrap();
+    std::fs::write(
+        p.path().join("slipway.yaml"),
+        config.replace("dirty: refuse", "dirty: warn"),
+    )
+    .unwrap();
+    let (code, _, err) = p.deploy(2);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("uncommitted changes (`slipway.yaml`)"),
+        "{err}"
+    );
+    let history = p.history();
+    assert_eq!(history[0]["git_dirty"], false, "{history:?}");
+    assert!(history[0]["git_commit"].is_string(), "{history:?}");
+    assert_eq!(history[1]["git_dirty"], true, "{history:?}");
+    let (code, out, err) = text(&p.slipway(&["history", "dev"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("+dirty"), "{out}");
+
+    // `history` names the revision a rollback restored.
+    let (code, _, err) = text(&p.slipway(&["rollback", "dev"]));
+    assert_eq!(code, 0, "{err}");
+    let history = p.history();
+    assert_eq!(history[2]["action"], "rollback", "{history:?}");
+    assert_eq!(history[2]["source_revision"], 1, "{history:?}");
+    let (_, out, _) = text(&p.slipway(&["history", "dev"]));
+    assert!(out.contains("rollback to 1"), "{out}");
+}
