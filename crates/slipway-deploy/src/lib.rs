@@ -13,6 +13,7 @@
 pub mod cluster;
 pub mod diagnose;
 pub mod engine;
+pub mod fielddiff;
 pub mod images;
 pub mod lock;
 pub mod order;

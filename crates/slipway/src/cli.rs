@@ -168,7 +168,8 @@ Examples:
 Examples:
   slipway diff prod
   slipway diff prod --only api                     what changing only api would do
-  slipway diff prod --image api=registry.example.com/api:20260101-120000-abc1234")]
+  slipway diff prod --image api=registry.example.com/api:20260101-120000-abc1234
+  slipway diff prod --compact                      field names only, without values")]
     Diff(DiffArgs),
 
     /// Roll out a new release: render, validate, lock, migrate, apply, track, record
@@ -348,6 +349,10 @@ pub struct DiffArgs {
 
     #[command(flatten)]
     pub images: ImageArgs,
+
+    /// Name the changed fields only, without their old and new values
+    #[arg(long)]
+    pub compact: bool,
 }
 
 fn parse_image_override(value: &str) -> Result<(String, String), String> {

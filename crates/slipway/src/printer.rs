@@ -27,6 +27,8 @@ pub struct Printer {
     pub quiet: bool,
     pub verbose: u8,
     pub color: bool,
+    /// A plan names the changed fields only, without their values (`diff --compact`).
+    pub compact_plan: bool,
     /// Standard output was closed by its reader: data is dropped from then on.
     stdout_closed: AtomicBool,
 }
@@ -54,7 +56,20 @@ impl Printer {
             quiet: global.quiet,
             verbose: global.verbose,
             color: !global.no_color && !no_color_env && io::stderr().is_terminal(),
+            compact_plan: false,
             stdout_closed: AtomicBool::new(false),
+        }
+    }
+
+    /// The same printer, showing plans in the compact form (see [`Printer::compact_plan`]).
+    pub fn with_compact_plan(&self) -> Printer {
+        Printer {
+            format: self.format,
+            quiet: self.quiet,
+            verbose: self.verbose,
+            color: self.color,
+            compact_plan: true,
+            stdout_closed: AtomicBool::new(self.output_closed()),
         }
     }
 

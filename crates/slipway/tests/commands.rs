@@ -287,3 +287,100 @@ fn dirty_refuse_stops_every_deploy_from_a_dirty_tree_and_the_record_says_dirty()
     let (_, out, _) = text(&p.slipway(&["history", "dev"]));
     assert!(out.contains("rollback to 1"), "{out}");
 }
+
+/// Writes `k8s/token.yaml`: the Secret `api-token` holding `token`.
+fn write_secret(p: &Project, token: &str) {
+    std::fs::write(
+        p.path().join("k8s/token.yaml"),
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: api-token\ntype: Opaque\nstringData:\n  token: {token}\n"
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn diff_shows_old_and_new_values_and_a_secrets_values_only_as_hashes() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = Project::new("");
+    write_secret(&p, "first-s3cret-value");
+    let (code, _, err) = p.deploy(1);
+    assert_eq!(code, 0, "{err}");
+    write_secret(&p, "second-s3cret-value");
+    let pin = format!("api={}", image(2));
+
+    let (code, out, err) = text(&p.slipway(&["diff", "dev", "--image", &pin]));
+    assert_eq!(code, 0, "{err}");
+    let image_line = format!(
+        "      spec.template.spec.containers[0].image: \"{}\" → \"{}\"",
+        image(1),
+        image(2)
+    );
+    assert!(err.contains("  ~ Deployment/api\n"), "{err}");
+    assert!(err.lines().any(|l| l == image_line), "{err}");
+    assert!(err.contains("  ~ Secret/api-token\n"), "{err}");
+    let token = err
+        .lines()
+        .find(|l| {
+            l.trim_start().starts_with("data.token:")
+                || l.trim_start().starts_with("stringData.token:")
+        })
+        .unwrap_or_else(|| panic!("the Secret's changed key is named: {err}"));
+    assert!(token.contains("<redacted sha256:"), "{token}");
+    let (old, new) = token.split_once(" → ").unwrap();
+    assert_ne!(old.rsplit(':').next(), new.rsplit(':').next(), "{token}");
+
+    // `--compact`: the fields' names only.
+    let (code, _, compact) = text(&p.slipway(&["diff", "dev", "--compact", "--image", &pin]));
+    assert_eq!(code, 0, "{compact}");
+    assert!(
+        compact.contains("  ~ Deployment/api (spec.template.spec.containers[0].image)"),
+        "{compact}"
+    );
+    assert!(!compact.contains('→'), "{compact}");
+
+    // `-o json`: the plan with its values on standard output, not repeated on standard
+    // error.
+    let (code, json, json_err) = text(&p.slipway(&["diff", "dev", "-o", "json", "--image", &pin]));
+    assert_eq!(code, 0, "{json_err}");
+    assert!(!json_err.contains("~ Deployment/api"), "{json_err}");
+    let done: serde_json::Value = json
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["event"] == "done")
+        .expect("a done event");
+    let api = done["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["object"] == "Deployment/api")
+        .unwrap()
+        .clone();
+    let change = &api["changes"][0];
+    assert_eq!(
+        change["field"], "spec.template.spec.containers[0].image",
+        "{api}"
+    );
+    assert_eq!(change["old"], image(1).as_str(), "{api}");
+    assert_eq!(change["new"], image(2).as_str(), "{api}");
+
+    // No value of the Secret, plain or in base64, anywhere.
+    let seen = format!("{out}{err}{compact}{json}{json_err}");
+    for secret in ["first-s3cret-value", "second-s3cret-value"] {
+        assert!(!seen.contains(secret), "{seen}");
+        assert!(!seen.contains(&base64(secret)), "{seen}");
+    }
+}
+
+/// `text` in base64, as the `base64` tool writes it.
+fn base64(text: &str) -> String {
+    let mut child = Command::new("base64")
+        .arg("-w0")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}

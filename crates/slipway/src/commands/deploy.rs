@@ -18,7 +18,7 @@ use crate::error::CliError;
 use crate::exit;
 use crate::printer::{Format, Printer};
 
-use super::display::{DeployDisplay, change_word};
+use super::display::{DeployDisplay, change_word, changes_json};
 use super::{build, clusters, project, release};
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
@@ -365,7 +365,8 @@ fn run_jobs(
         j.input.rollback_on_failure && slipway_deploy::record::current(&j.target.records).is_some()
     });
     let _releasing = crate::interrupt::releasing(restores);
-    let display = DeployDisplay::new(printer, groups.len() > 1);
+    let plan_only = groups.iter().flatten().all(|j| j.input.dry_run);
+    let display = DeployDisplay::new(printer, groups.len() > 1).plan_only(plan_only);
     let stop = AtomicBool::new(false);
     let runs = groups.into_iter().map(|group| {
         let display = &display;
@@ -436,6 +437,7 @@ fn conclude(
             if display.printer().format == Format::Json {
                 display.printer().json_line(&serde_json::json!({"event": "done", "outcome": "planned", "namespace": ns, "plan": plan.iter().map(|p| serde_json::json!({
                     "object": p.object, "change": change_word(&p.change),
+                    "changes": changes_json(&p.change),
                 })).collect::<Vec<_>>()}));
             }
             Ok(())
@@ -559,6 +561,9 @@ pub fn diff(args: &DiffArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
         yes: true,
         wait_lock: None,
     };
+    if args.compact {
+        return deploy(&deploy_args, global, &printer.with_compact_plan());
+    }
     deploy(&deploy_args, global, printer)
 }
 
