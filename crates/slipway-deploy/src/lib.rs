@@ -21,5 +21,6 @@ pub mod record;
 pub mod status;
 pub mod status_report;
 pub mod track;
+pub mod uninstall;
 
 mod value;

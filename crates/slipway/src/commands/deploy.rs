@@ -21,7 +21,7 @@ use crate::printer::{Format, Printer};
 use super::display::{DeployDisplay, change_word, changes_json};
 use super::{build, clusters, project, release};
 
-fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -66,7 +66,7 @@ fn parse_duration(
 }
 
 /// Who deploys: `$SLIPWAY_USER`, else `user@host`.
-fn user() -> String {
+pub(super) fn user() -> String {
     if let Ok(u) = std::env::var("SLIPWAY_USER") {
         return u;
     }
@@ -568,17 +568,17 @@ pub fn diff(args: &DiffArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
 }
 
 /// One namespace of an environment: its cluster, the connection, its release records.
-struct TargetRecords {
-    ns: String,
+pub(super) struct TargetRecords {
+    pub(super) ns: String,
     /// Which cluster: namespaces with the same number share one.
     cluster: usize,
-    connection: Arc<slipway_deploy::cluster::Cluster>,
-    records: Vec<Release>,
+    pub(super) connection: Arc<slipway_deploy::cluster::Cluster>,
+    pub(super) records: Vec<Release>,
 }
 
 /// The records of every namespace of an environment. The connections belong to `rt`:
 /// they are used on it only.
-fn histories(
+pub(super) fn histories(
     rt: &tokio::runtime::Runtime,
     project: &project::Project,
     env: &Environment,
