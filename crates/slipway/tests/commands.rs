@@ -384,3 +384,57 @@ fn base64(text: &str) -> String {
     let out = child.wait_with_output().unwrap();
     String::from_utf8(out.stdout).unwrap()
 }
+
+#[test]
+fn each_configuration_file_keeps_its_own_artifacts() {
+    let dir = tempfile::tempdir().unwrap();
+    write_project(
+        dir.path(),
+        "\x20 dev:\n\
+         \x20   cluster: sandbox\n\
+         \x20   namespace: shop-dev\n",
+        "ready",
+    );
+    let config = std::fs::read_to_string(dir.path().join("slipway.yaml")).unwrap();
+    std::fs::write(
+        dir.path().join("other.yaml"),
+        config.replace("shop/api", "other/api"),
+    )
+    .unwrap();
+    common::git(dir.path(), &["init", "-q", "-b", "main"]);
+    common::git(dir.path(), &["add", "."]);
+    common::git(dir.path(), &["commit", "-q", "-m", "shop"]);
+    let build = |args: &[&str]| {
+        let (code, _, err) = text(&sandbox::run(dir.path(), args));
+        assert_eq!(code, 0, "{args:?}: {err}");
+        err
+    };
+    let artifacts = |name: &str| {
+        std::fs::read_to_string(dir.path().join(".slipway").join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+
+    let err = build(&["-f", "other.yaml", "build", "--no-push"]);
+    assert!(
+        err.contains("wrote `.slipway/artifacts.other.json`"),
+        "{err}"
+    );
+    assert!(artifacts("artifacts.other.json").contains("registry.example.com/other/api:"));
+    assert!(!dir.path().join(".slipway/artifacts.json").exists());
+
+    build(&["build", "--no-push"]);
+    assert!(artifacts("artifacts.json").contains("registry.example.com/shop/api:"));
+    assert!(!artifacts("artifacts.json").contains("other/api"));
+    assert!(!artifacts("artifacts.other.json").contains("shop/api"));
+
+    // `render` takes the images of its own file's builds.
+    let (code, out, err) = text(&sandbox::run(
+        dir.path(),
+        &["-f", "other.yaml", "render", "dev"],
+    ));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("image: registry.example.com/other/api:"),
+        "{out}"
+    );
+}
