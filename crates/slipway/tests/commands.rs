@@ -438,3 +438,27 @@ fn each_configuration_file_keeps_its_own_artifacts() {
         "{out}"
     );
 }
+
+#[test]
+fn status_columns_line_up_whatever_the_workload_names() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = Project::new("");
+    let api = std::fs::read_to_string(p.path().join("k8s/api.yaml")).unwrap();
+    std::fs::write(
+        p.path().join("k8s/worker.yaml"),
+        api.replace("name: api\n", "name: payments-reconciliation-worker\n")
+            .replace("app: api", "app: payments-reconciliation-worker"),
+    )
+    .unwrap();
+    let (code, _, err) = p.deploy(1);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = text(&p.slipway(&["status", "dev"]));
+    assert_eq!(code, 0, "{err}");
+    let columns: Vec<usize> = out
+        .lines()
+        .filter(|l| l.starts_with("  deployment/"))
+        .map(|l| l.find(" ready").unwrap())
+        .collect();
+    assert_eq!(columns.len(), 2, "{out}");
+    assert_eq!(columns[0], columns[1], "the ready columns line up:\n{out}");
+}

@@ -910,6 +910,15 @@ fn workload_lines(workloads: &[slipway_deploy::status_report::WorkloadStatus]) -
         .map(|w| w.workload.chars().count())
         .max()
         .unwrap_or(0);
+    let ready = |w: &slipway_deploy::status_report::WorkloadStatus| {
+        format!("{}/{} ready", w.ready, w.desired)
+    };
+    let ready_width = workloads
+        .iter()
+        .filter(|w| !w.missing)
+        .map(|w| ready(w).len())
+        .max()
+        .unwrap_or(0);
     let mut text = String::new();
     for w in workloads {
         if w.missing {
@@ -918,10 +927,9 @@ fn workload_lines(workloads: &[slipway_deploy::status_report::WorkloadStatus]) -
         }
         let _ = writeln!(
             text,
-            "  {:<width$}  {}/{} ready  {}",
+            "  {:<width$}  {:<ready_width$}  {}",
             w.workload,
-            w.ready,
-            w.desired,
+            ready(w),
             w.images.join(", ")
         );
         for d in &w.drift {
