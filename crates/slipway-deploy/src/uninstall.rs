@@ -116,6 +116,17 @@ pub async fn uninstall(
     input: &UninstallInput,
     report: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<Uninstalled, UninstallError> {
+    let namespace = cluster
+        .get("v1", "Namespace", "", &input.namespace)
+        .await
+        .map_err(|source| UninstallError::Step {
+            step: format!("reading namespace `{}`", input.namespace),
+            source,
+        })?;
+    if namespace.is_none() {
+        // Never deployed here, or already gone with its namespace: nothing to remove.
+        return Ok(Uninstalled::default());
+    }
     if input.dry_run {
         let (records, members) = survey(&cluster, input).await?;
         return Ok(Uninstalled {

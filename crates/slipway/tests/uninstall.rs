@@ -91,6 +91,15 @@ spec:
     )
     .unwrap();
     let p = common::Project { dir };
+
+    // Nothing deployed yet: nothing to remove, and it says so.
+    let (code, _, err) = text(&slipway(p.path(), &["uninstall", "dev", "--yes"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("removed 0 object(s) from `shop-dev`; no release record"),
+        "{err}"
+    );
+
     let pin = format!("api={}", image(1));
     let (code, _, err) = text(&slipway(p.path(), &["deploy", "dev", "--image", &pin]));
     assert_eq!(code, 0, "{err}");
