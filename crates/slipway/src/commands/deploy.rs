@@ -79,17 +79,26 @@ pub(super) fn user() -> String {
     format!("{name}@{host}")
 }
 
+/// What a deploy does about a dirty working tree, besides recording it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DirtyCheck {
+    /// The environment's `dirty` policy holds.
+    Policy,
+    /// The policy holds; its warning is the build's (`--build` warns itself).
+    PolicyBuildWarns,
+    /// A dry run: it says what the policy would do and refuses nothing.
+    Preview,
+}
+
 /// The commit a deploy from the working tree records, and whether the tree is dirty
 /// (tracked files changed, or untracked files not ignored: the manifests and
 /// configuration rendered may not be the commit's). The environment's `dirty` policy
 /// applies here to every deploy, with or without `--build`: `refuse` stops it before
-/// anything is written anywhere (a dry run only says it would), `warn` lists the
-/// changed files. `quiet_warning`: the build step warns already (`--build`).
+/// anything is written anywhere, `warn` lists the changed files.
 fn git_commit(
     project: &project::Project,
     env: &Environment,
-    dry_run: bool,
-    quiet_warning: bool,
+    check: DirtyCheck,
     global: &GlobalArgs,
     printer: &Printer,
 ) -> Result<(Option<String>, bool), CliError> {
@@ -125,7 +134,7 @@ fn git_commit(
     let listed = format!("{}{more}", files.join(", "));
     let name = &env.name;
     match env.policy.dirty {
-        DirtyPolicy::Refuse if !dry_run => {
+        DirtyPolicy::Refuse if check != DirtyCheck::Preview => {
             return Err(CliError::usage(format!(
                 "the working tree has uncommitted changes ({listed}) and environment `{name}` has `dirty: refuse` (`environments.{name}.dirty` in `{}`); nothing was deployed",
                 project::config_path(global).display()
@@ -135,7 +144,7 @@ fn git_commit(
         DirtyPolicy::Refuse => printer.info(&format!(
             "warning: the working tree has uncommitted changes ({listed}); a deploy to `{name}` would be refused (`dirty: refuse`)"
         )),
-        DirtyPolicy::Warn if !quiet_warning => printer.info(&format!(
+        DirtyPolicy::Warn if check != DirtyCheck::PolicyBuildWarns => printer.info(&format!(
             "warning: the working tree has uncommitted changes ({listed}); the release records it as dirty"
         )),
         DirtyPolicy::Warn | DirtyPolicy::Allow => {}
@@ -153,7 +162,12 @@ pub fn deploy(args: &DeployArgs, global: &GlobalArgs, printer: &Printer) -> Resu
     let timeout = parse_duration("--timeout", &args.timeout, env.policy.timeout)?;
     let wait_lock = parse_duration("--wait-lock", &args.wait_lock, Duration::ZERO)?;
     let settle = parse_duration("--settle", &args.settle, env.policy.settle)?;
-    let (commit, dirty) = git_commit(&project, &env, args.dry_run, args.build, global, printer)?;
+    let check = match (args.dry_run, args.build) {
+        (true, _) => DirtyCheck::Preview,
+        (false, true) => DirtyCheck::PolicyBuildWarns,
+        (false, false) => DirtyCheck::Policy,
+    };
+    let (commit, dirty) = git_commit(&project, &env, check, global, printer)?;
 
     if env.policy.require_approval && !args.yes && !args.dry_run {
         approve(&env.name, "deploy to")?;
