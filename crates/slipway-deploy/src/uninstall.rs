@@ -129,8 +129,10 @@ pub async fn uninstall(
     }
     if input.dry_run {
         let (records, members) = survey(&cluster, input).await?;
+        let mut objects: Vec<String> = members.iter().map(label).collect();
+        objects.extend(applyset_parent(&cluster, input).await?);
         return Ok(Uninstalled {
-            objects: members.iter().map(label).collect(),
+            objects,
             deleted_records: match input.records {
                 Records::Delete => records.iter().map(|r| r.revision).collect(),
                 Records::Keep => vec![],
@@ -191,14 +193,8 @@ async fn uninstall_locked(
         report(&label(obj));
         done.objects.push(label(obj));
     }
-    let parent = slipway_render::release::applyset_parent_name(&input.app);
-    if cluster
-        .get("v1", "Secret", ns, &parent)
-        .await
-        .ok()
-        .flatten()
-        .is_some()
-    {
+    if let Some(parent_label) = applyset_parent(cluster, input).await? {
+        let parent = slipway_render::release::applyset_parent_name(&input.app);
         cluster
             .delete("v1", "Secret", ns, &parent)
             .await
@@ -206,8 +202,8 @@ async fn uninstall_locked(
                 step: format!("removing the ApplySet parent Secret/{parent}"),
                 source,
             })?;
-        report(&format!("Secret/{parent}"));
-        done.objects.push(format!("Secret/{parent}"));
+        report(&parent_label);
+        done.objects.push(parent_label);
     }
     let now = jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -268,6 +264,22 @@ pub fn mark_uninstalled(r: &Release, now: &str, user: &str) -> Option<Release> {
         }
     }
     Some(marked)
+}
+
+/// `Secret/slipway-applyset-<app>`, the ApplySet's parent, when it exists.
+async fn applyset_parent(
+    cluster: &Arc<Cluster>,
+    input: &UninstallInput,
+) -> Result<Option<String>, UninstallError> {
+    let parent = slipway_render::release::applyset_parent_name(&input.app);
+    let found = cluster
+        .get("v1", "Secret", &input.namespace, &parent)
+        .await
+        .map_err(|source| UninstallError::Step {
+            step: format!("reading the ApplySet parent Secret/{parent}"),
+            source,
+        })?;
+    Ok(found.map(|_| format!("Secret/{parent}")))
 }
 
 /// The records of the app in the namespace and the members of its ApplySet found on

@@ -125,6 +125,7 @@ spec:
         "  - Deployment/api",
         "  - Job/migrate-r1",
         "  - Secret/api-token",
+        "  - Secret/slipway-applyset-shop",
     ] {
         assert!(err.contains(name), "{err}");
     }
