@@ -184,7 +184,7 @@ fn status_shows_an_interrupted_first_release_and_what_runs() {
     assert_eq!(code, 0, "{err}");
     assert!(!out.contains("no release yet"), "{out}");
     assert!(
-        out.contains("no successful release; showing revision 1 (failed)"),
+        out.contains("no deployed release; showing revision 1 (failed)"),
         "{out}"
     );
     assert!(out.contains("deployment/api"), "{out}");

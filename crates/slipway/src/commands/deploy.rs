@@ -888,7 +888,7 @@ async fn status_snapshot(
             (None, Some(r)) => {
                 let _ = writeln!(
                     text,
-                    "namespace {ns}: no successful release; showing revision {} ({}), started {} by {}",
+                    "namespace {ns}: no deployed release; showing revision {} ({}), started {} by {}",
                     r.revision,
                     r.status.as_str(),
                     r.started,
