@@ -226,7 +226,14 @@ fn status_shows_an_interrupted_first_release_and_what_runs() {
 #[test]
 fn dirty_refuse_stops_every_deploy_from_a_dirty_tree_and_the_record_says_dirty() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let p = Project::new("\x20   dirty: refuse\n");
+    let p = Project::new(
+        "\x20   dirty: refuse\n\
+         \x20 prod:\n\
+         \x20   cluster: sandbox\n\
+         \x20   namespace: shop-prod\n\
+         \x20   promote-from: dev\n\
+         \x20   dirty: refuse\n",
+    );
     p.git(&["init", "-q", "-b", "main"]);
     p.git(&["add", "."]);
     p.git(&["commit", "-q", "-m", "shop"]);
@@ -256,6 +263,24 @@ fn dirty_refuse_stops_every_deploy_from_a_dirty_tree_and_the_record_says_dirty()
     p.git(&["commit", "-q", "-m", "notes"]);
     let (code, _, err) = p.deploy(1);
     assert_eq!(code, 0, "{err}");
+
+    // A promotion renders this working tree's manifests: the policy holds for it too.
+    std::fs::write(p.path().join("notes.txt"), "changed\n").unwrap();
+    let (code, _, err) = text(&p.slipway(&["promote", "prod", "--yes"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("`environments.prod.dirty`"), "{err}");
+    let prod = kubectl_get(
+        &p.kubeconfig(),
+        "shop-prod",
+        &["deployments"],
+        "{.items[*].metadata.name}",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&prod.stdout),
+        "",
+        "nothing promoted"
+    );
+    p.git(&["checkout", "--", "notes.txt"]);
 
     // Under `warn` a dirty deploy goes on, says so, and is recorded as dirty.
     let config = std::fs::read_to_string(p.path().join("slipway.yaml")).unwrap();

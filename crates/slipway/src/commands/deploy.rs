@@ -987,6 +987,9 @@ pub fn promote(args: &PromoteArgs, global: &GlobalArgs, printer: &Printer) -> Re
     let env = project.environment(&args.env)?.clone();
     clusters::check_context(&source_env, global)?;
     clusters::check_context(&env, global)?;
+    // The images are the source's; the manifests and configuration come from this
+    // working tree, so the environment's `dirty` policy holds.
+    let (_, tree_dirty) = git_commit(&project, &env, DirtyCheck::Policy, global, printer)?;
     if env.policy.require_approval && !args.yes {
         approve(&env.name, &format!("promote `{}` to", source_env.name))?;
     }
@@ -1034,7 +1037,7 @@ pub fn promote(args: &PromoteArgs, global: &GlobalArgs, printer: &Printer) -> Re
         rollback: env.policy.rollback_on_failure,
         dry_run: false,
         wait_lock: Duration::ZERO,
-        git: (from.git_commit.clone(), from.git_dirty),
+        git: (from.git_commit.clone(), from.git_dirty || tree_dirty),
         images_from: Some(from),
     };
     release_environment(&project, &env, &[], &request, global, printer)
