@@ -11,7 +11,8 @@
 //!    release — a failed hook stops the release before any workload changes;
 //! 6. apply every object in dependency order with server-side apply; a field another
 //!    manager changed (`kubectl set image`) is reported, then taken back;
-//! 7. track the workloads that changed until they are all current, or a failure is
+//! 7. track every workload of the release — changed by this run or not, since a killed
+//!    deploy may have applied the same spec — until they are all current, or a failure is
 //!    certain, or the time budget is spent; then run the post-deploy hooks (smoke
 //!    tests), whose failure fails the release;
 //! 8. on success: record `deployed`, supersede the previous release, prune what the
@@ -338,7 +339,7 @@ async fn deploy_locked(
     let previous = record::current(&releases).cloned();
     let Prepared {
         objects,
-        plan,
+        plan: _,
         live,
         prune,
     } = prepare(cluster, input, &releases, report).await?;
@@ -415,11 +416,12 @@ async fn deploy_locked(
     let applied = apply_all(cluster, &objects, ns, Some(live), report).await;
     let result = match applied {
         Ok(changed) => {
+            // Every workload the release owns is followed, changed in this run or not:
+            // a killed deploy may have applied the same spec and left it never ready,
+            // and a release is only `deployed` when all of it runs what it records.
             let workloads: Vec<Workload> = objects
                 .iter()
-                .zip(&plan)
-                .filter(|(_, p)| p.change != Change::Unchanged)
-                .filter_map(|(o, _)| Workload::of(o, ns))
+                .filter_map(|o| Workload::of(o, ns))
                 .chain(changed)
                 .fold(Vec::new(), |mut acc, w| {
                     if !acc.contains(&w) {

@@ -140,10 +140,7 @@ pub fn compare(label: &str, recorded: &Value, live: &Value) -> WorkloadStatus {
     }
     WorkloadStatus {
         workload: label.to_string(),
-        ready: live
-            .pointer("/status/readyReplicas")
-            .and_then(Value::as_i64)
-            .unwrap_or(0),
+        ready: crate::status::ready_replicas(live),
         desired: live_replicas.unwrap_or(1),
         images: live_containers.into_iter().map(|(_, i)| i).collect(),
         drift,

@@ -1,0 +1,177 @@
+//! The deploy engine tells the truth, through the real binary against the project's
+//! sandbox: a release is recorded `deployed` only when every workload it owns runs what
+//! it records — whether this run changed it or a killed run did — and stays up once
+//! ready; `status` never counts an old pod as a ready replica of the new release.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+mod common;
+
+use common::sandbox::{self, image, kubectl_get, write_deployment, write_project};
+use common::{SERIAL, text};
+
+/// Exit code of a failed rollout whose previous release was restored (`src/exit.rs`).
+const ROLLED_BACK: i32 = 4;
+
+/// A project in a temporary directory whose `dev` environment is the project's sandbox,
+/// with a rollout timeout of `timeout`; the sandbox is stopped when the test ends.
+struct Project {
+    sandbox: common::Project,
+}
+
+impl Project {
+    fn new(policy: &str) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        write_project(
+            dir.path(),
+            &format!(
+                "\x20 dev:\n\
+                 \x20   cluster: sandbox\n\
+                 \x20   namespace: shop-dev\n\
+                 {policy}"
+            ),
+            "ready",
+        );
+        Project {
+            sandbox: common::Project { dir },
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.sandbox.path()
+    }
+
+    fn set_behavior(&self, behavior: &str) {
+        write_deployment(self.path(), behavior);
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        sandbox::command(self.path(), args)
+    }
+
+    fn slipway(&self, args: &[&str]) -> Output {
+        self.command(args)
+            .output()
+            .expect("the slipway binary runs")
+    }
+
+    fn deploy(&self, n: u32, extra: &[&str]) -> (i32, String, String) {
+        let pin = format!("api={}", image(n));
+        let mut args = vec!["deploy", "dev", "--image", &pin];
+        args.extend_from_slice(extra);
+        text(&self.slipway(&args))
+    }
+
+    /// Starts `slipway deploy dev --image api=<image> -o json` and kills it with SIGKILL
+    /// once its Deployment is applied and being tracked.
+    fn deploy_killed_after_apply(&self, n: u32) {
+        let pin = format!("api={}", image(n));
+        let mut child: Child = self
+            .command(&["deploy", "dev", "--image", &pin, "-o", "json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the slipway binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut applied = false;
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            applied |= line.contains("\"object\":\"Deployment/api\"");
+            let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if event["event"] == "progress" && event["workload"] == "deployment/api" {
+                break;
+            }
+        }
+        assert!(applied, "the Deployment was applied before the kill");
+        child.kill().unwrap();
+        assert_eq!(child.wait().unwrap().code(), None, "killed by a signal");
+    }
+
+    fn kubeconfig(&self) -> PathBuf {
+        self.sandbox.kubeconfig()
+    }
+
+    fn kubectl_get(&self, what: &[&str], jsonpath: &str) -> String {
+        let out = kubectl_get(&self.kubeconfig(), "shop-dev", what, jsonpath);
+        assert!(
+            out.status.success(),
+            "kubectl get {what:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `(revision, status)` of every release, oldest first.
+    fn history(&self) -> Vec<(u64, String)> {
+        let (code, out, err) = text(&self.slipway(&["history", "dev", "-o", "json"]));
+        assert_eq!(code, 0, "{err}");
+        let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let mut releases: Vec<_> = doc["namespaces"][0]["releases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["revision"].as_u64().unwrap(),
+                    r["status"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        releases.reverse();
+        releases
+    }
+
+    /// The Deployment runs `image` on both replicas, all of them ready.
+    fn assert_running(&self, image: &str) {
+        let get = |path: &str| self.kubectl_get(&["deployment", "api"], path);
+        assert_eq!(get("{.spec.template.spec.containers[0].image}"), image);
+        assert_eq!(
+            get("{.status.replicas}/{.status.updatedReplicas}/{.status.readyReplicas}"),
+            "2/2/2"
+        );
+    }
+}
+
+fn first_release(p: &Project) {
+    let (code, _, err) = p.deploy(1, &[]);
+    assert_eq!(code, 0, "{err}");
+    p.assert_running(&image(1));
+}
+
+#[test]
+fn rerun_after_a_kill_verifies_the_workloads_it_did_not_change() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = Project::new("\x20   timeout: 20s\n");
+    first_release(&p);
+
+    // A version that never becomes ready, killed once it is applied.
+    p.set_behavior("never-ready");
+    p.deploy_killed_after_apply(2);
+
+    // Its new pod is not ready; an old pod still counts in `readyReplicas`, but
+    // `status` does not call the Deployment ready.
+    let (code, out, err) = text(&p.slipway(&["status", "dev"]));
+    assert_eq!(code, 0, "{err}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("deployment/api"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(line.contains(" 0/2 ready"), "{out}");
+
+    // The same deploy again: its plan changes nothing, yet it follows the Deployment,
+    // finds it never ready, and restores revision 1.
+    let (code, _, err) = p.deploy(2, &["--wait-lock", "2m"]);
+    assert_eq!(code, ROLLED_BACK, "{err}");
+    assert!(err.contains("deployment/api"), "{err}");
+    assert_eq!(
+        p.history(),
+        [
+            (1, "deployed".to_string()),
+            (2, "failed".to_string()),
+            (3, "rolled-back".to_string()),
+        ]
+    );
+    p.assert_running(&image(1));
+}
