@@ -175,3 +175,26 @@ fn rerun_after_a_kill_verifies_the_workloads_it_did_not_change() {
     );
     p.assert_running(&image(1));
 }
+
+#[test]
+fn a_release_that_crashes_after_passing_its_probe_is_not_recorded_as_deployed() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // No `settle` in the file: the default window applies.
+    let p = Project::new("\x20   timeout: 60s\n");
+    first_release(&p);
+
+    // Ready at once, then the background worker dies three seconds after each start.
+    p.set_behavior("crash-after=3s");
+    let (code, _, err) = p.deploy(2, &[]);
+    assert_eq!(code, ROLLED_BACK, "{err}");
+    assert!(err.contains("watching its pods for restarts"), "{err}");
+    assert!(
+        err.contains("restarted") && err.contains("exit code 1"),
+        "the crash is named with how the container exited: {err}"
+    );
+    assert_eq!(
+        p.history(),
+        [(1, "deployed".to_string()), (2, "rolled-back".to_string())]
+    );
+    p.assert_running(&image(1));
+}
