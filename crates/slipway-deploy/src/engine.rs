@@ -1,7 +1,8 @@
 //! One release into one namespace, in order, stopping at the first failure with nothing
 //! half-done:
 //!
-//! 1. take the deploy lock (a Lease; a dead deploy's lease is taken over once expired);
+//! 1. take the deploy lock (a Lease; a dead deploy's lease is taken over once expired, or
+//!    at once when its process of this same machine no longer exists);
 //! 2. read the release records; a record a killed deploy left `pending` is concluded;
 //! 3. plan: server-side dry run of every object, compared with what the cluster has
 //!    (a dry run does only this, without the lock or concluding records: it writes
@@ -31,7 +32,7 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use crate::cluster::{Cluster, ClusterError, object_name, object_namespace};
-use crate::lock::{self, LockError};
+use crate::lock::{self, LockError, TakeOver};
 use crate::order;
 use crate::record::{self, Release, ReleaseImage, ReleaseStatus};
 use crate::track::{self, Diagnosis, Progress, TrackOptions, Workload};
@@ -109,7 +110,7 @@ pub struct Planned {
 #[derive(Debug, Clone)]
 pub enum Event {
     LockTaken {
-        took_over_from: Option<String>,
+        took_over_from: Option<TakeOver>,
     },
     Concluded {
         revision: u64,
@@ -295,7 +296,7 @@ pub async fn deploy(
             })??;
         return Ok(Outcome::Planned(planned.plan));
     }
-    let me = format!("{}/{}", input.user, std::process::id());
+    let me = lock::holder_identity(&input.user);
     let acquire = lock::acquire(Arc::clone(&cluster), &input.app, &ns, &me, input.wait_lock);
     let guard = unless_interrupted(&input.interrupt, acquire)
         .await
