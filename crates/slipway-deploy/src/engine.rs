@@ -8,8 +8,10 @@
 //!    (a dry run does only this, without the lock or concluding records: it writes
 //!    nothing);
 //! 4. record the new revision as `pending`;
-//! 5. run the pre-deploy hooks (migration Jobs) to completion under names unique to the
-//!    release — a failed hook stops the release before any workload changes;
+//! 5. wait for the hook Jobs of earlier releases that still run (a killed deploy's
+//!    migration), then run the pre-deploy hooks (migration Jobs) to completion under
+//!    names unique to the release — a failed hook stops the release before any workload
+//!    changes;
 //! 6. apply every object in dependency order with server-side apply; a field another
 //!    manager changed (`kubectl set image`) is reported, then taken back;
 //! 7. track every workload of the release — changed by this run or not, since a killed
@@ -373,6 +375,31 @@ async fn deploy_locked(
     let hooks_started = Instant::now();
     let (post_hooks, pre_hooks): (Vec<&Hook>, Vec<&Hook>) =
         input.hooks.iter().partition(|h| h.post_deploy);
+    // A hook Job of an earlier, interrupted release may still run: never beside it.
+    if !input.hooks.is_empty() {
+        let wait = unless_interrupted(
+            &input.interrupt,
+            wait_for_earlier_hooks(cluster, ns, &input.hooks, revision, report),
+        );
+        let (outcome, error) = match wait.await {
+            Some(Ok(())) => (None, None),
+            Some(Err(DeployError::HookFailed { name, diagnosis })) => (
+                Some(format!("hook `{name}`: {}", diagnosis.message)),
+                Some(DeployError::HookFailed { name, diagnosis }),
+            ),
+            Some(Err(e)) => return Err(e),
+            None => (
+                Some("interrupted while an earlier release's hook Job ran".to_owned()),
+                Some(DeployError::Interrupted {
+                    during: "while waiting for an earlier release's hook Job".into(),
+                }),
+            ),
+        };
+        if let (Some(outcome), Some(error)) = (outcome, error) {
+            record_stopped(cluster, &mut release, outcome, report).await?;
+            return Err(error);
+        }
+    }
     for hook in &pre_hooks {
         let run = run_hook(cluster, ns, hook, revision, report);
         let (outcome, error) = match unless_interrupted(&input.interrupt, run).await {
@@ -865,6 +892,115 @@ async fn delete_object(cluster: &Arc<Cluster>, obj: &Value, ns: &str) -> Result<
         .await
 }
 
+/// Waits for the hook Jobs of earlier releases that still run — a deploy killed or
+/// interrupted while its migration ran leaves its Job running — so that no hook of this
+/// release (`revision`) ever runs beside one of them. Each is waited for up to its hook's
+/// timeout, and reported as it goes; a Job that failed is over too.
+///
+/// # Errors
+///
+/// [`DeployError::HookFailed`] when one still runs after its hook's timeout;
+/// a cluster error.
+async fn wait_for_earlier_hooks(
+    cluster: &Arc<Cluster>,
+    ns: &str,
+    hooks: &[Hook],
+    revision: u64,
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Result<(), DeployError> {
+    let jobs = cluster
+        .list("batch/v1", "Job", ns, "")
+        .await
+        .during("reading the hook Jobs of earlier releases")?;
+    for hook in hooks {
+        let base = object_name(&hook.job).unwrap_or(&hook.name);
+        for job in &jobs {
+            let Some(name) = object_name(job) else {
+                continue;
+            };
+            let Some(of) = hook_job_revision(base, name).filter(|r| *r != revision) else {
+                continue;
+            };
+            if job_finished(job) {
+                continue;
+            }
+            let workload = Workload {
+                api_version: "batch/v1".into(),
+                kind: "Job".into(),
+                namespace: ns.to_string(),
+                name: name.to_string(),
+            };
+            report(Event::Progress(Progress {
+                workload: workload.label(),
+                state: crate::status::State::InProgress,
+                message: format!(
+                    "hook `{}` of revision {of} still runs: waiting for it to end before any hook of revision {revision} starts",
+                    hook.name
+                ),
+            }));
+            let options = TrackOptions {
+                timeout: hook.timeout,
+                crashloop_tolerance: u32::MAX,
+                since: Timestamp::now(),
+                settle: Duration::ZERO,
+            };
+            let progress = |p: &Progress| report(Event::Progress(p.clone()));
+            let tracked = track::track(
+                cluster,
+                ns,
+                std::slice::from_ref(&workload),
+                &options,
+                &progress,
+            )
+            .await;
+            let Err(diagnosis) = tracked else { continue };
+            // Failed is over as well; only a Job that still runs stops this release.
+            let now = cluster
+                .get("batch/v1", "Job", ns, name)
+                .await
+                .during(format!("reading Job `{name}`"))?;
+            if now.as_ref().is_none_or(job_finished) {
+                continue;
+            }
+            return Err(DeployError::HookFailed {
+                name: hook.name.clone(),
+                diagnosis: Box::new(Diagnosis {
+                    message: format!(
+                        "the Job `{name}` of revision {of} still runs after {}s; no hook of revision {revision} was started beside it (delete the Job to stop it)",
+                        hook.timeout.as_secs()
+                    ),
+                    ..*diagnosis
+                }),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The revision whose hook Job `name` is, when it is one of the hook Job `base`
+/// (`migrate-r12` → 12).
+fn hook_job_revision(base: &str, name: &str) -> Option<u64> {
+    let digits = name.strip_prefix(base)?.strip_prefix("-r")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// A Job that completed or failed, or is being deleted with no pod left running.
+fn job_finished(job: &Value) -> bool {
+    let condition = |kind: &str| {
+        crate::value::condition_parts(job, kind).is_some_and(|(status, _, _)| status == "True")
+    };
+    let active = job
+        .pointer("/status/active")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    condition("Complete")
+        || condition("Failed")
+        || (job.pointer("/metadata/deletionTimestamp").is_some() && active == 0)
+}
+
 /// Runs a hook Job to completion under a name unique to the release.
 async fn run_hook(
     cluster: &Arc<Cluster>,
@@ -1152,6 +1288,18 @@ mod tests {
         let prune = prune_candidates(Some(&previous), &now, &[older, previous.clone()], "shop");
         let names: Vec<&str> = prune.iter().map(|o| object_name(o).unwrap()).collect();
         assert_eq!(names, ["cfg-bbb", "old"]);
+    }
+
+    #[test]
+    fn hook_jobs_of_other_revisions_are_recognised_by_name() {
+        assert_eq!(hook_job_revision("migrate", "migrate-r12"), Some(12));
+        assert_eq!(hook_job_revision("migrate", "migrate-r"), None);
+        assert_eq!(hook_job_revision("migrate", "migrate-data-r2"), None);
+        assert_eq!(hook_job_revision("migrate", "other-r2"), None);
+        let running = json!({"status": {"active": 1}});
+        assert!(!job_finished(&running));
+        let failed = json!({"status": {"conditions": [{"type": "Failed", "status": "True"}]}});
+        assert!(job_finished(&failed));
     }
 
     #[test]

@@ -123,6 +123,50 @@ impl Project {
         releases
     }
 
+    /// Adds the pre-deploy hook `migrate`: the Job of `hooks/migrate.yaml`, see
+    /// [`Project::set_migration`].
+    fn add_migration(&self, behavior: &str) {
+        let config = self.path().join("slipway.yaml");
+        let text = std::fs::read_to_string(&config).unwrap().replace(
+            "manifests: k8s\n",
+            "manifests: k8s\nhooks:\n  migrate:\n    job: hooks/migrate.yaml\n    timeout: 2m\n",
+        );
+        std::fs::write(&config, text).unwrap();
+        std::fs::create_dir_all(self.path().join("hooks")).unwrap();
+        self.set_migration(behavior);
+    }
+
+    /// Rewrites the migration Job so that its pod behaves as `behavior` says
+    /// (`complete-after=30s`).
+    fn set_migration(&self, behavior: &str) {
+        std::fs::write(
+            self.path().join("hooks/migrate.yaml"),
+            format!(
+                "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+spec:
+  backoffLimit: 0
+  template:
+    metadata:
+      annotations: {{ dev.slipway.sandbox/behavior: \"{behavior}\" }}
+    spec:
+      restartPolicy: Never
+      securityContext: {{ runAsNonRoot: true, runAsUser: 65532 }}
+      containers:
+        - name: migrate
+          image: registry.example.com/shop/migrate:1@sha256:{:064x}
+          resources:
+            requests: {{ cpu: 10m, memory: 16Mi }}
+            limits: {{ memory: 32Mi }}
+",
+                1
+            ),
+        )
+        .unwrap();
+    }
+
     /// The Deployment runs `image` on both replicas, all of them ready.
     fn assert_running(&self, image: &str) {
         let get = |path: &str| self.kubectl_get(&["deployment", "api"], path);
@@ -197,4 +241,52 @@ fn a_release_that_crashes_after_passing_its_probe_is_not_recorded_as_deployed() 
         [(1, "deployed".to_string()), (2, "rolled-back".to_string())]
     );
     p.assert_running(&image(1));
+}
+
+#[test]
+fn a_rerun_never_runs_its_migration_beside_the_killed_deploys() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = Project::new("\x20   timeout: 60s\n");
+    p.add_migration("complete-after=1s");
+    first_release(&p);
+
+    // A deploy killed while its migration runs (it takes 20 s): its Job goes on.
+    p.set_migration("complete-after=20s");
+    let pin = format!("api={}", image(2));
+    let mut child = p
+        .command(&["deploy", "dev", "--image", &pin, "-o", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    for line in BufReader::new(stdout).lines() {
+        let event: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if event["event"] == "hook-started" {
+            assert_eq!(event["job"], "migrate-r2");
+            break;
+        }
+    }
+    // Let the Job's pod start.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        p.kubectl_get(&["job", "migrate-r2"], "{.status.active}"),
+        "1"
+    );
+
+    // The next deploy waits for that migration to end before it starts its own.
+    p.set_migration("complete-after=1s");
+    let (code, _, err) = p.deploy(2, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("job/migrate-r2"), "the wait is shown: {err}");
+    let finished = p.kubectl_get(&["job", "migrate-r2"], "{.status.completionTime}");
+    let started = p.kubectl_get(&["job", "migrate-r3"], "{.metadata.creationTimestamp}");
+    assert!(!finished.is_empty(), "the first migration finished");
+    // RFC 3339 times of one format compare as strings.
+    assert!(
+        started >= finished,
+        "the second migration was created at {started}, before the first one finished at {finished}"
+    );
 }
