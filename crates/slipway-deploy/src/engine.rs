@@ -190,6 +190,11 @@ pub enum DeployError {
     /// Interrupted before any workload changed.
     #[error("interrupted {during}; no workload was changed")]
     Interrupted { during: String },
+    /// The cluster refuses an object of the release as it is (an invalid name, a value
+    /// too large, a kind it does not serve), found before any hook ran or any object was
+    /// applied: running the same release again cannot succeed.
+    #[error("the cluster refuses `{object}`: {message}")]
+    Refused { object: String, message: String },
 }
 
 impl DeployError {
@@ -256,6 +261,8 @@ pub async fn deploy(
     report: &(dyn Fn(Event) + Send + Sync),
 ) -> Result<Outcome, DeployError> {
     let ns = input.namespace.clone();
+    // A kind the cluster does not serve is refused before anything is written.
+    served_kinds(&cluster, &input.objects).await?;
     // The target namespace is part of the environment: it is created when missing.
     if cluster.get("v1", "Namespace", "", &ns).await?.is_none() {
         if input.dry_run {
@@ -727,25 +734,124 @@ async fn restore(
     track::track(cluster, ns, &workloads, &options, &progress).await
 }
 
+/// Checks that the cluster serves the kind of every object, other than kinds a
+/// CustomResourceDefinition of the same release defines.
+///
+/// # Errors
+///
+/// [`DeployError::Refused`] naming the first object of a kind the cluster does not serve.
+async fn served_kinds(cluster: &Arc<Cluster>, objects: &[Value]) -> Result<(), DeployError> {
+    let defined = kinds_defined_by_crds(objects);
+    let mut seen = BTreeSet::new();
+    for obj in objects {
+        let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+        if !seen.insert((api_version, kind)) || defined.contains(&(group_of(api_version), kind)) {
+            continue;
+        }
+        match cluster.api(api_version, kind, None).await {
+            Ok(_) => {}
+            Err(ClusterError::UnknownKind { .. }) => {
+                return Err(DeployError::Refused {
+                    object: object_label(obj),
+                    message: format!(
+                        "the cluster does not serve the kind `{kind}` in `{api_version}`; install its CustomResourceDefinition first, or add it to the release"
+                    ),
+                });
+            }
+            Err(e) => {
+                return Err(e).during(format!("looking up the kind of {}", object_label(obj)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `(group, kind)` of every kind a CustomResourceDefinition among `objects` defines.
+fn kinds_defined_by_crds(objects: &[Value]) -> BTreeSet<(&str, &str)> {
+    objects
+        .iter()
+        .filter(|o| o.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition"))
+        .filter_map(|crd| {
+            Some((
+                crd.pointer("/spec/group")?.as_str()?,
+                crd.pointer("/spec/names/kind")?.as_str()?,
+            ))
+        })
+        .collect()
+}
+
+/// The group of an `apiVersion` (`apps/v1` → `apps`, `v1` → ``).
+fn group_of(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map_or("", |(g, _)| g)
+}
+
+/// A refusal of the API server (`400 BadRequest`, `422 Invalid`) of a dry run of `obj`
+/// as [`DeployError::Refused`]; other errors as they are.
+fn refusal(obj: &Value, e: ClusterError) -> DeployError {
+    match e {
+        ClusterError::Api {
+            code: 400 | 422,
+            message,
+            ..
+        } => DeployError::Refused {
+            object: object_label(obj),
+            message,
+        },
+        ClusterError::UnknownKind { .. } => DeployError::Refused {
+            object: object_label(obj),
+            message: e.to_string(),
+        },
+        other => DeployError::Cluster(other),
+    }
+}
+
 /// How many requests a release keeps in flight: enough to hide the round trips of a
 /// remote API server, few enough not to be throttled by it.
 const IN_FLIGHT: usize = 8;
 
-/// Server-side dry run of every object, compared with the cluster; several objects at a
-/// time. Returns the plan and each object as the cluster had it.
+/// Server-side dry run of every object, new ones included, compared with the cluster;
+/// several objects at a time. Returns the plan and each object as the cluster had it.
+/// An object of a kind that a CustomResourceDefinition of the release defines, which
+/// the cluster does not serve yet, is planned as created without a dry run.
+///
+/// # Errors
+///
+/// [`DeployError::Refused`] when the cluster refuses an object as it is; a cluster error.
 async fn plan(
     cluster: &Arc<Cluster>,
     objects: &[Value],
     ns: &str,
 ) -> Result<(Vec<Planned>, Vec<Option<Value>>), DeployError> {
+    let defined = kinds_defined_by_crds(objects);
+    let defined = &defined;
     let results: Vec<Result<(Planned, Option<Value>), DeployError>> = stream::iter(objects)
         .map(|obj| async move {
             let step = || format!("planning {}", object_label(obj));
-            let live = get_live(cluster, obj, ns).await.during(step())?;
+            let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+            let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+            let live = match get_live(cluster, obj, ns).await {
+                Err(ClusterError::UnknownKind { .. })
+                    if defined.contains(&(group_of(api_version), kind)) =>
+                {
+                    let planned = Planned {
+                        object: object_label(obj),
+                        change: Change::Create,
+                    };
+                    return Ok((planned, None));
+                }
+                other => other.map_err(|e| refusal(obj, e)).during(step())?,
+            };
+            // Every object is dry-run, new ones too: the server refuses an invalid one
+            // now, before any hook runs, rather than at apply.
+            let dry = cluster
+                .apply(obj, ns, true, true)
+                .await
+                .map_err(|e| refusal(obj, e))
+                .during(step())?;
             let change = match &live {
                 None => Change::Create,
                 Some(live) => {
-                    let dry = cluster.apply(obj, ns, true, true).await.during(step())?;
                     let fields = changed_fields(live, &dry);
                     if fields.is_empty() {
                         Change::Unchanged
@@ -1300,6 +1406,17 @@ mod tests {
         assert!(!job_finished(&running));
         let failed = json!({"status": {"conditions": [{"type": "Failed", "status": "True"}]}});
         assert!(job_finished(&failed));
+    }
+
+    #[test]
+    fn kinds_a_crd_of_the_release_defines_are_known_before_it_is_applied() {
+        let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "widgets.example.com"},
+            "spec": {"group": "example.com", "names": {"kind": "Widget", "plural": "widgets"}}});
+        let objects = [crd, obj("ConfigMap", "c")];
+        let defined = kinds_defined_by_crds(&objects);
+        assert!(defined.contains(&(group_of("example.com/v1"), "Widget")));
+        assert!(!defined.contains(&(group_of("v1"), "ConfigMap")));
     }
 
     #[test]

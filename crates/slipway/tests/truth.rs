@@ -290,3 +290,65 @@ fn a_rerun_never_runs_its_migration_beside_the_killed_deploys() {
         "the second migration was created at {started}, before the first one finished at {finished}"
     );
 }
+
+/// Exit code of a release that failed validation (`src/exit.rs`).
+const VALIDATION: i32 = 3;
+
+#[test]
+fn a_new_object_the_cluster_refuses_stops_diff_and_deploy_before_the_migration() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = Project::new("\x20   timeout: 60s\n");
+    p.add_migration("complete-after=1s");
+    first_release(&p);
+
+    // A new ConfigMap whose label value the API server refuses.
+    std::fs::write(
+        p.path().join("k8s/extra.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  labels:\n    tier: \"not valid!\"\ndata:\n  a: b\n",
+    )
+    .unwrap();
+    let (code, _, err) = text(&p.slipway(&["diff", "dev"]));
+    assert_eq!(code, VALIDATION, "{err}");
+    assert!(
+        err.contains("the cluster refuses `ConfigMap/extra`") && err.contains("not valid!"),
+        "{err}"
+    );
+    let (code, _, err) = p.deploy(2, &[]);
+    assert_eq!(code, VALIDATION, "{err}");
+    assert!(
+        err.contains("the cluster refuses `ConfigMap/extra`"),
+        "{err}"
+    );
+    assert!(!err.contains("running job"), "no migration ran: {err}");
+    let jobs = p.kubectl_get(&["jobs"], "{.items[*].metadata.name}");
+    assert_eq!(jobs, "migrate-r1");
+    assert_eq!(p.history(), [(1, "deployed".to_string())]);
+    p.assert_running(&image(1));
+}
+
+#[test]
+fn a_kind_the_cluster_does_not_serve_is_refused_before_anything_is_written() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = Project::new("\x20   timeout: 60s\n");
+    std::fs::write(
+        p.path().join("k8s/widget.yaml"),
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: gear\nspec:\n  size: 3\n",
+    )
+    .unwrap();
+    let (code, _, err) = p.deploy(1, &[]);
+    assert_eq!(code, VALIDATION, "{err}");
+    assert!(
+        err.contains("the cluster refuses `Widget/gear`")
+            && err.contains("does not serve the kind `Widget` in `example.com/v1`"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("running the same command again converges"),
+        "{err}"
+    );
+    // Neither the namespace nor the lock's Lease was written.
+    let out = p
+        .sandbox
+        .kubectl(&["get", "namespace", "shop-dev", "-o", "name"]);
+    assert!(!out.status.success(), "the namespace was not created");
+}
