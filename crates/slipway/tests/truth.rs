@@ -352,3 +352,33 @@ fn a_kind_the_cluster_does_not_serve_is_refused_before_anything_is_written() {
         .kubectl(&["get", "namespace", "shop-dev", "-o", "name"]);
     assert!(!out.status.success(), "the namespace was not created");
 }
+
+#[test]
+fn names_and_sizes_the_cluster_refuses_are_caught_offline_by_validate() {
+    let p = Project::new("\x20   timeout: 60s\n");
+    std::fs::write(
+        p.path().join("k8s/bad.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Api_Bad\ndata:\n  a: b\n",
+    )
+    .unwrap();
+    let big = "x".repeat(1024 * 1024 + 1);
+    std::fs::write(
+        p.path().join("k8s/big.yaml"),
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n  blob: {big}\n"),
+    )
+    .unwrap();
+    let (code, out, err) = text(&p.slipway(&["validate", "dev"]));
+    let all = format!("{out}{err}");
+    assert_eq!(code, VALIDATION, "{all}");
+    assert!(all.contains("k8s/bad.yaml:4:9"), "{all}");
+    assert!(
+        all.contains("`Api_Bad` is not a valid name: it must be an RFC 1123 subdomain"),
+        "{all}"
+    );
+    assert!(all.contains("e.g. `api-bad`"), "{all}");
+    assert!(all.contains("k8s/big.yaml:5:1"), "{all}");
+    assert!(
+        all.contains("the ConfigMap holds 1048581 bytes of data, more than the 1 MiB"),
+        "{all}"
+    );
+}
