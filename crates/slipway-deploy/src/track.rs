@@ -7,6 +7,11 @@
 //! crashing ends the rollout at once, with the pod, the reason, the last events and the
 //! last log lines. A one-second clock only re-evaluates time-based rules (an
 //! unschedulable pod's grace window, the deadline); nothing polls the API.
+//!
+//! A watch that fails is restarted with kube-runtime's exponential back-off with jitter
+//! (from 0.8 s up to 30 s), never at once; and when no watch has had an answer for
+//! [`UNREACHABLE_AFTER`], the cluster counts as unreachable and tracking fails then,
+//! whatever time budget is left.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,7 +21,7 @@ use futures::stream::{self, BoxStream, StreamExt};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DynamicObject, LogParams};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::Value;
 
 use crate::cluster::{Cluster, ClusterError, object_name};
@@ -129,12 +134,19 @@ pub struct TrackOptions {
     pub settle: Duration,
 }
 
+/// How long every watch may fail without an answer before the cluster counts as
+/// unreachable and tracking fails (`ClusterUnreachable`), whatever the timeout.
+pub const UNREACHABLE_AFTER: Duration = Duration::from_secs(30);
+
 enum Update {
     Workload(usize, Option<Value>),
     Pod(Value),
     PodGone(String),
     Tick,
+    /// A watch (re)started or resynced: the cluster answered.
     Restarted,
+    /// A watch failed; it is retried after a back-off.
+    WatchFailed(String),
 }
 
 /// Follows `workloads` (all in one namespace) until they are all current.
@@ -160,13 +172,16 @@ pub async fn track(
             .await
             .map_err(|e| cluster_failure(w, e))?;
         let config = watcher::Config::default().fields(&format!("metadata.name={}", w.name));
-        let s = watcher::watcher(api, config).map(move |event| match event {
-            Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
-                Update::Workload(i, serde_json::to_value(o).ok())
-            }
-            Ok(watcher::Event::Delete(_)) => Update::Workload(i, None),
-            Ok(watcher::Event::Init | watcher::Event::InitDone) | Err(_) => Update::Restarted,
-        });
+        let s = watcher::watcher(api, config)
+            .default_backoff()
+            .map(move |event| match event {
+                Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
+                    Update::Workload(i, serde_json::to_value(o).ok())
+                }
+                Ok(watcher::Event::Delete(_)) => Update::Workload(i, None),
+                Ok(watcher::Event::Init | watcher::Event::InitDone) => Update::Restarted,
+                Err(e) => Update::WatchFailed(e.to_string()),
+            });
         streams.push(s.boxed());
     }
     let pods: Api<DynamicObject> = cluster
@@ -175,6 +190,7 @@ pub async fn track(
         .map_err(|e| cluster_failure(&workloads[0], e))?;
     streams.push(
         watcher::watcher(pods, watcher::Config::default())
+            .default_backoff()
             .map(|event| match event {
                 Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
                     serde_json::to_value(o).map_or(Update::Restarted, Update::Pod)
@@ -182,7 +198,8 @@ pub async fn track(
                 Ok(watcher::Event::Delete(o)) => {
                     Update::PodGone(o.metadata.name.unwrap_or_default())
                 }
-                _ => Update::Restarted,
+                Ok(watcher::Event::Init | watcher::Event::InitDone) => Update::Restarted,
+                Err(e) => Update::WatchFailed(e.to_string()),
             })
             .boxed(),
     );
@@ -199,6 +216,8 @@ pub async fn track(
     // Once every workload is current with a settle window: when it ends, and each
     // container's restarts at the moment the rollout was ready.
     let mut settling: Option<(tokio::time::Instant, BTreeMap<String, i64>)> = None;
+    // Since when every answer was a failure, and the last one.
+    let mut failing: Option<(tokio::time::Instant, String)> = None;
 
     loop {
         let until = settling.as_ref().map_or(deadline, |(end, _)| *end);
@@ -222,6 +241,32 @@ pub async fn track(
                 timeout_diagnosis(cluster, workloads, &current, &pod_cache, options).await,
             ));
         }
+        match &update {
+            Some(Update::WatchFailed(error)) => {
+                let since = failing
+                    .as_ref()
+                    .map_or_else(tokio::time::Instant::now, |f| f.0);
+                failing = Some((since, error.clone()));
+            }
+            Some(Update::Tick) | None => {}
+            Some(_) => failing = None,
+        }
+        if let Some((since, error)) = &failing
+            && since.elapsed() >= UNREACHABLE_AFTER
+        {
+            return Err(Box::new(Diagnosis {
+                workload: workloads[0].label(),
+                reason: "ClusterUnreachable".into(),
+                message: format!(
+                    "the cluster has not answered for {}s: {error}",
+                    UNREACHABLE_AFTER.as_secs()
+                ),
+                pod: None,
+                container: None,
+                events: vec![],
+                logs: vec![],
+            }));
+        }
         match update {
             Some(Update::Workload(i, obj)) => current[i] = obj,
             Some(Update::Pod(p)) => {
@@ -235,7 +280,7 @@ pub async fn track(
             Some(Update::PodGone(name)) => {
                 pod_cache.remove(&name);
             }
-            Some(Update::Tick | Update::Restarted) => {}
+            Some(Update::Tick | Update::Restarted | Update::WatchFailed(_)) => {}
             None => {
                 // The deadline passed (or every stream ended).
                 return Err(Box::new(
