@@ -1001,7 +1001,8 @@ async fn delete_object(cluster: &Arc<Cluster>, obj: &Value, ns: &str) -> Result<
 /// Waits for the hook Jobs of earlier releases that still run — a deploy killed or
 /// interrupted while its migration ran leaves its Job running — so that no hook of this
 /// release (`revision`) ever runs beside one of them. Each is waited for up to its hook's
-/// timeout, and reported as it goes; a Job that failed is over too.
+/// timeout, and reported as it goes; a Job that failed is over too, and one whose pod
+/// can never start (a missing image) ran nothing and is stopped.
 ///
 /// # Errors
 ///
@@ -1068,6 +1069,22 @@ async fn wait_for_earlier_hooks(
             if now.as_ref().is_none_or(job_finished) {
                 continue;
             }
+            // A Job whose pod can never start (its image is missing, say) runs nothing:
+            // it is stopped, so that it cannot start later beside this release's hook.
+            if NEVER_STARTS.contains(&diagnosis.reason.as_str()) {
+                delete_object(cluster, job, ns)
+                    .await
+                    .during(format!("stopping Job `{name}`"))?;
+                report(Event::Progress(Progress {
+                    workload: workload.label(),
+                    state: crate::status::State::Terminating,
+                    message: format!(
+                        "stopped: its pod never started ({}), so it ran nothing",
+                        diagnosis.reason
+                    ),
+                }));
+                continue;
+            }
             return Err(DeployError::HookFailed {
                 name: hook.name.clone(),
                 diagnosis: Box::new(Diagnosis {
@@ -1082,6 +1099,19 @@ async fn wait_for_earlier_hooks(
     }
     Ok(())
 }
+
+/// Reasons of a pod whose container can never start as it is: a Job with such a pod runs
+/// nothing and can be stopped safely.
+const NEVER_STARTS: &[&str] = &[
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "InvalidImageName",
+    "ErrImageNeverPull",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+    "RunContainerError",
+    "Unschedulable",
+];
 
 /// The revision whose hook Job `name` is, when it is one of the hook Job `base`
 /// (`migrate-r12` → 12).
