@@ -358,9 +358,13 @@ pub async fn track(
                 .flat_map(|obj| pods_of(obj, &pod_cache))
                 .collect();
             // Pods that have been ready for the whole window already (a workload this
-            // release did not change) need not be watched again; otherwise the whole
-            // window is watched.
-            if settle_left(&pods, options.settle, now).is_zero() {
+            // release did not change) need not be watched again — when every pod the
+            // workloads want has been seen; otherwise the whole window is watched.
+            let all_seen = current
+                .iter()
+                .flatten()
+                .all(|obj| pods_of(obj, &pod_cache).len() as i64 >= desired_pods(obj));
+            if all_seen && settle_left(&pods, options.settle, now).is_zero() {
                 return Ok(());
             }
             let left = options.settle;
@@ -507,6 +511,22 @@ fn restarted(
         }
     }
     None
+}
+
+/// How many pods a workload wants running: its replicas, or a DaemonSet's scheduled
+/// pods; none for a Job.
+fn desired_pods(obj: &Value) -> i64 {
+    match obj.get("kind").and_then(Value::as_str) {
+        Some("Deployment" | "StatefulSet") => obj
+            .pointer("/spec/replicas")
+            .and_then(Value::as_i64)
+            .unwrap_or(1),
+        Some("DaemonSet") => obj
+            .pointer("/status/desiredNumberScheduled")
+            .and_then(Value::as_i64)
+            .unwrap_or(0),
+        _ => 0,
+    }
 }
 
 /// How much longer `pods` must be watched so that each has been ready for `settle`;
@@ -945,6 +965,15 @@ mod tests {
         let down = pod(0, json!({"terminated": {"exitCode": 1}}));
         let (_, problem) = restarted(&deploy, &at(down), &none, Restarts::AfterReady).unwrap();
         assert_eq!(problem.reason, "RestartedAfterReady");
+    }
+
+    #[test]
+    fn desired_pods_by_kind() {
+        let d = json!({"kind": "Deployment", "spec": {"replicas": 3}});
+        assert_eq!(desired_pods(&d), 3);
+        let ds = json!({"kind": "DaemonSet", "status": {"desiredNumberScheduled": 1}});
+        assert_eq!(desired_pods(&ds), 1);
+        assert_eq!(desired_pods(&json!({"kind": "Job"})), 0);
     }
 
     #[test]
