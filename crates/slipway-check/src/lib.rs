@@ -22,6 +22,7 @@
 mod decode;
 mod locate;
 mod model;
+mod names;
 mod policy;
 mod rules;
 mod schema;
@@ -167,7 +168,11 @@ fn decode_one(
         );
     }
     let (api_version, kind) = (object.id.api_version.clone(), object.id.kind.clone());
-    match decode::lookup(&api_version, &kind) {
+    let lookup = decode::lookup(&api_version, &kind);
+    if matches!(lookup, Lookup::Builtin(_) | Lookup::Undecoded) {
+        refused_by_any_server(object, &api_version, &kind, sink);
+    }
+    match lookup {
         Lookup::Builtin(builtin) => {
             let (typed, violations) = decode::decode_builtin(builtin, value, schemas);
             report_violations(sink, object, violations);
@@ -233,6 +238,45 @@ fn decode_one(
                 }
             }
         }
+    }
+}
+
+/// What the API server refuses of a built-in object whatever its spec: a name not of the
+/// form its kind needs, a ConfigMap or Secret over 1 MiB.
+fn refused_by_any_server(object: &Object<'_>, api_version: &str, kind: &str, sink: &mut Sink<'_>) {
+    let value = &object.manifest.object;
+    let form = names::name_form(decode::group_of(api_version), kind);
+    if let Some(name) = value["metadata"]["name"].as_str().filter(|n| !n.is_empty())
+        && let Some(problem) = names::name_problem(name, form)
+    {
+        let suggestion = names::suggested_name(name);
+        let fix = if suggestion.is_empty() || names::name_problem(&suggestion, form).is_some() {
+            "rename it: the cluster refuses this name".to_owned()
+        } else {
+            format!("rename it, e.g. `{suggestion}`: the cluster refuses this name")
+        };
+        sink.push(rules::SCHEMA, object, "metadata.name", problem, fix);
+    }
+    let bytes = names::data_bytes(kind, value);
+    if bytes > names::MAX_DATA_BYTES {
+        let field = if value.get("data").is_some() {
+            "data"
+        } else if value.get("binaryData").is_some() {
+            "binaryData"
+        } else {
+            "stringData"
+        };
+        sink.push_at(
+            rules::SCHEMA,
+            object,
+            field,
+            Anchor::Key,
+            format!(
+                "the {kind} holds {bytes} bytes of data, more than the 1 MiB ({} bytes) the cluster accepts",
+                names::MAX_DATA_BYTES
+            ),
+            "keep large files out of ConfigMaps and Secrets: mount a volume or fetch them at start-up",
+        );
     }
 }
 

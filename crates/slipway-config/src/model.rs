@@ -405,6 +405,14 @@ pub struct PolicyOverrides {
     pub rules: BTreeMap<String, RuleLevel>,
 }
 
+/// The default `settle` window: 15 s. A readiness probe often answers before the
+/// application is healthy (a port that is open while a background worker dies), and such
+/// a release turns ready and then crashes within seconds; the kubelet restarts a crashed
+/// container at once the first time, so a window of 15 s sees the restart. Pods that
+/// have been ready that long already (a workload the release did not change) are not
+/// watched again.
+pub const DEFAULT_SETTLE: Duration = Duration::from_secs(15);
+
 /// The policy in force for an environment: environment keys, then `defaults`, then the
 /// built-in defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -420,7 +428,7 @@ pub struct Policy {
     /// Restarts tolerated before a crash loop is a failure (default 2).
     pub crashloop_tolerance: u32,
     /// How long the pods of a finished rollout are watched for a restart before the
-    /// release counts as deployed (default 0: not watched).
+    /// release counts as deployed (default [`DEFAULT_SETTLE`]).
     pub settle: Duration,
     /// Rule level overrides; `defaults` merged with the environment's, rule by rule.
     pub rules: BTreeMap<String, RuleLevel>,
@@ -434,7 +442,7 @@ impl Default for Policy {
             require_approval: false,
             dirty: DirtyPolicy::Warn,
             crashloop_tolerance: 2,
-            settle: Duration::ZERO,
+            settle: DEFAULT_SETTLE,
             rules: BTreeMap::new(),
         }
     }

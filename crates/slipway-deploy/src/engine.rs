@@ -1,17 +1,21 @@
 //! One release into one namespace, in order, stopping at the first failure with nothing
 //! half-done:
 //!
-//! 1. take the deploy lock (a Lease; a dead deploy's lease is taken over once expired);
+//! 1. take the deploy lock (a Lease; a dead deploy's lease is taken over once expired, or
+//!    at once when its process of this same machine no longer exists);
 //! 2. read the release records; a record a killed deploy left `pending` is concluded;
 //! 3. plan: server-side dry run of every object, compared with what the cluster has
 //!    (a dry run does only this, without the lock or concluding records: it writes
 //!    nothing);
 //! 4. record the new revision as `pending`;
-//! 5. run the pre-deploy hooks (migration Jobs) to completion under names unique to the
-//!    release — a failed hook stops the release before any workload changes;
+//! 5. wait for the hook Jobs of earlier releases that still run (a killed deploy's
+//!    migration), then run the pre-deploy hooks (migration Jobs) to completion under
+//!    names unique to the release — a failed hook stops the release before any workload
+//!    changes;
 //! 6. apply every object in dependency order with server-side apply; a field another
 //!    manager changed (`kubectl set image`) is reported, then taken back;
-//! 7. track the workloads that changed until they are all current, or a failure is
+//! 7. track every workload of the release — changed by this run or not, since a killed
+//!    deploy may have applied the same spec — until they are all current, or a failure is
 //!    certain, or the time budget is spent; then run the post-deploy hooks (smoke
 //!    tests), whose failure fails the release;
 //! 8. on success: record `deployed`, supersede the previous release, prune what the
@@ -31,7 +35,7 @@ use serde_json::{Value, json};
 
 use crate::cluster::{Cluster, ClusterError, object_name, object_namespace};
 use crate::fielddiff::{FieldChange, changed_fields};
-use crate::lock::{self, LockError};
+use crate::lock::{self, LockError, TakeOver};
 use crate::order;
 use crate::record::{self, Release, ReleaseImage, ReleaseStatus};
 use crate::track::{self, Diagnosis, Progress, TrackOptions, Workload};
@@ -110,7 +114,7 @@ pub struct Planned {
 #[derive(Debug, Clone)]
 pub enum Event {
     LockTaken {
-        took_over_from: Option<String>,
+        took_over_from: Option<TakeOver>,
     },
     Concluded {
         revision: u64,
@@ -188,6 +192,11 @@ pub enum DeployError {
     /// Interrupted before any workload changed.
     #[error("interrupted {during}; no workload was changed")]
     Interrupted { during: String },
+    /// The cluster refuses an object of the release as it is (an invalid name, a value
+    /// too large, a kind it does not serve), found before any hook ran or any object was
+    /// applied: running the same release again cannot succeed.
+    #[error("the cluster refuses `{object}`: {message}")]
+    Refused { object: String, message: String },
 }
 
 impl DeployError {
@@ -254,6 +263,8 @@ pub async fn deploy(
     report: &(dyn Fn(Event) + Send + Sync),
 ) -> Result<Outcome, DeployError> {
     let ns = input.namespace.clone();
+    // A kind the cluster does not serve is refused before anything is written.
+    served_kinds(&cluster, &input.objects).await?;
     // The target namespace is part of the environment: it is created when missing.
     if cluster.get("v1", "Namespace", "", &ns).await?.is_none() {
         if input.dry_run {
@@ -296,7 +307,7 @@ pub async fn deploy(
             })??;
         return Ok(Outcome::Planned(planned.plan));
     }
-    let me = format!("{}/{}", input.user, std::process::id());
+    let me = lock::holder_identity(&input.user);
     let acquire = lock::acquire(Arc::clone(&cluster), &input.app, &ns, &me, input.wait_lock);
     let guard = unless_interrupted(&input.interrupt, acquire)
         .await
@@ -340,7 +351,7 @@ async fn deploy_locked(
     let previous = record::current(&releases).cloned();
     let Prepared {
         objects,
-        plan,
+        plan: _,
         live,
         prune,
     } = prepare(cluster, input, &releases, report).await?;
@@ -373,6 +384,31 @@ async fn deploy_locked(
     let hooks_started = Instant::now();
     let (post_hooks, pre_hooks): (Vec<&Hook>, Vec<&Hook>) =
         input.hooks.iter().partition(|h| h.post_deploy);
+    // A hook Job of an earlier, interrupted release may still run: never beside it.
+    if !input.hooks.is_empty() {
+        let wait = unless_interrupted(
+            &input.interrupt,
+            wait_for_earlier_hooks(cluster, ns, &input.hooks, revision, report),
+        );
+        let (outcome, error) = match wait.await {
+            Some(Ok(())) => (None, None),
+            Some(Err(DeployError::HookFailed { name, diagnosis })) => (
+                Some(format!("hook `{name}`: {}", diagnosis.message)),
+                Some(DeployError::HookFailed { name, diagnosis }),
+            ),
+            Some(Err(e)) => return Err(e),
+            None => (
+                Some("interrupted while an earlier release's hook Job ran".to_owned()),
+                Some(DeployError::Interrupted {
+                    during: "while waiting for an earlier release's hook Job".into(),
+                }),
+            ),
+        };
+        if let (Some(outcome), Some(error)) = (outcome, error) {
+            record_stopped(cluster, &mut release, outcome, report).await?;
+            return Err(error);
+        }
+    }
     for hook in &pre_hooks {
         let run = run_hook(cluster, ns, hook, revision, report);
         let (outcome, error) = match unless_interrupted(&input.interrupt, run).await {
@@ -417,11 +453,12 @@ async fn deploy_locked(
     let applied = apply_all(cluster, &objects, ns, Some(live), report).await;
     let result = match applied {
         Ok(changed) => {
+            // Every workload the release owns is followed, changed in this run or not:
+            // a killed deploy may have applied the same spec and left it never ready,
+            // and a release is only `deployed` when all of it runs what it records.
             let workloads: Vec<Workload> = objects
                 .iter()
-                .zip(&plan)
-                .filter(|(_, p)| p.change != Change::Unchanged)
-                .filter_map(|(o, _)| Workload::of(o, ns))
+                .filter_map(|o| Workload::of(o, ns))
                 .chain(changed)
                 .fold(Vec::new(), |mut acc, w| {
                     if !acc.contains(&w) {
@@ -699,25 +736,124 @@ async fn restore(
     track::track(cluster, ns, &workloads, &options, &progress).await
 }
 
+/// Checks that the cluster serves the kind of every object, other than kinds a
+/// CustomResourceDefinition of the same release defines.
+///
+/// # Errors
+///
+/// [`DeployError::Refused`] naming the first object of a kind the cluster does not serve.
+async fn served_kinds(cluster: &Arc<Cluster>, objects: &[Value]) -> Result<(), DeployError> {
+    let defined = kinds_defined_by_crds(objects);
+    let mut seen = BTreeSet::new();
+    for obj in objects {
+        let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+        if !seen.insert((api_version, kind)) || defined.contains(&(group_of(api_version), kind)) {
+            continue;
+        }
+        match cluster.api(api_version, kind, None).await {
+            Ok(_) => {}
+            Err(ClusterError::UnknownKind { .. }) => {
+                return Err(DeployError::Refused {
+                    object: object_label(obj),
+                    message: format!(
+                        "the cluster does not serve the kind `{kind}` in `{api_version}`; install its CustomResourceDefinition first, or add it to the release"
+                    ),
+                });
+            }
+            Err(e) => {
+                return Err(e).during(format!("looking up the kind of {}", object_label(obj)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `(group, kind)` of every kind a CustomResourceDefinition among `objects` defines.
+fn kinds_defined_by_crds(objects: &[Value]) -> BTreeSet<(&str, &str)> {
+    objects
+        .iter()
+        .filter(|o| o.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition"))
+        .filter_map(|crd| {
+            Some((
+                crd.pointer("/spec/group")?.as_str()?,
+                crd.pointer("/spec/names/kind")?.as_str()?,
+            ))
+        })
+        .collect()
+}
+
+/// The group of an `apiVersion` (`apps/v1` → `apps`, `v1` → ``).
+fn group_of(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map_or("", |(g, _)| g)
+}
+
+/// A refusal of the API server (`400 BadRequest`, `422 Invalid`) of a dry run of `obj`
+/// as [`DeployError::Refused`]; other errors as they are.
+fn refusal(obj: &Value, e: ClusterError) -> DeployError {
+    match e {
+        ClusterError::Api {
+            code: 400 | 422,
+            message,
+            ..
+        } => DeployError::Refused {
+            object: object_label(obj),
+            message,
+        },
+        ClusterError::UnknownKind { .. } => DeployError::Refused {
+            object: object_label(obj),
+            message: e.to_string(),
+        },
+        other => DeployError::Cluster(other),
+    }
+}
+
 /// How many requests a release keeps in flight: enough to hide the round trips of a
 /// remote API server, few enough not to be throttled by it.
 const IN_FLIGHT: usize = 8;
 
-/// Server-side dry run of every object, compared with the cluster; several objects at a
-/// time. Returns the plan and each object as the cluster had it.
+/// Server-side dry run of every object, new ones included, compared with the cluster;
+/// several objects at a time. Returns the plan and each object as the cluster had it.
+/// An object of a kind that a CustomResourceDefinition of the release defines, which
+/// the cluster does not serve yet, is planned as created without a dry run.
+///
+/// # Errors
+///
+/// [`DeployError::Refused`] when the cluster refuses an object as it is; a cluster error.
 async fn plan(
     cluster: &Arc<Cluster>,
     objects: &[Value],
     ns: &str,
 ) -> Result<(Vec<Planned>, Vec<Option<Value>>), DeployError> {
+    let defined = kinds_defined_by_crds(objects);
+    let defined = &defined;
     let results: Vec<Result<(Planned, Option<Value>), DeployError>> = stream::iter(objects)
         .map(|obj| async move {
             let step = || format!("planning {}", object_label(obj));
-            let live = get_live(cluster, obj, ns).await.during(step())?;
+            let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+            let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+            let live = match get_live(cluster, obj, ns).await {
+                Err(ClusterError::UnknownKind { .. })
+                    if defined.contains(&(group_of(api_version), kind)) =>
+                {
+                    let planned = Planned {
+                        object: object_label(obj),
+                        change: Change::Create,
+                    };
+                    return Ok((planned, None));
+                }
+                other => other.map_err(|e| refusal(obj, e)).during(step())?,
+            };
+            // Every object is dry-run, new ones too: the server refuses an invalid one
+            // now, before any hook runs, rather than at apply.
+            let dry = cluster
+                .apply(obj, ns, true, true)
+                .await
+                .map_err(|e| refusal(obj, e))
+                .during(step())?;
             let change = match &live {
                 None => Change::Create,
                 Some(live) => {
-                    let dry = cluster.apply(obj, ns, true, true).await.during(step())?;
                     let fields = changed_fields(live, &dry);
                     if fields.is_empty() {
                         Change::Unchanged
@@ -862,6 +998,145 @@ async fn delete_object(cluster: &Arc<Cluster>, obj: &Value, ns: &str) -> Result<
     cluster
         .delete(api_version, kind, object_namespace(obj).unwrap_or(ns), name)
         .await
+}
+
+/// Waits for the hook Jobs of earlier releases that still run — a deploy killed or
+/// interrupted while its migration ran leaves its Job running — so that no hook of this
+/// release (`revision`) ever runs beside one of them. Each is waited for up to its hook's
+/// timeout, and reported as it goes; a Job that failed is over too, and one whose pod
+/// can never start (a missing image) ran nothing and is stopped.
+///
+/// # Errors
+///
+/// [`DeployError::HookFailed`] when one still runs after its hook's timeout;
+/// a cluster error.
+async fn wait_for_earlier_hooks(
+    cluster: &Arc<Cluster>,
+    ns: &str,
+    hooks: &[Hook],
+    revision: u64,
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Result<(), DeployError> {
+    let jobs = cluster
+        .list("batch/v1", "Job", ns, "")
+        .await
+        .during("reading the hook Jobs of earlier releases")?;
+    for hook in hooks {
+        let base = object_name(&hook.job).unwrap_or(&hook.name);
+        for job in &jobs {
+            let Some(name) = object_name(job) else {
+                continue;
+            };
+            let Some(of) = hook_job_revision(base, name).filter(|r| *r != revision) else {
+                continue;
+            };
+            if job_finished(job) {
+                continue;
+            }
+            let workload = Workload {
+                api_version: "batch/v1".into(),
+                kind: "Job".into(),
+                namespace: ns.to_string(),
+                name: name.to_string(),
+            };
+            report(Event::Progress(Progress {
+                workload: workload.label(),
+                state: crate::status::State::InProgress,
+                message: format!(
+                    "hook `{}` of revision {of} still runs: waiting for it to end before any hook of revision {revision} starts",
+                    hook.name
+                ),
+            }));
+            let options = TrackOptions {
+                timeout: hook.timeout,
+                crashloop_tolerance: u32::MAX,
+                since: Timestamp::now(),
+                settle: Duration::ZERO,
+            };
+            let progress = |p: &Progress| report(Event::Progress(p.clone()));
+            let tracked = track::track(
+                cluster,
+                ns,
+                std::slice::from_ref(&workload),
+                &options,
+                &progress,
+            )
+            .await;
+            let Err(diagnosis) = tracked else { continue };
+            // Failed is over as well; only a Job that still runs stops this release.
+            let now = cluster
+                .get("batch/v1", "Job", ns, name)
+                .await
+                .during(format!("reading Job `{name}`"))?;
+            if now.as_ref().is_none_or(job_finished) {
+                continue;
+            }
+            // A Job whose pod can never start (its image is missing, say) runs nothing:
+            // it is stopped, so that it cannot start later beside this release's hook.
+            if NEVER_STARTS.contains(&diagnosis.reason.as_str()) {
+                delete_object(cluster, job, ns)
+                    .await
+                    .during(format!("stopping Job `{name}`"))?;
+                report(Event::Progress(Progress {
+                    workload: workload.label(),
+                    state: crate::status::State::Terminating,
+                    message: format!(
+                        "stopped: its pod never started ({}), so it ran nothing",
+                        diagnosis.reason
+                    ),
+                }));
+                continue;
+            }
+            return Err(DeployError::HookFailed {
+                name: hook.name.clone(),
+                diagnosis: Box::new(Diagnosis {
+                    message: format!(
+                        "the Job `{name}` of revision {of} still runs after {}s; no hook of revision {revision} was started beside it (delete the Job to stop it)",
+                        hook.timeout.as_secs()
+                    ),
+                    ..*diagnosis
+                }),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Reasons of a pod whose container can never start as it is: a Job with such a pod runs
+/// nothing and can be stopped safely.
+const NEVER_STARTS: &[&str] = &[
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "InvalidImageName",
+    "ErrImageNeverPull",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+    "RunContainerError",
+    "Unschedulable",
+];
+
+/// The revision whose hook Job `name` is, when it is one of the hook Job `base`
+/// (`migrate-r12` → 12).
+fn hook_job_revision(base: &str, name: &str) -> Option<u64> {
+    let digits = name.strip_prefix(base)?.strip_prefix("-r")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// A Job that completed or failed, or is being deleted with no pod left running.
+fn job_finished(job: &Value) -> bool {
+    let condition = |kind: &str| {
+        crate::value::condition_parts(job, kind).is_some_and(|(status, _, _)| status == "True")
+    };
+    let active = job
+        .pointer("/status/active")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    condition("Complete")
+        || condition("Failed")
+        || (job.pointer("/metadata/deletionTimestamp").is_some() && active == 0)
 }
 
 /// Runs a hook Job to completion under a name unique to the release.
@@ -1072,6 +1347,29 @@ mod tests {
         let prune = prune_candidates(Some(&previous), &now, &[older, previous.clone()], "shop");
         let names: Vec<&str> = prune.iter().map(|o| object_name(o).unwrap()).collect();
         assert_eq!(names, ["cfg-bbb", "old"]);
+    }
+
+    #[test]
+    fn hook_jobs_of_other_revisions_are_recognised_by_name() {
+        assert_eq!(hook_job_revision("migrate", "migrate-r12"), Some(12));
+        assert_eq!(hook_job_revision("migrate", "migrate-r"), None);
+        assert_eq!(hook_job_revision("migrate", "migrate-data-r2"), None);
+        assert_eq!(hook_job_revision("migrate", "other-r2"), None);
+        let running = json!({"status": {"active": 1}});
+        assert!(!job_finished(&running));
+        let failed = json!({"status": {"conditions": [{"type": "Failed", "status": "True"}]}});
+        assert!(job_finished(&failed));
+    }
+
+    #[test]
+    fn kinds_a_crd_of_the_release_defines_are_known_before_it_is_applied() {
+        let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "widgets.example.com"},
+            "spec": {"group": "example.com", "names": {"kind": "Widget", "plural": "widgets"}}});
+        let objects = [crd, obj("ConfigMap", "c")];
+        let defined = kinds_defined_by_crds(&objects);
+        assert!(defined.contains(&(group_of("example.com/v1"), "Widget")));
+        assert!(!defined.contains(&(group_of("v1"), "ConfigMap")));
     }
 
     #[test]

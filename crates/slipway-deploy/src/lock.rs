@@ -1,7 +1,10 @@
 //! The deploy lock: one `coordination.k8s.io/v1` Lease per app and namespace, held by
 //! the deploy that writes, renewed while it works, and released at the end. A deploy
 //! that dies leaves a lease that expires by itself; the next deploy takes it over then —
-//! there is never a lock to clean up by hand.
+//! there is never a lock to clean up by hand. The holder's identity names its user, its
+//! process id and its host (`ci@example.com/4242@runner-7`), so that a lease left by a
+//! process of this same machine that no longer exists (a `kill -9`) is taken over at
+//! once instead of after the lease's duration.
 //!
 //! This module decides, from the lease as the cluster returns it, what a deploy may do;
 //! the cluster side performs the decision with optimistic concurrency (the lease's
@@ -23,16 +26,83 @@ pub fn lease_name(app: &str) -> String {
     format!("slipway-lock-{app}")
 }
 
+/// The identity a deploy of `user` holds the lock under: `user/pid@host`.
+pub fn holder_identity(user: &str) -> String {
+    let host = local_host().unwrap_or_else(|| "unknown-host".into());
+    format!("{user}/{}@{host}", std::process::id())
+}
+
+/// This machine's host name, as the kernel reports it.
+fn local_host() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .filter(|h| !h.is_empty())
+}
+
+/// The process id and host named by a holder identity (`user/pid@host`).
+fn holder_process(holder: &str) -> Option<(u32, &str)> {
+    let (rest, host) = holder.rsplit_once('@')?;
+    let (_, pid) = rest.rsplit_once('/')?;
+    Some((pid.parse().ok()?, host))
+}
+
+/// Whether `holder` names a process of this machine that no longer exists. Anything
+/// that cannot be told for certain (another host, no `/proc`, an identity of another
+/// form) is not gone: its lease is left to expire.
+pub fn holder_gone(holder: &str) -> bool {
+    let Some((pid, host)) = holder_process(holder) else {
+        return false;
+    };
+    let proc = std::path::Path::new("/proc");
+    local_host().as_deref() == Some(host)
+        && proc.join("self").exists()
+        && !proc.join(pid.to_string()).exists()
+}
+
+/// Why a lease held by another deploy was taken over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TakeOver {
+    /// Its lease was not renewed in time.
+    Expired { holder: String },
+    /// Its process no longer runs on this machine (killed), before the lease expired.
+    HolderGone { holder: String },
+}
+
+impl TakeOver {
+    /// The identity of the deploy whose lease was taken over.
+    pub fn holder(&self) -> &str {
+        match self {
+            TakeOver::Expired { holder } | TakeOver::HolderGone { holder } => holder,
+        }
+    }
+}
+
+impl std::fmt::Display for TakeOver {
+    /// `` `holder`, whose lease expired ``.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TakeOver::Expired { holder } => write!(f, "`{holder}`, whose lease expired"),
+            TakeOver::HolderGone { holder } => write!(
+                f,
+                "`{holder}` at once: its process no longer runs on this machine"
+            ),
+        }
+    }
+}
+
 /// What a deploy may do with the lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// No lease yet: create it.
     Create,
-    /// The lease is free, expired or already ours: take it (update with the given
-    /// `resourceVersion`). `previous` names a holder whose lease expired.
+    /// The lease is free, expired, left by a process that is gone, or already ours:
+    /// take it (update with the given `resourceVersion`). `previous` names the holder
+    /// whose lease is taken over, and why.
     Take {
         resource_version: String,
-        previous: Option<String>,
+        previous: Option<TakeOver>,
     },
     /// Someone else holds it.
     Held {
@@ -44,8 +114,14 @@ pub enum Decision {
     },
 }
 
-/// Decides what `me` may do with `lease` at `now`.
-pub fn decide(lease: Option<&Value>, me: &str, now: Timestamp) -> Decision {
+/// Decides what `me` may do with `lease` at `now`; `gone` tells whether a holder is a
+/// process known to have exited ([`holder_gone`]).
+pub fn decide(
+    lease: Option<&Value>,
+    me: &str,
+    now: Timestamp,
+    gone: impl Fn(&str) -> bool,
+) -> Decision {
     let Some(lease) = lease else {
         return Decision::Create;
     };
@@ -87,7 +163,17 @@ pub fn decide(lease: Option<&Value>, me: &str, now: Timestamp) -> Decision {
     if expires_in <= 0 {
         return Decision::Take {
             resource_version,
-            previous: Some(holder.to_string()),
+            previous: Some(TakeOver::Expired {
+                holder: holder.to_string(),
+            }),
+        };
+    }
+    if gone(holder) {
+        return Decision::Take {
+            resource_version,
+            previous: Some(TakeOver::HolderGone {
+                holder: holder.to_string(),
+            }),
         };
     }
     Decision::Held {
@@ -160,8 +246,8 @@ pub struct LockGuard {
     namespace: String,
     me: String,
     renewal: tokio::task::JoinHandle<()>,
-    /// The holder whose expired lease was taken over, if any.
-    pub took_over_from: Option<String>,
+    /// The holder whose lease was taken over, and why, if any.
+    pub took_over_from: Option<TakeOver>,
 }
 
 /// Takes the lock of `app` in `namespace` for `me`, waiting up to `wait` for another
@@ -187,7 +273,7 @@ pub async fn acquire(
                 &lease_name(app),
             )
             .await?;
-        let result = match decide(current.as_ref(), me, Timestamp::now()) {
+        let result = match decide(current.as_ref(), me, Timestamp::now(), holder_gone) {
             Decision::Create => cluster
                 .create(
                     &lease_object(app, namespace, me, Timestamp::now(), None),
@@ -347,7 +433,7 @@ mod tests {
 
     #[test]
     fn missing_lease_is_created() {
-        assert_eq!(decide(None, "me", now()), Decision::Create);
+        assert_eq!(decide(None, "me", now(), |_| false), Decision::Create);
     }
 
     #[test]
@@ -356,6 +442,7 @@ mod tests {
             Some(&lease("ci@runner-7", "2026-11-22T11:59:50.000000Z")),
             "me",
             now(),
+            |_| false,
         );
         assert_eq!(
             d,
@@ -373,14 +460,50 @@ mod tests {
             Some(&lease("ci@runner-7", "2026-11-22T11:59:00.000000Z")),
             "me",
             now(),
+            |_| false,
         );
         assert_eq!(
             d,
             Decision::Take {
                 resource_version: "42".into(),
-                previous: Some("ci@runner-7".into()),
+                previous: Some(TakeOver::Expired {
+                    holder: "ci@runner-7".into()
+                }),
             }
         );
+    }
+
+    #[test]
+    fn live_lease_of_a_process_that_is_gone_is_taken_over_at_once() {
+        let live = lease("ci/4242@runner-7", "2026-11-22T11:59:50.000000Z");
+        let d = decide(Some(&live), "me", now(), |h| h == "ci/4242@runner-7");
+        assert_eq!(
+            d,
+            Decision::Take {
+                resource_version: "42".into(),
+                previous: Some(TakeOver::HolderGone {
+                    holder: "ci/4242@runner-7".into()
+                }),
+            }
+        );
+    }
+
+    #[test]
+    fn a_holder_is_gone_only_when_its_process_of_this_host_has_exited() {
+        let here = local_host().unwrap();
+        let me = holder_identity("ci@example.com");
+        assert!(me.starts_with(&format!("ci@example.com/{}@", std::process::id())));
+        assert_eq!(
+            holder_process(&me),
+            Some((std::process::id(), here.as_str()))
+        );
+        assert!(!holder_gone(&me), "this process runs");
+        // A pid no process has: far above the kernel's default `pid_max`.
+        let dead = format!("ci@example.com/999999999@{here}");
+        assert!(holder_gone(&dead));
+        assert!(!holder_gone("ci@example.com/999999999@another-host"));
+        assert!(!holder_gone("ci@example.com/not-a-pid"));
+        assert!(!holder_gone("ci@runner-7"));
     }
 
     #[test]
@@ -390,6 +513,7 @@ mod tests {
                 Some(&lease(holder, "2026-11-22T11:59:59.000000Z")),
                 "me",
                 now(),
+                |_| true,
             );
             assert!(
                 matches!(d, Decision::Take { previous: None, .. }),

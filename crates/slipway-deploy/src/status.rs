@@ -115,6 +115,40 @@ pub fn compute(obj: &Value, age_seconds: f64) -> Status {
     }
 }
 
+/// The replicas of a workload that run its current spec and are ready, for `status`.
+///
+/// `readyReplicas` also counts the pods of the previous template while a rollout is
+/// under way, so a Deployment whose new pod never becomes ready would look ready. A
+/// Deployment counts as ready only as `kubectl rollout status` decides: the latest spec
+/// observed, every replica updated, no old replica left, every updated one available;
+/// until then only the available replicas that must be new are counted.
+pub fn ready_replicas(obj: &Value) -> i64 {
+    let ready = int(obj, "status.readyReplicas").unwrap_or(0);
+    if value::kind(obj) != "Deployment" {
+        return ready;
+    }
+    let spec = int(obj, "spec.replicas").unwrap_or(1);
+    let replicas = int(obj, "status.replicas").unwrap_or(0);
+    let updated = int(obj, "status.updatedReplicas").unwrap_or(0);
+    let available = int(obj, "status.availableReplicas").unwrap_or(0);
+    let observed = match (
+        int(obj, "metadata.generation"),
+        int(obj, "status.observedGeneration"),
+    ) {
+        (Some(generation), Some(observed)) => observed >= generation,
+        (Some(_), None) => false,
+        _ => true,
+    };
+    if !observed {
+        return 0;
+    }
+    let complete = updated >= spec && replicas <= updated && available >= updated;
+    if complete {
+        return ready.min(spec);
+    }
+    (available - (replicas - updated).max(0)).clamp(0, updated.min(spec))
+}
+
 /// How long a Pod may stay unschedulable before that counts as a failure.
 pub const SCHEDULE_WINDOW_SECONDS: f64 = 15.0;
 
@@ -425,6 +459,23 @@ mod tests {
         status["conditions"][1]["reason"] = json!("ReplicaSetUpdated");
         let s = compute(&deployment_with(status), 0.0);
         assert_eq!(s.reason, "ReplicaSetNotAvailable");
+    }
+
+    #[test]
+    fn ready_replicas_never_count_an_old_pod_of_a_rollout() {
+        // A surge pod of a new version that never becomes ready beside two old pods.
+        let mut status = complete();
+        status["replicas"] = json!(4);
+        status["updatedReplicas"] = json!(1);
+        status["readyReplicas"] = json!(3);
+        status["availableReplicas"] = json!(3);
+        assert_eq!(ready_replicas(&deployment_with(status.clone())), 0);
+        status["availableReplicas"] = json!(4);
+        assert_eq!(ready_replicas(&deployment_with(status)), 1);
+        assert_eq!(ready_replicas(&deployment_with(complete())), 3);
+        let mut unobserved = complete();
+        unobserved["observedGeneration"] = json!(1);
+        assert_eq!(ready_replicas(&deployment_with(unobserved)), 0);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use futures::stream::{self, BoxStream, StreamExt};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::Value;
 
 use crate::cluster::{Cluster, ClusterError, object_name};
@@ -124,7 +124,13 @@ pub async fn changes(
             watcher::Config::default()
         };
         // Only that something happened matters; the objects are read again.
-        streams.push(watcher::watcher(api, config).map(|_| ()).boxed());
+        // A failed watch is retried with back-off and jitter, never in a busy loop.
+        streams.push(
+            watcher::watcher(api, config)
+                .default_backoff()
+                .map(|_| ())
+                .boxed(),
+        );
     }
     Ok(stream::select_all(streams).boxed())
 }
@@ -168,10 +174,7 @@ pub fn compare(label: &str, recorded: &Value, live: &Value) -> WorkloadStatus {
     }
     WorkloadStatus {
         workload: label.to_string(),
-        ready: live
-            .pointer("/status/readyReplicas")
-            .and_then(Value::as_i64)
-            .unwrap_or(0),
+        ready: crate::status::ready_replicas(live),
         desired: live_replicas.unwrap_or(1),
         images: live_containers.into_iter().map(|(_, i)| i).collect(),
         drift,

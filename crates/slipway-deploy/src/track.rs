@@ -7,6 +7,11 @@
 //! crashing ends the rollout at once, with the pod, the reason, the last events and the
 //! last log lines. A one-second clock only re-evaluates time-based rules (an
 //! unschedulable pod's grace window, the deadline); nothing polls the API.
+//!
+//! A watch that fails is restarted with kube-runtime's exponential back-off with jitter
+//! (from 0.8 s up to 30 s), never at once; and when no watch has had an answer for
+//! [`UNREACHABLE_AFTER`], the cluster counts as unreachable and tracking fails then,
+//! whatever time budget is left.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,7 +21,7 @@ use futures::stream::{self, BoxStream, StreamExt};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DynamicObject, LogParams};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::Value;
 
 use crate::cluster::{Cluster, ClusterError, object_name};
@@ -129,12 +134,19 @@ pub struct TrackOptions {
     pub settle: Duration,
 }
 
+/// How long every watch may fail without an answer before the cluster counts as
+/// unreachable and tracking fails (`ClusterUnreachable`), whatever the timeout.
+pub const UNREACHABLE_AFTER: Duration = Duration::from_secs(30);
+
 enum Update {
     Workload(usize, Option<Value>),
     Pod(Value),
     PodGone(String),
     Tick,
+    /// A watch (re)started or resynced: the cluster answered.
     Restarted,
+    /// A watch failed; it is retried after a back-off.
+    WatchFailed(String),
 }
 
 /// Follows `workloads` (all in one namespace) until they are all current.
@@ -160,13 +172,16 @@ pub async fn track(
             .await
             .map_err(|e| cluster_failure(w, e))?;
         let config = watcher::Config::default().fields(&format!("metadata.name={}", w.name));
-        let s = watcher::watcher(api, config).map(move |event| match event {
-            Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
-                Update::Workload(i, serde_json::to_value(o).ok())
-            }
-            Ok(watcher::Event::Delete(_)) => Update::Workload(i, None),
-            Ok(watcher::Event::Init | watcher::Event::InitDone) | Err(_) => Update::Restarted,
-        });
+        let s = watcher::watcher(api, config)
+            .default_backoff()
+            .map(move |event| match event {
+                Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
+                    Update::Workload(i, serde_json::to_value(o).ok())
+                }
+                Ok(watcher::Event::Delete(_)) => Update::Workload(i, None),
+                Ok(watcher::Event::Init | watcher::Event::InitDone) => Update::Restarted,
+                Err(e) => Update::WatchFailed(e.to_string()),
+            });
         streams.push(s.boxed());
     }
     let pods: Api<DynamicObject> = cluster
@@ -175,6 +190,7 @@ pub async fn track(
         .map_err(|e| cluster_failure(&workloads[0], e))?;
     streams.push(
         watcher::watcher(pods, watcher::Config::default())
+            .default_backoff()
             .map(|event| match event {
                 Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
                     serde_json::to_value(o).map_or(Update::Restarted, Update::Pod)
@@ -182,7 +198,8 @@ pub async fn track(
                 Ok(watcher::Event::Delete(o)) => {
                     Update::PodGone(o.metadata.name.unwrap_or_default())
                 }
-                _ => Update::Restarted,
+                Ok(watcher::Event::Init | watcher::Event::InitDone) => Update::Restarted,
+                Err(e) => Update::WatchFailed(e.to_string()),
             })
             .boxed(),
     );
@@ -193,9 +210,14 @@ pub async fn track(
     let mut current: Vec<Option<Value>> = vec![None; workloads.len()];
     let mut pod_cache: BTreeMap<String, Value> = BTreeMap::new();
     let mut reported: Vec<Option<(State, String)>> = vec![None; workloads.len()];
+    // Each container's restarts when the rollout started (see `restarts_before`): the
+    // restarts beyond these count against the crash-loop tolerance.
+    let mut at_start: BTreeMap<String, i64> = BTreeMap::new();
     // Once every workload is current with a settle window: when it ends, and each
     // container's restarts at the moment the rollout was ready.
     let mut settling: Option<(tokio::time::Instant, BTreeMap<String, i64>)> = None;
+    // Since when every answer was a failure, and the last one.
+    let mut failing: Option<(tokio::time::Instant, String)> = None;
 
     loop {
         let until = settling.as_ref().map_or(deadline, |(end, _)| *end);
@@ -219,9 +241,38 @@ pub async fn track(
                 timeout_diagnosis(cluster, workloads, &current, &pod_cache, options).await,
             ));
         }
+        match &update {
+            Some(Update::WatchFailed(error)) => {
+                let since = failing
+                    .as_ref()
+                    .map_or_else(tokio::time::Instant::now, |f| f.0);
+                failing = Some((since, error.clone()));
+            }
+            Some(Update::Tick) | None => {}
+            Some(_) => failing = None,
+        }
+        if let Some((since, error)) = &failing
+            && since.elapsed() >= UNREACHABLE_AFTER
+        {
+            return Err(Box::new(Diagnosis {
+                workload: workloads[0].label(),
+                reason: "ClusterUnreachable".into(),
+                message: format!(
+                    "the cluster has not answered for {}s: {error}",
+                    UNREACHABLE_AFTER.as_secs()
+                ),
+                pod: None,
+                container: None,
+                events: vec![],
+                logs: vec![],
+            }));
+        }
         match update {
             Some(Update::Workload(i, obj)) => current[i] = obj,
             Some(Update::Pod(p)) => {
+                for (key, restarts) in restarts_before(&p, options.since) {
+                    at_start.entry(key).or_insert(restarts);
+                }
                 if let Some(name) = object_name(&p) {
                     pod_cache.insert(name.to_string(), p);
                 }
@@ -229,7 +280,7 @@ pub async fn track(
             Some(Update::PodGone(name)) => {
                 pod_cache.remove(&name);
             }
-            Some(Update::Tick | Update::Restarted) => {}
+            Some(Update::Tick | Update::Restarted | Update::WatchFailed(_)) => {}
             None => {
                 // The deadline passed (or every stream ended).
                 return Err(Box::new(
@@ -247,7 +298,7 @@ pub async fn track(
             };
             let st = status::compute(obj, 0.0);
             let message = if st.state == State::InProgress {
-                progress_message(&w.kind, obj, &pods_of(obj, &pod_cache, options.since))
+                progress_message(&w.kind, obj, &pods_of(obj, &pod_cache))
                     .unwrap_or_else(|| st.message.clone())
             } else {
                 st.message.clone()
@@ -261,9 +312,16 @@ pub async fn track(
                 });
                 reported[i] = Some(key);
             }
-            if let Some((_, baseline)) = &settling
-                && let Some((pod, problem)) = restarted(obj, &pod_cache, options.since, baseline)
-            {
+            let restart = match &settling {
+                Some((_, baseline)) => restarted(obj, &pod_cache, baseline, Restarts::AfterReady),
+                None => restarted(
+                    obj,
+                    &pod_cache,
+                    &at_start,
+                    Restarts::DuringRollout(options.crashloop_tolerance),
+                ),
+            };
+            if let Some((pod, problem)) = restart {
                 let (reason, message) = (problem.reason.clone(), problem.message.clone());
                 return Err(Box::new(
                     diagnosis(cluster, w, &reason, &message, Some(&pod), Some(problem)).await,
@@ -294,27 +352,39 @@ pub async fn track(
             }
         }
         if all_current && settling.is_none() {
-            if options.settle.is_zero() {
+            let pods: Vec<&Value> = current
+                .iter()
+                .flatten()
+                .flat_map(|obj| pods_of(obj, &pod_cache))
+                .collect();
+            // Pods that have been ready for the whole window already (a workload this
+            // release did not change) need not be watched again — when every pod the
+            // workloads want has been seen; otherwise the whole window is watched.
+            let all_seen = current
+                .iter()
+                .flatten()
+                .all(|obj| pods_of(obj, &pod_cache).len() as i64 >= desired_pods(obj));
+            if all_seen && settle_left(&pods, options.settle, now).is_zero() {
                 return Ok(());
             }
+            let left = options.settle;
             let mut baseline = BTreeMap::new();
-            for (i, w) in workloads.iter().enumerate() {
-                let Some(obj) = &current[i] else { continue };
-                for pod in pods_of(obj, &pod_cache, options.since) {
-                    for (container, restarts, _) in container_restarts(pod) {
-                        baseline.insert(container, restarts);
-                    }
+            for pod in &pods {
+                for (container, restarts, _) in container_restarts(pod) {
+                    baseline.insert(container, restarts);
                 }
+            }
+            for w in workloads {
                 on_progress(&Progress {
                     workload: w.label(),
                     state: State::Current,
                     message: format!(
                         "ready; watching its pods for restarts for {}s",
-                        options.settle.as_secs_f64()
+                        left.as_secs_f64()
                     ),
                 });
             }
-            settling = Some((tokio::time::Instant::now() + options.settle, baseline));
+            settling = Some((tokio::time::Instant::now() + left, baseline));
         }
     }
 }
@@ -333,15 +403,7 @@ fn container_restarts(pod: &Value) -> Vec<(String, i64, String)> {
                     let restarts = c.get("restartCount").and_then(Value::as_i64).unwrap_or(0);
                     let last = c
                         .pointer("/lastState/terminated")
-                        .map_or(String::new(), |t| {
-                            format!(
-                                "exit code {}, {}",
-                                t.get("exitCode").and_then(Value::as_i64).unwrap_or(0),
-                                t.get("reason")
-                                    .and_then(Value::as_str)
-                                    .unwrap_or("terminated")
-                            )
-                        });
+                        .map_or(String::new(), ended_text);
                     (format!("{name}/{container}"), restarts, last)
                 })
                 .collect()
@@ -349,41 +411,144 @@ fn container_restarts(pod: &Value) -> Vec<(String, i64, String)> {
         .unwrap_or_default()
 }
 
-/// A container of the rollout that restarted after the rollout was ready (more restarts
-/// than `baseline` recorded then; a pod created since counts from zero).
+/// Which restarts of a rollout's containers fail it.
+#[derive(Debug, Clone, Copy)]
+enum Restarts {
+    /// While the rollout progresses: more restarts than the crash-loop tolerance, from
+    /// the counts when the rollout started, whatever state the container is in now (a
+    /// pod that passes its readiness probe for a moment and then crashes is ready now
+    /// and then, but never healthy). Reported as `CrashLoopBackOff`.
+    DuringRollout(u32),
+    /// Once every workload was ready (the settle window): any restart, or a container
+    /// that is down.
+    AfterReady,
+}
+
+/// How a container run ended, from its `terminated` state: `exit code 1, Error`.
+fn ended_text(terminated: &Value) -> String {
+    format!(
+        "exit code {}, {}",
+        terminated
+            .get("exitCode")
+            .and_then(Value::as_i64)
+            .unwrap_or(0),
+        terminated
+            .get("reason")
+            .and_then(Value::as_str)
+            .unwrap_or("terminated")
+    )
+}
+
+/// A container of the rollout that restarted more than `rule` allows since `baseline`
+/// (a container missing from it counts from zero).
 fn restarted(
     workload: &Value,
     pods: &BTreeMap<String, Value>,
-    since: Timestamp,
     baseline: &BTreeMap<String, i64>,
+    rule: Restarts,
 ) -> Option<(Value, PodProblem)> {
-    for pod in pods_of(workload, pods, since) {
+    for pod in pods_of(workload, pods) {
+        let statuses = pod
+            .pointer("/status/containerStatuses")
+            .and_then(Value::as_array);
         for (key, restarts, last) in container_restarts(pod) {
             let before = baseline.get(&key).copied().unwrap_or(0);
-            if restarts > before {
-                let (pod_name, container) = key.split_once('/').unwrap_or((&key, ""));
-                let ended = if last.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({last})")
-                };
-                return Some((
-                    pod.clone(),
-                    PodProblem {
-                        pod: pod_name.to_string(),
-                        container: Some(container.to_string()),
-                        reason: "RestartedAfterReady".into(),
-                        message: format!(
+            let (pod_name, container) = key.split_once('/').unwrap_or((&key, ""));
+            let status = statuses.and_then(|cs| {
+                cs.iter()
+                    .find(|c| c.get("name").and_then(Value::as_str) == Some(container))
+            });
+            let terminated = status.and_then(|c| c.pointer("/state/terminated"));
+            let crash_looping = status
+                .and_then(|c| c.pointer("/state/waiting/reason"))
+                .and_then(Value::as_str)
+                == Some("CrashLoopBackOff");
+            // How the container ended: now, if it is down, else its last run.
+            let ended = match terminated {
+                Some(t) => format!(" ({})", ended_text(t)),
+                None if !last.is_empty() => format!(" ({last})"),
+                None => String::new(),
+            };
+            let (reason, message) = match rule {
+                Restarts::DuringRollout(tolerance) if restarts - before > i64::from(tolerance) => {
+                    ("CrashLoopBackOff", {
+                        let exit = terminated
+                            .or_else(|| status.and_then(|c| c.pointer("/lastState/terminated")))
+                            .and_then(|t| t.get("exitCode"))
+                            .and_then(Value::as_i64);
+                        let exited = exit.map_or(String::new(), |code| {
+                            format!("exited with code {code} and ")
+                        });
+                        format!(
+                            "container {exited}was restarted {} times during the rollout, more than the {tolerance} tolerated (`crashloop-tolerance`)",
+                            restarts - before
+                        )
+                    })
+                }
+                Restarts::AfterReady
+                    if restarts > before || terminated.is_some() || crash_looping =>
+                {
+                    (
+                        "RestartedAfterReady",
+                        format!(
                             "container `{container}` of pod `{pod_name}` restarted after the rollout was ready{ended}"
                         ),
-                        certain: true,
-                        restarts,
-                    },
-                ));
-            }
+                    )
+                }
+                _ => continue,
+            };
+            return Some((
+                pod.clone(),
+                PodProblem {
+                    pod: pod_name.to_string(),
+                    container: Some(container.to_string()),
+                    reason: reason.into(),
+                    message,
+                    certain: true,
+                    restarts,
+                },
+            ));
         }
     }
     None
+}
+
+/// How many pods a workload wants running: its replicas, or a DaemonSet's scheduled
+/// pods; none for a Job.
+fn desired_pods(obj: &Value) -> i64 {
+    match obj.get("kind").and_then(Value::as_str) {
+        Some("Deployment" | "StatefulSet") => obj
+            .pointer("/spec/replicas")
+            .and_then(Value::as_i64)
+            .unwrap_or(1),
+        Some("DaemonSet") => obj
+            .pointer("/status/desiredNumberScheduled")
+            .and_then(Value::as_i64)
+            .unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// How much longer `pods` must be watched so that each has been ready for `settle`;
+/// zero when every one has (or there is none). A pod without a readiness time counts
+/// as ready from `now`.
+fn settle_left(pods: &[&Value], settle: Duration, now: Timestamp) -> Duration {
+    if settle.is_zero() {
+        return Duration::ZERO;
+    }
+    pods.iter()
+        .map(|pod| {
+            let ready_since = crate::value::condition(pod, "Ready")
+                .filter(|c| c.get("status").and_then(Value::as_str) == Some("True"))
+                .and_then(|c| c.get("lastTransitionTime"))
+                .and_then(Value::as_str)
+                .and_then(|t| t.parse::<Timestamp>().ok())
+                .unwrap_or(now);
+            let ready_for = Duration::try_from(now.duration_since(ready_since)).unwrap_or_default();
+            settle.saturating_sub(ready_for)
+        })
+        .max()
+        .unwrap_or(Duration::ZERO)
 }
 
 fn tokio_stream_interval(period: Duration) -> BoxStream<'static, Update> {
@@ -407,33 +572,60 @@ fn cluster_failure(w: &Workload, e: ClusterError) -> Box<Diagnosis> {
 }
 
 /// What a rollout in progress shows: the replica set of this rollout (named by the
-/// owner of its pods) and the updated, ready and available replicas against desired.
-/// `None` for kinds without replica counts.
+/// owner of its pods) and its updated, ready and available replicas against desired.
+/// Ready counts only `pods`, the pods of the current template, so an old pod that is
+/// still ready never counts, and no count goes above desired. `None` for kinds without
+/// replica counts, and while the controller has not observed the latest spec (its
+/// counts still describe the previous one).
 fn progress_message(kind: &str, obj: &Value, pods: &[&Value]) -> Option<String> {
     let int = |path: &str| obj.pointer(path).and_then(Value::as_i64).unwrap_or(0);
-    let (desired, updated, ready, available) = match kind {
-        "Deployment" | "StatefulSet" => (
-            obj.pointer("/spec/replicas")
-                .and_then(Value::as_i64)
-                .unwrap_or(1),
-            int("/status/updatedReplicas"),
-            int("/status/readyReplicas"),
-            int("/status/availableReplicas"),
-        ),
+    if let (Some(generation), Some(observed)) = (
+        obj.pointer("/metadata/generation").and_then(Value::as_i64),
+        obj.pointer("/status/observedGeneration")
+            .and_then(Value::as_i64),
+    ) && observed < generation
+    {
+        return None;
+    }
+    let (desired, updated, available) = match kind {
+        "Deployment" | "StatefulSet" => {
+            let updated = int("/status/updatedReplicas");
+            // Old pods count in `availableReplicas` too: at least this many are new.
+            let old = (int("/status/replicas") - updated).max(0);
+            (
+                obj.pointer("/spec/replicas")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(1),
+                updated,
+                (int("/status/availableReplicas") - old).max(0),
+            )
+        }
         "DaemonSet" => (
             int("/status/desiredNumberScheduled"),
             int("/status/updatedNumberScheduled"),
-            int("/status/numberReady"),
             int("/status/numberAvailable"),
         ),
         _ => return None,
     };
+    let live: Vec<&&Value> = pods
+        .iter()
+        .filter(|p| p.pointer("/metadata/deletionTimestamp").is_none())
+        .collect();
+    let ready = live
+        .iter()
+        .filter(|p| {
+            crate::value::condition_parts(p, "Ready").is_some_and(|(status, _, _)| status == "True")
+        })
+        .count() as i64;
+    let clamp = |n: i64| n.clamp(0, desired.max(0));
+    let (updated, ready) = (clamp(updated), clamp(ready));
+    let available = clamp(available).min(ready);
     let counts = format!(
         "updated {updated}/{desired}, ready {ready}/{desired}, available {available}/{desired}"
     );
     let replica_set = (kind == "Deployment")
         .then(|| {
-            pods.iter().find_map(|p| {
+            live.iter().find_map(|p| {
                 p.pointer("/metadata/ownerReferences")?
                     .as_array()?
                     .iter()
@@ -456,33 +648,52 @@ fn images_of(spec: Option<&Value>) -> Vec<(String, String)> {
     images
 }
 
-/// Pods that belong to `workload` (by its selector), run its current template's images
-/// (so a pod of the release being replaced is never judged for this one), and were
-/// created by this rollout.
-fn pods_of<'a>(
-    workload: &Value,
-    pods: &'a BTreeMap<String, Value>,
-    since: Timestamp,
-) -> Vec<&'a Value> {
+/// Pods that belong to `workload` (by its selector) and were made from its current
+/// template: the same images, and every label and annotation of the template. A pod of
+/// the release being replaced is never judged for this one, while a pod a killed deploy
+/// created from the same template is.
+fn pods_of<'a>(workload: &Value, pods: &'a BTreeMap<String, Value>) -> Vec<&'a Value> {
     let selector = workload
         .pointer("/spec/selector/matchLabels")
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
     let template_images = images_of(workload.pointer("/spec/template/spec"));
+    let carries = |pod: &Value, field: &str| {
+        let wanted = workload
+            .pointer(&format!("/spec/template/metadata/{field}"))
+            .and_then(Value::as_object);
+        let have = pod
+            .pointer(&format!("/metadata/{field}"))
+            .and_then(Value::as_object);
+        wanted.is_none_or(|w| {
+            w.iter()
+                .all(|(k, v)| have.is_some_and(|h| h.get(k) == Some(v)))
+        })
+    };
     pods.values()
         .filter(|p| images_of(p.get("spec")) == template_images)
+        .filter(|p| carries(p, "labels") && carries(p, "annotations"))
         .filter(|p| {
             let labels = p.pointer("/metadata/labels").and_then(Value::as_object);
             let matches = labels.is_some_and(|l| selector.iter().all(|(k, v)| l.get(k) == Some(v)));
-            let created = p
-                .pointer("/metadata/creationTimestamp")
-                .and_then(Value::as_str)
-                .and_then(|t| t.parse::<Timestamp>().ok());
-            // Creation times have one-second precision: allow that much.
-            let fresh = created.is_none_or(|c| c.as_second() >= since.as_second() - 1);
-            matches && fresh && !selector.is_empty()
+            matches && !selector.is_empty()
         })
+        .collect()
+}
+
+/// The restart count of every container of `pod` as it was when the rollout started: a
+/// pod created since counts from zero, an older pod from what it had when first seen.
+fn restarts_before(pod: &Value, since: Timestamp) -> Vec<(String, i64)> {
+    let created = pod
+        .pointer("/metadata/creationTimestamp")
+        .and_then(Value::as_str)
+        .and_then(|t| t.parse::<Timestamp>().ok());
+    // Creation times have one-second precision: allow that much.
+    let fresh = created.is_none_or(|c| c.as_second() >= since.as_second() - 1);
+    container_restarts(pod)
+        .into_iter()
+        .map(|(key, restarts, _)| (key, if fresh { 0 } else { restarts }))
         .collect()
 }
 
@@ -494,7 +705,7 @@ fn worst_pod(
     now: Timestamp,
 ) -> Option<(Value, PodProblem)> {
     let mut best: Option<(Value, PodProblem)> = None;
-    for pod in pods_of(workload, pods, options.since) {
+    for pod in pods_of(workload, pods) {
         let age = pod
             .pointer("/metadata/creationTimestamp")
             .and_then(Value::as_str)
@@ -660,22 +871,26 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn ready_pod(name: &str, ready: bool) -> Value {
+        json!({"metadata": {"name": name, "ownerReferences": [
+                {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "api-6d9f7c"}]},
+               "status": {"conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}]}})
+    }
+
     #[test]
     fn progress_names_the_new_replica_set_and_counts_against_desired() {
         let d = json!({
             "spec": {"replicas": 3},
-            "status": {"updatedReplicas": 2, "readyReplicas": 3, "availableReplicas": 1},
+            "status": {"replicas": 3, "updatedReplicas": 2, "readyReplicas": 3, "availableReplicas": 2},
         });
-        let pod = json!({"metadata": {"ownerReferences": [
-            {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "api-6d9f7c"}
-        ]}});
+        let (a, b) = (ready_pod("a", true), ready_pod("b", false));
         assert_eq!(
-            progress_message("Deployment", &d, &[&pod]).as_deref(),
-            Some("replica set api-6d9f7c: updated 2/3, ready 3/3, available 1/3")
+            progress_message("Deployment", &d, &[&a, &b]).as_deref(),
+            Some("replica set api-6d9f7c: updated 2/3, ready 1/3, available 1/3")
         );
         assert_eq!(
             progress_message("Deployment", &d, &[]).as_deref(),
-            Some("updated 2/3, ready 3/3, available 1/3")
+            Some("updated 2/3, ready 0/3, available 0/3")
         );
         let ds = json!({"status": {"desiredNumberScheduled": 1, "numberReady": 0}});
         assert_eq!(
@@ -683,6 +898,98 @@ mod tests {
             Some("updated 0/1, ready 0/1, available 0/1")
         );
         assert_eq!(progress_message("Job", &d, &[]), None);
+    }
+
+    #[test]
+    fn progress_counts_only_new_pods_and_never_above_desired() {
+        // Two old pods ready, one new pod not ready (surge of one): not `ready 2/2`.
+        let d = json!({
+            "metadata": {"generation": 2},
+            "spec": {"replicas": 2},
+            "status": {"observedGeneration": 2, "replicas": 3, "updatedReplicas": 1,
+                       "readyReplicas": 2, "availableReplicas": 2},
+        });
+        let new = ready_pod("new", false);
+        assert_eq!(
+            progress_message("Deployment", &d, &[&new]).as_deref(),
+            Some("replica set api-6d9f7c: updated 1/2, ready 0/2, available 0/2")
+        );
+        // More ready pods seen than desired (one is on its way out): at most desired.
+        let (a, b, c) = (
+            ready_pod("a", true),
+            ready_pod("b", true),
+            ready_pod("c", true),
+        );
+        let mut done = d.clone();
+        done["status"] = json!({"observedGeneration": 2, "replicas": 2, "updatedReplicas": 2,
+                                "readyReplicas": 3, "availableReplicas": 3});
+        assert_eq!(
+            progress_message("Deployment", &done, &[&a, &b, &c]).as_deref(),
+            Some("replica set api-6d9f7c: updated 2/2, ready 2/2, available 2/2")
+        );
+        // Counts of a spec the controller has not seen yet are not shown.
+        let mut stale = d.clone();
+        stale["metadata"]["generation"] = json!(3);
+        assert_eq!(progress_message("Deployment", &stale, &[&new]), None);
+    }
+
+    #[test]
+    fn restarts_during_the_rollout_count_against_the_tolerance() {
+        let deploy = json!({"spec": {"selector": {"matchLabels": {"app": "api"}},
+            "template": {"metadata": {"labels": {"app": "api"}},
+                         "spec": {"containers": [{"name": "api", "image": "r/api:2"}]}}}});
+        let pod = |restarts: i64, state: Value| {
+            json!({"metadata": {"name": "p", "labels": {"app": "api", "pod-template-hash": "x"}},
+                   "spec": {"containers": [{"name": "api", "image": "r/api:2"}]},
+                   "status": {"containerStatuses": [{"name": "api", "restartCount": restarts,
+                       "state": state,
+                       "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}}]}})
+        };
+        let running = json!({"running": {}});
+        let at = |p: Value| BTreeMap::from([("p".to_string(), p)]);
+        let none = BTreeMap::new();
+        let rule = Restarts::DuringRollout(2);
+        // Running and ready again after two restarts: tolerated.
+        assert!(restarted(&deploy, &at(pod(2, running.clone())), &none, rule).is_none());
+        let (_, problem) = restarted(&deploy, &at(pod(3, running.clone())), &none, rule).unwrap();
+        assert_eq!(problem.reason, "CrashLoopBackOff");
+        assert_eq!(
+            problem.message,
+            "container exited with code 1 and was restarted 3 times during the rollout, \
+             more than the 2 tolerated (`crashloop-tolerance`)"
+        );
+        // Restarts an old pod had before the rollout started do not count.
+        let before = BTreeMap::from([("p/api".to_string(), 5)]);
+        assert!(restarted(&deploy, &at(pod(7, running.clone())), &before, rule).is_none());
+        // After the rollout was ready, a container that is down fails it at once.
+        let down = pod(0, json!({"terminated": {"exitCode": 1}}));
+        let (_, problem) = restarted(&deploy, &at(down), &none, Restarts::AfterReady).unwrap();
+        assert_eq!(problem.reason, "RestartedAfterReady");
+    }
+
+    #[test]
+    fn desired_pods_by_kind() {
+        let d = json!({"kind": "Deployment", "spec": {"replicas": 3}});
+        assert_eq!(desired_pods(&d), 3);
+        let ds = json!({"kind": "DaemonSet", "status": {"desiredNumberScheduled": 1}});
+        assert_eq!(desired_pods(&ds), 1);
+        assert_eq!(desired_pods(&json!({"kind": "Job"})), 0);
+    }
+
+    #[test]
+    fn settle_waits_only_as_long_as_the_youngest_ready_pod_needs() {
+        let now: Timestamp = "2026-11-22T12:00:30Z".parse().unwrap();
+        let ready_at = |t: &str| json!({"status": {"conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": t}]}});
+        let old = ready_at("2026-11-22T11:00:00Z");
+        let young = ready_at("2026-11-22T12:00:25Z");
+        let settle = Duration::from_secs(15);
+        assert_eq!(settle_left(&[&old], settle, now), Duration::ZERO);
+        assert_eq!(
+            settle_left(&[&old, &young], settle, now),
+            Duration::from_secs(10)
+        );
+        assert_eq!(settle_left(&[], settle, now), Duration::ZERO);
+        assert_eq!(settle_left(&[&young], Duration::ZERO, now), Duration::ZERO);
     }
 
     #[test]
@@ -696,33 +1003,47 @@ mod tests {
     }
 
     #[test]
-    fn pods_of_a_rollout_match_the_selector_and_are_new() {
+    fn pods_of_a_rollout_are_those_of_its_current_template() {
         let deploy = json!({"spec": {"selector": {"matchLabels": {"app": "api"}},
-            "template": {"spec": {"containers": [{"name": "api", "image": "r/api:2"}]}}}});
-        let since: Timestamp = "2026-11-22T12:00:00Z".parse().unwrap();
-        let pod = |name: &str, app: &str, created: &str| {
-            let image = if name == "replaced" {
-                "r/api:1"
-            } else {
-                "r/api:2"
-            };
-            json!({"metadata": {"name": name, "labels": {"app": app}, "creationTimestamp": created},
+            "template": {"metadata": {"labels": {"app": "api"},
+                                      "annotations": {"behavior": "new"}},
+                         "spec": {"containers": [{"name": "api", "image": "r/api:2"}]}}}});
+        let pod = |name: &str, app: &str, image: &str, behavior: &str| {
+            json!({"metadata": {"name": name, "labels": {"app": app, "pod-template-hash": "h"},
+                                "annotations": {"behavior": behavior}},
                    "spec": {"containers": [{"name": "api", "image": image}]}})
         };
         let mut pods = BTreeMap::new();
         for p in [
-            pod("old", "api", "2026-11-22T11:00:00Z"),
-            pod("new", "api", "2026-11-22T12:00:05Z"),
-            pod("other", "web", "2026-11-22T12:00:05Z"),
-            pod("replaced", "api", "2026-11-22T12:00:00Z"),
+            pod("new", "api", "r/api:2", "new"),
+            pod("old-image", "api", "r/api:1", "new"),
+            pod("old-template", "api", "r/api:2", "old"),
+            pod("other", "web", "r/api:2", "new"),
         ] {
             pods.insert(p["metadata"]["name"].as_str().unwrap().to_string(), p);
         }
-        let names: Vec<&str> = pods_of(&deploy, &pods, since)
+        let names: Vec<&str> = pods_of(&deploy, &pods)
             .iter()
             .map(|p| object_name(p).unwrap())
             .collect();
         assert_eq!(names, ["new"]);
+    }
+
+    #[test]
+    fn restarts_before_a_rollout_are_those_of_older_pods_only() {
+        let since: Timestamp = "2026-11-22T12:00:00Z".parse().unwrap();
+        let pod = |created: &str| {
+            json!({"metadata": {"name": "p", "creationTimestamp": created},
+                   "status": {"containerStatuses": [{"name": "api", "restartCount": 4}]}})
+        };
+        assert_eq!(
+            restarts_before(&pod("2026-11-22T11:00:00Z"), since),
+            [("p/api".to_string(), 4)]
+        );
+        assert_eq!(
+            restarts_before(&pod("2026-11-22T12:00:03Z"), since),
+            [("p/api".to_string(), 0)]
+        );
     }
 
     #[test]

@@ -107,7 +107,10 @@ async fn lock_of_a_dead_deploy_is_taken_over_once_its_lease_expired() {
     )
     .await
     .unwrap();
-    assert_eq!(guard.took_over_from.as_deref(), Some("dead@host"));
+    assert_eq!(
+        guard.took_over_from.as_ref().map(|t| t.holder()),
+        Some("dead@host")
+    );
     let lease = env
         .cluster
         .get(

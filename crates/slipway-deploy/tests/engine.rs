@@ -405,7 +405,7 @@ async fn a_release_left_pending_by_a_killed_deploy_is_concluded_by_the_next_one(
     );
     let events = log.lock().unwrap().join("\n");
     assert!(
-        events.contains("took_over_from: Some(\"killed@host/1\")"),
+        events.contains("took_over_from: Some(Expired { holder: \"killed@host/1\" })"),
         "{events}"
     );
     assert!(events.contains("Concluded { revision: 2 }"), "{events}");

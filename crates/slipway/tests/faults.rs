@@ -212,3 +212,94 @@ fn deploys_through_injected_faults_never_report_success_over_a_wrong_state() {
          {takeovers} took over a lease left behind"
     );
 }
+
+/// CPU time (user + system) a process used so far, from `/proc/PID/stat`.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // The kernel's USER_HZ is 100 on every architecture Linux supports today.
+    Duration::from_millis(ticks * 10)
+}
+
+#[test]
+fn an_outage_fails_the_deploy_in_bounded_time_without_a_busy_loop() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::Instant;
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = Served::start(dir.path(), "sandbox", &[]);
+    write_project(
+        dir.path(),
+        "\x20 dev:\n\
+         \x20   context: sandbox\n\
+         \x20   kubeconfig: sandbox.kubeconfig\n\
+         \x20   namespace: shop-dev\n\
+         \x20   timeout: 5m\n",
+        "ready",
+    );
+    let out = sandbox::run(
+        dir.path(),
+        &["deploy", "dev", "--image", &format!("api={}", image(1))],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A rollout that would take two minutes; the API server goes away once it is tracked.
+    sandbox::write_deployment(dir.path(), "slow-start=120s");
+    let pin = format!("api={}", image(2));
+    let mut child = sandbox::command(
+        dir.path(),
+        &["deploy", "dev", "--image", &pin, "-o", "json"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let pid = child.id();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let event: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if event["event"] == "progress" && event["workload"] == "deployment/api" {
+            break;
+        }
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+    drop(server);
+    let down = Instant::now();
+
+    // While the cluster is down, the deploy waits; it does not spin.
+    std::thread::sleep(Duration::from_secs(1));
+    let before = cpu_time(pid);
+    std::thread::sleep(Duration::from_secs(5));
+    let used = cpu_time(pid) - before;
+    if used > Duration::from_millis(1500) {
+        let _ = child.kill();
+        panic!("{used:?} of CPU in 5 s while the cluster was down");
+    }
+
+    // It gives up after the documented bound (30 s without an answer), not after the
+    // five-minute rollout timeout, and says why.
+    let out = child.wait_with_output().unwrap();
+    let elapsed = down.elapsed();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(elapsed < Duration::from_secs(100), "{elapsed:?}\n{err}");
+    assert!(
+        [5, 7].contains(&out.status.code().unwrap_or(-1)),
+        "{:?}\n{err}",
+        out.status
+    );
+    assert!(err.contains("not answered for 30s"), "{err}");
+    eprintln!(
+        "while the cluster was down: {used:?} of CPU in 5 s; gave up {elapsed:?} after it went down"
+    );
+}

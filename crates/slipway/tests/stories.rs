@@ -419,9 +419,10 @@ fn migration_gates_config_rolls_its_users_and_a_hotfix_is_kept() {
     assert_eq!(image("api"), hotfix);
 
     // A configuration change, deployed in full: the api and the worker use the
-    // configuration and roll; the web front end does not and keeps its pods.
+    // configuration and roll; the web front end does not and keeps its pods. (Pods of
+    // an earlier rollout that are still terminating do not count.)
     let pods_of = |app: &str| {
-        out_of(&p.kubectl(&[
+        let listed = out_of(&p.kubectl(&[
             "-n",
             "demo-dev",
             "get",
@@ -429,8 +430,13 @@ fn migration_gates_config_rolls_its_users_and_a_hotfix_is_kept() {
             "-l",
             &format!("app.kubernetes.io/name={app}"),
             "-o",
-            "jsonpath={.items[*].metadata.name}",
-        ]))
+            "jsonpath={range .items[*]}{.metadata.name}={.metadata.deletionTimestamp} {end}",
+        ]));
+        listed
+            .split_whitespace()
+            .filter_map(|p| p.strip_suffix('='))
+            .collect::<Vec<_>>()
+            .join(" ")
     };
     let web_pods = pods_of("web");
     assert!(!web_pods.is_empty());

@@ -530,6 +530,10 @@ fn conclude(
         Err(e @ DeployError::Interrupted { .. }) => {
             Err(CliError::new(exit::INTERRUPTED, format!("in `{ns}`: {e}")))
         }
+        Err(e @ DeployError::Refused { .. }) => {
+            Err(CliError::new(exit::VALIDATION, format!("in `{ns}`: {e}"))
+                .hint("no hook ran and no object was applied; fix the object and deploy again"))
+        }
         Err(DeployError::HookFailed { name, diagnosis }) => Err(CliError::new(
             exit::HOOK_FAILED,
             format!("hook `{name}` failed in `{ns}`; no workload was changed"),

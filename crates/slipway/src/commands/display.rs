@@ -211,7 +211,9 @@ fn event_json(e: &Event) -> serde_json::Value {
     use serde_json::json;
     match e {
         Event::LockTaken { took_over_from } => {
-            json!({"event": "lock", "took_over_from": took_over_from})
+            json!({"event": "lock",
+                "took_over_from": took_over_from.as_ref().map(|t| t.holder()),
+                "holder_gone": matches!(took_over_from, Some(slipway_deploy::lock::TakeOver::HolderGone { .. }))})
         }
         Event::Concluded { revision } => json!({"event": "concluded", "revision": revision}),
         Event::Planned(plan) => json!({"event": "plan", "objects": plan.iter().map(|p| json!({
@@ -248,8 +250,8 @@ fn event_json(e: &Event) -> serde_json::Value {
 fn event_text(e: &Event) -> Option<String> {
     let text = match e {
         Event::LockTaken {
-            took_over_from: Some(h),
-        } => format!("lock taken over from `{h}`, whose lease expired"),
+            took_over_from: Some(t),
+        } => format!("lock taken over from {t}"),
         Event::LockTaken { .. } | Event::Applied { .. } => return None,
         Event::Concluded { revision } => {
             format!("revision {revision} was left pending by an interrupted deploy: marked failed")
