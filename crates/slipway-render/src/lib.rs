@@ -40,5 +40,7 @@ pub use error::RenderError;
 pub use kubectl::kustomize_with_kubectl;
 pub use kustomize::kustomize;
 pub use object::{Document, Object, Source};
-pub use pin::{ForeignImage, ImagePin, PinReport, PinnedImage, image_repository, pin_images};
+pub use pin::{
+    ForeignImage, ImagePin, PinReport, PinnedImage, image_repository, pin_images, refers_to,
+};
 pub use read::{parse_objects, read_directory, read_objects};

@@ -21,7 +21,7 @@ use crate::printer::{Format, Printer};
 use super::display::{DeployDisplay, change_word};
 use super::{build, clusters, project, release};
 
-fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -101,6 +101,7 @@ pub fn deploy(args: &DeployArgs, global: &GlobalArgs, printer: &Printer) -> Resu
     project.check_images(&args.images.only)?;
     let overrides: Vec<String> = args.images.image.iter().map(|(n, _)| n.clone()).collect();
     project.check_images(&overrides)?;
+    release::check_overrides(&args.images.image)?;
     let timeout = parse_duration("--timeout", &args.timeout, env.policy.timeout)?;
     let wait_lock = parse_duration("--wait-lock", &args.wait_lock, Duration::ZERO)?;
     let settle = parse_duration("--settle", &args.settle, env.policy.settle)?;
@@ -171,33 +172,49 @@ fn release_environment(
     let crds = cluster_crds(&rt, &all);
     let mut planned = Vec::new();
     let mut failed = false;
+    let resolver = release::Resolver::new(&project.config);
+    let mut warnings = release::Warnings::default();
+    let namespaces = all.len();
     for target in all {
         let ns = &target.ns;
         let current = slipway_deploy::record::current(&target.records);
-        let overrides: Vec<(String, String)> = match &request.images_from {
+        let (overrides, origin): (Vec<(String, String)>, _) = match &request.images_from {
             // A promotion runs exactly the source's images.
-            Some(from) => from
-                .images
-                .iter()
-                .map(|i| (i.name.clone(), i.reference.clone()))
-                .collect(),
-            None => request.overrides.clone(),
+            Some(from) => (
+                from.images
+                    .iter()
+                    .map(|i| (i.name.clone(), i.reference.clone()))
+                    .collect(),
+                release::OverrideOrigin::Promotion,
+            ),
+            None => (
+                request.overrides.clone(),
+                release::OverrideOrigin::CommandLine,
+            ),
         };
-        let images = release::images(project, builds, &overrides, &request.only, current);
-        if !images.missing.is_empty() {
-            return Err(CliError::usage(format!(
-                "no image to deploy for {} in `{ns}`",
-                images.missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
-            ))
-            .hint("build them with `slipway deploy --build` or `slipway build`, or pass `--image NAME=REF`"));
-        }
-        let rendered = release::render_namespace(project, env, ns, &images.pins)?;
+        let image_request = release::ImageRequest {
+            builds,
+            overrides: &overrides,
+            origin,
+            only: &request.only,
+            missing: release::MissingImages::Refuse,
+        };
+        let (images, rendered) = release::release_namespace(
+            project,
+            env,
+            ns,
+            &image_request,
+            current,
+            &resolver,
+            &mut warnings,
+        )?;
         let report = release::check(env, &rendered, crds[target.cluster].clone());
         if report.has_errors() {
             failed |= release::print_report(printer, ns, &report);
         }
         planned.push((target, images, rendered));
     }
+    warnings.print(printer, namespaces);
     if failed {
         return Err(release::validation_failed(&env.name));
     }
@@ -511,17 +528,17 @@ pub fn diff(args: &DiffArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
 }
 
 /// One namespace of an environment: its cluster, the connection, its release records.
-struct TargetRecords {
-    ns: String,
+pub(super) struct TargetRecords {
+    pub(super) ns: String,
     /// Which cluster: namespaces with the same number share one.
     cluster: usize,
     connection: Arc<slipway_deploy::cluster::Cluster>,
-    records: Vec<Release>,
+    pub(super) records: Vec<Release>,
 }
 
 /// The records of every namespace of an environment. The connections belong to `rt`:
 /// they are used on it only.
-fn histories(
+pub(super) fn histories(
     rt: &tokio::runtime::Runtime,
     project: &project::Project,
     env: &Environment,

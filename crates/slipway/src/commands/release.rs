@@ -21,8 +21,9 @@ use super::project::Project;
 #[derive(Debug, Default)]
 pub struct Images {
     pub pins: Vec<ImagePin>,
-    /// What the release records: each image with where it came from.
+    /// What the release records: each image its objects run, with where it came from.
     pub chosen: Vec<ReleaseImage>,
+    /// Images the rendered objects run that have nothing to deploy.
     pub missing: Vec<String>,
 }
 
@@ -50,7 +51,8 @@ pub fn builds(project: &Project) -> Result<Vec<Built>, CliError> {
         .collect())
 }
 
-/// The release's images (see `slipway_deploy::images` for the rules).
+/// The release's images as the rules choose them (see `slipway_deploy::images`), before
+/// any is checked at its registry or compared with what the manifests run.
 pub fn images(
     project: &Project,
     builds: &[Built],
@@ -62,21 +64,369 @@ pub fn images(
     let names: Vec<String> = config.images.iter().map(|i| i.name.clone()).collect();
     let (chosen, missing) =
         slipway_deploy::images::choose(&names, overrides, only, builds, current);
-    let pins = chosen
+    Images {
+        pins: pins_of(project, &chosen),
+        chosen,
+        missing,
+    }
+}
+
+fn pins_of(project: &Project, chosen: &[ReleaseImage]) -> Vec<ImagePin> {
+    chosen
         .iter()
         .filter_map(|c| {
-            let image = config.image(&c.name)?;
+            let image = project.config.image(&c.name)?;
             Some(ImagePin {
                 name: c.name.clone(),
                 repository: image.repository.clone(),
                 reference: c.reference.clone(),
             })
         })
-        .collect();
-    Images {
-        pins,
-        chosen,
-        missing,
+        .collect()
+}
+
+/// The syntax of every `--image NAME=REF`, checked before anything else is done.
+pub fn check_overrides(overrides: &[(String, String)]) -> Result<(), CliError> {
+    for (name, reference) in overrides {
+        if let Err(e) = slipway_build::registry::check_reference(reference) {
+            let why = match e {
+                slipway_build::registry::RegistryError::InvalidReference { message, .. } => message,
+                other => other.to_string(),
+            };
+            return Err(CliError::usage(format!(
+                "`--image {name}={reference}`: `{reference}` is not a valid image reference: {why}"
+            ))
+            .hint(format!(
+                "a reference is `[HOST[:PORT]/]PATH[:TAG][@sha256:DIGEST]` in lowercase, e.g. `--image {name}=registry.example.com/shop/{name}:1.4.2`"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Where the overrides of a release come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverrideOrigin {
+    /// `--image NAME=REF`: each is checked at its registry and must be run by an object.
+    CommandLine,
+    /// A promotion: the images of another environment's release, already checked when
+    /// they were first deployed, taken where the manifests run them.
+    Promotion,
+}
+
+/// What a command does with an image the rendered objects run that has nothing to
+/// deploy (no build, no release, and the manifests name it without a tag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingImages {
+    /// `deploy`, `diff`: an error; nothing is written.
+    Refuse,
+    /// `render`: a warning; the manifests keep the image they name.
+    KeepManifest,
+    /// `validate`: a warning; the objects are checked as if the image were pinned.
+    AssumePinned,
+}
+
+/// What a command asks of the images of one release.
+pub struct ImageRequest<'a> {
+    pub builds: &'a [Built],
+    pub overrides: &'a [(String, String)],
+    pub origin: OverrideOrigin,
+    pub only: &'a [String],
+    pub missing: MissingImages,
+}
+
+/// Pins references at their registries once per command: `--image` references and
+/// tags the manifests name. A digest whose registry cannot be reached is taken as given
+/// (with a warning); a tag cannot be, and is an error.
+pub struct Resolver<'a> {
+    config: &'a slipway_config::Config,
+    pinned: std::cell::RefCell<std::collections::BTreeMap<String, String>>,
+    warnings: std::cell::RefCell<Vec<String>>,
+}
+
+impl<'a> Resolver<'a> {
+    pub fn new(config: &'a slipway_config::Config) -> Resolver<'a> {
+        Resolver {
+            config,
+            pinned: Default::default(),
+            warnings: Default::default(),
+        }
+    }
+
+    /// The warnings so far, each once; taken (they are printed by the caller).
+    pub fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut *self.warnings.borrow_mut())
+    }
+
+    /// `reference` as `repo[:tag]@sha256:…`; `what` names where it was written.
+    pub fn pin(&self, reference: &str, what: &str) -> Result<String, CliError> {
+        use slipway_build::registry::{RegistryError, client_for_config, has_digest};
+        if let Some(p) = self.pinned.borrow().get(reference) {
+            return Ok(p.clone());
+        }
+        let client = client_for_config(self.config, &[reference.to_owned()])
+            .map_err(|e| CliError::usage(format!("{what}: {e}")))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| CliError::internal(format!("cannot start the runtime: {e}")))?;
+        let answer = runtime.block_on(client.pin(reference));
+        let pinned = match answer {
+            Ok(pinned) => pinned,
+            Err(RegistryError::ManifestUnknown { .. }) => {
+                return Err(CliError::usage(format!(
+                    "{what}: the registry has no image `{reference}`; nothing was written to a cluster"
+                ))
+                .hint("check the name and the tag or digest, and that the image was pushed"));
+            }
+            Err(RegistryError::InvalidReference { message, .. }) => {
+                return Err(CliError::usage(format!(
+                    "{what}: `{reference}` is not a valid image reference: {message}"
+                )));
+            }
+            Err(e @ (RegistryError::Unreachable { .. } | RegistryError::Protocol { .. }))
+                if has_digest(reference) =>
+            {
+                self.warnings.borrow_mut().push(format!(
+                    "warning: {what}: the digest was not checked ({e}); it is deployed as given"
+                ));
+                reference.to_owned()
+            }
+            Err(e) => {
+                let hint = if has_digest(reference) {
+                    "check the registry's address and `registries.<host>.credentials` in `slipway.yaml`".to_owned()
+                } else {
+                    format!(
+                        "a tag is resolved to a digest at its registry; pass the digest instead (`{reference}@sha256:…`) or check `registries.<host>` in `slipway.yaml`"
+                    )
+                };
+                return Err(CliError::new(
+                    exit::UNREACHABLE,
+                    format!(
+                        "{what}: cannot check `{reference}`: {e}; nothing was written to a cluster"
+                    ),
+                )
+                .hint(hint));
+            }
+        };
+        self.pinned
+            .borrow_mut()
+            .insert(reference.to_owned(), pinned.clone());
+        Ok(pinned)
+    }
+}
+
+/// Warnings said once each, with the namespaces they concern.
+#[derive(Debug, Default)]
+pub struct Warnings {
+    said: Vec<(String, Vec<String>)>,
+}
+
+impl Warnings {
+    /// Notes `message` for `namespace`.
+    pub fn add(&mut self, message: String, namespace: &str) {
+        match self.said.iter_mut().find(|(m, _)| *m == message) {
+            Some((_, namespaces)) => {
+                if !namespaces.iter().any(|n| n == namespace) {
+                    namespaces.push(namespace.to_owned());
+                }
+            }
+            None => self.said.push((message, vec![namespace.to_owned()])),
+        }
+    }
+
+    /// Prints each warning once; when it concerns several namespaces (but not all of
+    /// `all`, or more than one), it names them.
+    pub fn print(self, printer: &Printer, all: usize) {
+        for (message, namespaces) in self.said {
+            if namespaces.len() > 1 || (all > 1 && !namespaces.is_empty()) {
+                let list: Vec<String> = namespaces.iter().map(|n| format!("`{n}`")).collect();
+                let label = if namespaces.len() > 1 {
+                    "namespaces"
+                } else {
+                    "namespace"
+                };
+                printer.info(&format!("{message} ({label} {})", list.join(", ")));
+            } else {
+                printer.info(&message);
+            }
+        }
+    }
+}
+
+/// The images and the rendered objects of one namespace's release: the images chosen
+/// (see `slipway_deploy::images`), each `--image` pinned at its registry, rendered;
+/// then an override no object runs is refused, images the manifests name by tag are
+/// pinned at their registry, images no object runs are neither required nor recorded,
+/// and an image an object runs with nothing to deploy is handled as `request.missing`
+/// says.
+pub fn release_namespace(
+    project: &Project,
+    env: &Environment,
+    ns: &str,
+    request: &ImageRequest<'_>,
+    current: Option<&Release>,
+    resolver: &Resolver<'_>,
+    warnings: &mut Warnings,
+) -> Result<(Images, Rendered), CliError> {
+    let config = &project.config;
+    let mut images = images(
+        project,
+        request.builds,
+        request.overrides,
+        request.only,
+        current,
+    );
+    if request.origin == OverrideOrigin::CommandLine {
+        for c in images.chosen.iter_mut().filter(|c| c.source == "override") {
+            let what = format!("`--image {}={}`", c.name, c.reference);
+            c.reference = resolver.pin(&c.reference, &what)?;
+        }
+    }
+    images.pins = pins_of(project, &images.chosen);
+    let mut rendered = render_namespace(project, env, ns, &images.pins)?;
+
+    if request.origin == OverrideOrigin::CommandLine {
+        for (name, reference) in request.overrides {
+            if rendered.pins.pinned.iter().any(|p| &p.image == name) {
+                continue;
+            }
+            let repository = config.image(name).map_or("", |i| i.repository.as_str());
+            return Err(CliError::usage(format!(
+                "`--image {name}={reference}`: no object of `{}` in `{ns}` runs image `{name}`, so the release would record an image the cluster does not run; nothing was written to a cluster",
+                env.name
+            ))
+            .hint(format!(
+                "a container runs image `{name}` when its `image:` is `{name}` or `{repository}`, with any tag or digest; the containers of this release run {}",
+                run_images(&rendered)
+            )));
+        }
+    }
+
+    // Images of `slipway.yaml` without a choice, by what the objects run.
+    let mut extra = Vec::new();
+    let mut missing: Vec<(String, String)> = Vec::new();
+    for name in std::mem::take(&mut images.missing) {
+        let Some(image) = config.image(&name) else {
+            continue;
+        };
+        let Some(used) = rendered
+            .pins
+            .foreign
+            .iter()
+            .find(|f| slipway_render::refers_to(&f.image, &image.name, &image.repository))
+        else {
+            // Declared but run by no object (a debug image, a load generator): not needed.
+            continue;
+        };
+        let written_repository = slipway_render::image_repository(&used.image);
+        let by_tag_or_digest =
+            written_repository == image.repository && used.image.len() > written_repository.len();
+        if by_tag_or_digest {
+            let what = format!(
+                "image `{name}` (`{}` in {} container `{}`)",
+                used.image, used.object, used.container
+            );
+            let reference = resolver.pin(&used.image, &what)?;
+            extra.push(ReleaseImage {
+                name: name.clone(),
+                reference,
+                source: "manifest".into(),
+            });
+        } else {
+            missing.push((
+                name.clone(),
+                format!("{} container `{}`", used.object, used.container),
+            ));
+        }
+    }
+    let assume = request.missing == MissingImages::AssumePinned && !missing.is_empty();
+    let mut pins_changed = !extra.is_empty();
+    images.chosen.extend(extra);
+    for (name, used_by) in &missing {
+        let message = missing_message(name, used_by, ns, current);
+        match request.missing {
+            MissingImages::Refuse => {
+                let first_release = !request.only.is_empty() && current.is_none();
+                let mut err = CliError::usage(format!("{message}; nothing was written to a cluster"));
+                if first_release {
+                    err = err.hint(format!(
+                        "`--only` keeps the other images as the current release runs them, but `{ns}` has no release yet: its first deploy needs an image for every image its objects run"
+                    ));
+                }
+                return Err(err.hint(format!(
+                    "build it with `slipway build {name}` (or `deploy --build`), pass `--image {name}=REF`, or name a tag or digest in the manifest"
+                )));
+            }
+            MissingImages::KeepManifest => warnings.add(
+                format!("warning: {message}: the manifests keep the image they name"),
+                ns,
+            ),
+            MissingImages::AssumePinned => warnings.add(
+                format!("warning: {message}: `deploy` refuses it until it has one; validated as if it were pinned"),
+                ns,
+            ),
+        }
+    }
+    images.pins = pins_of(project, &images.chosen);
+    if assume {
+        for (name, _) in &missing {
+            if let Some(image) = config.image(name) {
+                images.pins.push(ImagePin {
+                    name: name.clone(),
+                    repository: image.repository.clone(),
+                    reference: format!("{}:not-built@sha256:{}", image.repository, "0".repeat(64)),
+                });
+            }
+        }
+        pins_changed = true;
+    }
+    if pins_changed {
+        rendered = render_namespace(project, env, ns, &images.pins)?;
+    }
+    // A release records only the images its objects run.
+    images
+        .chosen
+        .retain(|c| rendered.pins.pinned.iter().any(|p| p.image == c.name));
+    images.missing = missing.into_iter().map(|(n, _)| n).collect();
+    for w in resolver.take_warnings() {
+        warnings.add(w, ns);
+    }
+    Ok((images, rendered))
+}
+
+/// Why `name` has nothing to deploy, the same words for `deploy`, `diff`, `render` and
+/// `validate`.
+fn missing_message(name: &str, used_by: &str, ns: &str, current: Option<&Release>) -> String {
+    let release = if current.is_some() {
+        "the current release does not run it"
+    } else {
+        "there is no release yet"
+    };
+    format!(
+        "no image to deploy for `{name}` (run by {used_by}) in `{ns}`: it has no build, {release}, and the manifest does not name its repository with a tag or digest"
+    )
+}
+
+/// The images the containers of a release run, each once, for messages.
+fn run_images(rendered: &Rendered) -> String {
+    let mut seen: Vec<String> = Vec::new();
+    for p in &rendered.pins.pinned {
+        let s = format!("`{}`", p.image);
+        if !seen.contains(&s) {
+            seen.push(s);
+        }
+    }
+    for f in &rendered.pins.foreign {
+        let s = format!("`{}`", f.image);
+        if !seen.contains(&s) {
+            seen.push(s);
+        }
+    }
+    if seen.is_empty() {
+        "no image".into()
+    } else {
+        seen.join(", ")
     }
 }
 
@@ -89,18 +439,6 @@ pub fn namespaces(env: &Environment) -> Vec<(Cluster, String)> {
                 .iter()
                 .map(|ns| (t.cluster.clone(), ns.clone()))
         })
-        .collect()
-}
-
-/// Renders every namespace of `env` with the same images.
-pub fn render(
-    project: &Project,
-    env: &Environment,
-    pins: &[ImagePin],
-) -> Result<Vec<Rendered>, CliError> {
-    namespaces(env)
-        .iter()
-        .map(|(_, ns)| render_namespace(project, env, ns, pins))
         .collect()
 }
 
@@ -226,15 +564,6 @@ pub fn validation_failed(env: &str) -> CliError {
         format!("`{env}` does not validate; nothing was written to a cluster"),
     )
     .hint("each finding above names its file, line and fix; a rule can be switched per environment under `rules:`")
-}
-
-/// Reports images without a build.
-pub fn warn_missing(printer: &Printer, images: &Images) {
-    for name in &images.missing {
-        printer.info(&format!(
-            "warning: image `{name}` has no build yet: its manifests keep the image they name (run `slipway build {name}` or pass `--image {name}=REF`)"
-        ));
-    }
 }
 
 /// The report as JSON, for `-o json`.

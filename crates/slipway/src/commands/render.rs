@@ -3,11 +3,13 @@
 
 use std::path::Path;
 
-use crate::cli::{EnvArgs, GlobalArgs, KustomizeArgs, Output};
+use slipway_deploy::record::Release;
+
+use crate::cli::{GlobalArgs, KustomizeArgs, Output, RenderArgs};
 use crate::error::CliError;
 use crate::printer::{Format, Printer};
 
-use super::{project, release};
+use super::{deploy, project, release};
 
 /// Secret values are never printed: each is replaced by a hash of it, so a change still
 /// shows in a diff of two renders.
@@ -29,21 +31,57 @@ fn redact(value: &serde_json::Value) -> serde_json::Value {
     value
 }
 
-pub fn render(args: &EnvArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
+pub fn render(args: &RenderArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
     let project = project::load(global, printer)?;
     let env = project.environment(&args.env)?;
+    project.check_images(&args.images.only)?;
+    let overrides: Vec<String> = args.images.image.iter().map(|(n, _)| n.clone()).collect();
+    project.check_images(&overrides)?;
+    release::check_overrides(&args.images.image)?;
     let builds = release::builds(&project)?;
-    let images = release::images(&project, &builds, &[], &[], None);
-    release::warn_missing(printer, &images);
-    let rendered = release::render(&project, env, &images.pins)?;
-    for r in &rendered {
+    let namespaces = release::namespaces(env);
+    // The current release of each namespace, when the choice is to be deploy's own.
+    let currents: Vec<Option<Release>> = if args.current || !args.images.only.is_empty() {
+        let rt = deploy::runtime()?;
+        let all = deploy::histories(&rt, &project, env, global, printer)?;
+        all.iter()
+            .map(|t| slipway_deploy::record::current(&t.records).cloned())
+            .collect()
+    } else {
+        vec![None; namespaces.len()]
+    };
+    let request = release::ImageRequest {
+        builds: &builds,
+        overrides: &args.images.image,
+        origin: release::OverrideOrigin::CommandLine,
+        only: &args.images.only,
+        missing: release::MissingImages::KeepManifest,
+    };
+    let resolver = release::Resolver::new(&project.config);
+    let mut warnings = release::Warnings::default();
+    let mut rendered = Vec::new();
+    for ((_, ns), current) in namespaces.iter().zip(&currents) {
+        let (_, r) = release::release_namespace(
+            &project,
+            env,
+            ns,
+            &request,
+            current.as_ref(),
+            &resolver,
+            &mut warnings,
+        )?;
         for f in &r.pins.foreign {
-            printer.info(&format!(
-                "note: {} container `{}` runs `{}`, which is not an image of `slipway.yaml`",
-                f.object, f.container, f.image
-            ));
+            warnings.add(
+                format!(
+                    "note: {} container `{}` runs `{}`, which is not an image of `slipway.yaml`",
+                    f.object, f.container, f.image
+                ),
+                ns,
+            );
         }
+        rendered.push(r);
     }
+    warnings.print(printer, namespaces.len());
     match &global.output {
         Some(Output::Dir(dir)) => {
             let mut count = 0;
