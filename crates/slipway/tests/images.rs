@@ -279,3 +279,169 @@ fn an_image_override_must_be_a_reference_its_registry_holds() {
         );
     }
 }
+
+#[test]
+fn an_image_override_no_object_runs_is_refused_and_a_release_records_only_what_runs() {
+    let _serial = common::SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let f = Fixture::new();
+    let host = f.host().to_owned();
+    // `debug` has a build too, but no manifest runs it.
+    let out = f.run(&["build", "debug"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    let flag = format!("debug={host}/shop/api:hotfix");
+    let out = f.run(&["deploy", "dev", "--image", &flag]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 2, "{err}");
+    assert!(
+        err.contains(&format!(
+            "`--image {flag}`: no object of `dev` in `shop` runs image `debug`, so the release would record an image the cluster does not run; nothing was written to a cluster"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "hint: a container runs image `debug` when its `image:` is `debug` or `{host}/shop/debug`, with any tag or digest; the containers of this release run `api`, `{host}/shop/web:1.0`"
+        )),
+        "{err}"
+    );
+    f.assert_nothing_deployed();
+
+    let web = format!("{host}/shop/web:1.0@{}", f.digest());
+    let out = f.run(&["deploy", "dev", "--image", &format!("web={web}")]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    for ns in ["shop", "shop-b"] {
+        assert_eq!(
+            f.recorded(ns),
+            [format!("api={}", f.api), format!("web={web}")],
+            "the release records what its objects run, and nothing else"
+        );
+    }
+}
+
+#[test]
+fn a_tag_a_manifest_names_is_pinned_at_deploy_and_validate_and_diff_say_the_same() {
+    let _serial = common::SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let f = Fixture::new();
+    let host = f.host().to_owned();
+    // `web` has no build and the manifest names it by tag; `debug` has no build and no
+    // manifest runs it.
+    let out = f.run(&["validate", "dev"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!stderr(&out).contains("debug"), "{}", stderr(&out));
+    let out = f.run(&["diff", "dev"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!stderr(&out).contains("debug"), "{}", stderr(&out));
+    let out = f.run(&["deploy", "dev"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let web = format!("{host}/shop/web:1.0@{}", f.digest());
+    for ns in ["shop", "shop-b"] {
+        assert_eq!(f.running(ns, "web").as_deref(), Some(web.as_str()));
+        assert_eq!(
+            f.recorded(ns),
+            [format!("api={}", f.api), format!("web={web}")]
+        );
+    }
+
+    // A tag the registry does not have: both refuse it, in the same words, once.
+    write_deployment(f.root(), "web", &format!("{host}/shop/web:2.0"));
+    let expected = format!(
+        "image `web` (`{host}/shop/web:2.0` in Deployment/web container `web`): the registry has no image `{host}/shop/web:2.0`; nothing was written to a cluster"
+    );
+    for command in ["validate", "diff"] {
+        let out = f.run(&[command, "dev"]);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 2, "{command}: {err}");
+        assert_eq!(err.matches(&expected).count(), 1, "{command}: {err}");
+    }
+    assert_eq!(f.running("shop", "web").as_deref(), Some(web.as_str()));
+}
+
+#[test]
+fn a_first_only_deploy_says_which_images_it_needs() {
+    let _serial = common::SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let f = Fixture::new();
+    // `web` has no build, and its manifest names no tag.
+    write_deployment(f.root(), "web", "web");
+    let out = f.run(&["deploy", "dev", "--only", "api"]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 2, "{err}");
+    assert!(
+        err.contains(
+            "no image to deploy for `web` (run by Deployment/web container `web`) in `shop`: it has no build, there is no release yet, and the manifest does not name its repository with a tag or digest; nothing was written to a cluster"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "hint: `--only` keeps the other images as the current release runs them, but `shop` has no release yet: its first deploy needs an image for every image its objects run"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: build it with `slipway build web` (or `deploy --build`), pass `--image web=REF`, or name a tag or digest in the manifest"),
+        "{err}"
+    );
+    assert!(!err.contains("debug"), "{err}");
+    f.assert_nothing_deployed();
+}
+
+/// The image of the Deployment `name` in a `render` output.
+fn rendered_image(yaml: &str, name: &str) -> String {
+    let doc = yaml
+        .split("---\n")
+        .find(|d| d.contains("kind: Deployment") && d.contains(&format!("\n  name: {name}\n")))
+        .unwrap_or_else(|| panic!("no Deployment {name} in:\n{yaml}"));
+    let line = doc
+        .lines()
+        .map(|l| l.trim_start().trim_start_matches("- "))
+        .find(|l| l.starts_with("image: "))
+        .unwrap_or_else(|| panic!("no image in:\n{doc}"));
+    line["image: ".len()..].trim().to_owned()
+}
+
+#[test]
+fn render_shows_what_deploy_applies() {
+    let _serial = common::SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let f = Fixture::new();
+    let host = f.host().to_owned();
+    let hotfix = format!("api={host}/shop/api:hotfix");
+    let pinned_hotfix = format!("{host}/shop/api:hotfix@{}", f.digest());
+
+    // `--image` renders what `deploy --image` would apply.
+    let out = f.run(&["render", "dev", "--image", &hotfix]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let before = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(rendered_image(&before, "api"), pinned_hotfix);
+    let out = f.run(&["deploy", "dev", "--image", &hotfix]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        f.running("shop", "api").as_deref(),
+        Some(pinned_hotfix.as_str())
+    );
+
+    // Without `--current`, the last build; with it, the choice `deploy` makes now: the
+    // hotfix is kept until a newer build.
+    let out = f.run(&["render", "dev"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        rendered_image(&String::from_utf8_lossy(&out.stdout), "api"),
+        f.api
+    );
+    let out = f.run(&["render", "dev", "--current"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let current = String::from_utf8_lossy(&out.stdout).into_owned();
+    for name in ["api", "web"] {
+        assert_eq!(
+            Some(rendered_image(&current, name)),
+            f.running("shop", name),
+            "{name}"
+        );
+    }
+    let out = f.run(&["deploy", "dev"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        f.running("shop", "api").as_deref(),
+        Some(pinned_hotfix.as_str())
+    );
+}
