@@ -33,6 +33,7 @@ mod kustomize;
 mod object;
 mod pin;
 mod read;
+pub mod redact;
 pub mod release;
 
 pub use emit::{to_yaml, value_to_yaml};

@@ -445,3 +445,77 @@ fn render_shows_what_deploy_applies() {
         Some(pinned_hotfix.as_str())
     );
 }
+
+/// A project of one Deployment and one generated Secret holding `hunter2`, environment
+/// `dev` (never contacted: `render` without `--current` reads no cluster).
+fn secret_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::write(
+        root.join("slipway.yaml"),
+        "app: shop\nregistry: registry.example.com/shop\nimages:\n  api:\n    files:\n      base: scratch\n      copy: []\nmanifests: k8s\nsecrets:\n  db:\n    env-file: db.env\nenvironments:\n  dev:\n    context: nowhere\n    namespace: shop\n",
+    )
+    .unwrap();
+    fs::write(root.join("db.env"), "PASSWORD=hunter2\n").unwrap();
+    fs::create_dir(root.join("k8s")).unwrap();
+    write_deployment(
+        root,
+        "api",
+        "registry.example.com/shop/api:1@sha256:1111111111111111111111111111111111111111111111111111111111111111",
+    );
+    dir
+}
+
+#[test]
+fn render_shows_secret_values_only_as_a_hash_keyed_by_the_project() {
+    use sha2::{Digest, Sha256};
+    use std::os::unix::fs::PermissionsExt;
+    let one = secret_project();
+    let other = secret_project();
+    let render = |dir: &Path| {
+        let out = sandbox::run(dir, &["render", "dev"]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let first = render(one.path());
+    let shown = |yaml: &str| {
+        let line = yaml
+            .lines()
+            .find(|l| l.trim_start().starts_with("PASSWORD: "))
+            .unwrap_or_else(|| panic!("no PASSWORD in:\n{yaml}"));
+        line.trim_start()["PASSWORD: ".len()..].trim().to_owned()
+    };
+    // Neither the value nor an unkeyed hash of it, which anyone could compare with the
+    // hash of a guess.
+    assert!(
+        !first.contains("hunter2") && !first.contains("aHVudGVyMg"),
+        "{first}"
+    );
+    for encoded in ["\"aHVudGVyMg==\"", "aHVudGVyMg==", "hunter2"] {
+        let unkeyed: String = Sha256::digest(encoded.as_bytes())
+            .iter()
+            .take(6)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert!(!first.contains(&unkeyed), "{first}");
+    }
+    assert!(shown(&first).starts_with("<redacted hmac:"), "{first}");
+    // The key stays with the project, readable by its owner only; renders made with it
+    // agree, so a changed value still shows; another project's key shows another hash.
+    let key = one.path().join(".slipway/render-key");
+    let mode = fs::metadata(&key).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(render(one.path()), first);
+    assert_ne!(shown(&render(other.path())), shown(&first));
+    fs::write(one.path().join("db.env"), "PASSWORD=hunter3\n").unwrap();
+    assert_ne!(shown(&render(one.path())), shown(&first));
+    // A key others may read is refused.
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
+    let out = sandbox::run(one.path(), &["render", "dev"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("may be read by others (mode 644)"),
+        "{}",
+        stderr(&out)
+    );
+}

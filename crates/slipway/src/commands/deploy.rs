@@ -172,7 +172,7 @@ fn release_environment(
     let crds = cluster_crds(&rt, &all);
     let mut planned = Vec::new();
     let mut failed = false;
-    let resolver = release::Resolver::new(&project.config);
+    let resolver = release::Resolver::new(&project.config, release::RegistryNeed::Required);
     let mut warnings = release::Warnings::default();
     let namespaces = all.len();
     for target in all {

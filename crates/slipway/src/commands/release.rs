@@ -135,19 +135,40 @@ pub struct ImageRequest<'a> {
     pub missing: MissingImages,
 }
 
+/// Whether a command may go on without an answer from a registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistryNeed {
+    /// `deploy`, `diff`: a tag that cannot be resolved is an error.
+    Required,
+    /// `render`, `validate`: it is a warning, and the tag is left unresolved.
+    BestEffort,
+}
+
+/// What a registry answered for a reference: the pinned reference (`None`: not asked
+/// successfully, and the command goes on), and the warning it gave.
+#[derive(Debug, Clone)]
+struct Asked {
+    pinned: Option<String>,
+    warning: Option<String>,
+}
+
 /// Pins references at their registries once per command: `--image` references and
 /// tags the manifests name. A digest whose registry cannot be reached is taken as given
-/// (with a warning); a tag cannot be, and is an error.
+/// (with a warning); a tag cannot be pinned without its registry.
 pub struct Resolver<'a> {
     config: &'a slipway_config::Config,
-    pinned: std::cell::RefCell<std::collections::BTreeMap<String, String>>,
+    need: RegistryNeed,
+    /// Each reference asked: the answer, and the warning it gave (said again for every
+    /// namespace that uses it).
+    pinned: std::cell::RefCell<std::collections::BTreeMap<String, Asked>>,
     warnings: std::cell::RefCell<Vec<String>>,
 }
 
 impl<'a> Resolver<'a> {
-    pub fn new(config: &'a slipway_config::Config) -> Resolver<'a> {
+    pub fn new(config: &'a slipway_config::Config, need: RegistryNeed) -> Resolver<'a> {
         Resolver {
             config,
+            need,
             pinned: Default::default(),
             warnings: Default::default(),
         }
@@ -158,12 +179,28 @@ impl<'a> Resolver<'a> {
         std::mem::take(&mut *self.warnings.borrow_mut())
     }
 
-    /// `reference` as `repo[:tag]@sha256:…`; `what` names where it was written.
-    pub fn pin(&self, reference: &str, what: &str) -> Result<String, CliError> {
-        use slipway_build::registry::{RegistryError, client_for_config, has_digest};
-        if let Some(p) = self.pinned.borrow().get(reference) {
-            return Ok(p.clone());
+    /// `reference` as `repo[:tag]@sha256:…`; `what` names where it was written. `None`
+    /// when the registry could not be asked and the command goes on without it.
+    pub fn pin(&self, reference: &str, what: &str) -> Result<Option<String>, CliError> {
+        if let Some(asked) = self.pinned.borrow().get(reference) {
+            self.warnings.borrow_mut().extend(asked.warning.clone());
+            return Ok(asked.pinned.clone());
         }
+        let said = self.warnings.borrow().len();
+        let pinned = self.ask(reference, what)?;
+        let warning = self.warnings.borrow().get(said).cloned();
+        self.pinned.borrow_mut().insert(
+            reference.to_owned(),
+            Asked {
+                pinned: pinned.clone(),
+                warning,
+            },
+        );
+        Ok(pinned)
+    }
+
+    fn ask(&self, reference: &str, what: &str) -> Result<Option<String>, CliError> {
+        use slipway_build::registry::{RegistryError, client_for_config, has_digest};
         let client = client_for_config(self.config, &[reference.to_owned()])
             .map_err(|e| CliError::usage(format!("{what}: {e}")))?;
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -171,26 +208,28 @@ impl<'a> Resolver<'a> {
             .build()
             .map_err(|e| CliError::internal(format!("cannot start the runtime: {e}")))?;
         let answer = runtime.block_on(client.pin(reference));
-        let pinned = match answer {
-            Ok(pinned) => pinned,
-            Err(RegistryError::ManifestUnknown { .. }) => {
-                return Err(CliError::usage(format!(
-                    "{what}: the registry has no image `{reference}`; nothing was written to a cluster"
-                ))
-                .hint("check the name and the tag or digest, and that the image was pushed"));
-            }
-            Err(RegistryError::InvalidReference { message, .. }) => {
-                return Err(CliError::usage(format!(
-                    "{what}: `{reference}` is not a valid image reference: {message}"
-                )));
-            }
+        match answer {
+            Ok(pinned) => Ok(Some(pinned)),
+            Err(RegistryError::ManifestUnknown { .. }) => Err(CliError::usage(format!(
+                "{what}: the registry has no image `{reference}`; nothing was written to a cluster"
+            ))
+            .hint("check the name and the tag or digest, and that the image was pushed")),
+            Err(RegistryError::InvalidReference { message, .. }) => Err(CliError::usage(format!(
+                "{what}: `{reference}` is not a valid image reference: {message}"
+            ))),
             Err(e @ (RegistryError::Unreachable { .. } | RegistryError::Protocol { .. }))
                 if has_digest(reference) =>
             {
                 self.warnings.borrow_mut().push(format!(
                     "warning: {what}: the digest was not checked ({e}); it is deployed as given"
                 ));
-                reference.to_owned()
+                Ok(Some(reference.to_owned()))
+            }
+            Err(e) if self.need == RegistryNeed::BestEffort => {
+                self.warnings.borrow_mut().push(format!(
+                    "warning: {what}: not resolved to a digest ({e}); `deploy` resolves it, and refuses it if the registry cannot be asked"
+                ));
+                Ok(None)
             }
             Err(e) => {
                 let hint = if has_digest(reference) {
@@ -200,19 +239,15 @@ impl<'a> Resolver<'a> {
                         "a tag is resolved to a digest at its registry; pass the digest instead (`{reference}@sha256:…`) or check `registries.<host>` in `slipway.yaml`"
                     )
                 };
-                return Err(CliError::new(
+                Err(CliError::new(
                     exit::UNREACHABLE,
                     format!(
                         "{what}: cannot check `{reference}`: {e}; nothing was written to a cluster"
                     ),
                 )
-                .hint(hint));
+                .hint(hint))
             }
-        };
-        self.pinned
-            .borrow_mut()
-            .insert(reference.to_owned(), pinned.clone());
-        Ok(pinned)
+        }
     }
 }
 
@@ -280,7 +315,11 @@ pub fn release_namespace(
     if request.origin == OverrideOrigin::CommandLine {
         for c in images.chosen.iter_mut().filter(|c| c.source == "override") {
             let what = format!("`--image {}={}`", c.name, c.reference);
-            c.reference = resolver.pin(&c.reference, &what)?;
+            c.reference = unresolved(
+                resolver.pin(&c.reference, &what)?,
+                &c.reference,
+                request.missing,
+            );
         }
     }
     images.pins = pins_of(project, &images.chosen);
@@ -327,7 +366,11 @@ pub fn release_namespace(
                 "image `{name}` (`{}` in {} container `{}`)",
                 used.image, used.object, used.container
             );
-            let reference = resolver.pin(&used.image, &what)?;
+            let reference = unresolved(
+                resolver.pin(&used.image, &what)?,
+                &used.image,
+                request.missing,
+            );
             extra.push(ReleaseImage {
                 name: name.clone(),
                 reference,
@@ -393,6 +436,17 @@ pub fn release_namespace(
         warnings.add(w, ns);
     }
     Ok((images, rendered))
+}
+
+/// A reference its registry could not pin: as written, or for `validate` as if pinned.
+fn unresolved(pinned: Option<String>, reference: &str, missing: MissingImages) -> String {
+    match pinned {
+        Some(p) => p,
+        None if missing == MissingImages::AssumePinned => {
+            format!("{reference}@sha256:{}", "0".repeat(64))
+        }
+        None => reference.to_owned(),
+    }
 }
 
 /// Why `name` has nothing to deploy, the same words for `deploy`, `diff`, `render` and

@@ -11,24 +11,76 @@ use crate::printer::{Format, Printer};
 
 use super::{deploy, project, release};
 
-/// Secret values are never printed: each is replaced by a hash of it, so a change still
-/// shows in a diff of two renders.
-fn redact(value: &serde_json::Value) -> serde_json::Value {
-    use sha2::{Digest, Sha256};
-    let mut value = value.clone();
-    if value.get("kind").and_then(|k| k.as_str()) != Some("Secret") {
-        return value;
-    }
-    for field in ["data", "stringData"] {
-        if let Some(map) = value.get_mut(field).and_then(|d| d.as_object_mut()) {
-            for v in map.values_mut() {
-                let digest = Sha256::digest(v.to_string().as_bytes());
-                let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
-                *v = serde_json::json!(format!("<redacted sha256:{hex}>"));
+/// The file, under the project's `.slipway/`, that holds the key of the hashes `render`
+/// shows for Secret values.
+pub const RENDER_KEY_FILE: &str = ".slipway/render-key";
+
+/// The project's render key: read from [`RENDER_KEY_FILE`], or made once (random, and
+/// readable by its owner only). A key file others may read is refused: with it, anyone
+/// could confirm a guessed Secret value from a render.
+fn render_key(project: &project::Project) -> Result<Vec<u8>, CliError> {
+    use std::io::{Read, Write};
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let path = project.config.base_dir.join(RENDER_KEY_FILE);
+    let unreadable = |e: std::io::Error| {
+        CliError::usage(format!("`{}` cannot be read: {e}", path.display())).hint(
+            "delete it; `slipway render` makes a new one (earlier renders then show other hashes)",
+        )
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let mode = std::fs::metadata(&path)
+                .map_err(unreadable)?
+                .permissions()
+                .mode();
+            if mode & 0o077 != 0 {
+                return Err(CliError::usage(format!(
+                    "`{}` may be read by others (mode {:o}); with it anyone could confirm a guessed Secret value from a render",
+                    path.display(),
+                    mode & 0o777
+                ))
+                .hint(format!("`chmod 600 {}`", path.display())));
             }
+            let key =
+                decode_hex(text.trim()).filter(|k| k.len() == slipway_render::redact::KEY_LEN);
+            key.ok_or_else(|| {
+                unreadable(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "not a key of 64 hexadecimal digits",
+                ))
+            })
         }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = vec![0u8; slipway_render::redact::KEY_LEN];
+            std::fs::File::open("/dev/urandom")
+                .and_then(|mut r| r.read_exact(&mut key))
+                .map_err(|e| {
+                    CliError::internal(format!("no random bytes for the render key: {e}"))
+                })?;
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let text: String = key.iter().map(|b| format!("{b:02x}")).collect();
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)?;
+            file.write_all(format!("{text}\n").as_bytes())?;
+            Ok(key)
+        }
+        Err(e) => Err(unreadable(e)),
     }
-    value
+}
+
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || !text.is_ascii() {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
 }
 
 pub fn render(args: &RenderArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
@@ -57,7 +109,7 @@ pub fn render(args: &RenderArgs, global: &GlobalArgs, printer: &Printer) -> Resu
         only: &args.images.only,
         missing: release::MissingImages::KeepManifest,
     };
-    let resolver = release::Resolver::new(&project.config);
+    let resolver = release::Resolver::new(&project.config, release::RegistryNeed::BestEffort);
     let mut warnings = release::Warnings::default();
     let mut rendered = Vec::new();
     for ((_, ns), current) in namespaces.iter().zip(&currents) {
@@ -82,6 +134,8 @@ pub fn render(args: &RenderArgs, global: &GlobalArgs, printer: &Printer) -> Resu
         rendered.push(r);
     }
     warnings.print(printer, namespaces.len());
+    let key = render_key(&project)?;
+    let redact = |v: &serde_json::Value| slipway_render::redact::redact_secret(v, &key);
     match &global.output {
         Some(Output::Dir(dir)) => {
             let mut count = 0;

@@ -25,7 +25,7 @@ pub fn run(args: &ValidateArgs, global: &GlobalArgs, printer: &Printer) -> Resul
         only: &[],
         missing: release::MissingImages::AssumePinned,
     };
-    let resolver = release::Resolver::new(&project.config);
+    let resolver = release::Resolver::new(&project.config, release::RegistryNeed::BestEffort);
     let mut warnings = release::Warnings::default();
     let namespaces = release::namespaces(env);
     let mut rendered = Vec::new();
