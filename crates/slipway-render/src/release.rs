@@ -130,7 +130,16 @@ pub fn render_environment(
             &generator.env_file,
             &BTreeMap::new(),
             &generator.files,
-            &generator.from_env,
+            &generator
+                .from_env
+                .iter()
+                .map(|n| {
+                    (
+                        n.clone(),
+                        generator.from_env_at.get(n).map_or(1, |p| p.line),
+                    )
+                })
+                .collect::<Vec<_>>(),
             lookup_env,
             &config.file,
             &format!("secrets.{name}"),
@@ -218,6 +227,9 @@ pub fn render_environment(
     report.foreign.extend(hook_report.foreign);
 
     let applyset_id = applyset::id(&applyset_parent_name(&config.app), namespace, "Secret", "");
+    for obj in objects.iter().chain(hooks.iter().map(|h| &h.job)) {
+        check_namespace_field(obj)?;
+    }
     for obj in objects
         .iter_mut()
         .chain(hooks.iter_mut().map(|h| &mut h.job))
@@ -282,7 +294,8 @@ fn collect_data(
     env_file: &Option<PathBuf>,
     literals: &BTreeMap<String, String>,
     files: &[slipway_config::FileSource],
-    from_env: &[String],
+    // Each variable with the line of `slipway.yaml` that names it.
+    from_env: &[(String, usize)],
     lookup_env: &dyn Fn(&str) -> Option<String>,
     config_file: &Path,
     key: &str,
@@ -320,11 +333,11 @@ fn collect_data(
         })?;
         data.insert(f.key.clone(), bytes);
     }
-    for var in from_env {
+    for (var, line) in from_env {
         let Some(value) = lookup_env(var) else {
             return Err(RenderError::Invalid {
                 file: config_file.to_path_buf(),
-                line: 1,
+                line: *line,
                 field: format!("{key}.from-env"),
                 message: format!("the environment variable `{var}` is not set"),
             });
@@ -368,6 +381,37 @@ fn secret(name: &str, kind: &str, data: BTreeMap<String, Vec<u8>>) -> Value {
 }
 
 /// `<name>-<first 10 hex of sha256(kind, type, data, binaryData)>`.
+/// A `metadata.namespace` that is not a string (`123`, a list) is a mistake to report,
+/// not a value to overwrite with the release's namespace.
+fn check_namespace_field(obj: &Object) -> Result<(), RenderError> {
+    let Some(value) = obj.value.pointer("/metadata/namespace") else {
+        return Ok(());
+    };
+    let what = match value {
+        Value::String(_) | Value::Null => return Ok(()),
+        Value::Number(_) => "a number",
+        Value::Bool(_) => "a boolean",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
+    };
+    let line = obj
+        .source
+        .document
+        .as_ref()
+        .and_then(|d| d.node().get("metadata"))
+        .and_then(|m| m.get("namespace"))
+        .map_or(obj.source.line, |n| n.line);
+    Err(RenderError::Invalid {
+        file: obj.source.file.clone(),
+        line,
+        field: "metadata.namespace".into(),
+        message: format!(
+            "{} has {what} here, not a namespace name; remove it (every object gets the environment's namespace) or write a name",
+            obj.id()
+        ),
+    })
+}
+
 fn hashed_name(name: &str, obj: &Value) -> String {
     let content = json!([obj["kind"], obj["type"], obj["data"], obj["binaryData"]]);
     let digest = Sha256::digest(content.to_string().as_bytes());

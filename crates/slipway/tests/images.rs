@@ -519,3 +519,91 @@ fn render_shows_secret_values_only_as_a_hash_keyed_by_the_project() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_namespace_field_that_is_not_a_name_is_reported_at_its_line() {
+    let dir = secret_project();
+    let root = dir.path();
+    write_deployment(
+        root,
+        "api",
+        "registry.example.com/shop/api:1@sha256:1111111111111111111111111111111111111111111111111111111111111111",
+    );
+    let manifest = root.join("k8s/api.yaml");
+    let text = fs::read_to_string(&manifest).unwrap();
+    for (value, what) in [("123", "a number"), ("[a, b]", "a list")] {
+        fs::write(
+            &manifest,
+            text.replace(
+                "  name: api\n",
+                &format!("  name: api\n  namespace: {value}\n"),
+            ),
+        )
+        .unwrap();
+        for command in ["render", "validate"] {
+            let out = sandbox::run(root, &[command, "dev"]);
+            let err = stderr(&out);
+            assert_eq!(code(&out), 2, "{command}: {err}");
+            assert!(
+                err.contains(&format!(
+                    "k8s/api.yaml:5: `metadata.namespace`: Deployment/api has {what} here, not a namespace name"
+                )),
+                "{command}: {err}"
+            );
+            assert!(out.stdout.is_empty(), "{command}");
+        }
+    }
+}
+
+#[test]
+fn an_unknown_rule_id_is_reported_at_its_line_and_column() {
+    let dir = secret_project();
+    let root = dir.path();
+    let config = root.join("slipway.yaml");
+    let text = fs::read_to_string(&config).unwrap();
+    fs::write(
+        &config,
+        text.replace(
+            "    namespace: shop\n",
+            "    namespace: shop\n    rules:\n      image-pinned: warning\n      readyness-probe: off\n",
+        ),
+    )
+    .unwrap();
+    let out = sandbox::run(root, &["validate", "dev"]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 2, "{err}");
+    // Line 18, column 7: the key `readyness-probe`.
+    assert!(
+        err.contains(
+            "slipway.yaml:18:7: `rules.readyness-probe` (in `defaults` or `environments.dev`)"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unset_from_env_variable_is_reported_at_its_line() {
+    let dir = secret_project();
+    let root = dir.path();
+    let config = root.join("slipway.yaml");
+    let text = fs::read_to_string(&config).unwrap();
+    fs::write(
+        &config,
+        text.replace(
+            "    env-file: db.env\n",
+            "    env-file: db.env\n    from-env:\n      - SLIPWAY_TEST_SET\n      - SLIPWAY_TEST_NEVER_SET\n",
+        ),
+    )
+    .unwrap();
+    let out = sandbox::command(root, &["render", "dev"])
+        .env("SLIPWAY_TEST_SET", "x")
+        .env_remove("SLIPWAY_TEST_NEVER_SET")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(code(&out), 2, "{err}");
+    assert!(
+        err.contains("slipway.yaml:14: `secrets.db.from-env`: the environment variable `SLIPWAY_TEST_NEVER_SET` is not set"),
+        "{err}"
+    );
+}

@@ -538,16 +538,27 @@ pub fn check_rule_ids(project: &Project, env: &Environment) -> Result<(), CliErr
     let Some(first) = problems.first() else {
         return Ok(());
     };
+    let file = project.config.file.display();
+    let at = |id: &str| match env.rules_at.get(id) {
+        Some(p) => format!("{file}:{}:{}", p.line, p.column),
+        None => file.to_string(),
+    };
     let mut err = CliError::usage(format!(
-        "`{}`: `rules.{}` (in `defaults` or `environments.{}`): {}",
-        project.config.file.display(),
+        "{}: `rules.{}` (in `defaults` or `environments.{}`): {}",
+        at(&first.id),
         first.id,
         env.name,
         first.message
     ))
     .hint(first.fix.clone());
     for p in &problems[1..] {
-        err = err.hint(format!("`rules.{}`: {}; {}", p.id, p.message, p.fix));
+        err = err.hint(format!(
+            "{}: `rules.{}`: {}; {}",
+            at(&p.id),
+            p.id,
+            p.message,
+            p.fix
+        ));
     }
     Err(err)
 }
