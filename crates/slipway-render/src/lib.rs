@@ -37,7 +37,7 @@ pub mod redact;
 pub mod release;
 
 pub use emit::{to_yaml, value_to_yaml};
-pub use error::RenderError;
+pub use error::{Refused, RenderError};
 pub use kubectl::kustomize_with_kubectl;
 pub use kustomize::kustomize;
 pub use object::{Document, Object, Source};

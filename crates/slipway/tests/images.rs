@@ -607,3 +607,35 @@ fn an_unset_from_env_variable_is_reported_at_its_line() {
         "{err}"
     );
 }
+
+#[test]
+fn a_kustomization_names_every_refused_feature_at_once() {
+    let dir = secret_project();
+    let root = dir.path();
+    fs::write(
+        root.join("k8s/kustomization.yaml"),
+        "resources:\n  - api.yaml\nhelmCharts:\n  - name: redis\nvars: []\npatches:\n  - path: api.yaml\n    options:\n      allowNameChange: true\n",
+    )
+    .unwrap();
+    for command in ["render", "validate"] {
+        let out = sandbox::run(root, &[command, "dev"]);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 2, "{command}: {err}");
+        for (line, field) in [
+            (3, "helmCharts"),
+            (5, "vars"),
+            (9, "patches[0].options.allowNameChange"),
+        ] {
+            assert!(
+                err.contains(&format!("k8s/kustomization.yaml:{line}: `{field}`")),
+                "{command}: {field}: {err}"
+            );
+        }
+        assert!(
+            err.contains(
+                "are not supported by the native kustomize renderer; set `kustomize: kubectl`"
+            ),
+            "{err}"
+        );
+    }
+}
