@@ -639,3 +639,37 @@ fn a_kustomization_names_every_refused_feature_at_once() {
         );
     }
 }
+
+#[test]
+fn a_finding_of_several_namespaces_is_said_once_naming_them() {
+    let dir = secret_project();
+    let root = dir.path();
+    let config = root.join("slipway.yaml");
+    let text = fs::read_to_string(&config).unwrap();
+    fs::write(
+        &config,
+        text.replace(
+            "    namespace: shop\n",
+            "    namespaces: [shop, shop-b, shop-c]\n",
+        ),
+    )
+    .unwrap();
+    let manifest = root.join("k8s/api.yaml");
+    let text = fs::read_to_string(&manifest).unwrap();
+    let without_probe = text.split("          readinessProbe:").next().unwrap();
+    fs::write(&manifest, without_probe).unwrap();
+    let out = sandbox::run(root, &["validate", "dev"]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    assert_eq!(err.matches("warning[readiness-probe]").count(), 1, "{err}");
+    assert!(
+        err.contains("  in namespaces `shop`, `shop-b`, `shop-c`"),
+        "{err}"
+    );
+    for ns in ["shop", "shop-b", "shop-c"] {
+        assert!(
+            err.contains(&format!("namespace `{ns}`: 0 error(s), 1 warning(s)")),
+            "{err}"
+        );
+    }
+}

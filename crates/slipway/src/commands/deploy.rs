@@ -171,7 +171,7 @@ fn release_environment(
     let all = histories(&rt, project, env, global, printer)?;
     let crds = cluster_crds(&rt, &all);
     let mut planned = Vec::new();
-    let mut failed = false;
+    let mut failing = Vec::new();
     let resolver = release::Resolver::new(&project.config, release::RegistryNeed::Required);
     let mut warnings = release::Warnings::default();
     let namespaces = all.len();
@@ -210,12 +210,15 @@ fn release_environment(
         )?;
         let report = release::check(env, &rendered, crds[target.cluster].clone());
         if report.has_errors() {
-            failed |= release::print_report(printer, ns, &report);
+            failing.push((ns.clone(), report));
         }
         planned.push((target, images, rendered));
     }
     warnings.print(printer, namespaces);
-    if failed {
+    if !failing.is_empty() {
+        let named: Vec<(&str, &slipway_check::Report)> =
+            failing.iter().map(|(ns, r)| (ns.as_str(), r)).collect();
+        release::print_reports(printer, &named, namespaces);
         return Err(release::validation_failed(&env.name));
     }
     let mut jobs = Vec::new();

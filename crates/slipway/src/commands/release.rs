@@ -270,20 +270,25 @@ impl Warnings {
         }
     }
 
-    /// Prints each warning once; when it concerns several namespaces (but not all of
-    /// `all`, or more than one), it names them.
+    /// Prints each warning once; when the environment has several namespaces (`all`),
+    /// it names those it concerns: after a one-line message in parentheses, after a
+    /// longer one on a line of its own.
     pub fn print(self, printer: &Printer, all: usize) {
         for (message, namespaces) in self.said {
-            if namespaces.len() > 1 || (all > 1 && !namespaces.is_empty()) {
-                let list: Vec<String> = namespaces.iter().map(|n| format!("`{n}`")).collect();
-                let label = if namespaces.len() > 1 {
-                    "namespaces"
-                } else {
-                    "namespace"
-                };
-                printer.info(&format!("{message} ({label} {})", list.join(", ")));
-            } else {
+            if all < 2 && namespaces.len() < 2 {
                 printer.info(&message);
+                continue;
+            }
+            let list: Vec<String> = namespaces.iter().map(|n| format!("`{n}`")).collect();
+            let label = if namespaces.len() > 1 {
+                "namespaces"
+            } else {
+                "namespace"
+            };
+            if message.contains('\n') {
+                printer.info(&format!("{message}\n  in {label} {}", list.join(", ")));
+            } else {
+                printer.info(&format!("{message} ({label} {})", list.join(", ")));
             }
         }
     }
@@ -366,11 +371,16 @@ pub fn release_namespace(
                 "image `{name}` (`{}` in {} container `{}`)",
                 used.image, used.object, used.container
             );
-            let reference = unresolved(
-                resolver.pin(&used.image, &what)?,
-                &used.image,
-                request.missing,
-            );
+            // A digest is taken as written; a tag is pinned at its registry.
+            let reference = if slipway_build::registry::has_digest(&used.image) {
+                used.image.clone()
+            } else {
+                unresolved(
+                    resolver.pin(&used.image, &what)?,
+                    &used.image,
+                    request.missing,
+                )
+            };
             extra.push(ReleaseImage {
                 name: name.clone(),
                 reference,
@@ -591,35 +601,41 @@ pub fn check(env: &Environment, rendered: &Rendered, cluster_crds: Option<CrdSch
     )
 }
 
-/// Prints a validation report; returns whether it had errors.
-pub fn print_report(printer: &Printer, namespace: &str, report: &Report) -> bool {
-    for f in &report.findings {
-        printer.info(&format!("{f}\n  fix: {}", f.fix));
+/// Prints the validation reports of the namespaces of an environment, each distinct
+/// finding once (naming the namespaces it concerns when the environment has several:
+/// `namespaces`), then a count per namespace; returns whether any had errors.
+pub fn print_reports(printer: &Printer, reports: &[(&str, &Report)], namespaces: usize) -> bool {
+    let mut said = Warnings::default();
+    for (ns, report) in reports {
+        for f in &report.findings {
+            said.add(format!("{f}\n  fix: {}", f.fix), ns);
+        }
+        for u in &report.unchecked {
+            said.add(
+                format!(
+                    "{}:{}: unchecked: {}/{}: {}",
+                    u.file.display(),
+                    u.line,
+                    u.object.kind,
+                    u.object.name,
+                    u.reason
+                ),
+                ns,
+            );
+        }
     }
-    for u in &report.unchecked {
+    said.print(printer, namespaces);
+    let mut failed = false;
+    for (ns, report) in reports {
+        let count = |level: Level| report.findings.iter().filter(|f| f.level == level).count();
+        let errors = count(Level::Error);
+        failed |= errors > 0;
         printer.info(&format!(
-            "{}:{}: unchecked: {}/{}: {}",
-            u.file.display(),
-            u.line,
-            u.object.kind,
-            u.object.name,
-            u.reason
+            "namespace `{ns}`: {errors} error(s), {} warning(s)",
+            count(Level::Warning)
         ));
     }
-    let errors = report
-        .findings
-        .iter()
-        .filter(|f| f.level == Level::Error)
-        .count();
-    let warnings = report
-        .findings
-        .iter()
-        .filter(|f| f.level == Level::Warning)
-        .count();
-    printer.info(&format!(
-        "namespace `{namespace}`: {errors} error(s), {warnings} warning(s)"
-    ));
-    errors > 0
+    failed
 }
 
 /// The error for a release that does not validate.

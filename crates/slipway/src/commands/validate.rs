@@ -42,13 +42,21 @@ pub fn run(args: &ValidateArgs, global: &GlobalArgs, printer: &Printer) -> Resul
         rendered.push(r);
     }
     warnings.print(printer, namespaces.len());
-    let mut failed = false;
-    let mut docs = Vec::new();
-    for r in &rendered {
-        let report = release::check(env, r, None);
-        failed |= release::print_report(printer, &r.namespace, &report);
-        docs.push(release::report_json(r, &report));
-    }
+    let reports: Vec<_> = rendered
+        .iter()
+        .map(|r| release::check(env, r, None))
+        .collect();
+    let named: Vec<(&str, &slipway_check::Report)> = rendered
+        .iter()
+        .zip(&reports)
+        .map(|(r, report)| (r.namespace.as_str(), report))
+        .collect();
+    let failed = release::print_reports(printer, &named, named.len());
+    let docs: Vec<_> = rendered
+        .iter()
+        .zip(&reports)
+        .map(|(r, report)| release::report_json(r, report))
+        .collect();
     if printer.format == Format::Json {
         printer
             .json(&serde_json::json!({"environment": env.name, "ok": !failed, "namespaces": docs}));
