@@ -673,3 +673,25 @@ fn a_finding_of_several_namespaces_is_said_once_naming_them() {
         );
     }
 }
+
+#[test]
+fn an_image_named_like_a_declared_one_from_elsewhere_gets_a_readable_hint() {
+    let dir = secret_project();
+    let root = dir.path();
+    write_deployment(root, "api", "other.example.com/team/api:1.2");
+    for command in ["render", "validate"] {
+        let out = sandbox::run(root, &[command, "dev"]);
+        let err = stderr(&out);
+        assert!(
+            err.contains(
+                "warning: Deployment/api container `api` runs `other.example.com/team/api:1.2`, which is named like image `api` of `slipway.yaml` but is not its repository `registry.example.com/shop/api`: slipway leaves it as written (not pinned, not recorded); write `image: api` or `registry.example.com/shop/api[:TAG]` in the manifest to run that image"
+            ),
+            "{command}: {err}"
+        );
+        assert_eq!(
+            err.matches("is named like image").count(),
+            1,
+            "{command}: {err}"
+        );
+    }
+}

@@ -347,6 +347,18 @@ pub fn release_namespace(
         }
     }
 
+    for f in &rendered.pins.foreign {
+        if let Some(hint) = near_miss(config, &f.image) {
+            warnings.add(
+                format!(
+                    "warning: {} container `{}` runs `{}`, {hint}",
+                    f.object, f.container, f.image
+                ),
+                ns,
+            );
+        }
+    }
+
     // Images of `slipway.yaml` without a choice, by what the objects run.
     let mut extra = Vec::new();
     let mut missing: Vec<(String, String)> = Vec::new();
@@ -446,6 +458,29 @@ pub fn release_namespace(
         warnings.add(w, ns);
     }
     Ok((images, rendered))
+}
+
+/// For a container image that is not an image of `slipway.yaml` but is named like one
+/// (`other.example.com/shop/api:1` when `api` is pushed to `registry.example.com/shop/api`),
+/// why slipway leaves it alone and how to have it pinned.
+pub fn near_miss(config: &slipway_config::Config, image: &str) -> Option<String> {
+    if config
+        .images
+        .iter()
+        .any(|i| slipway_render::refers_to(image, &i.name, &i.repository))
+    {
+        return None;
+    }
+    let repository = slipway_render::image_repository(image);
+    let last = repository.rsplit('/').next().unwrap_or(repository);
+    let declared = config.images.iter().find(|i| {
+        let declared_last = i.repository.rsplit('/').next().unwrap_or(&i.repository);
+        last == i.name || last == declared_last
+    })?;
+    Some(format!(
+        "which is named like image `{}` of `slipway.yaml` but is not its repository `{}`: slipway leaves it as written (not pinned, not recorded); write `image: {}` or `{}[:TAG]` in the manifest to run that image",
+        declared.name, declared.repository, declared.name, declared.repository
+    ))
 }
 
 /// A reference its registry could not pin: as written, or for `validate` as if pinned.

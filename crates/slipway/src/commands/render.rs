@@ -123,6 +123,9 @@ pub fn render(args: &RenderArgs, global: &GlobalArgs, printer: &Printer) -> Resu
             &mut warnings,
         )?;
         for f in &r.pins.foreign {
+            if release::near_miss(&project.config, &f.image).is_some() {
+                continue; // already warned about, with what to do
+            }
             warnings.add(
                 format!(
                     "note: {} container `{}` runs `{}`, which is not an image of `slipway.yaml`",
