@@ -695,3 +695,21 @@ fn an_image_named_like_a_declared_one_from_elsewhere_gets_a_readable_hint() {
         );
     }
 }
+
+#[test]
+fn two_tags_of_one_image_in_the_manifests_are_refused_not_pinned_to_one() {
+    let dir = secret_project();
+    let root = dir.path();
+    write_deployment(root, "api", "registry.example.com/shop/api:1.0");
+    write_deployment(root, "worker", "registry.example.com/shop/api:2.0");
+    for command in ["render", "validate"] {
+        let out = sandbox::run(root, &[command, "dev"]);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 2, "{command}: {err}");
+        assert!(
+            err.contains("image `api` is `registry.example.com/shop/api:1.0` in Deployment/api container `api` but `registry.example.com/shop/api:2.0` in Deployment/worker container `worker`: a release runs one reference per image"),
+            "{command}: {err}"
+        );
+        assert!(out.stdout.is_empty(), "{command}");
+    }
+}

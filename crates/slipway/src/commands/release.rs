@@ -366,15 +366,27 @@ pub fn release_namespace(
         let Some(image) = config.image(&name) else {
             continue;
         };
-        let Some(used) = rendered
+        let uses: Vec<_> = rendered
             .pins
             .foreign
             .iter()
-            .find(|f| slipway_render::refers_to(&f.image, &image.name, &image.repository))
-        else {
+            .filter(|f| slipway_render::refers_to(&f.image, &image.name, &image.repository))
+            .collect();
+        let Some(used) = uses.first() else {
             // Declared but run by no object (a debug image, a load generator): not needed.
             continue;
         };
+        // One release runs one reference per image: two spellings would be pinned to one
+        // of them, and the other container would silently run what its manifest does not say.
+        if let Some(other) = uses.iter().find(|f| f.image != used.image) {
+            return Err(CliError::usage(format!(
+                "image `{name}` is `{}` in {} container `{}` but `{}` in {} container `{}`: a release runs one reference per image; nothing was written to a cluster",
+                used.image, used.object, used.container, other.image, other.object, other.container
+            ))
+            .hint(format!(
+                "write the same tag or digest in both manifests, or pass `--image {name}=REF`"
+            )));
+        }
         let written_repository = slipway_render::image_repository(&used.image);
         let by_tag_or_digest =
             written_repository == image.repository && used.image.len() > written_repository.len();
