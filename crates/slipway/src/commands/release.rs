@@ -853,6 +853,45 @@ mod tests {
     }
 
     #[test]
+    fn an_image_named_like_a_declared_one_elsewhere_is_a_near_miss_and_the_image_itself_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = project(dir.path(), 1);
+        let hint = near_miss(&project.config, "other.example.com/team/api:1").unwrap();
+        assert!(
+            hint.contains("named like image `api`")
+                && hint.contains("registry.example.com/shop/api"),
+            "{hint}"
+        );
+        for own in [
+            "api",
+            "api:dev",
+            "registry.example.com/shop/api:1",
+            "nginx:1.27",
+        ] {
+            assert_eq!(near_miss(&project.config, own), None, "{own}");
+        }
+    }
+
+    #[test]
+    fn a_warning_of_several_namespaces_is_kept_once_with_each_namespace_once() {
+        let mut w = Warnings::default();
+        w.add("warning: a".into(), "shop");
+        w.add("warning: b".into(), "shop");
+        w.add("warning: a".into(), "shop-b");
+        w.add("warning: a".into(), "shop-b");
+        assert_eq!(
+            w.said,
+            [
+                (
+                    "warning: a".to_owned(),
+                    vec!["shop".to_owned(), "shop-b".to_owned()]
+                ),
+                ("warning: b".to_owned(), vec!["shop".to_owned()]),
+            ]
+        );
+    }
+
+    #[test]
     fn validation_names_the_written_line_of_a_field_of_the_release() {
         // A CRD and two custom resources rendered with the app; the bad one is reported
         // at its field, in its file.
