@@ -2,14 +2,52 @@
 //! (HMAC-SHA-256), so two renders made with the same key show which values changed, and
 //! anyone with only the output cannot confirm a guessed value: that takes the key.
 //!
-//! The key is the caller's to keep (the CLI keeps one per project, `.slipway/render-key`,
-//! readable by its owner only); this module does no I/O.
+//! The names of generated Secrets carry a hash of their content keyed the same way, with
+//! the key each namespace keeps in the Secret [`key_secret_name`] (so every machine that
+//! deploys computes the same names); this module makes and reads that Secret but does no
+//! I/O. The CLI keeps a second key per project, `.slipway/render-key`, for what is shown
+//! without reading a cluster.
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// The length of a key, in bytes.
 pub const KEY_LEN: usize = 32;
+
+/// The Secret that holds a namespace's key for the names of generated Secrets.
+pub fn key_secret_name(app: &str) -> String {
+    format!("{app}-slipway-key")
+}
+
+/// The Secret [`key_secret_name`] holding `key`. It is not part of any release: no
+/// release applies, records or prunes it.
+pub fn key_secret(app: &str, namespace: &str, key: &[u8]) -> Value {
+    use base64::Engine;
+    serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": key_secret_name(app),
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/managed-by": "slipway"},
+            "annotations": {
+                "slipway.dev/purpose": "the key of the content hashes in the names of the Secrets slipway generates; deleting it renames them at the next deploy"
+            },
+        },
+        "data": {"key": base64::engine::general_purpose::STANDARD.encode(key)},
+    })
+}
+
+/// The key a [`key_secret`] holds, as read from a cluster; `None` when it holds none.
+pub fn key_from_secret(secret: &Value) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let text = secret.pointer("/data/key")?.as_str()?;
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()?;
+    (key.len() == KEY_LEN).then_some(key)
+}
 
 /// HMAC-SHA-256 of `message` under `key` (RFC 2104).
 pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
@@ -78,6 +116,14 @@ mod tests {
             )),
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
         );
+    }
+
+    #[test]
+    fn the_key_secret_gives_back_its_key() {
+        let secret = key_secret("shop", "ns", &[9; KEY_LEN]);
+        assert_eq!(secret["metadata"]["name"], "shop-slipway-key");
+        assert_eq!(key_from_secret(&secret), Some(vec![9; KEY_LEN]));
+        assert_eq!(key_from_secret(&json!({"data": {"key": "c2hvcnQ="}})), None);
     }
 
     #[test]

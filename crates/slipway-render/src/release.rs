@@ -92,6 +92,7 @@ pub fn render_environment(
     namespace: &str,
     pins: &[ImagePin],
     lookup_env: &dyn Fn(&str) -> Option<String>,
+    secret_key: &[u8],
 ) -> Result<Rendered, RenderError> {
     let mut objects = match (&env.overlay, &config.manifests) {
         (Some(overlay), manifests) => {
@@ -122,7 +123,7 @@ pub fn render_environment(
             &format!("config.{name}"),
         )?;
         let obj = config_map(name, data);
-        config_names.insert(name.clone(), hashed_name(name, &obj));
+        config_names.insert(name.clone(), hashed_name(name, &obj, None));
         generated.push(obj);
     }
     for (name, generator) in &env.secrets {
@@ -145,7 +146,7 @@ pub fn render_environment(
             &format!("secrets.{name}"),
         )?;
         let obj = secret(name, &generator.secret_type, data);
-        secret_names.insert(name.clone(), hashed_name(name, &obj));
+        secret_names.insert(name.clone(), hashed_name(name, &obj, Some(secret_key)));
         generated.push(obj);
     }
     for obj in &mut generated {
@@ -412,9 +413,15 @@ fn check_namespace_field(obj: &Object) -> Result<(), RenderError> {
     })
 }
 
-fn hashed_name(name: &str, obj: &Value) -> String {
-    let content = json!([obj["kind"], obj["type"], obj["data"], obj["binaryData"]]);
-    let digest = Sha256::digest(content.to_string().as_bytes());
+/// `name-<hash of the content>`: a new name when the content changes, so the workloads
+/// that use it roll. A Secret's hash is keyed (`key`): a hash of its values alone would
+/// let anyone who sees the name confirm a guessed value.
+fn hashed_name(name: &str, obj: &Value, key: Option<&[u8]>) -> String {
+    let content = json!([obj["kind"], obj["type"], obj["data"], obj["binaryData"]]).to_string();
+    let digest: [u8; 32] = match key {
+        Some(key) => crate::redact::hmac_sha256(key, content.as_bytes()),
+        None => Sha256::digest(content.as_bytes()).into(),
+    };
     let hex: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
     format!("{name}-{hex}")
 }
@@ -585,13 +592,28 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_name_hash_is_keyed_and_a_config_map_name_hash_is_not() {
+        let data = BTreeMap::from([("P".to_string(), b"hunter2".to_vec())]);
+        let s = secret("db", "Opaque", data);
+        let unkeyed = hashed_name("db", &s, None);
+        let one = hashed_name("db", &s, Some(&[1; 32]));
+        assert_ne!(one, unkeyed);
+        assert_ne!(one, hashed_name("db", &s, Some(&[2; 32])));
+        assert_eq!(one, hashed_name("db", &s.clone(), Some(&[1; 32])));
+        assert_eq!(one.len(), "db-".len() + 10);
+    }
+
+    #[test]
     fn hashed_name_changes_with_content_only() {
         let a = config_map("cfg", BTreeMap::from([("K".to_string(), b"1".to_vec())]));
         let b = config_map("cfg", BTreeMap::from([("K".to_string(), b"2".to_vec())]));
-        assert_ne!(hashed_name("cfg", &a), hashed_name("cfg", &b));
-        assert_eq!(hashed_name("cfg", &a), hashed_name("cfg", &a.clone()));
-        assert!(hashed_name("cfg", &a).starts_with("cfg-"));
-        assert_eq!(hashed_name("cfg", &a).len(), "cfg-".len() + 10);
+        assert_ne!(hashed_name("cfg", &a, None), hashed_name("cfg", &b, None));
+        assert_eq!(
+            hashed_name("cfg", &a, None),
+            hashed_name("cfg", &a.clone(), None)
+        );
+        assert!(hashed_name("cfg", &a, None).starts_with("cfg-"));
+        assert_eq!(hashed_name("cfg", &a, None).len(), "cfg-".len() + 10);
     }
 
     #[test]

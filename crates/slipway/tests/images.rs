@@ -713,3 +713,70 @@ fn two_tags_of_one_image_in_the_manifests_are_refused_not_pinned_to_one() {
         assert!(out.stdout.is_empty(), "{command}");
     }
 }
+
+#[test]
+fn generated_secret_names_are_keyed_by_the_cluster_so_a_guess_cannot_be_checked() {
+    use sha2::{Digest, Sha256};
+    let _serial = common::SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = secret_project();
+    let root = dir.path();
+    let served = Served::start(root, "one", &["--speed", "20"]);
+    let config = root.join("slipway.yaml");
+    let text = fs::read_to_string(&config).unwrap();
+    fs::write(
+        &config,
+        text.replace(
+            "    context: nowhere\n",
+            "    context: sandbox\n    kubeconfig: one.kubeconfig\n    timeout: 2m\n",
+        ),
+    )
+    .unwrap();
+    let secret_names = || {
+        let out = sandbox::kubectl_get(
+            &served.kubeconfig,
+            "shop",
+            &["secrets"],
+            "{.items[*].metadata.name}",
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter(|n| n.starts_with("db-"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let out = sandbox::run(root, &["deploy", "dev"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let names = secret_names();
+    assert_eq!(names.len(), 1, "{names:?}");
+    // What the name would be with an unkeyed hash of the content: anyone could compute
+    // it for a guessed password and compare.
+    let content = r#"["Secret","Opaque",{"PASSWORD":"aHVudGVyMg=="},null]"#;
+    let unkeyed: String = Sha256::digest(content.as_bytes())
+        .iter()
+        .take(5)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_ne!(names[0], format!("db-{unkeyed}"));
+    assert!(
+        !sandbox::kubectl_get(
+            &served.kubeconfig,
+            "shop",
+            &["secret", "shop-slipway-key"],
+            "{.data.key}"
+        )
+        .stdout
+        .is_empty(),
+        "the namespace keeps the key"
+    );
+    // The key stays: the same content keeps its name, and `render --current` shows it.
+    let out = sandbox::run(root, &["deploy", "dev"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(secret_names(), names);
+    let out = sandbox::run(root, &["render", "dev", "--current"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("name: {}\n", names[0])),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -199,12 +199,21 @@ fn release_environment(
             only: &request.only,
             missing: release::MissingImages::Refuse,
         };
+        let key = rt.block_on(release::cluster_key(
+            &target.connection,
+            &project.config.app,
+            ns,
+        ))?;
+        let namespace = release::Target {
+            ns,
+            current,
+            secret_key: &key.key,
+        };
         let (images, rendered) = release::release_namespace(
             project,
             env,
-            ns,
+            &namespace,
             &image_request,
-            current,
             &resolver,
             &mut warnings,
         )?;
@@ -212,7 +221,7 @@ fn release_environment(
         if report.has_errors() {
             failing.push((ns.clone(), report));
         }
-        planned.push((target, images, rendered));
+        planned.push((target, images, rendered, key));
     }
     warnings.print(printer, namespaces);
     if !failing.is_empty() {
@@ -222,7 +231,16 @@ fn release_environment(
         return Err(release::validation_failed(&env.name));
     }
     let mut jobs = Vec::new();
-    for (target, images, rendered) in planned {
+    for (target, images, rendered, key) in planned {
+        // A namespace's first deploy keeps the key its Secrets' names were made with.
+        if !key.stored && !request.dry_run {
+            rt.block_on(release::store_cluster_key(
+                &target.connection,
+                &project.config.app,
+                &target.ns,
+                &key.key,
+            ))?;
+        }
         let mut objects = vec![slipway_render::release::applyset_parent(
             &project.config.app,
             &rendered,
@@ -537,6 +555,13 @@ pub(super) struct TargetRecords {
     cluster: usize,
     connection: Arc<slipway_deploy::cluster::Cluster>,
     pub(super) records: Vec<Release>,
+}
+
+impl TargetRecords {
+    /// The connection to the namespace's cluster.
+    pub(super) fn connection(&self) -> &slipway_deploy::cluster::Cluster {
+        &self.connection
+    }
 }
 
 /// The records of every namespace of an environment. The connections belong to `rt`:

@@ -294,6 +294,166 @@ impl Warnings {
     }
 }
 
+/// One namespace of a release: its name, its current release, and the key of the hashes
+/// in its generated Secrets' names.
+pub struct Target<'a> {
+    pub ns: &'a str,
+    pub current: Option<&'a Release>,
+    pub secret_key: &'a [u8],
+}
+
+/// The file, under the project's directory, that holds the key of what is shown of
+/// Secrets without reading a cluster (`render`, `validate`).
+pub const RENDER_KEY_FILE: &str = ".slipway/render-key";
+
+/// Random bytes for a key.
+pub fn random_key() -> Result<Vec<u8>, CliError> {
+    use std::io::Read;
+    let mut key = vec![0u8; slipway_render::redact::KEY_LEN];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut r| r.read_exact(&mut key))
+        .map_err(|e| CliError::internal(format!("no random bytes for a key: {e}")))?;
+    Ok(key)
+}
+
+/// The project's render key: read from [`RENDER_KEY_FILE`], or made once (random, and
+/// readable by its owner only). A key file others may read is refused: with it, anyone
+/// could confirm a guessed Secret value from a render.
+pub fn local_key(project: &Project) -> Result<Vec<u8>, CliError> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let path = project.config.base_dir.join(RENDER_KEY_FILE);
+    let unreadable = |e: std::io::Error| {
+        CliError::usage(format!("`{}` cannot be read: {e}", path.display())).hint(
+            "delete it; `slipway render` makes a new one (earlier renders then show other hashes)",
+        )
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let mode = std::fs::metadata(&path)
+                .map_err(unreadable)?
+                .permissions()
+                .mode();
+            if mode & 0o077 != 0 {
+                return Err(CliError::usage(format!(
+                    "`{}` may be read by others (mode {:o}); with it anyone could confirm a guessed Secret value from a render",
+                    path.display(),
+                    mode & 0o777
+                ))
+                .hint(format!("`chmod 600 {}`", path.display())));
+            }
+            let key =
+                decode_hex(text.trim()).filter(|k| k.len() == slipway_render::redact::KEY_LEN);
+            key.ok_or_else(|| {
+                unreadable(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "not a key of 64 hexadecimal digits",
+                ))
+            })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = random_key()?;
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let text: String = key.iter().map(|b| format!("{b:02x}")).collect();
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)?;
+            file.write_all(format!("{text}\n").as_bytes())?;
+            Ok(key)
+        }
+        Err(e) => Err(unreadable(e)),
+    }
+}
+
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || !text.is_ascii() {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
+}
+
+/// A namespace's key for the names of generated Secrets, as kept on the cluster.
+pub struct ClusterKey {
+    pub key: Vec<u8>,
+    /// Whether the cluster holds it already; a new key is stored by the first deploy
+    /// that writes anything ([`store_cluster_key`]).
+    pub stored: bool,
+}
+
+/// The key `ns` keeps for the names of generated Secrets, or a new one.
+pub async fn cluster_key(
+    cluster: &slipway_deploy::cluster::Cluster,
+    app: &str,
+    ns: &str,
+) -> Result<ClusterKey, CliError> {
+    use slipway_render::redact::{key_from_secret, key_secret_name};
+    let name = key_secret_name(app);
+    let found = cluster
+        .get("v1", "Secret", ns, &name)
+        .await
+        .map_err(|e| CliError::new(exit::UNREACHABLE, format!("reading `{ns}/{name}`: {e}")))?;
+    match found {
+        Some(secret) => match key_from_secret(&secret) {
+            Some(key) => Ok(ClusterKey { key, stored: true }),
+            None => Err(CliError::usage(format!(
+                "the Secret `{ns}/{name}` holds no key of {} bytes under `key`",
+                slipway_render::redact::KEY_LEN
+            ))
+            .hint(format!(
+                "delete it (`kubectl -n {ns} delete secret {name}`): the next deploy makes a new key, and renames the Secrets slipway generates once"
+            ))),
+        },
+        None => Ok(ClusterKey {
+            key: random_key()?,
+            stored: false,
+        }),
+    }
+}
+
+/// Stores a new key in `ns` (created when missing, as a release creates it).
+pub async fn store_cluster_key(
+    cluster: &slipway_deploy::cluster::Cluster,
+    app: &str,
+    ns: &str,
+    key: &[u8],
+) -> Result<(), CliError> {
+    let failed = |e: slipway_deploy::cluster::ClusterError| {
+        CliError::new(
+            exit::UNREACHABLE,
+            format!(
+                "storing the key of Secret names in `{ns}/{}`: {e}",
+                slipway_render::redact::key_secret_name(app)
+            ),
+        )
+    };
+    if cluster
+        .get("v1", "Namespace", "", ns)
+        .await
+        .map_err(failed)?
+        .is_none()
+    {
+        let namespace = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": ns, "labels": {"app.kubernetes.io/managed-by": "slipway"}},
+        });
+        cluster
+            .apply(&namespace, ns, false, false)
+            .await
+            .map_err(failed)?;
+    }
+    let secret = slipway_render::redact::key_secret(app, ns, key);
+    cluster.create(&secret, ns).await.map_err(failed)?;
+    Ok(())
+}
+
 /// The images and the rendered objects of one namespace's release: the images chosen
 /// (see `slipway_deploy::images`), each `--image` pinned at its registry, rendered;
 /// then an override no object runs is refused, images the manifests name by tag are
@@ -303,12 +463,12 @@ impl Warnings {
 pub fn release_namespace(
     project: &Project,
     env: &Environment,
-    ns: &str,
+    target: &Target<'_>,
     request: &ImageRequest<'_>,
-    current: Option<&Release>,
     resolver: &Resolver<'_>,
     warnings: &mut Warnings,
 ) -> Result<(Images, Rendered), CliError> {
+    let (ns, current, key) = (target.ns, target.current, target.secret_key);
     let config = &project.config;
     let mut images = images(
         project,
@@ -328,7 +488,7 @@ pub fn release_namespace(
         }
     }
     images.pins = pins_of(project, &images.chosen);
-    let mut rendered = render_namespace(project, env, ns, &images.pins)?;
+    let mut rendered = render_namespace(project, env, ns, &images.pins, key)?;
 
     if request.origin == OverrideOrigin::CommandLine {
         for (name, reference) in request.overrides {
@@ -459,7 +619,7 @@ pub fn release_namespace(
         pins_changed = true;
     }
     if pins_changed {
-        rendered = render_namespace(project, env, ns, &images.pins)?;
+        rendered = render_namespace(project, env, ns, &images.pins, key)?;
     }
     // A release records only the images its objects run.
     images
@@ -553,15 +713,17 @@ pub fn namespaces(env: &Environment) -> Vec<(Cluster, String)> {
         .collect()
 }
 
-/// Renders one namespace of `env`.
+/// Renders one namespace of `env`; `secret_key` keys the hashes in generated Secrets'
+/// names.
 pub fn render_namespace(
     project: &Project,
     env: &Environment,
     ns: &str,
     pins: &[ImagePin],
+    secret_key: &[u8],
 ) -> Result<Rendered, CliError> {
     let lookup = |name: &str| std::env::var(name).ok();
-    release::render_environment(&project.config, env, ns, pins, &lookup).map_err(|e| {
+    release::render_environment(&project.config, env, ns, pins, &lookup, secret_key).map_err(|e| {
         let unsupported = matches!(e, slipway_render::RenderError::Unsupported { .. });
         let err = CliError::usage(format!("cannot render `{}`: {e}", env.name));
         if unsupported {
@@ -792,7 +954,7 @@ mod tests {
     fn deploy(project: &Project, builds: &[Built], records: &[Release]) -> (Images, u64, String) {
         let images = images(project, builds, &[], &[], current(records));
         let env = project.config.environment("prod").unwrap();
-        let rendered = render_namespace(project, env, "shop", &images.pins).unwrap();
+        let rendered = render_namespace(project, env, "shop", &images.pins, &[0; 32]).unwrap();
         let api = &rendered
             .objects
             .iter()
@@ -905,7 +1067,7 @@ mod tests {
         let records = [record(1, BUILD_1, "build", ReleaseStatus::Deployed)];
         let images = images(&project, &[], &[], &[], current(&records));
         let env = project.config.environment("prod").unwrap();
-        let rendered = render_namespace(&project, env, "shop", &images.pins).unwrap();
+        let rendered = render_namespace(&project, env, "shop", &images.pins, &[0; 32]).unwrap();
         let report = check(env, &rendered, None);
         let schema: Vec<String> = report
             .findings

@@ -29,16 +29,16 @@ pub fn run(args: &ValidateArgs, global: &GlobalArgs, printer: &Printer) -> Resul
     let mut warnings = release::Warnings::default();
     let namespaces = release::namespaces(env);
     let mut rendered = Vec::new();
+    // Names of generated Secrets are hashed with this checkout's key: findings name them.
+    let key = release::local_key(&project)?;
     for (_, ns) in &namespaces {
-        let (_, r) = release::release_namespace(
-            &project,
-            env,
+        let target = release::Target {
             ns,
-            &request,
-            None,
-            &resolver,
-            &mut warnings,
-        )?;
+            current: None,
+            secret_key: &key,
+        };
+        let (_, r) =
+            release::release_namespace(&project, env, &target, &request, &resolver, &mut warnings)?;
         rendered.push(r);
     }
     warnings.print(printer, namespaces.len());
