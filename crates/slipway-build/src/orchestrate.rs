@@ -1241,7 +1241,7 @@ impl Registries {
 }
 
 /// The credentials for `host` from its `registries.<host>.credentials` setting.
-fn credentials_for(config: &Config, host: &str) -> Result<Option<Credentials>, Problem> {
+pub(crate) fn credentials_for(config: &Config, host: &str) -> Result<Option<Credentials>, Problem> {
     use slipway_config::Credentials as Source;
     let key = format!("registries.{host}.credentials");
     let problem = |message: String| Problem::new(None, message).key(key.clone());

@@ -364,6 +364,18 @@ impl RegistryClient {
             .map_err(|e| map_error(e, &reference, Context::Manifest))
     }
 
+    /// `reference` pinned: `repo[:tag]@sha256:…` as written, with the digest the registry
+    /// holds for it. A tag is resolved; a digest is checked to exist.
+    ///
+    /// # Errors
+    /// [`RegistryError::ManifestUnknown`] when the registry has no such tag or digest,
+    /// else as [`RegistryClient::resolve`].
+    pub async fn pin(&self, reference: &str) -> Result<String, RegistryError> {
+        let digest = self.resolve(reference).await?;
+        let name = reference.split_once('@').map_or(reference, |(n, _)| n);
+        Ok(format!("{name}@{digest}"))
+    }
+
     /// The raw manifest (or index) bytes and their digest.
     ///
     /// # Errors
@@ -458,6 +470,54 @@ impl RegistryClient {
             config,
         })
     }
+}
+
+/// Checks that `reference` is a valid image reference (`[host[:port]/]path[:tag][@digest]`).
+///
+/// # Errors
+/// [`RegistryError::InvalidReference`], saying why.
+pub fn check_reference(reference: &str) -> Result<(), RegistryError> {
+    parse(reference).map(|_| ())
+}
+
+/// Whether `reference` names its image by digest (`…@sha256:…`).
+pub fn has_digest(reference: &str) -> bool {
+    reference.contains('@')
+}
+
+/// The registry host (`host[:port]`) of `reference`, as credentials are looked up.
+pub fn reference_host(reference: &str) -> Option<String> {
+    parse(reference).ok().map(|r| r.registry().to_owned())
+}
+
+/// A client for the registries of `references`, with the insecure hosts and the
+/// credentials `slipway.yaml` gives each of them (as a build uses them).
+///
+/// # Errors
+/// The first credentials setting that cannot be read, as a message naming its key.
+pub fn client_for_config(
+    config: &slipway_config::Config,
+    references: &[String],
+) -> Result<RegistryClient, String> {
+    let insecure_hosts: Vec<String> = config
+        .registries
+        .iter()
+        .filter(|(_, s)| s.insecure)
+        .map(|(h, _)| h.clone())
+        .collect();
+    let mut client = RegistryClient::new(ClientOptions { insecure_hosts });
+    let hosts: std::collections::BTreeSet<String> = references
+        .iter()
+        .filter_map(|r| reference_host(r))
+        .collect();
+    for host in hosts {
+        match crate::orchestrate::credentials_for(config, &host) {
+            Ok(Some(c)) => client = client.with_credentials(&host, c),
+            Ok(None) => {}
+            Err(problem) => return Err(problem.to_string()),
+        }
+    }
+    Ok(client)
 }
 
 fn parse_json(bytes: &[u8], what: &'static str) -> Result<serde_json::Value, RegistryError> {
@@ -558,5 +618,24 @@ mod tests {
             &["registry.example".to_owned()]
         ));
         assert!(!uses_http("myacr.azurecr.io", &[]));
+    }
+
+    #[test]
+    fn references_are_checked_for_syntax() {
+        assert!(check_reference("registry.example.com/shop/api:1").is_ok());
+        assert!(check_reference("127.0.0.1:5000/shop/api@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef").is_ok());
+        for bad in ["Not A Ref!", "api:", "reg/API:1", "reg/api@sha256:12"] {
+            assert!(
+                matches!(
+                    check_reference(bad),
+                    Err(RegistryError::InvalidReference { .. })
+                ),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            reference_host("127.0.0.1:5000/shop/api:1").as_deref(),
+            Some("127.0.0.1:5000")
+        );
     }
 }

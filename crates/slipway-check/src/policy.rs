@@ -105,7 +105,7 @@ fn image_pinned(w: &Workload<'_>, c: &Container, path: &str, sink: &mut Sink<'_>
             w.object,
             format!("{path}.image"),
             message,
-            "pin the image by digest (`repo:tag@sha256:…`): declare it in `slipway.yaml` so slipway pins it, or write the digest",
+            "pin the image by digest (`repo:tag@sha256:…`): write the digest, or declare the image under `images:` in `slipway.yaml` (its builds, `--image` and tags of its repository are pinned at deploy)",
         );
     }
 }

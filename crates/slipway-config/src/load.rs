@@ -189,6 +189,14 @@ impl<'n> Map<'n> {
     }
 }
 
+/// Where `node` is written.
+fn position(node: &Node) -> Position {
+    Position {
+        line: node.line,
+        column: node.column,
+    }
+}
+
 fn join(parent: &str, key: &str) -> String {
     if parent.is_empty() {
         key.to_owned()
@@ -1469,11 +1477,13 @@ impl Cx {
             && let Some(items) = self.list(&v)
         {
             let mut names = Vec::new();
+            let mut at = BTreeMap::new();
             for item in items {
                 let Some(name) = self.string(&item) else {
                     continue;
                 };
                 if is_env_var_name(&name) {
+                    at.insert(name.clone(), position(item.at()));
                     names.push(name);
                 } else {
                     self.error(
@@ -1484,7 +1494,7 @@ impl Cx {
                         );
                 }
             }
-            p.from_env = Some(names);
+            p.from_env = Some((names, at));
         }
         if let Some(v) = m.get("files") {
             p.files = self.file_sources(&v);
@@ -1672,6 +1682,8 @@ impl Cx {
                 }
                 if let Some(level) = self.keyword(&rule, RuleLevel::ALL, RuleLevel::WHAT) {
                     p.rules.insert(rule.name().to_owned(), level);
+                    p.rules_at
+                        .insert(rule.name().to_owned(), position(rule.key));
                 }
             }
         }
@@ -1845,6 +1857,8 @@ impl Cx {
         };
         let overrides = self.policy(&m);
         let policy = Policy::default().with(&config.defaults).with(&overrides);
+        let mut rules_at = config.defaults.rules_at.clone();
+        rules_at.extend(overrides.rules_at.clone());
 
         let env = Environment {
             name,
@@ -1854,6 +1868,7 @@ impl Cx {
             secrets: env_secrets,
             promote_from,
             production: production?,
+            rules_at,
             policy,
         };
         Some((env, promote))
@@ -2058,7 +2073,8 @@ impl ConfigPartial {
 #[derive(Default)]
 struct SecretPartial {
     env_file: Option<PathBuf>,
-    from_env: Option<Vec<String>>,
+    /// The names, and where each is written.
+    from_env: Option<(Vec<String>, BTreeMap<String, Position>)>,
     files: Option<Vec<FileSource>>,
     secret_type: Option<String>,
 }
@@ -2068,8 +2084,9 @@ impl SecretPartial {
         if let Some(f) = self.env_file {
             base.env_file = Some(f);
         }
-        if let Some(e) = self.from_env {
-            base.from_env = e;
+        if let Some((names, at)) = self.from_env {
+            base.from_env = names;
+            base.from_env_at = at;
         }
         if let Some(f) = self.files {
             base.files = f;

@@ -331,6 +331,15 @@ pub struct ConfigMapGenerator {
     pub files: Vec<FileSource>,
 }
 
+/// Where something is written in `slipway.yaml`: line and column, from 1.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Position {
+    /// The line.
+    pub line: usize,
+    /// The column.
+    pub column: usize,
+}
+
 /// `secrets.<name>`: a Secret generated with a content-hash suffix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretGenerator {
@@ -338,6 +347,8 @@ pub struct SecretGenerator {
     pub env_file: Option<PathBuf>,
     /// `from-env`: variables read from slipway's own environment at deploy time.
     pub from_env: Vec<String>,
+    /// Where each name of `from-env` is written.
+    pub from_env_at: BTreeMap<String, Position>,
     /// `files`.
     pub files: Vec<FileSource>,
     /// `type` (default `Opaque`).
@@ -349,6 +360,7 @@ impl Default for SecretGenerator {
         SecretGenerator {
             env_file: None,
             from_env: Vec::new(),
+            from_env_at: BTreeMap::new(),
             files: Vec::new(),
             secret_type: "Opaque".into(),
         }
@@ -403,6 +415,8 @@ pub struct PolicyOverrides {
     pub settle: Option<Duration>,
     /// `rules`.
     pub rules: BTreeMap<String, RuleLevel>,
+    /// Where each rule id of `rules` is written.
+    pub rules_at: BTreeMap<String, Position>,
 }
 
 /// The default `settle` window: 15 s. A readiness probe often answers before the
@@ -492,6 +506,9 @@ pub struct Environment {
     pub promote_from: Option<String>,
     /// `production` (default: true when the name is `prod` or `production`).
     pub production: bool,
+    /// Where each rule id of the policy's `rules` is written: the environment's own, else
+    /// `defaults`'.
+    pub rules_at: BTreeMap<String, Position>,
     /// The policy in force.
     pub policy: Policy,
 }

@@ -6,8 +6,11 @@
 //! 3. an override recorded by the current release is kept until a newer build of that
 //!    image supersedes it, so a full deploy after a hotfix does not undo the hotfix;
 //! 4. otherwise the last build (`.slipway/artifacts.json`);
-//! 5. otherwise what the current release runs;
-//! 6. otherwise the image has nothing to deploy.
+//! 5. otherwise what the current release runs — unless the current release took it from
+//!    the manifests (a tag they name, pinned at deploy): then from the manifests again, so
+//!    a new tag written there is what the next release runs;
+//! 6. otherwise the image has nothing to deploy here, and the caller takes it from the
+//!    manifests or reports it.
 
 use crate::record::{Release, ReleaseImage};
 
@@ -38,10 +41,19 @@ pub fn choose(
             reference: reference.to_string(),
             source: source.to_string(),
         };
+        let from_manifest =
+            |r: &&ReleaseImage| r.source == "manifest" || r.source == "kept-manifest";
         let choice = if let Some((_, reference)) = overrides.iter().find(|(n, _)| n == name) {
             Some(pick(reference, "override"))
         } else if !only.is_empty() && !only.contains(name) && running.is_some() {
-            running.map(|r| pick(&r.reference, "kept"))
+            running.map(|r| {
+                let source = if from_manifest(&r) {
+                    "kept-manifest"
+                } else {
+                    "kept"
+                };
+                pick(&r.reference, source)
+            })
         } else if let Some(r) =
             running.filter(|r| r.source == "override" || r.source == "kept-override")
         {
@@ -53,7 +65,9 @@ pub fn choose(
         } else if let Some(b) = build {
             Some(pick(&b.reference, "build"))
         } else {
-            running.map(|r| pick(&r.reference, "kept"))
+            running
+                .filter(|r| !from_manifest(r))
+                .map(|r| pick(&r.reference, "kept"))
         };
         match choice {
             Some(c) => chosen.push(c),
@@ -155,6 +169,28 @@ mod tests {
         let newer = [built("api", "3", "2026-11-22T03:00:00Z")];
         let (chosen, _) = choose(&names(), &[], &[], &newer, Some(&current));
         assert_eq!(chosen[0].reference, "r/api:3");
+    }
+
+    #[test]
+    fn an_image_taken_from_the_manifests_is_taken_from_them_again_except_in_a_partial_deploy() {
+        let current = release(
+            &[
+                ("api", "r/api:1", "build"),
+                ("web", "r/web:1.0@sha256:aa", "manifest"),
+            ],
+            "t1",
+        );
+        let (chosen, missing) = choose(&names(), &[], &[], &[], Some(&current));
+        assert_eq!(refs(&chosen), [("r/api:1", "kept")]);
+        assert_eq!(missing, ["web"]);
+        let (chosen, _) = choose(&names(), &[], &["api".into()], &[], Some(&current));
+        assert_eq!(
+            refs(&chosen),
+            [
+                ("r/api:1", "kept"),
+                ("r/web:1.0@sha256:aa", "kept-manifest")
+            ]
+        );
     }
 
     #[test]

@@ -32,10 +32,13 @@ pub enum RenderError {
         message: String,
     },
 
-    /// A kustomization uses a field that the native renderer does not implement.
+    /// A kustomization uses fields that the native renderer does not implement: the first
+    /// one, and every other one found in the same walk, so they are all named at once.
     #[error(
-        "{}:{line}: `{field}` is not supported by the native kustomize renderer; set `kustomize: kubectl` in `slipway.yaml` to render this directory with `kubectl kustomize`",
-        file.display()
+        "{}:{line}: `{field}`{} {} not supported by the native kustomize renderer; set `kustomize: kubectl` in `slipway.yaml` to render this directory with `kubectl kustomize`",
+        file.display(),
+        more.iter().map(|r| format!(", {}:{}: `{}`", r.file.display(), r.line, r.field)).collect::<String>(),
+        if more.is_empty() { "is" } else { "are" }
     )]
     Unsupported {
         /// The kustomization file.
@@ -44,6 +47,8 @@ pub enum RenderError {
         line: usize,
         /// The field, such as `helmCharts` or `patches[0].options`.
         field: String,
+        /// The other refused fields, in the order they were found.
+        more: Vec<Refused>,
     },
 
     /// A kustomization or a manifest has a field with a value that cannot be used.
@@ -93,4 +98,31 @@ pub enum RenderError {
         /// Its standard error, or why it could not start.
         message: String,
     },
+}
+
+/// A kustomization field the native renderer refuses, and where it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// The kustomization file.
+    pub file: PathBuf,
+    /// 1-based line of the field.
+    pub line: usize,
+    /// The field.
+    pub field: String,
+}
+
+impl RenderError {
+    /// One error naming every refused field, or `None` when there is none.
+    pub fn unsupported(mut refused: Vec<Refused>) -> Option<RenderError> {
+        if refused.is_empty() {
+            return None;
+        }
+        let first = refused.remove(0);
+        Some(RenderError::Unsupported {
+            file: first.file,
+            line: first.line,
+            field: first.field,
+            more: refused,
+        })
+    }
 }

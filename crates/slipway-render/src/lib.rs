@@ -33,12 +33,15 @@ mod kustomize;
 mod object;
 mod pin;
 mod read;
+pub mod redact;
 pub mod release;
 
 pub use emit::{to_yaml, value_to_yaml};
-pub use error::RenderError;
+pub use error::{Refused, RenderError};
 pub use kubectl::kustomize_with_kubectl;
 pub use kustomize::kustomize;
 pub use object::{Document, Object, Source};
-pub use pin::{ForeignImage, ImagePin, PinReport, PinnedImage, image_repository, pin_images};
+pub use pin::{
+    ForeignImage, ImagePin, PinReport, PinnedImage, image_repository, pin_images, refers_to,
+};
 pub use read::{parse_objects, read_directory, read_objects};

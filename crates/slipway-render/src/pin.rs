@@ -25,6 +25,8 @@ pub struct ImagePin {
 /// A container whose image was pinned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PinnedImage {
+    /// The image's name in `slipway.yaml` (the pin's name).
+    pub image: String,
     /// The object, as `Kind/name` or `Kind/namespace/name`.
     pub object: String,
     /// The container's name.
@@ -77,9 +79,16 @@ pub fn image_repository(image: &str) -> &str {
     }
 }
 
-fn find_pin<'p>(image: &str, pins: &'p [ImagePin]) -> Option<&'p ImagePin> {
+/// Whether a container's `image` refers to the image `name` of `slipway.yaml`, pushed to
+/// `repository`: its bare name or its repository, with any tag, any digest or neither.
+pub fn refers_to(image: &str, name: &str, repository: &str) -> bool {
     let repo = image_repository(image);
-    pins.iter().find(|p| repo == p.name || repo == p.repository)
+    repo == name || repo == repository
+}
+
+fn find_pin<'p>(image: &str, pins: &'p [ImagePin]) -> Option<&'p ImagePin> {
+    pins.iter()
+        .find(|p| refers_to(image, &p.name, &p.repository))
 }
 
 /// Replace every container, init container and ephemeral container image that refers to
@@ -115,6 +124,7 @@ pub fn pin_images(objects: &mut [Object], pins: &[ImagePin]) -> PinReport {
                 match find_pin(image, pins) {
                     Some(pin) => {
                         report.pinned.push(PinnedImage {
+                            image: pin.name.clone(),
                             object: id.clone(),
                             container: name,
                             from: image.clone(),

@@ -92,6 +92,7 @@ pub fn render_environment(
     namespace: &str,
     pins: &[ImagePin],
     lookup_env: &dyn Fn(&str) -> Option<String>,
+    secret_key: &[u8],
 ) -> Result<Rendered, RenderError> {
     let mut objects = match (&env.overlay, &config.manifests) {
         (Some(overlay), manifests) => {
@@ -122,7 +123,7 @@ pub fn render_environment(
             &format!("config.{name}"),
         )?;
         let obj = config_map(name, data);
-        config_names.insert(name.clone(), hashed_name(name, &obj));
+        config_names.insert(name.clone(), hashed_name(name, &obj, None));
         generated.push(obj);
     }
     for (name, generator) in &env.secrets {
@@ -130,13 +131,22 @@ pub fn render_environment(
             &generator.env_file,
             &BTreeMap::new(),
             &generator.files,
-            &generator.from_env,
+            &generator
+                .from_env
+                .iter()
+                .map(|n| {
+                    (
+                        n.clone(),
+                        generator.from_env_at.get(n).map_or(1, |p| p.line),
+                    )
+                })
+                .collect::<Vec<_>>(),
             lookup_env,
             &config.file,
             &format!("secrets.{name}"),
         )?;
         let obj = secret(name, &generator.secret_type, data);
-        secret_names.insert(name.clone(), hashed_name(name, &obj));
+        secret_names.insert(name.clone(), hashed_name(name, &obj, Some(secret_key)));
         generated.push(obj);
     }
     for obj in &mut generated {
@@ -218,6 +228,9 @@ pub fn render_environment(
     report.foreign.extend(hook_report.foreign);
 
     let applyset_id = applyset::id(&applyset_parent_name(&config.app), namespace, "Secret", "");
+    for obj in objects.iter().chain(hooks.iter().map(|h| &h.job)) {
+        check_namespace_field(obj)?;
+    }
     for obj in objects
         .iter_mut()
         .chain(hooks.iter_mut().map(|h| &mut h.job))
@@ -282,7 +295,8 @@ fn collect_data(
     env_file: &Option<PathBuf>,
     literals: &BTreeMap<String, String>,
     files: &[slipway_config::FileSource],
-    from_env: &[String],
+    // Each variable with the line of `slipway.yaml` that names it.
+    from_env: &[(String, usize)],
     lookup_env: &dyn Fn(&str) -> Option<String>,
     config_file: &Path,
     key: &str,
@@ -320,11 +334,11 @@ fn collect_data(
         })?;
         data.insert(f.key.clone(), bytes);
     }
-    for var in from_env {
+    for (var, line) in from_env {
         let Some(value) = lookup_env(var) else {
             return Err(RenderError::Invalid {
                 file: config_file.to_path_buf(),
-                line: 1,
+                line: *line,
                 field: format!("{key}.from-env"),
                 message: format!("the environment variable `{var}` is not set"),
             });
@@ -368,9 +382,46 @@ fn secret(name: &str, kind: &str, data: BTreeMap<String, Vec<u8>>) -> Value {
 }
 
 /// `<name>-<first 10 hex of sha256(kind, type, data, binaryData)>`.
-fn hashed_name(name: &str, obj: &Value) -> String {
-    let content = json!([obj["kind"], obj["type"], obj["data"], obj["binaryData"]]);
-    let digest = Sha256::digest(content.to_string().as_bytes());
+/// A `metadata.namespace` that is not a string (`123`, a list) is a mistake to report,
+/// not a value to overwrite with the release's namespace.
+fn check_namespace_field(obj: &Object) -> Result<(), RenderError> {
+    let Some(value) = obj.value.pointer("/metadata/namespace") else {
+        return Ok(());
+    };
+    let what = match value {
+        Value::String(_) | Value::Null => return Ok(()),
+        Value::Number(_) => "a number",
+        Value::Bool(_) => "a boolean",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
+    };
+    let line = obj
+        .source
+        .document
+        .as_ref()
+        .and_then(|d| d.node().get("metadata"))
+        .and_then(|m| m.get("namespace"))
+        .map_or(obj.source.line, |n| n.line);
+    Err(RenderError::Invalid {
+        file: obj.source.file.clone(),
+        line,
+        field: "metadata.namespace".into(),
+        message: format!(
+            "{} has {what} here, not a namespace name; remove it (every object gets the environment's namespace) or write a name",
+            obj.id()
+        ),
+    })
+}
+
+/// `name-<hash of the content>`: a new name when the content changes, so the workloads
+/// that use it roll. A Secret's hash is keyed (`key`): a hash of its values alone would
+/// let anyone who sees the name confirm a guessed value.
+fn hashed_name(name: &str, obj: &Value, key: Option<&[u8]>) -> String {
+    let content = json!([obj["kind"], obj["type"], obj["data"], obj["binaryData"]]).to_string();
+    let digest: [u8; 32] = match key {
+        Some(key) => crate::redact::hmac_sha256(key, content.as_bytes()),
+        None => Sha256::digest(content.as_bytes()).into(),
+    };
     let hex: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
     format!("{name}-{hex}")
 }
@@ -541,13 +592,28 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_name_hash_is_keyed_and_a_config_map_name_hash_is_not() {
+        let data = BTreeMap::from([("P".to_string(), b"hunter2".to_vec())]);
+        let s = secret("db", "Opaque", data);
+        let unkeyed = hashed_name("db", &s, None);
+        let one = hashed_name("db", &s, Some(&[1; 32]));
+        assert_ne!(one, unkeyed);
+        assert_ne!(one, hashed_name("db", &s, Some(&[2; 32])));
+        assert_eq!(one, hashed_name("db", &s.clone(), Some(&[1; 32])));
+        assert_eq!(one.len(), "db-".len() + 10);
+    }
+
+    #[test]
     fn hashed_name_changes_with_content_only() {
         let a = config_map("cfg", BTreeMap::from([("K".to_string(), b"1".to_vec())]));
         let b = config_map("cfg", BTreeMap::from([("K".to_string(), b"2".to_vec())]));
-        assert_ne!(hashed_name("cfg", &a), hashed_name("cfg", &b));
-        assert_eq!(hashed_name("cfg", &a), hashed_name("cfg", &a.clone()));
-        assert!(hashed_name("cfg", &a).starts_with("cfg-"));
-        assert_eq!(hashed_name("cfg", &a).len(), "cfg-".len() + 10);
+        assert_ne!(hashed_name("cfg", &a, None), hashed_name("cfg", &b, None));
+        assert_eq!(
+            hashed_name("cfg", &a, None),
+            hashed_name("cfg", &a.clone(), None)
+        );
+        assert!(hashed_name("cfg", &a, None).starts_with("cfg-"));
+        assert_eq!(hashed_name("cfg", &a, None).len(), "cfg-".len() + 10);
     }
 
     #[test]

@@ -153,15 +153,18 @@ Examples:
     #[command(after_help = "\
 Examples:
   slipway render uat               YAML on standard output
-  slipway render uat -o out/       one file per object in out/")]
-    Render(EnvArgs),
+  slipway render uat -o out/       one file per object in out/
+  slipway render prod --current    exactly what `slipway deploy prod` would apply now
+  slipway render prod --image api=registry.example.com/api:1.4.2")]
+    Render(RenderArgs),
 
     /// Render and validate an environment's manifests; nothing touches a cluster
     #[command(after_help = "\
 Examples:
   slipway validate prod
-  slipway validate prod -o json    every finding with its rule, file and line")]
-    Validate(EnvArgs),
+  slipway validate prod -o json    every finding with its rule, file and line
+  slipway validate prod --image api=registry.example.com/api:1.4.2")]
+    Validate(ValidateArgs),
 
     /// Show what a deploy would change on the cluster (secrets redacted)
     #[command(after_help = "\
@@ -339,7 +342,7 @@ pub struct DeployArgs {
     pub wait_lock: Option<String>,
 }
 
-/// Which images a release takes (`deploy`, `diff`).
+/// Which images a release takes (`deploy`, `diff`, `render`).
 #[derive(Debug, Args, Default)]
 pub struct ImageArgs {
     /// Change only these images; the others stay as the current release runs them
@@ -347,6 +350,32 @@ pub struct ImageArgs {
     pub only: Vec<String>,
 
     /// Use this exact image for NAME (a hotfix); recorded in the release
+    #[arg(long, value_name = "NAME=REF", value_parser = parse_image_override)]
+    pub image: Vec<(String, String)>,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// An environment of slipway.yaml
+    #[arg(value_name = "ENV")]
+    pub env: String,
+
+    #[command(flatten)]
+    pub images: ImageArgs,
+
+    /// Choose the images as `deploy` does, from the current release of each namespace
+    /// too (reads the cluster); implied by `--only`
+    #[arg(long)]
+    pub current: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// An environment of slipway.yaml
+    #[arg(value_name = "ENV")]
+    pub env: String,
+
+    /// Validate with this exact image for NAME, as `deploy --image` would run it
     #[arg(long, value_name = "NAME=REF", value_parser = parse_image_override)]
     pub image: Vec<(String, String)>,
 }

@@ -258,19 +258,27 @@ impl Builder {
         ra: &mut Vec<Res>,
     ) -> Result<(), RenderError> {
         let mut seen: HashSet<IdKey> = ra.iter().map(|r| id_key(&r.cur_id())).collect();
-        for (i, entry) in k.resources.iter().enumerate() {
+        // Every remote base at once, before any resource is read.
+        let remote = k
+            .resources
+            .iter()
+            .enumerate()
+            .filter(|(_, entry)| looks_remote(&entry.value))
+            .map(|(i, entry)| crate::Refused {
+                file: k.file.clone(),
+                line: entry.line,
+                field: format!("resources[{i}]: remote base {}", entry.value),
+            })
+            .collect();
+        if let Some(err) = RenderError::unsupported(remote) {
+            return Err(err);
+        }
+        for entry in &k.resources {
             let build_err = |message: String| RenderError::Build {
                 file: k.file.clone(),
                 line: entry.line,
                 message,
             };
-            if looks_remote(&entry.value) {
-                return Err(RenderError::Unsupported {
-                    file: k.file.clone(),
-                    line: entry.line,
-                    field: format!("resources[{i}]: remote base {}", entry.value),
-                });
-            }
             let path = k.dir.join(&entry.value);
             let added: Vec<Res> = if path.is_file() {
                 read_objects(&path)?.into_iter().map(Res::new).collect()

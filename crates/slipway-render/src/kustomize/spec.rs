@@ -149,9 +149,11 @@ pub(crate) struct Kustomization {
     pub sort: Option<Located<SortOrder>>,
 }
 
-/// Reads fields of one file, producing positioned errors.
+/// Reads fields of one file, producing positioned errors. Refused (unsupported) fields
+/// are collected rather than returned, so that one error names them all.
 struct Reader<'a> {
     file: &'a Path,
+    refused: std::cell::RefCell<Vec<crate::Refused>>,
 }
 
 impl Reader<'_> {
@@ -164,12 +166,13 @@ impl Reader<'_> {
         }
     }
 
-    fn unsupported(&self, node: &Node, field: &str) -> RenderError {
-        RenderError::Unsupported {
+    /// Notes a refused field; [`load`] reports them all once the file is read.
+    fn unsupported(&self, node: &Node, field: &str) {
+        self.refused.borrow_mut().push(crate::Refused {
             file: self.file.to_owned(),
             line: node.line,
             field: field.to_owned(),
-        }
+        });
     }
 
     /// Any scalar's text (numbers and booleans keep their written form).
@@ -266,7 +269,8 @@ impl Reader<'_> {
                 format!("{field}.{key}")
             };
             if unsupported.contains(&key.as_str()) {
-                return Err(self.unsupported(k, &path));
+                self.unsupported(k, &path);
+                continue;
             }
             if !known.contains(&key.as_str()) {
                 return Err(self.invalid(k, &path, "unknown field"));
@@ -439,10 +443,10 @@ impl Reader<'_> {
                         // implemented.
                         for (ok, ov) in self.entries(v, &path)? {
                             if self.bool(ov, &path)? {
-                                return Err(self.unsupported(
+                                self.unsupported(
                                     ok,
                                     &format!("{path}.{}", self.string(ok, &path)?),
-                                ));
+                                );
                             }
                         }
                     }
@@ -486,7 +490,10 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
     })?;
     let text = read_text(&file)?;
     let docs = parse_yaml(&text, &file)?;
-    let r = Reader { file: &file };
+    let r = Reader {
+        file: &file,
+        refused: Default::default(),
+    };
     let mut k = Kustomization {
         file: file.clone(),
         dir: dir.to_owned(),
@@ -710,6 +717,9 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
         }
         Ok(())
     })?;
+    if let Some(err) = RenderError::unsupported(r.refused.take()) {
+        return Err(err);
+    }
     Ok(k)
 }
 

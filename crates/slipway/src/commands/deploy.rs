@@ -159,6 +159,7 @@ pub fn deploy(args: &DeployArgs, global: &GlobalArgs, printer: &Printer) -> Resu
     project.check_images(&args.images.only)?;
     let overrides: Vec<String> = args.images.image.iter().map(|(n, _)| n.clone()).collect();
     project.check_images(&overrides)?;
+    release::check_overrides(&args.images.image)?;
     let timeout = parse_duration("--timeout", &args.timeout, env.policy.timeout)?;
     let wait_lock = parse_duration("--wait-lock", &args.wait_lock, Duration::ZERO)?;
     let settle = parse_duration("--settle", &args.settle, env.policy.settle)?;
@@ -233,39 +234,76 @@ fn release_environment(
     let all = histories(&rt, project, env, global, printer)?;
     let crds = cluster_crds(&rt, &all);
     let mut planned = Vec::new();
-    let mut failed = false;
+    let mut failing = Vec::new();
+    let resolver = release::Resolver::new(&project.config, release::RegistryNeed::Required);
+    let mut warnings = release::Warnings::default();
+    let namespaces = all.len();
     for target in all {
         let ns = &target.ns;
         let current = slipway_deploy::record::current(&target.records);
-        let overrides: Vec<(String, String)> = match &request.images_from {
+        let (overrides, origin): (Vec<(String, String)>, _) = match &request.images_from {
             // A promotion runs exactly the source's images.
-            Some(from) => from
-                .images
-                .iter()
-                .map(|i| (i.name.clone(), i.reference.clone()))
-                .collect(),
-            None => request.overrides.clone(),
+            Some(from) => (
+                from.images
+                    .iter()
+                    .map(|i| (i.name.clone(), i.reference.clone()))
+                    .collect(),
+                release::OverrideOrigin::Promotion,
+            ),
+            None => (
+                request.overrides.clone(),
+                release::OverrideOrigin::CommandLine,
+            ),
         };
-        let images = release::images(project, builds, &overrides, &request.only, current);
-        if !images.missing.is_empty() {
-            return Err(CliError::usage(format!(
-                "no image to deploy for {} in `{ns}`",
-                images.missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
-            ))
-            .hint("build them with `slipway deploy --build` or `slipway build`, or pass `--image NAME=REF`"));
-        }
-        let rendered = release::render_namespace(project, env, ns, &images.pins)?;
+        let image_request = release::ImageRequest {
+            builds,
+            overrides: &overrides,
+            origin,
+            only: &request.only,
+            missing: release::MissingImages::Refuse,
+        };
+        let key = rt.block_on(release::cluster_key(
+            &target.connection,
+            &project.config.app,
+            ns,
+        ))?;
+        let namespace = release::Target {
+            ns,
+            current,
+            secret_key: &key.key,
+        };
+        let (images, rendered) = release::release_namespace(
+            project,
+            env,
+            &namespace,
+            &image_request,
+            &resolver,
+            &mut warnings,
+        )?;
         let report = release::check(env, &rendered, crds[target.cluster].clone());
         if report.has_errors() {
-            failed |= release::print_report(printer, ns, &report);
+            failing.push((ns.clone(), report));
         }
-        planned.push((target, images, rendered));
+        planned.push((target, images, rendered, key));
     }
-    if failed {
+    warnings.print(printer, namespaces);
+    if !failing.is_empty() {
+        let named: Vec<(&str, &slipway_check::Report)> =
+            failing.iter().map(|(ns, r)| (ns.as_str(), r)).collect();
+        release::print_reports(printer, &named, namespaces);
         return Err(release::validation_failed(&env.name));
     }
     let mut jobs = Vec::new();
-    for (target, images, rendered) in planned {
+    for (target, images, rendered, key) in planned {
+        // A namespace's first deploy keeps the key its Secrets' names were made with.
+        if !key.stored && !request.dry_run {
+            rt.block_on(release::store_cluster_key(
+                &target.connection,
+                &project.config.app,
+                &target.ns,
+                &key.key,
+            ))?;
+        }
         let mut objects = vec![slipway_render::release::applyset_parent(
             &project.config.app,
             &rendered,
@@ -592,6 +630,13 @@ pub(super) struct TargetRecords {
     cluster: usize,
     pub(super) connection: Arc<slipway_deploy::cluster::Cluster>,
     pub(super) records: Vec<Release>,
+}
+
+impl TargetRecords {
+    /// The connection to the namespace's cluster.
+    pub(super) fn connection(&self) -> &slipway_deploy::cluster::Cluster {
+        &self.connection
+    }
 }
 
 /// The records of every namespace of an environment. The connections belong to `rt`:

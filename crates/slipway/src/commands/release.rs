@@ -21,8 +21,9 @@ use super::project::Project;
 #[derive(Debug, Default)]
 pub struct Images {
     pub pins: Vec<ImagePin>,
-    /// What the release records: each image with where it came from.
+    /// What the release records: each image its objects run, with where it came from.
     pub chosen: Vec<ReleaseImage>,
+    /// Images the rendered objects run that have nothing to deploy.
     pub missing: Vec<String>,
 }
 
@@ -50,7 +51,8 @@ pub fn builds(project: &Project) -> Result<Vec<Built>, CliError> {
         .collect())
 }
 
-/// The release's images (see `slipway_deploy::images` for the rules).
+/// The release's images as the rules choose them (see `slipway_deploy::images`), before
+/// any is checked at its registry or compared with what the manifests run.
 pub fn images(
     project: &Project,
     builds: &[Built],
@@ -62,21 +64,640 @@ pub fn images(
     let names: Vec<String> = config.images.iter().map(|i| i.name.clone()).collect();
     let (chosen, missing) =
         slipway_deploy::images::choose(&names, overrides, only, builds, current);
-    let pins = chosen
+    Images {
+        pins: pins_of(project, &chosen),
+        chosen,
+        missing,
+    }
+}
+
+fn pins_of(project: &Project, chosen: &[ReleaseImage]) -> Vec<ImagePin> {
+    chosen
         .iter()
         .filter_map(|c| {
-            let image = config.image(&c.name)?;
+            let image = project.config.image(&c.name)?;
             Some(ImagePin {
                 name: c.name.clone(),
                 repository: image.repository.clone(),
                 reference: c.reference.clone(),
             })
         })
-        .collect();
-    Images {
-        pins,
-        chosen,
-        missing,
+        .collect()
+}
+
+/// The syntax of every `--image NAME=REF`, checked before anything else is done.
+pub fn check_overrides(overrides: &[(String, String)]) -> Result<(), CliError> {
+    for (name, reference) in overrides {
+        if let Err(e) = slipway_build::registry::check_reference(reference) {
+            let why = match e {
+                slipway_build::registry::RegistryError::InvalidReference { message, .. } => message,
+                other => other.to_string(),
+            };
+            return Err(CliError::usage(format!(
+                "`--image {name}={reference}`: `{reference}` is not a valid image reference: {why}"
+            ))
+            .hint(format!(
+                "a reference is `[HOST[:PORT]/]PATH[:TAG][@sha256:DIGEST]` in lowercase, e.g. `--image {name}=registry.example.com/shop/{name}:1.4.2`"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Where the overrides of a release come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverrideOrigin {
+    /// `--image NAME=REF`: each is checked at its registry and must be run by an object.
+    CommandLine,
+    /// A promotion: the images of another environment's release, already checked when
+    /// they were first deployed, taken where the manifests run them.
+    Promotion,
+}
+
+/// What a command does with an image the rendered objects run that has nothing to
+/// deploy (no build, no release, and the manifests name it without a tag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingImages {
+    /// `deploy`, `diff`: an error; nothing is written.
+    Refuse,
+    /// `render`: a warning; the manifests keep the image they name.
+    KeepManifest,
+    /// `validate`: a warning; the objects are checked as if the image were pinned.
+    AssumePinned,
+}
+
+/// What a command asks of the images of one release.
+pub struct ImageRequest<'a> {
+    pub builds: &'a [Built],
+    pub overrides: &'a [(String, String)],
+    pub origin: OverrideOrigin,
+    pub only: &'a [String],
+    pub missing: MissingImages,
+}
+
+/// Whether a command may go on without an answer from a registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistryNeed {
+    /// `deploy`, `diff`: a tag that cannot be resolved is an error.
+    Required,
+    /// `render`, `validate`: it is a warning, and the tag is left unresolved.
+    BestEffort,
+}
+
+/// What a registry answered for a reference: the pinned reference (`None`: not asked
+/// successfully, and the command goes on), and the warning it gave.
+#[derive(Debug, Clone)]
+struct Asked {
+    pinned: Option<String>,
+    warning: Option<String>,
+}
+
+/// Pins references at their registries once per command: `--image` references and
+/// tags the manifests name. A digest whose registry cannot be reached is taken as given
+/// (with a warning); a tag cannot be pinned without its registry.
+pub struct Resolver<'a> {
+    config: &'a slipway_config::Config,
+    need: RegistryNeed,
+    /// Each reference asked: the answer, and the warning it gave (said again for every
+    /// namespace that uses it).
+    pinned: std::cell::RefCell<std::collections::BTreeMap<String, Asked>>,
+    warnings: std::cell::RefCell<Vec<String>>,
+}
+
+impl<'a> Resolver<'a> {
+    pub fn new(config: &'a slipway_config::Config, need: RegistryNeed) -> Resolver<'a> {
+        Resolver {
+            config,
+            need,
+            pinned: Default::default(),
+            warnings: Default::default(),
+        }
+    }
+
+    /// The warnings so far, each once; taken (they are printed by the caller).
+    pub fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut *self.warnings.borrow_mut())
+    }
+
+    /// `reference` as `repo[:tag]@sha256:…`; `what` names where it was written. `None`
+    /// when the registry could not be asked and the command goes on without it.
+    pub fn pin(&self, reference: &str, what: &str) -> Result<Option<String>, CliError> {
+        if let Some(asked) = self.pinned.borrow().get(reference) {
+            self.warnings.borrow_mut().extend(asked.warning.clone());
+            return Ok(asked.pinned.clone());
+        }
+        let said = self.warnings.borrow().len();
+        let pinned = self.ask(reference, what)?;
+        let warning = self.warnings.borrow().get(said).cloned();
+        self.pinned.borrow_mut().insert(
+            reference.to_owned(),
+            Asked {
+                pinned: pinned.clone(),
+                warning,
+            },
+        );
+        Ok(pinned)
+    }
+
+    fn ask(&self, reference: &str, what: &str) -> Result<Option<String>, CliError> {
+        use slipway_build::registry::{RegistryError, client_for_config, has_digest};
+        let client = client_for_config(self.config, &[reference.to_owned()])
+            .map_err(|e| CliError::usage(format!("{what}: {e}")))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| CliError::internal(format!("cannot start the runtime: {e}")))?;
+        let answer = runtime.block_on(client.pin(reference));
+        match answer {
+            Ok(pinned) => Ok(Some(pinned)),
+            Err(RegistryError::ManifestUnknown { .. }) => Err(CliError::usage(format!(
+                "{what}: the registry has no image `{reference}`; nothing was written to a cluster"
+            ))
+            .hint("check the name and the tag or digest, and that the image was pushed")),
+            Err(RegistryError::InvalidReference { message, .. }) => Err(CliError::usage(format!(
+                "{what}: `{reference}` is not a valid image reference: {message}"
+            ))),
+            Err(e @ (RegistryError::Unreachable { .. } | RegistryError::Protocol { .. }))
+                if has_digest(reference) =>
+            {
+                self.warnings.borrow_mut().push(format!(
+                    "warning: {what}: the digest was not checked ({e}); it is deployed as given"
+                ));
+                Ok(Some(reference.to_owned()))
+            }
+            Err(e) if self.need == RegistryNeed::BestEffort => {
+                self.warnings.borrow_mut().push(format!(
+                    "warning: {what}: not resolved to a digest ({e}); `deploy` resolves it, and refuses it if the registry cannot be asked"
+                ));
+                Ok(None)
+            }
+            Err(e) => {
+                let hint = if has_digest(reference) {
+                    "check the registry's address and `registries.<host>.credentials` in `slipway.yaml`".to_owned()
+                } else {
+                    format!(
+                        "a tag is resolved to a digest at its registry; pass the digest instead (`{reference}@sha256:…`) or check `registries.<host>` in `slipway.yaml`"
+                    )
+                };
+                Err(CliError::new(
+                    exit::UNREACHABLE,
+                    format!(
+                        "{what}: cannot check `{reference}`: {e}; nothing was written to a cluster"
+                    ),
+                )
+                .hint(hint))
+            }
+        }
+    }
+}
+
+/// Warnings said once each, with the namespaces they concern.
+#[derive(Debug, Default)]
+pub struct Warnings {
+    said: Vec<(String, Vec<String>)>,
+}
+
+impl Warnings {
+    /// Notes `message` for `namespace`.
+    pub fn add(&mut self, message: String, namespace: &str) {
+        match self.said.iter_mut().find(|(m, _)| *m == message) {
+            Some((_, namespaces)) => {
+                if !namespaces.iter().any(|n| n == namespace) {
+                    namespaces.push(namespace.to_owned());
+                }
+            }
+            None => self.said.push((message, vec![namespace.to_owned()])),
+        }
+    }
+
+    /// Prints each warning once; when the environment has several namespaces (`all`),
+    /// it names those it concerns: after a one-line message in parentheses, after a
+    /// longer one on a line of its own.
+    pub fn print(self, printer: &Printer, all: usize) {
+        for (message, namespaces) in self.said {
+            if all < 2 && namespaces.len() < 2 {
+                printer.info(&message);
+                continue;
+            }
+            let list: Vec<String> = namespaces.iter().map(|n| format!("`{n}`")).collect();
+            let label = if namespaces.len() > 1 {
+                "namespaces"
+            } else {
+                "namespace"
+            };
+            if message.contains('\n') {
+                printer.info(&format!("{message}\n  in {label} {}", list.join(", ")));
+            } else {
+                printer.info(&format!("{message} ({label} {})", list.join(", ")));
+            }
+        }
+    }
+}
+
+/// One namespace of a release: its name, its current release, and the key of the hashes
+/// in its generated Secrets' names.
+pub struct Target<'a> {
+    pub ns: &'a str,
+    pub current: Option<&'a Release>,
+    pub secret_key: &'a [u8],
+}
+
+/// The file, under the project's directory, that holds the key of what is shown of
+/// Secrets without reading a cluster (`render`, `validate`).
+pub const RENDER_KEY_FILE: &str = ".slipway/render-key";
+
+/// Random bytes for a key.
+pub fn random_key() -> Result<Vec<u8>, CliError> {
+    use std::io::Read;
+    let mut key = vec![0u8; slipway_render::redact::KEY_LEN];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut r| r.read_exact(&mut key))
+        .map_err(|e| CliError::internal(format!("no random bytes for a key: {e}")))?;
+    Ok(key)
+}
+
+/// The project's render key: read from [`RENDER_KEY_FILE`], or made once (random, and
+/// readable by its owner only). A key file others may read is refused: with it, anyone
+/// could confirm a guessed Secret value from a render.
+pub fn local_key(project: &Project) -> Result<Vec<u8>, CliError> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let path = project.config.base_dir.join(RENDER_KEY_FILE);
+    let unreadable = |e: std::io::Error| {
+        CliError::usage(format!("`{}` cannot be read: {e}", path.display())).hint(
+            "delete it; `slipway render` makes a new one (earlier renders then show other hashes)",
+        )
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let mode = std::fs::metadata(&path)
+                .map_err(unreadable)?
+                .permissions()
+                .mode();
+            if mode & 0o077 != 0 {
+                return Err(CliError::usage(format!(
+                    "`{}` may be read by others (mode {:o}); with it anyone could confirm a guessed Secret value from a render",
+                    path.display(),
+                    mode & 0o777
+                ))
+                .hint(format!("`chmod 600 {}`", path.display())));
+            }
+            let key =
+                decode_hex(text.trim()).filter(|k| k.len() == slipway_render::redact::KEY_LEN);
+            key.ok_or_else(|| {
+                unreadable(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "not a key of 64 hexadecimal digits",
+                ))
+            })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = random_key()?;
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let text: String = key.iter().map(|b| format!("{b:02x}")).collect();
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)?;
+            file.write_all(format!("{text}\n").as_bytes())?;
+            Ok(key)
+        }
+        Err(e) => Err(unreadable(e)),
+    }
+}
+
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || !text.is_ascii() {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
+}
+
+/// A namespace's key for the names of generated Secrets, as kept on the cluster.
+pub struct ClusterKey {
+    pub key: Vec<u8>,
+    /// Whether the cluster holds it already; a new key is stored by the first deploy
+    /// that writes anything ([`store_cluster_key`]).
+    pub stored: bool,
+}
+
+/// The key `ns` keeps for the names of generated Secrets, or a new one.
+pub async fn cluster_key(
+    cluster: &slipway_deploy::cluster::Cluster,
+    app: &str,
+    ns: &str,
+) -> Result<ClusterKey, CliError> {
+    use slipway_render::redact::{key_from_secret, key_secret_name};
+    let name = key_secret_name(app);
+    let found = cluster
+        .get("v1", "Secret", ns, &name)
+        .await
+        .map_err(|e| CliError::new(exit::UNREACHABLE, format!("reading `{ns}/{name}`: {e}")))?;
+    match found {
+        Some(secret) => match key_from_secret(&secret) {
+            Some(key) => Ok(ClusterKey { key, stored: true }),
+            None => Err(CliError::usage(format!(
+                "the Secret `{ns}/{name}` holds no key of {} bytes under `key`",
+                slipway_render::redact::KEY_LEN
+            ))
+            .hint(format!(
+                "delete it (`kubectl -n {ns} delete secret {name}`): the next deploy makes a new key, and renames the Secrets slipway generates once"
+            ))),
+        },
+        None => Ok(ClusterKey {
+            key: random_key()?,
+            stored: false,
+        }),
+    }
+}
+
+/// Stores a new key in `ns` (created when missing, as a release creates it).
+pub async fn store_cluster_key(
+    cluster: &slipway_deploy::cluster::Cluster,
+    app: &str,
+    ns: &str,
+    key: &[u8],
+) -> Result<(), CliError> {
+    let failed = |e: slipway_deploy::cluster::ClusterError| {
+        CliError::new(
+            exit::UNREACHABLE,
+            format!(
+                "storing the key of Secret names in `{ns}/{}`: {e}",
+                slipway_render::redact::key_secret_name(app)
+            ),
+        )
+    };
+    if cluster
+        .get("v1", "Namespace", "", ns)
+        .await
+        .map_err(failed)?
+        .is_none()
+    {
+        let namespace = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": ns, "labels": {"app.kubernetes.io/managed-by": "slipway"}},
+        });
+        cluster
+            .apply(&namespace, ns, false, false)
+            .await
+            .map_err(failed)?;
+    }
+    let secret = slipway_render::redact::key_secret(app, ns, key);
+    cluster.create(&secret, ns).await.map_err(failed)?;
+    Ok(())
+}
+
+/// The images and the rendered objects of one namespace's release: the images chosen
+/// (see `slipway_deploy::images`), each `--image` pinned at its registry, rendered;
+/// then an override no object runs is refused, images the manifests name by tag are
+/// pinned at their registry, images no object runs are neither required nor recorded,
+/// and an image an object runs with nothing to deploy is handled as `request.missing`
+/// says.
+pub fn release_namespace(
+    project: &Project,
+    env: &Environment,
+    target: &Target<'_>,
+    request: &ImageRequest<'_>,
+    resolver: &Resolver<'_>,
+    warnings: &mut Warnings,
+) -> Result<(Images, Rendered), CliError> {
+    let (ns, current, key) = (target.ns, target.current, target.secret_key);
+    let config = &project.config;
+    let mut images = images(
+        project,
+        request.builds,
+        request.overrides,
+        request.only,
+        current,
+    );
+    if request.origin == OverrideOrigin::CommandLine {
+        for c in images.chosen.iter_mut().filter(|c| c.source == "override") {
+            let what = format!("`--image {}={}`", c.name, c.reference);
+            c.reference = unresolved(
+                resolver.pin(&c.reference, &what)?,
+                &c.reference,
+                request.missing,
+            );
+        }
+    }
+    images.pins = pins_of(project, &images.chosen);
+    let mut rendered = render_namespace(project, env, ns, &images.pins, key)?;
+
+    if request.origin == OverrideOrigin::CommandLine {
+        for (name, reference) in request.overrides {
+            if rendered.pins.pinned.iter().any(|p| &p.image == name) {
+                continue;
+            }
+            let repository = config.image(name).map_or("", |i| i.repository.as_str());
+            return Err(CliError::usage(format!(
+                "`--image {name}={reference}`: no object of `{}` in `{ns}` runs image `{name}`, so the release would record an image the cluster does not run; nothing was written to a cluster",
+                env.name
+            ))
+            .hint(format!(
+                "a container runs image `{name}` when its `image:` is `{name}` or `{repository}`, with any tag or digest; the containers of this release run {}",
+                run_images(&rendered)
+            )));
+        }
+    }
+
+    for f in &rendered.pins.foreign {
+        if let Some(hint) = near_miss(config, &f.image) {
+            warnings.add(
+                format!(
+                    "warning: {} container `{}` runs `{}`, {hint}",
+                    f.object, f.container, f.image
+                ),
+                ns,
+            );
+        }
+    }
+
+    // Images of `slipway.yaml` without a choice, by what the objects run.
+    let mut extra = Vec::new();
+    let mut missing: Vec<(String, String)> = Vec::new();
+    for name in std::mem::take(&mut images.missing) {
+        let Some(image) = config.image(&name) else {
+            continue;
+        };
+        let uses: Vec<_> = rendered
+            .pins
+            .foreign
+            .iter()
+            .filter(|f| slipway_render::refers_to(&f.image, &image.name, &image.repository))
+            .collect();
+        let Some(used) = uses.first() else {
+            // Declared but run by no object (a debug image, a load generator): not needed.
+            continue;
+        };
+        // One release runs one reference per image: two spellings would be pinned to one
+        // of them, and the other container would silently run what its manifest does not say.
+        if let Some(other) = uses.iter().find(|f| f.image != used.image) {
+            return Err(CliError::usage(format!(
+                "image `{name}` is `{}` in {} container `{}` but `{}` in {} container `{}`: a release runs one reference per image; nothing was written to a cluster",
+                used.image, used.object, used.container, other.image, other.object, other.container
+            ))
+            .hint(format!(
+                "write the same tag or digest in both manifests, or pass `--image {name}=REF`"
+            )));
+        }
+        let written_repository = slipway_render::image_repository(&used.image);
+        let by_tag_or_digest =
+            written_repository == image.repository && used.image.len() > written_repository.len();
+        if by_tag_or_digest {
+            let what = format!(
+                "image `{name}` (`{}` in {} container `{}`)",
+                used.image, used.object, used.container
+            );
+            // A digest is taken as written; a tag is pinned at its registry.
+            let reference = if slipway_build::registry::has_digest(&used.image) {
+                used.image.clone()
+            } else {
+                unresolved(
+                    resolver.pin(&used.image, &what)?,
+                    &used.image,
+                    request.missing,
+                )
+            };
+            extra.push(ReleaseImage {
+                name: name.clone(),
+                reference,
+                source: "manifest".into(),
+            });
+        } else {
+            missing.push((
+                name.clone(),
+                format!("{} container `{}`", used.object, used.container),
+            ));
+        }
+    }
+    let assume = request.missing == MissingImages::AssumePinned && !missing.is_empty();
+    let mut pins_changed = !extra.is_empty();
+    images.chosen.extend(extra);
+    for (name, used_by) in &missing {
+        let message = missing_message(name, used_by, ns, current);
+        match request.missing {
+            MissingImages::Refuse => {
+                let first_release = !request.only.is_empty() && current.is_none();
+                let mut err = CliError::usage(format!("{message}; nothing was written to a cluster"));
+                if first_release {
+                    err = err.hint(format!(
+                        "`--only` keeps the other images as the current release runs them, but `{ns}` has no release yet: its first deploy needs an image for every image its objects run"
+                    ));
+                }
+                return Err(err.hint(format!(
+                    "build it with `slipway build {name}` (or `deploy --build`), pass `--image {name}=REF`, or name a tag or digest in the manifest"
+                )));
+            }
+            MissingImages::KeepManifest => warnings.add(
+                format!("warning: {message}: the manifests keep the image they name"),
+                ns,
+            ),
+            MissingImages::AssumePinned => warnings.add(
+                format!("warning: {message}: `deploy` refuses it until it has one; validated as if it were pinned"),
+                ns,
+            ),
+        }
+    }
+    images.pins = pins_of(project, &images.chosen);
+    if assume {
+        for (name, _) in &missing {
+            if let Some(image) = config.image(name) {
+                images.pins.push(ImagePin {
+                    name: name.clone(),
+                    repository: image.repository.clone(),
+                    reference: format!("{}:not-built@sha256:{}", image.repository, "0".repeat(64)),
+                });
+            }
+        }
+        pins_changed = true;
+    }
+    if pins_changed {
+        rendered = render_namespace(project, env, ns, &images.pins, key)?;
+    }
+    // A release records only the images its objects run.
+    images
+        .chosen
+        .retain(|c| rendered.pins.pinned.iter().any(|p| p.image == c.name));
+    images.missing = missing.into_iter().map(|(n, _)| n).collect();
+    for w in resolver.take_warnings() {
+        warnings.add(w, ns);
+    }
+    Ok((images, rendered))
+}
+
+/// For a container image that is not an image of `slipway.yaml` but is named like one
+/// (`other.example.com/shop/api:1` when `api` is pushed to `registry.example.com/shop/api`),
+/// why slipway leaves it alone and how to have it pinned.
+pub fn near_miss(config: &slipway_config::Config, image: &str) -> Option<String> {
+    if config
+        .images
+        .iter()
+        .any(|i| slipway_render::refers_to(image, &i.name, &i.repository))
+    {
+        return None;
+    }
+    let repository = slipway_render::image_repository(image);
+    let last = repository.rsplit('/').next().unwrap_or(repository);
+    let declared = config.images.iter().find(|i| {
+        let declared_last = i.repository.rsplit('/').next().unwrap_or(&i.repository);
+        last == i.name || last == declared_last
+    })?;
+    Some(format!(
+        "which is named like image `{}` of `slipway.yaml` but is not its repository `{}`: slipway leaves it as written (not pinned, not recorded); write `image: {}` or `{}[:TAG]` in the manifest to run that image",
+        declared.name, declared.repository, declared.name, declared.repository
+    ))
+}
+
+/// A reference its registry could not pin: as written, or for `validate` as if pinned.
+fn unresolved(pinned: Option<String>, reference: &str, missing: MissingImages) -> String {
+    match pinned {
+        Some(p) => p,
+        None if missing == MissingImages::AssumePinned => {
+            format!("{reference}@sha256:{}", "0".repeat(64))
+        }
+        None => reference.to_owned(),
+    }
+}
+
+/// Why `name` has nothing to deploy, the same words for `deploy`, `diff`, `render` and
+/// `validate`.
+fn missing_message(name: &str, used_by: &str, ns: &str, current: Option<&Release>) -> String {
+    let release = if current.is_some() {
+        "the current release does not run it"
+    } else {
+        "there is no release yet"
+    };
+    format!(
+        "no image to deploy for `{name}` (run by {used_by}) in `{ns}`: it has no build, {release}, and the manifest does not name its repository with a tag or digest"
+    )
+}
+
+/// The images the containers of a release run, each once, for messages.
+fn run_images(rendered: &Rendered) -> String {
+    let mut seen: Vec<String> = Vec::new();
+    for p in &rendered.pins.pinned {
+        let s = format!("`{}`", p.image);
+        if !seen.contains(&s) {
+            seen.push(s);
+        }
+    }
+    for f in &rendered.pins.foreign {
+        let s = format!("`{}`", f.image);
+        if !seen.contains(&s) {
+            seen.push(s);
+        }
+    }
+    if seen.is_empty() {
+        "no image".into()
+    } else {
+        seen.join(", ")
     }
 }
 
@@ -92,27 +713,17 @@ pub fn namespaces(env: &Environment) -> Vec<(Cluster, String)> {
         .collect()
 }
 
-/// Renders every namespace of `env` with the same images.
-pub fn render(
-    project: &Project,
-    env: &Environment,
-    pins: &[ImagePin],
-) -> Result<Vec<Rendered>, CliError> {
-    namespaces(env)
-        .iter()
-        .map(|(_, ns)| render_namespace(project, env, ns, pins))
-        .collect()
-}
-
-/// Renders one namespace of `env`.
+/// Renders one namespace of `env`; `secret_key` keys the hashes in generated Secrets'
+/// names.
 pub fn render_namespace(
     project: &Project,
     env: &Environment,
     ns: &str,
     pins: &[ImagePin],
+    secret_key: &[u8],
 ) -> Result<Rendered, CliError> {
     let lookup = |name: &str| std::env::var(name).ok();
-    release::render_environment(&project.config, env, ns, pins, &lookup).map_err(|e| {
+    release::render_environment(&project.config, env, ns, pins, &lookup, secret_key).map_err(|e| {
         let unsupported = matches!(e, slipway_render::RenderError::Unsupported { .. });
         let err = CliError::usage(format!("cannot render `{}`: {e}", env.name));
         if unsupported {
@@ -146,16 +757,27 @@ pub fn check_rule_ids(project: &Project, env: &Environment) -> Result<(), CliErr
     let Some(first) = problems.first() else {
         return Ok(());
     };
+    let file = project.config.file.display();
+    let at = |id: &str| match env.rules_at.get(id) {
+        Some(p) => format!("{file}:{}:{}", p.line, p.column),
+        None => file.to_string(),
+    };
     let mut err = CliError::usage(format!(
-        "`{}`: `rules.{}` (in `defaults` or `environments.{}`): {}",
-        project.config.file.display(),
+        "{}: `rules.{}` (in `defaults` or `environments.{}`): {}",
+        at(&first.id),
         first.id,
         env.name,
         first.message
     ))
     .hint(first.fix.clone());
     for p in &problems[1..] {
-        err = err.hint(format!("`rules.{}`: {}; {}", p.id, p.message, p.fix));
+        err = err.hint(format!(
+            "{}: `rules.{}`: {}; {}",
+            at(&p.id),
+            p.id,
+            p.message,
+            p.fix
+        ));
     }
     Err(err)
 }
@@ -188,35 +810,41 @@ pub fn check(env: &Environment, rendered: &Rendered, cluster_crds: Option<CrdSch
     )
 }
 
-/// Prints a validation report; returns whether it had errors.
-pub fn print_report(printer: &Printer, namespace: &str, report: &Report) -> bool {
-    for f in &report.findings {
-        printer.info(&format!("{f}\n  fix: {}", f.fix));
+/// Prints the validation reports of the namespaces of an environment, each distinct
+/// finding once (naming the namespaces it concerns when the environment has several:
+/// `namespaces`), then a count per namespace; returns whether any had errors.
+pub fn print_reports(printer: &Printer, reports: &[(&str, &Report)], namespaces: usize) -> bool {
+    let mut said = Warnings::default();
+    for (ns, report) in reports {
+        for f in &report.findings {
+            said.add(format!("{f}\n  fix: {}", f.fix), ns);
+        }
+        for u in &report.unchecked {
+            said.add(
+                format!(
+                    "{}:{}: unchecked: {}/{}: {}",
+                    u.file.display(),
+                    u.line,
+                    u.object.kind,
+                    u.object.name,
+                    u.reason
+                ),
+                ns,
+            );
+        }
     }
-    for u in &report.unchecked {
+    said.print(printer, namespaces);
+    let mut failed = false;
+    for (ns, report) in reports {
+        let count = |level: Level| report.findings.iter().filter(|f| f.level == level).count();
+        let errors = count(Level::Error);
+        failed |= errors > 0;
         printer.info(&format!(
-            "{}:{}: unchecked: {}/{}: {}",
-            u.file.display(),
-            u.line,
-            u.object.kind,
-            u.object.name,
-            u.reason
+            "namespace `{ns}`: {errors} error(s), {} warning(s)",
+            count(Level::Warning)
         ));
     }
-    let errors = report
-        .findings
-        .iter()
-        .filter(|f| f.level == Level::Error)
-        .count();
-    let warnings = report
-        .findings
-        .iter()
-        .filter(|f| f.level == Level::Warning)
-        .count();
-    printer.info(&format!(
-        "namespace `{namespace}`: {errors} error(s), {warnings} warning(s)"
-    ));
-    errors > 0
+    failed
 }
 
 /// The error for a release that does not validate.
@@ -226,15 +854,6 @@ pub fn validation_failed(env: &str) -> CliError {
         format!("`{env}` does not validate; nothing was written to a cluster"),
     )
     .hint("each finding above names its file, line and fix; a rule can be switched per environment under `rules:`")
-}
-
-/// Reports images without a build.
-pub fn warn_missing(printer: &Printer, images: &Images) {
-    for name in &images.missing {
-        printer.info(&format!(
-            "warning: image `{name}` has no build yet: its manifests keep the image they name (run `slipway build {name}` or pass `--image {name}=REF`)"
-        ));
-    }
 }
 
 /// The report as JSON, for `-o json`.
@@ -335,7 +954,7 @@ mod tests {
     fn deploy(project: &Project, builds: &[Built], records: &[Release]) -> (Images, u64, String) {
         let images = images(project, builds, &[], &[], current(records));
         let env = project.config.environment("prod").unwrap();
-        let rendered = render_namespace(project, env, "shop", &images.pins).unwrap();
+        let rendered = render_namespace(project, env, "shop", &images.pins, &[0; 32]).unwrap();
         let api = &rendered
             .objects
             .iter()
@@ -396,6 +1015,45 @@ mod tests {
     }
 
     #[test]
+    fn an_image_named_like_a_declared_one_elsewhere_is_a_near_miss_and_the_image_itself_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = project(dir.path(), 1);
+        let hint = near_miss(&project.config, "other.example.com/team/api:1").unwrap();
+        assert!(
+            hint.contains("named like image `api`")
+                && hint.contains("registry.example.com/shop/api"),
+            "{hint}"
+        );
+        for own in [
+            "api",
+            "api:dev",
+            "registry.example.com/shop/api:1",
+            "nginx:1.27",
+        ] {
+            assert_eq!(near_miss(&project.config, own), None, "{own}");
+        }
+    }
+
+    #[test]
+    fn a_warning_of_several_namespaces_is_kept_once_with_each_namespace_once() {
+        let mut w = Warnings::default();
+        w.add("warning: a".into(), "shop");
+        w.add("warning: b".into(), "shop");
+        w.add("warning: a".into(), "shop-b");
+        w.add("warning: a".into(), "shop-b");
+        assert_eq!(
+            w.said,
+            [
+                (
+                    "warning: a".to_owned(),
+                    vec!["shop".to_owned(), "shop-b".to_owned()]
+                ),
+                ("warning: b".to_owned(), vec!["shop".to_owned()]),
+            ]
+        );
+    }
+
+    #[test]
     fn validation_names_the_written_line_of_a_field_of_the_release() {
         // A CRD and two custom resources rendered with the app; the bad one is reported
         // at its field, in its file.
@@ -409,7 +1067,7 @@ mod tests {
         let records = [record(1, BUILD_1, "build", ReleaseStatus::Deployed)];
         let images = images(&project, &[], &[], &[], current(&records));
         let env = project.config.environment("prod").unwrap();
-        let rendered = render_namespace(&project, env, "shop", &images.pins).unwrap();
+        let rendered = render_namespace(&project, env, "shop", &images.pins, &[0; 32]).unwrap();
         let report = check(env, &rendered, None);
         let schema: Vec<String> = report
             .findings

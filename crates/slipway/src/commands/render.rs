@@ -3,47 +3,81 @@
 
 use std::path::Path;
 
-use crate::cli::{EnvArgs, GlobalArgs, KustomizeArgs, Output};
+use slipway_deploy::record::Release;
+
+use crate::cli::{GlobalArgs, KustomizeArgs, Output, RenderArgs};
 use crate::error::CliError;
 use crate::printer::{Format, Printer};
 
-use super::{project, release};
+use super::{deploy, project, release};
 
-/// Secret values are never printed: each is replaced by a hash of it, so a change still
-/// shows in a diff of two renders.
-fn redact(value: &serde_json::Value) -> serde_json::Value {
-    use sha2::{Digest, Sha256};
-    let mut value = value.clone();
-    if value.get("kind").and_then(|k| k.as_str()) != Some("Secret") {
-        return value;
-    }
-    for field in ["data", "stringData"] {
-        if let Some(map) = value.get_mut(field).and_then(|d| d.as_object_mut()) {
-            for v in map.values_mut() {
-                let digest = Sha256::digest(v.to_string().as_bytes());
-                let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
-                *v = serde_json::json!(format!("<redacted sha256:{hex}>"));
-            }
-        }
-    }
-    value
-}
-
-pub fn render(args: &EnvArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
+pub fn render(args: &RenderArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
     let project = project::load(global, printer)?;
     let env = project.environment(&args.env)?;
+    project.check_images(&args.images.only)?;
+    let overrides: Vec<String> = args.images.image.iter().map(|(n, _)| n.clone()).collect();
+    project.check_images(&overrides)?;
+    release::check_overrides(&args.images.image)?;
     let builds = release::builds(&project)?;
-    let images = release::images(&project, &builds, &[], &[], None);
-    release::warn_missing(printer, &images);
-    let rendered = release::render(&project, env, &images.pins)?;
-    for r in &rendered {
-        for f in &r.pins.foreign {
-            printer.info(&format!(
-                "note: {} container `{}` runs `{}`, which is not an image of `slipway.yaml`",
-                f.object, f.container, f.image
-            ));
+    let namespaces = release::namespaces(env);
+    let local_key = release::local_key(&project)?;
+    // With `--current`, each namespace's current release and its key of Secret names, so
+    // the output is what `deploy` applies; without, this checkout's key.
+    let states: Vec<(Option<Release>, Vec<u8>)> = if args.current || !args.images.only.is_empty() {
+        let rt = deploy::runtime()?;
+        let all = deploy::histories(&rt, &project, env, global, printer)?;
+        let mut states = Vec::new();
+        for t in &all {
+            let stored = rt.block_on(release::cluster_key(
+                t.connection(),
+                &project.config.app,
+                &t.ns,
+            ))?;
+            let key = if stored.stored {
+                stored.key
+            } else {
+                local_key.clone()
+            };
+            states.push((slipway_deploy::record::current(&t.records).cloned(), key));
         }
+        states
+    } else {
+        vec![(None, local_key.clone()); namespaces.len()]
+    };
+    let request = release::ImageRequest {
+        builds: &builds,
+        overrides: &args.images.image,
+        origin: release::OverrideOrigin::CommandLine,
+        only: &args.images.only,
+        missing: release::MissingImages::KeepManifest,
+    };
+    let resolver = release::Resolver::new(&project.config, release::RegistryNeed::BestEffort);
+    let mut warnings = release::Warnings::default();
+    let mut rendered = Vec::new();
+    for ((_, ns), (current, key)) in namespaces.iter().zip(&states) {
+        let target = release::Target {
+            ns,
+            current: current.as_ref(),
+            secret_key: key,
+        };
+        let (_, r) =
+            release::release_namespace(&project, env, &target, &request, &resolver, &mut warnings)?;
+        for f in &r.pins.foreign {
+            if release::near_miss(&project.config, &f.image).is_some() {
+                continue; // already warned about, with what to do
+            }
+            warnings.add(
+                format!(
+                    "note: {} container `{}` runs `{}`, which is not an image of `slipway.yaml`",
+                    f.object, f.container, f.image
+                ),
+                ns,
+            );
+        }
+        rendered.push(r);
     }
+    warnings.print(printer, namespaces.len());
+    let redact = |v: &serde_json::Value| slipway_render::redact::redact_secret(v, &local_key);
     match &global.output {
         Some(Output::Dir(dir)) => {
             let mut count = 0;
