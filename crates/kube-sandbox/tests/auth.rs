@@ -6,6 +6,8 @@ mod common;
 
 use common::Env;
 use kube_sandbox::{SandboxOptions, SandboxUser};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 async fn secure(users: &[(&str, &[&str])]) -> Env {
     Env::start_with(SandboxOptions {
@@ -59,6 +61,27 @@ async fn kubectl_trusts_the_generated_ca_and_the_admin_certificate() {
     ])
     .await
     .ok();
+    // A watch streams over HTTP/2 through TLS.
+    let mut child = env
+        .command(&["-n", "shop", "get", "configmaps", "--watch", "-o", "name"])
+        .spawn()
+        .expect("kubectl get -w");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await;
+    assert_eq!(first.unwrap().unwrap().as_deref(), Some("configmap/c"));
+    env.kubectl(&[
+        "-n",
+        "shop",
+        "create",
+        "configmap",
+        "d",
+        "--from-literal=k=v",
+    ])
+    .await
+    .ok();
+    let next = tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await;
+    assert_eq!(next.unwrap().unwrap().as_deref(), Some("configmap/d"));
+    let _ = child.kill().await;
     let out = env
         .kubectl(&["get", "clusterroles", "-o", "name"])
         .await
@@ -208,6 +231,32 @@ async fn edit_in_a_namespace_allows_its_workloads_and_nothing_beyond() {
         "no"
     );
     assert_eq!(can(vec!["create", "namespaces"]).await, "no");
+    let list = env
+        .kubectl(&[
+            "--context",
+            "alice",
+            "-n",
+            "shop",
+            "auth",
+            "can-i",
+            "--list",
+        ])
+        .await
+        .ok();
+    let row = |resource: &str| {
+        list.stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(resource))
+            .unwrap_or_else(|| panic!("{resource} missing from:\n{}", list.stdout))
+            .to_string()
+    };
+    assert!(
+        row("deployments.apps")
+            .contains("[create delete deletecollection patch update get list watch]"),
+        "{}",
+        list.stdout
+    );
+    assert!(row("selfsubjectaccessreviews.authorization.k8s.io").contains("[create]"));
     let out = env
         .kubectl(&["--context", "alice", "-n", "other", "get", "configmaps"])
         .await;
