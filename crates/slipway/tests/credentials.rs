@@ -316,3 +316,47 @@ fn a_user_named_like_the_administrator_is_refused() {
         assert!(stderr(&out).contains(message), "{}", stderr(&out));
     }
 }
+
+#[test]
+fn a_deploy_whose_manifests_need_a_right_it_lacks_stops_at_the_plan() {
+    // The plan reads each object before its dry run: a missing right stops it there.
+    let _serial = common::SERIAL.lock();
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(dir.path());
+    grant(&served, "alice", "--user=alice", true);
+    project(dir.path(), "tls.kubeconfig", "alice");
+    // `edit` may not create Roles.
+    fs::write(
+        dir.path().join("k8s/role.yaml"),
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: api-reader\nrules:\n  - apiGroups: [\"\"]\n    resources: [configmaps]\n    verbs: [get]\n",
+    )
+    .unwrap();
+    let out = deploy(dir.path());
+    let err = stderr(&out);
+    assert_eq!(code(&out), 5, "{err}");
+    assert!(
+        err.contains("planning Role/api-reader: Forbidden: user `alice` may not `get` `roles.rbac.authorization.k8s.io` in namespace `shop`"),
+        "{err}"
+    );
+    let applied = served.kubectl(&[
+        "-n",
+        "shop",
+        "get",
+        "deployments,configmaps,secrets,roles,leases",
+        "-o",
+        "name",
+    ]);
+    // The lock is taken before the plan (the Lease is the only thing written) and
+    // released after the refusal.
+    let holders = served.kubectl(&[
+        "-n",
+        "shop",
+        "get",
+        "leases",
+        "-o",
+        "jsonpath={.items[*].spec.holderIdentity}",
+    ]);
+    assert_eq!(holders.trim(), "", "the lock is still held");
+    assert!(!applied.contains("deployment.apps/api"), "{applied}");
+    assert!(!applied.contains("shop-config"), "{applied}");
+}
