@@ -156,6 +156,7 @@ pub struct SandboxHandle {
     tls: Option<(String, tls::Issued)>,
     users: Vec<Credentials>,
     authenticator: Option<Arc<auth::Authenticator>>,
+    authority: Option<Arc<tls::Authority>>,
     store: Arc<Store>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -210,7 +211,7 @@ impl Sandbox {
             None => None,
         };
         let authority = if options.tls {
-            Some(tls::Authority::generate()?)
+            Some(Arc::new(tls::Authority::generate()?))
         } else {
             None
         };
@@ -308,6 +309,7 @@ impl Sandbox {
             tls: admin_certificate,
             users,
             authenticator,
+            authority,
             store,
             shutdown: Some(tx),
             task: Some(task),
@@ -332,6 +334,20 @@ impl SandboxHandle {
     /// The credentials of the user `name` (of [`SandboxOptions::users`]).
     pub fn credentials(&self, name: &str) -> Option<&Credentials> {
         self.users.iter().find(|c| c.user.name == name)
+    }
+
+    /// A new client certificate and its key (PEM) for `user` in `groups`, with TLS.
+    pub fn issue_certificate(
+        &self,
+        user: &str,
+        groups: &[String],
+    ) -> std::io::Result<Option<(String, String)>> {
+        let (Some(authority), Some(authn)) = (&self.authority, &self.authenticator) else {
+            return Ok(None);
+        };
+        let issued = authority.issue_client(user, groups)?;
+        authn.add_certificate(issued.fingerprint, auth::Identity::new(user, groups));
+        Ok(Some((issued.cert_pem, issued.key_pem)))
     }
 
     /// A new bearer token for `user` in `groups`, when authentication is on.

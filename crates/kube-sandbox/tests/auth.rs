@@ -354,3 +354,32 @@ async fn a_service_account_token_from_the_token_request_api_authenticates() {
         out.stderr
     );
 }
+
+#[tokio::test]
+async fn a_certificate_issued_after_start_authenticates_its_user() {
+    let env = secure(&[]).await;
+    let (cert, key) = env
+        .sandbox
+        .issue_certificate("carol", &["ops".to_string()])
+        .unwrap()
+        .unwrap();
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let config = with_user(
+        &std::fs::read_to_string(&env.kubeconfig).unwrap(),
+        &format!(
+            "\n    client-certificate-data: {}\n    client-key-data: {}",
+            b64(&cert),
+            b64(&key)
+        ),
+    );
+    std::fs::write(&env.kubeconfig, config).unwrap();
+    let out = env
+        .kubectl(&["auth", "whoami", "-o", "jsonpath={.status.userInfo}"])
+        .await
+        .ok();
+    assert_eq!(
+        out.stdout,
+        "{\"groups\":[\"ops\",\"system:authenticated\"],\"username\":\"carol\"}"
+    );
+}
