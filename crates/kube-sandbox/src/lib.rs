@@ -49,7 +49,9 @@ pub const KUBERNETES_VERSION: &str = "v1.32.0";
 pub struct SandboxOptions {
     /// Address to listen on; port 0 picks a free port. Default `127.0.0.1:0`.
     pub listen: SocketAddr,
-    /// A static bearer token required on every request; `None` accepts anonymous requests.
+    /// A static bearer token of the administrator (`sandbox-admin` in `system:masters`);
+    /// when set, authentication and RBAC are on and requests without credentials get 401.
+    /// `None` (with neither `tls` nor `users`) accepts anonymous requests.
     pub token: Option<String>,
     /// How many store events are kept for watches that resume from a resourceVersion.
     pub watch_history: usize,

@@ -145,6 +145,9 @@ impl Authority {
     }
 }
 
+/// How long a client has to complete the TLS handshake.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Serves `router` over TLS on `listener` until `shutdown` fires. Each connection runs in
 /// a task of a set owned by this future, so stopping it closes them all (watches
 /// included). The client certificate's fingerprint, when one was presented and verified,
@@ -163,7 +166,11 @@ pub async fn serve(
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((tcp, _)) => tcp,
-                Err(_) => continue,
+                // Out of file descriptors, say: wait a moment instead of spinning.
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    continue;
+                }
             },
             // Reap finished connections so the set does not grow.
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
@@ -172,7 +179,9 @@ pub async fn serve(
         let router = router.clone();
         connections.spawn(async move {
             let _ = tcp.set_nodelay(true);
-            let Ok(stream) = acceptor.accept(tcp).await else {
+            // A client that connects and never completes the handshake is dropped.
+            let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await;
+            let Ok(Ok(stream)) = handshake else {
                 return;
             };
             let peer = stream
