@@ -360,3 +360,28 @@ fn a_deploy_whose_manifests_need_a_right_it_lacks_stops_at_the_plan() {
     assert!(!applied.contains("deployment.apps/api"), "{applied}");
     assert!(!applied.contains("shop-config"), "{applied}");
 }
+
+#[test]
+fn a_token_the_cluster_does_not_know_is_reported_as_refused_credentials() {
+    let _serial = common::SERIAL.lock();
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(dir.path());
+    let text = fs::read_to_string(&served.kubeconfig).unwrap();
+    let clusters = &text[..text.find("contexts:\n").unwrap()];
+    fs::write(
+        dir.path().join("stale.kubeconfig"),
+        format!(
+            "{clusters}contexts:\n- name: stale\n  context:\n    cluster: sandbox\n    user: stale\ncurrent-context: stale\nusers:\n- name: stale\n  user:\n    token: revoked-token-0123456789\n"
+        ),
+    )
+    .unwrap();
+    project(dir.path(), "stale.kubeconfig", "stale");
+    let out = deploy(dir.path());
+    let err = stderr(&out);
+    assert_eq!(code(&out), 7, "{err}");
+    assert!(
+        err.contains("Unauthorized: the cluster did not accept the credentials of this kubeconfig context (its token, client certificate or exec plugin's credential is missing, unknown or expired)"),
+        "{err}"
+    );
+    assert!(!err.contains("revoked-token-0123456789"), "{err}");
+}
