@@ -344,6 +344,29 @@ async fn a_service_account_token_from_the_token_request_api_authenticates() {
     .await
     .ok();
     assert_eq!(out.stdout, "system:serviceaccount:shop:deployer");
+    // The TokenReview API knows the token, and not a made-up one.
+    for (token, expected) in [
+        (token, "true system:serviceaccount:shop:deployer"),
+        ("made-up", "false "),
+    ] {
+        let review = format!(
+            "{{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenReview\",\"spec\":{{\"token\":\"{token}\"}}}}"
+        );
+        let out = env
+            .kubectl_stdin(
+                &[
+                    "create",
+                    "-f",
+                    "-",
+                    "-o",
+                    "jsonpath={.status.authenticated} {.status.user.username}",
+                ],
+                &review,
+            )
+            .await
+            .ok();
+        assert_eq!(out.stdout, expected);
+    }
     kubectl(&["-n", "shop", "get", "configmap", "settings"])
         .await
         .ok();
