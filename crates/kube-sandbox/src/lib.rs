@@ -252,7 +252,6 @@ impl Sandbox {
         let faults = faults::Faults::new(options.fault_rate, options.latency, options.fault_seed);
         let app = Arc::new(server::App {
             store: store.clone(),
-            token: options.token.clone(),
             addr: addr.to_string(),
             bookmark_interval: options.bookmark_interval,
             faults: faults.active().then(|| Arc::new(faults)),

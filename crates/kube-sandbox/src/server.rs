@@ -24,7 +24,6 @@ use tokio::sync::broadcast::error::RecvError;
 /// Shared state of the server.
 pub struct App {
     pub store: Arc<Store>,
-    pub token: Option<String>,
     pub addr: String,
     pub bookmark_interval: Duration,
     /// Injected faults and latency, when any.
@@ -620,8 +619,8 @@ async fn resource_request(
             }
             let ct = content_type(headers);
             if crate::reviews::is_review(rt) {
-                // kubectl sends reviews as protobuf; the answer does not depend on the
-                // question, so a body that cannot be read is answered from an empty one.
+                // kubectl sends reviews as protobuf (decoded in `proto`); a body that cannot
+                // be read is answered as an empty question.
                 dry_run(q, "CreateOptions")?;
                 let question = parse_body(&ct, &body).unwrap_or_else(|_| json!({}));
                 let judge = caller
