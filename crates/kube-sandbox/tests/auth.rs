@@ -406,3 +406,59 @@ async fn a_certificate_issued_after_start_authenticates_its_user() {
         "{\"groups\":[\"ops\",\"system:authenticated\"],\"username\":\"carol\"}"
     );
 }
+
+#[tokio::test]
+async fn a_restart_from_state_keeps_the_bindings_under_a_new_authority() {
+    let state =
+        std::env::temp_dir().join(format!("kube-sandbox-auth-state-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    let options = || SandboxOptions {
+        tls: true,
+        users: vec![SandboxUser {
+            name: "alice".into(),
+            groups: vec![],
+        }],
+        state_dir: Some(state.clone()),
+        ..Default::default()
+    };
+    let first = kube_sandbox::Sandbox::start(options()).await.unwrap();
+    let kubeconfig = state.with_extension("kubeconfig");
+    first.write_kubeconfig(&kubeconfig).unwrap();
+    for args in [
+        &["create", "namespace", "shop"][..],
+        &[
+            "-n",
+            "shop",
+            "create",
+            "rolebinding",
+            "alice",
+            "--clusterrole=view",
+            "--user=alice",
+        ],
+    ] {
+        let mut kubectl = tokio::process::Command::new("kubectl");
+        kubectl.arg("--kubeconfig").arg(&kubeconfig).args(args);
+        common::run(kubectl, None).await.ok();
+    }
+    let old_ca = first.ca_pem().unwrap().to_string();
+    first.shutdown().await;
+    let _ = std::fs::remove_file(&kubeconfig);
+    let env = Env::start_with(options()).await;
+    assert_ne!(env.sandbox.ca_pem().unwrap(), old_ca);
+    env.kubectl(&["--context", "alice", "-n", "shop", "get", "pods"])
+        .await
+        .ok();
+    let out = env
+        .kubectl(&[
+            "get",
+            "clusterroles",
+            "-l",
+            "kubernetes.io/bootstrapping=rbac-defaults",
+            "-o",
+            "name",
+        ])
+        .await
+        .ok();
+    assert_eq!(out.stdout.lines().count(), 7, "{}", out.stdout);
+    let _ = std::fs::remove_dir_all(&state);
+}
