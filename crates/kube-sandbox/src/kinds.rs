@@ -144,6 +144,9 @@ fn containers_valid(prefix: &str, spec: &Value, causes: &mut Causes) {
     }
 }
 
+/// The most a ConfigMap's or Secret's data may hold (the API's `MaxSecretSize`).
+pub const MAX_DATA_BYTES: usize = 1024 * 1024;
+
 fn kind_specific(rt: &ResourceType, obj: &Value, causes: &mut Causes) {
     match (rt.group.as_str(), rt.resource.as_str()) {
         ("apps", "deployments" | "replicasets" | "statefulsets" | "daemonsets") => {
@@ -198,6 +201,35 @@ fn kind_specific(rt: &ResourceType, obj: &Value, causes: &mut Causes) {
             }
         }
         ("", "configmaps" | "secrets") => {
+            // The data of a ConfigMap or Secret may hold at most 1 MiB (values of `data`
+            // as stored; a Secret's and `binaryData`'s decoded).
+            let size: usize = ["data", "binaryData", "stringData"]
+                .iter()
+                .filter_map(|f| obj[*f].as_object())
+                .flatten()
+                .map(|(k, v)| {
+                    let text = v.as_str().unwrap_or_default();
+                    let encoded = (rt.resource == "secrets" && obj["data"].get(k) == Some(v))
+                        || obj["binaryData"].get(k) == Some(v);
+                    if encoded {
+                        text.trim_end_matches('=').len() * 3 / 4
+                    } else {
+                        text.len()
+                    }
+                })
+                .sum();
+            if size > MAX_DATA_BYTES {
+                let field = if rt.resource == "secrets" {
+                    "data"
+                } else {
+                    "[]"
+                };
+                causes.push((
+                    field.into(),
+                    format!("Too long: must have at most {MAX_DATA_BYTES} bytes"),
+                    "FieldValueTooLong",
+                ));
+            }
             for field in ["data", "binaryData", "stringData"] {
                 if let Some(m) = obj[field].as_object() {
                     for (k, v) in m {

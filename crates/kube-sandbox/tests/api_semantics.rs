@@ -434,3 +434,35 @@ async fn wrong_request_options_are_refused_as_the_real_server_refuses_them() {
         out.stderr
     );
 }
+
+#[tokio::test]
+async fn configmaps_and_secrets_hold_at_most_one_mebibyte() {
+    let env = Env::start().await;
+    let big = env.dir.join("big.txt");
+    std::fs::write(&big, "x".repeat(1024 * 1024 + 1)).unwrap();
+    let from_file = format!("--from-file=big={}", big.display());
+    for (kind, extra) in [("configmap", vec![]), ("secret", vec!["generic"])] {
+        let mut args = vec!["create", kind];
+        args.extend(extra.iter().copied());
+        args.extend(["big", from_file.as_str(), "--dry-run=server"]);
+        let out = env.kubectl(&args).await;
+        assert_ne!(out.code, 0, "{kind}: {}", out.stdout);
+        assert!(
+            out.stderr
+                .contains("Too long: must have at most 1048576 bytes"),
+            "{kind}: {}",
+            out.stderr
+        );
+    }
+    // Exactly one mebibyte is accepted.
+    std::fs::write(&big, "x".repeat(1024 * 1024)).unwrap();
+    env.kubectl(&[
+        "create",
+        "configmap",
+        "big",
+        from_file.as_str(),
+        "--dry-run=server",
+    ])
+    .await
+    .ok();
+}

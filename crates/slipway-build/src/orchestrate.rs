@@ -65,8 +65,26 @@ use crate::registry::{ClientOptions, RegistryClient, RegistryError};
 
 /// slipway's directory next to `slipway.yaml`.
 pub const STATE_DIR: &str = ".slipway";
-/// The artifacts file, relative to the directory of `slipway.yaml`.
+/// The artifacts file of `slipway.yaml`, relative to its directory; another
+/// configuration file has its own (see [`artifacts_file`]).
 pub const ARTIFACTS_FILE: &str = ".slipway/artifacts.json";
+
+/// The artifacts file of `config`, relative to its directory: [`ARTIFACTS_FILE`] for
+/// `slipway.yaml` (or `slipway.yml`), `.slipway/artifacts.<name>.json` for any other
+/// file (`-f staging.yaml` → `.slipway/artifacts.staging.json`), so that two
+/// configuration files in one directory never take each other's builds.
+pub fn artifacts_file(config: &Config) -> PathBuf {
+    let stem = config
+        .file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("slipway");
+    if stem == "slipway" || stem.is_empty() {
+        PathBuf::from(ARTIFACTS_FILE)
+    } else {
+        Path::new(STATE_DIR).join(format!("artifacts.{stem}.json"))
+    }
+}
 /// The prefix of the content-addressed tag pushed with every clean build.
 pub const INPUTS_TAG_PREFIX: &str = "inputs-";
 /// The version of the `artifacts.json` format.
@@ -376,7 +394,7 @@ pub fn run(
     let cwd =
         std::env::current_dir().map_err(|e| internal(format!("no current directory: {e}")))?;
     let project_dir = normalize(&cwd.join(&config.base_dir));
-    let artifacts_path = project_dir.join(ARTIFACTS_FILE);
+    let artifacts_path = project_dir.join(artifacts_file(config));
     let previous = read_artifacts(&artifacts_path).unwrap_or_else(|message| {
         progress(Event::Warning(message));
         Artifacts::default()

@@ -30,6 +30,7 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use crate::cluster::{Cluster, ClusterError, object_name, object_namespace};
+use crate::fielddiff::{FieldChange, changed_fields};
 use crate::lock::{self, LockError};
 use crate::order;
 use crate::record::{self, Release, ReleaseImage, ReleaseStatus};
@@ -91,8 +92,9 @@ pub const INTERRUPTED: &str = "Interrupted";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     Create,
-    /// The changed fields, as paths (`spec.template.spec.containers[0].image`).
-    Update(Vec<String>),
+    /// The changed fields, each with its path (`spec.template.spec.containers[0].image`)
+    /// and its values before and after (a Secret's values as hashes).
+    Update(Vec<FieldChange>),
     Unchanged,
 }
 
@@ -1026,88 +1028,9 @@ fn now() -> String {
     Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// The paths whose values differ between the cluster's object and the applied or
-/// dry-run result, ignoring what the server maintains (status, managed fields,
-/// resource version, generation, timestamps).
-pub fn changed_fields(live: &Value, wanted: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    diff("", &strip(live), &strip(wanted), &mut out);
-    out
-}
-
-fn strip(obj: &Value) -> Value {
-    let mut obj = obj.clone();
-    if let Some(map) = obj.as_object_mut() {
-        map.remove("status");
-        if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
-            for k in [
-                "managedFields",
-                "resourceVersion",
-                "generation",
-                "creationTimestamp",
-                "uid",
-                "selfLink",
-            ] {
-                meta.remove(k);
-            }
-            if let Some(ann) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
-                ann.remove("deployment.kubernetes.io/revision");
-                ann.remove("kubectl.kubernetes.io/last-applied-configuration");
-                if ann.is_empty() {
-                    meta.remove("annotations");
-                }
-            }
-        }
-    }
-    obj
-}
-
-fn diff(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            let keys: BTreeSet<&String> = x.keys().chain(y.keys()).collect();
-            for k in keys {
-                let p = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                match (x.get(k), y.get(k)) {
-                    (Some(v), Some(w)) => diff(&p, v, w, out),
-                    _ => out.push(p),
-                }
-            }
-        }
-        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
-            for (i, (v, w)) in x.iter().zip(y).enumerate() {
-                diff(&format!("{path}[{i}]"), v, w, out);
-            }
-        }
-        _ if a != b => out.push(path.to_string()),
-        _ => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn changed_fields_ignore_what_the_server_maintains() {
-        let live = json!({"metadata": {"name": "a", "resourceVersion": "5", "generation": 2,
-            "managedFields": [{}], "annotations": {"deployment.kubernetes.io/revision": "3"}},
-            "spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "api", "image": "r/api:1"}]}}},
-            "status": {"replicas": 1}});
-        let mut wanted = live.clone();
-        wanted["metadata"]["resourceVersion"] = json!("6");
-        wanted["status"] = json!({"replicas": 2});
-        assert!(changed_fields(&live, &wanted).is_empty());
-        wanted["spec"]["template"]["spec"]["containers"][0]["image"] = json!("r/api:2");
-        assert_eq!(
-            changed_fields(&live, &wanted),
-            ["spec.template.spec.containers[0].image"]
-        );
-    }
 
     fn release_with(revision: u64, objects: Vec<Value>) -> Release {
         Release {

@@ -13,6 +13,7 @@
 pub mod cluster;
 pub mod diagnose;
 pub mod engine;
+pub mod fielddiff;
 pub mod images;
 pub mod lock;
 pub mod order;
@@ -20,5 +21,6 @@ pub mod record;
 pub mod status;
 pub mod status_report;
 pub mod track;
+pub mod uninstall;
 
 mod value;

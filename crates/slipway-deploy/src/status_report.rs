@@ -68,6 +68,34 @@ pub async fn workloads(
     out
 }
 
+/// The workloads on the cluster that carry `label` (`key=value`, such as the app's
+/// ApplySet membership), as they run: for a namespace where objects of the app run but
+/// no release is recorded. Nothing to compare them with, so no drift.
+///
+/// # Errors
+///
+/// A cluster error when a kind cannot be listed.
+pub async fn labelled(
+    cluster: &Arc<Cluster>,
+    namespace: &str,
+    label: &str,
+) -> Result<Vec<WorkloadStatus>, ClusterError> {
+    let mut out = Vec::new();
+    for kind in ["Deployment", "StatefulSet", "DaemonSet"] {
+        let mut items = cluster.list("apps/v1", kind, namespace, label).await?;
+        items.sort_by(|a, b| object_name(a).cmp(&object_name(b)));
+        for live in &items {
+            let label = format!(
+                "{}/{}",
+                kind.to_ascii_lowercase(),
+                object_name(live).unwrap_or("")
+            );
+            out.push(compare(&label, live, live));
+        }
+    }
+    Ok(out)
+}
+
 /// A stream that yields whenever something `status` shows may have changed in
 /// `namespace`: a workload, a pod, or a release record. Built on watches (a dropped
 /// watch is resumed or re-listed by `kube_runtime::watcher`, which also yields then).

@@ -168,7 +168,8 @@ Examples:
 Examples:
   slipway diff prod
   slipway diff prod --only api                     what changing only api would do
-  slipway diff prod --image api=registry.example.com/api:20260101-120000-abc1234")]
+  slipway diff prod --image api=registry.example.com/api:20260101-120000-abc1234
+  slipway diff prod --compact                      field names only, without values")]
     Diff(DiffArgs),
 
     /// Roll out a new release: render, validate, lock, migrate, apply, track, record
@@ -207,6 +208,16 @@ Examples:
   slipway restart prod             every workload of the release
   slipway restart prod api worker")]
     Restart(RestartArgs),
+
+    /// Remove an environment's release from the cluster: its objects and hook Jobs
+    #[command(after_help = "\
+Examples:
+  slipway uninstall dev                    asks, then removes; the records stay for `history`
+  slipway uninstall dev --dry-run          list what would be removed
+  slipway uninstall dev --yes --delete-records
+
+The namespace itself stays. Takes the environment's lock first, as a deploy does.")]
+    Uninstall(UninstallArgs),
 
     /// Deploy exactly what runs in the environment's `promote-from` environment
     #[command(after_help = "\
@@ -348,6 +359,33 @@ pub struct DiffArgs {
 
     #[command(flatten)]
     pub images: ImageArgs,
+
+    /// Name the changed fields only, without their old and new values
+    #[arg(long)]
+    pub compact: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// An environment of slipway.yaml
+    #[arg(value_name = "ENV")]
+    pub env: String,
+
+    /// Remove the release records too [default: they stay, for `history`]
+    #[arg(long = "delete-records")]
+    pub delete_records: bool,
+
+    /// List what would be removed; remove nothing
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+
+    /// Wait this long for another deploy's lock instead of failing at once
+    #[arg(long = "wait-lock", value_name = "DURATION")]
+    pub wait_lock: Option<String>,
 }
 
 fn parse_image_override(value: &str) -> Result<(String, String), String> {

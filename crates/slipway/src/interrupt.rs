@@ -6,7 +6,8 @@
 //!   interrupted error (see [`slipway_build::interrupt`]); what does not stop in time is
 //!   removed here before exiting;
 //! - a release ([`releasing`]): the first signal cancels [`token`], so the engine stops
-//!   waiting, fails the release and restores the previous one, releases the lock and
+//!   waiting, fails the release and restores the previous one (if there is one and
+//!   the release rolls back on failure), releases the lock and
 //!   records the outcome (see [`slipway_deploy::engine::INTERRUPTED`]); a second signal
 //!   exits at once, leaving the lock to expire and the pending record to the next deploy;
 //! - anything else: exit at once.
@@ -28,6 +29,7 @@ const BUILD_GRACE: Duration = Duration::from_secs(20);
 static TOKEN: OnceLock<CancellationToken> = OnceLock::new();
 static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
 static RELEASING: AtomicBool = AtomicBool::new(false);
+static RESTORES: AtomicBool = AtomicBool::new(false);
 static SIGNALS: AtomicUsize = AtomicUsize::new(0);
 
 /// Installs the handler; calling it again does nothing.
@@ -44,7 +46,10 @@ pub fn token() -> CancellationToken {
 }
 
 /// While the guard lives, a first signal stops the release instead of the process.
-pub fn releasing() -> Releasing {
+/// `restores`: whether a stopped release restores a previous one (there is one, and
+/// the release rolls back on failure), so that the message says what happens.
+pub fn releasing(restores: bool) -> Releasing {
+    RESTORES.store(restores, Ordering::SeqCst);
     RELEASING.store(true, Ordering::SeqCst);
     Releasing(())
 }
@@ -61,10 +66,13 @@ impl Drop for Releasing {
 fn on_signal() {
     let count = SIGNALS.fetch_add(1, Ordering::SeqCst) + 1;
     if RELEASING.load(Ordering::SeqCst) && count == 1 {
-        eprintln!(
+        crate::printer::stderr_line(if RESTORES.load(Ordering::SeqCst) {
             "interrupted: stopping the release and restoring the previous one; \
              interrupt again to leave at once"
-        );
+        } else {
+            "interrupted: stopping the release; there is no previous release to restore, \
+             so what was applied stays; interrupt again to leave at once"
+        });
         token().cancel();
         return;
     }
@@ -72,6 +80,6 @@ fn on_signal() {
         return;
     }
     slipway_build::interrupt::remove_leftovers();
-    eprintln!("interrupted");
+    crate::printer::stderr_line("interrupted");
     std::process::exit(i32::from(exit::INTERRUPTED));
 }

@@ -2,8 +2,15 @@
 //! `-o json` documents) to standard output, everything meant for humans (progress,
 //! warnings, errors, hints) to standard error. `-q`, `-v`, `--no-color` and `NO_COLOR`
 //! are decided here once.
+//!
+//! Output never stops the work it reports: a reader that goes away (`slipway deploy
+//! -o json | head -1`) only ends the output. Writes to a closed standard output are
+//! dropped from then on, and a release goes on to its end, records its outcome, frees
+//! its lock and exits with its own code. Writes to standard error never fail either
+//! (Rust ignores SIGPIPE, and `eprintln!` would panic on a closed pipe).
 
 use std::io::{self, IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::cli::{GlobalArgs, Output};
 use crate::error::CliError;
@@ -20,6 +27,22 @@ pub struct Printer {
     pub quiet: bool,
     pub verbose: u8,
     pub color: bool,
+    /// A plan names the changed fields only, without their values (`diff --compact`).
+    pub compact_plan: bool,
+    /// Standard output was closed by its reader: data is dropped from then on.
+    stdout_closed: AtomicBool,
+}
+
+/// Writes `text` to standard error; a closed or broken standard error loses the text,
+/// never the command.
+pub fn stderr(text: &str) {
+    let mut err = io::stderr().lock();
+    let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
+}
+
+/// A line on standard error (see [`stderr`]).
+pub fn stderr_line(text: &str) {
+    stderr(&format!("{text}\n"));
 }
 
 impl Printer {
@@ -33,28 +56,53 @@ impl Printer {
             quiet: global.quiet,
             verbose: global.verbose,
             color: !global.no_color && !no_color_env && io::stderr().is_terminal(),
+            compact_plan: false,
+            stdout_closed: AtomicBool::new(false),
+        }
+    }
+
+    /// The same printer, showing plans in the compact form (see [`Printer::compact_plan`]).
+    pub fn with_compact_plan(&self) -> Printer {
+        Printer {
+            format: self.format,
+            quiet: self.quiet,
+            verbose: self.verbose,
+            color: self.color,
+            compact_plan: true,
+            stdout_closed: AtomicBool::new(self.output_closed()),
         }
     }
 
     /// A line of progress or information for humans; hidden with `-q`.
     pub fn info(&self, message: &str) {
         if !self.quiet {
-            eprintln!("{message}");
+            stderr_line(message);
         }
     }
 
-    /// Data on standard output. A closed pipe (`slipway render dev | head`) ends the
-    /// process quietly instead of failing.
+    /// Data on standard output. Once its reader has gone (`slipway render dev | head`),
+    /// data is dropped quietly and the command goes on: see the module documentation.
+    /// Any other failure to write is said once on standard error, then treated alike.
     pub fn data(&self, text: &str) {
+        if self.stdout_closed.load(Ordering::SeqCst) {
+            return;
+        }
         let mut out = io::stdout().lock();
         let written = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-        if let Err(err) = written {
-            if err.kind() == io::ErrorKind::BrokenPipe {
-                std::process::exit(0);
-            }
-            eprintln!("error: cannot write to standard output: {err}");
-            std::process::exit(i32::from(crate::exit::INTERNAL));
+        if let Err(err) = written
+            && !self.stdout_closed.swap(true, Ordering::SeqCst)
+            && err.kind() != io::ErrorKind::BrokenPipe
+        {
+            stderr_line(&format!(
+                "warning: cannot write to standard output ({err}); the command goes on without it"
+            ));
         }
+    }
+
+    /// Whether standard output was closed by its reader (a command that would only go
+    /// on printing, such as `status --watch`, stops then).
+    pub fn output_closed(&self) -> bool {
+        self.stdout_closed.load(Ordering::SeqCst)
     }
 
     /// A JSON document on standard output, followed by a newline.
@@ -73,14 +121,14 @@ impl Printer {
     /// with `-o json` a JSON document on standard output too.
     pub fn error(&self, err: &CliError) {
         if let Some(detail) = &err.detail {
-            eprint!("{detail}");
+            stderr(detail);
             if !detail.ends_with('\n') {
-                eprintln!();
+                stderr("\n");
             }
         }
-        eprintln!("{}: {}", self.paint("error", "1;31"), err.message);
+        stderr_line(&format!("{}: {}", self.paint("error", "1;31"), err.message));
         for hint in &err.hints {
-            eprintln!("  {}: {hint}", self.paint("hint", "1;36"));
+            stderr_line(&format!("  {}: {hint}", self.paint("hint", "1;36")));
         }
         if self.format == Format::Json {
             let mut doc = serde_json::json!({

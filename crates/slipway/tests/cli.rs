@@ -19,6 +19,7 @@ const COMMANDS: &[&str] = &[
     "rollback",
     "restart",
     "promote",
+    "uninstall",
     "sandbox",
     "kustomize",
     "completions",

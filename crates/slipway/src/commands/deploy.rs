@@ -18,10 +18,10 @@ use crate::error::CliError;
 use crate::exit;
 use crate::printer::{Format, Printer};
 
-use super::display::{DeployDisplay, change_word};
+use super::display::{DeployDisplay, change_word, changes_json};
 use super::{build, clusters, project, release};
 
-fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -66,7 +66,7 @@ fn parse_duration(
 }
 
 /// Who deploys: `$SLIPWAY_USER`, else `user@host`.
-fn user() -> String {
+pub(super) fn user() -> String {
     if let Ok(u) = std::env::var("SLIPWAY_USER") {
         return u;
     }
@@ -79,19 +79,77 @@ fn user() -> String {
     format!("{name}@{host}")
 }
 
-fn git_commit(project: &project::Project) -> (Option<String>, bool) {
+/// What a deploy does about a dirty working tree, besides recording it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DirtyCheck {
+    /// The environment's `dirty` policy holds.
+    Policy,
+    /// The policy holds; its warning is the build's (`--build` warns itself).
+    PolicyBuildWarns,
+    /// A dry run: it says what the policy would do and refuses nothing.
+    Preview,
+}
+
+/// The commit a deploy from the working tree records, and whether the tree is dirty
+/// (tracked files changed, or untracked files not ignored: the manifests and
+/// configuration rendered may not be the commit's). The environment's `dirty` policy
+/// applies here to every deploy, with or without `--build`: `refuse` stops it before
+/// anything is written anywhere, `warn` lists the changed files.
+fn git_commit(
+    project: &project::Project,
+    env: &Environment,
+    check: DirtyCheck,
+    global: &GlobalArgs,
+    printer: &Printer,
+) -> Result<(Option<String>, bool), CliError> {
+    use slipway_config::DirtyPolicy;
     let dir = if project.config.base_dir.as_os_str().is_empty() {
         std::path::PathBuf::from(".")
     } else {
         project.config.base_dir.clone()
     };
-    match slipway_build::git::Repository::discover(&dir) {
-        Ok(repo) => (
-            repo.head().ok().map(|c| c.to_string()),
-            repo.status().map(|s| s.is_dirty()).unwrap_or(false),
-        ),
-        Err(_) => (None, false),
+    let Ok(repo) = slipway_build::git::Repository::discover(&dir) else {
+        return Ok((None, false));
+    };
+    let commit = repo.head().ok().map(|c| c.to_string());
+    let Ok(status) = repo.status() else {
+        return Ok((commit, false));
+    };
+    if !status.is_dirty() {
+        return Ok((commit, false));
     }
+    let mut files: Vec<String> = status
+        .changed
+        .iter()
+        .chain(&status.untracked)
+        .map(|p| format!("`{}`", p.display()))
+        .collect();
+    let count = files.len();
+    files.truncate(5);
+    let more = if count > 5 {
+        format!(" and {} more", count - 5)
+    } else {
+        String::new()
+    };
+    let listed = format!("{}{more}", files.join(", "));
+    let name = &env.name;
+    match env.policy.dirty {
+        DirtyPolicy::Refuse if check != DirtyCheck::Preview => {
+            return Err(CliError::usage(format!(
+                "the working tree has uncommitted changes ({listed}) and environment `{name}` has `dirty: refuse` (`environments.{name}.dirty` in `{}`); nothing was deployed",
+                project::config_path(global).display()
+            ))
+            .hint("commit or stash the changes, then deploy again"));
+        }
+        DirtyPolicy::Refuse => printer.info(&format!(
+            "warning: the working tree has uncommitted changes ({listed}); a deploy to `{name}` would be refused (`dirty: refuse`)"
+        )),
+        DirtyPolicy::Warn if check != DirtyCheck::PolicyBuildWarns => printer.info(&format!(
+            "warning: the working tree has uncommitted changes ({listed}); the release records it as dirty"
+        )),
+        DirtyPolicy::Warn | DirtyPolicy::Allow => {}
+    }
+    Ok((commit, true))
 }
 
 pub fn deploy(args: &DeployArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
@@ -104,6 +162,12 @@ pub fn deploy(args: &DeployArgs, global: &GlobalArgs, printer: &Printer) -> Resu
     let timeout = parse_duration("--timeout", &args.timeout, env.policy.timeout)?;
     let wait_lock = parse_duration("--wait-lock", &args.wait_lock, Duration::ZERO)?;
     let settle = parse_duration("--settle", &args.settle, env.policy.settle)?;
+    let check = match (args.dry_run, args.build) {
+        (true, _) => DirtyCheck::Preview,
+        (false, true) => DirtyCheck::PolicyBuildWarns,
+        (false, false) => DirtyCheck::Policy,
+    };
+    let (commit, dirty) = git_commit(&project, &env, check, global, printer)?;
 
     if env.policy.require_approval && !args.yes && !args.dry_run {
         approve(&env.name, "deploy to")?;
@@ -122,7 +186,6 @@ pub fn deploy(args: &DeployArgs, global: &GlobalArgs, printer: &Printer) -> Resu
     }
 
     let builds = release::builds(&project)?;
-    let (commit, dirty) = git_commit(&project);
     let request = Request {
         action: "deploy",
         overrides: args.images.image.clone(),
@@ -312,8 +375,12 @@ fn run_jobs(
     // A signal now stops the releases (each restores its previous release) rather than
     // the process: see `crate::interrupt`.
     crate::interrupt::install()?;
-    let _releasing = crate::interrupt::releasing();
-    let display = DeployDisplay::new(printer, groups.len() > 1);
+    let restores = groups.iter().flatten().any(|j| {
+        j.input.rollback_on_failure && slipway_deploy::record::current(&j.target.records).is_some()
+    });
+    let _releasing = crate::interrupt::releasing(restores);
+    let plan_only = groups.iter().flatten().all(|j| j.input.dry_run);
+    let display = DeployDisplay::new(printer, groups.len() > 1).plan_only(plan_only);
     let stop = AtomicBool::new(false);
     let runs = groups.into_iter().map(|group| {
         let display = &display;
@@ -384,6 +451,7 @@ fn conclude(
             if display.printer().format == Format::Json {
                 display.printer().json_line(&serde_json::json!({"event": "done", "outcome": "planned", "namespace": ns, "plan": plan.iter().map(|p| serde_json::json!({
                     "object": p.object, "change": change_word(&p.change),
+                    "changes": changes_json(&p.change),
                 })).collect::<Vec<_>>()}));
             }
             Ok(())
@@ -507,21 +575,24 @@ pub fn diff(args: &DiffArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
         yes: true,
         wait_lock: None,
     };
+    if args.compact {
+        return deploy(&deploy_args, global, &printer.with_compact_plan());
+    }
     deploy(&deploy_args, global, printer)
 }
 
 /// One namespace of an environment: its cluster, the connection, its release records.
-struct TargetRecords {
-    ns: String,
+pub(super) struct TargetRecords {
+    pub(super) ns: String,
     /// Which cluster: namespaces with the same number share one.
     cluster: usize,
-    connection: Arc<slipway_deploy::cluster::Cluster>,
-    records: Vec<Release>,
+    pub(super) connection: Arc<slipway_deploy::cluster::Cluster>,
+    pub(super) records: Vec<Release>,
 }
 
 /// The records of every namespace of an environment. The connections belong to `rt`:
 /// they are used on it only.
-fn histories(
+pub(super) fn histories(
     rt: &tokio::runtime::Runtime,
     project: &project::Project,
     env: &Environment,
@@ -571,20 +642,26 @@ pub fn history(args: &HistoryArgs, global: &GlobalArgs, printer: &Printer) -> Re
     for TargetRecords { ns, records, .. } in &all {
         if printer.format == Format::Json {
             json.push(serde_json::json!({"namespace": ns, "releases": records.iter().rev().take(args.limit).map(|r| serde_json::json!({
-                "revision": r.revision, "status": r.status.as_str(), "action": r.action, "started": r.started,
-                "finished": r.finished, "user": r.user, "git_commit": r.git_commit, "images": r.images.iter().map(|i| serde_json::json!({"name": i.name, "reference": i.reference})).collect::<Vec<_>>(),
+                "revision": r.revision, "status": r.status.as_str(), "action": r.action,
+                "source_revision": r.source_revision, "started": r.started,
+                "finished": r.finished, "user": r.user, "git_commit": r.git_commit, "git_dirty": r.git_dirty,
+                "images": r.images.iter().map(|i| serde_json::json!({"name": i.name, "reference": i.reference})).collect::<Vec<_>>(),
                 "outcome": r.outcome,
             })).collect::<Vec<_>>()}));
             continue;
         }
-        printer.data(&format!("namespace {ns}\nREVISION  STATUS       ACTION    STARTED               USER                 OUTCOME\n"));
+        printer.data(&format!(
+            "namespace {ns}\n{:<9} {:<12} {:<15} {:<21} {:<18} {:<20} OUTCOME\n",
+            "REVISION", "STATUS", "ACTION", "STARTED", "COMMIT", "USER"
+        ));
         for r in records.iter().rev().take(args.limit) {
             printer.data(&format!(
-                "{:<9} {:<12} {:<9} {:<21} {:<20} {}\n",
+                "{:<9} {:<12} {:<15} {:<21} {:<18} {:<20} {}\n",
                 r.revision,
                 r.status.as_str(),
-                r.action,
+                action_text(r),
                 r.started,
+                commit_text(r),
                 r.user,
                 r.outcome
             ));
@@ -594,6 +671,30 @@ pub fn history(args: &HistoryArgs, global: &GlobalArgs, printer: &Printer) -> Re
         printer.json(&serde_json::json!({"environment": env.name, "namespaces": json}));
     }
     Ok(())
+}
+
+/// What a release did, naming the revision it re-applied: `rollback to 1`,
+/// `restart of 3`, `promote of 2` (a revision of the source environment).
+fn action_text(r: &Release) -> String {
+    match (r.action.as_str(), r.source_revision) {
+        ("rollback", Some(from)) => format!("rollback to {from}"),
+        (action, Some(from)) => format!("{action} of {from}"),
+        (action, None) => action.to_string(),
+    }
+}
+
+/// The recorded commit, short, with `+dirty` when the working tree had uncommitted
+/// changes; `-` without one.
+fn commit_text(r: &Release) -> String {
+    let commit = r
+        .git_commit
+        .as_deref()
+        .map_or("-", |c| &c[..c.len().min(10)]);
+    if r.git_dirty {
+        format!("{commit}+dirty")
+    } else {
+        commit.to_string()
+    }
 }
 
 pub fn rollback(
@@ -651,7 +752,7 @@ pub fn status(args: &StatusArgs, global: &GlobalArgs, printer: &Printer) -> Resu
     let rt = runtime()?;
     let mut all = histories(&rt, &project, &env, global, printer)?;
     if !args.watch {
-        let (text, json) = rt.block_on(status_snapshot(&env.name, &all));
+        let (text, json) = rt.block_on(status_snapshot(&project.config.app, &env.name, &all));
         match printer.format {
             Format::Json => printer.json(&json),
             Format::Human => printer.data(&text),
@@ -677,7 +778,7 @@ pub fn status(args: &StatusArgs, global: &GlobalArgs, printer: &Printer) -> Resu
                     .await
                     .map_err(|e| CliError::new(exit::UNREACHABLE, e.to_string()))?;
             }
-            let (text, json) = status_snapshot(&env.name, &all).await;
+            let (text, json) = status_snapshot(&project.config.app, &env.name, &all).await;
             if text != last {
                 match printer.format {
                     Format::Json => printer.json_line(&json),
@@ -691,6 +792,10 @@ pub fn status(args: &StatusArgs, global: &GlobalArgs, printer: &Printer) -> Resu
                     Format::Human => printer.data(&format!("--- {}\n{text}", now_text())),
                 }
                 last = text;
+            }
+            // Nobody reads any more (`status --watch | head`): nothing left to do.
+            if printer.output_closed() {
+                return Ok(());
             }
             // Wait for a change, then let a burst of changes settle into one view.
             if futures::StreamExt::next(&mut changes).await.is_none() {
@@ -719,52 +824,159 @@ fn now_text() -> String {
 }
 
 /// The status of every namespace: as text for humans and as a JSON document.
-async fn status_snapshot(env: &str, all: &[TargetRecords]) -> (String, serde_json::Value) {
+///
+/// Per namespace: the current release (the newest `deployed` one) and its workloads as
+/// they run; without one, the newest recorded revision whatever its outcome (a first
+/// release that failed, was interrupted or is still pending) and what runs of it; with
+/// no record at all, the workloads labelled as members of the app's ApplySet. Then
+/// every recorded revision, newest first, with its outcome.
+async fn status_snapshot(
+    app: &str,
+    env: &str,
+    all: &[TargetRecords],
+) -> (String, serde_json::Value) {
     use std::fmt::Write;
     let mut text = String::new();
     let mut json = Vec::new();
     for t in all {
         let ns = &t.ns;
-        let Some(current) = slipway_deploy::record::current(&t.records) else {
-            let _ = writeln!(text, "namespace {ns}: no release yet");
-            json.push(serde_json::json!({"namespace": ns, "release": null}));
-            continue;
+        let current = slipway_deploy::record::current(&t.records);
+        let shown = current.or(t.records.last());
+        let workloads = match shown {
+            Some(release) => {
+                slipway_deploy::status_report::workloads(&t.connection, ns, release).await
+            }
+            None => {
+                let id = slipway_render::applyset::id(
+                    &slipway_render::release::applyset_parent_name(app),
+                    ns,
+                    "Secret",
+                    "",
+                );
+                let label = format!("{}={id}", slipway_render::applyset::PART_OF_LABEL);
+                slipway_deploy::status_report::labelled(&t.connection, ns, &label)
+                    .await
+                    .unwrap_or_default()
+            }
         };
-        let workloads = slipway_deploy::status_report::workloads(&t.connection, ns, current).await;
-        json.push(serde_json::json!({"namespace": ns, "release": current.revision, "workloads": workloads.iter().map(|w| serde_json::json!({
-            "workload": w.workload, "ready": w.ready, "desired": w.desired, "images": w.images,
-            "drift": w.drift.iter().map(|d| serde_json::json!({"field": d.field, "recorded": d.recorded, "live": d.live, "manager": d.manager})).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>()}));
-        let _ = writeln!(
-            text,
-            "namespace {ns}: revision {} ({}), deployed {} by {}",
-            current.revision,
-            current.status.as_str(),
-            current.finished.as_deref().unwrap_or(&current.started),
-            current.user
-        );
-        for w in &workloads {
-            let _ = writeln!(
-                text,
-                "  {:<28} {}/{} ready  {}",
-                w.workload,
-                w.ready,
-                w.desired,
-                w.images.join(", ")
-            );
-            for d in &w.drift {
+        json.push(serde_json::json!({
+            "namespace": ns,
+            "release": current.map(|r| r.revision),
+            "showing": shown.map(|r| r.revision),
+            "workloads": workloads.iter().map(|w| serde_json::json!({
+                "workload": w.workload, "ready": w.ready, "desired": w.desired, "images": w.images,
+                "missing": w.missing,
+                "drift": w.drift.iter().map(|d| serde_json::json!({"field": d.field, "recorded": d.recorded, "live": d.live, "manager": d.manager})).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "releases": t.records.iter().rev().map(|r| serde_json::json!({
+                "revision": r.revision, "status": r.status.as_str(), "action": r.action,
+                "started": r.started, "finished": r.finished, "user": r.user,
+                "source_revision": r.source_revision, "outcome": r.outcome,
+            })).collect::<Vec<_>>(),
+        }));
+        match (current, shown) {
+            (Some(r), _) => {
                 let _ = writeln!(
                     text,
-                    "    drift: `{}` is `{}` on the cluster (set by `{}`), the release has `{}`",
-                    d.field, d.live, d.manager, d.recorded
+                    "namespace {ns}: revision {} ({}), deployed {} by {}",
+                    r.revision,
+                    r.status.as_str(),
+                    r.finished.as_deref().unwrap_or(&r.started),
+                    r.user
                 );
             }
+            (None, Some(r)) => {
+                let _ = writeln!(
+                    text,
+                    "namespace {ns}: no deployed release; showing revision {} ({}), started {} by {}",
+                    r.revision,
+                    r.status.as_str(),
+                    r.started,
+                    r.user
+                );
+            }
+            (None, None) if workloads.is_empty() => {
+                let _ = writeln!(text, "namespace {ns}: no release yet");
+            }
+            (None, None) => {
+                let _ = writeln!(
+                    text,
+                    "namespace {ns}: no release recorded, but workloads of `{app}` run here"
+                );
+            }
+        }
+        text.push_str(&workload_lines(&workloads));
+        if !t.records.is_empty() {
+            text.push_str(&revision_lines(&t.records));
         }
     }
     (
         text,
         serde_json::json!({"environment": env, "namespaces": json}),
     )
+}
+
+/// The workloads of a status view, their names in one column however long they are.
+fn workload_lines(workloads: &[slipway_deploy::status_report::WorkloadStatus]) -> String {
+    use std::fmt::Write;
+    let width = workloads
+        .iter()
+        .map(|w| w.workload.chars().count())
+        .max()
+        .unwrap_or(0);
+    let ready = |w: &slipway_deploy::status_report::WorkloadStatus| {
+        format!("{}/{} ready", w.ready, w.desired)
+    };
+    let ready_width = workloads
+        .iter()
+        .filter(|w| !w.missing)
+        .map(|w| ready(w).len())
+        .max()
+        .unwrap_or(0);
+    let mut text = String::new();
+    for w in workloads {
+        if w.missing {
+            let _ = writeln!(text, "  {:<width$}  missing on the cluster", w.workload);
+            continue;
+        }
+        let _ = writeln!(
+            text,
+            "  {:<width$}  {:<ready_width$}  {}",
+            w.workload,
+            ready(w),
+            w.images.join(", ")
+        );
+        for d in &w.drift {
+            let _ = writeln!(
+                text,
+                "    drift: `{}` is `{}` on the cluster (set by `{}`), the release has `{}`",
+                d.field, d.live, d.manager, d.recorded
+            );
+        }
+    }
+    text
+}
+
+/// Every recorded revision, newest first, with how it ended.
+fn revision_lines(records: &[Release]) -> String {
+    use std::fmt::Write;
+    let mut text = String::from("  revisions:\n");
+    for r in records.iter().rev() {
+        let when = r.finished.as_deref().unwrap_or(&r.started);
+        let outcome = if r.status == ReleaseStatus::Pending {
+            "not concluded: running, or stopped without concluding (the next deploy concludes it)"
+        } else {
+            r.outcome.as_str()
+        };
+        let _ = writeln!(
+            text,
+            "    {:>4}  {:<11}  {:<15}  {when}  {outcome}",
+            r.revision,
+            r.status.as_str(),
+            action_text(r),
+        );
+    }
+    text
 }
 
 pub fn promote(args: &PromoteArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
@@ -775,6 +987,9 @@ pub fn promote(args: &PromoteArgs, global: &GlobalArgs, printer: &Printer) -> Re
     let env = project.environment(&args.env)?.clone();
     clusters::check_context(&source_env, global)?;
     clusters::check_context(&env, global)?;
+    // The images are the source's; the manifests and configuration come from this
+    // working tree, so the environment's `dirty` policy holds.
+    let (_, tree_dirty) = git_commit(&project, &env, DirtyCheck::Policy, global, printer)?;
     if env.policy.require_approval && !args.yes {
         approve(&env.name, &format!("promote `{}` to", source_env.name))?;
     }
@@ -822,7 +1037,7 @@ pub fn promote(args: &PromoteArgs, global: &GlobalArgs, printer: &Printer) -> Re
         rollback: env.policy.rollback_on_failure,
         dry_run: false,
         wait_lock: Duration::ZERO,
-        git: (from.git_commit.clone(), from.git_dirty),
+        git: (from.git_commit.clone(), from.git_dirty || tree_dirty),
         images_from: Some(from),
     };
     release_environment(&project, &env, &[], &request, global, printer)

@@ -26,6 +26,21 @@ pub struct DeployDisplay<'p> {
     multi: Option<MultiProgress>,
     /// Live bars by namespace and workload.
     bars: Mutex<HashMap<(String, String), ProgressBar>>,
+    /// How the plan shows (see [`DeployDisplay::plan_only`]).
+    plan: PlanView,
+}
+
+/// How a release's plan shows for humans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PlanView {
+    /// Before a release: the changed objects with their changed fields' names.
+    Fields,
+    /// The plan is the answer (`diff`, `deploy --dry-run`): every changed field with
+    /// its old and new value.
+    Values,
+    /// The plan is the answer, given as JSON on standard output: not repeated on
+    /// standard error.
+    Hidden,
 }
 
 impl<'p> DeployDisplay<'p> {
@@ -40,7 +55,21 @@ impl<'p> DeployDisplay<'p> {
             multi: interactive
                 .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
             bars: Mutex::new(HashMap::new()),
+            plan: PlanView::Fields,
         }
+    }
+
+    /// The plan is what the command answers (`diff`, `deploy --dry-run`): it shows
+    /// each changed field's old and new value, or only the fields' names when the
+    /// printer asks for the compact form; with `-o json` it is on standard output only.
+    pub fn plan_only(mut self, plan_only: bool) -> Self {
+        self.plan = match (plan_only, self.printer.format, self.printer.compact_plan) {
+            (false, _, _) => PlanView::Fields,
+            (true, Format::Json, _) => PlanView::Hidden,
+            (true, Format::Human, true) => PlanView::Fields,
+            (true, Format::Human, false) => PlanView::Values,
+        };
+        self
     }
 
     /// The printer behind the display.
@@ -67,7 +96,7 @@ impl<'p> DeployDisplay<'p> {
             Some(multi) => {
                 let _ = multi.println(text);
             }
-            None => eprintln!("{text}"),
+            None => crate::printer::stderr_line(&text),
         }
     }
 
@@ -124,7 +153,12 @@ impl<'p> DeployDisplay<'p> {
             bar.set_style(failed_style());
             bar.abandon_with_message(format!("failed: {}", d.reason));
         }
-        if let Some(text) = event_text(e) {
+        let text = match e {
+            Event::Planned(_) | Event::Pruning(_) if self.plan == PlanView::Hidden => None,
+            Event::Planned(plan) if self.plan == PlanView::Values => plan_values_text(plan),
+            _ => event_text(e),
+        };
+        if let Some(text) = text {
             for line in text.lines() {
                 self.line(ns, line);
             }
@@ -182,7 +216,8 @@ fn event_json(e: &Event) -> serde_json::Value {
         Event::Concluded { revision } => json!({"event": "concluded", "revision": revision}),
         Event::Planned(plan) => json!({"event": "plan", "objects": plan.iter().map(|p| json!({
             "object": p.object, "change": change_word(&p.change),
-            "fields": match &p.change { Change::Update(f) => f.clone(), _ => vec![] },
+            "fields": match &p.change { Change::Update(f) => f.iter().map(|c| c.path.clone()).collect(), _ => vec![] },
+            "changes": changes_json(&p.change),
         })).collect::<Vec<_>>()}),
         Event::Pruning(objects) => json!({"event": "prune", "objects": objects}),
         Event::HookStarted { name, job } => {
@@ -227,7 +262,8 @@ fn event_text(e: &Event) -> Option<String> {
                     Change::Create => lines.push(format!("  + {}", p.object)),
                     Change::Update(fields) => {
                         // Secret fields name keys only; values are never shown.
-                        let shown: Vec<&str> = fields.iter().take(4).map(String::as_str).collect();
+                        let shown: Vec<&str> =
+                            fields.iter().take(4).map(|c| c.path.as_str()).collect();
                         let more = fields.len().saturating_sub(4);
                         let tail = if more > 0 {
                             format!(" and {more} more")
@@ -277,10 +313,80 @@ fn event_text(e: &Event) -> Option<String> {
     Some(text)
 }
 
+/// The changed fields of an update with their old and new values (a Secret's values
+/// are hashes already), for `-o json`: `[{"field", "old", "new"}]`, a side missing
+/// when the field is added or removed.
+pub fn changes_json(change: &Change) -> serde_json::Value {
+    let Change::Update(fields) = change else {
+        return serde_json::json!([]);
+    };
+    fields
+        .iter()
+        .map(|c| {
+            let mut field = serde_json::json!({"field": c.path});
+            if let Some(old) = &c.old {
+                field["old"] = old.clone();
+            }
+            if let Some(new) = &c.new {
+                field["new"] = new.clone();
+            }
+            field
+        })
+        .collect()
+}
+
+/// Values longer than this are cut (`…`): a whole added container is better read in
+/// `slipway render`.
+const VALUE_WIDTH: usize = 200;
+
+/// A value of a changed field as one line: JSON (strings quoted), `(none)` where the
+/// field is absent.
+fn value_text(value: Option<&serde_json::Value>) -> String {
+    let Some(value) = value else {
+        return "(none)".into();
+    };
+    let text = value.to_string();
+    if text.chars().count() <= VALUE_WIDTH {
+        return text;
+    }
+    let cut: String = text.chars().take(VALUE_WIDTH).collect();
+    format!("{cut}…")
+}
+
+/// The plan with every changed field and its values, as `diff` shows it:
+///
+/// ```text
+///   ~ Deployment/api
+///       spec.replicas: 2 → 3
+///   + ConfigMap/c
+/// ```
+fn plan_values_text(plan: &[slipway_deploy::engine::Planned]) -> Option<String> {
+    let mut lines = Vec::new();
+    for p in plan {
+        match &p.change {
+            Change::Unchanged => {}
+            Change::Create => lines.push(format!("  + {}", p.object)),
+            Change::Update(fields) => {
+                lines.push(format!("  ~ {}", p.object));
+                for c in fields {
+                    lines.push(format!(
+                        "      {}: {} → {}",
+                        c.path,
+                        value_text(c.old.as_ref()),
+                        value_text(c.new.as_ref())
+                    ));
+                }
+            }
+        }
+    }
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use slipway_deploy::engine::Planned;
+    use slipway_deploy::fielddiff::FieldChange;
 
     #[test]
     fn plan_lines_name_fields_and_hide_unchanged_objects() {
@@ -289,8 +395,12 @@ mod tests {
                 object: "Deployment/api".into(),
                 change: Change::Update(
                     (0..6)
-                        .map(|i| format!("spec.f{i}"))
-                        .collect::<Vec<String>>(),
+                        .map(|i| FieldChange {
+                            path: format!("spec.f{i}"),
+                            old: Some(serde_json::json!(i)),
+                            new: None,
+                        })
+                        .collect(),
                 ),
             },
             Planned {
@@ -328,5 +438,39 @@ mod tests {
             event_text(&e).unwrap(),
             "  deployment/api rolling: 1 of 3 updated replicas are available"
         );
+    }
+
+    #[test]
+    fn plan_values_show_old_and_new_and_absent_sides() {
+        let plan = vec![Planned {
+            object: "Deployment/api".into(),
+            change: Change::Update(vec![
+                FieldChange {
+                    path: "spec.replicas".into(),
+                    old: Some(serde_json::json!(2)),
+                    new: Some(serde_json::json!(3)),
+                },
+                FieldChange {
+                    path: "spec.paused".into(),
+                    old: None,
+                    new: Some(serde_json::json!("x".repeat(300))),
+                },
+            ]),
+        }];
+        let text = plan_values_text(&plan).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "  ~ Deployment/api");
+        assert_eq!(lines[1], "      spec.replicas: 2 → 3");
+        assert!(
+            lines[2].starts_with("      spec.paused: (none) → \"xxx"),
+            "{text}"
+        );
+        assert!(lines[2].ends_with('…'), "{text}");
+        let json = changes_json(&plan[0].change);
+        assert_eq!(
+            json[0],
+            serde_json::json!({"field": "spec.replicas", "old": 2, "new": 3})
+        );
+        assert!(json[1].get("old").is_none(), "{json}");
     }
 }

@@ -11,6 +11,7 @@ mod project;
 mod release;
 mod render;
 mod sandbox;
+mod uninstall;
 mod validate;
 
 use crate::cli::{Cli, Command, Output, SandboxCommand};
@@ -50,6 +51,7 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
         Command::Rollback(args) => deploy::rollback(args, global, printer),
         Command::Restart(args) => deploy::restart(args, global, printer),
         Command::Promote(args) => deploy::promote(args, global, printer),
+        Command::Uninstall(args) => uninstall::run(args, global, printer),
         Command::Sandbox(SandboxCommand::Serve(args)) => sandbox::serve(args, global, printer),
     }
 }

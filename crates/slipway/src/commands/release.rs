@@ -31,7 +31,7 @@ pub fn builds(project: &Project) -> Result<Vec<Built>, CliError> {
     let config = &project.config;
     let artifacts_path = config
         .base_dir
-        .join(slipway_build::orchestrate::ARTIFACTS_FILE);
+        .join(slipway_build::orchestrate::artifacts_file(config));
     let artifacts = slipway_build::orchestrate::read_artifacts(&artifacts_path).map_err(|e| {
         CliError::usage(format!(
             "`{}` cannot be read: {e}",

@@ -2,6 +2,7 @@
 //! copied from `examples/demo` whose sandbox is stopped when the test ends.
 #![allow(dead_code)]
 
+pub mod microservices;
 pub mod sandbox;
 
 use std::fs;
