@@ -115,6 +115,62 @@ impl Authenticator {
     }
 }
 
+/// Whom a request impersonates, and the `impersonate` rights that needs.
+pub type Impersonation = (Identity, Vec<crate::rbac::Attributes>);
+
+/// The identity a request asks to act as (`kubectl --as USER [--as-group GROUP]…`:
+/// `Impersonate-User` and `Impersonate-Group` headers), with the rights the caller needs
+/// for it: `impersonate` on `users`, `groups` or `serviceaccounts` (core group), as the
+/// attributes the authorizer checks. `None` when the request impersonates no one; an error
+/// message when it names groups without a user.
+pub fn impersonation(headers: &HeaderMap) -> Result<Option<Impersonation>, String> {
+    let values = |name: &str| -> Vec<String> {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_string)
+            .collect()
+    };
+    let users = values("impersonate-user");
+    let groups = values("impersonate-group");
+    let Some(user) = users.first() else {
+        if groups.is_empty() {
+            return Ok(None);
+        }
+        return Err("requested impersonation of groups without a user".into());
+    };
+    let check = |resource: &str, name: &str, namespace: &str| crate::rbac::Attributes::Resource {
+        verb: "impersonate".into(),
+        group: String::new(),
+        resource: resource.into(),
+        subresource: String::new(),
+        name: name.into(),
+        namespace: namespace.into(),
+    };
+    let mut checks = Vec::new();
+    let mut identity = match user
+        .strip_prefix("system:serviceaccount:")
+        .and_then(|rest| rest.split_once(':'))
+    {
+        Some((ns, name)) => {
+            checks.push(check("serviceaccounts", name, ns));
+            Identity::service_account(ns, name)
+        }
+        None => {
+            checks.push(check("users", user, ""));
+            Identity::new(user, &[])
+        }
+    };
+    for g in &groups {
+        checks.push(check("groups", g, ""));
+        if !identity.groups.contains(g) {
+            identity.groups.push(g.clone());
+        }
+    }
+    Ok(Some((identity, checks)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

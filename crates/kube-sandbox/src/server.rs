@@ -92,6 +92,11 @@ pub async fn handle(
         },
         _ => None,
     };
+    let caller = match caller.map(|who| impersonated(&app.store, who, &headers)) {
+        Some(Ok(who)) => Some(who),
+        Some(Err(e)) => return error_response(&e),
+        None => None,
+    };
     if let Some(who) = &caller {
         let attrs = crate::rbac::Attributes::of_request(
             &method,
@@ -147,6 +152,25 @@ pub async fn handle(
         _ => Err(not_found_path()),
     };
     result.unwrap_or_else(|e| error_response(&e))
+}
+
+/// The identity a request acts as: the caller, or whom it impersonates when the caller
+/// may (`403` naming the `impersonate` right otherwise, as the real server answers).
+fn impersonated(
+    store: &Store,
+    caller: crate::auth::Identity,
+    headers: &HeaderMap,
+) -> Result<crate::auth::Identity, ApiError> {
+    match crate::auth::impersonation(headers) {
+        Ok(None) => Ok(caller),
+        Ok(Some((target, checks))) => {
+            for attrs in &checks {
+                crate::rbac::authorize(store, &caller, attrs)?;
+            }
+            Ok(target)
+        }
+        Err(message) => Err(ApiError::bad_request(message)),
+    }
 }
 
 /// `/openapi/v2`: an empty document. kubectl falls back to it for kinds the v3 documents

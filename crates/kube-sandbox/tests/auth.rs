@@ -462,3 +462,77 @@ async fn a_restart_from_state_keeps_the_bindings_under_a_new_authority() {
     assert_eq!(out.stdout.lines().count(), 7, "{}", out.stdout);
     let _ = std::fs::remove_dir_all(&state);
 }
+
+#[tokio::test]
+async fn an_administrator_impersonates_and_a_user_may_not() {
+    let env = secure(&[("alice", &[])]).await;
+    env.kubectl(&["create", "namespace", "shop"]).await.ok();
+    let can = |args: &'static [&'static str]| {
+        let env = &env;
+        async move { env.kubectl(args).await.stdout.trim().to_string() }
+    };
+    let question = &[
+        "--as",
+        "bob",
+        "-n",
+        "shop",
+        "auth",
+        "can-i",
+        "create",
+        "deployments",
+    ];
+    assert_eq!(can(question).await, "no");
+    env.kubectl(&[
+        "-n",
+        "shop",
+        "create",
+        "rolebinding",
+        "bob",
+        "--clusterrole=edit",
+        "--group=deployers",
+    ])
+    .await
+    .ok();
+    assert_eq!(can(question).await, "no");
+    assert_eq!(
+        can(&[
+            "--as",
+            "bob",
+            "--as-group",
+            "deployers",
+            "-n",
+            "shop",
+            "auth",
+            "can-i",
+            "create",
+            "deployments"
+        ])
+        .await,
+        "yes"
+    );
+    let out = env
+        .kubectl(&["--as", "bob", "-n", "shop", "get", "pods"])
+        .await;
+    assert!(
+        out.stderr.contains("pods is forbidden: User \"bob\" cannot list resource \"pods\" in API group \"\" in the namespace \"shop\""),
+        "{}",
+        out.stderr
+    );
+    let out = env
+        .kubectl(&[
+            "--context",
+            "alice",
+            "--as",
+            "bob",
+            "-n",
+            "shop",
+            "get",
+            "pods",
+        ])
+        .await;
+    assert!(
+        out.stderr.contains("users \"bob\" is forbidden: User \"alice\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope"),
+        "{}",
+        out.stderr
+    );
+}
