@@ -11,6 +11,7 @@
 //! # }
 //! ```
 
+pub mod auth;
 pub mod controllers;
 pub mod errors;
 pub mod faults;
@@ -21,6 +22,7 @@ pub mod openapi;
 pub mod patch;
 pub mod persist;
 pub mod proto;
+pub mod rbac;
 pub mod registry;
 pub mod resources;
 pub mod reviews;
@@ -28,6 +30,7 @@ pub mod selector;
 pub mod server;
 pub mod store;
 pub mod table;
+pub mod tls;
 pub mod util;
 pub mod yaml;
 
@@ -46,7 +49,9 @@ pub const KUBERNETES_VERSION: &str = "v1.32.0";
 pub struct SandboxOptions {
     /// Address to listen on; port 0 picks a free port. Default `127.0.0.1:0`.
     pub listen: SocketAddr,
-    /// A static bearer token required on every request; `None` accepts anonymous requests.
+    /// A static bearer token of the administrator (`sandbox-admin` in `system:masters`);
+    /// when set, authentication and RBAC are on and requests without credentials get 401.
+    /// `None` (with neither `tls` nor `users`) accepts anonymous requests.
     pub token: Option<String>,
     /// How many store events are kept for watches that resume from a resourceVersion.
     pub watch_history: usize,
@@ -82,6 +87,42 @@ pub struct SandboxOptions {
     pub latency: Option<Duration>,
     /// Every watch is closed after this long (clients must re-establish it).
     pub watch_drop_after: Option<Duration>,
+    /// Serve HTTPS with a certificate authority generated at start (in the kubeconfig):
+    /// authentication by client certificate or bearer token and RBAC authorization are
+    /// then on, and the kubeconfig's `sandbox` user is an administrator with a client
+    /// certificate. Default `false`: plain HTTP, anonymous requests allowed everything.
+    pub tls: bool,
+    /// Users besides the administrator: each gets a client certificate (with `tls`) and
+    /// a bearer token, and a user and context of its name in the kubeconfig (the token
+    /// one as `<name>-token`). Authentication and RBAC are on when any is set; a user has
+    /// no rights until a binding gives it some.
+    pub users: Vec<SandboxUser>,
+}
+
+/// A user of the sandbox: the user name and groups its certificate and token stand for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxUser {
+    pub name: String,
+    pub groups: Vec<String>,
+}
+
+/// A user's credentials, as its kubeconfig entries carry them.
+#[derive(Clone)]
+pub struct Credentials {
+    pub user: SandboxUser,
+    /// The client certificate and its key, PEM-encoded (`None` without TLS).
+    pub certificate: Option<(String, String)>,
+    /// A bearer token.
+    pub token: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    // Keys and tokens never reach a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for SandboxOptions {
@@ -103,6 +144,8 @@ impl Default for SandboxOptions {
             fault_seed: 1,
             latency: None,
             watch_drop_after: None,
+            tls: false,
+            users: vec![],
         }
     }
 }
@@ -111,6 +154,11 @@ impl Default for SandboxOptions {
 pub struct SandboxHandle {
     addr: SocketAddr,
     token: Option<String>,
+    /// The authority's certificate (PEM) and the administrator's certificate and key.
+    tls: Option<(String, tls::Issued)>,
+    users: Vec<Credentials>,
+    authenticator: Option<Arc<auth::Authenticator>>,
+    authority: Option<Arc<tls::Authority>>,
     store: Arc<Store>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -164,23 +212,62 @@ impl Sandbox {
             ),
             None => None,
         };
+        let authority = if options.tls {
+            Some(Arc::new(tls::Authority::generate()?))
+        } else {
+            None
+        };
+        let authenticator = (options.tls || options.token.is_some() || !options.users.is_empty())
+            .then(|| Arc::new(auth::Authenticator::default()));
+        let mut users = Vec::new();
+        let mut admin_certificate = None;
+        if let Some(authn) = &authenticator {
+            rbac::bootstrap(&store).map_err(|e| std::io::Error::other(e.message))?;
+            if let Some(token) = &options.token {
+                authn.add_token(token.clone(), auth::Identity::admin());
+            }
+            if let Some(authority) = &authority {
+                let admin = auth::Identity::admin();
+                let issued = authority.issue_client(&admin.user, &admin.groups)?;
+                authn.add_certificate(issued.fingerprint, admin);
+                admin_certificate = Some((authority.ca_pem(), issued));
+            }
+            for user in &options.users {
+                let identity = auth::Identity::new(&user.name, &user.groups);
+                let certificate = match &authority {
+                    Some(authority) => {
+                        let issued = authority.issue_client(&user.name, &user.groups)?;
+                        authn.add_certificate(issued.fingerprint, identity.clone());
+                        Some((issued.cert_pem, issued.key_pem))
+                    }
+                    None => None,
+                };
+                users.push(Credentials {
+                    user: user.clone(),
+                    certificate,
+                    token: authn.issue_token(identity),
+                });
+            }
+        }
         let faults = faults::Faults::new(options.fault_rate, options.latency, options.fault_seed);
         let app = Arc::new(server::App {
             store: store.clone(),
-            token: options.token.clone(),
             addr: addr.to_string(),
             bookmark_interval: options.bookmark_interval,
             faults: faults.active().then(|| Arc::new(faults)),
             watch_drop_after: options.watch_drop_after,
+            auth: authenticator.clone(),
         });
         let router = axum::Router::new()
             .fallback(
                 move |method: axum::http::Method,
                       uri: axum::http::Uri,
                       headers: axum::http::HeaderMap,
+                      peer: Option<axum::Extension<auth::Peer>>,
                       body: axum::body::Bytes| {
                     let app = app.clone();
-                    async move { server::handle(app, method, uri, headers, body).await }
+                    let peer = peer.and_then(|axum::Extension(p)| p.0);
+                    async move { server::handle(app, method, uri, headers, peer, body).await }
                 },
             )
             .layer(axum::extract::DefaultBodyLimit::max(3 * 1024 * 1024));
@@ -200,17 +287,30 @@ impl Sandbox {
             },
         )
         .join(node::start(store.clone(), node_options));
+        let server_tls = match &authority {
+            Some(authority) => Some(authority.server_config(addr)?),
+            None => None,
+        };
         let task = tokio::spawn(async move {
             let _controllers = controllers;
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
+            match server_tls {
+                Some(config) => tls::serve(listener, config, router, rx).await,
+                None => {
+                    let _ = axum::serve(listener, router)
+                        .with_graceful_shutdown(async move {
+                            let _ = rx.await;
+                        })
+                        .await;
+                }
+            }
         });
         Ok(SandboxHandle {
             addr,
             token: options.token,
+            tls: admin_certificate,
+            users,
+            authenticator,
+            authority,
             store,
             shutdown: Some(tx),
             task: Some(task),
@@ -220,9 +320,42 @@ impl Sandbox {
 }
 
 impl SandboxHandle {
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>`, or `https://` with TLS.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The certificate authority (PEM) that signed the server's and the users'
+    /// certificates, with TLS.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(|(ca, _)| ca.as_str())
+    }
+
+    /// The credentials of the user `name` (of [`SandboxOptions::users`]).
+    pub fn credentials(&self, name: &str) -> Option<&Credentials> {
+        self.users.iter().find(|c| c.user.name == name)
+    }
+
+    /// A new client certificate and its key (PEM) for `user` in `groups`, with TLS.
+    pub fn issue_certificate(
+        &self,
+        user: &str,
+        groups: &[String],
+    ) -> std::io::Result<Option<(String, String)>> {
+        let (Some(authority), Some(authn)) = (&self.authority, &self.authenticator) else {
+            return Ok(None);
+        };
+        let issued = authority.issue_client(user, groups)?;
+        authn.add_certificate(issued.fingerprint, auth::Identity::new(user, groups));
+        Ok(Some((issued.cert_pem, issued.key_pem)))
+    }
+
+    /// A new bearer token for `user` in `groups`, when authentication is on.
+    pub fn issue_token(&self, user: &str, groups: &[String]) -> Option<String> {
+        self.authenticator
+            .as_ref()
+            .map(|a| a.issue_token(auth::Identity::new(user, groups)))
     }
 
     /// The bound address.
@@ -240,26 +373,69 @@ impl SandboxHandle {
         self.store.clone()
     }
 
-    /// A kubeconfig whose cluster, user and context are all named `sandbox`.
+    /// A kubeconfig whose cluster, user and context are all named `sandbox` (the user an
+    /// administrator), with a user and context per [`SandboxOptions::users`] entry: `NAME`
+    /// with its client certificate (with TLS) and `NAME-token` with its bearer token.
     pub fn kubeconfig_yaml(&self) -> String {
-        let user = match &self.token {
-            Some(t) => format!("    token: {t}\n"),
-            None => "    {}\n".to_string(),
+        use base64::Engine;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let mut cluster = format!("    server: {}\n", self.url());
+        if let Some((ca, _)) = &self.tls {
+            cluster.push_str(&format!("    certificate-authority-data: {}\n", b64(ca)));
+        }
+        let mut users = String::new();
+        let mut contexts = String::new();
+        let mut add = |name: &str, fields: &str| {
+            if fields.is_empty() {
+                users.push_str(&format!("- name: {name}\n  user: {{}}\n"));
+            } else {
+                users.push_str(&format!("- name: {name}\n  user:\n{fields}"));
+            }
+            contexts.push_str(&format!(
+                "- name: {name}\n  context:\n    cluster: sandbox\n    user: {name}\n    namespace: default\n"
+            ));
         };
-        let user = if self.token.is_some() {
-            format!("  user:\n{user}")
-        } else {
-            "  user: {}\n".to_string()
+        let certificate = |cert: &str, key: &str| {
+            format!(
+                "    client-certificate-data: {}\n    client-key-data: {}\n",
+                b64(cert),
+                b64(key)
+            )
         };
+        let mut admin = String::new();
+        if let Some((_, issued)) = &self.tls {
+            admin.push_str(&certificate(&issued.cert_pem, &issued.key_pem));
+        }
+        if let Some(t) = &self.token {
+            admin.push_str(&format!("    token: {t}\n"));
+        }
+        add("sandbox", &admin);
+        for c in &self.users {
+            if let Some((cert, key)) = &c.certificate {
+                add(&c.user.name, &certificate(cert, key));
+            }
+            add(
+                &format!("{}-token", c.user.name),
+                &format!("    token: {}\n", c.token),
+            );
+        }
         format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: sandbox\n  cluster:\n    server: {}\ncontexts:\n- name: sandbox\n  context:\n    cluster: sandbox\n    user: sandbox\n    namespace: default\ncurrent-context: sandbox\nusers:\n- name: sandbox\n{user}preferences: {{}}\n",
-            self.url()
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: sandbox\n  cluster:\n{cluster}contexts:\n{contexts}current-context: sandbox\nusers:\n{users}preferences: {{}}\n"
         )
     }
 
     /// Writes [`Self::kubeconfig_yaml`] to `path`.
+    /// Only its owner may read it (mode `0600`): it may hold keys and tokens.
     pub fn write_kubeconfig(&self, path: &Path) -> std::io::Result<()> {
-        std::fs::write(path, self.kubeconfig_yaml())
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)?;
+        file.write_all(self.kubeconfig_yaml().as_bytes())
     }
 
     /// Stops serving: open connections (watches included) are closed.

@@ -222,6 +222,84 @@ fn schema(msg: &str) -> &'static [Field] {
             (4, "propagationPolicy", Str, false),
             (5, "dryRun", Str, true),
         ],
+        // RBAC and the review and token APIs (`kubectl create role|rolebinding|token`,
+        // `kubectl auth can-i`).
+        "Role" | "ClusterRole" => &[
+            (1, "metadata", Msg("ObjectMeta"), false),
+            (2, "rules", Msg("PolicyRule"), true),
+        ],
+        "PolicyRule" => &[
+            (1, "verbs", Str, true),
+            (2, "apiGroups", Str, true),
+            (3, "resources", Str, true),
+            (4, "resourceNames", Str, true),
+            (5, "nonResourceURLs", Str, true),
+        ],
+        "RoleBinding" | "ClusterRoleBinding" => &[
+            (1, "metadata", Msg("ObjectMeta"), false),
+            (2, "subjects", Msg("Subject"), true),
+            (3, "roleRef", Msg("RoleRef"), false),
+        ],
+        "Subject" => &[
+            (1, "kind", Str, false),
+            (2, "apiGroup", Str, false),
+            (3, "name", Str, false),
+            (4, "namespace", Str, false),
+        ],
+        "RoleRef" => &[
+            (1, "apiGroup", Str, false),
+            (2, "kind", Str, false),
+            (3, "name", Str, false),
+        ],
+        "SelfSubjectAccessReview" => &[
+            (1, "metadata", Msg("ObjectMeta"), false),
+            (2, "spec", Msg("SubjectAccessReviewSpec"), false),
+        ],
+        "SubjectAccessReview" | "LocalSubjectAccessReview" => &[
+            (1, "metadata", Msg("ObjectMeta"), false),
+            (2, "spec", Msg("SubjectAccessReviewSpec"), false),
+        ],
+        // Also the spec of a SelfSubjectAccessReview, whose fields 1 and 2 are the same.
+        "SubjectAccessReviewSpec" => &[
+            (1, "resourceAttributes", Msg("ResourceAttributes"), false),
+            (
+                2,
+                "nonResourceAttributes",
+                Msg("NonResourceAttributes"),
+                false,
+            ),
+            (3, "user", Str, false),
+            (4, "groups", Str, true),
+            (6, "uid", Str, false),
+        ],
+        "ResourceAttributes" => &[
+            (1, "namespace", Str, false),
+            (2, "verb", Str, false),
+            (3, "group", Str, false),
+            (4, "version", Str, false),
+            (5, "resource", Str, false),
+            (6, "subresource", Str, false),
+            (7, "name", Str, false),
+        ],
+        "NonResourceAttributes" => &[(1, "path", Str, false), (2, "verb", Str, false)],
+        "SelfSubjectRulesReview" => &[
+            (1, "metadata", Msg("ObjectMeta"), false),
+            (2, "spec", Msg("SelfSubjectRulesReviewSpec"), false),
+        ],
+        "SelfSubjectRulesReviewSpec" => &[(1, "namespace", Str, false)],
+        "TokenRequest" => &[
+            (1, "metadata", Msg("ObjectMeta"), false),
+            (2, "spec", Msg("TokenRequestSpec"), false),
+        ],
+        "TokenRequestSpec" => &[
+            (1, "audiences", Str, true),
+            (4, "expirationSeconds", Int, false),
+        ],
+        "TokenReview" => &[
+            (1, "metadata", Msg("ObjectMeta"), false),
+            (2, "spec", Msg("TokenReviewSpec"), false),
+        ],
+        "TokenReviewSpec" => &[(1, "token", Str, false), (2, "audiences", Str, true)],
         "Preconditions" => &[(1, "uid", Str, false), (2, "resourceVersion", Str, false)],
         _ => &[],
     }
@@ -240,6 +318,16 @@ pub fn supported(kind: &str) -> bool {
             | "Job"
             | "CronJob"
             | "DeleteOptions"
+            | "Role"
+            | "ClusterRole"
+            | "RoleBinding"
+            | "ClusterRoleBinding"
+            | "SelfSubjectAccessReview"
+            | "SubjectAccessReview"
+            | "LocalSubjectAccessReview"
+            | "SelfSubjectRulesReview"
+            | "TokenRequest"
+            | "TokenReview"
     )
 }
 
@@ -418,7 +506,8 @@ fn decode_message(msg: &str, buf: &[u8]) -> Result<Value, String> {
             Value::Bool(b) => !b,
             _ => false,
         };
-        if zero && !keeps_zero(name) {
+        // An element of a repeated field is there even when empty (`apiGroups: [""]`).
+        if zero && !repeated && !keeps_zero(name) {
             continue;
         }
         if repeated {

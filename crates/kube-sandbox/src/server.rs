@@ -24,13 +24,14 @@ use tokio::sync::broadcast::error::RecvError;
 /// Shared state of the server.
 pub struct App {
     pub store: Arc<Store>,
-    pub token: Option<String>,
     pub addr: String,
     pub bookmark_interval: Duration,
     /// Injected faults and latency, when any.
     pub faults: Option<Arc<crate::faults::Faults>>,
     /// Every watch is closed after this long.
     pub watch_drop_after: Option<Duration>,
+    /// Authentication (and RBAC authorization), when on.
+    pub auth: Option<Arc<crate::auth::Authenticator>>,
 }
 
 type Query = HashMap<String, String>;
@@ -66,12 +67,14 @@ fn not_found_path() -> ApiError {
         .with_details(json!({"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]}))
 }
 
-/// The entry point of every request.
+/// The entry point of every request. `peer` is the fingerprint of the client certificate
+/// a TLS connection presented.
 pub async fn handle(
     app: Arc<App>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    peer: Option<crate::auth::Fingerprint>,
     body: Bytes,
 ) -> Response {
     if let Some(faults) = &app.faults
@@ -82,13 +85,26 @@ pub async fn handle(
     // Like the real server's anonymous access to public info (system:public-info-viewer):
     // the version and health endpoints need no credentials.
     let public = matches!(uri.path(), "/version" | "/healthz" | "/readyz" | "/livez");
-    if let Some(token) = app.token.as_ref().filter(|_| !public) {
-        let ok = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v == format!("Bearer {token}"));
-        if !ok {
-            return error_response(&ApiError::new(401, "Unauthorized", "Unauthorized"));
+    let caller = match &app.auth {
+        Some(authn) if !public => match authn.authenticate(&headers, peer) {
+            Some(who) => Some(who),
+            None => return error_response(&ApiError::new(401, "Unauthorized", "Unauthorized")),
+        },
+        _ => None,
+    };
+    let caller = match caller.map(|who| impersonated(&app.store, who, &headers)) {
+        Some(Ok(who)) => Some(who),
+        Some(Err(e)) => return error_response(&e),
+        None => None,
+    };
+    if let Some(who) = &caller {
+        let attrs = crate::rbac::Attributes::of_request(
+            &method,
+            uri.path().trim_end_matches('/'),
+            truthy(&parse_query(&uri), "watch"),
+        );
+        if let Err(e) = crate::rbac::authorize(&app.store, who, &attrs) {
+            return error_response(&e);
         }
     }
     let path = uri.path().trim_end_matches('/').to_string();
@@ -116,15 +132,45 @@ pub async fn handle(
             Some(group) => Ok(json_response(200, &api_group(&group.0, &group.1))),
             None => Err(not_found_path()),
         },
+        [
+            "api",
+            "v1",
+            "namespaces",
+            ns,
+            "serviceaccounts",
+            name,
+            "token",
+        ] if method == Method::POST => token_request(&app, &reg, ns, name, &headers, &body),
         ["api", "v1", rest @ ..] => {
-            resource_request(&app, &reg, "", "v1", rest, &method, &q, &headers, body).await
+            let who = caller.as_ref();
+            resource_request(&app, &reg, "", "v1", rest, &method, &q, &headers, body, who).await
         }
         ["apis", g, v, rest @ ..] => {
-            resource_request(&app, &reg, g, v, rest, &method, &q, &headers, body).await
+            let who = caller.as_ref();
+            resource_request(&app, &reg, g, v, rest, &method, &q, &headers, body, who).await
         }
         _ => Err(not_found_path()),
     };
     result.unwrap_or_else(|e| error_response(&e))
+}
+
+/// The identity a request acts as: the caller, or whom it impersonates when the caller
+/// may (`403` naming the `impersonate` right otherwise, as the real server answers).
+fn impersonated(
+    store: &Store,
+    caller: crate::auth::Identity,
+    headers: &HeaderMap,
+) -> Result<crate::auth::Identity, ApiError> {
+    match crate::auth::impersonation(headers) {
+        Ok(None) => Ok(caller),
+        Ok(Some((target, checks))) => {
+            for attrs in &checks {
+                crate::rbac::authorize(store, &caller, attrs)?;
+            }
+            Ok(target)
+        }
+        Err(message) => Err(ApiError::bad_request(message)),
+    }
 }
 
 /// `/openapi/v2`: an empty document. kubectl falls back to it for kinds the v3 documents
@@ -470,6 +516,7 @@ async fn resource_request(
     q: &Query,
     headers: &HeaderMap,
     body: Bytes,
+    caller: Option<&crate::auth::Identity>,
 ) -> Result<Response, ApiError> {
     if rest.is_empty() {
         if g.is_empty() || reg.has_group_version(g, v) {
@@ -596,11 +643,17 @@ async fn resource_request(
             }
             let ct = content_type(headers);
             if crate::reviews::is_review(rt) {
-                // kubectl sends reviews as protobuf; the answer does not depend on the
-                // question, so a body that cannot be read is answered from an empty one.
+                // kubectl sends reviews as protobuf (decoded in `proto`); a body that cannot
+                // be read is answered as an empty question.
                 dry_run(q, "CreateOptions")?;
                 let question = parse_body(&ct, &body).unwrap_or_else(|_| json!({}));
-                return Ok(json_response(201, &crate::reviews::answer(rt, &question)));
+                let judge = caller
+                    .zip(app.auth.as_deref())
+                    .map(|(who, authn)| crate::reviews::Judge { store, authn, who });
+                return Ok(json_response(
+                    201,
+                    &crate::reviews::answer(rt, &question, judge.as_ref()),
+                ));
             }
             let obj = parse_body(&ct, &body)?;
             check_identity(rt, &obj, t.ns.as_deref())?;
@@ -695,6 +748,48 @@ async fn resource_request(
             "the server does not allow this method on the requested resource",
         )),
     }
+}
+
+/// `POST …/serviceaccounts/<name>/token` (TokenRequest, `kubectl create token`): a new
+/// bearer token that authenticates as the ServiceAccount. Tokens are opaque (not JWTs)
+/// and do not expire while the sandbox runs.
+fn token_request(
+    app: &App,
+    reg: &Registry,
+    ns: &str,
+    name: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, ApiError> {
+    let rt = reg
+        .find("", "v1", "serviceaccounts")
+        .cloned()
+        .ok_or_else(not_found_path)?;
+    app.store.get(&rt, ns, name)?;
+    let Some(authn) = &app.auth else {
+        return Err(ApiError::new(
+            404,
+            "NotFound",
+            "the sandbox issues tokens only with authentication on (TLS or users)",
+        ));
+    };
+    let request = parse_body(&content_type(headers), body).unwrap_or_else(|_| json!({}));
+    let token = authn.issue_token(crate::auth::Identity::service_account(ns, name));
+    let expiration = request["spec"]["expirationSeconds"]
+        .as_i64()
+        .unwrap_or(3600);
+    let expires = crate::util::now_secs() + expiration.max(600);
+    Ok(json_response(
+        201,
+        &json!({
+            "kind": "TokenRequest",
+            "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"name": name, "namespace": ns, "creationTimestamp": now_rfc3339()},
+            "spec": {"audiences": request["spec"]["audiences"].as_array().cloned().unwrap_or_default(),
+                     "expirationSeconds": expiration, "boundObjectRef": null},
+            "status": {"token": token, "expirationTimestamp": crate::util::format_rfc3339(expires)},
+        }),
+    ))
 }
 
 /// A Job deleted without a propagation policy orphans its pods, as `batch/v1` has always

@@ -42,8 +42,9 @@ pub enum ClusterError {
         /// `(field, manager)` pairs, e.g. `(".spec.template.spec.containers[name=\"api\"].image", "kubectl-set")`.
         fields: Vec<(String, String)>,
     },
-    /// The API server refused the request.
-    #[error("{reason}: {message}")]
+    /// The API server refused the request. A 401 or 403 says which credentials or which
+    /// right is missing and how to check ([`refusal`]).
+    #[error("{}", refusal(.code, .reason, .message))]
     Api {
         code: u16,
         reason: String,
@@ -52,6 +53,74 @@ pub enum ClusterError {
     /// An object without the fields every object needs.
     #[error("object without {0}")]
     Malformed(&'static str),
+}
+
+/// What an API error says to the user. A `403` from RBAC keeps the server's message (it
+/// names the user, verb, resource and namespace) and adds the `kubectl auth can-i` that
+/// checks the right; a `401` says the context's credentials were not accepted. Other
+/// refusals are `Reason: message`.
+fn refusal(code: &u16, reason: &str, message: &str) -> String {
+    match code {
+        401 => format!(
+            "{reason}: the cluster did not accept the credentials of this kubeconfig context (its token, client certificate or exec plugin's credential is missing, unknown or expired){}",
+            if message.is_empty() || message == reason {
+                String::new()
+            } else {
+                format!(": {message}")
+            }
+        ),
+        403 => match rbac_denial(message) {
+            Some(d) => {
+                let resource = if d.group.is_empty() {
+                    d.resource.clone()
+                } else {
+                    format!("{}.{}", d.resource, d.group)
+                };
+                let (scope, flag) = match &d.namespace {
+                    Some(ns) => (format!("in namespace `{ns}`"), format!(" --namespace {ns}")),
+                    None => ("at the cluster scope".to_string(), String::new()),
+                };
+                format!(
+                    "{reason}: user `{user}` may not `{verb}` `{resource}` {scope} (the server said: {message}); a Role or ClusterRole bound to that user must grant it (check with `kubectl auth can-i {verb} {resource}{flag}`)",
+                    user = d.user,
+                    verb = d.verb,
+                )
+            }
+            None => format!("{reason}: {message}"),
+        },
+        _ => format!("{reason}: {message}"),
+    }
+}
+
+/// The parts of an RBAC refusal: `<what> is forbidden: User "<user>" cannot <verb>
+/// resource "<resource>" in API group "<group>" (in the namespace "<ns>"|at the cluster scope)`.
+#[derive(Debug, PartialEq)]
+struct Denial {
+    user: String,
+    verb: String,
+    resource: String,
+    group: String,
+    namespace: Option<String>,
+}
+
+fn rbac_denial(message: &str) -> Option<Denial> {
+    let rest = message.split_once("is forbidden: User \"")?.1;
+    let (user, rest) = rest.split_once("\" cannot ")?;
+    let (verb, rest) = rest.split_once(" resource \"")?;
+    let (resource, rest) = rest.split_once("\" in API group \"")?;
+    let (group, rest) = rest.split_once('"')?;
+    let namespace = match rest.trim_start().strip_prefix("in the namespace \"") {
+        Some(ns) => Some(ns.split('"').next()?.to_string()),
+        None if rest.trim_start().starts_with("at the cluster scope") => None,
+        None => return None,
+    };
+    Some(Denial {
+        user: user.into(),
+        verb: verb.into(),
+        resource: resource.into(),
+        group: group.into(),
+        namespace,
+    })
 }
 
 impl ClusterError {
@@ -400,5 +469,51 @@ mod tests {
             "kubectl-set"
         );
         assert_eq!(manager_of("no quotes"), "no quotes");
+    }
+
+    #[test]
+    fn an_rbac_refusal_names_user_verb_resource_and_namespace() {
+        let e = ClusterError::Api {
+            code: 403,
+            reason: "Forbidden".into(),
+            message: "leases.coordination.k8s.io \"slipway-lock-shop\" is forbidden: User \"bob\" cannot get resource \"leases\" in API group \"coordination.k8s.io\" in the namespace \"shop\"".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "Forbidden: user `bob` may not `get` `leases.coordination.k8s.io` in namespace `shop` (the server said: leases.coordination.k8s.io \"slipway-lock-shop\" is forbidden: User \"bob\" cannot get resource \"leases\" in API group \"coordination.k8s.io\" in the namespace \"shop\"); a Role or ClusterRole bound to that user must grant it (check with `kubectl auth can-i get leases.coordination.k8s.io --namespace shop`)"
+        );
+        let d = rbac_denial("namespaces is forbidden: User \"system:serviceaccount:shop:deployer\" cannot create resource \"namespaces\" in API group \"\" at the cluster scope").unwrap();
+        assert_eq!(d.user, "system:serviceaccount:shop:deployer");
+        assert_eq!(
+            (
+                d.verb.as_str(),
+                d.resource.as_str(),
+                d.group.as_str(),
+                d.namespace
+            ),
+            ("create", "namespaces", "", None)
+        );
+    }
+
+    #[test]
+    fn other_refusals_keep_the_server_message() {
+        let e = ClusterError::Api {
+            code: 403,
+            reason: "Forbidden".into(),
+            message: "pods \"x\" is forbidden: violates PodSecurity \"restricted:latest\"".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "Forbidden: pods \"x\" is forbidden: violates PodSecurity \"restricted:latest\""
+        );
+        let e = ClusterError::Api {
+            code: 401,
+            reason: "Unauthorized".into(),
+            message: "Unauthorized".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "Unauthorized: the cluster did not accept the credentials of this kubeconfig context (its token, client certificate or exec plugin's credential is missing, unknown or expired)"
+        );
     }
 }

@@ -544,6 +544,14 @@ pub struct SandboxServeArgs {
     /// Close every watch after this long
     #[arg(long = "watch-drop-after", value_name = "DURATION")]
     pub watch_drop_after: Option<String>,
+
+    /// Serve HTTPS with a generated CA; authentication and RBAC on
+    #[arg(long)]
+    pub tls: bool,
+
+    /// A user with a client certificate and a token (contexts NAME and NAME-token)
+    #[arg(long = "user", value_name = "NAME[:GROUP,...]")]
+    pub users: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use kube_sandbox::{Sandbox, SandboxOptions};
+use kube_sandbox::{Sandbox, SandboxOptions, SandboxUser};
 
 use crate::cli::{GlobalArgs, SandboxServeArgs};
 use crate::error::CliError;
@@ -30,6 +30,12 @@ pub fn serve(
             write_kubeconfig(path, &sandbox.kubeconfig_yaml())?;
         }
         printer.info(&format!("serving the Kubernetes API at {}", sandbox.url()));
+        for user in &args.users {
+            let name = user.split(':').next().unwrap_or(user);
+            printer.info(&format!(
+                "user `{name}`: contexts `{name}` (client certificate) and `{name}-token` (token); it has no rights until a binding gives it some"
+            ));
+        }
         if let Some(registry) = sandbox.registry_addr() {
             printer.info(&format!("serving an OCI registry at {registry}"));
         }
@@ -101,8 +107,11 @@ fn options(args: &SandboxServeArgs) -> Result<SandboxOptions, CliError> {
         })?),
         None => None,
     };
+    let users = users(&args.users)?;
     Ok(SandboxOptions {
         listen,
+        tls: args.tls,
+        users,
         registry_listen,
         speed: args.speed,
         registries: args.registries.clone(),
@@ -115,7 +124,55 @@ fn options(args: &SandboxServeArgs) -> Result<SandboxOptions, CliError> {
     })
 }
 
-/// Writes the kubeconfig through a temporary file, so a reader never sees half of it.
+/// `--user NAME[:GROUP,…]`: names and groups checked, no name twice, none `sandbox`
+/// (the administrator's) nor clashing with another's `NAME-token` context.
+fn users(specs: &[String]) -> Result<Vec<SandboxUser>, CliError> {
+    let mut users: Vec<SandboxUser> = Vec::new();
+    for spec in specs {
+        let (name, groups) = spec.split_once(':').unwrap_or((spec, ""));
+        let valid = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.@:".contains(c))
+        };
+        if !valid(name) || name.contains(':') {
+            return Err(CliError::usage(format!(
+                "`--user {spec}`: the user name must be letters, digits, `-`, `_`, `.` or `@`, e.g. `--user alice:developers`"
+            )));
+        }
+        let groups: Vec<String> = if groups.is_empty() {
+            vec![]
+        } else {
+            groups.split(',').map(str::to_string).collect()
+        };
+        if let Some(bad) = groups.iter().find(|g| !valid(g)) {
+            return Err(CliError::usage(format!(
+                "`--user {spec}`: `{bad}` is not a group name (groups are separated by commas, e.g. `--user alice:developers,ops`)"
+            )));
+        }
+        let taken = |n: &str| {
+            n == "sandbox"
+                || users.iter().any(|u| {
+                    u.name == n
+                        || format!("{}-token", u.name) == n
+                        || format!("{n}-token") == u.name
+                })
+        };
+        if taken(name) {
+            return Err(CliError::usage(format!(
+                "`--user {spec}`: the kubeconfig already has a user or context `{name}` (`sandbox` is the administrator; each user also has `NAME-token`)"
+            )));
+        }
+        users.push(SandboxUser {
+            name: name.to_string(),
+            groups,
+        });
+    }
+    Ok(users)
+}
+
+/// Writes the kubeconfig through a temporary file, so a reader never sees half of it; only
+/// its owner may read it (mode `0600`), as it carries keys and tokens.
 fn write_kubeconfig(path: &Path, text: &str) -> Result<(), CliError> {
     let dir = path
         .parent()
@@ -128,7 +185,18 @@ fn write_kubeconfig(path: &Path, text: &str) -> Result<(), CliError> {
             .and_then(|n| n.to_str())
             .unwrap_or("kubeconfig")
     ));
-    std::fs::write(&tmp, text)?;
+    let _ = std::fs::remove_file(&tmp);
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        file.write_all(text.as_bytes())?;
+    }
     std::fs::rename(&tmp, path)?;
     Ok(())
 }
