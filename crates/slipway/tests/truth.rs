@@ -343,6 +343,10 @@ fn a_kind_the_cluster_does_not_serve_is_refused_before_anything_is_written() {
         "{err}"
     );
     assert!(
+        err.contains("k8s/widget.yaml:1)"),
+        "the refusal names the object's file and line: {err}"
+    );
+    assert!(
         !err.contains("running the same command again converges"),
         "{err}"
     );

@@ -295,15 +295,12 @@ fn release_environment(
     }
     let mut jobs = Vec::new();
     for (target, images, rendered, key) in planned {
-        // A namespace's first deploy keeps the key its Secrets' names were made with.
-        if !key.stored && !request.dry_run {
-            rt.block_on(release::store_cluster_key(
-                &target.connection,
-                &project.config.app,
-                &target.ns,
-                &key.key,
-            ))?;
-        }
+        // A namespace's first deploy keeps the key its Secrets' names were made with,
+        // once its objects were applied: a release refused at its plan writes nothing.
+        let store_key = (!key.stored && !request.dry_run).then(|| StoreKey {
+            app: project.config.app.clone(),
+            key: key.key.clone(),
+        });
         let mut objects = vec![slipway_render::release::applyset_parent(
             &project.config.app,
             &rendered,
@@ -338,10 +335,26 @@ fn release_environment(
             wait_lock: request.wait_lock,
             interrupt: crate::interrupt::token(),
         };
+        // Where each object comes from, so that a refusal by the cluster names the file.
+        let sources = rendered
+            .objects
+            .iter()
+            .map(|o| {
+                let kind = o.value.get("kind").and_then(|v| v.as_str()).unwrap_or("?");
+                let name = o
+                    .value
+                    .pointer("/metadata/name")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("?");
+                (format!("{kind}/{name}"), o.source.to_string())
+            })
+            .collect();
         jobs.push(Job {
             header: format!("==> {} in namespace `{}`", env.name, target.ns),
             target,
             input,
+            sources,
+            store_key,
         });
     }
     run_jobs(&rt, printer, jobs)
@@ -379,6 +392,17 @@ struct Job {
     header: String,
     target: TargetRecords,
     input: DeployInput,
+    /// `Kind/name` → `file:line` of the rendered objects (empty for a release re-applied
+    /// from a record).
+    sources: Vec<(String, String)>,
+    /// The key of generated Secrets' names, to store once the release applied objects.
+    store_key: Option<StoreKey>,
+}
+
+/// A namespace's new key of Secret names (see `release::cluster_key`).
+struct StoreKey {
+    app: String,
+    key: Vec<u8>,
 }
 
 /// What became of one namespace's release.
@@ -433,8 +457,22 @@ fn run_jobs(
                 }
                 display.line(&ns, &job.header);
                 let report = |e: Event| display.event(&ns, &e);
+                let sources = job.sources;
+                let connection = job.target.connection.clone();
                 let outcome = engine::deploy(job.target.connection, job.input, &report).await;
-                let result = conclude(display, &ns, outcome);
+                let applied = matches!(
+                    outcome,
+                    Ok(Outcome::Deployed { .. }
+                        | Outcome::RolledBack { .. }
+                        | Outcome::Failed { .. })
+                );
+                let stored = match (&job.store_key, applied) {
+                    (Some(k), true) => {
+                        release::store_cluster_key(&connection, &k.app, &ns, &k.key).await
+                    }
+                    _ => Ok(()),
+                };
+                let result = conclude(display, &ns, &sources, outcome).and(stored);
                 if result.is_err() {
                     stop.store(true, Ordering::SeqCst);
                 }
@@ -472,6 +510,7 @@ fn run_jobs(
 fn conclude(
     display: &DeployDisplay<'_>,
     ns: &str,
+    sources: &[(String, String)],
     outcome: Result<Outcome, DeployError>,
 ) -> Result<(), CliError> {
     match outcome {
@@ -569,8 +608,18 @@ fn conclude(
             Err(CliError::new(exit::INTERRUPTED, format!("in `{ns}`: {e}")))
         }
         Err(e @ DeployError::Refused { .. }) => {
-            Err(CliError::new(exit::VALIDATION, format!("in `{ns}`: {e}"))
-                .hint("no hook ran and no object was applied; fix the object and deploy again"))
+            let DeployError::Refused { object, .. } = &e else {
+                unreachable!("matched above")
+            };
+            let from = sources
+                .iter()
+                .find(|(label, _)| label == object)
+                .map(|(_, source)| format!(" (from {source})"))
+                .unwrap_or_default();
+            Err(
+                CliError::new(exit::VALIDATION, format!("in `{ns}`: {e}{from}"))
+                    .hint("no hook ran and no object was applied; fix the object and deploy again"),
+            )
         }
         Err(DeployError::HookFailed { name, diagnosis }) => Err(CliError::new(
             exit::HOOK_FAILED,
@@ -790,6 +839,8 @@ pub fn rollback(
             header,
             target: to_run,
             input,
+            sources: Vec::new(),
+            store_key: None,
         });
     }
     run_jobs(&rt, printer, jobs)
@@ -1142,6 +1193,8 @@ pub fn restart(args: &RestartArgs, global: &GlobalArgs, printer: &Printer) -> Re
             header: format!("==> restarting {} in `{ns}`", restarted.join(", ")),
             target: to_run,
             input,
+            sources: Vec::new(),
+            store_key: None,
         });
     }
     run_jobs(&rt, printer, jobs)

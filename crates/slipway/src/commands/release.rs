@@ -355,6 +355,15 @@ pub fn local_key(project: &Project) -> Result<Vec<u8>, CliError> {
             let key = random_key()?;
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)?;
+                // Like every file slipway keeps in `.slipway/`, the key never makes the
+                // working tree dirty (and never reaches git).
+                let gitignore = dir.join(".gitignore");
+                if !gitignore.exists() {
+                    std::fs::write(
+                        &gitignore,
+                        "# written by slipway: nothing here belongs in git\n*\n",
+                    )?;
+                }
             }
             let text: String = key.iter().map(|b| format!("{b:02x}")).collect();
             let mut file = std::fs::OpenOptions::new()
@@ -383,7 +392,7 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
 pub struct ClusterKey {
     pub key: Vec<u8>,
     /// Whether the cluster holds it already; a new key is stored by the first deploy
-    /// that writes anything ([`store_cluster_key`]).
+    /// that applies objects, after it applied them ([`store_cluster_key`]).
     pub stored: bool,
 }
 
@@ -433,25 +442,14 @@ pub async fn store_cluster_key(
             ),
         )
     };
-    if cluster
-        .get("v1", "Namespace", "", ns)
-        .await
-        .map_err(failed)?
-        .is_none()
-    {
-        let namespace = serde_json::json!({
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": {"name": ns, "labels": {"app.kubernetes.io/managed-by": "slipway"}},
-        });
-        cluster
-            .apply(&namespace, ns, false, false)
-            .await
-            .map_err(failed)?;
-    }
+    // Called once the release applied its objects, so the namespace exists. A key another
+    // first deploy stored meanwhile stays: the next deploy reads it and renames once.
     let secret = slipway_render::redact::key_secret(app, ns, key);
-    cluster.create(&secret, ns).await.map_err(failed)?;
-    Ok(())
+    match cluster.create(&secret, ns).await {
+        Ok(_) => Ok(()),
+        Err(slipway_deploy::cluster::ClusterError::Api { code: 409, .. }) => Ok(()),
+        Err(e) => Err(failed(e)),
+    }
 }
 
 /// The images and the rendered objects of one namespace's release: the images chosen
