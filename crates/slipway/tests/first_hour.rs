@@ -8,7 +8,7 @@ mod common;
 
 use std::fs;
 
-use common::microservices::{Buildah, microservices};
+use common::microservices::{Buildah, buildable_microservices};
 use common::{Project, text};
 
 /// The image `deployment` runs in `shop-dev`.
@@ -31,36 +31,7 @@ fn init_validate_deploy_change_deploy_rollback_uninstall() {
         dir: tempfile::tempdir().unwrap(),
     };
     let root = project.path();
-    microservices(root);
-    // Base images cannot be pulled here: every Dockerfile keeps its shape (a build stage,
-    // then the image) on `scratch`, and copies its service's sources.
-    for dockerfile in [
-        "src/frontend/Dockerfile",
-        "src/cartservice/src/Dockerfile",
-        "src/emailservice/Dockerfile",
-        "src/currencyservice/Dockerfile",
-        "src/adservice/Dockerfile",
-        "src/loadgenerator/Dockerfile",
-    ] {
-        fs::write(
-            root.join(dockerfile),
-            "FROM scratch AS builder\nCOPY . /src\n\
-             FROM scratch\nCOPY --from=builder /src /app\nENTRYPOINT [\"/app/server\"]\n",
-        )
-        .unwrap();
-    }
-    common::git(root, &["init", "-q", "-b", "main"]);
-    common::git(root, &["add", "."]);
-    common::git(root, &["commit", "-q", "-m", "shop"]);
-    common::git(
-        root,
-        &[
-            "remote",
-            "add",
-            "origin",
-            "https://github.com/acme/shop.git",
-        ],
-    );
+    buildable_microservices(root);
     let buildah = Buildah::new();
     let slipway = |args: &[&str]| {
         let (code, out, err) = text(&buildah.slipway(root, args));

@@ -7,7 +7,7 @@ mod common;
 
 use std::fs;
 
-use common::microservices::{Buildah, microservices};
+use common::microservices::{Buildah, buildable_microservices, microservices};
 use common::{slipway, text};
 
 #[test]
@@ -104,29 +104,7 @@ fn init_on_a_microservices_repository_deploys_to_the_sandbox_with_build() {
         dir: tempfile::tempdir().unwrap(),
     };
     let root = project.path();
-    microservices(root);
-    // Base images cannot be pulled here: every Dockerfile keeps its shape (a build
-    // stage, then the image) on `scratch`.
-    for dockerfile in [
-        "src/frontend/Dockerfile",
-        "src/cartservice/src/Dockerfile",
-        "src/emailservice/Dockerfile",
-        "src/currencyservice/Dockerfile",
-        "src/adservice/Dockerfile",
-        "src/loadgenerator/Dockerfile",
-    ] {
-        fs::write(
-            root.join(dockerfile),
-            "FROM scratch AS builder\nCOPY . /src\n\
-             FROM scratch\nCOPY --from=builder /src /app\nENTRYPOINT [\"/app/server\"]\n",
-        )
-        .unwrap();
-    }
-    common::git(root, &["init", "-q", "-b", "main"]);
-    common::git(root, &["add", "."]);
-    common::git(root, &["commit", "-q", "-m", "shop"]);
-    let origin = "https://github.com/acme/shop.git";
-    common::git(root, &["remote", "add", "origin", origin]);
+    buildable_microservices(root);
     let buildah = Buildah::new();
 
     let (code, _, err) = text(&buildah.slipway(root, &["init"]));

@@ -265,3 +265,37 @@ impl Buildah {
             .expect("the slipway binary runs")
     }
 }
+
+/// [`microservices`] in a new git repository whose `origin` is `acme/shop`, each
+/// Dockerfile kept in its shape (a build stage, then the image) but on `scratch`: base
+/// images cannot be pulled here.
+pub fn buildable_microservices(root: &Path) {
+    microservices(root);
+    for dockerfile in [
+        "src/frontend/Dockerfile",
+        "src/cartservice/src/Dockerfile",
+        "src/emailservice/Dockerfile",
+        "src/currencyservice/Dockerfile",
+        "src/adservice/Dockerfile",
+        "src/loadgenerator/Dockerfile",
+    ] {
+        fs::write(
+            root.join(dockerfile),
+            "FROM scratch AS builder\nCOPY . /src\n\
+             FROM scratch\nCOPY --from=builder /src /app\nENTRYPOINT [\"/app/server\"]\n",
+        )
+        .unwrap();
+    }
+    super::git(root, &["init", "-q", "-b", "main"]);
+    super::git(root, &["add", "."]);
+    super::git(root, &["commit", "-q", "-m", "shop"]);
+    super::git(
+        root,
+        &[
+            "remote",
+            "add",
+            "origin",
+            "https://github.com/acme/shop.git",
+        ],
+    );
+}
