@@ -114,6 +114,23 @@ impl WorkingTreeStatus {
     pub fn is_dirty(&self) -> bool {
         !self.changed.is_empty() || !self.untracked.is_empty()
     }
+
+    /// The changed and untracked files for a message: the first five, quoted, then how
+    /// many more (`` `a`, `b` and 3 more ``).
+    pub fn listed(&self) -> String {
+        const SHOWN: usize = 5;
+        let files: Vec<String> = self
+            .changed
+            .iter()
+            .chain(&self.untracked)
+            .map(|p| format!("`{}`", p.display()))
+            .collect();
+        let more = match files.len().checked_sub(SHOWN) {
+            Some(n) if n > 0 => format!(" and {n} more"),
+            _ => String::new(),
+        };
+        format!("{}{more}", files[..files.len().min(SHOWN)].join(", "))
+    }
 }
 
 /// A git working tree, opened read-only.

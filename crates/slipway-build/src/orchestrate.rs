@@ -633,20 +633,7 @@ fn open_git(
     let status = repo.status().map_err(input_error)?;
     state.dirty = status.is_dirty();
     if state.dirty {
-        let mut files: Vec<String> = status
-            .changed
-            .iter()
-            .chain(&status.untracked)
-            .map(|p| format!("`{}`", p.display()))
-            .collect();
-        let count = files.len();
-        files.truncate(5);
-        let more = if count > 5 {
-            format!(" and {} more", count - 5)
-        } else {
-            String::new()
-        };
-        let listed = format!("{}{more}", files.join(", "));
+        let listed = status.listed();
         match options.dirty {
             DirtyPolicy::Refuse => {
                 return Err(BuildError::one(

@@ -118,20 +118,7 @@ fn git_commit(
     if !status.is_dirty() {
         return Ok((commit, false));
     }
-    let mut files: Vec<String> = status
-        .changed
-        .iter()
-        .chain(&status.untracked)
-        .map(|p| format!("`{}`", p.display()))
-        .collect();
-    let count = files.len();
-    files.truncate(5);
-    let more = if count > 5 {
-        format!(" and {} more", count - 5)
-    } else {
-        String::new()
-    };
-    let listed = format!("{}{more}", files.join(", "));
+    let listed = status.listed();
     let name = &env.name;
     match env.policy.dirty {
         DirtyPolicy::Refuse if check != DirtyCheck::Preview => {
