@@ -4,69 +4,23 @@
 //! releases; `diff` shows old and new values, Secrets as hashes.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 mod common;
 
-use common::sandbox::{self, image, kubectl_get, write_deployment, write_project};
+use common::sandbox::{
+    self, DevProject as Project, image, kubectl_get, write_deployment, write_project,
+};
 use common::{SERIAL, text};
 
-/// A project in a temporary directory whose `dev` environment is the project's sandbox,
-/// stopped when the test ends.
-struct Project {
-    sandbox: common::Project,
-}
-
 impl Project {
-    fn new(extra_policy: &str) -> Project {
-        let dir = tempfile::tempdir().unwrap();
-        write_project(
-            dir.path(),
-            &format!(
-                "\x20 dev:\n\
-                 \x20   cluster: sandbox\n\
-                 \x20   namespace: shop-dev\n\
-                 \x20   timeout: 2m\n{extra_policy}"
-            ),
-            "ready",
-        );
-        Project {
-            sandbox: common::Project { dir },
-        }
-    }
-
-    fn path(&self) -> &Path {
-        self.sandbox.path()
-    }
-
-    fn kubeconfig(&self) -> PathBuf {
-        self.sandbox.kubeconfig()
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        sandbox::command(self.path(), args)
-    }
-
-    fn slipway(&self, args: &[&str]) -> Output {
-        self.command(args)
-            .output()
-            .expect("the slipway binary runs")
+    /// With a rollout timeout of two minutes and `extra_policy` under `dev:`.
+    fn with_timeout(extra_policy: &str) -> Project {
+        Project::new(&format!("\x20   timeout: 2m\n{extra_policy}"))
     }
 
     fn deploy(&self, n: u32) -> (i32, String, String) {
         text(&self.slipway(&["deploy", "dev", "--image", &format!("api={}", image(n))]))
-    }
-
-    /// `kubectl -n shop-dev get …` with a JSONPath.
-    fn kubectl_get(&self, what: &[&str], jsonpath: &str) -> String {
-        let out = kubectl_get(&self.kubeconfig(), "shop-dev", what, jsonpath);
-        assert!(
-            out.status.success(),
-            "kubectl get {what:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     fn lease_holder(&self) -> String {
@@ -91,7 +45,7 @@ impl Project {
 #[test]
 fn a_deploy_whose_standard_output_is_closed_still_finishes_and_records_its_release() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let p = Project::new("");
+    let p = Project::with_timeout("");
     let (code, _, err) = p.deploy(1);
     assert_eq!(code, 0, "{err}");
 
@@ -164,7 +118,7 @@ fn deploy_under_way(p: &Project, image: &str) -> Child {
 #[test]
 fn status_shows_an_interrupted_first_release_and_what_runs() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let p = Project::new("");
+    let p = Project::with_timeout("");
     write_deployment(p.path(), "slow-start=60s");
 
     // Ctrl-C during the first release: there is nothing to restore, and it says so.
@@ -226,7 +180,7 @@ fn status_shows_an_interrupted_first_release_and_what_runs() {
 #[test]
 fn dirty_refuse_stops_every_deploy_from_a_dirty_tree_and_the_record_says_dirty() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let p = Project::new(
+    let p = Project::with_timeout(
         "\x20   dirty: refuse\n\
          \x20 prod:\n\
          \x20   cluster: sandbox\n\
@@ -327,7 +281,7 @@ fn write_secret(p: &Project, token: &str) {
 #[test]
 fn diff_shows_old_and_new_values_and_a_secrets_values_only_as_hashes() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let p = Project::new("");
+    let p = Project::with_timeout("");
     write_secret(&p, "first-s3cret-value");
     let (code, _, err) = p.deploy(1);
     assert_eq!(code, 0, "{err}");
@@ -467,7 +421,7 @@ fn each_configuration_file_keeps_its_own_artifacts() {
 #[test]
 fn status_columns_line_up_whatever_the_workload_names() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let p = Project::new("");
+    let p = Project::with_timeout("");
     let api = std::fs::read_to_string(p.path().join("k8s/api.yaml")).unwrap();
     std::fs::write(
         p.path().join("k8s/worker.yaml"),

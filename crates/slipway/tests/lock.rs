@@ -9,60 +9,18 @@
 //! lock before it exits.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::sandbox::{self, image, kubectl_get, write_deployment, write_project};
+use common::sandbox::{DevProject as Project, image};
 use common::{SERIAL, text};
 
 /// Exit code of a deploy stopped by another deploy's lock (`src/exit.rs`).
 const LOCKED: i32 = 6;
 
-/// A project in a temporary directory whose `dev` environment is the project's sandbox;
-/// the sandbox is stopped when the test ends, whatever happened.
-struct Project {
-    sandbox: common::Project,
-}
-
 impl Project {
-    fn new() -> Project {
-        let dir = tempfile::tempdir().unwrap();
-        write_project(
-            dir.path(),
-            "\x20 dev:\n\
-             \x20   cluster: sandbox\n\
-             \x20   namespace: shop-dev\n\
-             \x20   timeout: 2m\n",
-            "ready",
-        );
-        Project {
-            sandbox: common::Project { dir },
-        }
-    }
-
-    fn path(&self) -> &Path {
-        self.sandbox.path()
-    }
-
-    /// Rewrites the Deployment so that its new pods behave as `behavior` says
-    /// (`slow-start=8s`: ready eight seconds after they start).
-    fn set_behavior(&self, behavior: &str) {
-        write_deployment(self.path(), behavior);
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        sandbox::command(self.path(), args)
-    }
-
-    fn slipway(&self, args: &[&str]) -> Output {
-        self.command(args)
-            .output()
-            .expect("the slipway binary runs")
-    }
-
     /// Starts `slipway deploy dev --image api=<image>` with `extra` flags.
     fn spawn_deploy(&self, image: &str, extra: &[&str]) -> Child {
         let pin = format!("api={image}");
@@ -73,21 +31,6 @@ impl Project {
             .stderr(Stdio::piped())
             .spawn()
             .expect("the slipway binary starts")
-    }
-
-    fn kubeconfig(&self) -> PathBuf {
-        self.sandbox.kubeconfig()
-    }
-
-    /// `kubectl -n shop-dev get …` with a JSONPath.
-    fn kubectl_get(&self, what: &[&str], jsonpath: &str) -> String {
-        let out = kubectl_get(&self.kubeconfig(), "shop-dev", what, jsonpath);
-        assert!(
-            out.status.success(),
-            "kubectl get {what:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     fn lease_holder(&self) -> String {
@@ -149,7 +92,7 @@ fn first_release(p: &Project) {
 #[test]
 fn concurrent_deploys_one_proceeds_the_other_stops_or_waits() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let p = Project::new();
+    let p = Project::new("\x20   timeout: 2m\n");
     first_release(&p);
     // Each rollout takes eight seconds: long enough for the two deploys to overlap.
     p.set_behavior("slow-start=8s");
@@ -241,7 +184,7 @@ fn concurrent_deploys_one_proceeds_the_other_stops_or_waits() {
 #[test]
 fn deploy_killed_mid_rollout_leaves_a_lease_the_next_deploy_takes_over_at_once() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let p = Project::new();
+    let p = Project::new("\x20   timeout: 2m\n");
     first_release(&p);
 
     // A rollout that takes a minute, killed with SIGKILL once its Deployment is applied.
@@ -354,7 +297,7 @@ fn signal(child: &Child, name: &str) {
 #[test]
 fn interrupted_deploy_restores_the_previous_release_and_frees_the_lock() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let p = Project::new();
+    let p = Project::new("\x20   timeout: 2m\n");
     first_release(&p);
 
     // Ctrl-C (SIGINT) and a CI job's cancellation (SIGTERM) in the middle of a rollout

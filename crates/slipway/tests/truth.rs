@@ -4,59 +4,17 @@
 //! ready; `status` never counts an old pod as a ready replica of the new release.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Stdio};
 
 mod common;
 
-use common::sandbox::{self, image, kubectl_get, write_deployment, write_project};
+use common::sandbox::{DevProject as Project, image};
 use common::{SERIAL, text};
 
 /// Exit code of a failed rollout whose previous release was restored (`src/exit.rs`).
 const ROLLED_BACK: i32 = 4;
 
-/// A project in a temporary directory whose `dev` environment is the project's sandbox,
-/// with a rollout timeout of `timeout`; the sandbox is stopped when the test ends.
-struct Project {
-    sandbox: common::Project,
-}
-
 impl Project {
-    fn new(policy: &str) -> Project {
-        let dir = tempfile::tempdir().unwrap();
-        write_project(
-            dir.path(),
-            &format!(
-                "\x20 dev:\n\
-                 \x20   cluster: sandbox\n\
-                 \x20   namespace: shop-dev\n\
-                 {policy}"
-            ),
-            "ready",
-        );
-        Project {
-            sandbox: common::Project { dir },
-        }
-    }
-
-    fn path(&self) -> &Path {
-        self.sandbox.path()
-    }
-
-    fn set_behavior(&self, behavior: &str) {
-        write_deployment(self.path(), behavior);
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        sandbox::command(self.path(), args)
-    }
-
-    fn slipway(&self, args: &[&str]) -> Output {
-        self.command(args)
-            .output()
-            .expect("the slipway binary runs")
-    }
-
     fn deploy(&self, n: u32, extra: &[&str]) -> (i32, String, String) {
         let pin = format!("api={}", image(n));
         let mut args = vec!["deploy", "dev", "--image", &pin];
@@ -87,20 +45,6 @@ impl Project {
         assert!(applied, "the Deployment was applied before the kill");
         child.kill().unwrap();
         assert_eq!(child.wait().unwrap().code(), None, "killed by a signal");
-    }
-
-    fn kubeconfig(&self) -> PathBuf {
-        self.sandbox.kubeconfig()
-    }
-
-    fn kubectl_get(&self, what: &[&str], jsonpath: &str) -> String {
-        let out = kubectl_get(&self.kubeconfig(), "shop-dev", what, jsonpath);
-        assert!(
-            out.status.success(),
-            "kubectl get {what:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// `(revision, status)` of every release, oldest first.

@@ -185,3 +185,64 @@ spec:
 pub fn image(n: u32) -> String {
     format!("registry.example.com/shop/api:{n}@sha256:{n:064x}")
 }
+
+/// A project `shop` ([`write_project`]) whose `dev` environment is the project's sandbox in
+/// namespace `shop-dev`, with `lines` more under `dev:` (each indented by four spaces and
+/// ending in a newline); the sandbox is stopped when the test ends.
+pub struct DevProject {
+    pub sandbox: super::Project,
+}
+
+impl DevProject {
+    pub fn new(lines: &str) -> DevProject {
+        let dir = tempfile::tempdir().unwrap();
+        write_project(
+            dir.path(),
+            &format!(
+                "\x20 dev:\n\
+                 \x20   cluster: sandbox\n\
+                 \x20   namespace: shop-dev\n\
+                 {lines}"
+            ),
+            "ready",
+        );
+        DevProject {
+            sandbox: super::Project { dir },
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.sandbox.path()
+    }
+
+    pub fn kubeconfig(&self) -> std::path::PathBuf {
+        self.sandbox.kubeconfig()
+    }
+
+    /// Rewrites the Deployment so that its new pods behave as `behavior` says
+    /// (`slow-start=8s`: ready eight seconds after they start).
+    pub fn set_behavior(&self, behavior: &str) {
+        write_deployment(self.path(), behavior);
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        command(self.path(), args)
+    }
+
+    pub fn slipway(&self, args: &[&str]) -> Output {
+        self.command(args)
+            .output()
+            .expect("the slipway binary runs")
+    }
+
+    /// `kubectl -n shop-dev get …` with a JSONPath, which must succeed.
+    pub fn kubectl_get(&self, what: &[&str], jsonpath: &str) -> String {
+        let out = kubectl_get(&self.kubeconfig(), "shop-dev", what, jsonpath);
+        assert!(
+            out.status.success(),
+            "kubectl get {what:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
