@@ -219,6 +219,19 @@ fn manager_of(message: &str) -> String {
     message.split('"').nth(1).unwrap_or(message).to_string()
 }
 
+/// How a server-side apply treats fields that another field manager owns, and whether
+/// it writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Apply {
+    /// A field another manager owns is a [`ClusterError::Conflict`]: the caller decides.
+    Strict,
+    /// Such fields are taken over (`--force-conflicts`): for objects only slipway writes,
+    /// such as release records, hook Jobs and the conflicts it has already reported.
+    Force,
+    /// What a forced apply would store, asked of the server; nothing is written.
+    DryRun,
+}
+
 /// A connected cluster.
 pub struct Cluster {
     client: Client,
@@ -345,27 +358,25 @@ impl Cluster {
         })
     }
 
-    /// Server-side apply of `obj` (its namespace, else `namespace`). `force` takes
-    /// fields over from other managers; `dry_run` asks the server what it would do.
+    /// Server-side apply of `obj` (its namespace, else `namespace`), as `mode` says.
     ///
     /// # Errors
     ///
     /// [`ClusterError::Conflict`] naming each field and its manager when another
-    /// manager owns a field and `force` is false.
+    /// manager owns a field and `mode` is [`Apply::Strict`].
     pub async fn apply(
         &self,
         obj: &Value,
         namespace: &str,
-        force: bool,
-        dry_run: bool,
+        mode: Apply,
     ) -> Result<Value, ClusterError> {
         let api = self.api_for(obj, namespace).await?;
         let name = object_name(obj).ok_or(ClusterError::Malformed("metadata.name"))?;
         let mut params = PatchParams::apply(FIELD_MANAGER);
-        if force {
+        if mode != Apply::Strict {
             params = params.force();
         }
-        if dry_run {
+        if mode == Apply::DryRun {
             params = params.dry_run();
         }
         let patch = Patch::Apply(obj);

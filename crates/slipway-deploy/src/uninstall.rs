@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::cluster::{Cluster, ClusterError, object_name};
+use crate::cluster::{Apply, Cluster, ClusterError, object_name};
 use crate::lock::{self, LockError};
 use crate::order;
 use crate::record::{self, Release, ReleaseStatus};
@@ -229,7 +229,7 @@ async fn uninstall_locked(
             Records::Keep => {
                 if let Some(marked) = mark_uninstalled(r, &now, &input.user) {
                     cluster
-                        .apply(&record::to_secret(&marked), ns, true, false)
+                        .apply(&record::to_secret(&marked), ns, Apply::Force)
                         .await
                         .map_err(|source| UninstallError::Step {
                             step: step("updating"),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use kube_sandbox::SandboxOptions;
 use serde_json::json;
-use slipway_deploy::cluster::ClusterError;
+use slipway_deploy::cluster::{Apply, ClusterError};
 use slipway_deploy::lock::{self, LockError};
 use slipway_deploy::record::{self, Release, ReleaseImage, ReleaseStatus};
 
@@ -148,7 +148,7 @@ async fn waiting_for_the_lock_succeeds_when_the_holder_releases_it() {
 async fn apply_reports_a_field_changed_by_another_manager_and_force_takes_it_back() {
     let env = env().await;
     env.cluster
-        .apply(&deployment("r.example.com/api:1"), "default", false, false)
+        .apply(&deployment("r.example.com/api:1"), "default", Apply::Strict)
         .await
         .unwrap();
 
@@ -169,7 +169,7 @@ async fn apply_reports_a_field_changed_by_another_manager_and_force_takes_it_bac
 
     let err = env
         .cluster
-        .apply(&deployment("r.example.com/api:2"), "default", false, false)
+        .apply(&deployment("r.example.com/api:2"), "default", Apply::Strict)
         .await
         .unwrap_err();
     match &err {
@@ -186,7 +186,7 @@ async fn apply_reports_a_field_changed_by_another_manager_and_force_takes_it_bac
 
     let applied = env
         .cluster
-        .apply(&deployment("r.example.com/api:2"), "default", true, false)
+        .apply(&deployment("r.example.com/api:2"), "default", Apply::Force)
         .await
         .unwrap();
     assert_eq!(
@@ -201,7 +201,7 @@ async fn dry_run_apply_changes_nothing() {
     let env = env().await;
     let answer = env
         .cluster
-        .apply(&deployment("r.example.com/api:1"), "default", false, true)
+        .apply(&deployment("r.example.com/api:1"), "default", Apply::DryRun)
         .await
         .unwrap();
     assert_eq!(answer["metadata"]["name"], "api");
@@ -221,7 +221,7 @@ async fn unknown_kind_is_named() {
         json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}});
     let err = env
         .cluster
-        .apply(&widget, "default", false, false)
+        .apply(&widget, "default", Apply::Strict)
         .await
         .unwrap_err();
     assert!(

@@ -1,0 +1,479 @@
+//! One release into one namespace, in order, stopping at the first failure with nothing
+//! half-done. [`deploy`] reads as the list of its steps; each step has its own module:
+//!
+//! 1. take the deploy lock (a Lease; a dead deploy's lease is taken over once expired, or
+//!    at once when its process of this same machine no longer exists);
+//! 2. read the release records; a record a killed deploy left `pending` is concluded
+//!    ([`conclude::pending`]);
+//! 3. plan ([`plan`]): server-side dry run of every object, compared with what the
+//!    cluster has (a dry run does only this, without the lock or concluding records: it
+//!    writes nothing);
+//! 4. record the new revision as `pending`;
+//! 5. pre-deploy hooks ([`hooks`]): wait for the hook Jobs of earlier releases that still
+//!    run (a killed deploy's migration), then run the migration Jobs to completion under
+//!    names unique to the release — a failed hook stops the release before any workload
+//!    changes;
+//! 6. apply and track ([`rollout`]): every object in dependency order with server-side
+//!    apply (a field another manager changed, such as `kubectl set image`, is reported,
+//!    then taken back), then every workload of the release — changed by this run or not,
+//!    since a killed deploy may have applied the same spec — until they are all current,
+//!    or a failure is certain, or the time budget is spent;
+//! 7. post-deploy hooks (smoke tests), whose failure fails the release;
+//! 8. conclude ([`conclude`]): on success record `deployed`, supersede the previous
+//!    release, prune what the previous release had and this one does not; on failure
+//!    record `failed`, and unless told otherwise re-apply the previous release exactly
+//!    (the same apply-and-track step, with a fresh time budget) and record both outcomes.
+//!
+//! The lock is released at the end whatever happened. A new step (a canary phase, a
+//! blue-green switch) is a module of its own called from [`deploy_locked`].
+
+mod conclude;
+mod hooks;
+mod plan;
+mod rollout;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::cluster::{Apply, Cluster, ClusterError, object_name, object_namespace};
+use crate::fielddiff::FieldChange;
+use crate::lock::{self, LockError, TakeOver};
+use crate::record::{self, Release, ReleaseImage, ReleaseStatus};
+use crate::track::{Diagnosis, Progress};
+
+/// A hook: a Job run to completion before anything else changes (pre-deploy), or once
+/// every workload is ready (post-deploy, e.g. a smoke test). A failing pre-deploy hook
+/// leaves the workloads as they were; a failing post-deploy hook fails the release like a
+/// failed rollout, which is then rolled back.
+#[derive(Debug, Clone)]
+pub struct Hook {
+    pub name: String,
+    /// The Job; its name is made unique per release.
+    pub job: Value,
+    pub timeout: Duration,
+    /// Runs after the rollout instead of before it.
+    pub post_deploy: bool,
+}
+
+/// Everything one release into one namespace needs.
+#[derive(Debug, Clone)]
+pub struct DeployInput {
+    pub app: String,
+    pub environment: String,
+    pub namespace: String,
+    /// Rendered, pinned and validated objects.
+    pub objects: Vec<Value>,
+    pub hooks: Vec<Hook>,
+    pub images: Vec<ReleaseImage>,
+    pub timeout: Duration,
+    pub rollback_on_failure: bool,
+    pub crashloop_tolerance: u32,
+    /// How long the pods of a ready rollout are watched for a restart (see
+    /// [`TrackOptions::settle`]).
+    pub settle: Duration,
+    pub user: String,
+    pub git_commit: Option<String>,
+    pub git_dirty: bool,
+    /// `deploy`, `rollback`, `promote`, `restart`.
+    pub action: String,
+    /// The revision whose content this release re-applies, if any.
+    pub source_revision: Option<u64>,
+    pub dry_run: bool,
+    /// How long to wait for another deploy's lock.
+    pub wait_lock: Duration,
+    /// Cancelled when the user interrupts (Ctrl-C, SIGTERM): see [`INTERRUPTED`].
+    pub interrupt: CancellationToken,
+}
+
+/// The [`Diagnosis::reason`] of a release stopped by an interruption. An interruption
+/// before anything was applied stops the release with [`DeployError::Interrupted`]; once
+/// objects were applied, it fails the release like a failed rollout, so the previous
+/// release is restored under `rollback-on-failure`. The restore itself is not
+/// interrupted: the lock is released and no record is left pending.
+pub const INTERRUPTED: &str = "Interrupted";
+
+/// How an object changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Create,
+    /// The changed fields, each with its path (`spec.template.spec.containers[0].image`)
+    /// and its values before and after (a Secret's values as hashes).
+    Update(Vec<FieldChange>),
+    Unchanged,
+}
+
+/// One planned object.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// `Deployment/api`.
+    pub object: String,
+    pub change: Change,
+}
+
+/// Something that happened during a release, for the progress display.
+#[derive(Debug, Clone)]
+pub enum Event {
+    LockTaken {
+        took_over_from: Option<TakeOver>,
+    },
+    Concluded {
+        revision: u64,
+    },
+    Planned(Vec<Planned>),
+    Pruning(Vec<String>),
+    HookStarted {
+        name: String,
+        job: String,
+    },
+    HookFinished {
+        name: String,
+        logs: Vec<String>,
+    },
+    Conflict {
+        object: String,
+        fields: Vec<(String, String)>,
+    },
+    Applied {
+        object: String,
+        change: Change,
+    },
+    Progress(Progress),
+    Failed(Box<Diagnosis>),
+    RollingBack {
+        to_revision: u64,
+    },
+    Recorded {
+        revision: u64,
+        status: ReleaseStatus,
+    },
+}
+
+/// How a release ended (errors before anything changed are [`DeployError`]s).
+#[derive(Debug)]
+pub enum Outcome {
+    /// Stopped after the plan, as asked.
+    Planned(Vec<Planned>),
+    Deployed {
+        revision: u64,
+    },
+    /// The release failed; the previous one was re-applied and is healthy.
+    RolledBack {
+        revision: u64,
+        restored: u64,
+        diagnosis: Box<Diagnosis>,
+    },
+    /// The release failed and stays as it is.
+    Failed {
+        revision: u64,
+        diagnosis: Box<Diagnosis>,
+        rollback_failed: Option<Box<Diagnosis>>,
+    },
+}
+
+/// Why a release did not start, or stopped before touching workloads.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    /// A request of one step failed (after its retries); the step is named.
+    #[error("{step}: {source}")]
+    Step { step: String, source: ClusterError },
+    #[error("hook `{name}` failed; no workload was changed")]
+    HookFailed {
+        name: String,
+        diagnosis: Box<Diagnosis>,
+    },
+    #[error("release record: {0}")]
+    Record(#[from] record::RecordError),
+    #[error("revision {0} is not recorded")]
+    UnknownRevision(u64),
+    /// Interrupted before any workload changed.
+    #[error("interrupted {during}; no workload was changed")]
+    Interrupted { during: String },
+    /// The cluster refuses an object of the release as it is (an invalid name, a value
+    /// too large, a kind it does not serve), found before any hook ran or any object was
+    /// applied: running the same release again cannot succeed.
+    #[error("the cluster refuses `{object}`: {message}")]
+    Refused { object: String, message: String },
+}
+
+impl DeployError {
+    /// Names the step a cluster error happened in.
+    fn during(self, step: impl Into<String>) -> DeployError {
+        match self {
+            DeployError::Cluster(source) => DeployError::Step {
+                step: step.into(),
+                source,
+            },
+            other => other,
+        }
+    }
+}
+
+/// `?` with the step named: `cluster.get(…).await.during("reading …")?`.
+trait During<T> {
+    fn during(self, step: impl Into<String>) -> Result<T, DeployError>;
+}
+
+impl<T, E: Into<DeployError>> During<T> for Result<T, E> {
+    fn during(self, step: impl Into<String>) -> Result<T, DeployError> {
+        self.map_err(|e| e.into().during(step))
+    }
+}
+
+/// How many requests a release keeps in flight: enough to hide the round trips of a
+/// remote API server, few enough not to be throttled by it.
+const IN_FLIGHT: usize = 8;
+
+/// Reads every release record of the app in this environment and namespace, oldest
+/// first.
+///
+/// # Errors
+///
+/// A cluster error, or a damaged record.
+pub async fn history(
+    cluster: &Cluster,
+    app: &str,
+    environment: &str,
+    namespace: &str,
+) -> Result<Vec<Release>, DeployError> {
+    let secrets = cluster
+        .list(
+            "v1",
+            "Secret",
+            namespace,
+            &record::selector(app, environment),
+        )
+        .await?;
+    let mut releases = secrets
+        .iter()
+        .map(record::from_secret)
+        .collect::<Result<Vec<_>, _>>()?;
+    releases.sort_by_key(|r| r.revision);
+    Ok(releases)
+}
+
+/// Runs one release. See the module documentation for the steps.
+///
+/// # Errors
+///
+/// [`DeployError`] when the release could not start (lock, cluster, a failed hook);
+/// a failed rollout is an [`Outcome`].
+pub async fn deploy(
+    cluster: Arc<Cluster>,
+    input: DeployInput,
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Result<Outcome, DeployError> {
+    // A kind the cluster does not serve is refused before anything is written.
+    plan::served_kinds(&cluster, &input.objects).await?;
+    if input.dry_run {
+        return plan::dry_run(&cluster, &input, report).await;
+    }
+    ensure_namespace(&cluster, &input.namespace).await?;
+    let me = lock::holder_identity(&input.user);
+    let acquire = lock::acquire(
+        Arc::clone(&cluster),
+        &input.app,
+        &input.namespace,
+        &me,
+        input.wait_lock,
+    );
+    let guard = unless_interrupted(&input.interrupt, acquire)
+        .await
+        .ok_or_else(|| DeployError::Interrupted {
+            during: "while waiting for the lock".into(),
+        })??;
+    report(Event::LockTaken {
+        took_over_from: guard.took_over_from.clone(),
+    });
+    let result = deploy_locked(&cluster, &input, report).await;
+    // The lock is released whatever happened; a failure to release only means the
+    // lease expires by itself.
+    let _ = guard.release().await;
+    result
+}
+
+/// The target namespace is part of the environment: it is created when missing.
+async fn ensure_namespace(cluster: &Arc<Cluster>, ns: &str) -> Result<(), DeployError> {
+    if cluster.get("v1", "Namespace", "", ns).await?.is_some() {
+        return Ok(());
+    }
+    let namespace = json!({
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": ns, "labels": {"app.kubernetes.io/managed-by": "slipway"}},
+    });
+    cluster
+        .apply(&namespace, ns, Apply::Strict)
+        .await
+        .during(format!("creating namespace `{ns}`"))?;
+    Ok(())
+}
+
+/// The steps of a release once the lock is held.
+async fn deploy_locked(
+    cluster: &Arc<Cluster>,
+    input: &DeployInput,
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Result<Outcome, DeployError> {
+    let mut releases = history(cluster, &input.app, &input.environment, &input.namespace)
+        .await
+        .during("reading the release records")?;
+    conclude::pending(cluster, &mut releases, report).await?;
+    let previous = record::current(&releases).cloned();
+    let prepared = plan::prepare(cluster, input, &releases, report).await?;
+    let mut release = record_pending(cluster, input, &releases, &prepared.objects).await?;
+
+    hooks::pre_deploy(cluster, input, &mut release, report).await?;
+    // Interrupted while planning or between hooks: stop before anything is applied.
+    if input.interrupt.is_cancelled() {
+        let outcome = "interrupted before anything was applied".to_owned();
+        conclude::stopped(cluster, &mut release, outcome, report).await?;
+        return Err(DeployError::Interrupted {
+            during: "before anything was applied".into(),
+        });
+    }
+
+    let rollout_started = Instant::now();
+    let objects = &prepared.objects;
+    let before = Some(prepared.live);
+    let result = rollout::apply_and_track(cluster, input, objects, before, true, report).await;
+    release
+        .durations
+        .push(("rollout".into(), rollout_started.elapsed().as_secs_f64()));
+    let result = match result {
+        Ok(()) => hooks::post_deploy(cluster, input, &mut release, report).await,
+        failed => failed,
+    };
+
+    let outcome = conclude::Concluding {
+        release,
+        previous,
+        prune: prepared.prune,
+        releases,
+    };
+    conclude::finish(cluster, input, outcome, result, report).await
+}
+
+/// Records the new revision as `pending`, with the objects it applies (Secret values
+/// redacted), before anything changes.
+async fn record_pending(
+    cluster: &Arc<Cluster>,
+    input: &DeployInput,
+    releases: &[Release],
+    objects: &[Value],
+) -> Result<Release, DeployError> {
+    let revision = record::next_revision(releases);
+    let release = Release {
+        app: input.app.clone(),
+        environment: input.environment.clone(),
+        namespace: input.namespace.clone(),
+        revision,
+        status: ReleaseStatus::Pending,
+        started: now(),
+        finished: None,
+        user: input.user.clone(),
+        git_commit: input.git_commit.clone(),
+        git_dirty: input.git_dirty,
+        images: input.images.clone(),
+        source_revision: input.source_revision,
+        action: input.action.clone(),
+        durations: vec![],
+        outcome: String::new(),
+        manifest: record::redact_secrets(objects),
+    };
+    write_record(cluster, &release)
+        .await
+        .during(format!("recording revision {revision}"))?;
+    Ok(release)
+}
+
+/// `work`, unless `interrupt` is cancelled first (then `None`, and `work` is dropped).
+async fn unless_interrupted<T>(
+    interrupt: &CancellationToken,
+    work: impl Future<Output = T>,
+) -> Option<T> {
+    tokio::select! {
+        biased;
+        () = interrupt.cancelled() => None,
+        result = work => Some(result),
+    }
+}
+
+/// The failure of a release whose `what` was interrupted before `until`.
+fn interrupted(what: &str, until: &str) -> Box<Diagnosis> {
+    Box::new(Diagnosis {
+        workload: what.into(),
+        reason: INTERRUPTED.into(),
+        message: format!("stopped by Ctrl-C or SIGTERM before {until}"),
+        pod: None,
+        container: None,
+        events: vec![],
+        logs: vec![],
+    })
+}
+
+async fn delete_object(cluster: &Arc<Cluster>, obj: &Value, ns: &str) -> Result<(), ClusterError> {
+    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+    let name = object_name(obj).unwrap_or("");
+    cluster
+        .delete(api_version, kind, object_namespace(obj).unwrap_or(ns), name)
+        .await
+}
+
+/// Cluster-scoped kinds never get a namespace.
+fn set_namespace_if_namespaced(obj: &mut Value, ns: &str) {
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+    if slipway_render::release::CLUSTER_SCOPED.contains(&kind) {
+        return;
+    }
+    if object_namespace(obj).is_none() {
+        obj["metadata"]["namespace"] = json!(ns);
+    }
+}
+
+async fn write_record(cluster: &Arc<Cluster>, release: &Release) -> Result<(), ClusterError> {
+    let secret = record::to_secret(release);
+    cluster
+        .apply(&secret, &release.namespace, Apply::Force)
+        .await
+        .map(|_| ())
+}
+
+fn object_label(obj: &Value) -> String {
+    format!(
+        "{}/{}",
+        obj.get("kind").and_then(Value::as_str).unwrap_or("?"),
+        object_name(obj).unwrap_or("?")
+    )
+}
+
+fn now() -> String {
+    Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(kind: &str, name: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": kind, "metadata": {"name": name}})
+    }
+
+    #[test]
+    fn namespaces_are_set_only_on_namespaced_kinds() {
+        let mut ns = obj("Namespace", "shop");
+        set_namespace_if_namespaced(&mut ns, "shop");
+        assert!(ns["metadata"].get("namespace").is_none());
+        let mut svc = obj("Service", "api");
+        set_namespace_if_namespaced(&mut svc, "shop");
+        assert_eq!(svc["metadata"]["namespace"], "shop");
+    }
+}
