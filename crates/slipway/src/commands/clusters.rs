@@ -58,7 +58,7 @@ pub async fn connect(
     Connection::connect(path, context.as_deref())
         .await
         .map(Arc::new)
-        .map_err(|e| CliError::new(exit::UNREACHABLE, e.to_string()))
+        .map_err(|e| CliError::new(exit::of_cluster(&e), e.to_string()))
 }
 
 fn expand_home(path: &Path) -> PathBuf {

@@ -591,50 +591,49 @@ fn conclude(
             }
             Err(err)
         }
-        Err(e @ DeployError::Interrupted { .. }) => {
-            Err(CliError::new(exit::INTERRUPTED, format!("in `{ns}`: {e}")))
-        }
-        Err(e @ DeployError::Refused { .. }) => {
-            let DeployError::Refused { object, .. } = &e else {
-                unreachable!("matched above")
-            };
+        Err(e) => Err(not_concluded(ns, sources, e)),
+    }
+}
+
+/// The error of a release that did not start, or stopped before its outcome; its code
+/// comes from [`exit::of_deploy`].
+fn not_concluded(ns: &str, sources: &[(String, String)], e: DeployError) -> CliError {
+    let code = exit::of_deploy(&e);
+    match e {
+        DeployError::Refused { ref object, .. } => {
             let from = sources
                 .iter()
                 .find(|(label, _)| label == object)
                 .map(|(_, source)| format!(" (from {source})"))
                 .unwrap_or_default();
-            Err(
-                CliError::new(exit::VALIDATION, format!("in `{ns}`: {e}{from}"))
-                    .hint("no hook ran and no object was applied; fix the object and deploy again"),
-            )
+            CliError::new(code, format!("in `{ns}`: {e}{from}"))
+                .hint("no hook ran and no object was applied; fix the object and deploy again")
         }
-        Err(DeployError::HookFailed { name, diagnosis }) => Err(CliError::new(
-            exit::HOOK_FAILED,
+        DeployError::HookFailed { name, diagnosis } => CliError::new(
+            code,
             format!("hook `{name}` failed in `{ns}`; no workload was changed"),
         )
-        .detail(diagnosis.render())),
-        Err(DeployError::Lock(e @ slipway_deploy::lock::LockError::Held { .. })) => {
-            Err(CliError::new(exit::LOCKED, e.to_string()).hint(
+        .detail(diagnosis.render()),
+        DeployError::Lock(e @ slipway_deploy::lock::LockError::Held { .. }) => {
+            CliError::new(code, e.to_string()).hint(
                 "wait for it with `--wait-lock 5m`; a lock whose deploy died expires by itself",
-            ))
+            )
         }
-        Err(
-            DeployError::Lock(slipway_deploy::lock::LockError::Cluster(e))
-            | DeployError::Cluster(e),
-        ) => Err(CliError::new(exit::UNREACHABLE, e.to_string())),
-        Err(e @ DeployError::Step { .. }) => {
-            let code = match &e {
-                DeployError::Step {
-                    source: slipway_deploy::cluster::ClusterError::Unreachable(_),
-                    ..
-                } => exit::UNREACHABLE,
-                _ => exit::DEPLOY_FAILED,
-            };
-            Err(CliError::new(code, format!("in `{ns}`: {e}")).hint(
-                "the cluster kept refusing after retries; running the same command again converges (a release left pending is concluded first)",
-            ))
+        DeployError::Step { ref source, .. } if exit::is_access(source) => {
+            CliError::new(code, format!("in `{ns}`: {e}")).hint(
+                "nothing of the release was applied; running it again changes nothing until the cluster is reachable and accepts these credentials with these rights",
+            )
         }
-        Err(e) => Err(CliError::internal(e.to_string())),
+        DeployError::Step { .. } => CliError::new(code, format!("in `{ns}`: {e}")).hint(
+            "the cluster kept refusing after retries; running the same command again converges (a release left pending is concluded first)",
+        ),
+        DeployError::Record(_) => CliError::new(code, format!("in `{ns}`: {e}")).hint(
+            "nothing was changed; `kubectl -n NAMESPACE get secret NAME -o yaml` shows the record; deleting a damaged record loses only its history entry",
+        ),
+        DeployError::Interrupted { .. } => CliError::new(code, format!("in `{ns}`: {e}")),
+        DeployError::Lock(_) | DeployError::Cluster(_) | DeployError::UnknownRevision(_) => {
+            CliError::new(code, e.to_string())
+        }
     }
 }
 
@@ -706,7 +705,7 @@ pub(super) fn histories(
             };
             let records = engine::history(&connection, &project.config.app, &env.name, ns)
                 .await
-                .map_err(|e| CliError::new(exit::UNREACHABLE, e.to_string()))?;
+                .map_err(|e| CliError::new(exit::of_deploy(&e), e.to_string()))?;
             out.push(TargetRecords {
                 ns: ns.clone(),
                 cluster: index,
@@ -853,7 +852,7 @@ pub fn status(args: &StatusArgs, global: &GlobalArgs, printer: &Printer) -> Resu
         for t in &all {
             let stream = slipway_deploy::status_report::changes(&t.connection, &t.ns)
                 .await
-                .map_err(|e| CliError::new(exit::UNREACHABLE, e.to_string()))?;
+                .map_err(|e| CliError::new(exit::of_cluster(&e), e.to_string()))?;
             changes.push(stream);
         }
         let mut changes = futures::stream::select_all(changes);
@@ -863,7 +862,7 @@ pub fn status(args: &StatusArgs, global: &GlobalArgs, printer: &Printer) -> Resu
             for t in &mut all {
                 t.records = engine::history(&t.connection, &project.config.app, &env.name, &t.ns)
                     .await
-                    .map_err(|e| CliError::new(exit::UNREACHABLE, e.to_string()))?;
+                    .map_err(|e| CliError::new(exit::of_deploy(&e), e.to_string()))?;
             }
             let (text, json) = status_snapshot(&project.config.app, &env.name, &all).await;
             if text != last {

@@ -407,7 +407,7 @@ pub async fn cluster_key(
     let found = cluster
         .get("v1", "Secret", ns, &name)
         .await
-        .map_err(|e| CliError::new(exit::UNREACHABLE, format!("reading `{ns}/{name}`: {e}")))?;
+        .map_err(|e| CliError::new(exit::of_cluster(&e), format!("reading `{ns}/{name}`: {e}")))?;
     match found {
         Some(secret) => match key_from_secret(&secret) {
             Some(key) => Ok(ClusterKey { key, stored: true }),
@@ -435,7 +435,7 @@ pub async fn store_cluster_key(
 ) -> Result<(), CliError> {
     let failed = |e: slipway_deploy::cluster::ClusterError| {
         CliError::new(
-            exit::UNREACHABLE,
+            exit::of_cluster(&e),
             format!(
                 "storing the key of Secret names in `{ns}/{}`: {e}",
                 slipway_render::redact::key_secret_name(app)

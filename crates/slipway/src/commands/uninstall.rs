@@ -101,20 +101,18 @@ fn summary(env: &str, ns: &str, verb: &str, done: &Uninstalled) -> String {
 }
 
 fn error(ns: &str, e: UninstallError) -> CliError {
+    let code = exit::of_uninstall(&e);
     match e {
         UninstallError::Lock(e @ slipway_deploy::lock::LockError::Held { .. }) => {
-            CliError::new(exit::LOCKED, e.to_string()).hint(
+            CliError::new(code, e.to_string()).hint(
                 "wait for it with `--wait-lock 5m`; a lock whose deploy died expires by itself",
             )
         }
-        UninstallError::Lock(slipway_deploy::lock::LockError::Cluster(e)) => {
-            CliError::new(exit::UNREACHABLE, format!("in `{ns}`: {e}"))
+        e @ UninstallError::Step { .. } => CliError::new(code, format!("in `{ns}`: {e}"))
+            .hint("running the same command again removes what is left"),
+        e @ (UninstallError::Lock(_) | UninstallError::Record(_)) => {
+            CliError::new(code, format!("in `{ns}`: {e}"))
         }
-        e @ UninstallError::Step { .. } => {
-            CliError::new(exit::UNREACHABLE, format!("in `{ns}`: {e}"))
-                .hint("running the same command again removes what is left")
-        }
-        e @ UninstallError::Record(_) => CliError::internal(format!("in `{ns}`: {e}")),
     }
 }
 
