@@ -333,7 +333,10 @@ fn a_deploy_whose_manifests_need_a_right_it_lacks_stops_at_the_plan() {
     .unwrap();
     let out = deploy(dir.path());
     let err = stderr(&out);
-    assert_eq!(code(&out), 5, "{err}");
+    // A right refused is exit code 7, as credentials refused are; and running again
+    // changes nothing until the right is granted, which the hint says.
+    assert_eq!(code(&out), 7, "{err}");
+    assert!(err.contains("running it again changes nothing"), "{err}");
     assert!(
         err.contains("planning Role/api-reader: Forbidden: user `alice` may not `get` `roles.rbac.authorization.k8s.io` in namespace `shop`"),
         "{err}"
