@@ -112,32 +112,6 @@ builder_error! {
     }
 }
 
-/// The named stages of a Dockerfile (`FROM image AS name`), in order, lowercased.
-pub fn dockerfile_stages(text: &str) -> Vec<String> {
-    // Join continuation lines first, so `FROM x \` + `AS y` counts.
-    let joined = text.replace("\\\r\n", " ").replace("\\\n", " ");
-    joined
-        .lines()
-        .filter_map(|line| {
-            let words: Vec<&str> = line.split_whitespace().collect();
-            if !words.first()?.eq_ignore_ascii_case("FROM") {
-                return None;
-            }
-            let words: Vec<&str> = words[1..]
-                .iter()
-                .copied()
-                .filter(|w| !w.starts_with("--"))
-                .collect();
-            match words.as_slice() {
-                [_, as_kw, name] if as_kw.eq_ignore_ascii_case("AS") => {
-                    Some(name.to_ascii_lowercase())
-                }
-                _ => None,
-            }
-        })
-        .collect()
-}
-
 /// Checks what can be checked before running a builder: the Dockerfile exists and has
 /// the target stage.
 ///
@@ -210,13 +184,6 @@ pub fn push_image(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stages_are_read_from_from_lines() {
-        let text = "# syntax=docker/dockerfile:1\nFROM --platform=$BUILDPLATFORM golang:1 AS Build\n\
-                    RUN go build\nfrom scratch as runtime\nFROM alpine\nFROM busybox \\\n  AS debug\n";
-        assert_eq!(dockerfile_stages(text), ["build", "runtime", "debug"]);
-    }
 
     #[test]
     fn detect_prefers_buildah_and_falls_back_to_native() {

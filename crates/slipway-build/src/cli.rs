@@ -23,8 +23,9 @@ use std::process::{Command, Stdio};
 
 use base64::Engine;
 
-use crate::buildah::{DockerfileBuild, dockerfile_stages};
+use crate::buildah::DockerfileBuild;
 use crate::credentials::Credentials;
+use crate::dockerfile::named_stages;
 use crate::interrupt::{self, PrivateDir, SpawnError};
 use crate::registry::uses_http;
 
@@ -151,7 +152,7 @@ pub(crate) fn check_dockerfile<E: BuilderError>(build: &DockerfileBuild) -> Resu
     let text = std::fs::read_to_string(&build.dockerfile)
         .map_err(|_| E::missing_dockerfile(build.dockerfile.clone()))?;
     if let Some(target) = &build.target {
-        let stages = dockerfile_stages(&text);
+        let stages = named_stages(&text);
         if !stages.contains(&target.to_ascii_lowercase()) {
             return Err(E::missing_target(
                 target.clone(),

@@ -10,10 +10,11 @@
 //!   image from a registry, without any daemon.
 //! - [`registry`] pushes and pulls over the OCI distribution API; [`credentials`] finds
 //!   the credentials for a registry without ever taking a secret from the command line.
-//! - [`buildah`] builds Dockerfiles with buildah and pushes them, after checking the
-//!   Dockerfile and target stage; [`buildah::BuilderKind`] picks a builder. [`podman`]
-//!   and [`docker`] (`docker buildx`) build the same Dockerfile builds with the same
-//!   contract.
+//! - [`builder::DockerfileBuilder`] is what every Dockerfile builder does: [`buildah`]
+//!   builds Dockerfiles with buildah and pushes them, after checking the Dockerfile and
+//!   target stage ([`dockerfile`] reads its stages, for `slipway init` too);
+//!   [`buildah::BuilderKind`] picks a builder. [`podman`] and [`docker`]
+//!   (`docker buildx`) implement the same trait.
 //!
 //! - [`interrupt`] stops a build on SIGINT or SIGTERM: builders are stopped, and what
 //!   they and the build left (exports, temporary files, buildah and podman containers) is removed.
@@ -25,9 +26,11 @@
 //! orchestration maps the configuration onto the plain input types defined here.
 
 pub mod buildah;
+pub mod builder;
 mod cli;
 pub mod credentials;
 pub mod docker;
+pub mod dockerfile;
 pub mod dockerignore;
 pub mod git;
 pub mod inputs;

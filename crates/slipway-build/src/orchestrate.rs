@@ -53,6 +53,7 @@ use slipway_config::tag::{TagContext, validate_tag};
 use slipway_config::{Builder, Config, DirtyPolicy, Image, ImageBuild};
 
 use crate::buildah::{self, BuildahOptions, BuilderKind, DockerfileBuild};
+use crate::builder::{BuildFailure, DockerfileBuilder};
 use crate::credentials::{Credentials, DockerConfig};
 use crate::docker::{self, DockerOptions};
 use crate::git::{Export, GitError, Repository};
@@ -60,7 +61,7 @@ use crate::inputs::{BuildInputs, digest_with_recipe};
 use crate::interrupt;
 use crate::native::{self, Base, BaseImage, NativeSpec, media_type};
 use crate::platform::Platform;
-use crate::podman::{self, PodmanOptions};
+use crate::podman::PodmanOptions;
 use crate::registry::{ClientOptions, RegistryClient, RegistryError};
 
 /// slipway's directory next to `slipway.yaml`.
@@ -133,6 +134,28 @@ pub struct BuildOptions {
 }
 
 impl BuildOptions {
+    /// The builder of `kind` (buildah for [`BuilderKind::Native`], which builds no
+    /// Dockerfile itself), reaching the registries `insecure` over plain HTTP.
+    pub fn dockerfile_builder(
+        &self,
+        kind: BuilderKind,
+        insecure: impl IntoIterator<Item = String>,
+    ) -> Box<dyn DockerfileBuilder> {
+        match kind {
+            BuilderKind::Podman => {
+                let mut options = self.podman.clone();
+                options.insecure_hosts.extend(insecure);
+                Box::new(options)
+            }
+            BuilderKind::Docker => Box::new(self.docker.clone()),
+            BuilderKind::Buildah | BuilderKind::Native => {
+                let mut options = self.buildah.clone();
+                options.insecure_hosts.extend(insecure);
+                Box::new(options)
+            }
+        }
+    }
+
     /// Every image, pushed, `dirty: warn`, built at `now`, as many at a time as cores.
     pub fn new(now: i64) -> BuildOptions {
         BuildOptions {
@@ -978,18 +1001,11 @@ fn dockerfile_builder(image: &Image, options: &BuildOptions) -> Result<BuilderKi
         },
     };
     match kind {
-        BuilderKind::Buildah if !found("buildah") => Err(missing(
-            "buildah",
-            "install buildah (Debian, Ubuntu: `apt-get install buildah`) or choose another builder",
-        )),
-        BuilderKind::Podman if !found("podman") => Err(missing(
-            "podman",
-            "install podman (Debian, Ubuntu: `apt-get install podman`) or choose another builder",
-        )),
-        BuilderKind::Docker if !found("docker") => Err(missing(
-            "docker",
-            "install Docker, or choose another builder (`builder: buildah` or `builder: podman`)",
-        )),
+        BuilderKind::Buildah | BuilderKind::Podman | BuilderKind::Docker
+            if !found(kind.program()) =>
+        {
+            Err(missing(kind.program(), kind.install_hint()))
+        }
         BuilderKind::Docker => match docker::check_engine(&options.docker) {
             Ok(()) => Ok(BuilderKind::Docker),
             Err(docker::DockerError::Interrupted) => Err(interrupted_image(name)),
@@ -1749,59 +1765,18 @@ fn run_dockerfile_builder(
     push: bool,
     sink: &mut dyn FnMut(&str),
 ) -> Result<Option<String>, Option<String>> {
-    let insecure = context.registries.insecure.iter().cloned();
-    match builder {
-        BuilderKind::Podman => {
-            let mut options = context.options.podman.clone();
-            options.insecure_hosts.extend(insecure);
-            let failed = |e: podman::PodmanError| match e {
-                podman::PodmanError::Interrupted => None,
-                e => Some(e.to_string()),
-            };
-            if push {
-                podman::build_and_push(build, &options, credentials, sink)
-                    .map(Some)
-                    .map_err(failed)
-            } else {
-                podman::build_image(build, &options, credentials, sink)
-                    .map(|()| None)
-                    .map_err(failed)
-            }
-        }
-        BuilderKind::Docker => {
-            let options = &context.options.docker;
-            let failed = |e: docker::DockerError| match e {
-                docker::DockerError::Interrupted => None,
-                e => Some(e.to_string()),
-            };
-            if push {
-                docker::build_and_push(build, options, credentials, sink)
-                    .map(Some)
-                    .map_err(failed)
-            } else {
-                docker::build_image(build, options, credentials, sink)
-                    .map(|()| None)
-                    .map_err(failed)
-            }
-        }
-        BuilderKind::Buildah | BuilderKind::Native => {
-            let mut options = context.options.buildah.clone();
-            options.insecure_hosts.extend(insecure);
-            let failed = |e: buildah::BuildahError| match e {
-                buildah::BuildahError::Interrupted => None,
-                e => Some(e.to_string()),
-            };
-            if push {
-                buildah::build_and_push(build, &options, credentials, sink)
-                    .map(Some)
-                    .map_err(failed)
-            } else {
-                buildah::build_image(build, &options, credentials, sink)
-                    .map(|()| None)
-                    .map_err(failed)
-            }
-        }
-    }
+    let builder = context
+        .options
+        .dockerfile_builder(builder, context.registries.insecure.iter().cloned());
+    let built = if push {
+        builder.build_and_push(build, credentials, sink).map(Some)
+    } else {
+        builder.build(build, credentials, sink).map(|()| None)
+    };
+    built.map_err(|failure| match failure {
+        BuildFailure::Interrupted => None,
+        BuildFailure::Failed(message) => Some(message),
+    })
 }
 
 // ---------------------------------------------------------------------------------------

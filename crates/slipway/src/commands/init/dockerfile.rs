@@ -1,24 +1,16 @@
-//! Dockerfiles: their stages, the images they propose and the `ARG`s a build can see.
+//! Dockerfiles: the images they propose. Stages and `ARG`s are read by
+//! [`slipway_build::dockerfile`], which the build uses too.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use super::{BuildArg, ImageGuess, dns_label, slash_path};
+pub(super) use slipway_build::dockerfile::build_args;
+use slipway_build::dockerfile::{Stage, stages};
+
+use super::{ImageGuess, dns_label, slash_path};
 
 /// Unreferenced stages that are steps of a build, not images to ship.
 pub(super) const NON_IMAGE_STAGES: &[&str] = &["test", "tests", "lint", "check", "ci", "debug"];
-
-/// `ARG`s that BuildKit sets by itself.
-pub(super) const PREDEFINED_ARGS: &[&str] = &[
-    "TARGETPLATFORM",
-    "TARGETOS",
-    "TARGETARCH",
-    "TARGETVARIANT",
-    "BUILDPLATFORM",
-    "BUILDOS",
-    "BUILDARCH",
-    "BUILDVARIANT",
-];
 
 /// Folder names that say where sources are, not which service they belong to: an image
 /// whose Dockerfile is in `src/cartservice/src/` is `cartservice`.
@@ -95,170 +87,6 @@ pub(super) fn is_dockerfile_name(name: &str) -> bool {
         || name.starts_with("Dockerfile.")
         || name.ends_with(".Dockerfile")
         || name.ends_with(".dockerfile")
-}
-
-/// One stage of a Dockerfile.
-#[derive(Debug, PartialEq)]
-pub(super) struct Stage {
-    name: Option<String>,
-    /// Stages this one builds on or copies from.
-    uses: Vec<String>,
-    /// Its `ARG` instructions.
-    args: Vec<BuildArg>,
-}
-
-/// Reads the `FROM … AS name` stages of a Dockerfile and what each refers to
-/// (`FROM <stage>`, `COPY --from=<stage>`, `RUN --mount=…,from=<stage>`).
-pub(super) fn stages(text: &str) -> Vec<Stage> {
-    let mut stages: Vec<Stage> = Vec::new();
-    for line in logical_lines(text) {
-        let mut words = line.split_whitespace();
-        let Some(instruction) = words.next() else {
-            continue;
-        };
-        let words: Vec<&str> = words.collect();
-        if instruction.eq_ignore_ascii_case("FROM") {
-            let args: Vec<&str> = words
-                .iter()
-                .copied()
-                .filter(|w| !w.starts_with("--"))
-                .collect();
-            let base = args.first().map(|b| b.to_ascii_lowercase());
-            let name = match args.as_slice() {
-                [_, as_kw, name, ..] if as_kw.eq_ignore_ascii_case("AS") => {
-                    Some(name.to_ascii_lowercase())
-                }
-                _ => None,
-            };
-            stages.push(Stage {
-                name,
-                uses: base.into_iter().collect(),
-                args: Vec::new(),
-            });
-        } else if let Some(stage) = stages.last_mut() {
-            if instruction.eq_ignore_ascii_case("ARG") {
-                stage.args.extend(words.iter().map(|w| parse_arg(w)));
-                continue;
-            }
-            for word in &words {
-                for part in word.split(',') {
-                    if let Some(from) = part
-                        .strip_prefix("--from=")
-                        .or_else(|| part.strip_prefix("from="))
-                    {
-                        stage.uses.push(from.to_ascii_lowercase());
-                    }
-                }
-            }
-        }
-    }
-    stages
-}
-
-/// Build arguments every stage may use in `FROM`: the `ARG`s before the first `FROM`.
-pub(super) fn global_args(text: &str) -> Vec<BuildArg> {
-    let mut args = Vec::new();
-    for line in logical_lines(text) {
-        let mut words = line.split_whitespace();
-        match words.next() {
-            Some(i) if i.eq_ignore_ascii_case("FROM") => break,
-            Some(i) if i.eq_ignore_ascii_case("ARG") => args.extend(words.map(parse_arg)),
-            _ => {}
-        }
-    }
-    args
-}
-
-/// `NAME` or `NAME=default` (quotes around the default removed). A quoted default
-/// with spaces is not split correctly; such defaults are rare in `ARG`s.
-pub(super) fn parse_arg(word: &str) -> BuildArg {
-    match word.split_once('=') {
-        Some((name, default)) => BuildArg {
-            name: name.to_string(),
-            default: Some(default.trim_matches(['"', '\'']).to_string()),
-        },
-        None => BuildArg {
-            name: word.to_string(),
-            default: None,
-        },
-    }
-}
-
-/// The `ARG`s that building `target` (the last stage when `None`) can use: those
-/// before the first `FROM`, then those of the target stage and of every stage it
-/// builds on or copies from, in file order. The platform `ARG`s BuildKit predefines
-/// are left out, and a name declared twice is listed once (with the first default).
-pub(super) fn build_args(text: &str, target: Option<&str>) -> Vec<BuildArg> {
-    let stages = stages(text);
-    let visible = visible_stages(&stages, target);
-    let mut out: Vec<BuildArg> = Vec::new();
-    let declared = global_args(text).into_iter().chain(
-        stages
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| visible.contains(i))
-            .flat_map(|(_, stage)| stage.args),
-    );
-    for arg in declared {
-        if PREDEFINED_ARGS.contains(&arg.name.as_str()) {
-            continue;
-        }
-        match out.iter_mut().find(|a| a.name == arg.name) {
-            Some(seen) if seen.default.is_none() => seen.default = arg.default,
-            Some(_) => {}
-            None => out.push(arg),
-        }
-    }
-    out
-}
-
-/// The indices of `target` and of every stage it depends on.
-pub(super) fn visible_stages(stages: &[Stage], target: Option<&str>) -> BTreeSet<usize> {
-    let start = match target {
-        Some(t) => stages
-            .iter()
-            .position(|s| s.name.as_deref() == Some(&*t.to_ascii_lowercase())),
-        None => stages.len().checked_sub(1),
-    };
-    let mut seen = BTreeSet::new();
-    let mut todo: Vec<usize> = start.into_iter().collect();
-    while let Some(i) = todo.pop() {
-        if !seen.insert(i) {
-            continue;
-        }
-        for used in &stages[i].uses {
-            // A stage is named, or referred to by its index (`COPY --from=0`).
-            let found = stages[..i]
-                .iter()
-                .position(|s| s.name.as_deref() == Some(used.as_str()))
-                .or_else(|| used.parse::<usize>().ok().filter(|n| *n < i));
-            todo.extend(found);
-        }
-    }
-    seen
-}
-
-/// Joins `\` continuations and drops comments and blank lines.
-pub(super) fn logical_lines(text: &str) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut current = String::new();
-    for raw in text.lines() {
-        let trimmed = raw.trim();
-        if current.is_empty() && (trimmed.is_empty() || trimmed.starts_with('#')) {
-            continue;
-        }
-        if let Some(body) = trimmed.strip_suffix('\\') {
-            current.push_str(body);
-            current.push(' ');
-        } else {
-            current.push_str(trimmed);
-            lines.push(std::mem::take(&mut current));
-        }
-    }
-    if !current.is_empty() {
-        lines.push(current);
-    }
-    lines
 }
 
 pub(super) fn guess_images(app: &str, rel: &Path, text: &str) -> Vec<ImageGuess> {
@@ -362,25 +190,6 @@ pub(super) fn dedupe_names(images: &mut [ImageGuess]) {
 mod tests {
     use super::*;
 
-    fn stage_names(text: &str) -> Vec<Option<String>> {
-        stages(text).into_iter().map(|s| s.name).collect()
-    }
-
-    #[test]
-    fn stages_are_read_with_continuations_comments_and_platform_flags() {
-        let text = "# syntax=docker/dockerfile:1\n\
-                    FROM --platform=$BUILDPLATFORM golang:1.24 AS build\n\
-                    RUN go build \\\n  ./...\n\
-                    from alpine as API\n\
-                    COPY --from=build /out/api /api\n\
-                    FROM alpine\n";
-        assert_eq!(
-            stage_names(text),
-            vec![Some("build".into()), Some("api".into()), None]
-        );
-        assert_eq!(stages(text)[1].uses, vec!["alpine", "build"]);
-    }
-
     #[test]
     fn multi_target_dockerfile_proposes_one_image_per_leaf_stage() {
         let text = "FROM golang AS build\nRUN make\n\
@@ -477,42 +286,5 @@ mod tests {
         dedupe_names(&mut images);
         assert_eq!(images[0].name, "api");
         assert_eq!(images[1].name, "b-api");
-    }
-
-    #[test]
-    fn build_args_are_those_the_target_can_see() {
-        let text = "ARG BASE=node:22\nARG BUILDPLATFORM\n\
-                    FROM $BASE AS deps\nARG NPM_TOKEN\nARG TARGETARCH\n\
-                    FROM $BASE AS builder\nARG NEXT_PUBLIC_API_URL\nARG NODE_ENV=\"production\" \\\n    CI=1\n\
-                    COPY --from=deps /n /n\n\
-                    FROM builder AS runner\nARG BASE\n\
-                    FROM alpine AS tools\nARG TOOLS_ONLY\n";
-        let names = |target| -> Vec<(String, Option<String>)> {
-            build_args(text, target)
-                .into_iter()
-                .map(|a| (a.name, a.default))
-                .collect()
-        };
-        let some = |s: &str| Some(s.to_string());
-        assert_eq!(
-            names(Some("runner")),
-            [
-                ("BASE".to_string(), some("node:22")),
-                ("NPM_TOKEN".to_string(), None),
-                ("NEXT_PUBLIC_API_URL".to_string(), None),
-                ("NODE_ENV".to_string(), some("production")),
-                ("CI".to_string(), some("1")),
-            ]
-        );
-        assert_eq!(
-            names(None),
-            [
-                ("BASE".to_string(), some("node:22")),
-                ("TOOLS_ONLY".to_string(), None)
-            ]
-        );
-        // `COPY --from=0` refers to a stage by its index.
-        let indexed = "FROM a\nARG FIRST\nFROM b\nCOPY --from=0 /x /x\n";
-        assert_eq!(build_args(indexed, None)[0].name, "FIRST");
     }
 }

@@ -39,6 +39,7 @@ use manifests::{
     read_manifests,
 };
 use skaffold::{Artifact, ArtifactBuild};
+pub use slipway_build::dockerfile::BuildArg;
 pub use template::template;
 
 /// Folders that never hold a service's sources or manifests worth proposing.
@@ -233,13 +234,6 @@ pub struct ManifestImage {
     pub run: bool,
     /// The file it is in, relative to the repository.
     pub file: String,
-}
-
-/// A Dockerfile `ARG`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BuildArg {
-    pub name: String,
-    pub default: Option<String>,
 }
 
 impl Findings {
