@@ -107,3 +107,28 @@ impl fmt::Display for Diagnostics {
 }
 
 impl std::error::Error for Diagnostics {}
+
+/// The candidate closest to `word`, if it is close enough to be a likely typo. The one
+/// did-you-mean of slipway: configuration keys, placeholders, and the names given on the
+/// command line all go through it.
+pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    // Close candidates are those Jaro-Winkler finds similar or that share a 3-character
+    // prefix; among them the fewest edits wins, then the higher similarity.
+    let mut best: Option<(usize, f64, &str)> = None;
+    for c in candidates {
+        let score = strsim::jaro_winkler(word, c);
+        let common_prefix = word
+            .chars()
+            .zip(c.chars())
+            .take_while(|(a, b)| a == b)
+            .count();
+        if score < 0.8 && common_prefix < 3 {
+            continue;
+        }
+        let edits = strsim::levenshtein(word, c);
+        if best.is_none_or(|(e, s, _)| edits < e || (edits == e && score > s)) {
+            best = Some((edits, score, c));
+        }
+    }
+    best.map(|(_, _, c)| c)
+}

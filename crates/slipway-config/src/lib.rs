@@ -22,8 +22,7 @@ pub mod model;
 pub mod tag;
 pub mod yaml;
 
-pub use diagnostic::{Diagnostic, Diagnostics};
-pub use load::suggest;
+pub use diagnostic::{Diagnostic, Diagnostics, suggest};
 pub use model::*;
 
 /// The file name looked for in the current directory.

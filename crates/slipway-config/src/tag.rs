@@ -311,7 +311,7 @@ impl TagTemplate {
                     let placeholder = Placeholder::from_name(name.trim()).ok_or_else(|| {
                         TagError::UnknownPlaceholder {
                             name: name.into(),
-                            suggestion: crate::load::suggest(
+                            suggestion: crate::diagnostic::suggest(
                                 name,
                                 Placeholder::ALL.iter().map(|p| p.name()),
                             )
