@@ -26,73 +26,11 @@
 //! `RUN` step, not during other steps (`COPY`, `ADD`, the commit), so the containers that
 //! appeared in buildah's storage while an interrupted `bud` ran are removed afterwards.
 
-use std::collections::BTreeMap;
-use std::ffi::OsStr;
 use std::path::PathBuf;
 
+use crate::builder::{BuildFailure, DockerfileBuild, DockerfileBuilder, failure};
 use crate::cli::{self, Bud, builder_error};
 use crate::credentials::Credentials;
-use crate::platform::Platform;
-
-/// Which program builds images.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BuilderKind {
-    /// `buildah` (daemonless, rootless-friendly).
-    Buildah,
-    /// `docker buildx`.
-    Docker,
-    /// `podman`.
-    Podman,
-    /// slipway's own builder (no Dockerfile, files only).
-    Native,
-}
-
-impl BuilderKind {
-    /// The first of `buildah`, `podman`, `docker` found on `PATH`, else
-    /// [`BuilderKind::Native`]: the order in which `builder: auto` picks a Dockerfile
-    /// builder.
-    pub fn detect() -> BuilderKind {
-        Self::detect_in(std::env::var_os("PATH").as_deref())
-    }
-
-    /// [`BuilderKind::detect`] with an explicit search path.
-    pub fn detect_in(search_path: Option<&OsStr>) -> BuilderKind {
-        let found = |program: &str| {
-            search_path.is_some_and(|path| {
-                std::env::split_paths(path).any(|dir| dir.join(program).is_file())
-            })
-        };
-        [
-            ("buildah", BuilderKind::Buildah),
-            ("podman", BuilderKind::Podman),
-            ("docker", BuilderKind::Docker),
-        ]
-        .into_iter()
-        .find(|(program, _)| found(program))
-        .map_or(BuilderKind::Native, |(_, kind)| kind)
-    }
-}
-
-/// A Dockerfile build and where its image goes.
-#[derive(Debug, Clone)]
-pub struct DockerfileBuild {
-    /// The build context.
-    pub context: PathBuf,
-    /// The Dockerfile.
-    pub dockerfile: PathBuf,
-    /// `--target` stage.
-    pub target: Option<String>,
-    /// `--platform`.
-    pub platform: Platform,
-    /// `--build-arg`s.
-    pub build_args: BTreeMap<String, String>,
-    /// `--label`s.
-    pub labels: BTreeMap<String, String>,
-    /// Full image reference, `registry/repo:tag`.
-    pub image: String,
-    /// `--no-cache`.
-    pub no_cache: bool,
-}
 
 /// How buildah is run.
 #[derive(Debug, Clone, Default)]
@@ -181,28 +119,29 @@ pub fn push_image(
     buildah(options).push_image(build, credentials, sink)
 }
 
+impl DockerfileBuilder for BuildahOptions {
+    fn build(
+        &self,
+        build: &DockerfileBuild,
+        credentials: Option<&Credentials>,
+        sink: &mut dyn FnMut(&str),
+    ) -> Result<(), BuildFailure> {
+        build_image(build, self, credentials, sink).map_err(failure!(BuildahError::Interrupted))
+    }
+
+    fn build_and_push(
+        &self,
+        build: &DockerfileBuild,
+        credentials: Option<&Credentials>,
+        sink: &mut dyn FnMut(&str),
+    ) -> Result<String, BuildFailure> {
+        build_and_push(build, self, credentials, sink).map_err(failure!(BuildahError::Interrupted))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn detect_prefers_buildah_and_falls_back_to_native() {
-        let dir = tempfile::tempdir().unwrap();
-        assert_eq!(
-            BuilderKind::detect_in(Some(dir.path().as_os_str())),
-            BuilderKind::Native
-        );
-        std::fs::write(dir.path().join("docker"), "").unwrap();
-        assert_eq!(
-            BuilderKind::detect_in(Some(dir.path().as_os_str())),
-            BuilderKind::Docker
-        );
-        std::fs::write(dir.path().join("buildah"), "").unwrap();
-        assert_eq!(
-            BuilderKind::detect_in(Some(dir.path().as_os_str())),
-            BuilderKind::Buildah
-        );
-    }
 
     #[test]
     fn bud_command_line_is_podman_s_with_bud() {

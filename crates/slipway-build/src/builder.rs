@@ -1,12 +1,15 @@
 //! The Dockerfile builders — buildah, podman and `docker buildx` — behind one trait, so
 //! that the build of a project chooses a builder once ([`BuilderKind`]) and then treats
 //! them alike. Each builder's module keeps what only it needs (buildah's and podman's
-//! private storage and authfile, docker's engine check and private configuration).
+//! private storage and authfile, docker's engine check and private configuration) and
+//! implements [`DockerfileBuilder`] for its options.
 
-use crate::buildah::{self, BuildahOptions, BuilderKind, DockerfileBuild};
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::path::PathBuf;
+
 use crate::credentials::Credentials;
-use crate::docker::{self, DockerOptions};
-use crate::podman::{self, PodmanOptions};
+use crate::platform::Platform;
 
 /// Why a Dockerfile build did not produce an image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,71 +55,66 @@ macro_rules! failure {
         }
     };
 }
+pub(crate) use failure;
 
-impl DockerfileBuilder for BuildahOptions {
-    fn build(
-        &self,
-        build: &DockerfileBuild,
-        credentials: Option<&Credentials>,
-        sink: &mut dyn FnMut(&str),
-    ) -> Result<(), BuildFailure> {
-        buildah::build_image(build, self, credentials, sink)
-            .map_err(failure!(buildah::BuildahError::Interrupted))
+/// Which program builds images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuilderKind {
+    /// `buildah` (daemonless, rootless-friendly).
+    Buildah,
+    /// `docker buildx`.
+    Docker,
+    /// `podman`.
+    Podman,
+    /// slipway's own builder (no Dockerfile, files only).
+    Native,
+}
+
+impl BuilderKind {
+    /// The first of `buildah`, `podman`, `docker` found on `PATH`, else
+    /// [`BuilderKind::Native`]: the order in which `builder: auto` picks a Dockerfile
+    /// builder.
+    pub fn detect() -> BuilderKind {
+        Self::detect_in(std::env::var_os("PATH").as_deref())
     }
 
-    fn build_and_push(
-        &self,
-        build: &DockerfileBuild,
-        credentials: Option<&Credentials>,
-        sink: &mut dyn FnMut(&str),
-    ) -> Result<String, BuildFailure> {
-        buildah::build_and_push(build, self, credentials, sink)
-            .map_err(failure!(buildah::BuildahError::Interrupted))
+    /// [`BuilderKind::detect`] with an explicit search path.
+    pub fn detect_in(search_path: Option<&OsStr>) -> BuilderKind {
+        let found = |program: &str| {
+            search_path.is_some_and(|path| {
+                std::env::split_paths(path).any(|dir| dir.join(program).is_file())
+            })
+        };
+        [
+            ("buildah", BuilderKind::Buildah),
+            ("podman", BuilderKind::Podman),
+            ("docker", BuilderKind::Docker),
+        ]
+        .into_iter()
+        .find(|(program, _)| found(program))
+        .map_or(BuilderKind::Native, |(_, kind)| kind)
     }
 }
 
-impl DockerfileBuilder for PodmanOptions {
-    fn build(
-        &self,
-        build: &DockerfileBuild,
-        credentials: Option<&Credentials>,
-        sink: &mut dyn FnMut(&str),
-    ) -> Result<(), BuildFailure> {
-        podman::build_image(build, self, credentials, sink)
-            .map_err(failure!(podman::PodmanError::Interrupted))
-    }
-
-    fn build_and_push(
-        &self,
-        build: &DockerfileBuild,
-        credentials: Option<&Credentials>,
-        sink: &mut dyn FnMut(&str),
-    ) -> Result<String, BuildFailure> {
-        podman::build_and_push(build, self, credentials, sink)
-            .map_err(failure!(podman::PodmanError::Interrupted))
-    }
-}
-
-impl DockerfileBuilder for DockerOptions {
-    fn build(
-        &self,
-        build: &DockerfileBuild,
-        credentials: Option<&Credentials>,
-        sink: &mut dyn FnMut(&str),
-    ) -> Result<(), BuildFailure> {
-        docker::build_image(build, self, credentials, sink)
-            .map_err(failure!(docker::DockerError::Interrupted))
-    }
-
-    fn build_and_push(
-        &self,
-        build: &DockerfileBuild,
-        credentials: Option<&Credentials>,
-        sink: &mut dyn FnMut(&str),
-    ) -> Result<String, BuildFailure> {
-        docker::build_and_push(build, self, credentials, sink)
-            .map_err(failure!(docker::DockerError::Interrupted))
-    }
+/// A Dockerfile build and where its image goes.
+#[derive(Debug, Clone)]
+pub struct DockerfileBuild {
+    /// The build context.
+    pub context: PathBuf,
+    /// The Dockerfile.
+    pub dockerfile: PathBuf,
+    /// `--target` stage.
+    pub target: Option<String>,
+    /// `--platform`.
+    pub platform: Platform,
+    /// `--build-arg`s.
+    pub build_args: BTreeMap<String, String>,
+    /// `--label`s.
+    pub labels: BTreeMap<String, String>,
+    /// Full image reference, `registry/repo:tag`.
+    pub image: String,
+    /// `--no-cache`.
+    pub no_cache: bool,
 }
 
 impl BuilderKind {
@@ -148,7 +146,28 @@ impl BuilderKind {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::Platform;
+    use crate::buildah::BuildahOptions;
+    use crate::docker::DockerOptions;
+    use crate::podman::PodmanOptions;
+
+    #[test]
+    fn detect_prefers_buildah_and_falls_back_to_native() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            BuilderKind::detect_in(Some(dir.path().as_os_str())),
+            BuilderKind::Native
+        );
+        std::fs::write(dir.path().join("docker"), "").unwrap();
+        assert_eq!(
+            BuilderKind::detect_in(Some(dir.path().as_os_str())),
+            BuilderKind::Docker
+        );
+        std::fs::write(dir.path().join("buildah"), "").unwrap();
+        assert_eq!(
+            BuilderKind::detect_in(Some(dir.path().as_os_str())),
+            BuilderKind::Buildah
+        );
+    }
 
     #[test]
     fn every_builder_refuses_a_missing_dockerfile_through_the_trait() {

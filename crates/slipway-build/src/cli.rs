@@ -23,7 +23,7 @@ use std::process::{Command, Stdio};
 
 use base64::Engine;
 
-use crate::buildah::DockerfileBuild;
+use crate::builder::DockerfileBuild;
 use crate::credentials::Credentials;
 use crate::dockerfile::named_stages;
 use crate::interrupt::{self, PrivateDir, SpawnError};

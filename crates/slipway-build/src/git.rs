@@ -406,6 +406,7 @@ pub struct Export {
 
 impl Export {
     fn create(commit: CommitId) -> Result<Export, GitError> {
+        crate::interrupt::on_leftovers(remove_exports);
         let parent = parent_dir()?;
         let mut live = lock_live();
         if live.cancelled || crate::interrupt::requested() {
@@ -475,6 +476,11 @@ fn unpack(stream: impl Read, dir: &Path) -> Result<(), GitError> {
         entry.unpack_in(dir).map_err(io)?;
     }
     Ok(())
+}
+
+/// [`cleanup_all_exports`] as a cleanup of [`crate::interrupt::remove_leftovers`].
+fn remove_exports() {
+    cleanup_all_exports();
 }
 
 /// Removes every live export directory of this process and the process's parent

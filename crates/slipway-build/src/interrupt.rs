@@ -99,13 +99,30 @@ pub fn wait_until_idle(timeout: Duration) -> bool {
     true
 }
 
-/// Removes the private temporary directories still alive and every git export: for a
-/// handler about to exit while a build is still running.
+/// What else [`remove_leftovers`] removes: each part that leaves files of its own (git's
+/// exports) registers its cleanup here, so that this module depends on none of them.
+static CLEANUPS: Mutex<Vec<fn()>> = Mutex::new(Vec::new());
+
+/// Registers `cleanup` to run in [`remove_leftovers`] (once, however often it is
+/// registered).
+pub fn on_leftovers(cleanup: fn()) {
+    let mut cleanups = lock(&CLEANUPS);
+    if !cleanups.iter().any(|c| std::ptr::fn_addr_eq(*c, cleanup)) {
+        cleanups.push(cleanup);
+    }
+}
+
+/// Removes the private temporary directories still alive and runs every registered
+/// cleanup (every git export): for a handler about to exit while a build is still
+/// running.
 pub fn remove_leftovers() {
     for dir in lock(&DIRS).iter() {
         let _ = std::fs::remove_dir_all(dir);
     }
-    crate::git::cleanup_all_exports();
+    let cleanups = lock(&CLEANUPS).clone();
+    for cleanup in cleanups {
+        cleanup();
+    }
 }
 
 /// A running build, counted while the guard lives (see [`wait_until_idle`]).

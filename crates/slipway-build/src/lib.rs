@@ -13,7 +13,7 @@
 //! - [`builder::DockerfileBuilder`] is what every Dockerfile builder does: [`buildah`]
 //!   builds Dockerfiles with buildah and pushes them, after checking the Dockerfile and
 //!   target stage ([`dockerfile`] reads its stages, for `slipway init` too);
-//!   [`buildah::BuilderKind`] picks a builder. [`podman`] and [`docker`]
+//!   [`builder::BuilderKind`] picks a builder. [`podman`] and [`docker`]
 //!   (`docker buildx`) implement the same trait.
 //!
 //! - [`interrupt`] stops a build on SIGINT or SIGTERM: builders are stopped, and what

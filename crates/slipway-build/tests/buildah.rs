@@ -6,9 +6,8 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-use slipway_build::buildah::{
-    BuildahError, BuildahOptions, DockerfileBuild, build_and_push, check_dockerfile,
-};
+use slipway_build::buildah::{BuildahError, BuildahOptions, build_and_push, check_dockerfile};
+use slipway_build::builder::DockerfileBuild;
 use slipway_build::credentials::Credentials;
 use slipway_build::git::Repository;
 use slipway_build::platform::Platform;

@@ -7,7 +7,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use slipway_build::buildah::DockerfileBuild;
+use slipway_build::builder::DockerfileBuild;
 use slipway_build::credentials::Credentials;
 use slipway_build::docker::{self, DockerError, DockerOptions};
 use slipway_build::orchestrate::{self, BuildOptions, FailureKind};

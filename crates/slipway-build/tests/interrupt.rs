@@ -8,7 +8,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use slipway_build::buildah::{BuildahError, BuildahOptions, DockerfileBuild, build_image};
+use slipway_build::buildah::{BuildahError, BuildahOptions, build_image};
+use slipway_build::builder::DockerfileBuild;
 use slipway_build::git::{GitError, Repository};
 use slipway_build::interrupt;
 use slipway_build::platform::Platform;

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-use slipway_build::buildah::DockerfileBuild;
+use slipway_build::builder::DockerfileBuild;
 use slipway_build::credentials::Credentials;
 use slipway_build::orchestrate::{self, BuildOptions};
 use slipway_build::platform::Platform;
