@@ -14,9 +14,12 @@ use common::sandbox::{
 use common::{SERIAL, text};
 
 impl Project {
-    /// With a rollout timeout of two minutes and `extra_policy` under `dev:`.
+    /// With a rollout timeout of two minutes, no settle window (no test here is about it)
+    /// and `extra_policy` under `dev:`.
     fn with_timeout(extra_policy: &str) -> Project {
-        Project::new(&format!("\x20   timeout: 2m\n{extra_policy}"))
+        Project::new(&format!(
+            "\x20   timeout: 2m\n\x20   settle: 0s\n{extra_policy}"
+        ))
     }
 
     fn deploy(&self, n: u32) -> (i32, String, String) {

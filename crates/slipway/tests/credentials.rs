@@ -83,7 +83,7 @@ fn project(dir: &Path, kubeconfig: &str, context: &str) {
     sandbox::write_project(
         dir,
         &format!(
-            "  uat:\n    context: {context}\n    kubeconfig: {kubeconfig}\n    namespace: shop\n    timeout: 2m\n"
+            "  uat:\n    context: {context}\n    kubeconfig: {kubeconfig}\n    namespace: shop\n    timeout: 2m\n    settle: 0s\n"
         ),
         "ready",
     );

@@ -92,7 +92,7 @@ fn first_release(p: &Project) {
 #[test]
 fn concurrent_deploys_one_proceeds_the_other_stops_or_waits() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let p = Project::new("\x20   timeout: 2m\n");
+    let p = Project::new("\x20   timeout: 2m\n\x20   settle: 0s\n");
     first_release(&p);
     // Each rollout takes eight seconds: long enough for the two deploys to overlap.
     p.set_behavior("slow-start=8s");
@@ -184,7 +184,7 @@ fn concurrent_deploys_one_proceeds_the_other_stops_or_waits() {
 #[test]
 fn deploy_killed_mid_rollout_leaves_a_lease_the_next_deploy_takes_over_at_once() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let p = Project::new("\x20   timeout: 2m\n");
+    let p = Project::new("\x20   timeout: 2m\n\x20   settle: 0s\n");
     first_release(&p);
 
     // A rollout that takes a minute, killed with SIGKILL once its Deployment is applied.
@@ -242,8 +242,8 @@ fn deploy_killed_mid_rollout_leaves_a_lease_the_next_deploy_takes_over_at_once()
         "{err}"
     );
     assert!(err.contains("revision 3 is live in `shop-dev`"), "{err}");
-    // Not held up by the 30 s the lease had left (the rollout and its settle window
-    // take about 20 s).
+    // Not held up by the 30 s the lease had left (the rollout takes a few seconds; the
+    // project has no settle window).
     assert!(
         started.elapsed() < Duration::from_secs(28),
         "{:?}",
@@ -297,7 +297,7 @@ fn signal(child: &Child, name: &str) {
 #[test]
 fn interrupted_deploy_restores_the_previous_release_and_frees_the_lock() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let p = Project::new("\x20   timeout: 2m\n");
+    let p = Project::new("\x20   timeout: 2m\n\x20   settle: 0s\n");
     first_release(&p);
 
     // Ctrl-C (SIGINT) and a CI job's cancellation (SIGTERM) in the middle of a rollout

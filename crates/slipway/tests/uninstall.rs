@@ -48,7 +48,8 @@ fn uninstall_removes_the_release_and_its_hook_jobs_and_keeps_the_records_unless_
         "\x20 dev:\n\
          \x20   cluster: sandbox\n\
          \x20   namespace: shop-dev\n\
-         \x20   timeout: 2m\n",
+         \x20   timeout: 2m\n\
+         \x20   settle: 0s\n",
         "ready",
     );
     let config = std::fs::read_to_string(dir.path().join("slipway.yaml")).unwrap();
