@@ -40,6 +40,9 @@ pub struct Config {
     pub hooks: Vec<Hook>,
     /// `defaults`: policy settings every environment starts from.
     pub defaults: PolicyOverrides,
+    /// `strategies`: how each named Deployment of the manifests is rolled out, when not
+    /// by its own rolling update.
+    pub strategies: BTreeMap<String, Strategy>,
     /// `environments`, in file order, with `defaults` and top-level config applied.
     pub environments: Vec<Environment>,
 }
@@ -511,6 +514,9 @@ pub struct Environment {
     pub rules_at: BTreeMap<String, Position>,
     /// The policy in force.
     pub policy: Policy,
+    /// Top-level `strategies` with this environment's `strategies` replacing entries of
+    /// the same Deployment.
+    pub strategies: BTreeMap<String, Strategy>,
 }
 
 /// One cluster and the namespaces to deploy to there.
@@ -536,4 +542,48 @@ pub enum Cluster {
         /// `~/.kube/config`.
         kubeconfig: Option<PathBuf>,
     },
+}
+
+/// `strategies.<deployment>`: how a Deployment of the manifests is rolled out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Strategy {
+    /// The Deployment's name.
+    pub workload: String,
+    /// Where the entry is written.
+    pub at: Position,
+    pub canary: Canary,
+}
+
+/// `canary`: the new version runs beside the stable Deployment, which keeps its pods and
+/// capacity, and takes a growing share of the traffic step by step; the built-in checks
+/// (readiness, restarts and warning events of the new pods) run through every step and
+/// abort it. After the last step the Deployment itself is rolled to the new version and
+/// the canary's objects are removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Canary {
+    pub traffic: Traffic,
+    /// In order; each weight is larger than the one before.
+    pub steps: Vec<CanaryStep>,
+}
+
+/// `canary.traffic`: how the share of traffic is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Traffic {
+    /// The ratio of canary to stable pods behind the same Service (approximate).
+    Replicas,
+    /// ingress-nginx: a canary Ingress beside `ingress`, with `canary-weight`, pointing at
+    /// a copy of `service` that selects only the canary's pods.
+    Nginx { ingress: String, service: String },
+    /// Gateway API: the weights of the `backendRefs` of the HTTPRoute `route`, between
+    /// `service` and its canary copy.
+    Gateway { route: String, service: String },
+}
+
+/// One step of a canary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CanaryStep {
+    /// Percent of the traffic, 1 to 99.
+    pub weight: u32,
+    /// How long the step is watched before the next one.
+    pub pause: Duration,
 }

@@ -40,7 +40,8 @@ fn unknown_key_unlike_any_lists_the_allowed_keys() {
             "unknown key `zzz`",
             Some(
                 "allowed keys are `app`, `registry`, `tag`, `allow-latest`, `extra-tags`, \
-                 `registries`, `images`, `manifests`, `config`, `secrets`, `hooks`, `defaults`, \
+                 `registries`, `images`, `manifests`, `config`, `secrets`, `hooks`, `strategies`, \
+                 `defaults`, \
                  `environments`",
             ),
         ),

@@ -220,6 +220,11 @@ impl Cx {
         let mut rules_at = config.defaults.rules_at.clone();
         rules_at.extend(overrides.rules_at.clone());
 
+        let mut strategies = config.strategies.clone();
+        if let Some(v) = m.get("strategies") {
+            strategies.extend(self.strategies(&v));
+        }
+
         let env = Environment {
             name,
             targets: targets?,
@@ -230,6 +235,7 @@ impl Cx {
             production: production?,
             rules_at,
             policy,
+            strategies,
         };
         Some((env, promote))
     }

@@ -13,6 +13,7 @@ mod environments;
 mod hooks;
 mod images;
 mod sources;
+mod strategies;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -36,6 +37,7 @@ const ROOT_KEYS: &[&str] = &[
     "config",
     "secrets",
     "hooks",
+    "strategies",
     "defaults",
     "environments",
 ];
@@ -104,7 +106,11 @@ const ENV_KEYS: &[&str] = &[
     "crashloop-tolerance",
     "settle",
     "rules",
+    "strategies",
 ];
+const STRATEGY_KEYS: &[&str] = &["canary"];
+const CANARY_KEYS: &[&str] = &["traffic", "ingress", "route", "service", "steps", "analysis"];
+const STEP_KEYS: &[&str] = &["weight", "pause"];
 const TARGET_KEYS: &[&str] = &[
     "cluster",
     "context",
@@ -697,6 +703,7 @@ impl Cx {
             secrets: BTreeMap::new(),
             hooks: Vec::new(),
             defaults: PolicyOverrides::default(),
+            strategies: BTreeMap::new(),
             environments: Vec::new(),
         };
         let root_val = Val {
@@ -822,6 +829,9 @@ impl Cx {
             && let Some(m) = self.map(&v, Some(POLICY_KEYS))
         {
             config.defaults = self.policy(&m);
+        }
+        if let Some(v) = map.get("strategies") {
+            config.strategies = self.strategies(&v);
         }
         match map.get("environments") {
             Some(v) => {
