@@ -109,7 +109,9 @@ const ENV_KEYS: &[&str] = &[
     "strategies",
 ];
 const STRATEGY_KEYS: &[&str] = &["canary"];
-const CANARY_KEYS: &[&str] = &["traffic", "ingress", "route", "service", "steps", "analysis"];
+const CANARY_KEYS: &[&str] = &[
+    "traffic", "ingress", "route", "service", "steps", "analysis",
+];
 const STEP_KEYS: &[&str] = &["weight", "pause"];
 const TARGET_KEYS: &[&str] = &[
     "cluster",

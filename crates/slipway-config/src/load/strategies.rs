@@ -89,16 +89,36 @@ impl Cx {
                 Traffic::Replicas
             }
             TrafficKind::Nginx => {
-                need(self, "ingress", &ingress, "name the Ingress whose traffic is split");
-                need(self, "service", &service, "name the Service the Ingress sends to");
+                need(
+                    self,
+                    "ingress",
+                    &ingress,
+                    "name the Ingress whose traffic is split",
+                );
+                need(
+                    self,
+                    "service",
+                    &service,
+                    "name the Service the Ingress sends to",
+                );
                 Traffic::Nginx {
                     ingress: ingress?,
                     service: service?,
                 }
             }
             TrafficKind::Gateway => {
-                need(self, "route", &route, "name the HTTPRoute whose backends are weighted");
-                need(self, "service", &service, "name the Service the route sends to");
+                need(
+                    self,
+                    "route",
+                    &route,
+                    "name the HTTPRoute whose backends are weighted",
+                );
+                need(
+                    self,
+                    "service",
+                    &service,
+                    "name the Service the route sends to",
+                );
                 Traffic::Gateway {
                     route: route?,
                     service: service?,

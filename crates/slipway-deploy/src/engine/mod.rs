@@ -27,6 +27,7 @@
 //! The lock is released at the end whatever happened. A new step (a canary phase, a
 //! blue-green switch) is a module of its own called from [`deploy_locked`].
 
+mod canary;
 mod conclude;
 mod hooks;
 mod plan;
@@ -44,6 +45,8 @@ use crate::fielddiff::FieldChange;
 use crate::lock::{self, LockError, TakeOver};
 use crate::record::{self, Release, ReleaseImage, ReleaseStatus};
 use crate::track::{Diagnosis, Progress};
+
+pub use canary::{CANARY_OF, Canary, CanaryStep, CanaryTraffic};
 
 /// A hook: a Job run to completion before anything else changes (pre-deploy), or once
 /// every workload is ready (post-deploy, e.g. a smoke test). A failing pre-deploy hook
@@ -68,6 +71,8 @@ pub struct DeployInput {
     /// Rendered, pinned and validated objects.
     pub objects: Vec<Value>,
     pub hooks: Vec<Hook>,
+    /// Deployments rolled out as canaries when their pod template changes.
+    pub canaries: Vec<Canary>,
     pub images: Vec<ReleaseImage>,
     pub timeout: Duration,
     pub rollback_on_failure: bool,
@@ -142,6 +147,26 @@ pub enum Event {
         change: Change,
     },
     Progress(Progress),
+    /// A canary step started: `replicas` canary pods take `weight` percent of the
+    /// traffic, watched for `pause`.
+    CanaryStep {
+        deployment: String,
+        step: usize,
+        steps: usize,
+        weight: u32,
+        replicas: u64,
+        pause: Duration,
+    },
+    /// A canary failed or was interrupted; its objects were removed (unless `removed` is
+    /// false), so all traffic is on the stable pods.
+    CanaryAborted {
+        deployment: String,
+        removed: bool,
+    },
+    /// Every step passed: the Deployment itself is rolled to the new version.
+    CanaryPromoted {
+        deployment: String,
+    },
     Failed(Box<Diagnosis>),
     RollingBack {
         to_revision: u64,
@@ -340,13 +365,27 @@ async fn deploy_locked(
         });
     }
 
-    let rollout_started = Instant::now();
-    let objects = &prepared.objects;
-    let before = Some(prepared.live);
-    let result = rollout::apply_and_track(cluster, input, objects, before, true, report).await;
-    release
-        .durations
-        .push(("rollout".into(), rollout_started.elapsed().as_secs_f64()));
+    let canaries = canary::applicable(input, &prepared.objects, &prepared.live);
+    let result = if canaries.is_empty() {
+        let rollout_started = Instant::now();
+        let objects = &prepared.objects;
+        let before = Some(prepared.live);
+        let result = rollout::apply_and_track(cluster, input, objects, before, true, report).await;
+        release
+            .durations
+            .push(("rollout".into(), rollout_started.elapsed().as_secs_f64()));
+        result
+    } else {
+        canary_rollout(
+            cluster,
+            input,
+            &prepared.objects,
+            &canaries,
+            &mut release,
+            report,
+        )
+        .await
+    };
     let result = match result {
         Ok(()) => hooks::post_deploy(cluster, input, &mut release, report).await,
         failed => failed,
@@ -359,6 +398,69 @@ async fn deploy_locked(
         releases,
     };
     conclude::finish(cluster, input, outcome, result, report).await
+}
+
+/// A release with canaries: every other object is applied and tracked first, the stable
+/// Deployments keep running as they are; then each canary runs its steps; then the whole
+/// release is applied and tracked, which rolls the Deployments themselves, and the
+/// canaries' objects are removed. A failing canary stops the release there, with its
+/// objects removed and its Deployment as it was.
+async fn canary_rollout(
+    cluster: &Arc<Cluster>,
+    input: &DeployInput,
+    objects: &[Value],
+    canaries: &[&Canary],
+    release: &mut Release,
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Result<(), Box<Diagnosis>> {
+    let started = Instant::now();
+    let held_back: Vec<Value> = objects
+        .iter()
+        .filter(|o| {
+            !canaries.iter().any(|c| {
+                o.get("kind").and_then(Value::as_str) == Some("Deployment")
+                    && object_name(o) == Some(c.deployment.as_str())
+            })
+        })
+        .cloned()
+        .collect();
+    rollout::apply_and_track(cluster, input, &held_back, None, true, report).await?;
+    release
+        .durations
+        .push(("rollout".into(), started.elapsed().as_secs_f64()));
+    for (i, canary) in canaries.iter().enumerate() {
+        let canary_started = Instant::now();
+        let result = canary::run(cluster, input, canary, objects, report).await;
+        release.durations.push((
+            format!("canary {}", canary.deployment),
+            canary_started.elapsed().as_secs_f64(),
+        ));
+        if let Err(failure) = result {
+            // The canaries that passed before this one go too: none of them is promoted.
+            for passed in &canaries[..i] {
+                let _ = canary::remove(cluster, input, passed, objects).await;
+            }
+            return Err(failure);
+        }
+        report(Event::CanaryPromoted {
+            deployment: canary.deployment.clone(),
+        });
+    }
+    let promote_started = Instant::now();
+    let promoted = rollout::apply_and_track(cluster, input, objects, None, true, report).await;
+    // The canaries' objects go whatever happened: after a failed promotion the previous
+    // release is restored without them.
+    let mut removed = Ok(());
+    for canary in canaries {
+        let r = canary::remove(cluster, input, canary, objects).await;
+        if removed.is_ok() {
+            removed = r;
+        }
+    }
+    release
+        .durations
+        .push(("promotion".into(), promote_started.elapsed().as_secs_f64()));
+    promoted.and(removed)
 }
 
 /// Records the new revision as `pending`, with the objects it applies (Secret values

@@ -47,6 +47,7 @@ pub fn input(namespace: &str, image: &str, timeout: Duration, objects: Vec<Value
         namespace: namespace.into(),
         objects,
         hooks: vec![],
+        canaries: vec![],
         images: vec![ReleaseImage {
             name: "api".into(),
             reference: image.into(),

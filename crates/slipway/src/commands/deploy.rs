@@ -271,6 +271,7 @@ fn release_environment(
         if report.has_errors() {
             failing.push((ns.clone(), report));
         }
+        strategies_apply(project, env, ns, &rendered)?;
         planned.push((target, images, rendered, key));
     }
     warnings.print(printer, namespaces);
@@ -298,6 +299,7 @@ fn release_environment(
             environment: env.name.clone(),
             namespace: target.ns.clone(),
             objects,
+            canaries: canaries(env),
             hooks: rendered
                 .hooks
                 .iter()
@@ -1186,6 +1188,84 @@ pub fn restart(args: &RestartArgs, global: &GlobalArgs, printer: &Printer) -> Re
     run_jobs(&rt, printer, jobs)
 }
 
+/// The canaries of `env`'s `strategies`, for the engine.
+fn canaries(env: &Environment) -> Vec<engine::Canary> {
+    env.strategies
+        .values()
+        .map(|s| engine::Canary {
+            deployment: s.workload.clone(),
+            traffic: match &s.canary.traffic {
+                slipway_config::Traffic::Replicas => engine::CanaryTraffic::Replicas,
+                slipway_config::Traffic::Nginx { ingress, service } => {
+                    engine::CanaryTraffic::Nginx {
+                        ingress: ingress.clone(),
+                        service: service.clone(),
+                    }
+                }
+                slipway_config::Traffic::Gateway { route, service } => {
+                    engine::CanaryTraffic::Gateway {
+                        route: route.clone(),
+                        service: service.clone(),
+                    }
+                }
+            },
+            steps: s
+                .canary
+                .steps
+                .iter()
+                .map(|step| engine::CanaryStep {
+                    weight: step.weight,
+                    pause: step.pause,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Every strategy names a Deployment of the release, and the objects its traffic split
+/// needs: checked before anything is written.
+fn strategies_apply(
+    project: &project::Project,
+    env: &Environment,
+    ns: &str,
+    rendered: &slipway_render::release::Rendered,
+) -> Result<(), CliError> {
+    let has = |kind: &str, name: &str| {
+        rendered.objects.iter().any(|o| {
+            o.value.get("kind").and_then(serde_json::Value::as_str) == Some(kind)
+                && o.value
+                    .pointer("/metadata/name")
+                    .and_then(serde_json::Value::as_str)
+                    == Some(name)
+        })
+    };
+    for s in env.strategies.values() {
+        let mut needed = vec![("Deployment", s.workload.as_str())];
+        match &s.canary.traffic {
+            slipway_config::Traffic::Replicas => {}
+            slipway_config::Traffic::Nginx { ingress, service } => {
+                needed.push(("Ingress", ingress));
+                needed.push(("Service", service));
+            }
+            slipway_config::Traffic::Gateway { route, service } => {
+                needed.push(("HTTPRoute", route));
+                needed.push(("Service", service));
+            }
+        }
+        if let Some((kind, name)) = needed.into_iter().find(|(k, n)| !has(k, n)) {
+            return Err(CliError::usage(format!(
+                "{}:{}: `strategies.{}` needs the {kind} `{name}`, which the release of `{}` has not in `{ns}`; nothing was written",
+                project.config.file.display(),
+                s.at.line,
+                s.workload,
+                env.name
+            ))
+            .hint("name a Deployment (and the Ingress, HTTPRoute or Service of its traffic) of the manifests"));
+        }
+    }
+    Ok(())
+}
+
 /// A release that applies `objects` of the recorded release `from` again, with its
 /// images and commit, under the environment's policy and without a rollback of its own
 /// (`rollback`, `restart`).
@@ -1203,6 +1283,8 @@ fn reapply(
         namespace: ns.to_string(),
         objects,
         hooks: vec![],
+        // A rollback or restart is not a new version: it rolls as usual.
+        canaries: vec![],
         images: from.images.clone(),
         timeout: env.policy.timeout,
         rollback_on_failure: false,

@@ -235,6 +235,22 @@ fn event_json(e: &Event) -> serde_json::Value {
         }
         Event::Progress(p) => json!({"event": "progress", "workload": p.workload,
             "state": format!("{:?}", p.state), "message": p.message}),
+        Event::CanaryStep {
+            deployment,
+            step,
+            steps,
+            weight,
+            replicas,
+            pause,
+        } => json!({"event": "canary-step", "deployment": deployment, "step": step,
+            "steps": steps, "weight": weight, "replicas": replicas, "pause_seconds": pause.as_secs_f64()}),
+        Event::CanaryAborted {
+            deployment,
+            removed,
+        } => json!({"event": "canary-aborted", "deployment": deployment, "removed": removed}),
+        Event::CanaryPromoted { deployment } => {
+            json!({"event": "canary-promoted", "deployment": deployment})
+        }
         Event::Failed(d) => json!({"event": "failed", "workload": d.workload, "reason": d.reason,
             "message": d.message, "pod": d.pod, "container": d.container}),
         Event::RollingBack { to_revision } => {
@@ -306,6 +322,32 @@ fn event_text(e: &Event) -> Option<String> {
             .collect::<Vec<_>>()
             .join("\n"),
         Event::Progress(p) => format!("  {} {}: {}", p.workload, progress_word(p), p.message),
+        Event::CanaryStep {
+            deployment,
+            step,
+            steps,
+            weight,
+            replicas,
+            pause,
+        } => format!(
+            "  canary of deployment/{deployment}: step {step} of {steps}: {weight} % of the traffic on {replicas} new pod(s), watched for {}s",
+            pause.as_secs()
+        ),
+        Event::CanaryAborted {
+            deployment,
+            removed: true,
+        } => format!(
+            "  canary of deployment/{deployment} aborted: its objects were removed; all traffic is on the stable pods"
+        ),
+        Event::CanaryAborted {
+            deployment,
+            removed: false,
+        } => format!(
+            "  canary of deployment/{deployment} aborted, but its objects could not all be removed: `kubectl get all -l slipway.dev/canary-of={deployment}` lists them"
+        ),
+        Event::CanaryPromoted { deployment } => format!(
+            "  canary of deployment/{deployment} passed every step: rolling deployment/{deployment} to the new version"
+        ),
         Event::Failed(d) => format!("rollout failed: {}: {}: {}", d.workload, d.reason, d.message),
         Event::RollingBack { to_revision } => format!("rolling back to revision {to_revision}"),
         Event::Recorded { revision, status } => {

@@ -1,0 +1,523 @@
+//! Canary: the new version of a Deployment runs beside the stable one, which keeps its
+//! pods and its capacity, and takes a growing share of the traffic step by step. Each
+//! step is watched for its pause with the built-in checks — the canary's pods must be
+//! ready, must not restart, and must stay ready — and a failing check aborts: the
+//! canary's objects are removed, which sends all traffic back to the stable pods at once.
+//! After the last step the Deployment itself is rolled to the new version (the release's
+//! usual apply-and-track), and then the canary's objects are removed: a completed release
+//! leaves exactly the rendered manifests.
+//!
+//! The canary's objects are named after what they copy — `<deployment>-canary`,
+//! `<service>-canary`, `<ingress>-canary` — and labelled [`CANARY_OF`] and as members of
+//! the release's ApplySet (the labels of the copied object), so that `uninstall` finds
+//! them and the next release removes any an interrupted one left.
+//!
+//! How the traffic is split:
+//! - [`CanaryTraffic::Replicas`]: the canary's pods carry the stable pods' labels, so the
+//!   Deployment's own Service sends them a share of the requests close to their share of
+//!   the pods: `n = ⌈S·w/(100−w)⌉` canary pods beside `S` stable ones for `w` %;
+//! - [`CanaryTraffic::Nginx`]: a copy of the Service that selects only the canary's pods,
+//!   and a copy of the Ingress that sends to it, marked as ingress-nginx's canary with its
+//!   weight; `⌈S·w/100⌉` canary pods;
+//! - [`CanaryTraffic::Gateway`]: the same Service copy, and the HTTPRoute's backend of
+//!   the Service split between the two by weight; `⌈S·w/100⌉` canary pods.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use super::{DeployInput, Event, delete_object, interrupted, unless_interrupted};
+use crate::cluster::{Apply, Cluster, ClusterError, object_name};
+use crate::track::{self, Diagnosis, Progress, TrackOptions, Workload};
+
+/// The label on a canary's objects, naming the Deployment they are the canary of.
+pub const CANARY_OF: &str = "slipway.dev/canary-of";
+
+/// How a Deployment is rolled out as a canary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Canary {
+    /// The Deployment's name.
+    pub deployment: String,
+    pub traffic: CanaryTraffic,
+    pub steps: Vec<CanaryStep>,
+}
+
+/// How the canary's share of the traffic is set (see the module documentation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CanaryTraffic {
+    Replicas,
+    Nginx { ingress: String, service: String },
+    Gateway { route: String, service: String },
+}
+
+/// One step: a share of the traffic, watched for `pause`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CanaryStep {
+    /// Percent, 1 to 99.
+    pub weight: u32,
+    pub pause: Duration,
+}
+
+/// The canaries of this release: those whose Deployment the cluster runs already and
+/// whose pod template this release changes. A first install, or a change of replicas
+/// only, rolls as usual.
+pub(super) fn applicable<'c>(
+    input: &'c DeployInput,
+    objects: &[Value],
+    live: &[Option<Value>],
+) -> Vec<&'c Canary> {
+    input
+        .canaries
+        .iter()
+        .filter(|c| {
+            objects.iter().zip(live).any(|(obj, live)| {
+                is_deployment(obj, &c.deployment)
+                    && live.as_ref().is_some_and(|l| {
+                        l.pointer("/spec/template") != obj.pointer("/spec/template")
+                    })
+            })
+        })
+        .collect()
+}
+
+fn is_deployment(obj: &Value, name: &str) -> bool {
+    obj.get("kind").and_then(Value::as_str) == Some("Deployment") && object_name(obj) == Some(name)
+}
+
+/// Runs every step of `canary` for the new Deployment among `objects`, and removes the
+/// canary's objects when it fails; on success they stay until the Deployment itself is
+/// rolled ([`remove`]).
+///
+/// # Errors
+///
+/// The diagnosis of the check that failed, or of the interruption.
+pub(super) async fn run(
+    cluster: &Arc<Cluster>,
+    input: &DeployInput,
+    canary: &Canary,
+    objects: &[Value],
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Result<(), Box<Diagnosis>> {
+    let steps = async {
+        // Whatever an interrupted release left goes first.
+        remove(cluster, input, canary, objects).await?;
+        for (i, step) in canary.steps.iter().enumerate() {
+            run_step(cluster, input, canary, objects, i, *step, report).await?;
+        }
+        Ok(())
+    };
+    let result = unless_interrupted(&input.interrupt, steps)
+        .await
+        .unwrap_or_else(|| {
+            Err(interrupted(
+                &format!("canary of deployment/{}", canary.deployment),
+                "its last step",
+            ))
+        });
+    if result.is_err() {
+        // All traffic back on the stable pods: the canary's objects go.
+        let removed = remove(cluster, input, canary, objects).await;
+        report(Event::CanaryAborted {
+            deployment: canary.deployment.clone(),
+            removed: removed.is_ok(),
+        });
+    }
+    result
+}
+
+/// One step: the canary's objects set for the step's weight, its pods ready, then
+/// watched for the step's pause.
+async fn run_step(
+    cluster: &Arc<Cluster>,
+    input: &DeployInput,
+    canary: &Canary,
+    objects: &[Value],
+    index: usize,
+    step: CanaryStep,
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Result<(), Box<Diagnosis>> {
+    let ns = &input.namespace;
+    let failed = |what: String, e: ClusterError| {
+        Box::new(Diagnosis {
+            workload: format!("deployment/{}-canary", canary.deployment),
+            reason: "CanaryApplyFailed".into(),
+            message: format!("{what}: {e}"),
+            pod: None,
+            container: None,
+            events: vec![],
+            logs: vec![],
+        })
+    };
+    let deployment = find(objects, "Deployment", &canary.deployment).ok_or_else(|| {
+        failed(
+            "the release".into(),
+            ClusterError::Malformed("the canary's Deployment"),
+        )
+    })?;
+    let stable = cluster
+        .get("apps/v1", "Deployment", ns, &canary.deployment)
+        .await
+        .map_err(|e| failed(format!("reading deployment/{}", canary.deployment), e))?;
+    let stable_replicas = stable
+        .as_ref()
+        .and_then(|d| d.pointer("/spec/replicas"))
+        .and_then(Value::as_u64)
+        .unwrap_or(1);
+    let replicas = canary_replicas(&canary.traffic, stable_replicas, step.weight);
+    let started = Instant::now();
+    let since = Timestamp::now();
+    let mut copies = vec![canary_deployment(deployment, &canary.deployment, replicas)];
+    match &canary.traffic {
+        CanaryTraffic::Replicas => {}
+        CanaryTraffic::Nginx { ingress, service } => {
+            copies.push(canary_service(objects, service, &canary.deployment)?);
+            let ing =
+                find(objects, "Ingress", ingress).ok_or_else(|| missing("Ingress", ingress))?;
+            copies.push(canary_ingress(
+                ing,
+                service,
+                &canary.deployment,
+                step.weight,
+            ));
+        }
+        CanaryTraffic::Gateway { route, service } => {
+            copies.push(canary_service(objects, service, &canary.deployment)?);
+            let r = find(objects, "HTTPRoute", route).ok_or_else(|| missing("HTTPRoute", route))?;
+            copies.push(weighted_route(r, service, step.weight));
+        }
+    }
+    for copy in &copies {
+        cluster
+            .apply(copy, ns, Apply::Force)
+            .await
+            .map_err(|e| failed(format!("applying {}", label(copy)), e))?;
+    }
+    report(Event::CanaryStep {
+        deployment: canary.deployment.clone(),
+        step: index + 1,
+        steps: canary.steps.len(),
+        weight: step.weight,
+        replicas,
+        pause: step.pause,
+    });
+    let workload = Workload {
+        api_version: "apps/v1".into(),
+        kind: "Deployment".into(),
+        namespace: ns.clone(),
+        name: format!("{}-canary", canary.deployment),
+    };
+    // The built-in checks: ready within the release's time budget, then no restart and
+    // still ready through the pause.
+    let options = TrackOptions {
+        timeout: input.timeout,
+        crashloop_tolerance: input.crashloop_tolerance,
+        since,
+        settle: step.pause,
+    };
+    let progress = |p: &Progress| report(Event::Progress(p.clone()));
+    track::track(
+        cluster,
+        ns,
+        std::slice::from_ref(&workload),
+        &options,
+        &progress,
+    )
+    .await
+    .map_err(|mut d| {
+        d.message = format!(
+            "step {} of {} ({} %, {}s in): {}",
+            index + 1,
+            canary.steps.len(),
+            step.weight,
+            started.elapsed().as_secs(),
+            d.message
+        );
+        d
+    })
+}
+
+/// How many canary pods stand beside `stable` pods for `weight` percent.
+fn canary_replicas(traffic: &CanaryTraffic, stable: u64, weight: u32) -> u64 {
+    let (w, s) = (u64::from(weight), stable.max(1));
+    let n = match traffic {
+        CanaryTraffic::Replicas => (s * w).div_ceil(100 - w),
+        CanaryTraffic::Nginx { .. } | CanaryTraffic::Gateway { .. } => (s * w).div_ceil(100),
+    };
+    n.max(1)
+}
+
+/// Removes the canary's objects and gives a Gateway route its rendered backends back.
+///
+/// # Errors
+///
+/// The diagnosis naming the object that could not be removed.
+pub(super) async fn remove(
+    cluster: &Arc<Cluster>,
+    input: &DeployInput,
+    canary: &Canary,
+    objects: &[Value],
+) -> Result<(), Box<Diagnosis>> {
+    let ns = &input.namespace;
+    let name = |n: &str| format!("{n}-canary");
+    let mut doomed = vec![("apps/v1", "Deployment", name(&canary.deployment))];
+    match &canary.traffic {
+        CanaryTraffic::Replicas => {}
+        CanaryTraffic::Nginx { ingress, service } => {
+            doomed.push(("networking.k8s.io/v1", "Ingress", name(ingress)));
+            doomed.push(("v1", "Service", name(service)));
+        }
+        CanaryTraffic::Gateway { route, service } => {
+            if let Some(r) = find(objects, "HTTPRoute", route) {
+                cluster
+                    .apply(r, ns, Apply::Force)
+                    .await
+                    .map_err(|e| removal_failed(&format!("HTTPRoute/{route}"), e))?;
+            }
+            doomed.push(("v1", "Service", name(service)));
+        }
+    }
+    for (api_version, kind, name) in doomed {
+        let obj = json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": name}});
+        match delete_object(cluster, &obj, ns).await {
+            Ok(()) | Err(ClusterError::Api { code: 404, .. }) => {}
+            Err(e) => return Err(removal_failed(&format!("{kind}/{name}"), e)),
+        }
+    }
+    Ok(())
+}
+
+fn removal_failed(object: &str, e: ClusterError) -> Box<Diagnosis> {
+    Box::new(Diagnosis {
+        workload: object.into(),
+        reason: "CanaryRemovalFailed".into(),
+        message: format!("removing the canary's {object}: {e}"),
+        pod: None,
+        container: None,
+        events: vec![],
+        logs: vec![],
+    })
+}
+
+fn missing(kind: &str, name: &str) -> Box<Diagnosis> {
+    Box::new(Diagnosis {
+        workload: format!("{}/{name}", kind.to_ascii_lowercase()),
+        reason: "CanaryMisconfigured".into(),
+        message: format!(
+            "the canary splits the traffic of {kind} `{name}`, which the release does not have"
+        ),
+        pod: None,
+        container: None,
+        events: vec![],
+        logs: vec![],
+    })
+}
+
+fn find<'o>(objects: &'o [Value], kind: &str, name: &str) -> Option<&'o Value> {
+    objects.iter().find(|o| {
+        o.get("kind").and_then(Value::as_str) == Some(kind) && object_name(o) == Some(name)
+    })
+}
+
+fn label(obj: &Value) -> String {
+    format!(
+        "{}/{}",
+        obj.get("kind").and_then(Value::as_str).unwrap_or("?"),
+        object_name(obj).unwrap_or("?")
+    )
+}
+
+/// A copy of `obj` named `<name>-canary`, labelled [`CANARY_OF`] `deployment`, without
+/// what the server sets.
+fn copy_named(obj: &Value, deployment: &str) -> Value {
+    let mut copy = obj.clone();
+    let name = format!("{}-canary", object_name(obj).unwrap_or_default());
+    let meta = &mut copy["metadata"];
+    meta["name"] = json!(name);
+    meta["labels"][CANARY_OF] = json!(deployment);
+    if let Some(m) = meta.as_object_mut() {
+        for server_set in [
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "generation",
+            "managedFields",
+        ] {
+            m.remove(server_set);
+        }
+    }
+    if let Some(o) = copy.as_object_mut() {
+        o.remove("status");
+    }
+    copy
+}
+
+/// The canary Deployment: the new template with `replicas` pods, whose selector and
+/// labels add [`CANARY_OF`], so that it never counts the stable pods as its own.
+fn canary_deployment(new: &Value, deployment: &str, replicas: u64) -> Value {
+    let mut copy = copy_named(new, deployment);
+    copy["spec"]["replicas"] = json!(replicas);
+    copy["spec"]["selector"]["matchLabels"][CANARY_OF] = json!(deployment);
+    copy["spec"]["template"]["metadata"]["labels"][CANARY_OF] = json!(deployment);
+    copy
+}
+
+/// A copy of the Service `service` that selects only the canary's pods: cluster IPs and
+/// node ports are the server's to give.
+fn canary_service(
+    objects: &[Value],
+    service: &str,
+    deployment: &str,
+) -> Result<Value, Box<Diagnosis>> {
+    let svc = find(objects, "Service", service).ok_or_else(|| missing("Service", service))?;
+    let mut copy = copy_named(svc, deployment);
+    copy["spec"]["selector"][CANARY_OF] = json!(deployment);
+    if let Some(spec) = copy["spec"].as_object_mut() {
+        spec.remove("clusterIP");
+        spec.remove("clusterIPs");
+        if spec.get("type").and_then(Value::as_str) != Some("ClusterIP") {
+            spec.insert("type".into(), json!("ClusterIP"));
+        }
+    }
+    if let Some(ports) = copy["spec"]["ports"].as_array_mut() {
+        for port in ports {
+            if let Some(p) = port.as_object_mut() {
+                p.remove("nodePort");
+            }
+        }
+    }
+    Ok(copy)
+}
+
+/// ingress-nginx's canary Ingress: a copy of `ingress` whose backends of `service` go to
+/// its canary copy, marked canary with `weight`.
+fn canary_ingress(ingress: &Value, service: &str, deployment: &str, weight: u32) -> Value {
+    let mut copy = copy_named(ingress, deployment);
+    let annotations = &mut copy["metadata"]["annotations"];
+    annotations["nginx.ingress.kubernetes.io/canary"] = json!("true");
+    annotations["nginx.ingress.kubernetes.io/canary-weight"] = json!(weight.to_string());
+    let canary = format!("{service}-canary");
+    retarget_backends(&mut copy["spec"], service, &canary);
+    copy
+}
+
+/// Points every `service.name == from` backend under `node` at `to`.
+fn retarget_backends(node: &mut Value, from: &str, to: &str) {
+    match node {
+        Value::Object(map) => {
+            if let Some(Value::Object(svc)) = map.get_mut("service")
+                && svc.get("name").and_then(Value::as_str) == Some(from)
+            {
+                svc.insert("name".into(), json!(to));
+            }
+            for v in map.values_mut() {
+                retarget_backends(v, from, to);
+            }
+        }
+        Value::Array(items) => {
+            for v in items {
+                retarget_backends(v, from, to);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The HTTPRoute with each backend of `service` split: `100 − weight` to it, `weight` to
+/// its canary copy (same port).
+fn weighted_route(route: &Value, service: &str, weight: u32) -> Value {
+    let mut copy = route.clone();
+    if let Some(rules) = copy["spec"]["rules"].as_array_mut() {
+        for rule in rules {
+            let Some(refs) = rule["backendRefs"].as_array_mut() else {
+                continue;
+            };
+            let mut added = Vec::new();
+            for r in refs.iter_mut() {
+                if r.get("name").and_then(Value::as_str) == Some(service)
+                    && r.get("kind").and_then(Value::as_str).unwrap_or("Service") == "Service"
+                {
+                    let mut canary = r.clone();
+                    canary["name"] = json!(format!("{service}-canary"));
+                    canary["weight"] = json!(weight);
+                    r["weight"] = json!(100 - weight);
+                    added.push(canary);
+                }
+            }
+            refs.extend(added);
+        }
+    }
+    copy
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canary_pods_follow_the_weight() {
+        let r = CanaryTraffic::Replicas;
+        // 10 % beside 2 stable pods: one pod (a third of them: approximate).
+        assert_eq!(canary_replicas(&r, 2, 10), 1);
+        assert_eq!(canary_replicas(&r, 2, 50), 2);
+        assert_eq!(canary_replicas(&r, 9, 25), 3);
+        let n = CanaryTraffic::Nginx {
+            ingress: "web".into(),
+            service: "web".into(),
+        };
+        assert_eq!(canary_replicas(&n, 4, 10), 1);
+        assert_eq!(canary_replicas(&n, 4, 50), 2);
+        assert_eq!(canary_replicas(&n, 0, 50), 1);
+    }
+
+    #[test]
+    fn the_canary_deployment_never_selects_the_stable_pods() {
+        let new = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "api", "labels": {"app": "api"}, "resourceVersion": "7"},
+            "spec": {"replicas": 4, "selector": {"matchLabels": {"app": "api"}},
+                "template": {"metadata": {"labels": {"app": "api"}}, "spec": {}}}});
+        let c = canary_deployment(&new, "api", 1);
+        assert_eq!(c["metadata"]["name"], "api-canary");
+        assert_eq!(c["spec"]["replicas"], 1);
+        assert_eq!(c["spec"]["selector"]["matchLabels"][CANARY_OF], "api");
+        assert_eq!(
+            c["spec"]["template"]["metadata"]["labels"][CANARY_OF],
+            "api"
+        );
+        assert_eq!(c["spec"]["template"]["metadata"]["labels"]["app"], "api");
+        assert!(c["metadata"].get("resourceVersion").is_none());
+    }
+
+    #[test]
+    fn nginx_gets_a_canary_ingress_to_a_canary_service() {
+        let ing = json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": "web"},
+            "spec": {"rules": [{"host": "shop.example", "http": {"paths": [
+                {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}},
+                {"path": "/other", "pathType": "Prefix", "backend": {"service": {"name": "other", "port": {"number": 80}}}}]}}]}});
+        let c = canary_ingress(&ing, "web", "web", 10);
+        assert_eq!(c["metadata"]["name"], "web-canary");
+        assert_eq!(
+            c["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"],
+            "10"
+        );
+        let paths = &c["spec"]["rules"][0]["http"]["paths"];
+        assert_eq!(paths[0]["backend"]["service"]["name"], "web-canary");
+        assert_eq!(paths[1]["backend"]["service"]["name"], "other");
+    }
+
+    #[test]
+    fn a_route_splits_the_service_backend_by_weight() {
+        let route = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": "web"},
+            "spec": {"rules": [{"backendRefs": [{"name": "web", "port": 80}]}]}});
+        let r = weighted_route(&route, "web", 20);
+        let refs = &r["spec"]["rules"][0]["backendRefs"];
+        assert_eq!(refs[0], json!({"name": "web", "port": 80, "weight": 80}));
+        assert_eq!(
+            refs[1],
+            json!({"name": "web-canary", "port": 80, "weight": 20})
+        );
+    }
+}

@@ -1,0 +1,262 @@
+//! Canary releases through the binary, against the project's sandbox: the steps run with
+//! the stable Deployment untouched, a healthy canary ends with exactly the rendered
+//! objects, a crashing one is aborted at its first step with the stable pods still
+//! serving, and ingress-nginx's canary Ingress carries each step's weight while it runs.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+mod common;
+
+use common::SERIAL;
+use common::sandbox::{DevProject, image};
+
+/// 4: the release failed and the previous one was restored.
+const ROLLED_BACK: i32 = 4;
+
+/// A project whose Deployment `api` rolls out as a canary of two steps; `traffic` is
+/// added under `canary:` (each line indented by eight spaces).
+fn project(traffic: &str) -> DevProject {
+    let p = DevProject::new("\x20   timeout: 60s\n\x20   settle: 0s\n");
+    let config = p.path().join("slipway.yaml");
+    let mut text = fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "strategies:\n  api:\n    canary:\n{traffic}      steps:\n        - {{ weight: 25, pause: 3s }}\n        - {{ weight: 50, pause: 2s }}\n"
+    ));
+    fs::write(config, text).unwrap();
+    p
+}
+
+fn deploy(p: &DevProject, n: u32) -> (i32, Vec<serde_json::Value>, String) {
+    let out = p.slipway(&[
+        "deploy",
+        "dev",
+        "-o",
+        "json",
+        "--image",
+        &format!("api={}", image(n)),
+    ]);
+    let events = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    (
+        out.status.code().unwrap(),
+        events,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn position(events: &[serde_json::Value], wanted: impl Fn(&serde_json::Value) -> bool) -> usize {
+    events
+        .iter()
+        .position(wanted)
+        .unwrap_or_else(|| panic!("no such event in {events:#?}"))
+}
+
+/// The names of the pods of `shop-dev` that run `image`.
+fn pods_running(p: &DevProject, image: &str) -> BTreeSet<String> {
+    let out = p.kubectl_get(
+        &["pods"],
+        "{range .items[*]}{.metadata.name} {.spec.containers[0].image} {.metadata.deletionTimestamp}{\"\\n\"}{end}",
+    );
+    out.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let (name, img) = (w.next()?, w.next()?);
+            (img == image && w.next().is_none()).then(|| name.to_owned())
+        })
+        .collect()
+}
+
+fn canary_objects(p: &DevProject) -> String {
+    p.kubectl_get(
+        &[
+            "deployments,services,ingresses",
+            "-l",
+            "slipway.dev/canary-of",
+        ],
+        "{.items[*].metadata.name}",
+    )
+}
+
+#[test]
+fn a_healthy_canary_runs_its_steps_then_leaves_exactly_the_rendered_objects() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = project("");
+    let (code, _, err) = deploy(&p, 1);
+    assert_eq!(code, 0, "a first install rolls as usual: {err}");
+    assert!(!err.contains("canary"), "{err}");
+    let stable = pods_running(&p, &image(1));
+    assert_eq!(stable.len(), 2, "{stable:?}");
+
+    let (code, events, err) = deploy(&p, 2);
+    assert_eq!(code, 0, "{err}");
+    let steps: Vec<(u64, u64)> = events
+        .iter()
+        .filter(|e| e["event"] == "canary-step")
+        .map(|e| {
+            (
+                e["weight"].as_u64().unwrap(),
+                e["replicas"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    // 25 % beside two stable pods: one canary pod; 50 %: two.
+    assert_eq!(steps, [(25, 1), (50, 2)]);
+    assert!(
+        err.contains("step 1 of 2: 25 % of the traffic on 1 new pod(s)"),
+        "{err}"
+    );
+    // The Deployment itself is applied only once every step passed.
+    let promoted = position(&events, |e| e["event"] == "canary-promoted");
+    let applied = position(&events, |e| {
+        e["event"] == "applied" && e["object"] == "Deployment/api"
+    });
+    assert!(promoted < applied, "{events:#?}");
+    assert!(
+        !events[..promoted]
+            .iter()
+            .any(|e| e["event"] == "applied" && e["object"] == "Deployment/api")
+    );
+    assert_eq!(canary_objects(&p), "");
+    assert_eq!(
+        p.kubectl_get(&["deployments"], "{.items[*].metadata.name}"),
+        "api"
+    );
+    assert_eq!(pods_running(&p, &image(2)).len(), 2);
+}
+
+#[test]
+fn a_crashing_canary_is_aborted_at_its_first_step_and_the_stable_pods_keep_serving() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = project("");
+    let (code, _, err) = deploy(&p, 1);
+    assert_eq!(code, 0, "{err}");
+    let stable = pods_running(&p, &image(1));
+
+    // Healthy for a second after each start, then the process dies.
+    p.set_behavior("crash-after=1s");
+    let (code, events, err) = deploy(&p, 2);
+    assert_eq!(code, ROLLED_BACK, "{err}");
+    let steps = events
+        .iter()
+        .filter(|e| e["event"] == "canary-step")
+        .count();
+    assert_eq!(steps, 1, "aborted at its first step: {events:#?}");
+    let failed = &events[position(&events, |e| e["event"] == "failed")];
+    assert_eq!(failed["workload"], "deployment/api-canary");
+    let message = failed["message"].as_str().unwrap();
+    assert!(message.starts_with("step 1 of 2 (25 %"), "{message}");
+    assert!(
+        err.contains("aborted: its objects were removed; all traffic is on the stable pods"),
+        "{err}"
+    );
+    // Before the previous release is re-applied as it was, the stable Deployment was
+    // never applied.
+    let rolling_back = position(&events, |e| e["event"] == "rolling-back");
+    assert!(
+        !events[..rolling_back]
+            .iter()
+            .any(|e| e["event"] == "applied" && e["object"] == "Deployment/api"),
+        "{events:#?}"
+    );
+    // The very same stable pods, still running the previous image; no canary object.
+    assert_eq!(pods_running(&p, &image(1)), stable);
+    assert_eq!(canary_objects(&p), "");
+}
+
+#[test]
+fn an_nginx_canary_ingress_carries_each_step_s_weight_while_it_runs() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = project("      traffic: nginx\n      ingress: api\n      service: api\n");
+    fs::write(
+        p.path().join("k8s/service.yaml"),
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: api\nspec:\n  selector: { app: api }\n  ports:\n    - { name: http, port: 80, targetPort: http }\n",
+    )
+    .unwrap();
+    fs::write(
+        p.path().join("k8s/ingress.yaml"),
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: api\nspec:\n  ingressClassName: nginx\n  rules:\n    - host: shop.example\n      http:\n        paths:\n          - path: /\n            pathType: Prefix\n            backend:\n              service: { name: api, port: { number: 80 } }\n",
+    )
+    .unwrap();
+    let (code, _, err) = deploy(&p, 1);
+    assert_eq!(code, 0, "{err}");
+
+    let mut child = p
+        .command(&["deploy", "dev", "--image", &format!("api={}", image(2))])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Watched from outside while the release runs: the canary Ingress and Service.
+    let mut weights = BTreeSet::new();
+    let mut selector = String::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        let out = common::sandbox::kubectl_get(
+            &p.kubeconfig(),
+            "shop-dev",
+            &["ingress", "api-canary", "--ignore-not-found"],
+            "{.metadata.annotations.nginx\\.ingress\\.kubernetes\\.io/canary}={.metadata.annotations.nginx\\.ingress\\.kubernetes\\.io/canary-weight} {.spec.rules[0].http.paths[0].backend.service.name}",
+        );
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if !text.is_empty() {
+            weights.insert(text);
+            if selector.is_empty() {
+                let svc = common::sandbox::kubectl_get(
+                    &p.kubeconfig(),
+                    "shop-dev",
+                    &["service", "api-canary", "--ignore-not-found"],
+                    "{.spec.selector}",
+                );
+                selector = String::from_utf8_lossy(&svc.stdout).into_owned();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(
+        weights,
+        BTreeSet::from([
+            "true=25 api-canary".to_owned(),
+            "true=50 api-canary".to_owned()
+        ]),
+        "{err}"
+    );
+    assert!(
+        selector.contains("\"slipway.dev/canary-of\":\"api\"")
+            && selector.contains("\"app\":\"api\""),
+        "{selector}"
+    );
+    assert_eq!(canary_objects(&p), "");
+    // The user's Ingress is as rendered.
+    assert_eq!(
+        p.kubectl_get(&["ingress"], "{.items[*].metadata.name}"),
+        "api"
+    );
+}
+
+#[test]
+fn a_strategy_for_a_deployment_the_release_lacks_stops_before_anything_is_written() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = project("");
+    let config = p.path().join("slipway.yaml");
+    let text = fs::read_to_string(&config)
+        .unwrap()
+        .replace("strategies:\n  api:", "strategies:\n  web:");
+    fs::write(&config, text).unwrap();
+    let (code, _, err) = deploy(&p, 1);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("`strategies.web` needs the Deployment `web`"),
+        "{err}"
+    );
+    assert!(err.contains("slipway.yaml:"), "{err}");
+    let namespaces = common::sandbox::kubectl(&p.kubeconfig(), &["get", "namespace", "shop-dev"]);
+    assert!(!namespaces.status.success(), "nothing was written");
+}
