@@ -260,3 +260,36 @@ fn a_strategy_for_a_deployment_the_release_lacks_stops_before_anything_is_writte
     let namespaces = common::sandbox::kubectl(&p.kubeconfig(), &["get", "namespace", "shop-dev"]);
     assert!(!namespaces.status.success(), "nothing was written");
 }
+
+#[test]
+fn a_canary_a_killed_release_left_is_removed_by_the_next_release() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = project("");
+    let (code, _, err) = deploy(&p, 1);
+    assert_eq!(code, 0, "{err}");
+    // What a release killed in the middle of its canary leaves: the canary Deployment.
+    let leftover = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api-canary\n  labels: { slipway.dev/canary-of: api }\nspec:\n  replicas: 1\n  selector:\n    matchLabels: { app: api, slipway.dev/canary-of: api }\n  template:\n    metadata:\n      labels: { app: api, slipway.dev/canary-of: api }\n    spec:\n      containers: [{ name: api, image: registry.example.com/shop/api:9 }]\n";
+    fs::write(p.path().join("leftover.yaml"), leftover).unwrap();
+    let out = common::sandbox::kubectl(
+        &p.kubeconfig(),
+        &[
+            "-n",
+            "shop-dev",
+            "apply",
+            "-f",
+            &p.path().join("leftover.yaml").display().to_string(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(canary_objects(&p), "api-canary");
+
+    // The same version again: no canary runs, and the leftover goes.
+    let (code, events, err) = deploy(&p, 1);
+    assert_eq!(code, 0, "{err}");
+    assert!(!events.iter().any(|e| e["event"] == "canary-step"));
+    assert_eq!(canary_objects(&p), "");
+}

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use super::{DeployInput, Event, delete_object, interrupted, unless_interrupted};
+use super::{Change, DeployInput, Event, Planned, delete_object, interrupted, unless_interrupted};
 use crate::cluster::{Apply, Cluster, ClusterError, object_name};
 use crate::track::{self, Diagnosis, Progress, TrackOptions, Workload};
 
@@ -61,29 +61,21 @@ pub struct CanaryStep {
 }
 
 /// The canaries of this release: those whose Deployment the cluster runs already and
-/// whose pod template this release changes. A first install, or a change of replicas
-/// only, rolls as usual.
-pub(super) fn applicable<'c>(
-    input: &'c DeployInput,
-    objects: &[Value],
-    live: &[Option<Value>],
-) -> Vec<&'c Canary> {
+/// whose pod template this release changes (as the plan's server-side dry run says). A
+/// first install, or a change of replicas only, rolls as usual.
+pub(super) fn applicable<'c>(input: &'c DeployInput, plan: &[Planned]) -> Vec<&'c Canary> {
     input
         .canaries
         .iter()
         .filter(|c| {
-            objects.iter().zip(live).any(|(obj, live)| {
-                is_deployment(obj, &c.deployment)
-                    && live.as_ref().is_some_and(|l| {
-                        l.pointer("/spec/template") != obj.pointer("/spec/template")
-                    })
+            let label = format!("Deployment/{}", c.deployment);
+            plan.iter().any(|p| {
+                p.object == label
+                    && matches!(&p.change, Change::Update(fields)
+                        if fields.iter().any(|f| f.path.starts_with("spec.template")))
             })
         })
         .collect()
-}
-
-fn is_deployment(obj: &Value, name: &str) -> bool {
-    obj.get("kind").and_then(Value::as_str) == Some("Deployment") && object_name(obj) == Some(name)
 }
 
 /// Runs every step of `canary` for the new Deployment among `objects`, and removes the

@@ -365,15 +365,22 @@ async fn deploy_locked(
         });
     }
 
-    let canaries = canary::applicable(input, &prepared.objects, &prepared.live);
+    let canaries = canary::applicable(input, &prepared.plan);
     let result = if canaries.is_empty() {
         let rollout_started = Instant::now();
         let objects = &prepared.objects;
         let before = Some(prepared.live);
-        let result = rollout::apply_and_track(cluster, input, objects, before, true, report).await;
+        let mut result =
+            rollout::apply_and_track(cluster, input, objects, before, true, report).await;
         release
             .durations
             .push(("rollout".into(), rollout_started.elapsed().as_secs_f64()));
+        // A canary a killed release left behind still takes traffic: it goes now.
+        for canary in &input.canaries {
+            if result.is_ok() {
+                result = canary::remove(cluster, input, canary, objects).await;
+            }
+        }
         result
     } else {
         canary_rollout(
