@@ -293,3 +293,49 @@ fn a_canary_a_killed_release_left_is_removed_by_the_next_release() {
     assert!(!events.iter().any(|e| e["event"] == "canary-step"));
     assert_eq!(canary_objects(&p), "");
 }
+
+#[test]
+fn ctrl_c_during_a_canary_removes_it_and_leaves_the_stable_pods_untouched() {
+    use std::io::{BufRead, BufReader};
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = project("");
+    let config = p.path().join("slipway.yaml");
+    let text = fs::read_to_string(&config)
+        .unwrap()
+        .replace("weight: 25, pause: 3s", "weight: 25, pause: 60s");
+    fs::write(&config, text).unwrap();
+    let (code, _, err) = deploy(&p, 1);
+    assert_eq!(code, 0, "{err}");
+    let stable = pods_running(&p, &image(1));
+
+    let mut child = p
+        .command(&["deploy", "dev", "--image", &format!("api={}", image(2))])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    // Interrupted once the canary's pod is ready and its step is being watched.
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let watching = line.contains("api-canary ready: ready; watching its pods");
+        seen.push(line);
+        if watching {
+            break;
+        }
+    }
+    assert_eq!(canary_objects(&p), "api-canary", "{seen:#?}");
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    seen.extend(lines.map(|l| l.unwrap()));
+    let code = child.wait().unwrap().code();
+    let text = seen.join("\n");
+    assert_eq!(code, Some(130), "{text}");
+    assert!(text.contains("aborted: its objects were removed"), "{text}");
+    assert_eq!(canary_objects(&p), "");
+    assert_eq!(pods_running(&p, &image(1)), stable);
+}
