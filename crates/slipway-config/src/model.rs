@@ -416,6 +416,8 @@ pub struct PolicyOverrides {
     pub crashloop_tolerance: Option<u32>,
     /// `settle`.
     pub settle: Option<Duration>,
+    /// `recreate`.
+    pub recreate: Option<Vec<String>>,
     /// `rules`.
     pub rules: BTreeMap<String, RuleLevel>,
     /// Where each rule id of `rules` is written.
@@ -447,6 +449,10 @@ pub struct Policy {
     /// How long the pods of a finished rollout are watched for a restart before the
     /// release counts as deployed (default [`DEFAULT_SETTLE`]).
     pub settle: Duration,
+    /// Objects (`Kind/name`) deleted and created again when a release changes a field
+    /// the cluster does not let change in place (a Job's template, a Deployment's
+    /// selector); any other such change stops the release before anything is applied.
+    pub recreate: Vec<String>,
     /// Rule level overrides; `defaults` merged with the environment's, rule by rule.
     pub rules: BTreeMap<String, RuleLevel>,
 }
@@ -460,6 +466,7 @@ impl Default for Policy {
             dirty: DirtyPolicy::Warn,
             crashloop_tolerance: 2,
             settle: DEFAULT_SETTLE,
+            recreate: Vec::new(),
             rules: BTreeMap::new(),
         }
     }
@@ -485,6 +492,9 @@ impl Policy {
         }
         if let Some(v) = o.settle {
             self.settle = v;
+        }
+        if let Some(v) = &o.recreate {
+            self.recreate = v.clone();
         }
         self.rules
             .extend(o.rules.iter().map(|(k, v)| (k.clone(), *v)));

@@ -23,6 +23,9 @@ impl Cx {
         if let Some(v) = m.get("settle") {
             p.settle = self.duration(&v);
         }
+        if let Some(v) = m.get("recreate") {
+            p.recreate = self.recreate(&v);
+        }
         if let Some(v) = m.get("rules")
             && let Some(rules) = self.map(&v, None)
         {
@@ -43,6 +46,34 @@ impl Cx {
             }
         }
         p
+    }
+
+    /// `recreate`: `Kind/name` of objects of the manifests.
+    fn recreate(&mut self, v: &Val<'_>) -> Option<Vec<String>> {
+        let items = self.list(v)?;
+        let mut out = Vec::new();
+        for item in &items {
+            let text = self.string(item)?;
+            match text.split_once('/') {
+                Some((kind, name))
+                    if kind.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+                        && kind.chars().all(|c| c.is_ascii_alphanumeric())
+                        && is_dns_subdomain(name) =>
+                {
+                    out.push(text);
+                }
+                _ => {
+                    self.error(
+                        item.at(),
+                        &item.path,
+                        format!("expected `Kind/name`, found `{text}`"),
+                        Some("e.g. `Job/db-seed` or `Deployment/api`".into()),
+                    );
+                    return None;
+                }
+            }
+        }
+        Some(out)
     }
 
     pub(super) fn environments(

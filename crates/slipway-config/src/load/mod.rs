@@ -85,6 +85,7 @@ const POLICY_KEYS: &[&str] = &[
     "dirty",
     "crashloop-tolerance",
     "settle",
+    "recreate",
     "rules",
 ];
 const ENV_KEYS: &[&str] = &[
@@ -105,6 +106,7 @@ const ENV_KEYS: &[&str] = &[
     "dirty",
     "crashloop-tolerance",
     "settle",
+    "recreate",
     "rules",
     "strategies",
 ];

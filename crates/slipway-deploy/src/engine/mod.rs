@@ -73,6 +73,9 @@ pub struct DeployInput {
     pub hooks: Vec<Hook>,
     /// Deployments rolled out as canaries when their pod template changes.
     pub canaries: Vec<Canary>,
+    /// Objects (`Kind/name`) deleted and created again when the release changes a field
+    /// that cannot change in place.
+    pub recreate: Vec<String>,
     pub images: Vec<ReleaseImage>,
     pub timeout: Duration,
     pub rollback_on_failure: bool,
@@ -108,6 +111,9 @@ pub enum Change {
     /// The changed fields, each with its path (`spec.template.spec.containers[0].image`)
     /// and its values before and after (a Secret's values as hashes).
     Update(Vec<FieldChange>),
+    /// Deleted and created again: the release changes a field the cluster does not let
+    /// change in place (the server's message), and the object is in `recreate`.
+    Recreate(String),
     Unchanged,
 }
 
@@ -339,6 +345,11 @@ async fn ensure_namespace(cluster: &Arc<Cluster>, ns: &str) -> Result<(), Deploy
         .await
         .during(format!("creating namespace `{ns}`"))?;
     Ok(())
+}
+
+/// Whether the cluster refused a change of a field that cannot change in place.
+fn is_immutable(e: &ClusterError) -> bool {
+    matches!(e, ClusterError::Api { code: 422, message, .. } if message.contains("field is immutable"))
 }
 
 /// The steps of a release once the lock is held.

@@ -79,7 +79,7 @@ pub(super) async fn prepare(
         set_namespace_if_namespaced(o, ns);
     }
     order::sort_for_apply(&mut objects);
-    let (plan, live) = plan(cluster, &objects, ns).await?;
+    let (plan, live) = plan(cluster, &objects, ns, &input.recreate).await?;
     let prune = prune_candidates(record::current(releases), &objects, releases, ns);
     report(Event::Planned(plan.clone()));
     if !prune.is_empty() {
@@ -180,6 +180,7 @@ async fn plan(
     cluster: &Arc<Cluster>,
     objects: &[Value],
     ns: &str,
+    recreate: &[String],
 ) -> Result<(Vec<Planned>, Vec<Option<Value>>), DeployError> {
     let defined = kinds_defined_by_crds(objects);
     let defined = &defined;
@@ -202,11 +203,20 @@ async fn plan(
             };
             // Every object is dry-run, new ones too: the server refuses an invalid one
             // now, before any hook runs, rather than at apply.
-            let dry = cluster
-                .apply(obj, ns, Apply::DryRun)
-                .await
-                .map_err(|e| refusal(obj, e))
-                .during(step())?;
+            let dry = match cluster.apply(obj, ns, Apply::DryRun).await {
+                Err(ClusterError::Api { message, .. })
+                    if live.is_some() && recreate.contains(&object_label(obj)) && {
+                        message.contains("field is immutable")
+                    } =>
+                {
+                    let planned = Planned {
+                        object: object_label(obj),
+                        change: Change::Recreate(message),
+                    };
+                    return Ok((planned, live));
+                }
+                other => other.map_err(|e| refusal(obj, e)).during(step())?,
+            };
             let change = match &live {
                 None => Change::Create,
                 Some(live) => {

@@ -10,8 +10,8 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::{
-    Change, DeployError, DeployInput, During, Event, IN_FLIGHT, interrupted, object_label,
-    unless_interrupted,
+    Change, DeployError, DeployInput, During, Event, IN_FLIGHT, delete_object, interrupted,
+    is_immutable, object_label, unless_interrupted,
 };
 use crate::cluster::{Apply, Cluster, ClusterError};
 use crate::fielddiff::changed_fields;
@@ -38,7 +38,7 @@ pub(super) async fn apply_and_track(
 ) -> Result<(), Box<Diagnosis>> {
     let ns = &input.namespace;
     let since = Timestamp::now();
-    if let Err(e) = apply_all(cluster, objects, ns, before, report).await {
+    if let Err(e) = apply_all(cluster, input, objects, before, report).await {
         return Err(Box::new(Diagnosis {
             workload: "apply".into(),
             reason: "ApplyFailed".into(),
@@ -77,8 +77,8 @@ pub(super) async fn apply_and_track(
 /// absent).
 async fn apply_all(
     cluster: &Arc<Cluster>,
+    input: &DeployInput,
     objects: &[Value],
-    ns: &str,
     before: Option<Vec<Option<Value>>>,
     report: &(dyn Fn(Event) + Send + Sync),
 ) -> Result<(), DeployError> {
@@ -101,7 +101,7 @@ async fn apply_all(
             .map(|(obj, known)| {
                 let known = known.take();
                 async move {
-                    apply_one(cluster, obj, ns, known, report)
+                    apply_one(cluster, input, obj, known, report)
                         .await
                         .during(format!("applying {}", object_label(obj)))
                 }
@@ -118,11 +118,12 @@ async fn apply_all(
 /// already read it.
 async fn apply_one(
     cluster: &Arc<Cluster>,
+    input: &DeployInput,
     obj: &Value,
-    ns: &str,
     before: Option<Option<Value>>,
     report: &(dyn Fn(Event) + Send + Sync),
 ) -> Result<(), ClusterError> {
+    let ns = &input.namespace;
     let before = match before {
         Some(known) => known,
         None => super::plan::get_live(cluster, obj, ns).await?,
@@ -135,6 +136,17 @@ async fn apply_one(
                 fields,
             });
             cluster.apply(obj, ns, Apply::Force).await?
+        }
+        Err(e) if is_immutable(&e) && input.recreate.contains(&object_label(obj)) => {
+            let ClusterError::Api { message, .. } = e else {
+                unreachable!("is_immutable matched an API error")
+            };
+            recreate(cluster, input, obj).await?;
+            report(Event::Applied {
+                object: object_label(obj),
+                change: Change::Recreate(message),
+            });
+            return Ok(());
         }
         Err(e) => return Err(e),
     };
@@ -154,4 +166,36 @@ async fn apply_one(
         change,
     });
     Ok(())
+}
+
+/// Deletes `obj` (its pods go with it), waits until it is gone, and creates it again as
+/// the release has it.
+///
+/// # Errors
+///
+/// A cluster error, or [`ClusterError::Api`] 504 when the old object is not gone within
+/// the release's timeout (a finalizer holds it).
+async fn recreate(
+    cluster: &Arc<Cluster>,
+    input: &DeployInput,
+    obj: &Value,
+) -> Result<(), ClusterError> {
+    let ns = &input.namespace;
+    delete_object(cluster, obj, ns).await?;
+    let deadline = std::time::Instant::now() + input.timeout;
+    while super::plan::get_live(cluster, obj, ns).await?.is_some() {
+        if std::time::Instant::now() > deadline {
+            return Err(ClusterError::Api {
+                code: 504,
+                reason: "Timeout".into(),
+                message: format!(
+                    "{} was deleted to be created again, but is still there after {}s (a finalizer holds it)",
+                    object_label(obj),
+                    input.timeout.as_secs()
+                ),
+            });
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    cluster.apply(obj, ns, Apply::Strict).await.map(|_| ())
 }

@@ -300,6 +300,7 @@ fn release_environment(
             namespace: target.ns.clone(),
             objects,
             canaries: canaries(env),
+            recreate: env.policy.recreate.clone(),
             hooks: rendered
                 .hooks
                 .iter()
@@ -602,14 +603,24 @@ fn conclude(
 fn not_concluded(ns: &str, sources: &[(String, String)], e: DeployError) -> CliError {
     let code = exit::of_deploy(&e);
     match e {
-        DeployError::Refused { ref object, .. } => {
+        DeployError::Refused {
+            ref object,
+            ref message,
+        } => {
             let from = sources
                 .iter()
                 .find(|(label, _)| label == object)
                 .map(|(_, source)| format!(" (from {source})"))
                 .unwrap_or_default();
-            CliError::new(code, format!("in `{ns}`: {e}{from}"))
-                .hint("no hook ran and no object was applied; fix the object and deploy again")
+            let err = CliError::new(code, format!("in `{ns}`: {e}{from}"))
+                .hint("no hook ran and no object was applied; fix the object and deploy again");
+            if message.contains("field is immutable") {
+                err.hint(format!(
+                    "the field cannot change in place: change it back, or list `{object}` under `recreate:` of the environment in slipway.yaml to delete and create it again (its pods stop at once)"
+                ))
+            } else {
+                err
+            }
         }
         DeployError::HookFailed { name, diagnosis } => CliError::new(
             code,
@@ -1223,7 +1234,8 @@ fn canaries(env: &Environment) -> Vec<engine::Canary> {
 }
 
 /// Every strategy names a Deployment of the release, and the objects its traffic split
-/// needs: checked before anything is written.
+/// needs, and `recreate` names objects of the release: checked before anything is
+/// written.
 fn strategies_apply(
     project: &project::Project,
     env: &Environment,
@@ -1239,6 +1251,17 @@ fn strategies_apply(
                     == Some(name)
         })
     };
+    for object in &env.policy.recreate {
+        let (kind, name) = object.split_once('/').unwrap_or_default();
+        if !has(kind, name) {
+            return Err(CliError::usage(format!(
+                "{}: `recreate` names `{object}`, which the release of `{}` has not in `{ns}`; nothing was written",
+                project.config.file.display(),
+                env.name
+            ))
+            .hint("list objects of the manifests as `Kind/name`, e.g. `Job/db-seed`"));
+        }
+    }
     for s in env.strategies.values() {
         let mut needed = vec![("Deployment", s.workload.as_str())];
         match &s.canary.traffic {
@@ -1285,6 +1308,7 @@ fn reapply(
         hooks: vec![],
         // A rollback or restart is not a new version: it rolls as usual.
         canaries: vec![],
+        recreate: env.policy.recreate.clone(),
         images: from.images.clone(),
         timeout: env.policy.timeout,
         rollback_on_failure: false,

@@ -201,6 +201,7 @@ pub fn change_word(c: &Change) -> &'static str {
     match c {
         Change::Create => "create",
         Change::Update(_) => "update",
+        Change::Recreate(_) => "recreate",
         Change::Unchanged => "unchanged",
     }
 }
@@ -278,6 +279,10 @@ fn event_text(e: &Event) -> Option<String> {
                 match &p.change {
                     Change::Unchanged => {}
                     Change::Create => lines.push(format!("  + {}", p.object)),
+                    Change::Recreate(why) => lines.push(format!(
+                        "  ! {} (deleted and created again: {why})",
+                        p.object
+                    )),
                     Change::Update(fields) => {
                         // Secret fields name keys only; values are never shown.
                         let shown: Vec<&str> =
@@ -410,6 +415,10 @@ fn plan_values_text(plan: &[slipway_deploy::engine::Planned]) -> Option<String> 
         match &p.change {
             Change::Unchanged => {}
             Change::Create => lines.push(format!("  + {}", p.object)),
+            Change::Recreate(why) => lines.push(format!(
+                "  ! {} (deleted and created again: {why})",
+                p.object
+            )),
             Change::Update(fields) => {
                 lines.push(format!("  ~ {}", p.object));
                 for c in fields {
