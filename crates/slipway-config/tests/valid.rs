@@ -137,6 +137,7 @@ fn full_example_loads() {
             dirty: DirtyPolicy::Refuse,
             crashloop_tolerance: 2,
             settle: Duration::from_secs(30),
+            recreate: vec!["Job/db-seed".to_owned()],
             rules: [
                 ("pdb-missing".to_owned(), RuleLevel::Error),
                 ("readiness-probe".to_owned(), RuleLevel::Warning),
