@@ -358,6 +358,76 @@ impl Cluster {
         })
     }
 
+    /// Whether the identity of this connection may `verb` objects of `api_version`
+    /// `kind` in `namespace` (`None` for a cluster-scoped kind), as the cluster's
+    /// SelfSubjectAccessReview answers; `None` when the cluster cannot say (it serves no
+    /// review API).
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::UnknownKind`] for a kind the cluster does not serve; other cluster
+    /// errors.
+    pub async fn may(
+        &self,
+        verb: &str,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+    ) -> Result<Option<bool>, ClusterError> {
+        let (resource, _) = self.resource(api_version, kind).await?;
+        self.may_resource(verb, &resource.group, &resource.plural, namespace)
+            .await
+    }
+
+    /// `deployments.apps`, `configmaps`: the resource of a kind as `kubectl auth can-i`
+    /// and RBAC name it.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::UnknownKind`] for a kind the cluster does not serve.
+    pub async fn resource_name(
+        &self,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<String, ClusterError> {
+        let (resource, _) = self.resource(api_version, kind).await?;
+        Ok(if resource.group.is_empty() {
+            resource.plural
+        } else {
+            format!("{}.{}", resource.plural, resource.group)
+        })
+    }
+
+    async fn may_resource(
+        &self,
+        verb: &str,
+        group: &str,
+        plural: &str,
+        namespace: Option<&str>,
+    ) -> Result<Option<bool>, ClusterError> {
+        let review = serde_json::json!({
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "metadata": {},
+            "spec": {"resourceAttributes": {
+                "verb": verb,
+                "group": group,
+                "resource": plural,
+                "namespace": namespace.unwrap_or(""),
+            }},
+        });
+        match self.create(&review, "").await {
+            Ok(answer) => Ok(Some(
+                answer
+                    .pointer("/status/allowed")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+            )),
+            Err(ClusterError::UnknownKind { .. } | ClusterError::Api { code: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Server-side apply of `obj` (its namespace, else `namespace`), as `mode` says.
     ///
     /// # Errors

@@ -115,6 +115,7 @@ pub fn of_deploy(e: &DeployError) -> u8 {
         DeployError::Lock(e) => of_lock(e),
         DeployError::Cluster(e) => of_cluster(e),
         DeployError::Step { source, .. } if is_access(source) => UNREACHABLE,
+        DeployError::Forbidden { .. } => UNREACHABLE,
         DeployError::Step { .. } | DeployError::Record(_) => DEPLOY_FAILED,
         DeployError::HookFailed { .. } => HOOK_FAILED,
         DeployError::UnknownRevision(_) => USAGE,
@@ -236,6 +237,12 @@ mod tests {
                 DEPLOY_FAILED,
             ),
             (DeployError::UnknownRevision(9), USAGE),
+            (
+                DeployError::Forbidden {
+                    denied: vec!["`patch` Role objects in namespace `shop`".into()],
+                },
+                UNREACHABLE,
+            ),
             (
                 DeployError::Interrupted {
                     during: "while planning".into(),

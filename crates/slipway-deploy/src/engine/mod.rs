@@ -227,6 +227,10 @@ pub enum DeployError {
     /// Interrupted before any workload changed.
     #[error("interrupted {during}; no workload was changed")]
     Interrupted { during: String },
+    /// The identity of the kubeconfig context may not do what the release needs (each
+    /// `verb resource in namespace`), found before anything was written.
+    #[error("this identity may not {}; nothing was written", .denied.join(" nor "))]
+    Forbidden { denied: Vec<String> },
     /// The cluster refuses an object of the release as it is (an invalid name, a value
     /// too large, a kind it does not serve), found before any hook ran or any object was
     /// applied: running the same release again cannot succeed.
@@ -306,6 +310,8 @@ pub async fn deploy(
     if input.dry_run {
         return plan::dry_run(&cluster, &input, report).await;
     }
+    // So is a right the identity lacks: not even the lock is taken.
+    plan::rights(&cluster, &input).await?;
     ensure_namespace(&cluster, &input.namespace).await?;
     let me = lock::holder_identity(&input.user);
     let acquire = lock::acquire(

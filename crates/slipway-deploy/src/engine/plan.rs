@@ -93,6 +93,85 @@ pub(super) async fn prepare(
     })
 }
 
+/// Checks, before anything is written, that the identity of the connection may do what
+/// a release does in its namespace: the lock (a Lease), the release records (Secrets),
+/// and reading and applying each kind of the release's objects (server-side apply is a
+/// `patch`; kinds a CustomResourceDefinition of the release defines are not served yet
+/// and are left to the apply). A cluster without the review API is not asked.
+///
+/// # Errors
+///
+/// [`DeployError::Forbidden`] naming every right missing; a cluster error.
+pub(super) async fn rights(cluster: &Arc<Cluster>, input: &DeployInput) -> Result<(), DeployError> {
+    let ns = input.namespace.as_str();
+    let defined = kinds_defined_by_crds(&input.objects);
+    let mut needed: Vec<(&str, &str, &str)> = Vec::new();
+    for verb in ["get", "create", "update"] {
+        needed.push((verb, "coordination.k8s.io/v1", "Lease"));
+    }
+    for verb in ["get", "list", "create", "patch"] {
+        needed.push((verb, "v1", "Secret"));
+    }
+    let mut kinds = BTreeSet::new();
+    for obj in &input.objects {
+        let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+        if !defined.contains(&(group_of(api_version), kind)) && kinds.insert((api_version, kind)) {
+            needed.push(("get", api_version, kind));
+            needed.push(("patch", api_version, kind));
+        }
+    }
+    type Answer = Option<(String, Option<&'static str>, bool)>;
+    let answers: Vec<Result<Answer, DeployError>> = stream::iter(needed)
+        .map(|(verb, api_version, kind)| async move {
+            let scope = (!slipway_render::release::CLUSTER_SCOPED.contains(&kind)).then_some(ns);
+            let asked = async {
+                let allowed = cluster.may(verb, api_version, kind, scope).await?;
+                let resource = cluster.resource_name(api_version, kind).await?;
+                Ok::<_, ClusterError>(allowed.map(|a| (resource, a)))
+            };
+            match asked.await {
+                Ok(Some((resource, allowed))) => {
+                    let scope = match scope {
+                        Some(ns) => format!("in namespace `{ns}`"),
+                        None => "cluster-wide".to_owned(),
+                    };
+                    Ok(Some((format!("`{resource}` {scope}"), Some(verb), allowed)))
+                }
+                Ok(None) => Ok(None),
+                Err(ClusterError::UnknownKind { .. }) => Ok(Some((String::new(), None, true))),
+                Err(e) => Err(e).during("checking the rights of this identity"),
+            }
+        })
+        .buffered(IN_FLIGHT)
+        .collect()
+        .await;
+    // The verbs denied on each resource, in the order they were asked.
+    let mut denied: Vec<(String, Vec<&str>)> = Vec::new();
+    for answer in answers {
+        match answer? {
+            // No review API: nothing can be told in advance.
+            None => return Ok(()),
+            Some((what, Some(verb), false)) => match denied.iter_mut().find(|(w, _)| *w == what) {
+                Some((_, verbs)) => verbs.push(verb),
+                None => denied.push((what, vec![verb])),
+            },
+            Some(_) => {}
+        }
+    }
+    if denied.is_empty() {
+        return Ok(());
+    }
+    let denied = denied
+        .into_iter()
+        .map(|(what, verbs)| {
+            let verbs: Vec<String> = verbs.iter().map(|v| format!("`{v}`")).collect();
+            format!("{} {what}", verbs.join(", "))
+        })
+        .collect();
+    Err(DeployError::Forbidden { denied })
+}
+
 /// Checks that the cluster serves the kind of every object, other than kinds a
 /// CustomResourceDefinition of the same release defines.
 ///

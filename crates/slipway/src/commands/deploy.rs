@@ -644,6 +644,16 @@ fn not_concluded(ns: &str, sources: &[(String, String)], e: DeployError) -> CliE
             "nothing was changed; `kubectl -n NAMESPACE get secret NAME -o yaml` shows the record; deleting a damaged record loses only its history entry",
         ),
         DeployError::Interrupted { .. } => CliError::new(code, format!("in `{ns}`: {e}")),
+        DeployError::Forbidden { ref denied } => {
+            let mut err = CliError::new(code, format!("in `{ns}`: {e}"));
+            err = err.hint(
+                "a Role (or ClusterRole) bound to this identity must grant them; `kubectl auth can-i --list --namespace NAMESPACE` shows what it may do now",
+            );
+            if denied.iter().any(|d| d.contains("leases.coordination.k8s.io")) {
+                err = err.hint("the deploy lock is a Lease (`coordination.k8s.io`), which the built-in `edit` role does not grant");
+            }
+            err
+        }
         DeployError::Lock(_) | DeployError::Cluster(_) | DeployError::UnknownRevision(_) => {
             CliError::new(code, e.to_string())
         }
