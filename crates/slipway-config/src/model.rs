@@ -561,7 +561,31 @@ pub struct Strategy {
     pub workload: String,
     /// Where the entry is written.
     pub at: Position,
-    pub canary: Canary,
+    pub rollout: Rollout,
+}
+
+/// How a Deployment with a strategy rolls out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rollout {
+    Canary(Canary),
+    BlueGreen(BlueGreen),
+}
+
+/// `blue-green`: the new version runs fully ready behind a preview Service before any
+/// user traffic reaches it; then one write of the active Service's selector sends all
+/// traffic to it, never to both versions at once; the previous version's pods stay for
+/// the scale-down delay, during which a failing check switches back in one write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlueGreen {
+    /// The active Service in front of the Deployment.
+    pub service: String,
+    /// The preview Service slipway creates (default `<service>-preview`).
+    pub preview_service: String,
+    /// How long the new version is watched behind the preview Service before the switch.
+    pub pre_switch: Duration,
+    /// How long the previous version's pods stay after the switch, while the new version
+    /// is watched under traffic.
+    pub scale_down_delay: Duration,
 }
 
 /// `canary`: the new version runs beside the stable Deployment, which keeps its pods and

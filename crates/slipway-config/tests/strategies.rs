@@ -5,7 +5,14 @@ mod common;
 use std::time::Duration;
 
 use common::{Project, assert_single, diagnostics};
-use slipway_config::{CanaryStep, Traffic};
+use slipway_config::{BlueGreen, Canary, CanaryStep, Rollout, Strategy, Traffic};
+
+fn canary(s: &Strategy) -> &Canary {
+    match &s.rollout {
+        Rollout::Canary(c) => c,
+        other => panic!("not a canary: {other:?}"),
+    }
+}
 
 const ENVS: &str = "environments:\n  dev:\n    cluster: sandbox\n    namespace: demo-dev\n";
 
@@ -16,9 +23,9 @@ fn a_canary_is_read_with_its_steps_and_reaches_every_environment() {
     );
     let config = Project::with_files(&[]).load(&yaml).unwrap();
     let strategy = &config.environments[0].strategies["api"];
-    assert_eq!(strategy.canary.traffic, Traffic::Replicas);
+    assert_eq!(canary(strategy).traffic, Traffic::Replicas);
     assert_eq!(
-        strategy.canary.steps,
+        canary(strategy).steps,
         [
             CanaryStep {
                 weight: 10,
@@ -38,17 +45,17 @@ fn an_environment_replaces_a_workload_s_strategy() {
     let yaml = "app: demo\nstrategies:\n  api:\n    canary:\n      steps: [{ weight: 10, pause: 30s }]\n\
                 environments:\n  dev:\n    cluster: sandbox\n    namespace: demo-dev\n    strategies:\n      api:\n        canary:\n          traffic: nginx\n          ingress: api\n          service: api\n          steps: [{ weight: 25, pause: 1s }]\n";
     let config = Project::with_files(&[]).load(yaml).unwrap();
-    let canary = &config.environments[0].strategies["api"].canary;
+    let env = canary(&config.environments[0].strategies["api"]);
     assert_eq!(
-        canary.traffic,
+        env.traffic,
         Traffic::Nginx {
             ingress: "api".into(),
             service: "api".into()
         }
     );
-    assert_eq!(canary.steps[0].weight, 25);
+    assert_eq!(env.steps[0].weight, 25);
     // The top level keeps its own.
-    assert_eq!(config.strategies["api"].canary.steps[0].weight, 10);
+    assert_eq!(canary(&config.strategies["api"]).steps[0].weight, 10);
 }
 
 #[test]
@@ -101,6 +108,39 @@ fn analysis_providers_are_refused_as_not_built() {
             Some(
                 "remove `analysis:`; the built-in checks (readiness, restarts and warning events of the canary's pods) always run",
             ),
+        ),
+    );
+}
+
+#[test]
+fn a_blue_green_takes_its_defaults() {
+    let yaml =
+        format!("app: demo\nstrategies:\n  web:\n    blue-green:\n      service: web\n{ENVS}");
+    let config = Project::with_files(&[]).load(&yaml).unwrap();
+    assert_eq!(
+        config.strategies["web"].rollout,
+        Rollout::BlueGreen(BlueGreen {
+            service: "web".into(),
+            preview_service: "web-preview".into(),
+            pre_switch: Duration::ZERO,
+            scale_down_delay: Duration::from_secs(30),
+        })
+    );
+}
+
+#[test]
+fn a_strategy_is_a_canary_or_a_blue_green_not_both() {
+    assert_single(
+        &[],
+        &format!(
+            "app: demo\nstrategies:\n  web:\n    canary:\n      steps: [{{ weight: 10, pause: 1s }}]\n    blue-green:\n      service: web\n{ENVS}"
+        ),
+        (
+            6,
+            5,
+            "strategies.web.blue-green",
+            "a Deployment rolls out as a canary or blue-green, not both",
+            Some("keep one of `canary` and `blue-green`"),
         ),
     );
 }

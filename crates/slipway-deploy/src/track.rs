@@ -650,7 +650,7 @@ fn images_of(spec: Option<&Value>) -> Vec<(String, String)> {
 
 /// Pods that belong to `workload` (by its selector) and were made from its current
 /// template: the same images, and every label and annotation of the template; a
-/// canary's pods only to the canary. A pod of
+/// canary's or preview's pods only to the canary or preview. A pod of
 /// the release being replaced is never judged for this one, while a pod a killed deploy
 /// created from the same template is.
 fn pods_of<'a>(workload: &Value, pods: &'a BTreeMap<String, Value>) -> Vec<&'a Value> {
@@ -678,11 +678,14 @@ fn pods_of<'a>(workload: &Value, pods: &'a BTreeMap<String, Value>) -> Vec<&'a V
         .filter(|p| {
             let labels = p.pointer("/metadata/labels").and_then(Value::as_object);
             let matches = labels.is_some_and(|l| selector.iter().all(|(k, v)| l.get(k) == Some(v)));
-            // A canary's pods carry the stable pods' labels and template: they belong
-            // only to the canary's Deployment, whose selector names them.
-            let canary = labels.is_some_and(|l| l.contains_key(crate::engine::CANARY_OF))
-                && !selector.contains_key(crate::engine::CANARY_OF);
-            matches && !canary && !selector.is_empty()
+            // A canary's or preview's pods carry the stable pods' labels and template:
+            // they belong only to their own Deployment, whose selector names them.
+            let copy = [crate::engine::CANARY_OF, crate::engine::PREVIEW_OF]
+                .iter()
+                .any(|label| {
+                    labels.is_some_and(|l| l.contains_key(*label)) && !selector.contains_key(*label)
+                });
+            matches && !copy && !selector.is_empty()
         })
         .collect()
 }

@@ -110,7 +110,13 @@ const ENV_KEYS: &[&str] = &[
     "rules",
     "strategies",
 ];
-const STRATEGY_KEYS: &[&str] = &["canary"];
+const STRATEGY_KEYS: &[&str] = &["canary", "blue-green"];
+const BLUE_GREEN_KEYS: &[&str] = &[
+    "service",
+    "preview-service",
+    "pre-switch",
+    "scale-down-delay",
+];
 const CANARY_KEYS: &[&str] = &[
     "traffic", "ingress", "route", "service", "steps", "analysis",
 ];

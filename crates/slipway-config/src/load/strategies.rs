@@ -1,4 +1,5 @@
-//! `strategies`: canary rollouts of named Deployments (top level, and per environment).
+//! `strategies`: canary and blue-green rollouts of named Deployments (top level, and per
+//! environment).
 
 use super::*;
 
@@ -27,19 +28,65 @@ impl Cx {
 
     fn strategy(&mut self, entry: &Val<'_>) -> Option<Strategy> {
         let m = self.map(entry, Some(STRATEGY_KEYS))?;
-        let Some(canary) = m.get("canary") else {
-            self.missing(
-                &m,
-                "canary",
-                Some("`canary:` with `steps` is the strategy this version runs".into()),
-            );
-            return None;
+        let rollout = match (m.get("canary"), m.get("blue-green")) {
+            (Some(canary), None) => Rollout::Canary(self.canary(&canary)?),
+            (None, Some(bg)) => Rollout::BlueGreen(self.blue_green(&bg)?),
+            (Some(_), Some(bg)) => {
+                self.error(
+                    bg.key,
+                    &bg.path,
+                    "a Deployment rolls out as a canary or blue-green, not both",
+                    Some("keep one of `canary` and `blue-green`".into()),
+                );
+                return None;
+            }
+            (None, None) => {
+                self.missing(
+                    &m,
+                    "canary",
+                    Some(
+                        "a strategy is `canary:` (with `steps`) or `blue-green:` (with `service`)"
+                            .into(),
+                    ),
+                );
+                return None;
+            }
         };
-        let canary = self.canary(&canary)?;
         Some(Strategy {
             workload: entry.name().to_owned(),
             at: position(entry.key),
-            canary,
+            rollout,
+        })
+    }
+
+    fn blue_green(&mut self, v: &Val<'_>) -> Option<BlueGreen> {
+        let m = self.map(v, Some(BLUE_GREEN_KEYS))?;
+        let Some(service) = m.get("service") else {
+            self.missing(
+                &m,
+                "service",
+                Some("name the Service whose traffic switches to the new version".into()),
+            );
+            return None;
+        };
+        let service = self.dns_label(&service, "service")?;
+        let preview_service = match m.get("preview-service") {
+            Some(v) => self.dns_label(&v, "preview-service")?,
+            None => format!("{service}-preview"),
+        };
+        let pre_switch = match m.get("pre-switch") {
+            Some(v) => self.duration(&v)?,
+            None => Duration::ZERO,
+        };
+        let scale_down_delay = match m.get("scale-down-delay") {
+            Some(v) => self.duration(&v)?,
+            None => Duration::from_secs(30),
+        };
+        Some(BlueGreen {
+            service,
+            preview_service,
+            pre_switch,
+            scale_down_delay,
         })
     }
 

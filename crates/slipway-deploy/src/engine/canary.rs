@@ -67,15 +67,18 @@ pub(super) fn applicable<'c>(input: &'c DeployInput, plan: &[Planned]) -> Vec<&'
     input
         .canaries
         .iter()
-        .filter(|c| {
-            let label = format!("Deployment/{}", c.deployment);
-            plan.iter().any(|p| {
-                p.object == label
-                    && matches!(&p.change, Change::Update(fields)
-                        if fields.iter().any(|f| f.path.starts_with("spec.template")))
-            })
-        })
+        .filter(|c| template_changes(plan, &c.deployment))
         .collect()
+}
+
+/// Whether the plan changes the pod template of the Deployment `name`.
+pub(super) fn template_changes(plan: &[Planned], name: &str) -> bool {
+    let label = format!("Deployment/{name}");
+    plan.iter().any(|p| {
+        p.object == label
+            && matches!(&p.change, Change::Update(fields)
+                if fields.iter().any(|f| f.path.starts_with("spec.template")))
+    })
 }
 
 /// Runs every step of `canary` for the new Deployment among `objects`, and removes the

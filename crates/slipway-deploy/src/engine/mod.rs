@@ -27,6 +27,7 @@
 //! The lock is released at the end whatever happened. A new step (a canary phase, a
 //! blue-green switch) is a module of its own called from [`deploy_locked`].
 
+mod bluegreen;
 mod canary;
 mod conclude;
 mod hooks;
@@ -46,6 +47,7 @@ use crate::lock::{self, LockError, TakeOver};
 use crate::record::{self, Release, ReleaseImage, ReleaseStatus};
 use crate::track::{Diagnosis, Progress};
 
+pub use bluegreen::{BlueGreen, PREVIEW_OF};
 pub use canary::{CANARY_OF, Canary, CanaryStep, CanaryTraffic};
 
 /// A hook: a Job run to completion before anything else changes (pre-deploy), or once
@@ -73,6 +75,8 @@ pub struct DeployInput {
     pub hooks: Vec<Hook>,
     /// Deployments rolled out as canaries when their pod template changes.
     pub canaries: Vec<Canary>,
+    /// Deployments rolled out blue-green when their pod template changes.
+    pub blue_greens: Vec<BlueGreen>,
     /// Objects (`Kind/name`) deleted and created again when the release changes a field
     /// that cannot change in place.
     pub recreate: Vec<String>,
@@ -172,6 +176,24 @@ pub enum Event {
     /// Every step passed: the Deployment itself is rolled to the new version.
     CanaryPromoted {
         deployment: String,
+    },
+    /// The new version of a blue-green Deployment runs behind its preview Service.
+    BlueGreenPreview {
+        deployment: String,
+        preview_service: String,
+    },
+    /// The active Service was switched to the new version in one write; the previous
+    /// version's pods stay for `delay`.
+    BlueGreenSwitched {
+        deployment: String,
+        service: String,
+        delay: Duration,
+    },
+    /// A blue-green release failed: the active Service was switched back to the
+    /// previous version (unless `switched_back` is false) and the preview removed.
+    BlueGreenAborted {
+        deployment: String,
+        switched_back: bool,
     },
     Failed(Box<Diagnosis>),
     RollingBack {
@@ -383,7 +405,8 @@ async fn deploy_locked(
     }
 
     let canaries = canary::applicable(input, &prepared.plan);
-    let result = if canaries.is_empty() {
+    let blue_greens = bluegreen::applicable(input, &prepared.plan);
+    let result = if canaries.is_empty() && blue_greens.is_empty() {
         let rollout_started = Instant::now();
         let objects = &prepared.objects;
         let before = Some(prepared.live);
@@ -392,19 +415,28 @@ async fn deploy_locked(
         release
             .durations
             .push(("rollout".into(), rollout_started.elapsed().as_secs_f64()));
-        // A canary a killed release left behind still takes traffic: it goes now.
+        // A canary or preview a killed release left behind still runs: it goes now.
         for canary in &input.canaries {
             if result.is_ok() {
                 result = canary::remove(cluster, input, canary, objects).await;
             }
         }
+        for bg in &input.blue_greens {
+            if result.is_ok() {
+                result = bluegreen::remove(cluster, input, bg).await;
+            }
+        }
         result
     } else {
-        canary_rollout(
+        let strategies = Strategies {
+            canaries: &canaries,
+            blue_greens: &blue_greens,
+        };
+        progressive_rollout(
             cluster,
             input,
             &prepared.objects,
-            &canaries,
+            strategies,
             &mut release,
             report,
         )
@@ -424,34 +456,68 @@ async fn deploy_locked(
     conclude::finish(cluster, input, outcome, result, report).await
 }
 
-/// A release with canaries: every other object is applied and tracked first, the stable
-/// Deployments keep running as they are; then each canary runs its steps; then the whole
-/// release is applied and tracked, which rolls the Deployments themselves, and the
-/// canaries' objects are removed. A failing canary stops the release there, with its
-/// objects removed and its Deployment as it was.
-async fn canary_rollout(
+/// The Deployments of a release that roll out by a strategy.
+#[derive(Clone, Copy)]
+struct Strategies<'a> {
+    canaries: &'a [&'a Canary],
+    blue_greens: &'a [&'a BlueGreen],
+}
+
+impl Strategies<'_> {
+    /// Whether `obj` waits for its strategy: a canary's or blue-green's Deployment, or a
+    /// blue-green's active Service (whose selector the switch writes).
+    fn holds_back(&self, obj: &Value) -> bool {
+        let kind = obj.get("kind").and_then(Value::as_str);
+        let name = object_name(obj);
+        let deployment = |d: &str| kind == Some("Deployment") && name == Some(d);
+        self.canaries.iter().any(|c| deployment(&c.deployment))
+            || self.blue_greens.iter().any(|b| {
+                deployment(&b.deployment)
+                    || (kind == Some("Service") && name == Some(b.service.as_str()))
+            })
+    }
+}
+
+/// A release with canaries or blue-green Deployments: every other object is applied and
+/// tracked first, the stable Deployments keep running as they are; then each canary
+/// runs its steps and each blue-green its preview and switch; then the Deployments
+/// themselves are rolled (a blue-green one without traffic, its Service still on the
+/// preview), the whole release is applied (the Services get their rendered selectors)
+/// and the canaries' and previews' objects are removed. A failing strategy stops the
+/// release there: its objects are removed, traffic is back on the stable pods, and the
+/// Deployments are as they were.
+async fn progressive_rollout(
     cluster: &Arc<Cluster>,
     input: &DeployInput,
     objects: &[Value],
-    canaries: &[&Canary],
+    strategies: Strategies<'_>,
     release: &mut Release,
     report: &(dyn Fn(Event) + Send + Sync),
 ) -> Result<(), Box<Diagnosis>> {
+    let Strategies {
+        canaries,
+        blue_greens,
+    } = strategies;
     let started = Instant::now();
-    let held_back: Vec<Value> = objects
+    let others: Vec<Value> = objects
         .iter()
-        .filter(|o| {
-            !canaries.iter().any(|c| {
-                o.get("kind").and_then(Value::as_str) == Some("Deployment")
-                    && object_name(o) == Some(c.deployment.as_str())
-            })
-        })
+        .filter(|o| !strategies.holds_back(o))
         .cloned()
         .collect();
-    rollout::apply_and_track(cluster, input, &held_back, None, true, report).await?;
+    rollout::apply_and_track(cluster, input, &others, None, true, report).await?;
     release
         .durations
         .push(("rollout".into(), started.elapsed().as_secs_f64()));
+    // What passed so far, undone if a later strategy fails.
+    let mut switched: Vec<(&BlueGreen, String)> = Vec::new();
+    let undo = async |passed_canaries: &[&Canary], switched: &[(&BlueGreen, String)]| {
+        for canary in passed_canaries {
+            let _ = canary::remove(cluster, input, canary, objects).await;
+        }
+        for (bg, stable) in switched {
+            bluegreen::revert(cluster, input, bg, objects, stable, report).await;
+        }
+    };
     for (i, canary) in canaries.iter().enumerate() {
         let canary_started = Instant::now();
         let result = canary::run(cluster, input, canary, objects, report).await;
@@ -460,23 +526,56 @@ async fn canary_rollout(
             canary_started.elapsed().as_secs_f64(),
         ));
         if let Err(failure) = result {
-            // The canaries that passed before this one go too: none of them is promoted.
-            for passed in &canaries[..i] {
-                let _ = canary::remove(cluster, input, passed, objects).await;
-            }
+            undo(&canaries[..i], &switched).await;
             return Err(failure);
         }
         report(Event::CanaryPromoted {
             deployment: canary.deployment.clone(),
         });
     }
+    for bg in blue_greens {
+        let bg_started = Instant::now();
+        let result = bluegreen::run(cluster, input, bg, objects, report).await;
+        release.durations.push((
+            format!("blue-green {}", bg.deployment),
+            bg_started.elapsed().as_secs_f64(),
+        ));
+        match result {
+            Ok(stable) => switched.push((bg, stable)),
+            Err(failure) => {
+                undo(canaries, &switched).await;
+                return Err(failure);
+            }
+        }
+    }
     let promote_started = Instant::now();
-    let promoted = rollout::apply_and_track(cluster, input, objects, None, true, report).await;
-    // The canaries' objects go whatever happened: after a failed promotion the previous
-    // release is restored without them.
+    // The Deployments first: a blue-green's Service still selects its preview's pods.
+    let services_last: Vec<Value> = objects
+        .iter()
+        .filter(|o| {
+            !(o.get("kind").and_then(Value::as_str) == Some("Service")
+                && blue_greens
+                    .iter()
+                    .any(|b| object_name(o) == Some(b.service.as_str())))
+        })
+        .cloned()
+        .collect();
+    let mut promoted =
+        rollout::apply_and_track(cluster, input, &services_last, None, true, report).await;
+    if promoted.is_ok() {
+        promoted = rollout::apply_and_track(cluster, input, objects, None, true, report).await;
+    }
+    // The canaries' and previews' objects go whatever happened: after a failed promotion
+    // the previous release is restored without them.
     let mut removed = Ok(());
     for canary in canaries {
         let r = canary::remove(cluster, input, canary, objects).await;
+        if removed.is_ok() {
+            removed = r;
+        }
+    }
+    for bg in blue_greens {
+        let r = bluegreen::remove(cluster, input, bg).await;
         if removed.is_ok() {
             removed = r;
         }

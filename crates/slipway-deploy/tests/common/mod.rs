@@ -48,6 +48,7 @@ pub fn input(namespace: &str, image: &str, timeout: Duration, objects: Vec<Value
         objects,
         hooks: vec![],
         canaries: vec![],
+        blue_greens: vec![],
         recreate: vec![],
         images: vec![ReleaseImage {
             name: "api".into(),

@@ -300,6 +300,7 @@ fn release_environment(
             namespace: target.ns.clone(),
             objects,
             canaries: canaries(env),
+            blue_greens: blue_greens(env),
             recreate: env.policy.recreate.clone(),
             hooks: rendered
                 .hooks
@@ -1213,9 +1214,13 @@ pub fn restart(args: &RestartArgs, global: &GlobalArgs, printer: &Printer) -> Re
 fn canaries(env: &Environment) -> Vec<engine::Canary> {
     env.strategies
         .values()
-        .map(|s| engine::Canary {
+        .filter_map(|s| match &s.rollout {
+            slipway_config::Rollout::Canary(c) => Some((s, c)),
+            slipway_config::Rollout::BlueGreen(_) => None,
+        })
+        .map(|(s, canary)| engine::Canary {
             deployment: s.workload.clone(),
-            traffic: match &s.canary.traffic {
+            traffic: match &canary.traffic {
                 slipway_config::Traffic::Replicas => engine::CanaryTraffic::Replicas,
                 slipway_config::Traffic::Nginx { ingress, service } => {
                     engine::CanaryTraffic::Nginx {
@@ -1230,8 +1235,7 @@ fn canaries(env: &Environment) -> Vec<engine::Canary> {
                     }
                 }
             },
-            steps: s
-                .canary
+            steps: canary
                 .steps
                 .iter()
                 .map(|step| engine::CanaryStep {
@@ -1239,6 +1243,23 @@ fn canaries(env: &Environment) -> Vec<engine::Canary> {
                     pause: step.pause,
                 })
                 .collect(),
+        })
+        .collect()
+}
+
+/// The blue-green Deployments of `env`'s `strategies`, for the engine.
+fn blue_greens(env: &Environment) -> Vec<engine::BlueGreen> {
+    env.strategies
+        .values()
+        .filter_map(|s| match &s.rollout {
+            slipway_config::Rollout::BlueGreen(b) => Some(engine::BlueGreen {
+                deployment: s.workload.clone(),
+                service: b.service.clone(),
+                preview_service: b.preview_service.clone(),
+                pre_switch: b.pre_switch,
+                scale_down_delay: b.scale_down_delay,
+            }),
+            slipway_config::Rollout::Canary(_) => None,
         })
         .collect()
 }
@@ -1274,16 +1295,19 @@ fn strategies_apply(
     }
     for s in env.strategies.values() {
         let mut needed = vec![("Deployment", s.workload.as_str())];
-        match &s.canary.traffic {
-            slipway_config::Traffic::Replicas => {}
-            slipway_config::Traffic::Nginx { ingress, service } => {
-                needed.push(("Ingress", ingress));
-                needed.push(("Service", service));
-            }
-            slipway_config::Traffic::Gateway { route, service } => {
-                needed.push(("HTTPRoute", route));
-                needed.push(("Service", service));
-            }
+        match &s.rollout {
+            slipway_config::Rollout::Canary(c) => match &c.traffic {
+                slipway_config::Traffic::Replicas => {}
+                slipway_config::Traffic::Nginx { ingress, service } => {
+                    needed.push(("Ingress", ingress));
+                    needed.push(("Service", service));
+                }
+                slipway_config::Traffic::Gateway { route, service } => {
+                    needed.push(("HTTPRoute", route));
+                    needed.push(("Service", service));
+                }
+            },
+            slipway_config::Rollout::BlueGreen(b) => needed.push(("Service", &b.service)),
         }
         if let Some((kind, name)) = needed.into_iter().find(|(k, n)| !has(k, n)) {
             return Err(CliError::usage(format!(
@@ -1318,6 +1342,7 @@ fn reapply(
         hooks: vec![],
         // A rollback or restart is not a new version: it rolls as usual.
         canaries: vec![],
+        blue_greens: vec![],
         recreate: env.policy.recreate.clone(),
         images: from.images.clone(),
         timeout: env.policy.timeout,

@@ -252,6 +252,24 @@ fn event_json(e: &Event) -> serde_json::Value {
         Event::CanaryPromoted { deployment } => {
             json!({"event": "canary-promoted", "deployment": deployment})
         }
+        Event::BlueGreenPreview {
+            deployment,
+            preview_service,
+        } => {
+            json!({"event": "blue-green-preview", "deployment": deployment, "preview_service": preview_service})
+        }
+        Event::BlueGreenSwitched {
+            deployment,
+            service,
+            delay,
+        } => json!({"event": "blue-green-switched", "deployment": deployment, "service": service,
+            "scale_down_delay_seconds": delay.as_secs_f64()}),
+        Event::BlueGreenAborted {
+            deployment,
+            switched_back,
+        } => {
+            json!({"event": "blue-green-aborted", "deployment": deployment, "switched_back": switched_back})
+        }
         Event::Failed(d) => json!({"event": "failed", "workload": d.workload, "reason": d.reason,
             "message": d.message, "pod": d.pod, "container": d.container}),
         Event::RollingBack { to_revision } => {
@@ -352,6 +370,32 @@ fn event_text(e: &Event) -> Option<String> {
         ),
         Event::CanaryPromoted { deployment } => format!(
             "  canary of deployment/{deployment} passed every step: rolling deployment/{deployment} to the new version"
+        ),
+        Event::BlueGreenPreview {
+            deployment,
+            preview_service,
+        } => format!(
+            "  blue-green of deployment/{deployment}: the new version starts behind service/{preview_service}; no user traffic reaches it yet"
+        ),
+        Event::BlueGreenSwitched {
+            deployment,
+            service,
+            delay,
+        } => format!(
+            "  blue-green of deployment/{deployment}: service/{service} switched to the new version in one write; the previous version's pods stay {}s",
+            delay.as_secs()
+        ),
+        Event::BlueGreenAborted {
+            deployment,
+            switched_back: true,
+        } => format!(
+            "  blue-green of deployment/{deployment} aborted: all traffic is back on the previous version; the preview was removed"
+        ),
+        Event::BlueGreenAborted {
+            deployment,
+            switched_back: false,
+        } => format!(
+            "  blue-green of deployment/{deployment} aborted, but its Service could not be switched back: `kubectl get service -o yaml` shows its selector"
         ),
         Event::Failed(d) => format!("rollout failed: {}: {}: {}", d.workload, d.reason, d.message),
         Event::RollingBack { to_revision } => format!("rolling back to revision {to_revision}"),

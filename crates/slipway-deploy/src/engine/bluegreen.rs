@@ -1,0 +1,402 @@
+//! Blue-green: the new version of a Deployment runs fully ready behind a preview Service
+//! before any user traffic reaches it; then one write switches the active Service to it.
+//! At no moment does the active Service select pods of both versions: before the switch
+//! its selector is pinned to the stable pods' `pod-template-hash`, the switch changes
+//! that one label to the new pods' hash, and a failing check switches it back the same
+//! way. The previous version's pods stay through the scale-down delay, while the new
+//! version is watched under traffic. Then the Deployment itself is rolled to the new
+//! version (without traffic: the Service still selects the preview's pods), the Service
+//! is given its rendered selector (both sets of pods run the new version then) and the
+//! preview's objects are removed: the cluster holds exactly the rendered manifests.
+//!
+//! The preview's objects are `<deployment>-preview` (the new pod template, its selector
+//! and pod labels extended with [`PREVIEW_OF`]) and the preview Service, which selects
+//! only them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use super::{DeployInput, Event, Planned, delete_object};
+use crate::cluster::{Apply, Cluster, ClusterError, object_name};
+use crate::track::{self, Diagnosis, Progress, TrackOptions, Workload};
+
+/// The label on a preview's objects, naming the Deployment they preview.
+pub const PREVIEW_OF: &str = "slipway.dev/preview-of";
+
+/// How a Deployment is rolled out blue-green.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlueGreen {
+    /// The Deployment's name.
+    pub deployment: String,
+    /// The active Service.
+    pub service: String,
+    /// The preview Service's name.
+    pub preview_service: String,
+    /// How long the preview is watched before the switch.
+    pub pre_switch: Duration,
+    /// How long the previous version's pods stay after the switch.
+    pub scale_down_delay: Duration,
+}
+
+/// The blue-green Deployments of this release: those the cluster runs already and whose
+/// pod template this release changes (as the plan's dry run says).
+pub(super) fn applicable<'b>(input: &'b DeployInput, plan: &[Planned]) -> Vec<&'b BlueGreen> {
+    input
+        .blue_greens
+        .iter()
+        .filter(|b| super::canary::template_changes(plan, &b.deployment))
+        .collect()
+}
+
+/// The label every pod of a ReplicaSet carries, which the switch selects by.
+const HASH: &str = "pod-template-hash";
+
+/// Runs the preview and the switch, and watches the new version under traffic through
+/// the scale-down delay. On failure the active Service is switched back (when it was
+/// switched) and the preview's objects are removed; on success they stay until the
+/// Deployment itself is rolled, and the stable pods' hash is returned for [`revert`].
+///
+/// # Errors
+///
+/// The diagnosis of the check that failed.
+pub(super) async fn run(
+    cluster: &Arc<Cluster>,
+    input: &DeployInput,
+    bg: &BlueGreen,
+    objects: &[Value],
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Result<String, Box<Diagnosis>> {
+    let ns = &input.namespace;
+    let service = find(objects, "Service", &bg.service)
+        .ok_or_else(|| misconfigured(bg, format!("the release has no Service `{}`", bg.service)))?;
+    let deployment = find(objects, "Deployment", &bg.deployment).ok_or_else(|| {
+        misconfigured(
+            bg,
+            format!("the release has no Deployment `{}`", bg.deployment),
+        )
+    })?;
+    let stable_hash = current_hash(cluster, ns, &bg.deployment, None)
+        .await
+        .map_err(|e| failed(bg, "reading the stable ReplicaSet", e))?
+        .ok_or_else(|| {
+            misconfigured(
+                bg,
+                format!(
+                    "deployment/{} runs no ReplicaSet to keep serving",
+                    bg.deployment
+                ),
+            )
+        })?;
+    // Before anything else runs: the active Service selects the stable pods only.
+    apply(cluster, ns, &pinned(service, &stable_hash))
+        .await
+        .map_err(|e| failed(bg, "pinning the active Service to the stable pods", e))?;
+    let result = preview_and_switch(cluster, input, bg, deployment, service, report).await;
+    if let Err(diagnosis) = result {
+        revert(cluster, input, bg, objects, &stable_hash, report).await;
+        return Err(diagnosis);
+    }
+    Ok(stable_hash)
+}
+
+/// Switches the active Service back to the stable pods (`stable_hash`) in one write,
+/// removes the preview, and gives the Service its rendered selector again.
+pub(super) async fn revert(
+    cluster: &Arc<Cluster>,
+    input: &DeployInput,
+    bg: &BlueGreen,
+    objects: &[Value],
+    stable_hash: &str,
+    report: &(dyn Fn(Event) + Send + Sync),
+) {
+    let ns = &input.namespace;
+    let Some(service) = find(objects, "Service", &bg.service) else {
+        return;
+    };
+    let back = apply(cluster, ns, &pinned(service, stable_hash)).await;
+    let removed = remove(cluster, input, bg).await;
+    report(Event::BlueGreenAborted {
+        deployment: bg.deployment.clone(),
+        switched_back: back.is_ok(),
+    });
+    // The Service as rendered selects the stable pods only once the preview's are gone
+    // (terminating pods are no endpoints).
+    if back.is_ok() && removed.is_ok() {
+        let _ = apply(cluster, ns, service).await;
+    }
+}
+
+async fn preview_and_switch(
+    cluster: &Arc<Cluster>,
+    input: &DeployInput,
+    bg: &BlueGreen,
+    deployment: &Value,
+    service: &Value,
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Result<(), Box<Diagnosis>> {
+    let ns = &input.namespace;
+    let since = Timestamp::now();
+    let preview = preview_deployment(deployment, &bg.deployment);
+    apply(cluster, ns, &preview)
+        .await
+        .map_err(|e| failed(bg, "applying the preview Deployment", e))?;
+    let preview_service = preview_service(service, &bg.preview_service, &bg.deployment);
+    apply(cluster, ns, &preview_service)
+        .await
+        .map_err(|e| failed(bg, "applying the preview Service", e))?;
+    report(Event::BlueGreenPreview {
+        deployment: bg.deployment.clone(),
+        preview_service: bg.preview_service.clone(),
+    });
+    let workload = Workload {
+        api_version: "apps/v1".into(),
+        kind: "Deployment".into(),
+        namespace: ns.clone(),
+        name: format!("{}-preview", bg.deployment),
+    };
+    watch(
+        cluster,
+        input,
+        &workload,
+        since,
+        bg.pre_switch,
+        report,
+        "before the switch",
+    )
+    .await?;
+    let new_hash = current_hash(cluster, ns, &workload.name, Some(&bg.deployment))
+        .await
+        .map_err(|e| failed(bg, "reading the preview's ReplicaSet", e))?
+        .ok_or_else(|| misconfigured(bg, "the preview runs no ReplicaSet".into()))?;
+    apply(cluster, ns, &pinned(service, &new_hash))
+        .await
+        .map_err(|e| failed(bg, "switching the active Service", e))?;
+    report(Event::BlueGreenSwitched {
+        deployment: bg.deployment.clone(),
+        service: bg.service.clone(),
+        delay: bg.scale_down_delay,
+    });
+    let since = Timestamp::now();
+    watch(
+        cluster,
+        input,
+        &workload,
+        since,
+        bg.scale_down_delay,
+        report,
+        "after the switch",
+    )
+    .await
+}
+
+/// The built-in checks on the preview's pods: ready within the release's time budget,
+/// then no restart and still ready for `window`.
+async fn watch(
+    cluster: &Arc<Cluster>,
+    input: &DeployInput,
+    workload: &Workload,
+    since: Timestamp,
+    window: Duration,
+    report: &(dyn Fn(Event) + Send + Sync),
+    when: &str,
+) -> Result<(), Box<Diagnosis>> {
+    let options = TrackOptions {
+        timeout: input.timeout,
+        crashloop_tolerance: input.crashloop_tolerance,
+        since,
+        settle: window,
+    };
+    let progress = |p: &Progress| report(Event::Progress(p.clone()));
+    track::track(
+        cluster,
+        &input.namespace,
+        std::slice::from_ref(workload),
+        &options,
+        &progress,
+    )
+    .await
+    .map_err(|mut d| {
+        d.message = format!("{when}: {}", d.message);
+        d
+    })
+}
+
+/// Removes the preview Deployment and Service.
+///
+/// # Errors
+///
+/// The diagnosis naming the object that could not be removed.
+pub(super) async fn remove(
+    cluster: &Arc<Cluster>,
+    input: &DeployInput,
+    bg: &BlueGreen,
+) -> Result<(), Box<Diagnosis>> {
+    let ns = &input.namespace;
+    for (api_version, kind, name) in [
+        (
+            "apps/v1",
+            "Deployment",
+            format!("{}-preview", bg.deployment),
+        ),
+        ("v1", "Service", bg.preview_service.clone()),
+    ] {
+        let obj = json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": name}});
+        match delete_object(cluster, &obj, ns).await {
+            Ok(()) | Err(ClusterError::Api { code: 404, .. }) => {}
+            Err(e) => return Err(failed(bg, &format!("removing {kind}/{name}"), e)),
+        }
+    }
+    Ok(())
+}
+
+/// The `pod-template-hash` of the newest ReplicaSet with replicas that `deployment` owns
+/// (for a preview, one labelled [`PREVIEW_OF`] `preview_of`).
+async fn current_hash(
+    cluster: &Arc<Cluster>,
+    ns: &str,
+    deployment: &str,
+    preview_of: Option<&str>,
+) -> Result<Option<String>, ClusterError> {
+    let selector = preview_of
+        .map(|d| format!("{PREVIEW_OF}={d}"))
+        .unwrap_or_default();
+    let sets = cluster.list("apps/v1", "ReplicaSet", ns, &selector).await?;
+    let revision = |rs: &Value| {
+        rs.pointer("/metadata/annotations/deployment.kubernetes.io~1revision")
+            .and_then(Value::as_str)
+            .and_then(|r| r.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Ok(sets
+        .iter()
+        .filter(|rs| owned_by(rs, deployment))
+        .filter(|rs| {
+            rs.pointer("/spec/replicas")
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+                > 0
+        })
+        .max_by_key(|rs| revision(rs))
+        .and_then(|rs| rs.pointer(&format!("/metadata/labels/{HASH}")))
+        .and_then(Value::as_str)
+        .map(str::to_owned))
+}
+
+fn owned_by(obj: &Value, deployment: &str) -> bool {
+    obj.pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .is_some_and(|refs| {
+            refs.iter().any(|r| {
+                r.get("kind").and_then(Value::as_str) == Some("Deployment")
+                    && r.get("name").and_then(Value::as_str) == Some(deployment)
+            })
+        })
+}
+
+async fn apply(cluster: &Arc<Cluster>, ns: &str, obj: &Value) -> Result<(), ClusterError> {
+    cluster.apply(obj, ns, Apply::Force).await.map(|_| ())
+}
+
+/// The active Service as rendered, its selector narrowed to the pods of one ReplicaSet.
+fn pinned(service: &Value, hash: &str) -> Value {
+    let mut pinned = service.clone();
+    pinned["spec"]["selector"][HASH] = json!(hash);
+    pinned
+}
+
+/// The preview Deployment: the new template, whose selector and pod labels add
+/// [`PREVIEW_OF`] so that it never counts the stable pods as its own.
+fn preview_deployment(new: &Value, deployment: &str) -> Value {
+    let mut copy = new.clone();
+    copy["metadata"]["name"] = json!(format!("{deployment}-preview"));
+    copy["metadata"]["labels"][PREVIEW_OF] = json!(deployment);
+    copy["spec"]["selector"]["matchLabels"][PREVIEW_OF] = json!(deployment);
+    copy["spec"]["template"]["metadata"]["labels"][PREVIEW_OF] = json!(deployment);
+    copy
+}
+
+/// The preview Service: the active Service's ports, selecting only the preview's pods.
+fn preview_service(service: &Value, name: &str, deployment: &str) -> Value {
+    let mut copy = service.clone();
+    copy["metadata"]["name"] = json!(name);
+    copy["metadata"]["labels"][PREVIEW_OF] = json!(deployment);
+    copy["spec"]["selector"][PREVIEW_OF] = json!(deployment);
+    if let Some(spec) = copy["spec"].as_object_mut() {
+        spec.remove("clusterIP");
+        spec.remove("clusterIPs");
+        spec.insert("type".into(), json!("ClusterIP"));
+    }
+    if let Some(ports) = copy["spec"]["ports"].as_array_mut() {
+        for port in ports {
+            if let Some(p) = port.as_object_mut() {
+                p.remove("nodePort");
+            }
+        }
+    }
+    copy
+}
+
+fn find<'o>(objects: &'o [Value], kind: &str, name: &str) -> Option<&'o Value> {
+    objects.iter().find(|o| {
+        o.get("kind").and_then(Value::as_str) == Some(kind) && object_name(o) == Some(name)
+    })
+}
+
+fn failed(bg: &BlueGreen, what: &str, e: ClusterError) -> Box<Diagnosis> {
+    misconfigured(bg, format!("{what}: {e}"))
+}
+
+fn misconfigured(bg: &BlueGreen, message: String) -> Box<Diagnosis> {
+    Box::new(Diagnosis {
+        workload: format!("deployment/{}", bg.deployment),
+        reason: "BlueGreenFailed".into(),
+        message,
+        pod: None,
+        container: None,
+        events: vec![],
+        logs: vec![],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_switch_narrows_the_rendered_selector_to_one_replica_set() {
+        let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}});
+        let p = pinned(&svc, "5d9f");
+        assert_eq!(p["spec"]["selector"], json!({"app": "web", HASH: "5d9f"}));
+        assert_eq!(p["spec"]["ports"], svc["spec"]["ports"]);
+    }
+
+    #[test]
+    fn the_preview_selects_only_its_own_pods() {
+        let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+            "spec": {"type": "LoadBalancer", "clusterIP": "10.0.0.9", "selector": {"app": "web"},
+                "ports": [{"port": 80, "nodePort": 30080}]}});
+        let p = preview_service(&svc, "web-preview", "web");
+        assert_eq!(p["metadata"]["name"], "web-preview");
+        assert_eq!(
+            p["spec"]["selector"],
+            json!({"app": "web", PREVIEW_OF: "web"})
+        );
+        assert_eq!(p["spec"]["type"], "ClusterIP");
+        assert!(p["spec"].get("clusterIP").is_none());
+        assert!(p["spec"]["ports"][0].get("nodePort").is_none());
+        let dep = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}}}}});
+        let d = preview_deployment(&dep, "web");
+        assert_eq!(d["metadata"]["name"], "web-preview");
+        assert_eq!(d["spec"]["selector"]["matchLabels"][PREVIEW_OF], "web");
+        assert_eq!(
+            d["spec"]["template"]["metadata"]["labels"][PREVIEW_OF],
+            "web"
+        );
+    }
+}
