@@ -245,3 +245,73 @@ fn missing_images_stop_the_migration_or_roll_the_release_back() {
         );
     }
 }
+
+#[test]
+fn the_demo_s_canary_and_blue_green_environments_release_a_new_build_progressively() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = demo();
+    for env in ["canary", "blue-green"] {
+        let (code, _, err) = text(&slipway(p.path(), &["deploy", env, "--build"]));
+        assert_eq!(code, 0, "{env}: {err}");
+        assert!(
+            !err.contains("canary of") && !err.contains("blue-green of"),
+            "{err}"
+        );
+    }
+    // A new version of both services, committed.
+    fs::write(p.path().join("services/api/app.txt"), "api v2\n").unwrap();
+    fs::write(
+        p.path().join("services/web/index.html"),
+        "<h1>web v2</h1>\n",
+    )
+    .unwrap();
+    common::git(p.path(), &["commit", "-qam", "v2"]);
+
+    let (code, _, err) = text(&slipway(p.path(), &["deploy", "canary", "--build"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("canary of deployment/api: step 1 of 2: 25 % of the traffic")
+            && err.contains("canary of deployment/api: step 2 of 2: 50 % of the traffic")
+            && err.contains("canary of deployment/api passed every step"),
+        "{err}"
+    );
+    let (code, _, err) = text(&slipway(p.path(), &["deploy", "blue-green", "--build"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(
+            "blue-green of deployment/web: the new version starts behind service/web-preview"
+        ) && err.contains("service/web switched to the new version in one write"),
+        "{err}"
+    );
+    // Each ends as rendered: no canary or preview left, the Services' own selectors.
+    for (ns, label) in [
+        ("demo-canary", "slipway.dev/canary-of"),
+        ("demo-blue-green", "slipway.dev/preview-of"),
+    ] {
+        let out = p.kubectl(&[
+            "-n",
+            ns,
+            "get",
+            "deployments,services",
+            "-l",
+            label,
+            "-o",
+            "name",
+        ]);
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{ns}");
+    }
+    let out = p.kubectl(&[
+        "-n",
+        "demo-blue-green",
+        "get",
+        "service",
+        "web",
+        "-o",
+        "jsonpath={.spec.selector}",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{\"app.kubernetes.io/name\":\"web\"}"
+    );
+}
