@@ -32,6 +32,10 @@ pub trait Object: Debug {
     fn field(&self, name: &str) -> Option<Value>;
     /// Calls a method; `None` when the struct has no such method.
     fn method(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>>;
+    /// The object as `Any`, for functions that take it back (Sprig's certificates).
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 impl Value {

@@ -11,6 +11,7 @@ use crate::fmt;
 use crate::value::V;
 
 mod builtin;
+mod crypto;
 mod dates;
 mod dicts;
 mod encoding;
@@ -84,6 +85,7 @@ pub(crate) fn helm_funcs() -> Funcs {
     lists::register(&mut m);
     dicts::register(&mut m);
     encoding::register(&mut m);
+    crypto::register(&mut m);
     dates::register(&mut m);
     helm::register(&mut m);
     m
