@@ -80,12 +80,28 @@ impl<'e> State<'e> {
 
     fn error(&self, pos: usize, node: String, message: impl Into<String>) -> Error {
         let (line, col) = self.tree.line_col(pos);
+        // Go shows at most 20 characters of the node.
+        let node = if node.len() > 20 {
+            let cut: String = node.chars().take(20).collect();
+            format!("{cut}...")
+        } else {
+            node
+        };
         Error {
             template: self.tree.parse_name.clone(),
             line,
             col: Some(col),
             executing: Some((self.tree.name.clone(), node)),
             message: message.into(),
+        }
+    }
+
+    /// An error about a pipeline's value, at the node Go evaluated last: the last
+    /// argument of its last command.
+    fn last_node_error(&self, pipe: &Pipe, message: impl Into<String>) -> Error {
+        match pipe.cmds.last().and_then(|c| c.args.last()) {
+            Some(a) => self.arg_error(a, message),
+            None => self.error(pipe.pos, parse::PipeDisplay(pipe).to_string(), message),
         }
     }
 
@@ -215,19 +231,15 @@ impl<'e> State<'e> {
                 .collect(),
             V::Int(n) => {
                 if pipe.decl.len() > 1 {
-                    return Err(self.error(
-                        b.pos,
-                        parse::PipeDisplay(pipe).to_string(),
-                        "can't use integer as a range with two variables",
-                    ));
+                    return Err(self
+                        .last_node_error(pipe, "can't use integer as a range with two variables"));
                 }
                 (0..*n).map(|i| (V::Int(i), V::Int(i))).collect()
             }
             V::Nil => Vec::new(),
             V::Float(_) | V::Bool(_) | V::Str(_) | V::Object(_) => {
-                return Err(self.error(
-                    b.pos,
-                    parse::PipeDisplay(pipe).to_string(),
+                return Err(self.last_node_error(
+                    pipe,
                     format!("range can't iterate over {}", fmt::sprint_v(&val)),
                 ));
             }
@@ -557,6 +569,8 @@ impl<'e> State<'e> {
         }
         if let Some(f) = fin {
             let ty = ty_at(args.len());
+            // Go reports a bad final value at the last node it evaluated: the last
+            // explicit argument, or the function's name.
             let node = cmd.args.last().unwrap_or(&cmd.args[0]);
             argv.push(self.validate(node, f, ty)?);
         }

@@ -72,7 +72,7 @@ pub(crate) fn format_g_shortest(f: f64) -> String {
     }
     let (digits, exp) = shortest_digits(f);
     let neg = if f < 0.0 { "-" } else { "" };
-    if exp < -4 || exp >= 21.min(6.max(0)) {
+    if !(-4..6).contains(&exp) {
         return format!("{neg}{}", e_form(&digits, exp, false));
     }
     format!("{neg}{}", f_form(&digits, exp))
@@ -524,14 +524,7 @@ fn go_syntax(v: &V) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        V::Float(f) => {
-            let s = format_g_shortest(*f);
-            if s.contains(['.', 'e', 'I', 'N']) {
-                s
-            } else {
-                format!("{s}")
-            }
-        }
+        V::Float(f) => format_g_shortest(*f),
         other => sprint_v(other),
     }
 }

@@ -154,7 +154,7 @@ type PResult<T> = Result<T, ParseError>;
 /// How a list of nodes ended.
 enum End {
     Eof,
-    End,
+    Closed,
     Else(usize),
 }
 
@@ -207,19 +207,14 @@ impl Parser<'_> {
                     self.i = save;
                     match self.text_or_action()? {
                         Item::Node(n) => list.push(n),
-                        Item::End(tok) => {
-                            return self.err(&tok, format!("unexpected {}", describe(&tok)));
-                        }
-                        Item::Else(tok, _) => {
-                            return self.err(&tok, format!("unexpected {}", describe(&tok)));
-                        }
+                        Item::End(tok) => return self.err(&tok, "unexpected {{end}}"),
+                        Item::Else(tok, _) => return self.err(&tok, "unexpected {{else}}"),
                     }
                 }
                 _ => match self.text_or_action()? {
                     Item::Node(n) => list.push(n),
-                    Item::End(tok) | Item::Else(tok, _) => {
-                        return self.err(&tok, format!("unexpected {}", describe(&tok)));
-                    }
+                    Item::End(tok) => return self.err(&tok, "unexpected {{end}}"),
+                    Item::Else(tok, _) => return self.err(&tok, "unexpected {{else}}"),
                 },
             }
         }
@@ -247,7 +242,7 @@ impl Parser<'_> {
         let (list, end) = self.item_list()?;
         self.vars = saved_vars;
         match end {
-            End::End => {}
+            End::Closed => {}
             End::Eof => return self.err(self.peek(), "unexpected EOF"),
             End::Else(_) => return self.err(self.peek(), "unexpected {{else}}"),
         }
@@ -269,7 +264,7 @@ impl Parser<'_> {
             }
             match self.text_or_action()? {
                 Item::Node(n) => list.push(n),
-                Item::End(_) => return Ok((list, End::End)),
+                Item::End(_) => return Ok((list, End::Closed)),
                 Item::Else(_, pos) => return Ok((list, End::Else(pos))),
             }
         }
@@ -358,11 +353,11 @@ impl Parser<'_> {
         let (list, end) = self.item_list()?;
         let else_list = match end {
             End::Eof => return self.err(self.peek(), "unexpected EOF"),
-            End::End => None,
+            End::Closed => None,
             End::Else(0) => {
                 let (else_list, end) = self.item_list()?;
                 match end {
-                    End::End => {}
+                    End::Closed => {}
                     End::Eof => return self.err(self.peek(), "unexpected EOF"),
                     End::Else(_) => return self.err(self.peek(), "unexpected {{else}}"),
                 }
@@ -425,7 +420,7 @@ impl Parser<'_> {
         let (list, end) = self.item_list()?;
         self.vars = saved_vars;
         match end {
-            End::End => {}
+            End::Closed => {}
             End::Eof => return self.err(self.peek(), "unexpected EOF"),
             End::Else(_) => return self.err(self.peek(), "unexpected {{else}}"),
         }
@@ -537,20 +532,18 @@ impl Parser<'_> {
 
     fn check_pipeline(&self, pipe: &Pipe, t: &Token) -> PResult<()> {
         for (i, c) in pipe.cmds.iter().enumerate().skip(1) {
-            match c.args.first().map(|a| &a.kind) {
-                Some(
-                    ArgKind::Bool(_)
-                    | ArgKind::Dot
-                    | ArgKind::Nil
-                    | ArgKind::Number(..)
-                    | ArgKind::Str(..),
-                ) => {
-                    return self.err(
-                        t,
-                        format!("non executable command in pipeline stage {}", i + 1),
-                    );
-                }
-                _ => {}
+            if let Some(
+                ArgKind::Bool(_)
+                | ArgKind::Dot
+                | ArgKind::Nil
+                | ArgKind::Number(..)
+                | ArgKind::Str(..),
+            ) = c.args.first().map(|a| &a.kind)
+            {
+                return self.err(
+                    t,
+                    format!("non executable command in pipeline stage {}", i + 1),
+                );
             }
         }
         Ok(())
@@ -600,12 +593,13 @@ impl Parser<'_> {
     fn operand(&mut self) -> PResult<Arg> {
         let term = self.term()?;
         if let Tok::Field(_) = self.peek().tok {
+            // Go gives a chained node the position of its first chained field.
+            let pos = self.peek().pos;
             let mut fields = Vec::new();
             while let Tok::Field(f) = &self.peek().tok {
                 fields.push(f.clone());
                 self.next();
             }
-            let pos = term.pos;
             return Ok(match term.kind {
                 ArgKind::Field(mut f) => {
                     f.extend(fields);

@@ -45,8 +45,7 @@ pub(crate) fn decode(s: &str) -> Result<V, String> {
     let mut parser = Parser::new_from_str(s);
     let mut depth = 0usize;
     let mut started = false;
-    loop {
-        let Some(ev) = parser.next_event() else { break };
+    while let Some(ev) = parser.next_event() {
         let (ev, span) = ev.map_err(|e| {
             format!(
                 "error converting YAML to JSON: yaml: line {}: {}",
@@ -698,7 +697,7 @@ impl Emitter {
     fn literal(&mut self, s: &str, indent: usize) {
         self.out.push('|');
         if s.starts_with(' ') || s.starts_with('\n') {
-            self.out.push_str("2");
+            self.out.push('2');
         }
         let chomp = if !s.ends_with('\n') {
             "-"
