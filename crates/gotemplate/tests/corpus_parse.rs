@@ -74,3 +74,51 @@ fn every_corpus_template_parses() {
             .join("\n")
     );
 }
+
+#[test]
+fn every_corpus_values_file_reads() {
+    let Some(dir) = corpus() else {
+        println!("skipped: ../shared/helm-corpus is not present");
+        return;
+    };
+    let mut files = Vec::new();
+    walk_all(&dir, &mut files);
+    let values: Vec<&PathBuf> = files
+        .iter()
+        .filter(|p| {
+            let n = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            !p.to_string_lossy().contains("/templates/")
+                && (n.starts_with("values") && n.ends_with(".yaml") || n == "Chart.yaml")
+        })
+        .collect();
+    let mut failures = Vec::new();
+    for f in &values {
+        let text = std::fs::read_to_string(f).unwrap_or_default();
+        if let Err(e) = gotemplate::yaml::from_str(&text) {
+            failures.push(format!("{}: {e}", f.display()));
+        }
+    }
+    println!(
+        "{} of {} values and Chart.yaml files read",
+        values.len() - failures.len(),
+        values.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn walk_all(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            walk_all(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
