@@ -16,6 +16,19 @@ use crate::{Error, MissingKey, fmt};
 /// Go's limit on nested template calls.
 const MAX_EXEC_DEPTH: usize = 100_000;
 
+/// How much of the thread's stack nested templates may use. Go grows its stacks, so a
+/// template that includes itself runs until Helm's limit of 1,000 nested includes;
+/// here that would overflow the stack of a test thread (2 MiB), so nesting stops
+/// earlier, with an error, once this much stack is in use.
+const STACK_BUDGET: usize = 1536 * 1024;
+
+/// The address of a local variable: how deep the stack is here.
+#[inline(never)]
+fn stack_position() -> usize {
+    let marker = 0u8;
+    std::ptr::addr_of!(marker) as usize
+}
+
 /// Templates parsed by `tpl`, seen before (or instead of) the engine's own.
 pub(crate) struct Overlay {
     pub main: String,
@@ -30,6 +43,7 @@ pub(crate) struct State<'e> {
     depth: usize,
     pub overlays: Vec<Overlay>,
     pub include_counts: HashMap<String, usize>,
+    stack_base: usize,
 }
 
 enum Flow {
@@ -49,6 +63,7 @@ impl<'e> State<'e> {
             depth: 0,
             overlays: Vec::new(),
             include_counts: HashMap::new(),
+            stack_base: stack_position(),
         }
     }
 
@@ -68,11 +83,25 @@ impl<'e> State<'e> {
             .find_map(|o| o.trees.get(name).cloned())
     }
 
+    /// An error when nested templates have used up the stack budget.
+    pub(crate) fn check_stack(&self) -> Result<(), String> {
+        let used = self.stack_base.abs_diff(stack_position());
+        if used > STACK_BUDGET {
+            return Err(format!(
+                "templates nested too deeply ({} levels): stopped before the stack runs out",
+                self.depth
+            ));
+        }
+        Ok(())
+    }
+
     /// Runs the template `tree` with `dot`, writing to `out` (Go's `Execute`).
     pub(crate) fn run(&mut self, tree: Rc<Tree>, dot: &V, out: &mut String) -> R<()> {
         let saved_tree = std::mem::replace(&mut self.tree, tree.clone());
         let saved_vars = std::mem::replace(&mut self.vars, vec![("$".to_string(), dot.clone())]);
+        self.depth += 1;
         let r = self.walk_list(dot, &tree.root, out);
+        self.depth -= 1;
         self.tree = saved_tree;
         self.vars = saved_vars;
         r.map(|_| ())
@@ -151,6 +180,9 @@ impl<'e> State<'e> {
                         format!("{{{{template {name:?}}}}}"),
                         format!("exceeded maximum template depth ({MAX_EXEC_DEPTH})"),
                     ));
+                }
+                if let Err(e) = self.check_stack() {
+                    return Err(self.error(*pos, format!("{{{{template {name:?}}}}}"), e));
                 }
                 self.depth += 1;
                 let saved_tree = std::mem::replace(&mut self.tree, tree.clone());

@@ -385,3 +385,29 @@ fn lookup_uses_the_callback_or_gives_an_empty_map() {
     }));
     assert_eq!(e.execute("t", &Value::Nil).unwrap(), "1|v1/Secret/ns/s");
 }
+
+#[test]
+fn a_bad_final_argument_is_reported_at_the_function() {
+    // As in Helm's invalid-template-expr test chart.
+    let src = "spec:\n  containers:\n  - name: {{ .Values.nonExistentKey | b64enc }}\n";
+    assert_eq!(
+        err(src, "{}"),
+        "template: t:3:38: executing \"t\" at <b64enc>: invalid value; expected string"
+    );
+}
+
+#[test]
+fn include_recursion_stops_at_helm_limit() {
+    let e = err(
+        "{{ define \"loop\" }}{{ include \"loop\" . }}{{ end }}{{ include \"loop\" . }}",
+        "",
+    );
+    // Helm stops after 1,000 nested includes of one name; this engine may stop earlier,
+    // before the stack runs out, with its own message.
+    assert!(
+        e.contains(
+            "rendering template has a nested reference name: loop: unable to execute template"
+        ) || e.contains("templates nested too deeply"),
+        "{e}"
+    );
+}

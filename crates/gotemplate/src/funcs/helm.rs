@@ -111,7 +111,9 @@ fn include(st: &mut State, a: &[V]) -> Result<V, String> {
         ));
     }
     *count += 1;
-    let r = execute_named(st, &name, &a[1]);
+    let r = st
+        .check_stack()
+        .and_then(|_| execute_named(st, &name, &a[1]));
     if let Some(c) = st.include_counts.get_mut(&name) {
         *c -= 1;
     }
