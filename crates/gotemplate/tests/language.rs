@@ -352,6 +352,14 @@ fn a_shared_dot_keeps_changes_between_executions() {
     )]));
     e.execute_dot("a", &dot).unwrap();
     assert_eq!(e.execute_dot("b", &dot).unwrap(), "true");
+    e.parse("c", "{{ .Template.Name }} {{ .Values.seen }}")
+        .unwrap();
+    dot.set(
+        "Template",
+        &gotemplate::Value::map([("Name", gotemplate::Value::str("c"))]),
+    );
+    assert_eq!(e.execute_dot("c", &dot).unwrap(), "c true");
+    assert!(matches!(&dot.value(), gotemplate::Value::Map(m) if m.contains_key("Template")));
 }
 
 #[test]
@@ -410,4 +418,35 @@ fn include_recursion_stops_at_helm_limit() {
         ) || e.contains("templates nested too deeply"),
         "{e}"
     );
+}
+
+#[test]
+fn helm_cleans_up_required_and_parse_errors() {
+    let mut e = gotemplate::Engine::helm();
+    e.parse(
+        "c/templates/x.yaml",
+        "a: {{ required \"a value is required\" .a }}",
+    )
+    .unwrap();
+    let err = e
+        .execute("c/templates/x.yaml", &gotemplate::Value::map::<String>([]))
+        .unwrap_err();
+    assert_eq!(
+        err.helm_exec_message(),
+        "execution error at (c/templates/x.yaml:1:6): a value is required"
+    );
+    e.parse("c/templates/y.yaml", "{{ fail \"no\" }}").unwrap();
+    let err = e
+        .execute("c/templates/y.yaml", &gotemplate::Value::Nil)
+        .unwrap_err();
+    assert_eq!(
+        err.helm_exec_message(),
+        "template: c/templates/y.yaml:1:3: executing \"c/templates/y.yaml\" at <fail \"no\">: error calling fail: no"
+    );
+    let perr = e.parse("c/templates/z.yaml", "\n{{ if }}").unwrap_err();
+    assert_eq!(
+        perr.helm_parse_message("c/templates/z.yaml"),
+        "parse error at (c/templates/z.yaml:2): missing value for if"
+    );
+    assert_eq!((perr.line, perr.col), (2, None));
 }

@@ -16,6 +16,7 @@ mod dates;
 mod dicts;
 mod encoding;
 mod helm;
+pub(crate) use helm::{helm_exec_error, helm_parse_error};
 mod lists;
 mod math;
 mod strings;
