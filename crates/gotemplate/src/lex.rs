@@ -582,9 +582,10 @@ pub(crate) fn unquote(text: &str) -> Result<String, ()> {
 
 /// Go's `%q` of a rune, for error texts.
 fn go_quote_rune(c: char) -> String {
-    match c {
-        '\'' => "'\\''".to_string(),
-        c if c.is_control() => format!("'\\x{:02x}'", c as u32),
-        c => format!("'{c}'"),
+    // Go's `%#U`: `U+002F '/'`.
+    if c.is_control() {
+        format!("U+{:04X}", c as u32)
+    } else {
+        format!("U+{:04X} '{c}'", c as u32)
     }
 }

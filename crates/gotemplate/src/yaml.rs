@@ -475,7 +475,8 @@ impl Emitter {
             Y::Map(m) if !m.is_empty() => self.map(m, 0),
             Y::Seq(s) if !s.is_empty() => self.seq(s, 0),
             other => {
-                self.scalar(other, 0, false);
+                // A scalar at the root is indented as a mapping value would be.
+                self.scalar(other, 2, false);
                 self.out.push('\n');
             }
         }

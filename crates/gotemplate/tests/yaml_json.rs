@@ -121,6 +121,7 @@ fn writing_collections_as_go_yaml_does() {
         "- a: 1\n  b:\n  - x\n- - 1\n  - 2\n- {}\n"
     );
     assert_eq!(to_yaml("x"), "x\n");
+    assert_eq!(yaml::to_string(&Value::str("a\nb")), "|-\n  a\n  b\n");
     assert_eq!(yaml::to_string(&Value::Nil), "null\n");
 }
 

@@ -330,10 +330,13 @@ fn title(s: &str) -> String {
         } else {
             out.push(c);
         }
-        prev_sep = !(c.is_alphanumeric() || c == '_' || c == '\'');
-        if c.is_ascii() && !(c.is_ascii_alphanumeric() || c == '_') {
-            prev_sep = true;
-        }
+        // Go's `isSeparator`: ASCII other than letters, digits and `_`; beyond
+        // ASCII, only spaces.
+        prev_sep = if c.is_ascii() {
+            !(c.is_ascii_alphanumeric() || c == '_')
+        } else {
+            c.is_whitespace()
+        };
     }
     out
 }
