@@ -504,6 +504,14 @@ fn helm_functions() {
             "a = 1\n\n[t]\n  x = \"y\"\n",
         ),
         (r#"{{ required "msg" "ok" }}"#, "ok"),
+        (
+            r#"{{ $t := fromToml "a = 1\nb = 'x'\n[t]\nc = [1.5, true]" }}{{ $t.a }} {{ typeOf $t.a }} {{ $t.b }} {{ $t.t.c }}"#,
+            "1 int x [1.5 true]",
+        ),
+        (
+            r#"{{ (fromToml "a = ").Error | hasPrefix "toml: " }}"#,
+            "true",
+        ),
     ]);
     assert_eq!(
         rv(
