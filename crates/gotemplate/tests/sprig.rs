@@ -355,6 +355,24 @@ fn encodings_and_hashes() {
 }
 
 #[test]
+fn passwords_and_aes() {
+    let h = r(r#"{{ bcrypt "secret" }}"#);
+    assert!(h.starts_with("$2a$10$") && h.len() == 60, "{h}");
+    let hp = r(r#"{{ htpasswd "user" "secret" }}"#);
+    assert!(hp.starts_with("user:$2a$10$"), "{hp}");
+    assert_eq!(
+        r(r#"{{ encryptAES "key" "hello world" | decryptAES "key" }}"#),
+        "hello world"
+    );
+    assert_eq!(r(r#"{{ encryptAES "key" "" | decryptAES "key" }}"#), "");
+    // 16 bytes of IV and 32 of ciphertext (a full block of padding), in base64.
+    assert_eq!(
+        r(r#"{{ encryptAES "key" "0123456789abcdef" | len }}"#),
+        "64"
+    );
+}
+
+#[test]
 fn json() {
     table(&[
         (
@@ -538,7 +556,10 @@ fn functions_helm_removes_or_does_not_support() {
         "template: t:1: function \"expandenv\" not defined"
     );
     assert_eq!(
-        err("{{ bcrypt \"x\" }}", ""),
-        "template: t:1:3: executing \"t\" at <bcrypt \"x\">: error calling bcrypt: this function is not supported by this renderer"
+        err(
+            "{{ derivePassword 1 \"long\" \"password\" \"user\" \"example.com\" }}",
+            ""
+        ),
+        "template: t:1:3: executing \"t\" at <derivePassword 1 \"lo...>: error calling derivePassword: this function is not supported by this renderer"
     );
 }

@@ -156,19 +156,84 @@ pub(crate) fn register(m: &mut Funcs) {
         let v = Semver::parse(a[1].s())?;
         Ok(V::Bool(c.check(&v)))
     });
-    for name in [
-        "bcrypt",
-        "htpasswd",
-        "derivePassword",
-        "encryptAES",
-        "decryptAES",
-    ] {
-        reg(m, name, &[], Some(Any), not_supported);
-    }
+    reg(m, "bcrypt", &[Str], None, |_, a| {
+        Ok(V::str(bcrypt_hash(a[0].s())))
+    });
+    reg(m, "htpasswd", &[Str, Str], None, |_, a| {
+        if a[0].s().contains(':') {
+            return Ok(V::str(format!("invalid username: {}", a[0].s())));
+        }
+        Ok(V::str(format!("{}:{}", a[0].s(), bcrypt_hash(a[1].s()))))
+    });
+    reg(m, "encryptAES", &[Str, Str], None, |_, a| {
+        encrypt_aes(a[0].s(), a[1].s()).map(V::Str)
+    });
+    reg(m, "decryptAES", &[Str, Str], None, |_, a| {
+        decrypt_aes(a[0].s(), a[1].s()).map(V::Str)
+    });
+    reg(m, "derivePassword", &[], Some(Any), not_supported);
 }
 
 fn not_supported(_: &mut State, _: &[V]) -> Result<V, String> {
     Err("this function is not supported by this renderer".into())
+}
+
+/// Go's `bcrypt.GenerateFromPassword` with the default cost (10), in the `$2a$` form.
+fn bcrypt_hash(password: &str) -> String {
+    match bcrypt::hash_with_result(password, 10) {
+        Ok(h) => h.format_for_version(bcrypt::Version::TwoA),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Sprig's AES key: the password's bytes, cut or zero-padded to 32.
+fn aes_key(password: &str) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    let b = password.as_bytes();
+    let n = b.len().min(32);
+    key[..n].copy_from_slice(&b[..n]);
+    key
+}
+
+/// Sprig's `encryptAES`: AES-256-CBC with a random IV and PKCS#7 padding, the IV
+/// before the ciphertext, base64-encoded.
+fn encrypt_aes(password: &str, plaintext: &str) -> Result<String, String> {
+    use aes::cipher::{BlockEncryptMut, KeyIvInit, block_padding::Pkcs7};
+    let mut iv = [0u8; 16];
+    rand::rng().fill(&mut iv);
+    let msg = plaintext.as_bytes();
+    let mut buf = vec![0u8; (msg.len() / 16 + 1) * 16];
+    buf[..msg.len()].copy_from_slice(msg);
+    let enc = cbc::Encryptor::<aes::Aes256>::new(&aes_key(password).into(), &iv.into());
+    let ct = enc
+        .encrypt_padded_mut::<Pkcs7>(&mut buf, msg.len())
+        .map_err(|e| e.to_string())?;
+    let mut out = iv.to_vec();
+    out.extend_from_slice(ct);
+    Ok(base64::engine::general_purpose::STANDARD.encode(out))
+}
+
+/// Sprig's `decryptAES`.
+fn decrypt_aes(password: &str, b64: &str) -> Result<String, String> {
+    use aes::cipher::{BlockDecryptMut, KeyIvInit, block_padding::NoPadding};
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|e| go_base64_error(&e))?;
+    if data.len() < 16 || data.len() % 16 != 0 {
+        return Err("crypto/cipher: input not full blocks".into());
+    }
+    let (iv, ct) = data.split_at(16);
+    let mut buf = ct.to_vec();
+    let iv: [u8; 16] = iv
+        .try_into()
+        .map_err(|_| "crypto/cipher: bad IV".to_string())?;
+    let dec = cbc::Decryptor::<aes::Aes256>::new(&aes_key(password).into(), &iv.into());
+    let pt = dec
+        .decrypt_padded_mut::<NoPadding>(&mut buf)
+        .map_err(|e| e.to_string())?;
+    let pad = usize::from(pt.last().copied().unwrap_or(0));
+    let end = pt.len().saturating_sub(pad);
+    Ok(String::from_utf8_lossy(&pt[..end]).into_owned())
 }
 
 fn json_kind(v: &V) -> &'static str {
