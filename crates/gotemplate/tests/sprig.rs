@@ -64,6 +64,7 @@ fn strings() {
             "the quick\nbrown fox\njumps",
         ),
         (r#"{{ wrapWith 5 "\t" "Hello World" }}"#, "Hello\tWorld"),
+        (r#"{{ wrap 5 "a verylongword b" }}"#, "a\nverylongword\nb"),
         (
             r#"{{ contains "cat" "catch" }}|{{ hasPrefix "ca" "cat" }}|{{ hasSuffix "at" "cat" }}"#,
             "true|true|true",
@@ -95,7 +96,7 @@ fn strings() {
             r#"{{ toString 5 }}|{{ toString 1.5 }}|{{ toString nil }}|{{ toString (list 1 2) }}"#,
             "5|1.5|<nil>|[1 2]",
         ),
-        (r#"{{ toStrings (list 1 "a" 2.5) }}"#, "[1 a 2.5]"),
+        (r#"{{ toStrings (list 1 "a" 2.5 nil) }}"#, "[1 a 2.5]"),
         (
             r#"{{ $s := split "$" "foo$bar$baz" }}{{ $s._0 }} {{ $s._2 }}"#,
             "foo baz",
@@ -112,7 +113,10 @@ fn strings() {
             r#"{{ join "-" (list "a" 1 nil "b") }}|{{ join "," "single" }}"#,
             "a-1-b|single",
         ),
-        (r#"{{ sortAlpha (list "c" "a" "B") }}"#, "[B a c]"),
+        (
+            r#"{{ sortAlpha (list "c" "a" "B" nil) }}|{{ sortAlpha "x" }}"#,
+            "[B a c]|[x]",
+        ),
         (
             r#"{{ atoi "42" }}|{{ atoi "x" }}|{{ int "7" }}|{{ int 7.9 }}|{{ int64 "0x10" }}|{{ float64 "1.5" }}|{{ toDecimal "0777" }}"#,
             "42|0|7|7|16|1.5|511",
@@ -198,8 +202,8 @@ fn math() {
             "3.5|2.5|3.5|3|0.25|0.3",
         ),
         (
-            r#"{{ maxf 1 2.5 0 }}|{{ minf 1 2.5 0.5 }}|{{ floor 1.7 }}|{{ ceil 1.2 }}|{{ round 1.2345 2 }}|{{ round 2.5 0 }}"#,
-            "2.5|0.5|1|2|1.23|3",
+            r#"{{ maxf 1 2.5 0 }}|{{ minf 1 2.5 0.5 }}|{{ floor 1.7 }}|{{ ceil 1.2 }}|{{ round 1.2345 2 }}|{{ round 2.5 0 }}|{{ round -2.5 0 }}"#,
+            "2.5|0.5|1|2|1.23|3|-3",
         ),
         (
             r#"{{ until 3 }}|{{ untilStep 0 10 4 }}|{{ untilStep 5 0 -2 }}|{{ until 0 }}"#,

@@ -168,24 +168,13 @@ pub(crate) fn register(m: &mut Funcs) {
         Ok(V::str(strval(&a[0])))
     });
     reg(m, "toStrings", &[Any], None, |_, a| {
-        Ok(V::list(
-            strslice_all(&a[0]).into_iter().map(V::Str).collect(),
-        ))
+        Ok(V::list(strslice(&a[0]).into_iter().map(V::Str).collect()))
     });
     reg(m, "split", &[Str, Str], None, |_, a| {
-        let parts = a[1].s().split(a[0].s()).map(String::from);
-        Ok(indexed_map(
-            go_split(a[1].s(), a[0].s(), -1)
-                .into_iter()
-                .chain(std::iter::empty())
-                .collect::<Vec<_>>(),
-            parts.count(),
-        ))
+        Ok(indexed_map(go_split(a[1].s(), a[0].s(), -1)))
     });
     reg(m, "splitn", &[Str, Int, Str], None, |_, a| {
-        let parts = go_split(a[2].s(), a[0].s(), a[1].i());
-        let n = parts.len();
-        Ok(indexed_map(parts, n))
+        Ok(indexed_map(go_split(a[2].s(), a[0].s(), a[1].i())))
     });
     reg(m, "splitList", &[Str, Str], None, |_, a| {
         Ok(V::list(
@@ -200,8 +189,7 @@ pub(crate) fn register(m: &mut Funcs) {
     });
     reg(m, "sortAlpha", &[Any], None, |_, a| {
         let mut v = match &a[0] {
-            V::List(_) => strslice_all(&a[0]),
-            V::Nil => Vec::new(),
+            V::List(_) => strslice(&a[0]),
             other => vec![strval(other)],
         };
         v.sort();
@@ -422,46 +410,52 @@ fn random(n: i64, alphabet: &[u8]) -> String {
         .collect()
 }
 
-/// Word wrapping as Sprig's `wrap` does it (commons-lang `WordUtils.wrap`).
+/// Word wrapping as Sprig's `wrap` does it (goutils' `WrapCustom` without wrapping
+/// long words): byte positions; a word longer than the width stays whole.
 fn wrap(s: &str, width: i64, nl: &str) -> String {
+    if s.is_empty() {
+        return String::new();
+    }
+    let nl = if nl.is_empty() { "\n" } else { nl };
     let width = width.max(1) as usize;
+    let b = s.as_bytes();
+    let len = b.len();
+    let sub = |from: usize, to: usize| {
+        String::from_utf8_lossy(&b[from.min(len)..to.min(len)]).into_owned()
+    };
     let mut out = String::new();
-    for (li, line) in s.split('\n').enumerate() {
-        if li > 0 {
-            out.push('\n');
+    let mut offset = 0;
+    while len - offset > width {
+        if b[offset] == b' ' {
+            offset += 1;
+            continue;
         }
-        let mut rest = line.trim_start_matches(' ');
-        let mut first = true;
-        while rest.chars().count() > width {
-            if !first {
+        let end = (width + offset + 1).min(len);
+        match b[offset..end].iter().rposition(|&c| c == b' ') {
+            Some(i) => {
+                let at = offset + i;
+                out.push_str(&sub(offset, at));
                 out.push_str(nl);
+                offset = at + 1;
             }
-            first = false;
-            let head: String = rest.chars().take(width + 1).collect();
-            match head.rfind(' ') {
-                Some(sp) if sp > 0 => {
-                    out.push_str(&rest[..sp]);
-                    rest = rest[sp..].trim_start_matches(' ');
-                }
-                _ => match rest.find(' ') {
-                    Some(sp) => {
-                        out.push_str(&rest[..sp]);
-                        rest = rest[sp..].trim_start_matches(' ');
-                    }
+            None => {
+                let end = width + offset;
+                match b[end..].iter().position(|&c| c == b' ') {
                     None => {
-                        out.push_str(rest);
-                        rest = "";
+                        out.push_str(&sub(offset, len));
+                        offset = len;
                     }
-                },
+                    Some(index) => {
+                        let at = index + end;
+                        out.push_str(&sub(offset, at));
+                        out.push_str(nl);
+                        offset = at + 1;
+                    }
+                }
             }
-        }
-        if !rest.is_empty() {
-            if !first {
-                out.push_str(nl);
-            }
-            out.push_str(rest);
         }
     }
+    out.push_str(&sub(offset, len));
     out
 }
 
@@ -553,15 +547,6 @@ fn swapcase(s: &str) -> String {
         .collect()
 }
 
-/// `toStrings`: every item as a string, nil included (as `<nil>`).
-fn strslice_all(v: &V) -> Vec<String> {
-    match v {
-        V::List(l) => l.iter().map(strval).collect(),
-        V::Nil => Vec::new(),
-        other => strslice(other),
-    }
-}
-
 /// Go's `strings.SplitN` (n < 0: all).
 fn go_split(s: &str, sep: &str, n: i64) -> Vec<String> {
     if n == 0 {
@@ -582,7 +567,7 @@ fn go_split(s: &str, sep: &str, n: i64) -> Vec<String> {
     s.splitn(n as usize, sep).map(String::from).collect()
 }
 
-fn indexed_map(parts: Vec<String>, _n: usize) -> V {
+fn indexed_map(parts: Vec<String>) -> V {
     let m: BTreeMap<String, V> = parts
         .into_iter()
         .enumerate()
