@@ -800,37 +800,14 @@ fn chrono_like_date(s: &str) -> bool {
         })
 }
 
-/// go-yaml's `isBase60Float`: `1:20`, `-1:20:30.5`.
+/// go-yaml's `isBase60Float`: `1:20`, `-1:20:30.5` (YAML 1.1 sexagesimal numbers),
+/// which it quotes although it reads them as strings.
 fn is_base60_float(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.is_empty() || !(b[0].is_ascii_digit() || b[0] == b'+' || b[0] == b'-') || !s.contains(':')
-    {
-        return false;
-    }
-    let body = s.trim_start_matches(['+', '-']);
-    let (ints, frac) = body.split_once('.').unwrap_or((body, ""));
-    if !frac.bytes().all(|c| c.is_ascii_digit() || c == b'_') {
-        return false;
-    }
-    let parts: Vec<&str> = ints.split(':').collect();
-    if parts.len() < 2 {
-        return false;
-    }
-    let first = parts[0];
-    if first.is_empty()
-        || !first.bytes().all(|c| c.is_ascii_digit() || c == b'_')
-        || first.starts_with('0') && first.len() > 1 && !first.starts_with("0_")
-    {
-        return first == "0"
-            || (!first.is_empty()
-                && first.bytes().all(|c| c.is_ascii_digit() || c == b'_')
-                && !first.starts_with('0'));
-    }
-    parts[1..].iter().all(|p| {
-        let pb = p.as_bytes();
-        (pb.len() == 1 && pb[0].is_ascii_digit())
-            || (pb.len() == 2 && (b'0'..=b'5').contains(&pb[0]) && pb[1].is_ascii_digit())
-    })
+    static BASE60: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
+            .expect("a valid pattern")
+    });
+    s.contains(':') && BASE60.is_match(s)
 }
 
 fn is_printable(c: char) -> bool {

@@ -67,10 +67,12 @@ fn writing_quotes_strings_that_would_read_back_as_something_else() {
         ("date", Value::str("2024-01-02")),
         ("plain", Value::str("it's fine")),
         ("url", Value::str("http://x/y?a=b")),
+        ("sexagesimal", Value::str("12:30")),
+        ("addr", Value::str("0.0.0.0:4317")),
     ]);
     assert_eq!(
         yaml::to_string(&v),
-        "bool: \"true\"\ndate: \"2024-01-02\"\nempty: \"\"\nflt: \"1.5\"\nnul: \"null\"\nnum: \"123\"\noct: \"08\"\nplain: it's fine\ntilde: \"~\"\nurl: http://x/y?a=b\n\"yes\": \"yes\"\n"
+        "addr: 0.0.0.0:4317\nbool: \"true\"\ndate: \"2024-01-02\"\nempty: \"\"\nflt: \"1.5\"\nnul: \"null\"\nnum: \"123\"\noct: \"08\"\nplain: it's fine\nsexagesimal: \"12:30\"\ntilde: \"~\"\nurl: http://x/y?a=b\n\"yes\": \"yes\"\n"
     );
 }
 
