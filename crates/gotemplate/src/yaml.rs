@@ -759,45 +759,33 @@ fn resolve_plain_tag(s: &str) -> Tag {
     }
 }
 
+/// Whether go-yaml v2 reads a plain scalar as a timestamp (the layouts it tries:
+/// `2006-1-2`, `2006-1-2T15:4:5.999999999Z07:00` (also with `t`), and
+/// `2006-1-2 15:4:5.999999999`), with Go's range checks on month, day and time.
 fn looks_like_timestamp(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() >= 10
-        && b[..4].iter().all(u8::is_ascii_digit)
-        && b[4] == b'-'
-        && b[5].is_ascii_digit()
-        && (b[6] == b'-' || (b[6].is_ascii_digit() && b.get(7) == Some(&b'-')))
-        && chrono_like_date(s)
-}
-
-fn chrono_like_date(s: &str) -> bool {
-    // Formats go-yaml v2 tries: 2006-1-2T15:4:5.999999999Z07:00, 2006-1-2t15:4:5...,
-    // "2006-1-2 15:4:5.999999999", "2006-1-2".
-    let date_end = s.find(['T', 't', ' ']).unwrap_or(s.len());
-    let date = &s[..date_end];
-    let parts: Vec<&str> = date.split('-').collect();
-    if parts.len() != 3
-        || parts[0].len() != 4
-        || !parts
-            .iter()
-            .all(|p| !p.is_empty() && p.len() <= 2 || p.len() == 4)
-    {
+    static TS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:(?:[Tt](\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}))|(?: (\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.\d+)?))?$",
+        )
+        .expect("a valid pattern")
+    });
+    let Some(c) = TS.captures(s) else {
+        return false;
+    };
+    let n = |i: usize| c.get(i).and_then(|m| m.as_str().parse::<u32>().ok());
+    let (month, day) = (n(2).unwrap_or(0), n(3).unwrap_or(0));
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
         return false;
     }
-    if !parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit())) {
-        return false;
+    let time = if c.get(4).is_some() {
+        (n(4), n(5), n(6))
+    } else {
+        (n(7), n(8), n(9))
+    };
+    match time {
+        (Some(h), Some(m), Some(sec)) => h < 24 && m < 60 && sec < 60,
+        _ => true,
     }
-    if date_end == s.len() {
-        return true;
-    }
-    let time = &s[date_end + 1..];
-    let t = time.split(['Z', '+', '-']).next().unwrap_or("");
-    let tp: Vec<&str> = t.split(':').collect();
-    tp.len() == 3
-        && tp.iter().all(|p| {
-            !p.is_empty()
-                && p.split('.')
-                    .all(|q| !q.is_empty() && q.bytes().all(|b| b.is_ascii_digit()))
-        })
 }
 
 /// go-yaml's `isBase60Float`: `1:20`, `-1:20:30.5` (YAML 1.1 sexagesimal numbers),

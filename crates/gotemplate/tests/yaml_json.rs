@@ -69,10 +69,12 @@ fn writing_quotes_strings_that_would_read_back_as_something_else() {
         ("url", Value::str("http://x/y?a=b")),
         ("sexagesimal", Value::str("12:30")),
         ("addr", Value::str("0.0.0.0:4317")),
+        ("stamp", Value::str("2024-1-2T03:04:05Z")),
+        ("notdate", Value::str("2024-13-01")),
     ]);
     assert_eq!(
         yaml::to_string(&v),
-        "addr: 0.0.0.0:4317\nbool: \"true\"\ndate: \"2024-01-02\"\nempty: \"\"\nflt: \"1.5\"\nnul: \"null\"\nnum: \"123\"\noct: \"08\"\nplain: it's fine\nsexagesimal: \"12:30\"\ntilde: \"~\"\nurl: http://x/y?a=b\n\"yes\": \"yes\"\n"
+        "addr: 0.0.0.0:4317\nbool: \"true\"\ndate: \"2024-01-02\"\nempty: \"\"\nflt: \"1.5\"\nnotdate: 2024-13-01\nnul: \"null\"\nnum: \"123\"\noct: \"08\"\nplain: it's fine\nsexagesimal: \"12:30\"\nstamp: \"2024-1-2T03:04:05Z\"\ntilde: \"~\"\nurl: http://x/y?a=b\n\"yes\": \"yes\"\n"
     );
 }
 
