@@ -332,6 +332,7 @@ enum Y {
     Null,
     Bool(bool),
     Int(i64),
+    Uint(u64),
     Float(f64),
     Str(String),
     Seq(Vec<Y>),
@@ -352,8 +353,11 @@ fn to_y(v: &V) -> Y {
             {
                 return Y::Int(i);
             }
-            if !j.contains(['.', 'e', 'E']) {
-                return Y::Float(*f);
+            if !j.contains(['.', 'e', 'E'])
+                && let Ok(u) = j.parse::<u64>()
+            {
+                // Between int64 and uint64: go-yaml reads it as a uint64.
+                return Y::Uint(u);
             }
             Y::Float(*f)
         }
@@ -546,6 +550,7 @@ impl Emitter {
             Y::Null => self.out.push_str("null"),
             Y::Bool(b) => self.out.push_str(if *b { "true" } else { "false" }),
             Y::Int(i) => self.out.push_str(&i.to_string()),
+            Y::Uint(u) => self.out.push_str(&u.to_string()),
             Y::Float(f) => self.out.push_str(&yaml_float(*f)),
             Y::Str(s) => self.string(s, indent, key),
             Y::Seq(_) => self.out.push_str("[]"),
@@ -743,7 +748,7 @@ enum Tag {
 
 /// Whether a plain scalar would read back as something other than a string.
 fn resolve_plain_tag(s: &str) -> Tag {
-    if s.is_empty() {
+    if s.is_empty() || s == "<<" {
         return Tag::Other;
     }
     match resolve_plain(s) {
