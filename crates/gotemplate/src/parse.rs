@@ -690,28 +690,34 @@ enum Item {
     Else(Token, usize),
 }
 
-/// How Go's parser names a token in its messages.
+/// How Go's parser names a token in its messages (`item.String()`): keywords as
+/// `<if>`, anything else quoted, cut to 10 characters.
 fn describe(t: &Token) -> String {
-    match &t.tok {
-        Tok::Eof => "EOF".to_string(),
-        Tok::RightDelim => "\"}}\"".to_string(),
-        Tok::LeftDelim => "\"{{\"".to_string(),
-        Tok::RightParen => "\")\"".to_string(),
-        Tok::LeftParen => "\"(\"".to_string(),
-        Tok::Pipe => "\"|\"".to_string(),
-        Tok::Keyword(k) => format!("<{}>", k.word()),
-        Tok::Text(s) => format!("{s:?}"),
-        Tok::Space => "space".to_string(),
-        Tok::Ident(s) | Tok::Number(s) => format!("<{s}>"),
-        Tok::Field(s) => format!("<.{s}>"),
-        Tok::Variable(s) => format!("<{s}>"),
-        Tok::Str(_, text) | Tok::Char(_, text) => format!("<{text}>"),
-        Tok::Bool(b) => format!("<{b}>"),
-        Tok::Nil => "<nil>".to_string(),
-        Tok::Dot => "<.>".to_string(),
-        Tok::Assign => "\"=\"".to_string(),
-        Tok::Declare => "\":=\"".to_string(),
-        Tok::Comma => "\",\"".to_string(),
+    let text = match &t.tok {
+        Tok::Eof => return "EOF".to_string(),
+        Tok::Keyword(k) => return format!("<{}>", k.word()),
+        Tok::RightDelim => "}}".to_string(),
+        Tok::LeftDelim => "{{".to_string(),
+        Tok::RightParen => ")".to_string(),
+        Tok::LeftParen => "(".to_string(),
+        Tok::Pipe => "|".to_string(),
+        Tok::Text(s) => s.clone(),
+        Tok::Space => " ".to_string(),
+        Tok::Ident(s) | Tok::Number(s) | Tok::Variable(s) => s.clone(),
+        Tok::Field(s) => format!(".{s}"),
+        Tok::Str(_, text) | Tok::Char(_, text) => text.clone(),
+        Tok::Bool(b) => b.to_string(),
+        Tok::Nil => "nil".to_string(),
+        Tok::Dot => ".".to_string(),
+        Tok::Assign => "=".to_string(),
+        Tok::Declare => ":=".to_string(),
+        Tok::Comma => ",".to_string(),
+    };
+    if text.chars().count() > 10 {
+        let cut: String = text.chars().take(10).collect();
+        format!("{}...", crate::fmt::go_quote(&cut))
+    } else {
+        crate::fmt::go_quote(&text)
     }
 }
 
