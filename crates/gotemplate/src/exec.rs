@@ -250,25 +250,31 @@ impl<'e> State<'e> {
     fn walk_range_inner(&mut self, dot: &V, b: &Branch, out: &mut String) -> R<()> {
         let val = self.eval_pipeline(dot, &b.pipe)?;
         let pipe = &b.pipe;
-        let items: Vec<(V, V)> = match &val {
-            V::List(l) => l
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (V::Int(i as i64), v.clone()))
-                .collect(),
-            V::Map(m) => m
-                .borrow()
-                .iter()
-                .map(|(k, v)| (V::Str(k.clone()), v.clone()))
-                .collect(),
+        let (count, items): (usize, Box<dyn Iterator<Item = (V, V)>>) = match &val {
+            V::List(l) => {
+                let l = l.clone();
+                (
+                    l.len(),
+                    Box::new((0..l.len()).map(move |i| (V::Int(i as i64), l[i].clone()))),
+                )
+            }
+            V::Map(m) => {
+                let entries: Vec<(V, V)> = m
+                    .borrow()
+                    .iter()
+                    .map(|(k, v)| (V::Str(k.clone()), v.clone()))
+                    .collect();
+                (entries.len(), Box::new(entries.into_iter()))
+            }
             V::Int(n) => {
                 if pipe.decl.len() > 1 {
                     return Err(self
                         .last_node_error(pipe, "can't use integer as a range with two variables"));
                 }
-                (0..*n).map(|i| (V::Int(i), V::Int(i))).collect()
+                let n = (*n).max(0);
+                (n as usize, Box::new((0..n).map(|i| (V::Int(i), V::Int(i)))))
             }
-            V::Nil => Vec::new(),
+            V::Nil => (0, Box::new(std::iter::empty())),
             V::Float(_) | V::Bool(_) | V::Str(_) | V::Object(_) => {
                 return Err(self.last_node_error(
                     pipe,
@@ -276,7 +282,7 @@ impl<'e> State<'e> {
                 ));
             }
         };
-        if items.is_empty() {
+        if count == 0 {
             if let Some(e) = &b.else_list {
                 self.walk_list(dot, e, out)?;
             }
