@@ -450,3 +450,18 @@ fn helm_cleans_up_required_and_parse_errors() {
     );
     assert_eq!((perr.line, perr.col), (2, None));
 }
+
+#[test]
+fn tpl_needs_the_template_fields_helm_reads() {
+    let e = err("{{ tpl \"x\" (dict \"Values\" .Values) }}", "");
+    assert_eq!(
+        e,
+        "template: t:1:3: executing \"t\" at <tpl \"x\" (dict \"Value...>: error calling tpl: cannot retrieve Template.Basepath from values inside tpl function: x: \"BasePath\" is not a value"
+    );
+    // A `required` inside tpl is cleaned up as Helm does.
+    let e = err(
+        "{{ tpl \"{{ required \\\"need it\\\" .Values.x }}\" . }}",
+        "",
+    );
+    assert!(e.ends_with("error during tpl function execution for \"{{ required \\\"need it\\\" .Values.x }}\": execution error at (t:1:3): need it"), "{e}");
+}

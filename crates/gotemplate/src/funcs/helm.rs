@@ -146,13 +146,13 @@ fn tpl(st: &mut State, a: &[V]) -> Result<V, String> {
     };
     let Some(V::Str(base)) = path("BasePath") else {
         return Err(format!(
-            "cannot retrieve Template.Basepath from values inside tpl function: {text}: no value for key \"BasePath\""
+            "cannot retrieve Template.Basepath from values inside tpl function: {text}: \"BasePath\" is not a value"
         ));
     };
     let _ = base;
     let Some(V::Str(name)) = path("Name") else {
         return Err(format!(
-            "cannot retrieve Template.Name from values inside tpl function: {text}: no value for key \"Name\""
+            "cannot retrieve Template.Name from values inside tpl function: {text}: \"Name\" is not a value"
         ));
     };
     let wrap = |e: String| {
