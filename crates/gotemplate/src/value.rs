@@ -62,6 +62,22 @@ impl Value {
         }
     }
 
+    /// The list inside, when this is a list.
+    pub fn as_list(&self) -> Option<&[Value]> {
+        match self {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// The boolean inside, when this is a boolean.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
     /// The map inside, when this is a map.
     pub fn as_map(&self) -> Option<&BTreeMap<String, Value>> {
         match self {
