@@ -339,11 +339,14 @@ enum Y {
     Map(Vec<(String, Y)>),
 }
 
-fn to_y(v: &V) -> Y {
+/// The value as the emitter sees it; `via_json` for `toYaml`, which goes through JSON
+/// (`toYamlPretty` encodes the Go value directly, so floats stay floats).
+fn to_y(v: &V, via_json: bool) -> Y {
     match v {
         V::Nil => Y::Null,
         V::Bool(b) => Y::Bool(*b),
         V::Int(i) => Y::Int(*i),
+        V::Float(f) if !via_json => Y::Float(*f),
         V::Float(f) => {
             // JSON prints the float; go-yaml reads it back as an int when it has no
             // fraction or exponent.
@@ -362,12 +365,12 @@ fn to_y(v: &V) -> Y {
             Y::Float(*f)
         }
         V::Str(s) => Y::Str(s.clone()),
-        V::List(l) => Y::Seq(l.iter().map(to_y).collect()),
+        V::List(l) => Y::Seq(l.iter().map(|x| to_y(x, via_json)).collect()),
         V::Map(m) => {
             let mut entries: Vec<(String, Y)> = m
                 .borrow()
                 .iter()
-                .map(|(k, v)| (k.clone(), to_y(v)))
+                .map(|(k, v)| (k.clone(), to_y(v, via_json)))
                 .collect();
             entries.sort_by(|a, b| go_yaml_key_order(&a.0, &b.0));
             Y::Map(entries)
@@ -444,7 +447,7 @@ pub(crate) fn encode(v: &V) -> String {
         out: String::new(),
         pretty: false,
     };
-    e.document(&to_y(v));
+    e.document(&to_y(v, true));
     e.out
 }
 
@@ -454,7 +457,7 @@ pub(crate) fn encode_pretty(v: &V) -> String {
         out: String::new(),
         pretty: true,
     };
-    e.document(&to_y(v));
+    e.document(&to_y(v, false));
     e.out
 }
 
