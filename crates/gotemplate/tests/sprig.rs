@@ -142,6 +142,28 @@ fn strings() {
 }
 
 #[test]
+fn case_conversions_follow_xstrings() {
+    table(&[
+        (
+            r#"{{ snakecase "FirstName" }} {{ snakecase "HTTPServer" }} {{ snakecase "NoHTTPS" }} {{ snakecase "GO_PATH" }} {{ snakecase "GO PATH" }} {{ snakecase "GO-PATH" }}"#,
+            "first_name http_server no_https go_path go_path go_path",
+        ),
+        (
+            r#"{{ snakecase "http2xx" }} {{ snakecase "HTTP20xOK" }} {{ snakecase "Duration2m3s" }} {{ snakecase "Bld4Floor3rd" }}"#,
+            "http_2xx http_20x_ok duration_2m3s bld4_floor_3rd",
+        ),
+        (
+            r#"{{ kebabcase "FirstName" }} {{ kebabcase "HTTPServer" }} {{ kebabcase "HTTP20xOK" }}"#,
+            "first-name http-server http-20x-ok",
+        ),
+        (
+            r#"{{ camelcase "some_words" }} {{ camelcase "http_server" }} {{ camelcase "_complex__case_" }} {{ camelcase "some words" }} {{ camelcase "GOLANG_IS_GREAT" }}"#,
+            "SomeWords HttpServer _Complex_Case_ SomeWords GolangIsGreat",
+        ),
+    ]);
+}
+
+#[test]
 fn regex_errors() {
     assert_eq!(r(r#"{{ regexMatch "(" "x" }}"#), "false");
     let e = err(r#"{{ mustRegexMatch "(" "x" }}"#, "");

@@ -478,58 +478,237 @@ fn replace_all(s: &str, old: &str, new: &str) -> String {
     s.replace(old, new)
 }
 
-/// Splits into words the way the `xstrings` case functions do: at case changes,
-/// digits, and any non-alphanumeric separator.
-fn words(s: &str) -> Vec<String> {
-    let mut words: Vec<String> = Vec::new();
-    let mut cur = String::new();
-    let chars: Vec<char> = s.chars().collect();
-    for (i, &c) in chars.iter().enumerate() {
-        if !c.is_alphanumeric() {
-            if !cur.is_empty() {
-                words.push(std::mem::take(&mut cur));
-            }
-            continue;
-        }
-        if c.is_uppercase() && !cur.is_empty() {
-            let prev = chars[i - 1];
-            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
-            if prev.is_lowercase() || prev.is_ascii_digit() || (prev.is_uppercase() && next_lower) {
-                words.push(std::mem::take(&mut cur));
-            }
-        }
-        cur.push(c);
-    }
-    if !cur.is_empty() {
-        words.push(cur);
-    }
-    words
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum WordType {
+    Invalid,
+    Number,
+    Upper,
+    Alphabet,
+    Connector,
+    Punct,
+    Other,
 }
 
-fn delimited_case(s: &str, delim: char) -> String {
-    words(s)
-        .iter()
-        .map(|w| w.to_lowercase())
-        .collect::<Vec<_>>()
-        .join(&delim.to_string())
+fn is_connector(c: char) -> bool {
+    c == '-' || c == '_' || c.is_whitespace()
 }
 
-/// `xstrings.ToCamelCase`: `foo_bar` to `FooBar`; only `_` separates words.
-fn camelcase(s: &str) -> String {
-    let mut out = String::new();
-    let mut upper_next = true;
-    for c in s.chars() {
-        if c == '_' {
-            upper_next = true;
-            continue;
+/// Go's `unicode.IsPunct` for ASCII (Unicode category P); other scripts count as
+/// "other" characters here.
+fn is_punct(c: char) -> bool {
+    matches!(
+        c,
+        '!' | '"'
+            | '#'
+            | '%'
+            | '&'
+            | '\''
+            | '('
+            | ')'
+            | '*'
+            | ','
+            | '.'
+            | '/'
+            | ':'
+            | ';'
+            | '?'
+            | '@'
+            | '['
+            | '\\'
+            | ']'
+            | '_'
+            | '{'
+            | '}'
+            | '-'
+    )
+}
+
+/// The next word of a string as the `xstrings` case functions split it: a run of
+/// connectors, of punctuation, of digits, an upper-case word (`HTTP` of `HTTPServer`,
+/// `First` of `FirstName`), a lower-case word, or other characters.
+fn next_word(s: &str) -> (WordType, &str, &str) {
+    let mut it = s.char_indices().peekable();
+    let Some((_, c)) = it.next() else {
+        return (WordType::Invalid, "", "");
+    };
+    let take_while = |start: usize, pred: &dyn Fn(char) -> bool| -> usize {
+        s[start..]
+            .char_indices()
+            .find(|&(_, ch)| !pred(ch))
+            .map_or(s.len(), |(i, _)| start + i)
+    };
+    let first = c.len_utf8();
+    let end = if is_connector(c) {
+        (WordType::Connector, take_while(first, &is_connector))
+    } else if is_punct(c) {
+        (WordType::Punct, take_while(first, &is_punct))
+    } else if c.is_uppercase() {
+        match s[first..].chars().next() {
+            None => (WordType::Upper, first),
+            Some(n) if n.is_uppercase() => {
+                let run = take_while(first, &|ch: char| ch.is_uppercase());
+                // `HTTPStatus` is `HTTP` and `Status`: the last capital starts the next word.
+                let after = s[run..].chars().next();
+                let end = match after {
+                    Some(a) if a.is_ascii_alphabetic() => {
+                        let last = s[..run].chars().next_back().map_or(0, char::len_utf8);
+                        run - last
+                    }
+                    _ => run,
+                };
+                (WordType::Upper, end)
+            }
+            Some(n) if n.is_ascii_alphabetic() => (
+                WordType::Upper,
+                take_while(first, &|ch: char| {
+                    ch.is_ascii_alphabetic() && !ch.is_uppercase()
+                }),
+            ),
+            Some(_) => (WordType::Upper, first),
         }
-        if upper_next {
-            out.extend(c.to_uppercase());
-            upper_next = false;
+    } else if c.is_ascii_alphabetic() {
+        (
+            WordType::Alphabet,
+            take_while(first, &|ch: char| {
+                ch.is_ascii_alphabetic() && !ch.is_uppercase()
+            }),
+        )
+    } else if c.is_numeric() {
+        (WordType::Number, take_while(first, &char::is_numeric))
+    } else {
+        (
+            WordType::Other,
+            take_while(first, &|ch: char| {
+                !(is_connector(ch) || ch.is_ascii_alphabetic() || ch.is_numeric() || is_punct(ch))
+            }),
+        )
+    };
+    let (wt, end) = end;
+    (wt, &s[..end], &s[end..])
+}
+
+fn push_lower(out: &mut String, wt: WordType, word: &str, connector: char) {
+    if wt != WordType::Upper && wt != WordType::Connector {
+        out.push_str(word);
+        return;
+    }
+    for c in word.chars() {
+        if is_connector(c) {
+            out.push(connector);
+        } else if c.is_uppercase() {
+            out.extend(c.to_lowercase());
         } else {
             out.push(c);
         }
     }
+}
+
+/// `xstrings.ToSnakeCase` / `ToKebabCase`: `HTTPServer` to `http_server`,
+/// `http2xx` to `http_2xx`, `Bld4Floor3rd` to `bld4_floor_3rd`.
+fn delimited_case(s: &str, connector: char) -> String {
+    use WordType::*;
+    let mut out = String::new();
+    if s.is_empty() {
+        return out;
+    }
+    let (mut wt, mut word, mut rest) = next_word(s);
+    while !rest.is_empty() {
+        if wt != Connector {
+            push_lower(&mut out, wt, word, connector);
+        }
+        let prev = wt;
+        let last = word;
+        (wt, word, rest) = next_word(rest);
+        match prev {
+            Number => {
+                while wt == Alphabet || wt == Number {
+                    push_lower(&mut out, wt, word, connector);
+                    (wt, word, rest) = next_word(rest);
+                }
+                if !matches!(wt, Invalid | Punct | Connector) {
+                    out.push(connector);
+                }
+            }
+            Connector => push_lower(&mut out, prev, last, connector),
+            Punct => {}
+            _ => {
+                if wt != Number {
+                    if !matches!(wt, Connector | Punct) {
+                        out.push(connector);
+                    }
+                    continue;
+                }
+                if rest.is_empty() {
+                    continue;
+                }
+                let number = word;
+                (wt, word, rest) = next_word(rest);
+                // A number followed by no letters belongs to the word before it.
+                if wt != Alphabet {
+                    push_lower(&mut out, Number, number, connector);
+                    if !matches!(wt, Connector | Punct) {
+                        out.push(connector);
+                    }
+                    continue;
+                }
+                out.push(connector);
+                push_lower(&mut out, Number, number, connector);
+                while wt == Alphabet || wt == Number {
+                    push_lower(&mut out, wt, word, connector);
+                    (wt, word, rest) = next_word(rest);
+                }
+                if !matches!(wt, Invalid | Connector | Punct) {
+                    out.push(connector);
+                }
+            }
+        }
+    }
+    push_lower(&mut out, wt, word, connector);
+    out
+}
+
+/// Sprig's `camelcase` (`xstrings.ToPascalCase`): words separated by spaces,
+/// underscores and hyphens joined with capitals; `http_server` to `HttpServer`.
+fn camelcase(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    let mut r0 = '\0';
+    let mut first_upper = false;
+    let mut found = false;
+    for c in chars.by_ref() {
+        if !is_connector(c) {
+            first_upper = c.is_uppercase();
+            r0 = c.to_uppercase().next().unwrap_or(c);
+            found = true;
+            break;
+        }
+        out.push(c);
+    }
+    if !found {
+        return out;
+    }
+    for c in chars {
+        let r1 = r0;
+        r0 = c;
+        if is_connector(r0) && is_connector(r1) {
+            out.push(r1);
+            continue;
+        }
+        if is_connector(r1) {
+            first_upper = r0.is_uppercase();
+            r0 = r0.to_uppercase().next().unwrap_or(r0);
+        } else {
+            if first_upper {
+                if r0.is_uppercase() {
+                    r0 = r0.to_lowercase().next().unwrap_or(r0);
+                } else {
+                    first_upper = false;
+                }
+            }
+            out.push(r1);
+        }
+    }
+    out.push(r0);
     out
 }
 
