@@ -29,9 +29,8 @@ fn stack_position() -> usize {
     std::ptr::addr_of!(marker) as usize
 }
 
-/// Templates parsed by `tpl`, seen before (or instead of) the engine's own.
+/// Templates parsed by `tpl`, seen before the engine's own.
 pub(crate) struct Overlay {
-    pub main: String,
     pub trees: HashMap<String, Rc<Tree>>,
 }
 
@@ -69,18 +68,21 @@ impl<'e> State<'e> {
 
     /// Finds a template by name, through the `tpl` overlays first.
     pub(crate) fn lookup(&self, name: &str) -> Option<Rc<Tree>> {
+        // Each `tpl` parses into a copy of the set: its templates replace those of the
+        // same name, except that an empty definition does not replace a full one.
+        let mut fallback = None;
         for o in self.overlays.iter().rev() {
-            if o.main == name {
-                return o.trees.get(name).cloned();
+            if let Some(t) = o.trees.get(name) {
+                if !t.is_empty() {
+                    return Some(t.clone());
+                }
+                fallback.get_or_insert_with(|| t.clone());
             }
         }
-        if let Some(t) = self.engine.tree(name) {
-            return Some(t);
+        match self.engine.tree(name) {
+            Some(t) if fallback.is_none() || !t.is_empty() => Some(t),
+            _ => fallback,
         }
-        self.overlays
-            .iter()
-            .rev()
-            .find_map(|o| o.trees.get(name).cloned())
     }
 
     /// An error when nested templates have used up the stack budget.

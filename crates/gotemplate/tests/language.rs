@@ -220,11 +220,23 @@ fn tpl_renders_a_string_with_the_set() {
         ),
         "rel-D-"
     );
+    // Defines in the string are visible to include inside it, and replace those of the set.
+    assert_eq!(
+        r(
+            "{{ define \"d\" }}old{{ end }}{{ tpl \"{{ define \\\"d\\\" }}new{{ end }}{{ include \\\"d\\\" . }}\" . }}|{{ include \"d\" . }}"
+        ),
+        "new|old"
+    );
+    // The string is the set's root template, `gotpl`, as in Helm.
     let e = err("{{ tpl .Values.s . }}", "s: '{{ .Values.a.b }}'");
     assert_eq!(
         e,
-        "template: t:1:3: executing \"t\" at <tpl .Values.s .>: error calling tpl: error during tpl function execution for \"{{ .Values.a.b }}\": template: t:1:10: executing \"t\" at <.Values.a.b>: nil pointer evaluating interface {}.b"
+        "template: t:1:3: executing \"t\" at <tpl .Values.s .>: error calling tpl: error during tpl function execution for \"{{ .Values.a.b }}\": template: gotpl:1:10: executing \"gotpl\" at <.Values.a.b>: nil pointer evaluating interface {}.b"
     );
+    let e = err("{{ tpl \"{{ if }}\" . }}", "");
+    assert!(e.ends_with("error calling tpl: cannot parse template \"{{ if }}\": template: gotpl:1: missing value for if"), "{e}");
+    // Any value can be the dot.
+    assert_eq!(r("{{ tpl \"{{ . }}\" 5 }}"), "5");
 }
 
 #[test]
@@ -296,7 +308,8 @@ fn wrong_argument_types_are_reported_before_the_call() {
 fn function_errors_carry_the_command() {
     assert_eq!(
         err("{{ fail \"boom\" }}", ""),
-        "template: t:1:3: executing \"t\" at <fail \"boom\">: error calling fail: boom"
+        // Helm marks `fail` messages as it marks `required`'s.
+        "template: t:1:3: executing \"t\" at <fail \"boom\">: error calling fail: HELM_ERR_STARTboomHELM_ERR_END"
     );
     assert_eq!(
         err("{{ required \"x is required\" .Values.x }}", ""),
@@ -441,7 +454,15 @@ fn helm_cleans_up_required_and_parse_errors() {
         .unwrap_err();
     assert_eq!(
         err.helm_exec_message(),
-        "template: c/templates/y.yaml:1:3: executing \"c/templates/y.yaml\" at <fail \"no\">: error calling fail: no"
+        "execution error at (c/templates/y.yaml:1:3): no"
+    );
+    e.parse("c/templates/w.yaml", "{{ index .x 1 }}").unwrap();
+    let err = e
+        .execute("c/templates/w.yaml", &gotemplate::Value::Nil)
+        .unwrap_err();
+    assert_eq!(
+        err.helm_exec_message(),
+        "template: c/templates/w.yaml:1:3: executing \"c/templates/w.yaml\" at <index .x 1>: error calling index: index of untyped nil"
     );
     let perr = e.parse("c/templates/z.yaml", "\n{{ if }}").unwrap_err();
     assert_eq!(
@@ -449,19 +470,4 @@ fn helm_cleans_up_required_and_parse_errors() {
         "parse error at (c/templates/z.yaml:2): missing value for if"
     );
     assert_eq!((perr.line, perr.col), (2, None));
-}
-
-#[test]
-fn tpl_needs_the_template_fields_helm_reads() {
-    let e = err("{{ tpl \"x\" (dict \"Values\" .Values) }}", "");
-    assert_eq!(
-        e,
-        "template: t:1:3: executing \"t\" at <tpl \"x\" (dict \"Value...>: error calling tpl: cannot retrieve Template.Basepath from values inside tpl function: x: \"BasePath\" is not a value"
-    );
-    // A `required` inside tpl is cleaned up as Helm does.
-    let e = err(
-        "{{ tpl \"{{ required \\\"need it\\\" .Values.x }}\" . }}",
-        "",
-    );
-    assert!(e.ends_with("error during tpl function execution for \"{{ required \\\"need it\\\" .Values.x }}\": execution error at (t:1:3): need it"), "{e}");
 }

@@ -141,12 +141,6 @@ pub(crate) fn register(m: &mut Funcs) {
     });
     reg(m, "urlParse", &[Str], None, url_parse);
     reg(m, "urlJoin", &[Ty::Map], None, url_join);
-    reg(m, "getHostByName", &[Str], None, |_, a| {
-        Err(format!(
-            "getHostByName {:?}: name resolution is not available while rendering",
-            a[0].s()
-        ))
-    });
 
     reg(m, "semver", &[Str], None, |_, a| {
         Ok(V::Object(Rc::new(Semver::parse(a[0].s())?)))

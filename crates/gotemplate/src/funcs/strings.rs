@@ -297,7 +297,6 @@ pub(crate) fn register(m: &mut Funcs) {
     });
     reg(m, "hello", &[], None, |_, _| Ok(V::str("Hello!")));
     reg(m, "seq", &[], Some(Int), seq);
-    reg(m, "fail", &[Str], None, |_, a| Err(a[0].s().to_string()));
 }
 
 fn is_go_space(c: char) -> bool {
