@@ -105,10 +105,15 @@ fn write(out: &mut String, v: &V, indent: Option<&str>, depth: usize, esc: bool)
             newline(out, indent, depth);
             out.push('}');
         }
-        V::Object(o) => match o.method("String", &[]) {
-            Some(Ok(Value::String(s))) => quote(out, &s, esc),
-            _ => out.push_str("{}"),
-        },
+        V::Object(o) => {
+            if let Some(v) = o.json_value() {
+                return write(out, &V::from(&v), indent, depth, esc);
+            }
+            match o.method("String", &[]) {
+                Some(Ok(Value::String(s))) => quote(out, &s, esc),
+                _ => out.push_str("{}"),
+            }
+        }
     }
 }
 

@@ -36,6 +36,12 @@ pub trait Object: Debug {
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         None
     }
+    /// The object as Go's `encoding/json` would see it (its fields under their JSON
+    /// names), for `toJson` and `toYaml`; without it, objects print through their
+    /// `String` method, or as `{}`.
+    fn json_value(&self) -> Option<Value> {
+        None
+    }
 }
 
 impl Value {

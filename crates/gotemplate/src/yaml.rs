@@ -375,10 +375,15 @@ fn to_y(v: &V, via_json: bool) -> Y {
             entries.sort_by(|a, b| go_yaml_key_order(&a.0, &b.0));
             Y::Map(entries)
         }
-        V::Object(o) => match o.method("String", &[]) {
-            Some(Ok(Value::String(s))) => Y::Str(s),
-            _ => Y::Map(Vec::new()),
-        },
+        V::Object(o) => {
+            if let Some(v) = o.json_value() {
+                return to_y(&V::from(&v), via_json);
+            }
+            match o.method("String", &[]) {
+                Some(Ok(Value::String(s))) => Y::Str(s),
+                _ => Y::Map(Vec::new()),
+            }
+        }
     }
 }
 

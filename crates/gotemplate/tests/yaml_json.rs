@@ -181,3 +181,39 @@ fn json_reading_and_writing() {
     assert_eq!(json::to_string(&Value::Float(1e-7)), "1e-7");
     assert_eq!(json::to_string(&Value::Float(123456789.0)), "123456789");
 }
+
+#[derive(Debug)]
+struct Metadata;
+
+impl gotemplate::Object for Metadata {
+    fn type_name(&self) -> &str {
+        "*chart.Metadata"
+    }
+    fn field(&self, name: &str) -> Option<Value> {
+        (name == "Name").then(|| Value::str("web"))
+    }
+    fn method(&self, _: &str, _: &[Value]) -> Option<Result<Value, String>> {
+        None
+    }
+    fn json_value(&self) -> Option<Value> {
+        Some(Value::map([
+            ("name", Value::str("web")),
+            ("apiVersion", Value::str("v2")),
+        ]))
+    }
+}
+
+#[test]
+fn objects_encode_through_their_json_value() {
+    let mut e = gotemplate::Engine::helm();
+    e.parse(
+        "t",
+        "{{ .Chart.Name }} {{ toJson .Chart }}\n{{ toYaml .Chart }}",
+    )
+    .unwrap();
+    let dot = Value::map([("Chart", Value::Object(std::rc::Rc::new(Metadata)))]);
+    assert_eq!(
+        e.execute("t", &dot).unwrap(),
+        "web {\"apiVersion\":\"v2\",\"name\":\"web\"}\napiVersion: v2\nname: web"
+    );
+}
