@@ -19,8 +19,8 @@ const MAX_EXEC_DEPTH: usize = 100_000;
 /// How much of the thread's stack nested templates may use. Go grows its stacks, so a
 /// template that includes itself runs until Helm's limit of 1,000 nested includes;
 /// here that would overflow the stack of a test thread (2 MiB), so nesting stops
-/// earlier, with an error, once this much stack is in use.
-const STACK_BUDGET: usize = 1536 * 1024;
+/// earlier, with an error, once 1 MiB of stack is in use (leaving room for the caller's own frames).
+const STACK_BUDGET: usize = 1024 * 1024;
 
 /// The address of a local variable: how deep the stack is here.
 #[inline(never)]
