@@ -168,7 +168,7 @@ impl<'e> State<'e> {
                 let Some(tree) = self.lookup(name) else {
                     return Err(self.error(
                         *pos,
-                        format!("{{{{template {name:?}}}}}"),
+                        template_text(name, pipe.as_ref()),
                         format!("template {name:?} not defined"),
                     ));
                 };
@@ -179,12 +179,12 @@ impl<'e> State<'e> {
                 if self.depth >= MAX_EXEC_DEPTH {
                     return Err(self.error(
                         *pos,
-                        format!("{{{{template {name:?}}}}}"),
+                        template_text(name, pipe.as_ref()),
                         format!("exceeded maximum template depth ({MAX_EXEC_DEPTH})"),
                     ));
                 }
                 if let Err(e) = self.check_stack() {
-                    return Err(self.error(*pos, format!("{{{{template {name:?}}}}}"), e));
+                    return Err(self.error(*pos, template_text(name, pipe.as_ref()), e));
                 }
                 self.depth += 1;
                 let saved_tree = std::mem::replace(&mut self.tree, tree.clone());
@@ -712,6 +712,14 @@ impl<'e> State<'e> {
             ));
         }
         Ok(v)
+    }
+}
+
+/// Go's text of a template node: `{{template "name" pipeline}}`.
+fn template_text(name: &str, pipe: Option<&Pipe>) -> String {
+    match pipe {
+        Some(p) => format!("{{{{template {name:?} {}}}}}", parse::PipeDisplay(p)),
+        None => format!("{{{{template {name:?}}}}}"),
     }
 }
 

@@ -407,7 +407,13 @@ impl Parser<'_> {
         } else {
             Some(self.pipeline(context, n.pos)?)
         };
-        Ok(Node::Template { pos, name, pipe })
+        // Go places the node at its name.
+        let _ = pos;
+        Ok(Node::Template {
+            pos: name_tok.pos,
+            name,
+            pipe,
+        })
     }
 
     fn block(&mut self, pos: usize) -> PResult<Node> {

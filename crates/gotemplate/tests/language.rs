@@ -195,7 +195,7 @@ fn define_template_and_block() {
     assert_eq!(r("{{ block \"b\" \"v\" }}[{{ . }}]{{ end }}"), "[v]");
     assert_eq!(
         err("{{ template \"nope\" }}", ""),
-        "template: t:1:3: executing \"t\" at <{{template \"nope\"}}>: template \"nope\" not defined"
+        "template: t:1:12: executing \"t\" at <{{template \"nope\"}}>: template \"nope\" not defined"
     );
 }
 
