@@ -591,7 +591,7 @@ impl<'e> State<'e> {
             Some(_) if given < fixed => {
                 return Err(self.arg_error(
                     &cmd.args[0],
-                    format!("wrong number of args for {name}: want at least {fixed} got {given}"),
+                    format!("wrong number of args for {name}: want at least {fixed} got {}", args.len()),
                 ));
             }
             _ => {}
