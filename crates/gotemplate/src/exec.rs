@@ -347,19 +347,11 @@ impl<'e> State<'e> {
         let first = &cmd.args[0];
         match &first.kind {
             ArgKind::Field(fields) => {
-                return self.eval_field_chain(
-                    dot,
-                    dot.clone(),
-                    first,
-                    fields,
-                    &cmd.args[1..],
-                    fin,
-                    true,
-                );
+                return self.eval_field_chain(dot, dot.clone(), first, fields, &cmd.args[1..], fin);
             }
             ArgKind::Chain(node, fields) => {
                 let recv = self.eval_arg_any(dot, node)?;
-                return self.eval_field_chain(dot, recv, first, fields, &cmd.args[1..], fin, false);
+                return self.eval_field_chain(dot, recv, first, fields, &cmd.args[1..], fin);
             }
             ArgKind::Ident(name) => return self.eval_function(dot, name, cmd, fin),
             ArgKind::Pipe(p) => {
@@ -372,7 +364,7 @@ impl<'e> State<'e> {
                     self.not_a_function(cmd, fin.as_ref())?;
                     return Ok(v);
                 }
-                return self.eval_field_chain(dot, v, first, &vs[1..], &cmd.args[1..], fin, false);
+                return self.eval_field_chain(dot, v, first, &vs[1..], &cmd.args[1..], fin);
             }
             _ => {}
         }
@@ -381,7 +373,7 @@ impl<'e> State<'e> {
             ArgKind::Bool(b) => V::Bool(*b),
             ArgKind::Dot => dot.clone(),
             ArgKind::Nil => return Err(self.arg_error(first, "nil is not a command")),
-            ArgKind::Number(n, text) => number_value(n, text),
+            ArgKind::Number(n, _) => number_value(n),
             ArgKind::Str(s, _) => V::Str(s.clone()),
             _ => unreachable!("handled above"),
         })
@@ -418,9 +410,7 @@ impl<'e> State<'e> {
         fields: &[String],
         args: &[Arg],
         fin: Option<V>,
-        from_dot: bool,
     ) -> R<V> {
-        let _ = from_dot;
         let mut recv = receiver;
         // A nil reached through a map entry is a nil interface; a nil that starts the
         // chain (a variable or a pipeline's result) is Go's invalid value.
@@ -591,7 +581,10 @@ impl<'e> State<'e> {
             Some(_) if given < fixed => {
                 return Err(self.arg_error(
                     &cmd.args[0],
-                    format!("wrong number of args for {name}: want at least {fixed} got {}", args.len()),
+                    format!(
+                        "wrong number of args for {name}: want at least {fixed} got {}",
+                        args.len()
+                    ),
                 ));
             }
             _ => {}
@@ -630,13 +623,13 @@ impl<'e> State<'e> {
                 _ => Err(self.arg_error(a, format!("cannot assign nil to {}", ty.go_name()))),
             },
             ArgKind::Field(fields) => {
-                let v = self.eval_field_chain(dot, dot.clone(), a, fields, &[], None, true)?;
+                let v = self.eval_field_chain(dot, dot.clone(), a, fields, &[], None)?;
                 self.validate(a, v, ty)
             }
             ArgKind::Variable(vs) => {
                 let v = self.var_value(a, &vs[0])?;
                 let v = if vs.len() > 1 {
-                    self.eval_field_chain(dot, v, a, &vs[1..], &[], None, false)?
+                    self.eval_field_chain(dot, v, a, &vs[1..], &[], None)?
                 } else {
                     v
                 };
@@ -650,7 +643,7 @@ impl<'e> State<'e> {
             }
             ArgKind::Chain(node, fields) => {
                 let recv = self.eval_arg_any(dot, node)?;
-                let v = self.eval_field_chain(dot, recv, a, fields, &[], None, false)?;
+                let v = self.eval_field_chain(dot, recv, a, fields, &[], None)?;
                 self.validate(a, v, ty)
             }
             ArgKind::Ident(name) => {
@@ -673,7 +666,7 @@ impl<'e> State<'e> {
                 _ => Err(self.arg_error(a, format!("expected {}; found {text}", ty.go_name()))),
             },
             ArgKind::Number(n, text) => match ty {
-                Ty::Any => Ok(number_value(n, text)),
+                Ty::Any => Ok(number_value(n)),
                 Ty::Int => match n.int {
                     Some(i) if !n.looks_float || n.float.is_some_and(|f| f.fract() == 0.0) => {
                         Ok(V::Int(i))
@@ -724,7 +717,7 @@ fn template_text(name: &str, pipe: Option<&Pipe>) -> String {
 }
 
 /// A numeric constant as an `interface{}` argument: `int` unless written as a float.
-fn number_value(n: &crate::lex::Number, _text: &str) -> V {
+fn number_value(n: &crate::lex::Number) -> V {
     match (n.looks_float, n.int, n.float) {
         (false, Some(i), _) => V::Int(i),
         (_, _, Some(f)) => V::Float(f),

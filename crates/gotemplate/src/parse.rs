@@ -284,7 +284,7 @@ impl Parser<'_> {
         if let Tok::Keyword(k) = t.tok {
             self.next();
             return match k {
-                Keyword::Block => self.block(t.pos).map(Item::Node),
+                Keyword::Block => self.block().map(Item::Node),
                 Keyword::Break | Keyword::Continue => {
                     let close = self.next_non_space();
                     if close.tok != Tok::RightDelim {
@@ -336,7 +336,7 @@ impl Parser<'_> {
                 Keyword::With => self
                     .control("with", t.pos)
                     .map(|b| Item::Node(Node::With(b))),
-                Keyword::Template => self.template(t.pos, "template").map(Item::Node),
+                Keyword::Template => self.template("template").map(Item::Node),
             };
         }
         let pos = t.pos;
@@ -389,7 +389,7 @@ impl Parser<'_> {
         })
     }
 
-    fn template(&mut self, pos: usize, context: &str) -> PResult<Node> {
+    fn template(&mut self, context: &str) -> PResult<Node> {
         let name_tok = self.next_non_space();
         let name = match &name_tok.tok {
             Tok::Str(v, _) => v.clone(),
@@ -408,7 +408,6 @@ impl Parser<'_> {
             Some(self.pipeline(context, n.pos)?)
         };
         // Go places the node at its name.
-        let _ = pos;
         Ok(Node::Template {
             pos: name_tok.pos,
             name,
@@ -416,8 +415,8 @@ impl Parser<'_> {
         })
     }
 
-    fn block(&mut self, pos: usize) -> PResult<Node> {
-        let node = self.template(pos, "block")?;
+    fn block(&mut self) -> PResult<Node> {
+        let node = self.template("block")?;
         let Node::Template { name, .. } = &node else {
             unreachable!()
         };
