@@ -97,12 +97,25 @@ fn every_corpus_values_file_reads() {
     let mut failures = Vec::new();
     for f in &values {
         let text = std::fs::read_to_string(f).unwrap_or_default();
-        if let Err(e) = gotemplate::yaml::from_str(&text) {
-            failures.push(format!("{}: {e}", f.display()));
+        match gotemplate::yaml::from_str(&text) {
+            Err(e) => failures.push(format!("{}: {e}", f.display())),
+            Ok(v) => {
+                // toYaml's output reads back to the same data.
+                let again = gotemplate::yaml::from_str(&gotemplate::yaml::to_string(&v));
+                let same = again.is_ok_and(|a| {
+                    gotemplate::json::to_string(&a) == gotemplate::json::to_string(&v)
+                });
+                if !same {
+                    failures.push(format!(
+                        "{}: toYaml does not read back to the same data",
+                        f.display()
+                    ));
+                }
+            }
         }
     }
     println!(
-        "{} of {} values and Chart.yaml files read",
+        "{} of {} values and Chart.yaml files read, and toYaml prints them back to the same data",
         values.len() - failures.len(),
         values.len()
     );
