@@ -446,8 +446,12 @@ fn go_yaml_key_order(a: &str, b: &str) -> std::cmp::Ordering {
     ar.len().cmp(&br.len())
 }
 
-/// `toYaml` (go-yaml v2 through `sigs.k8s.io/yaml`), with the final newline.
+/// `toYaml` (go-yaml v2 through `sigs.k8s.io/yaml`), with the final newline; empty
+/// when the JSON step would fail (NaN or infinite floats).
 pub(crate) fn encode(v: &V) -> String {
+    if crate::json::unsupported(v) {
+        return String::new();
+    }
     let mut e = Emitter {
         out: String::new(),
         pretty: false,
