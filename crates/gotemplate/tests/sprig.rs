@@ -424,6 +424,11 @@ fn json() {
             r#"{{ 1000000 | toJson }}|{{ 1e21 | toJson }}|{{ 0.0000001 | toJson }}"#,
             "1000000|1e+21|1e-7",
         ),
+        // Go's json.Marshal refuses infinities; toJson and toYaml then print nothing.
+        (
+            r#"{{ list (mulf 1e300 1e300) | toJson }}|{{ dict "a" (mulf 1e300 1e300) | toYaml }}|"#,
+            "||",
+        ),
     ]);
 }
 
