@@ -471,3 +471,20 @@ fn helm_cleans_up_required_and_parse_errors() {
     );
     assert_eq!((perr.line, perr.col), (2, None));
 }
+
+#[test]
+fn parse_errors_name_tokens_as_go_does() {
+    assert_eq!(
+        err("{{ template foo }}", ""),
+        "template: t:1: unexpected \"foo\" in template clause"
+    );
+    assert_eq!(
+        err("{{ if true }}{{ define \"y\" }}{{ end }}{{ end }}", ""),
+        "template: t:1: unexpected <define> in command"
+    );
+    // A comment must follow the delimiter (and trim marker) directly.
+    assert_eq!(
+        err("{{ /* c */ }}", ""),
+        "template: t:1: unrecognized character in action: U+002F '/'"
+    );
+}

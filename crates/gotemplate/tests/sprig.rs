@@ -594,3 +594,25 @@ fn functions_helm_removes_or_does_not_support() {
         "template: t:1:3: executing \"t\" at <derivePassword 1 \"lo...>: error calling derivePassword: this function is not supported by this renderer"
     );
 }
+
+#[test]
+fn title_uses_go_separators() {
+    // ASCII other than letters, digits and `_` separates words; so does the apostrophe.
+    assert_eq!(
+        r(r#"{{ title "hello world-foo bar_baz it's" }}"#),
+        "Hello World-Foo Bar_baz It'S"
+    );
+}
+
+#[test]
+fn to_yaml_pretty_keeps_floats() {
+    // toYamlPretty encodes the Go value directly; toYaml goes through JSON.
+    assert_eq!(
+        r(r#"{{ dict "f" 1e6 "g" 2.0 | toYamlPretty }}"#),
+        "f: 1e+06\ng: 2"
+    );
+    assert_eq!(
+        r(r#"{{ dict "f" 1e6 "g" 2.0 | toYaml }}"#),
+        "f: 1000000\ng: 2"
+    );
+}

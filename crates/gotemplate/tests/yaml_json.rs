@@ -217,3 +217,10 @@ fn objects_encode_through_their_json_value() {
         "web {\"apiVersion\":\"v2\",\"name\":\"web\"}\napiVersion: v2\nname: web"
     );
 }
+
+#[test]
+fn writing_numbers_beyond_int64_and_root_blocks() {
+    let v = yaml::from_str("u: 1e19\nw: 1e20\n").unwrap();
+    assert_eq!(yaml::to_string(&v), "u: 10000000000000000000\nw: 1e+20\n");
+    assert_eq!(yaml::to_string(&Value::str("a\nb")), "|-\n  a\n  b\n");
+}
