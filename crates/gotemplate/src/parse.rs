@@ -246,12 +246,32 @@ impl Parser<'_> {
             End::Eof => return self.err(self.peek(), "unexpected EOF"),
             End::Else(_) => return self.err(self.peek(), "unexpected {{else}}"),
         }
-        self.defines.push(Tree {
+        let tree = Tree {
             name,
             parse_name: self.name.to_string(),
             source: self.source.clone(),
             root: list,
-        });
+        };
+        self.add_define(tree)
+    }
+
+    /// Adds a `define`d tree: within one source, a name may be defined once (an empty
+    /// definition may be replaced), as Go's parser requires.
+    fn add_define(&mut self, tree: Tree) -> PResult<()> {
+        if let Some(i) = self.defines.iter().position(|t| t.name == tree.name) {
+            if !self.defines[i].is_empty() && !tree.is_empty() {
+                let at = self.tokens[self.i.saturating_sub(1)].clone();
+                return self.err(
+                    &at,
+                    format!("template: multiple definition of template {:?}", tree.name),
+                );
+            }
+            if !tree.is_empty() {
+                self.defines[i] = tree;
+            }
+            return Ok(());
+        }
+        self.defines.push(tree);
         Ok(())
     }
 
@@ -429,12 +449,13 @@ impl Parser<'_> {
             End::Eof => return self.err(self.peek(), "unexpected EOF"),
             End::Else(_) => return self.err(self.peek(), "unexpected {{else}}"),
         }
-        self.defines.push(Tree {
+        let tree = Tree {
             name,
             parse_name: self.name.to_string(),
             source: self.source.clone(),
             root: list,
-        });
+        };
+        self.add_define(tree)?;
         Ok(node)
     }
 

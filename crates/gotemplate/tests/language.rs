@@ -488,3 +488,19 @@ fn parse_errors_name_tokens_as_go_does() {
         "template: t:1: unrecognized character in action: U+002F '/'"
     );
 }
+
+#[test]
+fn one_source_defines_a_name_once() {
+    assert_eq!(
+        err(
+            "{{ define \"x\" }}a{{ end }}\n{{ define \"x\" }}b{{ end }}",
+            ""
+        ),
+        "template: t:2: template: multiple definition of template \"x\""
+    );
+    // An empty definition does not count.
+    assert_eq!(
+        r("{{ define \"x\" }} {{ end }}{{ define \"x\" }}b{{ end }}{{ template \"x\" }}"),
+        "b"
+    );
+}
