@@ -379,7 +379,7 @@ impl Parser<'_> {
                 match end {
                     End::Closed => {}
                     End::Eof => return self.err(self.peek(), "unexpected EOF"),
-                    End::Else(_) => return self.err(self.peek(), "unexpected {{else}}"),
+                    End::Else(_) => return self.err(self.peek(), "expected end; found {{else}}"),
                 }
                 Some(else_list)
             }
@@ -394,7 +394,7 @@ impl Parser<'_> {
                         Node::With(self.control("with", k.pos)?)
                     }
                     _ => {
-                        return self.err(&k, format!("unexpected {} in {}", describe(&k), context));
+                        return self.err(&k, format!("unexpected {} in input", describe(&k)));
                     }
                 };
                 Some(vec![nested])

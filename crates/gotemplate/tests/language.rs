@@ -504,3 +504,15 @@ fn one_source_defines_a_name_once() {
         "b"
     );
 }
+
+#[test]
+fn else_errors_read_as_go_prints_them() {
+    assert_eq!(
+        err("{{ if 1 }}a{{ else }}b{{ else }}c{{ end }}", ""),
+        "template: t:1: expected end; found {{else}}"
+    );
+    assert_eq!(
+        err("{{ with 1 }}a{{ else if 2 }}b{{ end }}", ""),
+        "template: t:1: unexpected <if> in input"
+    );
+}
