@@ -48,9 +48,8 @@ pub(crate) fn decode(s: &str) -> Result<V, String> {
     while let Some(ev) = parser.next_event() {
         let (ev, span) = ev.map_err(|e| {
             format!(
-                "error converting YAML to JSON: yaml: line {}: {}",
-                e.marker().line(),
-                e.info()
+                "error converting YAML to JSON: {}",
+                go_yaml_message(e.marker().line(), e.info())
             )
         })?;
         match ev {
@@ -79,6 +78,36 @@ pub(crate) fn decode(s: &str) -> Result<V, String> {
         return Ok(V::Nil);
     }
     d.node()
+}
+
+/// A syntax error worded as go-yaml (libyaml) words it: `yaml: line N: message`.
+/// libyaml's scanner reports 1-based lines and its parser ("did not find expected …")
+/// the line before; a few scanner messages are named differently.
+fn go_yaml_message(line: usize, info: &str) -> String {
+    let (line, message) = match info.strip_prefix("while parsing ") {
+        Some(rest) => {
+            let what = rest.split_once(", ").map_or(rest, |(_, m)| m);
+            let what = if what.starts_with("did not find") {
+                what.to_string()
+            } else {
+                format!("did not find {what}")
+            };
+            (line.saturating_sub(1), what)
+        }
+        None if info.starts_with("simple key expect") => {
+            (line, "could not find expected ':'".to_string())
+        }
+        None if info.starts_with("tabs disallowed") => (
+            line,
+            "found character that cannot start any token".to_string(),
+        ),
+        None => (line, info.to_string()),
+    };
+    if line > 0 {
+        format!("yaml: line {line}: {message}")
+    } else {
+        format!("yaml: {message}")
+    }
 }
 
 struct Decoder<'a> {

@@ -224,3 +224,22 @@ fn writing_numbers_beyond_int64_and_root_blocks() {
     assert_eq!(yaml::to_string(&v), "u: 10000000000000000000\nw: 1e+20\n");
     assert_eq!(yaml::to_string(&Value::str("a\nb")), "|-\n  a\n  b\n");
 }
+
+#[test]
+fn reading_errors_are_worded_as_go_yaml_words_them() {
+    // Helm's invalid-YAML test chart as rendered; Helm prints
+    // `error converting YAML to JSON: yaml: line 11: could not find expected ':'`.
+    let doc = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: \"release-name-\"\nspec:\n  containers:\n  - name: waiter\n    image: \"alpine:3.9\"\n    command: [\"/bin/sleep\",\"9000\"]\ninvalid\n";
+    assert_eq!(
+        yaml::from_str(doc).unwrap_err().to_string(),
+        "error converting YAML to JSON: yaml: line 11: could not find expected ':'"
+    );
+    // The parser's own errors name the line before, as libyaml's parser does.
+    let e = yaml::from_str("a:\n  - b\n c: d\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("error converting YAML to JSON: yaml: line "),
+        "{e}"
+    );
+}
