@@ -616,3 +616,13 @@ fn to_yaml_pretty_keeps_floats() {
         "f: 1000000\ng: 2"
     );
 }
+
+#[test]
+fn semver_methods() {
+    assert_eq!(
+        r(
+            r#"{{ $v := semver "1.2.3" }}{{ $v.Compare (semver "1.3.0") }} {{ $v.LessThan (semver "1.2.4") }} {{ $v.GreaterThan (semver "1.2.3-rc.1") }} {{ $v.Equal (semver "v1.2.3") }} {{ $v.IncMinor }} {{ $v.IncPatch }} {{ (semver "1.2.3-rc.1").IncPatch }}"#
+        ),
+        "-1 true true true 1.3.0 1.2.4 1.2.3"
+    );
+}

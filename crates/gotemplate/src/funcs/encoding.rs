@@ -497,8 +497,51 @@ impl Object for Semver {
     fn field(&self, _name: &str) -> Option<Value> {
         None
     }
-    fn method(&self, name: &str, _args: &[Value]) -> Option<Result<Value, String>> {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+    fn method(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+        let other = || match args {
+            [Value::Object(o)] => o
+                .as_any()
+                .and_then(|a| a.downcast_ref::<Semver>())
+                .cloned()
+                .ok_or_else(|| "the argument is not a version".to_string()),
+            [Value::String(s)] => Semver::parse(s),
+            _ => Err(format!(
+                "wrong number of args for {name}: want 1 got {}",
+                args.len()
+            )),
+        };
+        let bumped = |major: u64, minor: u64, patch: u64| Semver {
+            major,
+            minor,
+            patch,
+            pre: String::new(),
+            meta: String::new(),
+            original: format!("{major}.{minor}.{patch}"),
+        };
         Some(Ok(match name {
+            "Compare" | "LessThan" | "GreaterThan" | "Equal" => {
+                let o = match other() {
+                    Ok(o) => o,
+                    Err(e) => return Some(Err(e)),
+                };
+                let c = self.cmp(&o);
+                match name {
+                    "Compare" => Value::Int(c as i64),
+                    "LessThan" => Value::Bool(c.is_lt()),
+                    "GreaterThan" => Value::Bool(c.is_gt()),
+                    _ => Value::Bool(c.is_eq()),
+                }
+            }
+            "IncMajor" => Value::Object(Rc::new(bumped(self.major + 1, 0, 0))),
+            "IncMinor" => Value::Object(Rc::new(bumped(self.major, self.minor + 1, 0))),
+            "IncPatch" => Value::Object(Rc::new(if self.pre.is_empty() {
+                bumped(self.major, self.minor, self.patch + 1)
+            } else {
+                bumped(self.major, self.minor, self.patch)
+            })),
             "Major" => Value::Int(self.major as i64),
             "Minor" => Value::Int(self.minor as i64),
             "Patch" => Value::Int(self.patch as i64),
