@@ -390,7 +390,8 @@ fn url_join(_: &mut State, a: &[V]) -> Result<V, String> {
 }
 
 /// A version as Masterminds/semver v3 reads it: lenient (`v1.2`, `1`), with
-/// prerelease and metadata.
+/// prerelease and metadata. Written here because the `semver` crate follows Cargo's
+/// rules (strict versions, different constraint syntax and prerelease matching).
 #[derive(Debug, Clone)]
 pub(crate) struct Semver {
     major: u64,
