@@ -283,24 +283,9 @@ fn format_one(verb: char, fl: Flags, v: &V) -> String {
             let s = if fl.sharp { go_syntax(v) } else { sprint_v(v) };
             return pad(s, fl, matches!(v, V::Int(_) | V::Float(_)));
         }
-        (_, V::List(l))
-            if !matches!(verb, 'q' | 's' | 'x' | 'X')
-                || l.iter().all(|x| !matches!(x, V::Str(_)))
-                || matches!(verb, 's' | 'q' | 'x' | 'X') =>
-        {
-            let inner: Vec<String> = l
-                .iter()
-                .map(|x| {
-                    format_one(
-                        verb,
-                        Flags {
-                            width: fl.width,
-                            ..fl
-                        },
-                        x,
-                    )
-                })
-                .collect();
+        // Any other verb applies to each element of a list or map, as Go's does.
+        (_, V::List(l)) => {
+            let inner: Vec<String> = l.iter().map(|x| format_one(verb, fl, x)).collect();
             return format!("[{}]", inner.join(" "));
         }
         (_, V::Map(m)) => {
