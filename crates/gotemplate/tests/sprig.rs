@@ -626,3 +626,55 @@ fn semver_methods() {
         "-1 true true true 1.3.0 1.2.4 1.2.3"
     );
 }
+
+#[test]
+fn aliases_and_must_variants() {
+    table(&[
+        (
+            r#"{{ trimall "$" "$5$" }}|{{ mustCompact (list 1 "") }}|{{ mustToJson (list 1) }}|{{ mustToRawJson (dict "a" "<") }}"#,
+            "5|[1]|[1]|{\"a\":\"<\"}",
+        ),
+        (
+            r#"{{ mustToPrettyJson (list 1) }}|{{ mustToYaml (dict "a" 1) }}"#,
+            "[\n  1\n]|a: 1",
+        ),
+        (
+            r#"{{ osBase "/a/b" }}|{{ osClean "a/../b" }}|{{ osDir "/a/b" }}|{{ osExt "f.txt" }}|{{ osIsAbs "a" }}"#,
+            "b|b|/a|.txt|false",
+        ),
+        (
+            r#"{{ mustAppend (list 1) 2 }}|{{ mustPush (list) 1 }}|{{ mustPrepend (list 2) 1 }}|{{ mustInitial (list 1 2) }}|{{ mustReverse (list 1 2) }}"#,
+            "[1 2]|[1]|[1 2]|[1]|[2 1]",
+        ),
+        (
+            r#"{{ mustWithout (list 1 2) 1 }}|{{ mustHas 1 (list 1) }}|{{ mustSlice (list 1 2 3) 1 2 }}|{{ mustChunk 1 (list 1 2) }}"#,
+            "[2]|true|[2]|[[1] [2]]",
+        ),
+        (
+            r#"{{ mustRegexFindAll "a" "aa" -1 }}|{{ mustRegexFind "b+" "abbc" }}|{{ mustRegexReplaceAll "b" "abc" "x" }}|{{ mustRegexReplaceAllLiteral "b" "abc" "$1" }}|{{ mustRegexSplit "," "a,b" -1 }}"#,
+            "[a a]|bb|axc|a$1c|[a b]",
+        ),
+        (
+            r#"{{ getHostByName "example.com" }}|{{ randBytes 12 | b64dec | len | lt 0 }}"#,
+            "|true",
+        ),
+        (
+            r#"{{ htmlDate 0 | len }}|{{ htmlDateInZone 0 "UTC" }}|{{ date_in_zone "2006" 0 "UTC" }}"#,
+            "10|1970-01-01|1970",
+        ),
+        (
+            r#"{{ htmlDateInZone (mustToDate "2006-01-02T15:04:05Z07:00" "2024-02-03T00:00:00Z" | date_modify "24h") "UTC" }}|{{ htmlDateInZone (mustDateModify "-24h" (mustToDate "2006-01-02T15:04:05Z07:00" "2024-02-03T00:00:00Z")) "UTC" }}|{{ must_date_modify "1h" (toDate "2006-01-02T15:04:05Z07:00" "2024-02-03T00:00:00Z") | unixEpoch }}"#,
+            "2024-02-04|2024-02-02|1706922000",
+        ),
+        (r#"{{ ago now | hasSuffix "s" }}"#, "true"),
+    ]);
+    assert!(
+        err(r#"{{ mustToDate "2006-01-02" "nope" }}"#, "")
+            .contains("error calling mustToDate: parsing time \"nope\"")
+    );
+    assert!(err(r#"{{ call 1 }}"#, "").contains("error calling call"));
+    let keyed = r(
+        r#"{{ $k := genPrivateKey "ecdsa" }}{{ $ca := genCAWithKey "ca" 1 $k }}{{ $c := genSignedCertWithKey "x" nil nil 1 $ca $k }}{{ $s := genSelfSignedCertWithKey "y" nil nil 1 $k }}{{ eq $ca.Key $k }} {{ eq $c.Key $k }} {{ eq $s.Key $k }}"#,
+    );
+    assert_eq!(keyed, "true true true");
+}
