@@ -701,7 +701,6 @@ impl Emitter {
                 '"' => Some("\\\"".into()),
                 '\\' => Some("\\\\".into()),
                 '\u{85}' => Some("\\N".into()),
-                '\u{a0}' => Some("\\_".into()),
                 '\u{2028}' => Some("\\L".into()),
                 '\u{2029}' => Some("\\P".into()),
                 c if !is_printable(c) || c == '\u{feff}' => Some(if (c as u32) <= 0xff {

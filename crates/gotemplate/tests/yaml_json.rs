@@ -243,3 +243,10 @@ fn reading_errors_are_worded_as_go_yaml_words_them() {
         "{e}"
     );
 }
+
+#[test]
+fn double_quoted_strings_escape_only_what_libyaml_escapes() {
+    // A tab forces double quotes and is escaped; a no-break space is printable and stays.
+    let v = Value::map([("a", Value::str("x\ty\u{a0}z"))]);
+    assert_eq!(yaml::to_string(&v), "a: \"x\\ty\u{a0}z\"\n");
+}
