@@ -59,12 +59,9 @@ pub(crate) fn register(m: &mut Funcs) {
         let alg = match a[0].s() {
             "ecdsa" => &rcgen::PKCS_ECDSA_P256_SHA256,
             "ed25519" => &rcgen::PKCS_ED25519,
-            "rsa" | "dsa" => {
-                return Ok(V::str(format!(
-                    "{} keys are not supported by this renderer",
-                    a[0].s()
-                )));
-            }
+            // Sprig's default type is RSA.
+            "" | "rsa" => return Ok(V::str("rsa keys are not supported by this renderer")),
+            "dsa" => return Ok(V::str("dsa keys are not supported by this renderer")),
             other => return Ok(V::str(format!("Unknown type {other}"))),
         };
         Ok(V::str(

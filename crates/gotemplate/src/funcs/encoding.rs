@@ -165,11 +165,100 @@ pub(crate) fn register(m: &mut Funcs) {
     reg(m, "decryptAES", &[Str, Str], None, |_, a| {
         decrypt_aes(a[0].s(), a[1].s()).map(V::Str)
     });
-    reg(m, "derivePassword", &[], Some(Any), not_supported);
+    reg(
+        m,
+        "derivePassword",
+        &[Ty::Int, Str, Str, Str, Str],
+        None,
+        |_, a| {
+            Ok(V::str(derive_password(
+                a[0].i() as u32,
+                a[1].s(),
+                a[2].s(),
+                a[3].s(),
+                a[4].s(),
+            )))
+        },
+    );
 }
 
-fn not_supported(_: &mut State, _: &[V]) -> Result<V, String> {
-    Err("this function is not supported by this renderer".into())
+/// Sprig's `derivePassword`: the Master Password algorithm (scrypt of the password
+/// salted with the user, HMAC-SHA256 of the site and counter, a template of character
+/// classes chosen and filled from that seed).
+fn derive_password(counter: u32, kind: &str, password: &str, user: &str, site: &str) -> String {
+    use hmac::Mac;
+    const SEED: &str = "com.lyndir.masterpassword";
+    let templates: &[&str] = match kind {
+        "maximum" => &["anoxxxxxxxxxxxxxxxxx", "axxxxxxxxxxxxxxxxxno"],
+        "long" => &[
+            "CvcvnoCvcvCvcv",
+            "CvcvCvcvnoCvcv",
+            "CvcvCvcvCvcvno",
+            "CvccnoCvcvCvcv",
+            "CvccCvcvnoCvcv",
+            "CvccCvcvCvcvno",
+            "CvcvnoCvccCvcv",
+            "CvcvCvccnoCvcv",
+            "CvcvCvccCvcvno",
+            "CvcvnoCvcvCvcc",
+            "CvcvCvcvnoCvcc",
+            "CvcvCvcvCvccno",
+            "CvccnoCvccCvcv",
+            "CvccCvccnoCvcv",
+            "CvccCvccCvcvno",
+            "CvcvnoCvccCvcc",
+            "CvcvCvccnoCvcc",
+            "CvcvCvccCvccno",
+            "CvccnoCvcvCvcc",
+            "CvccCvcvnoCvcc",
+            "CvccCvcvCvccno",
+        ],
+        "medium" => &["CvcnoCvc", "CvcCvcno"],
+        "short" => &["Cvcn"],
+        "basic" => &["aaanaaan", "aannaaan", "aaannaaa"],
+        "pin" => &["nnnn"],
+        other => return format!("cannot find password template {other}"),
+    };
+    let mut salt = SEED.as_bytes().to_vec();
+    salt.extend_from_slice(&(user.len() as u32).to_be_bytes());
+    salt.extend_from_slice(user.as_bytes());
+    let mut key = [0u8; 64];
+    let derived = scrypt::Params::new(15, 8, 2, 64)
+        .map_err(|e| e.to_string())
+        .and_then(|p| {
+            scrypt::scrypt(password.as_bytes(), &salt, &p, &mut key).map_err(|e| e.to_string())
+        });
+    if let Err(e) = derived {
+        return format!("failed to derive password: {e}");
+    }
+    let mut data = SEED.as_bytes().to_vec();
+    data.extend_from_slice(&(site.len() as u32).to_be_bytes());
+    data.extend_from_slice(site.as_bytes());
+    data.extend_from_slice(&counter.to_be_bytes());
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key) else {
+        return "failed to derive password: bad key".to_string();
+    };
+    mac.update(&data);
+    let seed = mac.finalize().into_bytes();
+    let template = templates[usize::from(seed[0]) % templates.len()];
+    template
+        .bytes()
+        .enumerate()
+        .map(|(i, class)| {
+            let chars: &[u8] = match class {
+                b'V' => b"AEIOU",
+                b'C' => b"BCDFGHJKLMNPQRSTVWXYZ",
+                b'v' => b"aeiou",
+                b'c' => b"bcdfghjklmnpqrstvwxyz",
+                b'A' => b"AEIOUBCDFGHJKLMNPQRSTVWXYZ",
+                b'a' => b"AEIOUaeiouBCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz",
+                b'n' => b"0123456789",
+                b'o' => b"@&%?,=[]_:-+*$#!'^~;()/.",
+                _ => b"AEIOUaeiouBCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz0123456789!@#$%^&*()",
+            };
+            chars[usize::from(seed[i + 1]) % chars.len()] as char
+        })
+        .collect()
 }
 
 /// Go's `bcrypt.GenerateFromPassword` with the default cost (10), in the `$2a$` form.
@@ -192,6 +281,9 @@ fn aes_key(password: &str) -> [u8; 32] {
 /// Sprig's `encryptAES`: AES-256-CBC with a random IV and PKCS#7 padding, the IV
 /// before the ciphertext, base64-encoded.
 fn encrypt_aes(password: &str, plaintext: &str) -> Result<String, String> {
+    if plaintext.is_empty() {
+        return Ok(String::new());
+    }
     use aes::cipher::{BlockEncryptMut, KeyIvInit, block_padding::Pkcs7};
     let mut iv = [0u8; 16];
     rand::rng().fill(&mut iv);
@@ -209,6 +301,9 @@ fn encrypt_aes(password: &str, plaintext: &str) -> Result<String, String> {
 
 /// Sprig's `decryptAES`.
 fn decrypt_aes(password: &str, b64: &str) -> Result<String, String> {
+    if b64.is_empty() {
+        return Ok(String::new());
+    }
     use aes::cipher::{BlockDecryptMut, KeyIvInit, block_padding::NoPadding};
     let data = base64::engine::general_purpose::STANDARD
         .decode(b64)
