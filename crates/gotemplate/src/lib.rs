@@ -36,10 +36,10 @@
 //! - [`Error`] prints as Go does; [`Error::helm_exec_message`] and
 //!   [`Error::helm_parse_message`] give Helm's cleaned-up forms.
 //!
-//! Not built, each with an error that says so: `derivePassword`, `getHostByName`,
-//! `call` (templates hold no function values), RSA and DSA keys for `genPrivateKey`
-//! (keys are ECDSA P-256, see `funcs::crypto`). Strings are UTF-8, so `b64dec` of binary
-//! data replaces invalid bytes.
+//! Not built, each with an error or a message that says so: `call` (templates hold no
+//! function values), RSA and DSA keys (certificates use ECDSA P-256 keys, see
+//! `funcs::crypto`). `getHostByName` gives an empty string, as Helm does without
+//! `--enable-dns`. Strings are UTF-8, so `b64dec` of binary data replaces invalid bytes.
 //!
 //! Modules:
 //! - `lex`, `parse`: source text to a tree, with Go's error texts;
