@@ -17,10 +17,7 @@ use slipway_render::{kustomize, to_yaml};
 /// Cases known to differ from kubectl. The list only shrinks: the test fails when a case
 /// on it passes, so that it is taken off, and when a case not on it fails.
 const KNOWN_FAILING: &[&str] = &[
-    "argo-sock-shop",
     "err-ex-inlinePatch-shell-ate-patch-key",
-    "ex-components-community",
-    "ex-components-dev",
     "ex-configureBuiltinPlugin-transformers",
     "ex-customOpenAPIschema",
     "ex-inlinePatch-json",
@@ -31,10 +28,7 @@ const KNOWN_FAILING: &[&str] = &[
     "ex-valueAdd-all",
     "ex-valueAdd-dog",
     "ex-wordpress",
-    "flux-apps-staging",
-    "flux-infrastructure-controllers",
     "kb-cronjob-tutorial-default",
-    "kb-getting-started-default",
     "kb-multiversion-tutorial-default",
     "kb-project-v4-crd",
     "kb-project-v4-default",
@@ -43,7 +37,6 @@ const KNOWN_FAILING: &[&str] = &[
     "kf-centraldashboard-istio",
     "kf-common-dex-oauth2-proxy",
     "kf-common-istio-istio-install-ambient",
-    "kf-common-knative-knative-serving",
     "kf-common-oauth2-proxy-m2m-dex-and-kind",
     "kf-jupyter-jupyter-web-app-istio",
     "kf-jupyter-notebook-controller-crd",
@@ -57,10 +50,6 @@ const KNOWN_FAILING: &[&str] = &[
     "kf-pvcviewer-controller-default",
     "kf-tensorboard-tensorboard-controller-kubeflow",
     "msd-comp-images-tag-suffix-registry",
-    "msd-tests-istio-all",
-    "msd-tests-memorystore-all",
-    "msd-tests-spanner-all",
-    "podinfo-bases-database",
     "podinfo-overlays-dev",
 ];
 

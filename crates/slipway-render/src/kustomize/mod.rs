@@ -21,6 +21,7 @@
 
 mod fields;
 mod generate;
+mod load;
 mod nameref;
 mod patch;
 pub(crate) mod spec;
@@ -31,7 +32,6 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::read::read_objects;
 use crate::{Object, RenderError};
 use spec::{Kustomization, SortOrder};
 
@@ -281,7 +281,10 @@ impl Builder {
             };
             let path = k.dir.join(&entry.value);
             let added: Vec<Res> = if path.is_file() {
-                read_objects(&path)?.into_iter().map(Res::new).collect()
+                load::read_objects(&path)?
+                    .into_iter()
+                    .map(Res::new)
+                    .collect()
             } else if path.is_dir() {
                 let sub = self.load_child(&path, k, entry.line, false)?;
                 let mut sub_ra = Vec::new();

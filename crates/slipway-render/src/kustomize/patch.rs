@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use super::spec::{Kustomization, PatchEntry, Selector, patch_documents};
+use super::load::patch_documents;
+use super::spec::{Kustomization, PatchEntry, Selector};
 use super::{Id, Res};
 use crate::RenderError;
 

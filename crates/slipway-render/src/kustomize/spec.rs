@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use slipway_config::yaml::{Node, NodeKind};
 
 use crate::RenderError;
-use crate::read::{node_to_value, parse_yaml, read_text};
+use crate::read::{parse_yaml, read_text};
 
 /// The file names kustomize recognises, in its order.
 pub(crate) const FILE_NAMES: [&str; 3] =
@@ -752,16 +752,4 @@ fn field_spec(
         },
     )?;
     Ok(fs)
-}
-
-/// Parse inline or file text of a patch into values with the lines of their documents.
-pub(crate) fn patch_documents(
-    text: &str,
-    file: &Path,
-) -> Result<Vec<(serde_json::Value, usize)>, RenderError> {
-    parse_yaml(text, file)?
-        .iter()
-        .filter(|d| !d.is_null())
-        .map(|d| Ok((node_to_value(d, file)?, d.line)))
-        .collect()
 }
