@@ -17,12 +17,8 @@ use slipway_render::{kustomize, to_yaml};
 /// Cases known to differ from kubectl. The list only shrinks: the test fails when a case
 /// on it passes, so that it is taken off, and when a case not on it fails.
 const KNOWN_FAILING: &[&str] = &[
-    "err-ex-inlinePatch-shell-ate-patch-key",
     "ex-configureBuiltinPlugin-transformers",
     "ex-customOpenAPIschema",
-    "ex-inlinePatch-json",
-    "ex-secretGenerator",
-    "ex-springboot-staging",
     "ex-transformerconfigs-crd",
     "ex-transformerconfigs-images",
     "ex-valueAdd-all",
@@ -36,12 +32,10 @@ const KNOWN_FAILING: &[&str] = &[
     "kf-admission-webhook-cert-manager",
     "kf-centraldashboard-istio",
     "kf-common-dex-oauth2-proxy",
-    "kf-common-istio-istio-install-ambient",
     "kf-common-oauth2-proxy-m2m-dex-and-kind",
     "kf-jupyter-jupyter-web-app-istio",
     "kf-jupyter-notebook-controller-crd",
     "kf-katib-katib-cert-manager",
-    "kf-katib-katib-leader-election",
     "kf-kserve-models-web-app-kubeflow",
     "kf-model-registry-db",
     "kf-pipeline-metadata-db",

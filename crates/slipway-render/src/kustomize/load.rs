@@ -139,7 +139,14 @@ pub(crate) fn node_to_value(node: &Node, file: &Path, text: Text) -> Result<Valu
             for (k, v) in entries {
                 let key = match &k.kind {
                     NodeKind::Scalar(s) => s.text.clone(),
-                    NodeKind::Null => String::new(),
+                    NodeKind::Null => {
+                        return Err(RenderError::Invalid {
+                            file: file.to_owned(),
+                            line: k.line,
+                            field: "key".into(),
+                            message: "a mapping key is empty".into(),
+                        });
+                    }
                     _ => {
                         return Err(RenderError::Invalid {
                             file: file.to_owned(),

@@ -225,10 +225,29 @@ pub fn kustomize(dir: &Path) -> Result<Vec<Object>, RenderError> {
             .pointer("/metadata/annotations/config.kubernetes.io~1local-config")
             .is_none()
     });
+    for r in &mut ra {
+        drop_empty_annotations(r);
+    }
     if k.sort.as_ref().map(|s| s.value) != Some(SortOrder::Fifo) {
         legacy_sort(&mut ra);
     }
     Ok(ra.into_iter().map(|r| r.obj).collect())
+}
+
+/// kustomize adds its own annotations to every object while it builds and removes them at
+/// the end, which leaves no `metadata.annotations` at all where the object had an empty
+/// or null one.
+fn drop_empty_annotations(r: &mut Res) {
+    if let Some(Value::Object(meta)) = r.obj.value.get_mut("metadata") {
+        let empty = match meta.get("annotations") {
+            Some(Value::Null) => true,
+            Some(Value::Object(a)) => a.is_empty(),
+            _ => false,
+        };
+        if empty {
+            meta.remove("annotations");
+        }
+    }
 }
 
 fn canonical(path: &Path) -> Result<PathBuf, RenderError> {

@@ -415,6 +415,10 @@ impl Fixer<'_> {
         let Some(c) = self.select(&old, ns.as_deref()) else {
             return;
         };
+        // Nothing to write when the referral kept its name and its namespace.
+        if c.cur.name == old && c.cur.namespace == c.org_namespace {
+            return;
+        }
         let (name, namespace) = (c.cur.name.clone(), c.cur.namespace.clone());
         if let Value::Object(m) = slot {
             m.insert("name".into(), Value::String(name));

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use regex::Regex;
 use serde_json::{Map, Value};
+use slipway_config::yaml::{Node, NodeKind};
 
 use super::load::patch_documents;
 use super::spec::{Kustomization, PatchEntry, Selector};
@@ -206,6 +207,9 @@ fn smp_on(r: &mut Res, patch: &Value) -> bool {
         .collect();
     let name = r.name().to_owned();
     let namespace = r.namespace().to_owned();
+    if let Some(doc) = &r.obj.source.document {
+        drop_implicit_nulls(&mut r.obj.value, doc.node());
+    }
     merge_value(&mut r.obj.value, patch, Ctx::Top);
     for (k, v) in keep {
         match v {
@@ -220,6 +224,34 @@ fn smp_on(r: &mut Res, patch: &Value) -> bool {
     r.set_name(&name);
     r.set_namespace(&namespace);
     false
+}
+
+/// kustomize's merge drops the fields of the patched object that were written with no
+/// value at all (`key:`), while it keeps those written as `null` or `~`. The document as
+/// written tells them apart.
+fn drop_implicit_nulls(value: &mut Value, node: &Node) {
+    match (value, &node.kind) {
+        (Value::Object(m), NodeKind::Map(entries)) => {
+            for (k, vn) in entries {
+                let Some(key) = k.as_scalar().map(|s| s.text.as_str()) else {
+                    continue;
+                };
+                if vn.is_null() && vn.span.is_empty() {
+                    if m.get(key).is_some_and(Value::is_null) {
+                        m.remove(key);
+                    }
+                } else if let Some(child) = m.get_mut(key) {
+                    drop_implicit_nulls(child, vn);
+                }
+            }
+        }
+        (Value::Array(a), NodeKind::Seq(items)) if a.len() == items.len() => {
+            for (x, n) in a.iter_mut().zip(items) {
+                drop_implicit_nulls(x, n);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Where a list sits, to choose its merge key.

@@ -257,25 +257,34 @@ impl Reader<'_> {
         &self,
         node: &'n Node,
         field: &str,
-        known: &[&str],
-        unsupported: &[&str],
+        known: &[&'static str],
+        unsupported: &[&'static str],
         mut f: impl FnMut(&str, &'n Node) -> Result<(), RenderError>,
     ) -> Result<(), RenderError> {
         for (k, v) in self.entries(node, field)? {
-            let key = self.string(k, field)?;
+            let written = self.string(k, field)?;
             let path = if field.is_empty() {
-                key.clone()
+                written.clone()
             } else {
-                format!("{field}.{key}")
+                format!("{field}.{written}")
             };
-            if unsupported.contains(&key.as_str()) {
+            // kustomize decodes the file through Go's `encoding/json`, which matches field
+            // names without regard to case (`patchesJSON6902`, `NamePrefix`).
+            let canonical = |names: &[&'static str]| {
+                names
+                    .iter()
+                    .find(|n| **n == written)
+                    .or_else(|| names.iter().find(|n| n.eq_ignore_ascii_case(&written)))
+                    .copied()
+            };
+            if canonical(unsupported).is_some() {
                 self.unsupported(k, &path);
                 continue;
             }
-            if !known.contains(&key.as_str()) {
+            let Some(key) = canonical(known) else {
                 return Err(self.invalid(k, &path, "unknown field"));
-            }
-            f(&key, v)?;
+            };
+            f(key, v)?;
         }
         Ok(())
     }
