@@ -24,6 +24,7 @@ mod generate;
 mod load;
 mod nameref;
 mod patch;
+mod replace;
 pub(crate) mod spec;
 mod transform;
 

@@ -551,6 +551,16 @@ impl Requirement {
     }
 }
 
+/// Whether a label selector (`a=b,c in (x,y),!d`) matches a map of labels.
+pub(crate) fn label_selector_matches(
+    selector: &str,
+    m: &Map<String, Value>,
+) -> Result<bool, String> {
+    Ok(parse_label_selector(selector)?
+        .iter()
+        .all(|q| q.matches(m)))
+}
+
 /// Parse `a=b,c!=d,e in (x,y),f notin (z),g,!h`.
 fn parse_label_selector(s: &str) -> Result<Vec<Requirement>, String> {
     let mut parts = Vec::new();

@@ -22,7 +22,6 @@ const UNSUPPORTED: &[&str] = &[
     "helmCharts",
     "helmChartInflationGenerator",
     "helmGlobals",
-    "replacements",
     "vars",
     "transformers",
     "generators",
@@ -147,6 +146,7 @@ pub(crate) struct Kustomization {
     pub patches_strategic_merge: Vec<PatchEntry>,
     pub patches_json6902: Vec<PatchEntry>,
     pub sort: Option<Located<SortOrder>>,
+    pub replacements: Vec<super::replace::Replacement>,
 }
 
 /// Reads fields of one file, producing positioned errors. Refused (unsupported) fields
@@ -524,7 +524,10 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
         patches_strategic_merge: Vec::new(),
         patches_json6902: Vec::new(),
         sort: None,
+        replacements: Vec::new(),
     };
+    let text_info = super::load::Text::of(&text);
+    let mut replacements = Vec::new();
     let Some(root) = docs.first() else {
         return Ok(k);
     };
@@ -550,6 +553,7 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
         "patchesStrategicMerge",
         "patchesJson6902",
         "sortOptions",
+        "replacements",
     ];
     r.fields(root, "", &known, UNSUPPORTED, |key, v| {
         match key {
@@ -701,6 +705,14 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
                     });
                 }
             }
+            "replacements" => {
+                for item in r.items(v, key)? {
+                    replacements.push((
+                        super::load::node_to_value(item, &file, text_info)?,
+                        item.line,
+                    ));
+                }
+            }
             "sortOptions" => {
                 let mut order = SortOrder::Legacy;
                 r.fields(v, key, &["order"], &["legacySortOptions"], |_, ov| {
@@ -729,6 +741,7 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
     if let Some(err) = RenderError::unsupported(r.refused.take()) {
         return Err(err);
     }
+    k.replacements = super::replace::load_entries(replacements, &file, dir)?;
     Ok(k)
 }
 

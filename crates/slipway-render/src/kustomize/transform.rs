@@ -42,7 +42,8 @@ pub(crate) fn run(k: &Kustomization, ra: &mut Vec<Res>) -> Result<(), RenderErro
     for rep in &k.replicas {
         replicas(k, rep.line, &rep.value.0, rep.value.1, ra)?;
     }
-    images(k, ra)
+    images(k, ra)?;
+    super::replace::run(&k.replacements, ra)
 }
 
 fn gvk(r: &Res) -> Id {
