@@ -19,6 +19,7 @@
 //! Each object keeps the ids it had before (names before prefixes and hashes, namespaces
 //! before `namespace`), which is how patches, generators and references find it later.
 
+mod config;
 mod fields;
 mod generate;
 mod load;
@@ -34,6 +35,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::{Object, RenderError};
+use config::Config;
 use spec::{Kustomization, SortOrder};
 
 /// The identity of an object: group, version, kind, name and namespace.
@@ -217,9 +219,10 @@ pub fn kustomize(dir: &Path) -> Result<Vec<Object>, RenderError> {
     builder.stack.push(dir.clone());
     let k = spec::load(&dir)?;
     let mut ra = Vec::new();
-    builder.accumulate_target(&k, &mut ra)?;
+    let mut config = Config::default();
+    builder.accumulate_target(&k, &mut ra, &mut config)?;
     generate::add_hashes(&mut ra)?;
-    nameref::fix(&mut ra, &k.file)?;
+    nameref::fix(&mut ra, &k.file, &config)?;
     ra.retain(|r| {
         r.obj
             .value
@@ -276,6 +279,7 @@ impl Builder {
         &mut self,
         k: &Kustomization,
         ra: &mut Vec<Res>,
+        config: &mut Config,
     ) -> Result<(), RenderError> {
         let mut seen: HashSet<IdKey> = ra.iter().map(|r| id_key(&r.cur_id())).collect();
         // Every remote base at once, before any resource is read.
@@ -308,7 +312,9 @@ impl Builder {
             } else if path.is_dir() {
                 let sub = self.load_child(&path, k, entry.line, false)?;
                 let mut sub_ra = Vec::new();
-                self.accumulate_target(&sub, &mut sub_ra)?;
+                let mut sub_config = Config::default();
+                self.accumulate_target(&sub, &mut sub_ra, &mut sub_config)?;
+                config.merge(&sub_config);
                 self.stack.pop();
                 sub_ra
             } else {
@@ -318,6 +324,9 @@ impl Builder {
                 )));
             };
             append_all(ra, &mut seen, added).map_err(build_err)?;
+        }
+        for entry in &k.configurations {
+            config.merge(&Config::load(&k.dir.join(&entry.value))?);
         }
         generate::run(k, ra)?;
         for entry in &k.components {
@@ -330,10 +339,10 @@ impl Builder {
                 });
             }
             let sub = self.load_child(&path, k, entry.line, true)?;
-            self.accumulate_target(&sub, ra)?;
+            self.accumulate_target(&sub, ra, config)?;
             self.stack.pop();
         }
-        transform::run(k, ra)
+        transform::run(k, ra, config)
     }
 
     /// Load the kustomization of a base or component directory and push it on the stack.

@@ -556,9 +556,7 @@ pub(crate) fn label_selector_matches(
     selector: &str,
     m: &Map<String, Value>,
 ) -> Result<bool, String> {
-    Ok(parse_label_selector(selector)?
-        .iter()
-        .all(|q| q.matches(m)))
+    Ok(parse_label_selector(selector)?.iter().all(|q| q.matches(m)))
 }
 
 /// Parse `a=b,c!=d,e in (x,y),f notin (z),g,!h`.

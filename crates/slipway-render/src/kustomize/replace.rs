@@ -77,7 +77,13 @@ impl Select {
     /// compare with the empty one standing for `default`).
     fn selects_id(&self, id: &Id) -> bool {
         let eq = |sel: &Option<String>, v: &str| sel.as_deref().is_none_or(|s| s == v);
-        let ns = |n: &str| if n.is_empty() { "default".to_owned() } else { n.to_owned() };
+        let ns = |n: &str| {
+            if n.is_empty() {
+                "default".to_owned()
+            } else {
+                n.to_owned()
+            }
+        };
         eq(&self.group, &id.group)
             && eq(&self.version, &id.version)
             && eq(&self.kind, &id.kind)
@@ -236,9 +242,7 @@ fn apply(r: &Replacement, ra: &mut [Res]) -> Result<(), String> {
             }
             let selected = res.all_ids().iter().any(|id| {
                 select.selects_id(id)
-                    && !rejects
-                        .iter()
-                        .any(|r| !r.is_empty_id() && r.selects_id(id))
+                    && !rejects.iter().any(|r| !r.is_empty_id() && r.selects_id(id))
             });
             if !selected {
                 continue;
@@ -375,14 +379,16 @@ fn parse_path(path: &str) -> Vec<Step> {
     parts.push(cur);
     parts
         .into_iter()
-        .map(|p| match p.strip_prefix('[').and_then(|x| x.strip_suffix(']')) {
-            Some(inner) => match inner.split_once('=') {
-                Some((k, v)) => Step::Match(k.to_owned(), v.to_owned()),
-                None => Step::Field(inner.to_owned()),
+        .map(
+            |p| match p.strip_prefix('[').and_then(|x| x.strip_suffix(']')) {
+                Some(inner) => match inner.split_once('=') {
+                    Some((k, v)) => Step::Match(k.to_owned(), v.to_owned()),
+                    None => Step::Field(inner.to_owned()),
+                },
+                None if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => Step::Index(p),
+                None => Step::Field(p),
             },
-            None if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => Step::Index(p),
-            None => Step::Field(p),
-        })
+        )
         .collect()
 }
 
@@ -497,9 +503,7 @@ mod tests {
                 json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": "c"},
                 "spec": {"dnsNames": ["SERVICE.NAMESPACE.svc"]}}),
             ),
-            res(
-                json!({"apiVersion": "v1", "kind": "Webhook", "metadata": {"name": "w"}}),
-            ),
+            res(json!({"apiVersion": "v1", "kind": "Webhook", "metadata": {"name": "w"}})),
         ];
         let reps = [
             json!({"source": {"kind": "Service", "name": "svc"}, "targets": [{"select": {"kind": "Certificate"},
@@ -535,7 +539,10 @@ mod tests {
         let rep = json!({"source": {"kind": "ConfigMap", "fieldPath": "data.port"}, "targets": [
             {"select": {"kind": "Service"}, "reject": [{"name": "b"}], "fieldPaths": ["spec.port", "spec.name"]}]});
         run(&[replacement(rep)], &mut ra).unwrap();
-        assert_eq!(ra[1].obj.value["spec"], json!({"port": 8080, "name": "8080"}));
+        assert_eq!(
+            ra[1].obj.value["spec"],
+            json!({"port": 8080, "name": "8080"})
+        );
         assert_eq!(ra[2].obj.value["spec"]["port"], 1);
     }
 
@@ -544,7 +551,8 @@ mod tests {
         let mut ra = vec![res(
             json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "p"}}),
         )];
-        let missing = json!({"source": {"kind": "ConfigMap", "fieldPath": "data.x"}, "targets": []});
+        let missing =
+            json!({"source": {"kind": "ConfigMap", "fieldPath": "data.x"}, "targets": []});
         let err = run(&[replacement(missing)], &mut ra).unwrap_err();
         assert!(err.to_string().contains("`data.x` is missing"), "{err}");
         let skip = json!({"source": {"kind": "ConfigMap"}, "targets": [{"select": {"kind": "ConfigMap"}, "fieldPaths": ["data.y"]}]});

@@ -28,7 +28,6 @@ const UNSUPPORTED: &[&str] = &[
     "validators",
     "openapi",
     "crds",
-    "configurations",
     "buildMetadata",
     "inventory",
     "imageTags",
@@ -82,6 +81,7 @@ pub(crate) struct ImageEntry {
     pub new_name: String,
     pub new_tag: String,
     pub digest: String,
+    pub tag_suffix: String,
 }
 
 /// `generatorOptions`, or the `options` of one generator.
@@ -147,6 +147,8 @@ pub(crate) struct Kustomization {
     pub patches_json6902: Vec<PatchEntry>,
     pub sort: Option<Located<SortOrder>>,
     pub replacements: Vec<super::replace::Replacement>,
+    /// Transformer configuration files, relative to `dir`.
+    pub configurations: Vec<Located<String>>,
 }
 
 /// Reads fields of one file, producing positioned errors. Refused (unsupported) fields
@@ -525,6 +527,7 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
         patches_json6902: Vec::new(),
         sort: None,
         replacements: Vec::new(),
+        configurations: Vec::new(),
     };
     let text_info = super::load::Text::of(&text);
     let mut replacements = Vec::new();
@@ -554,6 +557,7 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
         "patchesJson6902",
         "sortOptions",
         "replacements",
+        "configurations",
     ];
     r.fields(root, "", &known, UNSUPPORTED, |key, v| {
         match key {
@@ -626,7 +630,7 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
                     r.fields(
                         item,
                         &field,
-                        &["name", "newName", "newTag", "digest"],
+                        &["name", "newName", "newTag", "digest", "tagSuffix"],
                         &[],
                         |ik, iv| {
                             let text = r.string(iv, &format!("{field}.{ik}"))?;
@@ -634,6 +638,7 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
                                 "name" => e.name = text,
                                 "newName" => e.new_name = text,
                                 "newTag" => e.new_tag = text,
+                                "tagSuffix" => e.tag_suffix = text,
                                 _ => e.digest = text,
                             }
                             Ok(())
@@ -705,6 +710,7 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
                     });
                 }
             }
+            "configurations" => k.configurations = r.strings(v, key)?,
             "replacements" => {
                 for item in r.items(v, key)? {
                     replacements.push((
