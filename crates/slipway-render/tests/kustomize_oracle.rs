@@ -721,13 +721,11 @@ fn native_error(files: &[(&str, &str)]) -> RenderError {
 fn unsupported_fields_are_refused_with_the_field_name_and_the_kubectl_hint() {
     for field in [
         "helmCharts",
-        "replacements",
         "vars",
         "transformers",
         "generators",
         "openapi",
         "crds",
-        "configurations",
     ] {
         let k = format!("resources: []\n{field}: []\n");
         let err = native_error(&[("kustomization.yaml", &k)]);
