@@ -19,18 +19,9 @@ use slipway_render::{kustomize, to_yaml};
 const KNOWN_FAILING: &[&str] = &[
     "ex-configureBuiltinPlugin-transformers",
     "ex-customOpenAPIschema",
-    "ex-transformerconfigs-crd",
     "ex-valueAdd-all",
     "ex-valueAdd-dog",
-    "ex-wordpress",
-    "kf-admission-webhook-cert-manager",
-    "kf-jupyter-jupyter-web-app-istio",
     "kf-kserve-models-web-app-kubeflow",
-    "kf-pipeline-metadata-db",
-    "kf-pipeline-plain-multi-user",
-    "kf-profiles-kubeflow",
-    "kf-pvcviewer-controller-default",
-    "kf-tensorboard-tensorboard-controller-kubeflow",
     "podinfo-overlays-dev",
 ];
 

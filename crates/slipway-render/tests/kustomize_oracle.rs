@@ -721,7 +721,6 @@ fn native_error(files: &[(&str, &str)]) -> RenderError {
 fn unsupported_fields_are_refused_with_the_field_name_and_the_kubectl_hint() {
     for field in [
         "helmCharts",
-        "vars",
         "transformers",
         "generators",
         "openapi",

@@ -25,6 +25,8 @@ pub(crate) struct Config {
     pub var_reference: Vec<FieldSpec>,
     /// Referral kinds (group, version, kind) and the fields that name them.
     pub name_reference: Vec<NameReference>,
+    /// The `vars` of the kustomizations built so far.
+    pub vars: Vec<super::vars::Var>,
 }
 
 /// A kind that other objects refer to by name, and where they do.
@@ -52,6 +54,7 @@ fn push_unique(list: &mut Vec<FieldSpec>, spec: FieldSpec) {
 impl Config {
     /// Add another configuration's field specs (duplicates are kept once).
     pub fn merge(&mut self, other: &Config) {
+        self.vars.extend(other.vars.iter().cloned());
         for (mine, theirs) in [
             (&mut self.common_labels, &other.common_labels),
             (&mut self.common_annotations, &other.common_annotations),

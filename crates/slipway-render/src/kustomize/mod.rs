@@ -28,6 +28,7 @@ mod patch;
 mod replace;
 pub(crate) mod spec;
 mod transform;
+mod vars;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -223,6 +224,7 @@ pub fn kustomize(dir: &Path) -> Result<Vec<Object>, RenderError> {
     builder.accumulate_target(&k, &mut ra, &mut config)?;
     generate::add_hashes(&mut ra)?;
     nameref::fix(&mut ra, &k.file, &config)?;
+    vars::resolve(&mut ra, &config)?;
     ra.retain(|r| {
         r.obj
             .value
@@ -342,7 +344,9 @@ impl Builder {
             self.accumulate_target(&sub, ra, config)?;
             self.stack.pop();
         }
-        transform::run(k, ra, config)
+        transform::run(k, ra, config)?;
+        config.vars.extend(k.vars.iter().cloned());
+        Ok(())
     }
 
     /// Load the kustomization of a base or component directory and push it on the stack.

@@ -22,7 +22,6 @@ const UNSUPPORTED: &[&str] = &[
     "helmCharts",
     "helmChartInflationGenerator",
     "helmGlobals",
-    "vars",
     "transformers",
     "generators",
     "validators",
@@ -149,6 +148,7 @@ pub(crate) struct Kustomization {
     pub replacements: Vec<super::replace::Replacement>,
     /// Transformer configuration files, relative to `dir`.
     pub configurations: Vec<Located<String>>,
+    pub vars: Vec<super::vars::Var>,
 }
 
 /// Reads fields of one file, producing positioned errors. Refused (unsupported) fields
@@ -528,6 +528,7 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
         sort: None,
         replacements: Vec::new(),
         configurations: Vec::new(),
+        vars: Vec::new(),
     };
     let text_info = super::load::Text::of(&text);
     let mut replacements = Vec::new();
@@ -558,6 +559,7 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
         "sortOptions",
         "replacements",
         "configurations",
+        "vars",
     ];
     r.fields(root, "", &known, UNSUPPORTED, |key, v| {
         match key {
@@ -711,6 +713,13 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
                 }
             }
             "configurations" => k.configurations = r.strings(v, key)?,
+            "vars" => {
+                for (i, item) in r.items(v, key)?.iter().enumerate() {
+                    let value = super::load::node_to_value(item, &file, text_info)?;
+                    k.vars
+                        .push(super::vars::Var::parse(&value, &file, item.line, i)?);
+                }
+            }
             "replacements" => {
                 for item in r.items(v, key)? {
                     replacements.push((
