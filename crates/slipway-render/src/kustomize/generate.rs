@@ -309,7 +309,8 @@ fn copy_merge_metadata(new: &mut Res, old: &Res) {
     new.prev.clone_from(&old.prev);
     new.prefixes.clone_from(&old.prefixes);
     new.suffixes.clone_from(&old.suffixes);
-    new.needs_hash = old.needs_hash;
+    // Either side disabling the hash (in its options or `generatorOptions`) disables it.
+    new.needs_hash = old.needs_hash && new.needs_hash;
 }
 
 /// Append the content hash to the name of every generated object that wants one.

@@ -25,6 +25,7 @@ mod generate;
 mod load;
 mod nameref;
 mod patch;
+mod plugins;
 mod replace;
 pub(crate) mod spec;
 mod transform;
@@ -344,9 +345,41 @@ impl Builder {
             self.accumulate_target(&sub, ra, config)?;
             self.stack.pop();
         }
+        let plugin_configs = self.transformer_configs(k)?;
         transform::run(k, ra, config)?;
+        plugins::run(k, &plugin_configs, ra)?;
         config.vars.extend(k.vars.iter().cloned());
         Ok(())
+    }
+
+    /// The objects configuring the `transformers` of a kustomization: files read as they
+    /// are, directories built as kustomizations.
+    fn transformer_configs(&mut self, k: &Kustomization) -> Result<Vec<Object>, RenderError> {
+        let mut out = Vec::new();
+        for entry in &k.transformers {
+            let path = k.dir.join(&entry.value);
+            if looks_remote(&entry.value) || !(path.is_file() || path.is_dir()) {
+                return Err(RenderError::Build {
+                    file: k.file.clone(),
+                    line: entry.line,
+                    message: format!(
+                        "transformer `{}` is neither a local file nor a directory",
+                        entry.value
+                    ),
+                });
+            }
+            if path.is_file() {
+                out.extend(load::read_objects(&path)?);
+            } else {
+                let sub = self.load_child(&path, k, entry.line, false)?;
+                let mut sub_ra = Vec::new();
+                self.accumulate_target(&sub, &mut sub_ra, &mut Config::default())?;
+                self.stack.pop();
+                out.extend(sub_ra.into_iter().map(|r| r.obj));
+            }
+        }
+        plugins::check(&out)?;
+        Ok(out)
     }
 
     /// Load the kustomization of a base or component directory and push it on the stack.

@@ -22,7 +22,6 @@ const UNSUPPORTED: &[&str] = &[
     "helmCharts",
     "helmChartInflationGenerator",
     "helmGlobals",
-    "transformers",
     "generators",
     "validators",
     "openapi",
@@ -149,6 +148,8 @@ pub(crate) struct Kustomization {
     /// Transformer configuration files, relative to `dir`.
     pub configurations: Vec<Located<String>>,
     pub vars: Vec<super::vars::Var>,
+    /// Files or directories configuring built-in transformers.
+    pub transformers: Vec<Located<String>>,
 }
 
 /// Reads fields of one file, producing positioned errors. Refused (unsupported) fields
@@ -529,6 +530,7 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
         replacements: Vec::new(),
         configurations: Vec::new(),
         vars: Vec::new(),
+        transformers: Vec::new(),
     };
     let text_info = super::load::Text::of(&text);
     let mut replacements = Vec::new();
@@ -560,6 +562,7 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
         "replacements",
         "configurations",
         "vars",
+        "transformers",
     ];
     r.fields(root, "", &known, UNSUPPORTED, |key, v| {
         match key {
@@ -713,6 +716,7 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
                 }
             }
             "configurations" => k.configurations = r.strings(v, key)?,
+            "transformers" => k.transformers = r.strings(v, key)?,
             "vars" => {
                 for (i, item) in r.items(v, key)?.iter().enumerate() {
                     let value = super::load::node_to_value(item, &file, text_info)?;

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::config::Config;
 use super::fields::{self, FieldSpec, set_pairs, split_path, walk};
-use super::spec::{ImageEntry, Kustomization};
+use super::spec::{ImageEntry, Kustomization, Located};
 use super::{Id, Res, patch};
 use crate::RenderError;
 
@@ -54,7 +54,7 @@ pub(crate) fn run(
     for rep in &k.replicas {
         replicas(k, rep.line, &rep.value.0, rep.value.1, ra)?;
     }
-    images(k, ra, &config.images)?;
+    images(&k.images, ra, &config.images)?;
     super::replace::run(&k.replacements, ra)
 }
 
@@ -63,7 +63,7 @@ fn gvk(r: &Res) -> Id {
 }
 
 /// Set or merge string pairs at every field spec that applies.
-fn apply_pairs(
+pub(crate) fn apply_pairs(
     ra: &mut [Res],
     specs: &[FieldSpec],
     pairs: &std::collections::BTreeMap<String, String>,
@@ -81,7 +81,7 @@ fn apply_pairs(
     }
 }
 
-fn namespace(ns: &str, ra: &mut [Res], extra: &[FieldSpec]) {
+pub(crate) fn namespace(ns: &str, ra: &mut [Res], extra: &[FieldSpec]) {
     let set = |slot: &mut Value| *slot = Value::String(ns.to_owned());
     let extra_paths: Vec<_> = extra.iter().map(|s| split_path(&s.path)).collect();
     for r in ra.iter_mut() {
@@ -131,7 +131,7 @@ fn namespace(ns: &str, ra: &mut [Res], extra: &[FieldSpec]) {
     }
 }
 
-fn prefix_suffix(prefix: &str, suffix: &str, ra: &mut [Res]) {
+pub(crate) fn prefix_suffix(prefix: &str, suffix: &str, ra: &mut [Res]) {
     if prefix.is_empty() && suffix.is_empty() {
         return;
     }
@@ -255,12 +255,15 @@ const IMAGE_PATHS: [&str; 4] = [
 /// every `containers` or `initContainers` list anywhere in an object, then the image
 /// field specs (the built-in ones and those of `configurations`); a field reached both
 /// ways is changed twice, which shows with `tagSuffix`.
-fn images(k: &Kustomization, ra: &mut [Res], extra: &[FieldSpec]) -> Result<(), RenderError> {
-    if k.images.is_empty() {
+pub(crate) fn images(
+    entries: &[Located<ImageEntry>],
+    ra: &mut [Res],
+    extra: &[FieldSpec],
+) -> Result<(), RenderError> {
+    if entries.is_empty() {
         return Ok(());
     }
-    let rules: Vec<(Option<Regex>, &ImageEntry)> = k
-        .images
+    let rules: Vec<(Option<Regex>, &ImageEntry)> = entries
         .iter()
         .map(|e| {
             let re = Regex::new(&format!(

@@ -1,0 +1,258 @@
+//! `transformers` entries that configure kustomize's built-in transformers.
+//!
+//! An entry is a file, or a directory built as a kustomization, whose objects configure
+//! built-in transformers (`apiVersion: builtin`). They run after the kustomization's own
+//! transformers, in order. Supported kinds: `LabelTransformer`, `AnnotationsTransformer`
+//! (each writes exactly at its `fieldSpecs`), `PrefixSuffixTransformer`,
+//! `NamespaceTransformer`, `ImageTagTransformer`, `ReplicaCountTransformer` and
+//! `ValueAddTransformer`. Any other kind (an exec or Go plugin, or a built-in this
+//! renderer lacks) is refused with the `kustomize: kubectl` hint.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::config::field_spec;
+use super::fields::{FieldSpec, split_path, walk};
+use super::spec::{ImageEntry, Kustomization, Located};
+use super::{Res, transform};
+use crate::{Object, Refused, RenderError};
+
+/// The kinds this module runs.
+const KINDS: [&str; 7] = [
+    "LabelTransformer",
+    "AnnotationsTransformer",
+    "PrefixSuffixTransformer",
+    "NamespaceTransformer",
+    "ImageTagTransformer",
+    "ReplicaCountTransformer",
+    "ValueAddTransformer",
+];
+
+/// Refuse, all at once, configuration objects of kinds this renderer does not run.
+pub(crate) fn check(configs: &[Object]) -> Result<(), RenderError> {
+    let refused = configs
+        .iter()
+        .filter(|o| !KINDS.contains(&o.kind()))
+        .map(|o| Refused {
+            file: o.source.file.clone(),
+            line: o.source.line,
+            field: format!("transformers: kind {}", o.kind()),
+        })
+        .collect();
+    RenderError::unsupported(refused).map_or(Ok(()), Err)
+}
+
+/// Run the configured transformers over the objects.
+pub(crate) fn run(
+    k: &Kustomization,
+    configs: &[Object],
+    ra: &mut [Res],
+) -> Result<(), RenderError> {
+    for c in configs {
+        let err = |message: String| RenderError::Invalid {
+            file: c.source.file.clone(),
+            line: c.source.line,
+            field: c.kind().to_owned(),
+            message,
+        };
+        let v = &c.value;
+        let specs = specs(v).map_err(err)?;
+        match c.kind() {
+            "LabelTransformer" | "AnnotationsTransformer" => {
+                let key = if c.kind() == "LabelTransformer" {
+                    "labels"
+                } else {
+                    "annotations"
+                };
+                let pairs = string_map(v.get(key));
+                transform::apply_pairs(ra, &specs, &pairs);
+            }
+            "PrefixSuffixTransformer" => {
+                let text = |key: &str| v.get(key).and_then(Value::as_str).unwrap_or("");
+                transform::prefix_suffix(text("prefix"), text("suffix"), ra);
+            }
+            "NamespaceTransformer" => {
+                let ns = v
+                    .pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                if !ns.is_empty() {
+                    transform::namespace(ns, ra, &specs);
+                }
+            }
+            "ImageTagTransformer" => {
+                let t = v.get("imageTag").cloned().unwrap_or(Value::Null);
+                let text = |key: &str| t.get(key).and_then(Value::as_str).unwrap_or("").to_owned();
+                let rule = ImageEntry {
+                    name: text("name"),
+                    new_name: text("newName"),
+                    new_tag: text("newTag"),
+                    digest: text("digest"),
+                    tag_suffix: text("tagSuffix"),
+                };
+                let rules = [Located {
+                    value: rule,
+                    line: c.source.line,
+                }];
+                transform::images(&rules, ra, &specs)?;
+            }
+            "ReplicaCountTransformer" => {
+                let r = v.get("replica").cloned().unwrap_or(Value::Null);
+                let name = r.get("name").and_then(Value::as_str).unwrap_or("");
+                let count = r
+                    .get("count")
+                    .and_then(Value::as_i64)
+                    .ok_or_else(|| err("`replica.count` must be a whole number".into()))?;
+                for res in ra.iter_mut() {
+                    if res.all_ids().iter().any(|id| id.name == name) {
+                        let id = res.cur_id();
+                        for s in &specs {
+                            if s.applies_to(&id.group, &id.version, &id.kind) {
+                                walk(
+                                    &mut res.obj.value,
+                                    &split_path(&s.path),
+                                    s.create,
+                                    &mut |x| {
+                                        *x = Value::from(count);
+                                    },
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            _ => value_add(k, v, ra).map_err(err)?,
+        }
+    }
+    Ok(())
+}
+
+fn specs(v: &Value) -> Result<Vec<FieldSpec>, String> {
+    match v.get("fieldSpecs") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(a)) => a.iter().map(field_spec).collect(),
+        Some(_) => Err("`fieldSpecs` must be a list".into()),
+    }
+}
+
+/// A mapping of strings; numbers and booleans keep their written text, as kustomize's
+/// decoding into a map of strings does.
+fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
+    let Some(Value::Object(m)) = v else {
+        return BTreeMap::new();
+    };
+    m.iter()
+        .map(|(k, x)| {
+            let text = match x {
+                Value::String(s) => s.clone(),
+                Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            (k.clone(), text)
+        })
+        .collect()
+}
+
+/// `ValueAddTransformer`: write `value` (by default the name of the kustomization's
+/// directory) at each target's `fieldPath`, or insert it as one segment of a `/`-separated
+/// path at `filePathPosition` (1-based; past the end appends).
+fn value_add(k: &Kustomization, v: &Value, ra: &mut [Res]) -> Result<(), String> {
+    let value = match v.get("value").and_then(Value::as_str) {
+        Some(s) if !s.is_empty() => s.to_owned(),
+        _ => dir_name(&k.dir),
+    };
+    let Some(Value::Array(targets)) = v.get("targets") else {
+        return Err("`targets` must be a list".into());
+    };
+    for t in targets {
+        let path = t
+            .get("fieldPath")
+            .and_then(Value::as_str)
+            .ok_or("each target needs a `fieldPath`")?;
+        let position = t
+            .get("filePathPosition")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        let kind = t.pointer("/selector/kind").and_then(Value::as_str);
+        let name = t.pointer("/selector/name").and_then(Value::as_str);
+        let keys = split_path(path);
+        for r in ra.iter_mut() {
+            let id = r.cur_id();
+            if kind.is_some_and(|k| k != id.kind) || name.is_some_and(|n| n != id.name) {
+                continue;
+            }
+            walk(&mut r.obj.value, &keys, true, &mut |slot| {
+                *slot = if position > 0 {
+                    let current = slot.as_str().unwrap_or("");
+                    let mut parts: Vec<String> = if current.is_empty() {
+                        Vec::new()
+                    } else {
+                        current.split('/').map(str::to_owned).collect()
+                    };
+                    let at = usize::try_from(position - 1).unwrap_or(0);
+                    if at >= parts.len() {
+                        parts.push(value.clone());
+                    } else {
+                        parts.insert(at, value.clone());
+                    }
+                    Value::String(parts.join("/"))
+                } else {
+                    Value::String(value.clone())
+                };
+            });
+        }
+    }
+    Ok(())
+}
+
+fn dir_name(dir: &Path) -> String {
+    dir.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(v: Value) -> Object {
+        Object {
+            value: v,
+            source: crate::Source::generated("t.yaml", 1),
+        }
+    }
+
+    #[test]
+    fn plugins_and_unknown_builtins_are_refused_together() {
+        let configs = [
+            object(json!({"apiVersion": "builtin", "kind": "LabelTransformer"})),
+            object(json!({"apiVersion": "someteam.example.com/v1", "kind": "ChartInflator"})),
+            object(json!({"apiVersion": "builtin", "kind": "HashTransformer"})),
+        ];
+        let err = check(&configs).unwrap_err().to_string();
+        assert!(err.contains("kind ChartInflator"), "{err}");
+        assert!(err.contains("kind HashTransformer"), "{err}");
+        assert!(err.contains("kustomize: kubectl"), "{err}");
+    }
+
+    #[test]
+    fn value_add_inserts_path_segments_and_defaults_to_the_directory_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("dog-222");
+        std::fs::create_dir(&root).unwrap();
+        std::fs::write(root.join("kustomization.yaml"), "resources: []\n").unwrap();
+        let k = super::super::spec::load(&root).unwrap();
+        let mut ra = vec![Res::new(object(
+            json!({"apiVersion": "v1", "kind": "Member",
+            "metadata": {"name": "m"}, "spec": {"ref": "projects"}}),
+        ))];
+        let config = json!({"targets": [{"fieldPath": "metadata/namespace"},
+            {"selector": {"kind": "Member"}, "fieldPath": "spec/ref", "filePathPosition": 2}]});
+        value_add(&k, &config, &mut ra).unwrap();
+        assert_eq!(ra[0].obj.value["metadata"]["namespace"], "dog-222");
+        assert_eq!(ra[0].obj.value["spec"]["ref"], "projects/dog-222");
+    }
+}
