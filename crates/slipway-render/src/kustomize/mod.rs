@@ -24,6 +24,7 @@ mod fields;
 mod generate;
 mod load;
 mod nameref;
+mod openapi;
 mod patch;
 mod plugins;
 mod replace;

@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 use slipway_config::yaml::{Node, NodeKind};
 
 use super::load::patch_documents;
+use super::openapi::{ListKeys, Schemas};
 use super::spec::{Kustomization, PatchEntry, Selector};
 use super::{Id, Res};
 use crate::RenderError;
@@ -61,7 +62,7 @@ pub(crate) fn strategic_merge_entries(
     let mut ids = all_ids(ra);
     for p in &k.patches_strategic_merge {
         for doc in load_docs(k, p)? {
-            apply_smp_by_id(&doc, ra, &mut ids)?;
+            apply_smp_by_id(&doc, ra, &mut ids, k.openapi.as_deref())?;
         }
     }
     Ok(())
@@ -83,7 +84,7 @@ pub(crate) fn patches(k: &Kustomization, ra: &mut Vec<Res>) -> Result<(), Render
             }
             (None, false) => {
                 for doc in &docs {
-                    apply_smp_by_id(doc, ra, &mut ids)?;
+                    apply_smp_by_id(doc, ra, &mut ids, k.openapi.as_deref())?;
                 }
             }
             (Some(target), _) => {
@@ -107,7 +108,7 @@ pub(crate) fn patches(k: &Kustomization, ra: &mut Vec<Res>) -> Result<(), Render
                         }
                     } else {
                         for doc in &docs {
-                            if smp_on(&mut ra[i], &doc.value) {
+                            if smp_on(&mut ra[i], &doc.value, k.openapi.as_deref()) {
                                 deleted.push(i);
                             }
                         }
@@ -162,6 +163,7 @@ fn apply_smp_by_id(
     doc: &Doc,
     ra: &mut Vec<Res>,
     ids: &mut Vec<Vec<Id>>,
+    schemas: Option<&Schemas>,
 ) -> Result<(), RenderError> {
     if !doc.value.is_object() {
         return Err(build_err(
@@ -176,7 +178,7 @@ fn apply_smp_by_id(
         .collect();
     match matches.as_slice() {
         [i] => {
-            if smp_on(&mut ra[*i], &doc.value) {
+            if smp_on(&mut ra[*i], &doc.value, schemas) {
                 ra.remove(*i);
                 ids.remove(*i);
             }
@@ -197,7 +199,7 @@ fn apply_smp_by_id(
 
 /// Apply a strategic merge patch to one object, keeping its identity. Returns whether the
 /// patch deletes the object.
-fn smp_on(r: &mut Res, patch: &Value) -> bool {
+fn smp_on(r: &mut Res, patch: &Value, schemas: Option<&Schemas>) -> bool {
     if patch.get("$patch").and_then(Value::as_str) == Some("delete") {
         return true;
     }
@@ -210,7 +212,9 @@ fn smp_on(r: &mut Res, patch: &Value) -> bool {
     if let Some(doc) = &r.obj.source.document {
         drop_implicit_nulls(&mut r.obj.value, doc.node());
     }
-    merge_value(&mut r.obj.value, patch, Ctx::Top);
+    let id = r.cur_id();
+    let keys = schemas.and_then(|s| s.get(&(id.group, id.version, id.kind)));
+    merge_value(&mut r.obj.value, patch, &Ctx::top(keys));
     for (k, v) in keep {
         match v {
             Some(v) => r.obj.value[k] = v,
@@ -256,13 +260,47 @@ fn drop_implicit_nulls(value: &mut Value, node: &Node) {
 
 /// Where a list sits, to choose its merge key.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Ctx {
+enum Place {
     Top,
     Container,
     Other,
 }
 
-fn merge_value(dest: &mut Value, patch: &Value, ctx: Ctx) {
+/// Where the merge is: the kind of mapping, and, for a kind described by an `openapi`
+/// schema, the slash path from the object's root with the schema's list keys.
+#[derive(Clone)]
+struct Ctx<'a> {
+    place: Place,
+    schema: Option<(&'a ListKeys, String)>,
+}
+
+impl<'a> Ctx<'a> {
+    fn top(schema: Option<&'a ListKeys>) -> Ctx<'a> {
+        Ctx {
+            place: Place::Top,
+            schema: schema.map(|s| (s, String::new())),
+        }
+    }
+
+    fn child(&self, place: Place, key: &str) -> Ctx<'a> {
+        Ctx {
+            place,
+            schema: self
+                .schema
+                .as_ref()
+                .map(|(s, p)| (*s, format!("{p}/{key}"))),
+        }
+    }
+
+    /// The schema's answer for the list at this path: `Some("")` to replace it.
+    fn schema_key(&self) -> Option<String> {
+        let (keys, path) = self.schema.as_ref()?;
+        keys.get(path.as_str())
+            .map(|k| k.clone().unwrap_or_default())
+    }
+}
+
+fn merge_value(dest: &mut Value, patch: &Value, ctx: &Ctx<'_>) {
     match (dest, patch) {
         (Value::Object(d), Value::Object(p)) => merge_map(d, p, ctx),
         (dest, patch) => *dest = clean(patch),
@@ -293,7 +331,7 @@ fn clean(v: &Value) -> Value {
     }
 }
 
-fn merge_map(dest: &mut Map<String, Value>, patch: &Map<String, Value>, ctx: Ctx) {
+fn merge_map(dest: &mut Map<String, Value>, patch: &Map<String, Value>, ctx: &Ctx<'_>) {
     if patch.get("$patch").and_then(Value::as_str) == Some("replace") {
         *dest = match clean(&Value::Object(patch.clone())) {
             Value::Object(m) => m,
@@ -321,14 +359,14 @@ fn merge_map(dest: &mut Map<String, Value>, patch: &Map<String, Value>, ctx: Ctx
                     continue;
                 }
                 match dest.get_mut(k) {
-                    Some(Value::Object(dm)) => merge_map(dm, pm, Ctx::Other),
+                    Some(Value::Object(dm)) => merge_map(dm, pm, &ctx.child(Place::Other, k)),
                     _ => {
                         dest.insert(k.clone(), clean(pv));
                     }
                 }
             }
             Value::Array(pa) => match dest.get_mut(k) {
-                Some(Value::Array(da)) => merge_list(da, pa, k, ctx),
+                Some(Value::Array(da)) => merge_list(da, pa, k, &ctx.child(ctx.place, k)),
                 _ => {
                     dest.insert(k.clone(), clean(pv));
                 }
@@ -342,7 +380,7 @@ fn merge_map(dest: &mut Map<String, Value>, patch: &Map<String, Value>, ctx: Ctx
 
 /// The merge key of a list of a known Kubernetes field, if it has one; `Some("")` for
 /// lists known to be replaced whole.
-fn known_merge_key(field: &str, ctx: Ctx) -> Option<&'static str> {
+fn known_merge_key(field: &str, place: Place) -> Option<&'static str> {
     Some(match field {
         "containers"
         | "initContainers"
@@ -358,7 +396,7 @@ fn known_merge_key(field: &str, ctx: Ctx) -> Option<&'static str> {
         "topologySpreadConstraints" => "topologyKey",
         "conditions" => "type",
         "ownerReferences" => "uid",
-        "ports" if ctx == Ctx::Container => "containerPort",
+        "ports" if place == Place::Container => "containerPort",
         "ports" => "port",
         "args" | "command" | "envFrom" | "tolerations" | "finalizers" => "",
         _ => return None,
@@ -375,14 +413,16 @@ const ASSOCIATIVE_KEYS: [&str; 7] = [
     "containerPort",
 ];
 
-fn merge_list(dest: &mut Vec<Value>, patch: &[Value], field: &str, ctx: Ctx) {
+fn merge_list(dest: &mut Vec<Value>, patch: &[Value], field: &str, ctx: &Ctx<'_>) {
     let replace_directive = patch.iter().any(|x| {
         x.get("$patch").and_then(Value::as_str) == Some("replace")
             && x.as_object().is_some_and(|m| m.len() == 1)
     });
-    let key = match known_merge_key(field, ctx) {
-        Some(k) => k,
-        None => {
+    let from_schema = ctx.schema_key();
+    let key = match (&from_schema, known_merge_key(field, ctx.place)) {
+        (Some(k), _) => k.as_str(),
+        (None, Some(k)) => k,
+        (None, None) => {
             let first = dest.first().or(patch.first());
             ASSOCIATIVE_KEYS
                 .iter()
@@ -398,13 +438,16 @@ fn merge_list(dest: &mut Vec<Value>, patch: &[Value], field: &str, ctx: Ctx) {
         };
         return;
     }
-    let child_ctx = if matches!(
-        field,
-        "containers" | "initContainers" | "ephemeralContainers"
-    ) {
-        Ctx::Container
-    } else {
-        Ctx::Other
+    let child_ctx = Ctx {
+        place: if matches!(
+            field,
+            "containers" | "initContainers" | "ephemeralContainers"
+        ) {
+            Place::Container
+        } else {
+            Place::Other
+        },
+        schema: ctx.schema.clone(),
     };
     let key_of = |v: &Value| v.get(key).map(scalar_text);
     // As kustomize orders them: the patch's elements first (merged with the target's
@@ -428,7 +471,7 @@ fn merge_list(dest: &mut Vec<Value>, patch: &[Value], field: &str, ctx: Ctx) {
             (Some(i), false) => {
                 let mut d = rest[i].take().expect("found above");
                 if let (Value::Object(dm), Value::Object(pm)) = (&mut d, pe) {
-                    merge_map(dm, pm, child_ctx);
+                    merge_map(dm, pm, &child_ctx);
                 }
                 merged.push(d);
             }
@@ -748,7 +791,7 @@ mod tests {
         merge_value(
             &mut d,
             &json!({"spec": {"containers": [{"name": "c", "image": "z"}, {"name": "a", "image": "x2"}]}}),
-            Ctx::Top,
+            &Ctx::top(None),
         );
         assert_eq!(
             d,
@@ -762,7 +805,7 @@ mod tests {
         merge_value(
             &mut d,
             &json!({"a": null, "l": [{"name": "x", "$patch": "delete"}]}),
-            Ctx::Top,
+            &Ctx::top(None),
         );
         assert_eq!(d, json!({"l": [{"name": "y"}]}));
     }

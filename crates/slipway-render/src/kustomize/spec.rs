@@ -24,7 +24,6 @@ const UNSUPPORTED: &[&str] = &[
     "helmGlobals",
     "generators",
     "validators",
-    "openapi",
     "crds",
     "buildMetadata",
     "inventory",
@@ -150,6 +149,8 @@ pub(crate) struct Kustomization {
     pub vars: Vec<super::vars::Var>,
     /// Files or directories configuring built-in transformers.
     pub transformers: Vec<Located<String>>,
+    /// List merge keys of the kinds an `openapi` schema describes.
+    pub openapi: Option<std::sync::Arc<super::openapi::Schemas>>,
 }
 
 /// Reads fields of one file, producing positioned errors. Refused (unsupported) fields
@@ -531,6 +532,7 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
         configurations: Vec::new(),
         vars: Vec::new(),
         transformers: Vec::new(),
+        openapi: None,
     };
     let text_info = super::load::Text::of(&text);
     let mut replacements = Vec::new();
@@ -563,6 +565,7 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
         "configurations",
         "vars",
         "transformers",
+        "openapi",
     ];
     r.fields(root, "", &known, UNSUPPORTED, |key, v| {
         match key {
@@ -717,6 +720,14 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
             }
             "configurations" => k.configurations = r.strings(v, key)?,
             "transformers" => k.transformers = r.strings(v, key)?,
+            "openapi" => {
+                r.fields(v, key, &["path"], &["version"], |_, pv| {
+                    let path = r.string(pv, "openapi.path")?;
+                    let schemas = super::openapi::load(&dir.join(path), pv.line)?;
+                    k.openapi = Some(std::sync::Arc::new(schemas));
+                    Ok(())
+                })?;
+            }
             "vars" => {
                 for (i, item) in r.items(v, key)?.iter().enumerate() {
                     let value = super::load::node_to_value(item, &file, text_info)?;
