@@ -983,4 +983,96 @@ mod tests {
         assert_eq!(text, "a:\n- - x\n  - z\n- []\n");
         assert_eq!(reparse(&text), v);
     }
+    // The cases below are taken from `kubectl kustomize` output in the real-world corpus.
+
+    #[test]
+    fn versions_and_addresses_stay_plain_while_yaml_1_1_numbers_are_quoted() {
+        let v = json!({"a": "8.6.2", "b": "1.x", "c": "169.254.169.254", "d": "1.29.1",
+            "e": "1.5", "f": "0755", "g": "12:30", "h": "yes", "i": "2001-12-14", "j": "1e3",
+            "k": "0x1F", "l": "127.0.0.1:5000", "m": "2001-12-14T21:59:43Z", "z": "<<"});
+        assert_eq!(
+            value_to_yaml(&v),
+            "a: 8.6.2\nb: 1.x\nc: 169.254.169.254\nd: 1.29.1\ne: \"1.5\"\nf: \"0755\"\ng: \"12:30\"\nh: \"yes\"\ni: \"2001-12-14\"\nj: \"1e3\"\nk: \"0x1F\"\nl: 127.0.0.1:5000\nm: \"2001-12-14T21:59:43Z\"\nz: <<\n"
+        );
+    }
+
+    #[test]
+    fn long_plain_strings_fold_at_the_first_space_past_column_80() {
+        let d =
+            "Condition contains details for one aspect of the current state of this API Resource.";
+        let v = json!({"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {"i": {"description": d}}}}}}}}}});
+        let text = value_to_yaml(&v);
+        let indent = " ".repeat(18);
+        assert!(
+            text.ends_with(&format!(
+                "{indent}description: Condition contains details for one aspect of the current\n{indent}  state of this API Resource.\n"
+            )),
+            "{text}"
+        );
+        assert_eq!(reparse(&text), v);
+        // Keys are never folded, and a string without spaces is never cut.
+        let long = "x".repeat(120);
+        let text = value_to_yaml(&json!({ "k": long }));
+        assert_eq!(text.lines().count(), 1);
+    }
+
+    #[test]
+    fn long_single_quoted_strings_fold_too() {
+        let s = "| enabled=true site_key=/var/run/secrets/recaptcha/site_key.txt secret_key=/var/run/secrets/recaptcha/secret_key.txt";
+        assert_eq!(
+            value_to_yaml(&json!({"data": {"recaptcha.conf": s}})),
+            "data:\n  recaptcha.conf: '| enabled=true site_key=/var/run/secrets/recaptcha/site_key.txt\n    secret_key=/var/run/secrets/recaptcha/secret_key.txt'\n"
+        );
+    }
+
+    #[test]
+    fn a_space_before_a_line_break_forces_folded_double_quotes() {
+        let s = "receivers:\n  otlp:\n    protocols: \n      grpc:\nprocessors:\n";
+        let text = value_to_yaml(&json!({ "t.yaml": s }));
+        assert_eq!(
+            text,
+            "t.yaml: \"receivers:\\n  otlp:\\n    protocols: \\n      grpc:\\nprocessors:\\n\"\n"
+        );
+        assert_eq!(reparse(&text), json!({ "t.yaml": s }));
+        let long = format!("{}  two spaces after the fold point", "word ".repeat(16));
+        let text = value_to_yaml(&json!({ "k": format!("{long}\n ") }));
+        assert!(text.contains("\n  \\ "), "{text}");
+        assert_eq!(reparse(&text), json!({ "k": format!("{long}\n ") }));
+    }
+
+    #[test]
+    fn block_scalars_get_indentation_and_chomping_indicators() {
+        let v = json!({"a": "x\ny", "b": "x\n\n", "c": " lead\nx\n", "d": "\n"});
+        assert_eq!(
+            value_to_yaml(&v),
+            "a: |-\n  x\n  y\nb: |+\n  x\n\nc: |2\n   lead\n  x\nd: |2+\n\n"
+        );
+    }
+
+    #[test]
+    fn keys_sort_in_the_go_library_natural_order() {
+        let v = json!({"a10": 1, "a9": 2, "a_b": 3, "aB": 4, "a-b": 5, "ab": 6, "b": 7});
+        let keys: Vec<String> = value_to_yaml(&v)
+            .lines()
+            .map(|l| l.split(':').next().unwrap().to_owned())
+            .collect();
+        assert_eq!(keys, ["a-b", "a_b", "a9", "a10", "aB", "ab", "b"]);
+    }
+
+    #[test]
+    fn floats_print_as_go_prints_them() {
+        assert_eq!(format_float(1.5), "1.5");
+        assert_eq!(format_float(2.0), "2");
+        assert_eq!(format_float(0.00001), "1e-05");
+        assert_eq!(format_float(1234567.5), "1.2345675e+06");
+        assert_eq!(format_float(0.0001), "0.0001");
+    }
+
+    #[test]
+    fn control_characters_and_astral_characters_are_escaped() {
+        assert_eq!(
+            value_to_yaml(&json!({"k": "tab\there \u{1F600}"})),
+            "k: \"tab\\there \\U0001F600\"\n"
+        );
+    }
 }

@@ -517,3 +517,212 @@ fn legacy_sort(ra: &mut Vec<Res>) {
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
     ra.extend(keyed.into_iter().map(|(_, r)| r));
 }
+
+/// Behaviours checked against `kubectl kustomize` v1.32 on small trees; the expected
+/// values are what it printed.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn build(files: &[(&str, &str)], root: &str) -> Result<Vec<Value>, RenderError> {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, content) in files {
+            let p = dir.path().join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, content).unwrap();
+        }
+        kustomize(&dir.path().join(root)).map(|o| o.into_iter().map(|o| o.value).collect())
+    }
+
+    const SA_AND_BINDING: &str = "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: sa\n  namespace: x\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: rb\n  namespace: x\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: r}\nsubjects:\n- kind: ServiceAccount\n  name: sa\n";
+
+    #[test]
+    fn a_subject_gains_a_namespace_only_when_its_referral_changed() {
+        let subject = |k: &str| {
+            let out = build(
+                &[("r.yaml", SA_AND_BINDING), ("kustomization.yaml", k)],
+                ".",
+            )
+            .unwrap();
+            out[1]["subjects"][0].clone()
+        };
+        assert_eq!(
+            subject("resources: [r.yaml]\n"),
+            json!({"kind": "ServiceAccount", "name": "sa"})
+        );
+        assert_eq!(
+            subject("resources: [r.yaml]\nnamePrefix: p-\n"),
+            json!({"kind": "ServiceAccount", "name": "p-sa", "namespace": "x"})
+        );
+        assert_eq!(
+            subject("resources: [r.yaml]\nnamespace: foo\n"),
+            json!({"kind": "ServiceAccount", "name": "sa", "namespace": "foo"})
+        );
+    }
+
+    #[test]
+    fn empty_or_null_metadata_annotations_are_dropped_and_labels_kept() {
+        let r = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  annotations: {}\n  labels: {}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  annotations:\n  labels:\n";
+        let out = build(
+            &[
+                ("r.yaml", r),
+                ("kustomization.yaml", "resources: [r.yaml]\n"),
+            ],
+            ".",
+        )
+        .unwrap();
+        assert_eq!(out[0]["metadata"], json!({"name": "a", "labels": {}}));
+        assert_eq!(out[1]["metadata"], json!({"name": "b", "labels": null}));
+    }
+
+    #[test]
+    fn a_merge_patch_drops_fields_written_without_a_value_and_keeps_explicit_nulls() {
+        let r = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  replicas:\n  paused: null\n  template:\n    spec:\n      affinity:\n        nodeAffinity:\n          preferredDuringSchedulingIgnoredDuringExecution:\n      containers:\n      - name: c\n        image: x\n";
+        let p = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  template:\n    spec:\n      securityContext:\n        runAsUser: 1\n";
+        let k = "resources: [r.yaml]\npatches:\n- path: p.yaml\n";
+        let out = build(
+            &[("r.yaml", r), ("p.yaml", p), ("kustomization.yaml", k)],
+            ".",
+        )
+        .unwrap();
+        let spec = &out[0]["spec"];
+        assert!(spec.get("replicas").is_none(), "{spec}");
+        assert_eq!(spec["paused"], Value::Null);
+        assert_eq!(
+            spec["template"]["spec"]["affinity"],
+            json!({"nodeAffinity": {}})
+        );
+        // Without a patch, both stay.
+        let out = build(
+            &[
+                ("r.yaml", r),
+                ("kustomization.yaml", "resources: [r.yaml]\n"),
+            ],
+            ".",
+        )
+        .unwrap();
+        assert_eq!(out[0]["spec"]["replicas"], Value::Null);
+    }
+
+    #[test]
+    fn tag_suffixes_apply_once_per_way_an_image_is_reached() {
+        let r = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  template:\n    spec:\n      containers:\n      - {name: a, image: \"x:1\"}\n      - {name: b, image: \"yy\"}\n      - {name: c, image: \"z:1\"}\n      - {name: e, image: \"w@sha256:abc\"}\n---\napiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: cj\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          containers:\n          - {name: a, image: \"x:1\"}\n";
+        let k = "resources: [r.yaml]\nimages:\n- name: x\n  tagSuffix: -s\n- name: yy\n  tagSuffix: -s\n- name: z\n  newTag: \"2\"\n  tagSuffix: -s\n- name: w\n  tagSuffix: -s\n";
+        let out = build(&[("r.yaml", r), ("kustomization.yaml", k)], ".").unwrap();
+        // Deployments sort before CronJobs.
+        let images: Vec<&str> = out[0]["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["image"].as_str().unwrap())
+            .collect();
+        assert_eq!(images, ["x:1-s-s", "yy:-s-s", "z:2", "w:-s-s"]);
+        let cron = &out[1]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(cron["image"], "x:1-s");
+    }
+
+    #[test]
+    fn a_generator_keeps_its_hash_only_when_both_sides_want_one() {
+        let files = |overlay: &'static str| {
+            [
+                (
+                    "base/kustomization.yaml",
+                    "configMapGenerator:\n- name: c\n  literals: [a=1]\n",
+                ),
+                ("o/kustomization.yaml", overlay),
+            ]
+        };
+        let name = |overlay: &'static str| {
+            build(&files(overlay), "o").unwrap()[0]["metadata"]["name"].clone()
+        };
+        assert_eq!(
+            name(
+                "resources: [../base]\ngeneratorOptions:\n  disableNameSuffixHash: true\nconfigMapGenerator:\n- name: c\n  behavior: replace\n  literals: [b=2]\n"
+            ),
+            "c"
+        );
+        assert_ne!(
+            name(
+                "resources: [../base]\nconfigMapGenerator:\n- name: c\n  behavior: merge\n  literals: [b=2]\n"
+            ),
+            "c"
+        );
+    }
+
+    #[test]
+    fn field_names_match_without_case() {
+        let r = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n";
+        let k = "resources: [r.yaml]\nNamePrefix: p-\npatchesJSON6902:\n- target: {version: v1, kind: ConfigMap, name: a}\n  patch: '[{\"op\": \"add\", \"path\": \"/data\", \"value\": {\"k\": \"v\"}}]'\n";
+        let out = build(&[("r.yaml", r), ("kustomization.yaml", k)], ".").unwrap();
+        assert_eq!(out[0]["metadata"]["name"], "p-a");
+        assert_eq!(out[0]["data"], json!({"k": "v"}));
+    }
+
+    #[test]
+    fn a_patch_with_an_empty_key_is_refused_with_its_line() {
+        let r = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n";
+        let k = "resources: [r.yaml]\npatches:\n- patch: |-\n    apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: a\n    data:\n      : delete\n";
+        let err = build(&[("r.yaml", r), ("kustomization.yaml", k)], ".").unwrap_err();
+        assert!(err.to_string().contains("a mapping key is empty"), "{err}");
+    }
+
+    #[test]
+    fn every_refused_field_is_named_at_once_with_its_line_and_the_hint() {
+        let k = "resources: []\nhelmCharts: []\ngenerators: []\ncrds: []\n";
+        let err = build(&[("kustomization.yaml", k)], ".")
+            .unwrap_err()
+            .to_string();
+        for (line, field) in [(2, "helmCharts"), (3, "generators"), (4, "crds")] {
+            assert!(
+                err.contains(&format!("kustomization.yaml:{line}: `{field}`")),
+                "{err}"
+            );
+        }
+        assert!(err.contains("set `kustomize: kubectl`"), "{err}");
+    }
+
+    #[test]
+    fn empty_generators_get_kubectl_names_and_a_secret_keeps_empty_data() {
+        let out = build(
+            &[(
+                "kustomization.yaml",
+                "configMapGenerator:\n- name: c\nsecretGenerator:\n- name: s\n",
+            )],
+            ".",
+        )
+        .unwrap();
+        assert_eq!(out[0]["metadata"]["name"], "c-6ct58987ht");
+        assert!(out[0].get("data").is_none());
+        assert_eq!(out[1]["metadata"]["name"], "s-46f8b28mk5");
+        assert_eq!(out[1]["data"], json!({}));
+    }
+
+    #[test]
+    fn env_file_lines_without_a_value_come_from_the_environment() {
+        let k = "configMapGenerator:\n- name: c\n  envs: [e.env]\n";
+        let env = "A=1\nPATH\nSLIPWAY_SURELY_UNSET_VARIABLE_42\n";
+        let out = build(&[("kustomization.yaml", k), ("e.env", env)], ".").unwrap();
+        let data = &out[0]["data"];
+        assert_eq!(data["A"], "1");
+        assert_eq!(
+            data["PATH"],
+            std::env::var("PATH").unwrap_or_default().as_str()
+        );
+        assert_eq!(data["SLIPWAY_SURELY_UNSET_VARIABLE_42"], "");
+    }
+
+    #[test]
+    fn long_secret_values_are_cut_into_lines_of_70_as_kubectl_does() {
+        let k = "secretGenerator:\n- name: s\n  files: [long.txt]\n";
+        let text = "Lorem ipsum dolor sit amet,\nconsectetur adipiscing elit,\nsed do eiusmod tempor incididunt\nut labore et dolore magna aliqua.\n";
+        let out = build(&[("kustomization.yaml", k), ("long.txt", text)], ".").unwrap();
+        let value = out[0]["data"]["long.txt"].as_str().unwrap();
+        let lines: Vec<&str> = value.lines().collect();
+        assert_eq!(
+            lines.iter().map(|l| l.len()).collect::<Vec<_>>(),
+            [70, 70, 28]
+        );
+        assert!(value.ends_with('\n'));
+    }
+}
