@@ -665,6 +665,8 @@ mod tests {
         let k = "resources: [r.yaml]\npatches:\n- patch: |-\n    apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: a\n    data:\n      : delete\n";
         let err = build(&[("r.yaml", r), ("kustomization.yaml", k)], ".").unwrap_err();
         assert!(err.to_string().contains("a mapping key is empty"), "{err}");
+        // The key is on line 9 of the kustomization.
+        assert!(err.to_string().contains("kustomization.yaml:9:"), "{err}");
     }
 
     #[test]

@@ -36,7 +36,34 @@ fn load_docs(k: &Kustomization, p: &PatchEntry) -> Result<Vec<Doc>, RenderError>
         (None, Some(text)) => (text.clone(), k.file.clone(), p.line),
         (None, None) => (String::new(), k.file.clone(), p.line),
     };
-    Ok(patch_documents(&text, &file)?
+    // Positions inside an inline patch count from the line of its entry.
+    let shift = |e: RenderError| match e {
+        RenderError::Invalid {
+            file,
+            line,
+            field,
+            message,
+        } => RenderError::Invalid {
+            file,
+            line: line + offset,
+            field,
+            message,
+        },
+        RenderError::Yaml {
+            file,
+            line,
+            column,
+            message,
+        } => RenderError::Yaml {
+            file,
+            line: line + offset,
+            column,
+            message,
+        },
+        other => other,
+    };
+    Ok(patch_documents(&text, &file)
+        .map_err(shift)?
         .into_iter()
         .map(|(value, line)| Doc {
             value,
