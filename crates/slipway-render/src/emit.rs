@@ -397,16 +397,50 @@ fn key_order(a: &str, b: &str) -> Ordering {
 }
 
 fn key_less(a: &str, b: &str) -> bool {
-    let ar: Vec<char> = a.chars().collect();
-    let br: Vec<char> = b.chars().collect();
+    // Keys are nearly always ASCII: compare bytes then, without collecting characters.
+    if a.is_ascii() && b.is_ascii() {
+        natural_less(a.as_bytes(), b.as_bytes())
+    } else {
+        let ar: Vec<char> = a.chars().collect();
+        let br: Vec<char> = b.chars().collect();
+        natural_less(&ar, &br)
+    }
+}
+
+/// A character of a key, as the ordering sees it.
+trait KeyChar: Copy + Ord {
+    fn is_letter(self) -> bool;
+    /// The value of an ASCII digit.
+    fn digit(self) -> Option<u8>;
+}
+
+impl KeyChar for u8 {
+    fn is_letter(self) -> bool {
+        self.is_ascii_alphabetic()
+    }
+    fn digit(self) -> Option<u8> {
+        self.is_ascii_digit().then(|| self - b'0')
+    }
+}
+
+impl KeyChar for char {
+    fn is_letter(self) -> bool {
+        self.is_alphabetic()
+    }
+    fn digit(self) -> Option<u8> {
+        self.is_ascii_digit().then(|| self as u8 - b'0')
+    }
+}
+
+fn natural_less<T: KeyChar>(ar: &[T], br: &[T]) -> bool {
     let mut digits = false;
     for i in 0..ar.len().min(br.len()) {
         if ar[i] == br[i] {
-            digits = ar[i].is_ascii_digit();
+            digits = ar[i].digit().is_some();
             continue;
         }
-        let al = ar[i].is_alphabetic();
-        let bl = br[i].is_alphabetic();
+        let al = ar[i].is_letter();
+        let bl = br[i].is_letter();
         if al && bl {
             return ar[i] < br[i];
         }
@@ -414,29 +448,26 @@ fn key_less(a: &str, b: &str) -> bool {
             return if digits { al } else { bl };
         }
         let (mut an, mut bn) = (0i64, 0i64);
-        if ar[i] == '0' || br[i] == '0' {
+        let zero = |c: T| c.digit() == Some(0);
+        if zero(ar[i]) || zero(br[i]) {
             let nonzero_before = ar[..i]
                 .iter()
                 .rev()
-                .take_while(|c| c.is_ascii_digit())
-                .any(|&c| c != '0');
+                .map_while(|c| c.digit())
+                .any(|d| d != 0);
             if nonzero_before {
                 an = 1;
                 bn = 1;
             }
         }
         let mut ai = i;
-        while ai < ar.len() && ar[ai].is_ascii_digit() {
-            an = an
-                .wrapping_mul(10)
-                .wrapping_add(i64::from(ar[ai] as u8 - b'0'));
+        while let Some(d) = ar.get(ai).and_then(|c| c.digit()) {
+            an = an.wrapping_mul(10).wrapping_add(i64::from(d));
             ai += 1;
         }
         let mut bi = i;
-        while bi < br.len() && br[bi].is_ascii_digit() {
-            bn = bn
-                .wrapping_mul(10)
-                .wrapping_add(i64::from(br[bi] as u8 - b'0'));
+        while let Some(d) = br.get(bi).and_then(|c| c.digit()) {
+            bn = bn.wrapping_mul(10).wrapping_add(i64::from(d));
             bi += 1;
         }
         if an != bn {
@@ -505,7 +536,6 @@ struct Allowed {
 
 /// The Go library's `yaml_emitter_analyze_scalar`, for block context.
 fn analyze(s: &str) -> Allowed {
-    let chars: Vec<char> = s.chars().collect();
     let mut indicators = s.starts_with("---") || s.starts_with("...");
     let (mut leading_space, mut leading_break) = (false, false);
     let (mut trailing_space, mut trailing_break) = (false, false);
@@ -513,8 +543,10 @@ fn analyze(s: &str) -> Allowed {
     let (mut previous_space, mut previous_break) = (false, false);
     let (mut line_breaks, mut special) = (false, false);
     let mut preceded_by_whitespace = true;
-    for (i, &c) in chars.iter().enumerate() {
-        let followed_by_whitespace = is_blank_or_break(chars.get(i + 1).copied());
+    let mut chars = s.chars().enumerate().peekable();
+    while let Some((i, c)) = chars.next() {
+        let next = chars.peek().map(|&(_, n)| n);
+        let followed_by_whitespace = is_blank_or_break(next);
         if i == 0 {
             match c {
                 '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
@@ -532,7 +564,7 @@ fn analyze(s: &str) -> Allowed {
         if !printable(c) {
             special = true;
         }
-        let last = i + 1 == chars.len();
+        let last = next.is_none();
         if c == ' ' {
             leading_space |= i == 0;
             trailing_space |= last;

@@ -5,16 +5,23 @@
 //! objects in the same order. The build follows kustomize's own pipeline:
 //!
 //! 1. accumulate `resources` (files, and directories whose kustomizations are built
-//!    recursively, each with its own transformers);
+//!    recursively, each with its own transformers), and merge the `configurations` of
+//!    every kustomization included with this one's;
 //! 2. run the generators (`configMapGenerator`, then `secretGenerator`), merging into or
 //!    replacing objects of the same name when asked;
 //! 3. accumulate `components` into the same set of objects;
 //! 4. run the transformers in kustomize's fixed order: `patchesStrategicMerge`, `patches`,
 //!    `namespace`, `namePrefix`/`nameSuffix`, `labels` and `commonLabels`,
-//!    `commonAnnotations`, `patchesJson6902`, `replicas`, `images`;
+//!    `commonAnnotations`, `patchesJson6902`, `replicas`, `images`, `replacements`, then
+//!    the built-in transformers configured by `transformers` entries;
 //! 5. at the top level only: add content hashes to generated names, fix every name
-//!    reference (ConfigMaps, Secrets, ServiceAccounts, Services, ...), drop objects marked
-//!    `config.kubernetes.io/local-config`, and sort by kind (the legacy order).
+//!    reference (ConfigMaps, Secrets, ServiceAccounts, Services, ... and those of
+//!    `configurations`), resolve `vars`, drop objects marked
+//!    `config.kubernetes.io/local-config` and empty `metadata.annotations`, and sort by
+//!    kind (the legacy order).
+//!
+//! Objects are read with kustomize's typing of scalars (`load`) and printed by
+//! [`crate::to_yaml`], which writes what kustomize's YAML library writes.
 //!
 //! Each object keeps the ids it had before (names before prefixes and hashes, namespaces
 //! before `namespace`), which is how patches, generators and references find it later.
