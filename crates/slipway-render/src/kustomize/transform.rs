@@ -292,17 +292,27 @@ pub(crate) fn images(
                 spec_slots(&r.obj.value, path, String::new(), &mut slots);
             }
         }
-        if slots.is_empty() {
-            continue;
+        // Fields are independent of each other, so applying every rule to one field before
+        // the next is the same as kustomize's rule by rule; a field reached both ways gets
+        // each rule twice in a row, as it does there.
+        let mut fields: Vec<(String, usize)> = Vec::with_capacity(slots.len());
+        for ptr in slots {
+            match fields.iter_mut().find(|(p, _)| *p == ptr) {
+                Some((_, n)) => *n += 1,
+                None => fields.push((ptr, 1)),
+            }
         }
-        for (re, rule) in &rules {
-            let prefix = first_literal(&rule.name);
-            for ptr in &slots {
-                if let Some(Value::String(image)) = r.obj.value.pointer_mut(ptr)
-                    && image.starts_with(prefix)
-                    && re.as_ref().is_some_and(|re| re.is_match(image))
-                {
-                    *image = new_image(rule, image);
+        for (ptr, times) in &fields {
+            let Some(Value::String(image)) = r.obj.value.pointer_mut(ptr) else {
+                continue;
+            };
+            for (re, rule) in &rules {
+                for _ in 0..*times {
+                    if image.starts_with(first_literal(&rule.name))
+                        && re.as_ref().is_some_and(|re| re.is_match(image))
+                    {
+                        *image = new_image(rule, image);
+                    }
                 }
             }
         }
