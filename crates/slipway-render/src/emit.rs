@@ -37,6 +37,9 @@ use crate::Object;
 /// Column after which the Go library folds long strings at the next space.
 const BEST_WIDTH: usize = 80;
 
+/// Longest key (in bytes) the Go library writes as `key: value`.
+const MAX_SIMPLE_KEY: usize = 128;
+
 /// Print objects as a YAML stream: documents separated by `---\n`, as
 /// `kubectl kustomize` prints them.
 pub fn to_yaml(objects: &[Object]) -> String {
@@ -128,7 +131,15 @@ impl Emitter {
             if i > 0 {
                 self.indent_to(ind);
             }
-            self.string(k, ind + 2, Context::Key);
+            if k.len() > MAX_SIMPLE_KEY || k.contains(is_break) {
+                // The Go library writes such a key as a complex key: `? key`, then `: `.
+                self.put_str("? ");
+                self.string(k, ind + 2, Context::Value);
+                self.end_line();
+                self.indent_to(ind);
+            } else {
+                self.string(k, ind + 2, Context::Key);
+            }
             self.put(':');
             match v {
                 Value::Object(c) if !c.is_empty() => {
@@ -1106,5 +1117,14 @@ mod tests {
             value_to_yaml(&json!({"k": "tab\there \u{1F600}"})),
             "k: \"tab\\there \\U0001F600\"\n"
         );
+    }
+
+    #[test]
+    fn keys_longer_than_128_bytes_are_complex_keys() {
+        let long = "k".repeat(130);
+        let v = json!({"data": {long.clone(): "v", "short": "x"}});
+        let text = value_to_yaml(&v);
+        assert_eq!(text, format!("data:\n  ? {long}\n  : v\n  short: x\n"));
+        assert_eq!(reparse(&text), v);
     }
 }

@@ -212,10 +212,10 @@ fn apply(r: &Replacement, ra: &mut [Res]) -> Result<(), String> {
         .unwrap_or("metadata.name");
     let options = Options::parse(source.get("options"), "source.options")?;
     let value = source_value(ra, &select, field_path, &options)?;
-    let Some(Value::Array(targets)) = r.value.get("targets") else {
+    let Some(Value::Array(entries)) = r.value.get("targets") else {
         return Err("`targets` must be a list".into());
     };
-    for (i, t) in targets.iter().enumerate() {
+    for (i, t) in entries.iter().enumerate() {
         let field = format!("targets[{i}]");
         let select = Select::parse(
             t.get("select")
@@ -250,9 +250,29 @@ fn apply(r: &Replacement, ra: &mut [Res]) -> Result<(), String> {
             for p in &paths {
                 let steps = parse_path(p);
                 let id = res.cur_id().display();
-                if let Some(slot) = lookup_mut(&mut res.obj.value, &steps, options.create) {
-                    set_target(slot, &value, &options)
-                        .map_err(|m| format!("target `{id}` field `{p}`: {m}"))?;
+                let mut found: Vec<String> = Vec::new();
+                targets(
+                    &mut res.obj.value,
+                    &steps,
+                    options.create,
+                    String::new(),
+                    &mut found,
+                );
+                if found.is_empty() {
+                    return Err(format!(
+                        "unable to find field `{p}` in the target `{id}`{}",
+                        if options.create {
+                            " (and it cannot be created)"
+                        } else {
+                            "; set `options.create` to create it"
+                        }
+                    ));
+                }
+                for ptr in found {
+                    if let Some(slot) = res.obj.value.pointer_mut(&ptr) {
+                        set_target(slot, &value, &options)
+                            .map_err(|m| format!("target `{id}` field `{p}`: {m}"))?;
+                    }
                 }
             }
         }
@@ -356,6 +376,8 @@ enum Step {
     Index(String),
     /// A list element whose field equals a value: `[name=manager]`.
     Match(String, String),
+    /// Every element of a list: `*`.
+    Every,
 }
 
 fn parse_path(path: &str) -> Vec<Step> {
@@ -385,6 +407,7 @@ fn parse_path(path: &str) -> Vec<Step> {
                     Some((k, v)) => Step::Match(k.to_owned(), v.to_owned()),
                     None => Step::Field(inner.to_owned()),
                 },
+                None if p == "*" => Step::Every,
                 None if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => Step::Index(p),
                 None => Step::Field(p),
             },
@@ -407,47 +430,68 @@ fn lookup<'v>(v: &'v Value, steps: &[Step]) -> Option<&'v Value> {
     lookup(next, rest)
 }
 
-/// The field a path names, created on the way when `create` is set (mappings, lists
-/// for a following list step, list elements for `[key=value]`, `null` at the end).
-fn lookup_mut<'v>(v: &'v mut Value, steps: &[Step], create: bool) -> Option<&'v mut Value> {
+fn escape_pointer(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+/// JSON pointers of every field a target path names, created on the way when `create`
+/// is set (mappings, lists for a following list step, list elements for `[key=value]`,
+/// `null` at the end). `*` and `[key=value]` may name several list elements.
+fn targets(v: &mut Value, steps: &[Step], create: bool, path: String, out: &mut Vec<String>) {
     let Some((step, rest)) = steps.split_first() else {
-        return Some(v);
+        out.push(path);
+        return;
     };
     if v.is_null() && create {
         *v = match step {
             Step::Field(_) => Value::Object(Map::new()),
-            Step::Index(_) | Step::Match(..) => Value::Array(Vec::new()),
+            Step::Index(_) | Step::Match(..) | Step::Every => Value::Array(Vec::new()),
         };
     }
-    let next = match (step, v) {
+    match (step, v) {
         (Step::Field(k) | Step::Index(k), Value::Object(m)) => {
             if !m.contains_key(k) {
                 if !create {
-                    return None;
+                    return;
                 }
                 m.insert(k.clone(), Value::Null);
             }
-            m.get_mut(k)?
+            let child = m.get_mut(k).expect("present or inserted");
+            targets(
+                child,
+                rest,
+                create,
+                format!("{path}/{}", escape_pointer(k)),
+                out,
+            );
         }
-        (Step::Index(i), Value::Array(a)) => a.get_mut(i.parse::<usize>().ok()?)?,
-        (Step::Match(k, want), Value::Array(a)) => {
-            let pos = a
-                .iter()
-                .position(|x| x.get(k).and_then(scalar_text).as_deref() == Some(want));
-            match pos {
-                Some(p) => &mut a[p],
-                None if create => {
-                    let mut m = Map::new();
-                    m.insert(k.clone(), Value::String(want.clone()));
-                    a.push(Value::Object(m));
-                    a.last_mut()?
-                }
-                None => return None,
+        (Step::Index(i), Value::Array(a)) => {
+            if let Some(x) = i.parse::<usize>().ok().and_then(|i| a.get_mut(i)) {
+                targets(x, rest, create, format!("{path}/{i}"), out);
             }
         }
-        _ => return None,
-    };
-    lookup_mut(next, rest, create)
+        (Step::Every, Value::Array(a)) => {
+            for (i, x) in a.iter_mut().enumerate() {
+                targets(x, rest, create, format!("{path}/{i}"), out);
+            }
+        }
+        (Step::Match(k, want), Value::Array(a)) => {
+            let hits: Vec<usize> = (0..a.len())
+                .filter(|&i| a[i].get(k).and_then(scalar_text).as_deref() == Some(want))
+                .collect();
+            if hits.is_empty() && create {
+                let mut m = Map::new();
+                m.insert(k.clone(), Value::String(want.clone()));
+                a.push(Value::Object(m));
+                let i = a.len() - 1;
+                targets(&mut a[i], rest, create, format!("{path}/{i}"), out);
+            }
+            for i in hits {
+                targets(&mut a[i], rest, create, format!("{path}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -547,7 +591,7 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_source_is_an_error_and_a_missing_target_field_is_skipped() {
+    fn missing_source_and_target_fields_are_errors() {
         let mut ra = vec![res(
             json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "p"}}),
         )];
@@ -555,8 +599,13 @@ mod tests {
             json!({"source": {"kind": "ConfigMap", "fieldPath": "data.x"}, "targets": []});
         let err = run(&[replacement(missing)], &mut ra).unwrap_err();
         assert!(err.to_string().contains("`data.x` is missing"), "{err}");
-        let skip = json!({"source": {"kind": "ConfigMap"}, "targets": [{"select": {"kind": "ConfigMap"}, "fieldPaths": ["data.y"]}]});
-        run(&[replacement(skip)], &mut ra).unwrap();
+        // As kubectl: "unable to find field "data.y" in replacement target".
+        let missing = json!({"source": {"kind": "ConfigMap"}, "targets": [{"select": {"kind": "ConfigMap"}, "fieldPaths": ["data.y"]}]});
+        let err = run(&[replacement(missing)], &mut ra).unwrap_err();
+        assert!(
+            err.to_string().contains("unable to find field `data.y`"),
+            "{err}"
+        );
         assert!(ra[0].obj.value.get("data").is_none());
     }
 }
