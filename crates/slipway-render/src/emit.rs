@@ -12,7 +12,7 @@
 //! rules:
 //!
 //! - mapping keys in its "natural" order: runs of digits compare as numbers, and at the
-//!   first difference a non-letter sorts before a letter (unless it follows a digit);
+//!   first difference a non-letter sorts before a letter;
 //! - block style, two-space indentation, sequences under a key not indented; empty
 //!   collections as `{}` and `[]`;
 //! - a string that a YAML 1.1 reader would take for something else (`"true"`, `"yes"`,
@@ -27,8 +27,6 @@
 //! - plain and quoted strings are folded at the first space past column 80, as that
 //!   library does (never inside keys or block scalars);
 //! - floats as Go's `strconv.FormatFloat(f, 'g', -1, 64)`, integral ones as integers.
-
-use std::cmp::Ordering;
 
 use serde_json::Value;
 
@@ -387,26 +385,47 @@ enum Style {
 fn sorted_entries(m: &serde_json::Map<String, Value>) -> Vec<(&String, &Value)> {
     let mut entries: Vec<(&String, &Value)> = m.iter().collect();
     // serde_json keeps keys in byte order, which is nearly always the same order.
-    if entries
-        .windows(2)
-        .any(|w| key_order(w[0].0, w[1].0) == Ordering::Greater)
-    {
-        entries.sort_by(|a, b| key_order(a.0, b.0));
+    if entries.windows(2).any(|w| key_less(w[1].0, w[0].0)) {
+        sort_keys(&mut entries);
     }
     entries
 }
 
-/// The Go YAML library's order of string keys (`keyList.Less`).
-fn key_order(a: &str, b: &str) -> Ordering {
-    if key_less(a, b) {
-        Ordering::Less
-    } else if key_less(b, a) {
-        Ordering::Greater
-    } else {
-        Ordering::Equal
+/// Sort by the Go library's key order. That order is not always a total order (mixing
+/// digit runs, leading zeros and punctuation can make it cycle), which the standard
+/// library's sorts may panic on: up to 12 keys this is Go's own insertion sort (so the
+/// result is Go's too), beyond that a merge sort that accepts any answer.
+fn sort_keys(entries: &mut [(&String, &Value)]) {
+    if entries.len() <= 12 {
+        for i in 1..entries.len() {
+            let mut j = i;
+            while j > 0 && key_less(entries[j].0, entries[j - 1].0) {
+                entries.swap(j, j - 1);
+                j -= 1;
+            }
+        }
+        return;
     }
+    let mid = entries.len() / 2;
+    sort_keys(&mut entries[..mid]);
+    sort_keys(&mut entries[mid..]);
+    let mut merged = Vec::with_capacity(entries.len());
+    let (mut i, mut j) = (0, mid);
+    while i < mid && j < entries.len() {
+        if key_less(entries[j].0, entries[i].0) {
+            merged.push(entries[j]);
+            j += 1;
+        } else {
+            merged.push(entries[i]);
+            i += 1;
+        }
+    }
+    merged.extend_from_slice(&entries[i..mid]);
+    merged.extend_from_slice(&entries[j..]);
+    entries.copy_from_slice(&merged);
 }
 
+/// The Go YAML library's order of string keys (`keyList.Less` of its version 2).
 fn key_less(a: &str, b: &str) -> bool {
     // Keys are nearly always ASCII: compare bytes then, without collecting characters.
     if a.is_ascii() && b.is_ascii() {
@@ -444,10 +463,8 @@ impl KeyChar for char {
 }
 
 fn natural_less<T: KeyChar>(ar: &[T], br: &[T]) -> bool {
-    let mut digits = false;
     for i in 0..ar.len().min(br.len()) {
         if ar[i] == br[i] {
-            digits = ar[i].digit().is_some();
             continue;
         }
         let al = ar[i].is_letter();
@@ -456,7 +473,7 @@ fn natural_less<T: KeyChar>(ar: &[T], br: &[T]) -> bool {
             return ar[i] < br[i];
         }
         if al || bl {
-            return if digits { al } else { bl };
+            return bl;
         }
         let (mut an, mut bn) = (0i64, 0i64);
         let zero = |c: T| c.digit() == Some(0);
@@ -1125,6 +1142,40 @@ mod tests {
         let v = json!({"data": {long.clone(): "v", "short": "x"}});
         let text = value_to_yaml(&v);
         assert_eq!(text, format!("data:\n  ? {long}\n  : v\n  short: x\n"));
+        assert_eq!(reparse(&text), v);
+    }
+
+    #[test]
+    fn keys_the_go_order_cannot_rank_consistently_still_print() {
+        // Leading zeros and punctuation make the Go order cycle here; the emitter must
+        // print every key once and not panic.
+        let keys = [
+            "0.",
+            "0_1",
+            "00",
+            "1e",
+            "1e3",
+            "1.5",
+            "1:2:3",
+            "1__0",
+            "1_000",
+            "08",
+            "10:00:00",
+            "12:30",
+            "017",
+            "190:20:30.15",
+            "123456789012345678901234567890",
+            "1",
+            "1,000",
+            "1.2.3",
+            "0b101",
+            "0o17",
+            "0x",
+            "0x1F",
+        ];
+        let v = Value::Object(keys.iter().map(|k| (k.to_string(), json!(1))).collect());
+        let text = value_to_yaml(&v);
+        assert_eq!(text.lines().count(), keys.len());
         assert_eq!(reparse(&text), v);
     }
 }
