@@ -2,11 +2,12 @@
 //!
 //! Strategic merge follows kustomize's `kyaml` merge: mappings merge field by field, `null`
 //! deletes a field, `$patch: delete` deletes a mapping, a list element or (at the top) the
-//! whole object, `$patch: replace` replaces instead of merging. Lists of known Kubernetes
-//! fields merge by their patch merge key (`containers` by `name`, container `ports` by
-//! `containerPort`, `volumeMounts` by `mountPath`, ...); other lists of mappings merge by
-//! the first of kustomize's associative keys their elements carry, and the rest are
-//! replaced. Merged lists keep the target's order and append new elements.
+//! whole object, `$patch: replace` replaces instead of merging. In Kubernetes' own kinds,
+//! lists of known fields merge by their patch merge key (`containers` by `name`, container
+//! `ports` by `containerPort`, `volumeMounts` by `mountPath`, ...); the lists of kinds an
+//! `openapi` schema describes merge by the keys it gives; every other list is replaced,
+//! as kustomize replaces what its schema does not describe. Merged lists put the patch's
+//! elements first, then the target's others in their order.
 
 use std::path::{Path, PathBuf};
 
@@ -240,8 +241,9 @@ fn smp_on(r: &mut Res, patch: &Value, schemas: Option<&Schemas>) -> bool {
         drop_implicit_nulls(&mut r.obj.value, doc.node());
     }
     let id = r.cur_id();
+    let builtin = is_builtin_group(&id.group);
     let keys = schemas.and_then(|s| s.get(&(id.group, id.version, id.kind)));
-    merge_value(&mut r.obj.value, patch, &Ctx::top(keys));
+    merge_value(&mut r.obj.value, patch, &Ctx::top(keys, builtin));
     for (k, v) in keep {
         match v {
             Some(v) => r.obj.value[k] = v,
@@ -299,18 +301,22 @@ enum Place {
 struct Ctx<'a> {
     place: Place,
     schema: Option<(&'a ListKeys, String)>,
+    /// A kind of the Kubernetes API itself, whose lists merge by the built-in table.
+    builtin: bool,
 }
 
 impl<'a> Ctx<'a> {
-    fn top(schema: Option<&'a ListKeys>) -> Ctx<'a> {
+    fn top(schema: Option<&'a ListKeys>, builtin: bool) -> Ctx<'a> {
         Ctx {
             place: Place::Top,
             schema: schema.map(|s| (s, String::new())),
+            builtin,
         }
     }
 
     fn child(&self, place: Place, key: &str) -> Ctx<'a> {
         Ctx {
+            builtin: self.builtin,
             place,
             schema: self
                 .schema
@@ -430,33 +436,48 @@ fn known_merge_key(field: &str, place: Place) -> Option<&'static str> {
     })
 }
 
-const ASSOCIATIVE_KEYS: [&str; 7] = [
-    "mountPath",
-    "devicePath",
-    "ip",
-    "type",
-    "topologyKey",
-    "name",
-    "containerPort",
-];
+/// API groups of Kubernetes itself: kustomize knows their schema. Lists of any other
+/// kind (a custom resource without an `openapi` schema) are replaced by a patch, never
+/// merged.
+fn is_builtin_group(group: &str) -> bool {
+    matches!(
+        group,
+        "" | "apps"
+            | "batch"
+            | "autoscaling"
+            | "policy"
+            | "extensions"
+            | "networking.k8s.io"
+            | "rbac.authorization.k8s.io"
+            | "storage.k8s.io"
+            | "scheduling.k8s.io"
+            | "coordination.k8s.io"
+            | "admissionregistration.k8s.io"
+            | "apiextensions.k8s.io"
+            | "apiregistration.k8s.io"
+            | "certificates.k8s.io"
+            | "discovery.k8s.io"
+            | "events.k8s.io"
+            | "node.k8s.io"
+            | "flowcontrol.apiserver.k8s.io"
+            | "resource.k8s.io"
+            | "authentication.k8s.io"
+            | "authorization.k8s.io"
+    )
+}
 
 fn merge_list(dest: &mut Vec<Value>, patch: &[Value], field: &str, ctx: &Ctx<'_>) {
     let replace_directive = patch.iter().any(|x| {
         x.get("$patch").and_then(Value::as_str) == Some("replace")
             && x.as_object().is_some_and(|m| m.len() == 1)
     });
+    // The `openapi` schema's key; else, for Kubernetes' own kinds, the built-in table;
+    // anything else is replaced, as kustomize does for lists its schema does not describe.
     let from_schema = ctx.schema_key();
     let key = match (&from_schema, known_merge_key(field, ctx.place)) {
         (Some(k), _) => k.as_str(),
-        (None, Some(k)) => k,
-        (None, None) => {
-            let first = dest.first().or(patch.first());
-            ASSOCIATIVE_KEYS
-                .iter()
-                .find(|k| first.and_then(|f| f.get(**k)).is_some())
-                .copied()
-                .unwrap_or("")
-        }
+        (None, Some(k)) if ctx.builtin => k,
+        _ => "",
     };
     if key.is_empty() || replace_directive || !dest.iter().chain(patch).all(Value::is_object) {
         *dest = match clean(&Value::Array(patch.to_vec())) {
@@ -475,6 +496,7 @@ fn merge_list(dest: &mut Vec<Value>, patch: &[Value], field: &str, ctx: &Ctx<'_>
             Place::Other
         },
         schema: ctx.schema.clone(),
+        builtin: ctx.builtin,
     };
     let key_of = |v: &Value| v.get(key).map(scalar_text);
     // As kustomize orders them: the patch's elements first (merged with the target's
@@ -818,7 +840,7 @@ mod tests {
         merge_value(
             &mut d,
             &json!({"spec": {"containers": [{"name": "c", "image": "z"}, {"name": "a", "image": "x2"}]}}),
-            &Ctx::top(None),
+            &Ctx::top(None, true),
         );
         assert_eq!(
             d,
@@ -828,13 +850,32 @@ mod tests {
 
     #[test]
     fn null_deletes_and_patch_delete_removes_list_elements() {
-        let mut d = json!({"a": 1, "l": [{"name": "x"}, {"name": "y"}]});
+        let mut d = json!({"a": 1, "volumes": [{"name": "x"}, {"name": "y"}]});
         merge_value(
             &mut d,
-            &json!({"a": null, "l": [{"name": "x", "$patch": "delete"}]}),
-            &Ctx::top(None),
+            &json!({"a": null, "volumes": [{"name": "x", "$patch": "delete"}]}),
+            &Ctx::top(None, true),
         );
-        assert_eq!(d, json!({"l": [{"name": "y"}]}));
+        assert_eq!(d, json!({"volumes": [{"name": "y"}]}));
+    }
+
+    #[test]
+    fn lists_outside_the_kubernetes_schema_are_replaced() {
+        // As `kubectl kustomize` does: a custom kind's `containers`, and a field the
+        // schema does not know in a Deployment, are replaced rather than merged.
+        let target = json!({"spec": {"containers": [{"name": "c", "image": "i"}, {"name": "d", "image": "j"}],
+            "extra": [{"name": "a", "v": 1}, {"name": "b", "v": 1}]}});
+        let patch = json!({"spec": {"containers": [{"name": "c", "image": "i2"}], "extra": [{"name": "a", "v": 2}]}});
+        let mut custom = target.clone();
+        merge_value(&mut custom, &patch, &Ctx::top(None, false));
+        assert_eq!(
+            custom["spec"]["containers"],
+            json!([{"name": "c", "image": "i2"}])
+        );
+        let mut builtin = target.clone();
+        merge_value(&mut builtin, &patch, &Ctx::top(None, true));
+        assert_eq!(builtin["spec"]["containers"].as_array().unwrap().len(), 2);
+        assert_eq!(builtin["spec"]["extra"], json!([{"name": "a", "v": 2}]));
     }
 
     #[test]

@@ -47,7 +47,6 @@ impl Select {
         };
         let mut s = Select::default();
         for (k, x) in m {
-            let text = scalar_text(x).ok_or_else(|| format!("`{field}.{k}` must be a string"))?;
             let slot = match k.as_str() {
                 "group" => &mut s.group,
                 "version" => &mut s.version,
@@ -60,6 +59,7 @@ impl Select {
                 "fieldPath" | "options" => continue,
                 other => return Err(format!("`{field}.{other}`: unknown field")),
             };
+            let text = scalar_text(x).ok_or_else(|| format!("`{field}.{k}` must be a string"))?;
             *slot = Some(text).filter(|t| !t.is_empty());
         }
         Ok(s)
