@@ -734,4 +734,31 @@ mod tests {
         );
         assert!(value.ends_with('\n'));
     }
+
+    #[test]
+    fn kustomization_values_are_typed_by_yaml_1_1_as_kubectl_types_them() {
+        // kubectl: "cannot unmarshal bool into Go struct field Kustomization.namespace".
+        let err = build(&[("kustomization.yaml", "namespace: n\n")], ".").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`namespace`: expected a string, found `n`"),
+            "{err}"
+        );
+        let err = build(
+            &[("kustomization.yaml", "images:\n- name: x\n  newTag: 1.0\n")],
+            ".",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("quote it"), "{err}");
+        // `yes` is a boolean there.
+        let out = build(
+            &[(
+                "kustomization.yaml",
+                "generatorOptions:\n  disableNameSuffixHash: yes\nconfigMapGenerator:\n- name: c\n",
+            )],
+            ".",
+        )
+        .unwrap();
+        assert_eq!(out[0]["metadata"]["name"], "c");
+    }
 }

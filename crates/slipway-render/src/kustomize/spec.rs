@@ -179,8 +179,31 @@ impl Reader<'_> {
         });
     }
 
-    /// Any scalar's text (numbers and booleans keep their written form).
+    /// A string value. kustomize decodes kustomization files by the YAML 1.1 rules into
+    /// typed fields, so an unquoted `yes`, `n`, `1` or `1.0` where a string belongs is an
+    /// error there; it is one here too, with the advice to quote it.
     fn string(&self, node: &Node, field: &str) -> Result<String, RenderError> {
+        if let NodeKind::Scalar(s) = &node.kind
+            && s.style == slipway_config::yaml::ScalarStyle::Plain
+            && s.tag.is_none()
+            && crate::emit::resolves_to_non_string(&s.text)
+            && !crate::emit::is_timestamp(&s.text)
+        {
+            return Err(self.invalid(
+                node,
+                field,
+                format!(
+                    "expected a string, found `{}`, which kustomize reads as a boolean or a number; quote it",
+                    s.text
+                ),
+            ));
+        }
+        self.text(node, field)
+    }
+
+    /// Any scalar's text (numbers and booleans keep their written form), for keys and
+    /// numbers.
+    fn text(&self, node: &Node, field: &str) -> Result<String, RenderError> {
         match &node.kind {
             NodeKind::Scalar(s) => Ok(s.text.clone()),
             NodeKind::Null => Ok(String::new()),
@@ -194,8 +217,14 @@ impl Reader<'_> {
 
     fn bool(&self, node: &Node, field: &str) -> Result<bool, RenderError> {
         match node.as_scalar().map(|s| s.text.as_str()) {
-            Some("true" | "True" | "TRUE") => Ok(true),
-            Some("false" | "False" | "FALSE") => Ok(false),
+            // The YAML 1.1 spellings too, as kustomize reads kustomization files by them.
+            Some(
+                "true" | "True" | "TRUE" | "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON",
+            ) => Ok(true),
+            Some(
+                "false" | "False" | "FALSE" | "n" | "N" | "no" | "No" | "NO" | "off" | "Off"
+                | "OFF",
+            ) => Ok(false),
             _ if node.is_null() => Ok(false),
             _ => Err(self.invalid(
                 node,
@@ -249,7 +278,7 @@ impl Reader<'_> {
     ) -> Result<BTreeMap<String, String>, RenderError> {
         let mut out = BTreeMap::new();
         for (k, v) in self.entries(node, field)? {
-            let key = self.string(k, field)?;
+            let key = self.text(k, field)?;
             let value = self.string(v, &format!("{field}.{key}"))?;
             out.insert(key, value);
         }
@@ -266,7 +295,7 @@ impl Reader<'_> {
         mut f: impl FnMut(&str, &'n Node) -> Result<(), RenderError>,
     ) -> Result<(), RenderError> {
         for (k, v) in self.entries(node, field)? {
-            let written = self.string(k, field)?;
+            let written = self.text(k, field)?;
             let path = if field.is_empty() {
                 written.clone()
             } else {
@@ -456,10 +485,7 @@ impl Reader<'_> {
                         // implemented.
                         for (ok, ov) in self.entries(v, &path)? {
                             if self.bool(ov, &path)? {
-                                self.unsupported(
-                                    ok,
-                                    &format!("{path}.{}", self.string(ok, &path)?),
-                                );
+                                self.unsupported(ok, &format!("{path}.{}", self.text(ok, &path)?));
                             }
                         }
                     }
@@ -668,7 +694,7 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
                             name = r.string(rv, &path)?;
                         } else {
                             count = r
-                                .string(rv, &path)?
+                                .text(rv, &path)?
                                 .parse()
                                 .map_err(|_| r.invalid(rv, &path, "expected a whole number"))?;
                         }
