@@ -739,10 +739,10 @@ fn unsupported_fields_are_refused_with_the_field_name_and_the_kubectl_hint() {
 fn unknown_fields_and_patch_options_are_refused_with_their_path() {
     let err = native_error(&[(
         "kustomization.yaml",
-        "resources: []\npatches:\n- patch: 'x: 1'\n  options:\n    allowNameChange: true\n",
+        "resources: []\npatches:\n- patch: 'x: 1'\n  options:\n    allowEverything: true\n",
     )]);
     assert!(
-        matches!(&err, RenderError::Unsupported { field, line: 5, .. } if field == "patches[0].options.allowNameChange"),
+        matches!(&err, RenderError::Invalid { field, line: 5, .. } if field == "patches[0].options.allowEverything"),
         "{err:?}"
     );
     let err = native_error(&[("kustomization.yaml", "resourcez: []\n")]);

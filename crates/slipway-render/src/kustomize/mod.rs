@@ -761,4 +761,29 @@ mod tests {
         .unwrap();
         assert_eq!(out[0]["metadata"]["name"], "c");
     }
+
+    #[test]
+    fn patch_options_let_a_patch_rename_and_rekind_its_target() {
+        let r = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  x: \"1\"\n";
+        let k = |options: &str| {
+            format!(
+                "resources: [r.yaml]\npatches:\n- target: {{kind: ConfigMap, name: a}}\n  patch: |-\n    apiVersion: v1\n    kind: Secret\n    metadata:\n      name: b\n  options:\n{options}"
+            )
+        };
+        let name_only = k("    allowNameChange: true\n");
+        let out = build(&[("r.yaml", r), ("kustomization.yaml", &name_only)], ".").unwrap();
+        assert_eq!(
+            (out[0]["kind"].as_str(), out[0]["metadata"]["name"].as_str()),
+            (Some("ConfigMap"), Some("b"))
+        );
+        let both = k("    allowNameChange: true\n    allowKindChange: true\n");
+        let out = build(&[("r.yaml", r), ("kustomization.yaml", &both)], ".").unwrap();
+        assert_eq!(
+            (out[0]["kind"].as_str(), out[0]["metadata"]["name"].as_str()),
+            (Some("Secret"), Some("b"))
+        );
+        let neither = k("    allowNameChange: false\n");
+        let out = build(&[("r.yaml", r), ("kustomization.yaml", &neither)], ".").unwrap();
+        assert_eq!(out[0]["metadata"]["name"], "a");
+    }
 }

@@ -136,7 +136,11 @@ pub(crate) fn patches(k: &Kustomization, ra: &mut Vec<Res>) -> Result<(), Render
                         }
                     } else {
                         for doc in &docs {
-                            if smp_on(&mut ra[i], &doc.value, k.openapi.as_deref()) {
+                            let changes = Changes {
+                                name: p.allow_name_change,
+                                kind: p.allow_kind_change,
+                            };
+                            if smp_on(&mut ra[i], &doc.value, k.openapi.as_deref(), changes) {
                                 deleted.push(i);
                             }
                         }
@@ -206,7 +210,7 @@ fn apply_smp_by_id(
         .collect();
     match matches.as_slice() {
         [i] => {
-            if smp_on(&mut ra[*i], &doc.value, schemas) {
+            if smp_on(&mut ra[*i], &doc.value, schemas, Changes::default()) {
                 ra.remove(*i);
                 ids.remove(*i);
             }
@@ -227,10 +231,18 @@ fn apply_smp_by_id(
 
 /// Apply a strategic merge patch to one object, keeping its identity. Returns whether the
 /// patch deletes the object.
-fn smp_on(r: &mut Res, patch: &Value, schemas: Option<&Schemas>) -> bool {
+/// What a strategic merge patch may change besides content (`options` of a patch).
+#[derive(Debug, Clone, Copy, Default)]
+struct Changes {
+    name: bool,
+    kind: bool,
+}
+
+fn smp_on(r: &mut Res, patch: &Value, schemas: Option<&Schemas>, changes: Changes) -> bool {
     if patch.get("$patch").and_then(Value::as_str) == Some("delete") {
         return true;
     }
+    let before = r.cur_id();
     let keep: Vec<(&str, Option<Value>)> = ["apiVersion", "kind"]
         .iter()
         .map(|k| (*k, r.obj.value.get(*k).cloned()))
@@ -240,22 +252,34 @@ fn smp_on(r: &mut Res, patch: &Value, schemas: Option<&Schemas>) -> bool {
     if let Some(doc) = &r.obj.source.document {
         drop_implicit_nulls(&mut r.obj.value, doc.node());
     }
-    let id = r.cur_id();
-    let builtin = is_builtin_group(&id.group);
-    let keys = schemas.and_then(|s| s.get(&(id.group, id.version, id.kind)));
+    let builtin = is_builtin_group(&before.group);
+    let keys = schemas.and_then(|s| {
+        s.get(&(
+            before.group.clone(),
+            before.version.clone(),
+            before.kind.clone(),
+        ))
+    });
     merge_value(&mut r.obj.value, patch, &Ctx::top(keys, builtin));
-    for (k, v) in keep {
-        match v {
-            Some(v) => r.obj.value[k] = v,
-            None => {
-                if let Some(m) = r.obj.value.as_object_mut() {
-                    m.remove(k);
+    if !changes.kind {
+        for (k, v) in keep {
+            match v {
+                Some(v) => r.obj.value[k] = v,
+                None => {
+                    if let Some(m) = r.obj.value.as_object_mut() {
+                        m.remove(k);
+                    }
                 }
             }
         }
     }
-    r.set_name(&name);
+    if !changes.name {
+        r.set_name(&name);
+    }
     r.set_namespace(&namespace);
+    if !r.cur_id().equals(&before) {
+        r.prev.push(before);
+    }
     false
 }
 

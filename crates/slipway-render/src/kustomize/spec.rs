@@ -60,6 +60,10 @@ pub(crate) struct PatchEntry {
     /// Or a file relative to the kustomization.
     pub path: Option<String>,
     pub target: Option<Selector>,
+    /// `options.allowNameChange`: a strategic merge patch may rename its target.
+    pub allow_name_change: bool,
+    /// `options.allowKindChange`: a strategic merge patch may change its target's kind.
+    pub allow_kind_change: bool,
 }
 
 /// `labels` entry.
@@ -468,6 +472,8 @@ impl Reader<'_> {
             patch: None,
             path: None,
             target: None,
+            allow_name_change: false,
+            allow_kind_change: false,
         };
         self.fields(
             node,
@@ -481,13 +487,21 @@ impl Reader<'_> {
                     "patch" => p.patch = Some(self.string(v, &path)?),
                     "target" => p.target = Some(self.selector(v, &path)?),
                     _ => {
-                        // `allowNameChange` / `allowKindChange`: only their default (false) is
-                        // implemented.
-                        for (ok, ov) in self.entries(v, &path)? {
-                            if self.bool(ov, &path)? {
-                                self.unsupported(ok, &format!("{path}.{}", self.text(ok, &path)?));
-                            }
-                        }
+                        self.fields(
+                            v,
+                            &path,
+                            &["allowNameChange", "allowKindChange"],
+                            &[],
+                            |ok, ov| {
+                                let flag = self.bool(ov, &format!("{path}.{ok}"))?;
+                                if ok == "allowNameChange" {
+                                    p.allow_name_change = flag;
+                                } else {
+                                    p.allow_kind_change = flag;
+                                }
+                                Ok(())
+                            },
+                        )?;
                     }
                 }
                 Ok(())
@@ -741,6 +755,8 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
                         patch: inline.then(|| text.clone()),
                         path: (!inline).then_some(text),
                         target: None,
+                        allow_name_change: false,
+                        allow_kind_change: false,
                     });
                 }
             }
