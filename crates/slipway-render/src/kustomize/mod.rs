@@ -786,4 +786,18 @@ mod tests {
         let out = build(&[("r.yaml", r), ("kustomization.yaml", &neither)], ".").unwrap();
         assert_eq!(out[0]["metadata"]["name"], "a");
     }
+
+    #[test]
+    fn transformer_files_configure_patch_and_replacement_transformers() {
+        let r = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n  labels: {tier: web}\nspec:\n  replicas: 1\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  v: \"9\"\n";
+        let tr = "apiVersion: builtin\nkind: PatchTransformer\nmetadata:\n  name: p\npatch: '[{\"op\": \"replace\", \"path\": \"/spec/replicas\", \"value\": 4}]'\ntarget:\n  kind: Deployment\n  labelSelector: tier=web\n---\napiVersion: builtin\nkind: ReplacementTransformer\nmetadata:\n  name: r\nreplacements:\n- source: {kind: ConfigMap, name: cm, fieldPath: data.v}\n  targets:\n  - select: {kind: Deployment}\n    fieldPaths: [metadata.labels.tier]\n";
+        let k = "resources: [r.yaml]\ntransformers: [tr.yaml]\n";
+        let out = build(
+            &[("r.yaml", r), ("tr.yaml", tr), ("kustomization.yaml", k)],
+            ".",
+        )
+        .unwrap();
+        assert_eq!(out[1]["spec"]["replicas"], 4);
+        assert_eq!(out[1]["metadata"]["labels"]["tier"], "9");
+    }
 }

@@ -2,11 +2,13 @@
 //!
 //! An entry is a file, or a directory built as a kustomization, whose objects configure
 //! built-in transformers (`apiVersion: builtin`). They run after the kustomization's own
-//! transformers, in order. Supported kinds: `LabelTransformer`, `AnnotationsTransformer`
-//! (each writes exactly at its `fieldSpecs`), `PrefixSuffixTransformer`,
-//! `NamespaceTransformer`, `ImageTagTransformer`, `ReplicaCountTransformer` and
-//! `ValueAddTransformer`. Any other kind (an exec or Go plugin, or a built-in this
-//! renderer lacks) is refused with the `kustomize: kubectl` hint.
+//! transformers, in order. Supported kinds: `PatchTransformer`,
+//! `PatchStrategicMergeTransformer`, `PatchJson6902Transformer`, `ReplacementTransformer`,
+//! `LabelTransformer`, `AnnotationsTransformer` (each writes exactly at its
+//! `fieldSpecs`), `PrefixSuffixTransformer`, `NamespaceTransformer`,
+//! `ImageTagTransformer`, `ReplicaCountTransformer` and `ValueAddTransformer`. Any other
+//! kind (an exec or Go plugin, or a built-in this renderer lacks) is refused with the
+//! `kustomize: kubectl` hint.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,12 +17,16 @@ use serde_json::Value;
 
 use super::config::field_spec;
 use super::fields::{FieldSpec, split_path, walk};
-use super::spec::{ImageEntry, Kustomization, Located};
-use super::{Res, transform};
+use super::spec::{ImageEntry, Kustomization, Located, PatchEntry, Selector};
+use super::{Res, patch, replace, transform};
 use crate::{Object, Refused, RenderError};
 
 /// The kinds this module runs.
-const KINDS: [&str; 7] = [
+const KINDS: [&str; 11] = [
+    "PatchTransformer",
+    "PatchStrategicMergeTransformer",
+    "PatchJson6902Transformer",
+    "ReplacementTransformer",
     "LabelTransformer",
     "AnnotationsTransformer",
     "PrefixSuffixTransformer",
@@ -48,7 +54,7 @@ pub(crate) fn check(configs: &[Object]) -> Result<(), RenderError> {
 pub(crate) fn run(
     k: &Kustomization,
     configs: &[Object],
-    ra: &mut [Res],
+    ra: &mut Vec<Res>,
 ) -> Result<(), RenderError> {
     for c in configs {
         let err = |message: String| RenderError::Invalid {
@@ -60,6 +66,10 @@ pub(crate) fn run(
         let v = &c.value;
         let specs = specs(v).map_err(err)?;
         match c.kind() {
+            "PatchTransformer"
+            | "PatchStrategicMergeTransformer"
+            | "PatchJson6902Transformer"
+            | "ReplacementTransformer" => run_patch_like(k, c, ra)?,
             "LabelTransformer" | "AnnotationsTransformer" => {
                 let key = if c.kind() == "LabelTransformer" {
                     "labels"
@@ -127,6 +137,100 @@ pub(crate) fn run(
         }
     }
     Ok(())
+}
+
+/// The patch and replacement transformers, run as the same fields of a kustomization
+/// would be (paths are relative to the kustomization).
+fn run_patch_like(k: &Kustomization, c: &Object, ra: &mut Vec<Res>) -> Result<(), RenderError> {
+    let v = &c.value;
+    let err = |message: String| RenderError::Invalid {
+        file: c.source.file.clone(),
+        line: c.source.line,
+        field: c.kind().to_owned(),
+        message,
+    };
+    let text = |key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+    let target = match v.get("target") {
+        None | Some(Value::Null) => None,
+        Some(t) => Some(selector(t).map_err(err)?),
+    };
+    let entry =
+        |patch: Option<String>, path: Option<String>, target: Option<Selector>| PatchEntry {
+            line: c.source.line,
+            field: c.kind().to_owned(),
+            patch,
+            path,
+            target,
+            allow_name_change: v.pointer("/options/allowNameChange") == Some(&Value::Bool(true)),
+            allow_kind_change: v.pointer("/options/allowKindChange") == Some(&Value::Bool(true)),
+        };
+    let mut sub = k.clone();
+    sub.patches.clear();
+    sub.patches_strategic_merge.clear();
+    sub.patches_json6902.clear();
+    match c.kind() {
+        "PatchTransformer" => {
+            let (patch, path) = (text("patch"), text("path"));
+            if patch.is_none() && path.is_none() {
+                return Err(err("needs `patch` or `path`".into()));
+            }
+            sub.patches.push(entry(patch, path, target));
+            patch::patches(&sub, ra)
+        }
+        "PatchStrategicMergeTransformer" => {
+            if let Some(Value::Array(paths)) = v.get("paths") {
+                for p in paths.iter().filter_map(Value::as_str) {
+                    sub.patches_strategic_merge
+                        .push(entry(None, Some(p.to_owned()), None));
+                }
+            }
+            if let Some(patches) = text("patches") {
+                sub.patches_strategic_merge
+                    .push(entry(Some(patches), None, None));
+            }
+            patch::strategic_merge_entries(&sub, ra)
+        }
+        "PatchJson6902Transformer" => {
+            let Some(target) = target else {
+                return Err(err("needs a `target`".into()));
+            };
+            let (patch, path) = (text("jsonOp"), text("path"));
+            if patch.is_none() && path.is_none() {
+                return Err(err("needs `jsonOp` or `path`".into()));
+            }
+            sub.patches_json6902.push(entry(patch, path, Some(target)));
+            patch::json6902_entries(&sub, ra)
+        }
+        _ => {
+            let items = match v.get("replacements") {
+                Some(Value::Array(a)) => a.iter().map(|x| (x.clone(), c.source.line)).collect(),
+                _ => return Err(err("`replacements` must be a list".into())),
+            };
+            let reps = replace::load_entries(items, &c.source.file, &k.dir)?;
+            replace::run(&reps, ra)
+        }
+    }
+}
+
+fn selector(v: &Value) -> Result<Selector, String> {
+    let Value::Object(m) = v else {
+        return Err("`target` must be a mapping".into());
+    };
+    let mut s = Selector::default();
+    for (key, x) in m {
+        let text = x.as_str().unwrap_or_default().to_owned();
+        match key.as_str() {
+            "group" => s.group = text,
+            "version" => s.version = text,
+            "kind" => s.kind = text,
+            "name" => s.name = text,
+            "namespace" => s.namespace = text,
+            "labelSelector" => s.label_selector = text,
+            "annotationSelector" => s.annotation_selector = text,
+            other => return Err(format!("`target.{other}`: unknown field")),
+        }
+    }
+    Ok(s)
 }
 
 fn specs(v: &Value) -> Result<Vec<FieldSpec>, String> {
