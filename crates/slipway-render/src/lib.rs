@@ -9,7 +9,7 @@
 //! The native renderer covers everything `docs/kustomize.md` lists: resources, components,
 //! generators, patches, `replacements`, `vars`, `configurations`, built-in `transformers`
 //! and `openapi` schemas among them. What needs the network, `helm` or plugins
-//! (`helmCharts`, `generators`, remote bases, ...) is refused with
+//! (`helmCharts`, generator plugins, remote bases, ...) is refused with
 //! [`RenderError::Unsupported`], which names every such field at once;
 //! [`kustomize_with_kubectl`] renders those directories with `kubectl kustomize`.
 //!

@@ -340,6 +340,9 @@ impl Builder {
             config.merge(&Config::load(&k.dir.join(&entry.value))?);
         }
         generate::run(k, ra)?;
+        let generator_configs = self.plugin_configs(k, &k.generators, "generator")?;
+        plugins::check_generators(&generator_configs)?;
+        plugins::generate(k, &generator_configs, ra)?;
         for entry in &k.components {
             let path = k.dir.join(&entry.value);
             if !path.is_dir() {
@@ -353,25 +356,31 @@ impl Builder {
             self.accumulate_target(&sub, ra, config)?;
             self.stack.pop();
         }
-        let plugin_configs = self.transformer_configs(k)?;
+        let plugin_configs = self.plugin_configs(k, &k.transformers, "transformer")?;
+        plugins::check(&plugin_configs)?;
         transform::run(k, ra, config)?;
         plugins::run(k, &plugin_configs, ra)?;
         config.vars.extend(k.vars.iter().cloned());
         Ok(())
     }
 
-    /// The objects configuring the `transformers` of a kustomization: files read as they
-    /// are, directories built as kustomizations.
-    fn transformer_configs(&mut self, k: &Kustomization) -> Result<Vec<Object>, RenderError> {
+    /// The objects configuring the `transformers` or `generators` of a kustomization:
+    /// files read as they are, directories built as kustomizations.
+    fn plugin_configs(
+        &mut self,
+        k: &Kustomization,
+        entries: &[spec::Located<String>],
+        what: &str,
+    ) -> Result<Vec<Object>, RenderError> {
         let mut out = Vec::new();
-        for entry in &k.transformers {
+        for entry in entries {
             let path = k.dir.join(&entry.value);
             if looks_remote(&entry.value) || !(path.is_file() || path.is_dir()) {
                 return Err(RenderError::Build {
                     file: k.file.clone(),
                     line: entry.line,
                     message: format!(
-                        "transformer `{}` is neither a local file nor a directory",
+                        "{what} `{}` is neither a local file nor a directory",
                         entry.value
                     ),
                 });
@@ -386,7 +395,6 @@ impl Builder {
                 out.extend(sub_ra.into_iter().map(|r| r.obj));
             }
         }
-        plugins::check(&out)?;
         Ok(out)
     }
 
@@ -799,5 +807,28 @@ mod tests {
         .unwrap();
         assert_eq!(out[1]["spec"]["replicas"], 4);
         assert_eq!(out[1]["metadata"]["labels"]["tier"], "9");
+    }
+
+    #[test]
+    fn generator_files_configure_config_map_and_secret_generators_without_global_options() {
+        let g = "apiVersion: builtin\nkind: ConfigMapGenerator\nmetadata:\n  name: cm\nliterals: [A=1]\n---\napiVersion: builtin\nkind: SecretGenerator\nmetadata:\n  name: sec\nliterals: [P=pw]\noptions:\n  disableNameSuffixHash: true\n---\napiVersion: example.com/v1\nkind: MyGenerator\nmetadata:\n  name: x\n";
+        let k = "generatorOptions:\n  labels: {global: \"1\"}\ngenerators: [g.yaml]\n";
+        let err = build(&[("g.yaml", g), ("kustomization.yaml", k)], ".").unwrap_err();
+        assert!(
+            err.to_string().contains("generators: kind MyGenerator"),
+            "{err}"
+        );
+        let g = g.split("---\napiVersion: example.com").next().unwrap();
+        let out = build(&[("g.yaml", g), ("kustomization.yaml", k)], ".").unwrap();
+        // kubectl names them `cm-8d6hdh575g`-like hashes; the Secret keeps its name.
+        assert!(
+            out[0]["metadata"]["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("cm-")
+        );
+        assert!(out[0]["metadata"].get("labels").is_none());
+        assert_eq!(out[1]["metadata"]["name"], "sec");
+        assert_eq!(out[1]["data"]["P"], "cHc=");
     }
 }

@@ -17,7 +17,10 @@ use serde_json::Value;
 
 use super::config::field_spec;
 use super::fields::{FieldSpec, split_path, walk};
-use super::spec::{ImageEntry, Kustomization, Located, PatchEntry, Selector};
+use super::spec::{
+    Behavior, GeneratorEntry, GeneratorOptions, ImageEntry, Kustomization, Located, PatchEntry,
+    Selector,
+};
 use super::{Res, patch, replace, transform};
 use crate::{Object, Refused, RenderError};
 
@@ -48,6 +51,109 @@ pub(crate) fn check(configs: &[Object]) -> Result<(), RenderError> {
         })
         .collect();
     RenderError::unsupported(refused).map_or(Ok(()), Err)
+}
+
+/// Refuse, all at once, generator configurations of kinds this renderer does not run
+/// (anything but `ConfigMapGenerator` and `SecretGenerator`).
+pub(crate) fn check_generators(configs: &[Object]) -> Result<(), RenderError> {
+    let refused = configs
+        .iter()
+        .filter(|o| !matches!(o.kind(), "ConfigMapGenerator" | "SecretGenerator"))
+        .map(|o| Refused {
+            file: o.source.file.clone(),
+            line: o.source.line,
+            field: format!("generators: kind {}", o.kind()),
+        })
+        .collect();
+    RenderError::unsupported(refused).map_or(Ok(()), Err)
+}
+
+/// Run `ConfigMapGenerator` and `SecretGenerator` configurations as `configMapGenerator`
+/// and `secretGenerator` entries (with their own `options` only).
+pub(crate) fn generate(
+    k: &Kustomization,
+    configs: &[Object],
+    ra: &mut Vec<Res>,
+) -> Result<(), RenderError> {
+    if configs.is_empty() {
+        return Ok(());
+    }
+    let mut sub = k.clone();
+    sub.config_maps.clear();
+    sub.secrets.clear();
+    sub.generator_options = None;
+    for c in configs {
+        let entry = generator_entry(c).map_err(|message| RenderError::Invalid {
+            file: c.source.file.clone(),
+            line: c.source.line,
+            field: c.kind().to_owned(),
+            message,
+        })?;
+        if c.kind() == "SecretGenerator" {
+            sub.secrets.push(entry);
+        } else {
+            sub.config_maps.push(entry);
+        }
+    }
+    super::generate::run(&sub, ra)
+}
+
+fn generator_entry(c: &Object) -> Result<GeneratorEntry, String> {
+    let v = &c.value;
+    let line = c.source.line;
+    let text = |p: &str| {
+        v.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    let list = |key: &str| -> Vec<Located<String>> {
+        match v.get(key) {
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|s| Located {
+                    value: s.to_owned(),
+                    line,
+                })
+                .collect(),
+            Some(Value::String(s)) if !s.is_empty() => vec![Located {
+                value: s.clone(),
+                line,
+            }],
+            _ => Vec::new(),
+        }
+    };
+    let behavior = match text("/behavior").as_str() {
+        "" | "create" => Behavior::Create,
+        "merge" => Behavior::Merge,
+        "replace" => Behavior::Replace,
+        other => {
+            return Err(format!(
+                "`behavior: {other}` is not create, merge or replace"
+            ));
+        }
+    };
+    let options = v.get("options").map(|o| GeneratorOptions {
+        labels: string_map(o.get("labels")),
+        annotations: string_map(o.get("annotations")),
+        disable_name_suffix_hash: o.get("disableNameSuffixHash") == Some(&Value::Bool(true)),
+        immutable: o.get("immutable") == Some(&Value::Bool(true)),
+    });
+    let mut envs = list("envs");
+    envs.extend(list("env"));
+    Ok(GeneratorEntry {
+        line,
+        field: c.kind().to_owned(),
+        name: text("/metadata/name"),
+        namespace: text("/metadata/namespace"),
+        behavior,
+        literals: list("literals"),
+        files: list("files"),
+        envs,
+        secret_type: text("/type"),
+        options,
+    })
 }
 
 /// Run the configured transformers over the objects.

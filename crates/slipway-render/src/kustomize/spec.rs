@@ -22,7 +22,6 @@ const UNSUPPORTED: &[&str] = &[
     "helmCharts",
     "helmChartInflationGenerator",
     "helmGlobals",
-    "generators",
     "validators",
     "crds",
     "buildMetadata",
@@ -153,6 +152,8 @@ pub(crate) struct Kustomization {
     pub vars: Vec<super::vars::Var>,
     /// Files or directories configuring built-in transformers.
     pub transformers: Vec<Located<String>>,
+    /// Files or directories configuring built-in generators.
+    pub generators: Vec<Located<String>>,
     /// List merge keys of the kinds an `openapi` schema describes.
     pub openapi: Option<std::sync::Arc<super::openapi::Schemas>>,
 }
@@ -572,6 +573,7 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
         configurations: Vec::new(),
         vars: Vec::new(),
         transformers: Vec::new(),
+        generators: Vec::new(),
         openapi: None,
     };
     let text_info = super::load::Text::of(&text);
@@ -605,6 +607,7 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
         "configurations",
         "vars",
         "transformers",
+        "generators",
         "openapi",
     ];
     r.fields(root, "", &known, UNSUPPORTED, |key, v| {
@@ -762,6 +765,7 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
             }
             "configurations" => k.configurations = r.strings(v, key)?,
             "transformers" => k.transformers = r.strings(v, key)?,
+            "generators" => k.generators = r.strings(v, key)?,
             "openapi" => {
                 r.fields(v, key, &["path"], &["version"], |_, pv| {
                     let path = r.string(pv, "openapi.path")?;
