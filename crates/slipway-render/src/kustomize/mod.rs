@@ -686,11 +686,11 @@ mod tests {
 
     #[test]
     fn every_refused_field_is_named_at_once_with_its_line_and_the_hint() {
-        let k = "resources: []\nhelmCharts: []\ngenerators: []\ncrds: []\n";
+        let k = "resources: []\nhelmCharts: []\nvalidators: []\ncrds: []\n";
         let err = build(&[("kustomization.yaml", k)], ".")
             .unwrap_err()
             .to_string();
-        for (line, field) in [(2, "helmCharts"), (3, "generators"), (4, "crds")] {
+        for (line, field) in [(2, "helmCharts"), (3, "validators"), (4, "crds")] {
             assert!(
                 err.contains(&format!("kustomization.yaml:{line}: `{field}`")),
                 "{err}"
