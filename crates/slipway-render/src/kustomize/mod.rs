@@ -242,9 +242,22 @@ pub fn kustomize(dir: &Path) -> Result<Vec<Object>, RenderError> {
     });
     for r in &mut ra {
         drop_empty_annotations(r);
+        if k.managed_by_label {
+            // What kubectl 1.32's embedded kustomize writes for its version.
+            let labels = r
+                .metadata()
+                .entry("labels")
+                .or_insert_with(|| Value::Object(serde_json::Map::new()));
+            if let Value::Object(l) = labels {
+                l.insert(
+                    "app.kubernetes.io/managed-by".into(),
+                    Value::String("kustomize-(devel)".into()),
+                );
+            }
+        }
     }
     if k.sort.as_ref().map(|s| s.value) != Some(SortOrder::Fifo) {
-        legacy_sort(&mut ra);
+        legacy_sort(&mut ra, k.sort_first_last.as_ref());
     }
     Ok(ra.into_iter().map(|r| r.obj).collect())
 }
@@ -470,7 +483,7 @@ fn append_all(ra: &mut Vec<Res>, seen: &mut HashSet<IdKey>, added: Vec<Res>) -> 
 
 /// kustomize's default output order: by kind (a fixed list first, webhooks last, the
 /// rest by group, version and kind), then by namespace and name.
-fn legacy_sort(ra: &mut Vec<Res>) {
+fn legacy_sort(ra: &mut Vec<Res>, custom: Option<&(Vec<String>, Vec<String>)>) {
     const FIRST: [&str; 22] = [
         "Namespace",
         "ResourceQuota",
@@ -499,10 +512,17 @@ fn legacy_sort(ra: &mut Vec<Res>) {
         "MutatingWebhookConfiguration",
         "ValidatingWebhookConfiguration",
     ];
+    let (first, last): (Vec<&str>, Vec<&str>) = match custom {
+        Some((f, l)) => (
+            f.iter().map(String::as_str).collect(),
+            l.iter().map(String::as_str).collect(),
+        ),
+        None => (FIRST.to_vec(), LAST.to_vec()),
+    };
     let rank = |kind: &str| -> i64 {
-        if let Some(i) = FIRST.iter().position(|k| *k == kind) {
-            i as i64 - FIRST.len() as i64
-        } else if let Some(i) = LAST.iter().position(|k| *k == kind) {
+        if let Some(i) = first.iter().position(|k| *k == kind) {
+            i as i64 - first.len() as i64
+        } else if let Some(i) = last.iter().position(|k| *k == kind) {
             1 + i as i64
         } else {
             0
@@ -830,5 +850,41 @@ mod tests {
         assert!(out[0]["metadata"].get("labels").is_none());
         assert_eq!(out[1]["metadata"]["name"], "sec");
         assert_eq!(out[1]["data"]["P"], "cHc=");
+    }
+
+    #[test]
+    fn image_tags_legacy_sort_lists_and_the_managed_by_label() {
+        let r = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: s\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  template:\n    spec:\n      containers: [{name: c, image: x}]\n";
+        let k = "resources: [r.yaml]\nbuildMetadata: [managedByLabel]\nimageTags:\n- name: w\n  newTag: v9\nimages:\n- name: x\n  newName: w\nsortOptions:\n  order: legacy\n  legacySortOptions:\n    orderFirst: [Service]\n    orderLast: [ConfigMap]\n";
+        let out = build(&[("r.yaml", r), ("kustomization.yaml", k)], ".").unwrap();
+        let kinds: Vec<&str> = out.iter().map(|o| o["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["Service", "Deployment", "ConfigMap"]);
+        // `imageTags` apply after `images`.
+        assert_eq!(
+            out[1]["spec"]["template"]["spec"]["containers"][0]["image"],
+            "w:v9"
+        );
+        for o in &out {
+            assert_eq!(
+                o["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+                "kustomize-(devel)"
+            );
+        }
+        let err = build(
+            &[
+                ("r.yaml", r),
+                (
+                    "kustomization.yaml",
+                    "resources: [r.yaml]\nbuildMetadata: [originAnnotations]\n",
+                ),
+            ],
+            ".",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("buildMetadata[0]: originAnnotations"),
+            "{err}"
+        );
     }
 }

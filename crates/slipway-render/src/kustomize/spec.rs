@@ -24,9 +24,7 @@ const UNSUPPORTED: &[&str] = &[
     "helmGlobals",
     "validators",
     "crds",
-    "buildMetadata",
     "inventory",
-    "imageTags",
 ];
 
 /// A string with the line it was written on.
@@ -154,6 +152,10 @@ pub(crate) struct Kustomization {
     pub transformers: Vec<Located<String>>,
     /// Files or directories configuring built-in generators.
     pub generators: Vec<Located<String>>,
+    /// `sortOptions.legacySortOptions`: kinds first and last, replacing kustomize's lists.
+    pub sort_first_last: Option<(Vec<String>, Vec<String>)>,
+    /// `buildMetadata: [managedByLabel]`.
+    pub managed_by_label: bool,
     /// List merge keys of the kinds an `openapi` schema describes.
     pub openapi: Option<std::sync::Arc<super::openapi::Schemas>>,
 }
@@ -574,10 +576,13 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
         vars: Vec::new(),
         transformers: Vec::new(),
         generators: Vec::new(),
+        sort_first_last: None,
+        managed_by_label: false,
         openapi: None,
     };
     let text_info = super::load::Text::of(&text);
     let mut replacements = Vec::new();
+    let mut image_tags = Vec::new();
     let Some(root) = docs.first() else {
         return Ok(k);
     };
@@ -609,6 +614,8 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
         "transformers",
         "generators",
         "openapi",
+        "imageTags",
+        "buildMetadata",
     ];
     r.fields(root, "", &known, UNSUPPORTED, |key, v| {
         match key {
@@ -674,9 +681,17 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
                     k.labels.push(l);
                 }
             }
-            "images" => {
+            "buildMetadata" => {
                 for (i, item) in r.items(v, key)?.iter().enumerate() {
-                    let field = format!("images[{i}]");
+                    match r.string(item, key)?.as_str() {
+                        "managedByLabel" => k.managed_by_label = true,
+                        other => r.unsupported(item, &format!("buildMetadata[{i}]: {other}")),
+                    }
+                }
+            }
+            "images" | "imageTags" => {
+                for (i, item) in r.items(v, key)?.iter().enumerate() {
+                    let field = format!("{key}[{i}]");
                     let mut e = ImageEntry::default();
                     r.fields(
                         item,
@@ -695,10 +710,16 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
                             Ok(())
                         },
                     )?;
-                    k.images.push(Located {
+                    let entry = Located {
                         value: e,
                         line: item.line,
-                    });
+                    };
+                    // kustomize appends the old `imageTags` after `images`.
+                    if key == "images" {
+                        k.images.push(entry);
+                    } else {
+                        image_tags.push(entry);
+                    }
                 }
             }
             "replicas" => {
@@ -791,7 +812,26 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
             }
             "sortOptions" => {
                 let mut order = SortOrder::Legacy;
-                r.fields(v, key, &["order"], &["legacySortOptions"], |_, ov| {
+                r.fields(v, key, &["order", "legacySortOptions"], &[], |ok, ov| {
+                    if ok == "legacySortOptions" {
+                        let (mut first, mut last) = (Vec::new(), Vec::new());
+                        let path = "sortOptions.legacySortOptions";
+                        r.fields(ov, path, &["orderFirst", "orderLast"], &[], |lk, lv| {
+                            let kinds = r
+                                .strings(lv, &format!("{path}.{lk}"))?
+                                .into_iter()
+                                .map(|l| l.value)
+                                .collect();
+                            if lk == "orderFirst" {
+                                first = kinds;
+                            } else {
+                                last = kinds;
+                            }
+                            Ok(())
+                        })?;
+                        k.sort_first_last = Some((first, last));
+                        return Ok(());
+                    }
                     order = match r.string(ov, "sortOptions.order")?.as_str() {
                         "legacy" => SortOrder::Legacy,
                         "fifo" => SortOrder::Fifo,
@@ -818,6 +858,7 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
         return Err(err);
     }
     k.replacements = super::replace::load_entries(replacements, &file, dir)?;
+    k.images.extend(image_tags);
     Ok(k)
 }
 
