@@ -393,8 +393,10 @@ fn sorted_entries(m: &serde_json::Map<String, Value>) -> Vec<(&String, &Value)> 
 
 /// Sort by the Go library's key order. That order is not always a total order (mixing
 /// digit runs, leading zeros and punctuation can make it cycle), which the standard
-/// library's sorts may panic on: up to 12 keys this is Go's own insertion sort (so the
-/// result is Go's too), beyond that a merge sort that accepts any answer.
+/// library's sorts may panic on, so this is an insertion sort up to 12 keys and a merge
+/// sort beyond, both of which accept any answer. For such keys kubectl's own order is not
+/// stable either: Go starts from its randomised map order, so the same input prints in
+/// different orders from one run to the next; for every other key all sorts agree.
 fn sort_keys(entries: &mut [(&String, &Value)]) {
     if entries.len() <= 12 {
         for i in 1..entries.len() {
