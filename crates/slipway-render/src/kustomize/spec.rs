@@ -24,7 +24,6 @@ const UNSUPPORTED: &[&str] = &[
     "helmGlobals",
     "validators",
     "crds",
-    "inventory",
 ];
 
 /// A string with the line it was written on.
@@ -788,7 +787,13 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
             "transformers" => k.transformers = r.strings(v, key)?,
             "generators" => k.generators = r.strings(v, key)?,
             "openapi" => {
-                r.fields(v, key, &["path"], &["version"], |_, pv| {
+                // `version` picks one of kustomize's built-in Kubernetes schemas; their merge
+                // keys agree with the built-in table used here, so it changes nothing.
+                r.fields(v, key, &["path", "version"], &[], |ok, pv| {
+                    if ok == "version" {
+                        r.string(pv, "openapi.version")?;
+                        return Ok(());
+                    }
                     let path = r.string(pv, "openapi.path")?;
                     let schemas = super::openapi::load(&dir.join(path), pv.line)?;
                     k.openapi = Some(std::sync::Arc::new(schemas));
