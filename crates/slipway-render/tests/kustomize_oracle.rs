@@ -719,7 +719,7 @@ fn native_error(files: &[(&str, &str)]) -> RenderError {
 
 #[test]
 fn unsupported_fields_are_refused_with_the_field_name_and_the_kubectl_hint() {
-    for field in ["helmCharts", "crds"] {
+    for field in ["helmCharts", "helmGlobals", "validators"] {
         let k = format!("resources: []\n{field}: []\n");
         let err = native_error(&[("kustomization.yaml", &k)]);
         match &err {

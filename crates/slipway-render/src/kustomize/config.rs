@@ -162,6 +162,106 @@ impl Config {
     }
 }
 
+/// How deep `crds` type references are followed.
+const MAX_CRD_DEPTH: usize = 32;
+
+impl Config {
+    /// Read a `crds` file: OpenAPI definitions by type name (`group.version.Kind`), whose
+    /// properties mark annotation maps (`x-kubernetes-annotation`), label selectors
+    /// (`x-kubernetes-label-selector`), names to prefix (`x-kubernetes-identity`) and
+    /// references to other objects (`x-kubernetes-object-ref-kind` and `-api-version`,
+    /// the name under `x-kubernetes-object-ref-name-key`, `name` by default). As in
+    /// kustomize, the kind is the last dotted part of the type name.
+    pub fn load_crds(file: &Path) -> Result<Config, RenderError> {
+        let text = crate::read::read_text(file)?;
+        let mut c = Config::default();
+        for (doc, line) in super::load::patch_documents(&text, file)? {
+            let Value::Object(types) = doc else {
+                return Err(RenderError::Invalid {
+                    file: file.to_owned(),
+                    line,
+                    field: "crds".into(),
+                    message: "expected OpenAPI definitions by type name".into(),
+                });
+            };
+            for (name, def) in &types {
+                let props = def.pointer("/Schema/properties").and_then(Value::as_object);
+                let looks_like_object = props.is_some_and(|p| {
+                    ["kind", "apiVersion", "metadata"]
+                        .iter()
+                        .all(|k| p.contains_key(*k))
+                });
+                if !looks_like_object {
+                    continue;
+                }
+                let kind = name.rsplit('.').next().unwrap_or(name).to_owned();
+                crd_walk(&types, name, &kind, &mut Vec::new(), &mut c, 0);
+            }
+        }
+        Ok(c)
+    }
+}
+
+fn crd_walk(
+    types: &serde_json::Map<String, Value>,
+    type_name: &str,
+    kind: &str,
+    path: &mut Vec<String>,
+    c: &mut Config,
+    depth: usize,
+) {
+    if depth > MAX_CRD_DEPTH {
+        return;
+    }
+    let Some(Value::Object(props)) = types
+        .get(type_name)
+        .and_then(|d| d.pointer("/Schema/properties"))
+    else {
+        return;
+    };
+    for (prop, schema) in props {
+        path.push(prop.clone());
+        let spec = |extra: Option<&str>| FieldSpec {
+            kind: kind.to_owned(),
+            path: match extra {
+                Some(e) => format!("{}/{e}", path.join("/")),
+                None => path.join("/"),
+            },
+            ..FieldSpec::default()
+        };
+        let has = |k: &str| schema.get(k).is_some_and(Value::is_string);
+        if has("x-kubernetes-annotation") {
+            push_unique(&mut c.common_annotations, spec(None));
+        }
+        if has("x-kubernetes-label-selector") {
+            push_unique(&mut c.common_labels, spec(None));
+        }
+        if has("x-kubernetes-identity") {
+            push_unique(&mut c.name_prefix, spec(None));
+        }
+        let text = |k: &str| schema.get(k).and_then(Value::as_str);
+        if let (Some(version), Some(ref_kind)) = (
+            text("x-kubernetes-object-ref-api-version"),
+            text("x-kubernetes-object-ref-kind"),
+        ) {
+            let name_key = text("x-kubernetes-object-ref-name-key").unwrap_or("name");
+            c.merge(&Config {
+                name_reference: vec![NameReference {
+                    group: String::new(),
+                    version: version.to_owned(),
+                    kind: ref_kind.to_owned(),
+                    specs: vec![spec(Some(name_key))],
+                }],
+                ..Config::default()
+            });
+        }
+        if let Some(reference) = text("$ref") {
+            crd_walk(types, reference, kind, path, c, depth + 1);
+        }
+        path.pop();
+    }
+}
+
 /// One field spec: `path`, and optionally `group`, `version`, `kind`, `create`.
 pub(crate) fn field_spec(v: &Value) -> Result<FieldSpec, String> {
     let Value::Object(m) = v else {
@@ -228,5 +328,28 @@ mod tests {
         std::fs::write(&a, "nameRefs: []\n").unwrap();
         let err = Config::load(&a).unwrap_err().to_string();
         assert!(err.contains("a.yaml:1: `nameRefs`"), "{err}");
+    }
+
+    #[test]
+    fn crd_definitions_add_name_references_labels_and_annotations() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("crd.json");
+        std::fs::write(
+            &f,
+            r#"{"ex.com/v1.Bee": {"Schema": {"properties": {"kind": {}, "apiVersion": {}, "metadata": {},
+                 "spec": {"$ref": "ex.com/v1.BeeSpec"}}}},
+               "ex.com/v1.BeeSpec": {"Schema": {"properties": {
+                 "secretRef": {"x-kubernetes-object-ref-api-version": "v1", "x-kubernetes-object-ref-kind": "Secret"},
+                 "selector": {"x-kubernetes-label-selector": ""},
+                 "notes": {"x-kubernetes-annotation": ""}}}}}"#,
+        )
+        .unwrap();
+        let c = Config::load_crds(&f).unwrap();
+        let r = &c.name_reference[0];
+        assert_eq!((r.kind.as_str(), r.version.as_str()), ("Secret", "v1"));
+        assert_eq!(r.specs[0].path, "spec/secretRef/name");
+        assert_eq!(r.specs[0].kind, "Bee");
+        assert_eq!(c.common_labels[0].path, "spec/selector");
+        assert_eq!(c.common_annotations[0].path, "spec/notes");
     }
 }

@@ -352,6 +352,9 @@ impl Builder {
         for entry in &k.configurations {
             config.merge(&Config::load(&k.dir.join(&entry.value))?);
         }
+        for entry in &k.crds {
+            config.merge(&Config::load_crds(&k.dir.join(&entry.value))?);
+        }
         generate::run(k, ra)?;
         let generator_configs = self.plugin_configs(k, &k.generators, "generator")?;
         plugins::check_generators(&generator_configs)?;
@@ -706,11 +709,11 @@ mod tests {
 
     #[test]
     fn every_refused_field_is_named_at_once_with_its_line_and_the_hint() {
-        let k = "resources: []\nhelmCharts: []\nvalidators: []\ncrds: []\n";
+        let k = "resources: []\nhelmCharts: []\nvalidators: []\nhelmGlobals: {}\n";
         let err = build(&[("kustomization.yaml", k)], ".")
             .unwrap_err()
             .to_string();
-        for (line, field) in [(2, "helmCharts"), (3, "validators"), (4, "crds")] {
+        for (line, field) in [(2, "helmCharts"), (3, "validators"), (4, "helmGlobals")] {
             assert!(
                 err.contains(&format!("kustomization.yaml:{line}: `{field}`")),
                 "{err}"

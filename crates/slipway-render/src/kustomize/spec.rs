@@ -23,7 +23,6 @@ const UNSUPPORTED: &[&str] = &[
     "helmChartInflationGenerator",
     "helmGlobals",
     "validators",
-    "crds",
 ];
 
 /// A string with the line it was written on.
@@ -155,6 +154,8 @@ pub(crate) struct Kustomization {
     pub sort_first_last: Option<(Vec<String>, Vec<String>)>,
     /// `buildMetadata: [managedByLabel]`.
     pub managed_by_label: bool,
+    /// `crds`: OpenAPI definitions of custom kinds, relative to `dir`.
+    pub crds: Vec<Located<String>>,
     /// List merge keys of the kinds an `openapi` schema describes.
     pub openapi: Option<std::sync::Arc<super::openapi::Schemas>>,
 }
@@ -577,6 +578,7 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
         generators: Vec::new(),
         sort_first_last: None,
         managed_by_label: false,
+        crds: Vec::new(),
         openapi: None,
     };
     let text_info = super::load::Text::of(&text);
@@ -615,6 +617,7 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
         "openapi",
         "imageTags",
         "buildMetadata",
+        "crds",
     ];
     r.fields(root, "", &known, UNSUPPORTED, |key, v| {
         match key {
@@ -786,6 +789,7 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
             "configurations" => k.configurations = r.strings(v, key)?,
             "transformers" => k.transformers = r.strings(v, key)?,
             "generators" => k.generators = r.strings(v, key)?,
+            "crds" => k.crds = r.strings(v, key)?,
             "openapi" => {
                 // `version` picks one of kustomize's built-in Kubernetes schemas; their merge
                 // keys agree with the built-in table used here, so it changes nothing.

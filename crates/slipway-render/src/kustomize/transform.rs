@@ -23,6 +23,7 @@ pub(crate) fn run(
         namespace(&ns.value, ra, &config.namespace);
     }
     prefix_suffix(&k.name_prefix, &k.name_suffix, ra);
+    prefix_extra_fields(&k.name_prefix, &k.name_suffix, ra, &config.name_prefix);
     for l in &k.labels {
         let mut specs = l.fields.clone();
         if l.include_selectors {
@@ -150,6 +151,31 @@ pub(crate) fn prefix_suffix(prefix: &str, suffix: &str, ra: &mut [Res]) {
         }
         if !suffix.is_empty() {
             r.suffixes.push(suffix.to_owned());
+        }
+    }
+}
+
+/// Names held in other fields (`x-kubernetes-identity` of `crds`, `namePrefix` of
+/// `configurations`) get the same prefix and suffix.
+fn prefix_extra_fields(prefix: &str, suffix: &str, ra: &mut [Res], specs: &[FieldSpec]) {
+    if (prefix.is_empty() && suffix.is_empty()) || specs.is_empty() {
+        return;
+    }
+    for r in ra.iter_mut() {
+        let id = r.cur_id();
+        for spec in specs {
+            if spec.path != "metadata/name" && spec.applies_to(&id.group, &id.version, &id.kind) {
+                walk(
+                    &mut r.obj.value,
+                    &split_path(&spec.path),
+                    false,
+                    &mut |slot| {
+                        if let Value::String(s) = slot {
+                            *s = format!("{prefix}{s}{suffix}");
+                        }
+                    },
+                );
+            }
         }
     }
 }
