@@ -6,13 +6,11 @@
 //! stream kubectl prints. [`pin_images`] then replaces the images of a release by their
 //! exact references.
 //!
-//! The native renderer covers `resources` (files, directories, nested kustomizations),
-//! `components`, `namespace`, `namePrefix`/`nameSuffix` with name references updated,
-//! `labels`, `commonLabels`, `commonAnnotations`, `images`, `replicas`,
-//! `configMapGenerator`, `secretGenerator`, `generatorOptions`, `patches`,
-//! `patchesStrategicMerge`, `patchesJson6902` and `sortOptions`. Anything else
-//! (`helmCharts`, `replacements`, `vars`, `transformers`, `generators`, `openapi`, `crds`,
-//! remote bases, ...) is refused with [`RenderError::Unsupported`], which names the field;
+//! The native renderer covers everything `docs/kustomize.md` lists: resources, components,
+//! generators, patches, `replacements`, `vars`, `configurations`, built-in `transformers`
+//! and `openapi` schemas among them. What needs the network, `helm` or plugins
+//! (`helmCharts`, generator plugins, remote bases, ...) is refused with
+//! [`RenderError::Unsupported`], which names every such field at once;
 //! [`kustomize_with_kubectl`] renders those directories with `kubectl kustomize`.
 //!
 //! Modules:

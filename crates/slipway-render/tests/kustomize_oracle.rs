@@ -719,16 +719,7 @@ fn native_error(files: &[(&str, &str)]) -> RenderError {
 
 #[test]
 fn unsupported_fields_are_refused_with_the_field_name_and_the_kubectl_hint() {
-    for field in [
-        "helmCharts",
-        "replacements",
-        "vars",
-        "transformers",
-        "generators",
-        "openapi",
-        "crds",
-        "configurations",
-    ] {
+    for field in ["helmCharts", "helmGlobals", "validators"] {
         let k = format!("resources: []\n{field}: []\n");
         let err = native_error(&[("kustomization.yaml", &k)]);
         match &err {
@@ -748,10 +739,10 @@ fn unsupported_fields_are_refused_with_the_field_name_and_the_kubectl_hint() {
 fn unknown_fields_and_patch_options_are_refused_with_their_path() {
     let err = native_error(&[(
         "kustomization.yaml",
-        "resources: []\npatches:\n- patch: 'x: 1'\n  options:\n    allowNameChange: true\n",
+        "resources: []\npatches:\n- patch: 'x: 1'\n  options:\n    allowEverything: true\n",
     )]);
     assert!(
-        matches!(&err, RenderError::Unsupported { field, line: 5, .. } if field == "patches[0].options.allowNameChange"),
+        matches!(&err, RenderError::Invalid { field, line: 5, .. } if field == "patches[0].options.allowEverything"),
         "{err:?}"
     );
     let err = native_error(&[("kustomization.yaml", "resourcez: []\n")]);

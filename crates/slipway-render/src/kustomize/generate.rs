@@ -85,7 +85,7 @@ fn generate(
             path: path.clone(),
             source,
         })?;
-        for (n, raw) in text.lines().enumerate() {
+        for raw in text.lines() {
             let line = raw.trim_start_matches('\u{feff}');
             let line = line.trim_start();
             if line.is_empty() || line.starts_with('#') {
@@ -96,16 +96,11 @@ fn generate(
                     data.push((key.to_owned(), value.as_bytes().to_vec(), env.line))
                 }
                 None => {
-                    if let Ok(value) = std::env::var(line.trim()) {
-                        data.push((line.trim().to_owned(), value.into_bytes(), env.line));
-                    } else {
-                        return Err(RenderError::Invalid {
-                            file: path.clone(),
-                            line: n + 1,
-                            field: line.to_owned(),
-                            message: "env file line is not `KEY=VALUE`".into(),
-                        });
-                    }
+                    // As kustomize does: a line without `=` takes its value from the
+                    // environment, empty when the variable is not set.
+                    let key = line.trim();
+                    let value = std::env::var(key).unwrap_or_default();
+                    data.push((key.to_owned(), value.into_bytes(), env.line));
                 }
             }
         }
@@ -157,16 +152,14 @@ fn generate(
             return Err(build_err(k, line, format!("key `{key}` is given twice")));
         }
         if secret {
-            let encoded = base64::engine::general_purpose::STANDARD.encode(&bytes);
-            text_data.insert(key, Value::String(encoded));
+            text_data.insert(key, Value::String(encode_base64(&bytes)));
         } else {
             match String::from_utf8(bytes) {
                 Ok(s) => {
                     text_data.insert(key, Value::String(s));
                 }
                 Err(e) => {
-                    let encoded = base64::engine::general_purpose::STANDARD.encode(e.into_bytes());
-                    binary_data.insert(key, Value::String(encoded));
+                    binary_data.insert(key, Value::String(encode_base64(e.as_bytes())));
                 }
             }
         }
@@ -184,7 +177,8 @@ fn generate(
         meta.insert("annotations".into(), string_map(&options.annotations));
     }
     let mut value = json!({"apiVersion": "v1", "kind": if secret { "Secret" } else { "ConfigMap" }, "metadata": meta});
-    if !text_data.is_empty() {
+    // An empty Secret generator still writes `data: {}`, as kustomize does.
+    if !text_data.is_empty() || secret {
         value["data"] = Value::Object(text_data);
     }
     if !binary_data.is_empty() {
@@ -207,6 +201,23 @@ fn generate(
     });
     res.needs_hash = !options.disable_name_suffix_hash;
     Ok(res)
+}
+
+/// Base64 as kustomize writes generated Secret data and ConfigMap binary data: an encoding
+/// of 70 characters or more is cut into lines of 70, each ending with a line break (so
+/// that it prints as a `|` block, and the name hash covers the breaks).
+fn encode_base64(bytes: &[u8]) -> String {
+    const LINE: usize = 70;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+    if encoded.len() < LINE {
+        return encoded;
+    }
+    let mut out = String::with_capacity(encoded.len() + encoded.len() / LINE + 1);
+    for chunk in encoded.as_bytes().chunks(LINE) {
+        out.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
+        out.push('\n');
+    }
+    out
 }
 
 fn string_map(m: &BTreeMap<String, String>) -> Value {
@@ -298,7 +309,8 @@ fn copy_merge_metadata(new: &mut Res, old: &Res) {
     new.prev.clone_from(&old.prev);
     new.prefixes.clone_from(&old.prefixes);
     new.suffixes.clone_from(&old.suffixes);
-    new.needs_hash = old.needs_hash;
+    // Either side disabling the hash (in its options or `generatorOptions`) disables it.
+    new.needs_hash = old.needs_hash && new.needs_hash;
 }
 
 /// Append the content hash to the name of every generated object that wants one.

@@ -15,15 +15,16 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use super::config::Config;
 use super::fields::{FieldSpec, split_path, walk};
 use super::{Id, Res};
 use crate::RenderError;
 
 /// A referral kind (group, version, kind; empty matches anything) and where it is named.
 struct Backref {
-    group: &'static str,
-    version: &'static str,
-    kind: &'static str,
+    group: String,
+    version: String,
+    kind: String,
     specs: Vec<FieldSpec>,
 }
 
@@ -70,9 +71,9 @@ fn pod_paths(rel: &[&str], extra_kinds: &[&str]) -> Vec<FieldSpec> {
 
 fn table() -> Vec<Backref> {
     let scale = |kind: &'static str| Backref {
-        group: "",
-        version: "",
-        kind,
+        group: "".into(),
+        version: "".into(),
+        kind: kind.into(),
         specs: vec![fs(
             "spec/scaleTargetRef/name".into(),
             "",
@@ -224,63 +225,63 @@ fn table() -> Vec<Backref> {
         scale("ReplicaSet"),
         scale("StatefulSet"),
         Backref {
-            group: "",
-            version: "v1",
-            kind: "ConfigMap",
+            group: "".into(),
+            version: "v1".into(),
+            kind: "ConfigMap".into(),
             specs: config_map,
         },
         Backref {
-            group: "",
-            version: "v1",
-            kind: "Secret",
+            group: "".into(),
+            version: "v1".into(),
+            kind: "Secret".into(),
             specs: secret,
         },
         Backref {
-            group: "",
-            version: "v1",
-            kind: "Service",
+            group: "".into(),
+            version: "v1".into(),
+            kind: "Service".into(),
             specs: service,
         },
         Backref {
-            group: rbac,
-            version: "",
-            kind: "Role",
+            group: rbac.into(),
+            version: "".into(),
+            kind: "Role".into(),
             specs: vec![fs("roleRef/name".into(), rbac, "", "RoleBinding")],
         },
         Backref {
-            group: rbac,
-            version: "",
-            kind: "ClusterRole",
+            group: rbac.into(),
+            version: "".into(),
+            kind: "ClusterRole".into(),
             specs: vec![
                 fs("roleRef/name".into(), rbac, "", "RoleBinding"),
                 fs("roleRef/name".into(), rbac, "", "ClusterRoleBinding"),
             ],
         },
         Backref {
-            group: "",
-            version: "v1",
-            kind: "ServiceAccount",
+            group: "".into(),
+            version: "v1".into(),
+            kind: "ServiceAccount".into(),
             specs: service_account,
         },
         Backref {
-            group: "",
-            version: "v1",
-            kind: "PersistentVolumeClaim",
+            group: "".into(),
+            version: "v1".into(),
+            kind: "PersistentVolumeClaim".into(),
             specs: pod_field("volumes/persistentVolumeClaim/claimName"),
         },
         Backref {
-            group: "",
-            version: "v1",
-            kind: "PersistentVolume",
+            group: "".into(),
+            version: "v1".into(),
+            kind: "PersistentVolume".into(),
             specs: vec![
                 fs("spec/volumeName".into(), "", "", "PersistentVolumeClaim"),
                 fs("rules/resourceNames".into(), "", "", "ClusterRole"),
             ],
         },
         Backref {
-            group: "storage.k8s.io",
-            version: "v1",
-            kind: "StorageClass",
+            group: "storage.k8s.io".into(),
+            version: "v1".into(),
+            kind: "StorageClass".into(),
             specs: vec![
                 fs("spec/storageClassName".into(), "", "", "PersistentVolume"),
                 fs(
@@ -298,9 +299,9 @@ fn table() -> Vec<Backref> {
             ],
         },
         Backref {
-            group: "scheduling.k8s.io",
-            version: "v1",
-            kind: "PriorityClass",
+            group: "scheduling.k8s.io".into(),
+            version: "v1".into(),
+            kind: "PriorityClass".into(),
             specs: pod_field("priorityClassName"),
         },
     ]
@@ -415,6 +416,10 @@ impl Fixer<'_> {
         let Some(c) = self.select(&old, ns.as_deref()) else {
             return;
         };
+        // Nothing to write when the referral kept its name and its namespace.
+        if c.cur.name == old && c.cur.namespace == c.org_namespace {
+            return;
+        }
         let (name, namespace) = (c.cur.name.clone(), c.cur.namespace.clone());
         if let Value::Object(m) = slot {
             m.insert("name".into(), Value::String(name));
@@ -443,7 +448,7 @@ impl Fixer<'_> {
 }
 
 /// Update every name reference among the objects.
-pub(crate) fn fix(ra: &mut [Res], file: &Path) -> Result<(), RenderError> {
+pub(crate) fn fix(ra: &mut [Res], file: &Path, config: &Config) -> Result<(), RenderError> {
     let candidates: Vec<Candidate> = ra
         .iter()
         .map(|r| Candidate {
@@ -463,7 +468,21 @@ pub(crate) fn fix(ra: &mut [Res], file: &Path) -> Result<(), RenderError> {
             by_name.entry(n.to_owned()).or_default().push(i);
         }
     }
-    let table = table();
+    let mut table = table();
+    for extra in &config.name_reference {
+        match table
+            .iter_mut()
+            .find(|b| b.group == extra.group && b.version == extra.version && b.kind == extra.kind)
+        {
+            Some(b) => b.specs.extend(extra.specs.iter().cloned()),
+            None => table.push(Backref {
+                group: extra.group.clone(),
+                version: extra.version.clone(),
+                kind: extra.kind.clone(),
+                specs: extra.specs.clone(),
+            }),
+        }
+    }
     let paths: Vec<Vec<Vec<(String, bool)>>> = table
         .iter()
         .map(|b| b.specs.iter().map(|s| split_path(&s.path)).collect())
@@ -512,7 +531,7 @@ pub(crate) fn fix(ra: &mut [Res], file: &Path) -> Result<(), RenderError> {
                     by_name: &by_name,
                     referrer,
                     visible: &visible,
-                    target: (b.group, b.version, b.kind),
+                    target: (&b.group, &b.version, &b.kind),
                     role_ref: if spec.path.ends_with("roleRef/name") {
                         role_ref.clone()
                     } else {

@@ -2,18 +2,22 @@
 //!
 //! Strategic merge follows kustomize's `kyaml` merge: mappings merge field by field, `null`
 //! deletes a field, `$patch: delete` deletes a mapping, a list element or (at the top) the
-//! whole object, `$patch: replace` replaces instead of merging. Lists of known Kubernetes
-//! fields merge by their patch merge key (`containers` by `name`, container `ports` by
-//! `containerPort`, `volumeMounts` by `mountPath`, ...); other lists of mappings merge by
-//! the first of kustomize's associative keys their elements carry, and the rest are
-//! replaced. Merged lists keep the target's order and append new elements.
+//! whole object, `$patch: replace` replaces instead of merging. In Kubernetes' own kinds,
+//! lists of known fields merge by their patch merge key (`containers` by `name`, container
+//! `ports` by `containerPort`, `volumeMounts` by `mountPath`, ...); the lists of kinds an
+//! `openapi` schema describes merge by the keys it gives; every other list is replaced,
+//! as kustomize replaces what its schema does not describe. Merged lists put the patch's
+//! elements first, then the target's others in their order.
 
 use std::path::{Path, PathBuf};
 
 use regex::Regex;
 use serde_json::{Map, Value};
+use slipway_config::yaml::{Node, NodeKind};
 
-use super::spec::{Kustomization, PatchEntry, Selector, patch_documents};
+use super::load::patch_documents;
+use super::openapi::{ListKeys, Schemas};
+use super::spec::{Kustomization, PatchEntry, Selector};
 use super::{Id, Res};
 use crate::RenderError;
 
@@ -33,7 +37,34 @@ fn load_docs(k: &Kustomization, p: &PatchEntry) -> Result<Vec<Doc>, RenderError>
         (None, Some(text)) => (text.clone(), k.file.clone(), p.line),
         (None, None) => (String::new(), k.file.clone(), p.line),
     };
-    Ok(patch_documents(&text, &file)?
+    // Positions inside an inline patch count from the line of its entry.
+    let shift = |e: RenderError| match e {
+        RenderError::Invalid {
+            file,
+            line,
+            field,
+            message,
+        } => RenderError::Invalid {
+            file,
+            line: line + offset,
+            field,
+            message,
+        },
+        RenderError::Yaml {
+            file,
+            line,
+            column,
+            message,
+        } => RenderError::Yaml {
+            file,
+            line: line + offset,
+            column,
+            message,
+        },
+        other => other,
+    };
+    Ok(patch_documents(&text, &file)
+        .map_err(shift)?
         .into_iter()
         .map(|(value, line)| Doc {
             value,
@@ -59,7 +90,7 @@ pub(crate) fn strategic_merge_entries(
     let mut ids = all_ids(ra);
     for p in &k.patches_strategic_merge {
         for doc in load_docs(k, p)? {
-            apply_smp_by_id(&doc, ra, &mut ids)?;
+            apply_smp_by_id(&doc, ra, &mut ids, k.openapi.as_deref())?;
         }
     }
     Ok(())
@@ -81,7 +112,7 @@ pub(crate) fn patches(k: &Kustomization, ra: &mut Vec<Res>) -> Result<(), Render
             }
             (None, false) => {
                 for doc in &docs {
-                    apply_smp_by_id(doc, ra, &mut ids)?;
+                    apply_smp_by_id(doc, ra, &mut ids, k.openapi.as_deref())?;
                 }
             }
             (Some(target), _) => {
@@ -105,7 +136,11 @@ pub(crate) fn patches(k: &Kustomization, ra: &mut Vec<Res>) -> Result<(), Render
                         }
                     } else {
                         for doc in &docs {
-                            if smp_on(&mut ra[i], &doc.value) {
+                            let changes = Changes {
+                                name: p.allow_name_change,
+                                kind: p.allow_kind_change,
+                            };
+                            if smp_on(&mut ra[i], &doc.value, k.openapi.as_deref(), changes) {
                                 deleted.push(i);
                             }
                         }
@@ -160,6 +195,7 @@ fn apply_smp_by_id(
     doc: &Doc,
     ra: &mut Vec<Res>,
     ids: &mut Vec<Vec<Id>>,
+    schemas: Option<&Schemas>,
 ) -> Result<(), RenderError> {
     if !doc.value.is_object() {
         return Err(build_err(
@@ -174,7 +210,7 @@ fn apply_smp_by_id(
         .collect();
     match matches.as_slice() {
         [i] => {
-            if smp_on(&mut ra[*i], &doc.value) {
+            if smp_on(&mut ra[*i], &doc.value, schemas, Changes::default()) {
                 ra.remove(*i);
                 ids.remove(*i);
             }
@@ -195,41 +231,133 @@ fn apply_smp_by_id(
 
 /// Apply a strategic merge patch to one object, keeping its identity. Returns whether the
 /// patch deletes the object.
-fn smp_on(r: &mut Res, patch: &Value) -> bool {
+/// What a strategic merge patch may change besides content (`options` of a patch).
+#[derive(Debug, Clone, Copy, Default)]
+struct Changes {
+    name: bool,
+    kind: bool,
+}
+
+fn smp_on(r: &mut Res, patch: &Value, schemas: Option<&Schemas>, changes: Changes) -> bool {
     if patch.get("$patch").and_then(Value::as_str) == Some("delete") {
         return true;
     }
+    let before = r.cur_id();
     let keep: Vec<(&str, Option<Value>)> = ["apiVersion", "kind"]
         .iter()
         .map(|k| (*k, r.obj.value.get(*k).cloned()))
         .collect();
     let name = r.name().to_owned();
     let namespace = r.namespace().to_owned();
-    merge_value(&mut r.obj.value, patch, Ctx::Top);
-    for (k, v) in keep {
-        match v {
-            Some(v) => r.obj.value[k] = v,
-            None => {
-                if let Some(m) = r.obj.value.as_object_mut() {
-                    m.remove(k);
+    if let Some(doc) = &r.obj.source.document {
+        drop_implicit_nulls(&mut r.obj.value, doc.node());
+    }
+    let builtin = is_builtin_group(&before.group);
+    let keys = schemas.and_then(|s| {
+        s.get(&(
+            before.group.clone(),
+            before.version.clone(),
+            before.kind.clone(),
+        ))
+    });
+    merge_value(&mut r.obj.value, patch, &Ctx::top(keys, builtin));
+    if !changes.kind {
+        for (k, v) in keep {
+            match v {
+                Some(v) => r.obj.value[k] = v,
+                None => {
+                    if let Some(m) = r.obj.value.as_object_mut() {
+                        m.remove(k);
+                    }
                 }
             }
         }
     }
-    r.set_name(&name);
+    if !changes.name {
+        r.set_name(&name);
+    }
     r.set_namespace(&namespace);
+    if !r.cur_id().equals(&before) {
+        r.prev.push(before);
+    }
     false
+}
+
+/// kustomize's merge drops the fields of the patched object that were written with no
+/// value at all (`key:`), while it keeps those written as `null` or `~`. The document as
+/// written tells them apart.
+fn drop_implicit_nulls(value: &mut Value, node: &Node) {
+    match (value, &node.kind) {
+        (Value::Object(m), NodeKind::Map(entries)) => {
+            for (k, vn) in entries {
+                let Some(key) = k.as_scalar().map(|s| s.text.as_str()) else {
+                    continue;
+                };
+                if vn.is_null() && vn.span.is_empty() {
+                    if m.get(key).is_some_and(Value::is_null) {
+                        m.remove(key);
+                    }
+                } else if let Some(child) = m.get_mut(key) {
+                    drop_implicit_nulls(child, vn);
+                }
+            }
+        }
+        (Value::Array(a), NodeKind::Seq(items)) if a.len() == items.len() => {
+            for (x, n) in a.iter_mut().zip(items) {
+                drop_implicit_nulls(x, n);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Where a list sits, to choose its merge key.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Ctx {
+enum Place {
     Top,
     Container,
     Other,
 }
 
-fn merge_value(dest: &mut Value, patch: &Value, ctx: Ctx) {
+/// Where the merge is: the kind of mapping, and, for a kind described by an `openapi`
+/// schema, the slash path from the object's root with the schema's list keys.
+#[derive(Clone)]
+struct Ctx<'a> {
+    place: Place,
+    schema: Option<(&'a ListKeys, String)>,
+    /// A kind of the Kubernetes API itself, whose lists merge by the built-in table.
+    builtin: bool,
+}
+
+impl<'a> Ctx<'a> {
+    fn top(schema: Option<&'a ListKeys>, builtin: bool) -> Ctx<'a> {
+        Ctx {
+            place: Place::Top,
+            schema: schema.map(|s| (s, String::new())),
+            builtin,
+        }
+    }
+
+    fn child(&self, place: Place, key: &str) -> Ctx<'a> {
+        Ctx {
+            builtin: self.builtin,
+            place,
+            schema: self
+                .schema
+                .as_ref()
+                .map(|(s, p)| (*s, format!("{p}/{key}"))),
+        }
+    }
+
+    /// The schema's answer for the list at this path: `Some("")` to replace it.
+    fn schema_key(&self) -> Option<String> {
+        let (keys, path) = self.schema.as_ref()?;
+        keys.get(path.as_str())
+            .map(|k| k.clone().unwrap_or_default())
+    }
+}
+
+fn merge_value(dest: &mut Value, patch: &Value, ctx: &Ctx<'_>) {
     match (dest, patch) {
         (Value::Object(d), Value::Object(p)) => merge_map(d, p, ctx),
         (dest, patch) => *dest = clean(patch),
@@ -260,7 +388,7 @@ fn clean(v: &Value) -> Value {
     }
 }
 
-fn merge_map(dest: &mut Map<String, Value>, patch: &Map<String, Value>, ctx: Ctx) {
+fn merge_map(dest: &mut Map<String, Value>, patch: &Map<String, Value>, ctx: &Ctx<'_>) {
     if patch.get("$patch").and_then(Value::as_str) == Some("replace") {
         *dest = match clean(&Value::Object(patch.clone())) {
             Value::Object(m) => m,
@@ -288,14 +416,14 @@ fn merge_map(dest: &mut Map<String, Value>, patch: &Map<String, Value>, ctx: Ctx
                     continue;
                 }
                 match dest.get_mut(k) {
-                    Some(Value::Object(dm)) => merge_map(dm, pm, Ctx::Other),
+                    Some(Value::Object(dm)) => merge_map(dm, pm, &ctx.child(Place::Other, k)),
                     _ => {
                         dest.insert(k.clone(), clean(pv));
                     }
                 }
             }
             Value::Array(pa) => match dest.get_mut(k) {
-                Some(Value::Array(da)) => merge_list(da, pa, k, ctx),
+                Some(Value::Array(da)) => merge_list(da, pa, k, &ctx.child(ctx.place, k)),
                 _ => {
                     dest.insert(k.clone(), clean(pv));
                 }
@@ -309,7 +437,7 @@ fn merge_map(dest: &mut Map<String, Value>, patch: &Map<String, Value>, ctx: Ctx
 
 /// The merge key of a list of a known Kubernetes field, if it has one; `Some("")` for
 /// lists known to be replaced whole.
-fn known_merge_key(field: &str, ctx: Ctx) -> Option<&'static str> {
+fn known_merge_key(field: &str, place: Place) -> Option<&'static str> {
     Some(match field {
         "containers"
         | "initContainers"
@@ -325,38 +453,55 @@ fn known_merge_key(field: &str, ctx: Ctx) -> Option<&'static str> {
         "topologySpreadConstraints" => "topologyKey",
         "conditions" => "type",
         "ownerReferences" => "uid",
-        "ports" if ctx == Ctx::Container => "containerPort",
+        "ports" if place == Place::Container => "containerPort",
         "ports" => "port",
         "args" | "command" | "envFrom" | "tolerations" | "finalizers" => "",
         _ => return None,
     })
 }
 
-const ASSOCIATIVE_KEYS: [&str; 7] = [
-    "mountPath",
-    "devicePath",
-    "ip",
-    "type",
-    "topologyKey",
-    "name",
-    "containerPort",
-];
+/// API groups of Kubernetes itself: kustomize knows their schema. Lists of any other
+/// kind (a custom resource without an `openapi` schema) are replaced by a patch, never
+/// merged.
+fn is_builtin_group(group: &str) -> bool {
+    matches!(
+        group,
+        "" | "apps"
+            | "batch"
+            | "autoscaling"
+            | "policy"
+            | "extensions"
+            | "networking.k8s.io"
+            | "rbac.authorization.k8s.io"
+            | "storage.k8s.io"
+            | "scheduling.k8s.io"
+            | "coordination.k8s.io"
+            | "admissionregistration.k8s.io"
+            | "apiextensions.k8s.io"
+            | "apiregistration.k8s.io"
+            | "certificates.k8s.io"
+            | "discovery.k8s.io"
+            | "events.k8s.io"
+            | "node.k8s.io"
+            | "flowcontrol.apiserver.k8s.io"
+            | "resource.k8s.io"
+            | "authentication.k8s.io"
+            | "authorization.k8s.io"
+    )
+}
 
-fn merge_list(dest: &mut Vec<Value>, patch: &[Value], field: &str, ctx: Ctx) {
+fn merge_list(dest: &mut Vec<Value>, patch: &[Value], field: &str, ctx: &Ctx<'_>) {
     let replace_directive = patch.iter().any(|x| {
         x.get("$patch").and_then(Value::as_str) == Some("replace")
             && x.as_object().is_some_and(|m| m.len() == 1)
     });
-    let key = match known_merge_key(field, ctx) {
-        Some(k) => k,
-        None => {
-            let first = dest.first().or(patch.first());
-            ASSOCIATIVE_KEYS
-                .iter()
-                .find(|k| first.and_then(|f| f.get(**k)).is_some())
-                .copied()
-                .unwrap_or("")
-        }
+    // The `openapi` schema's key; else, for Kubernetes' own kinds, the built-in table;
+    // anything else is replaced, as kustomize does for lists its schema does not describe.
+    let from_schema = ctx.schema_key();
+    let key = match (&from_schema, known_merge_key(field, ctx.place)) {
+        (Some(k), _) => k.as_str(),
+        (None, Some(k)) if ctx.builtin => k,
+        _ => "",
     };
     if key.is_empty() || replace_directive || !dest.iter().chain(patch).all(Value::is_object) {
         *dest = match clean(&Value::Array(patch.to_vec())) {
@@ -365,13 +510,17 @@ fn merge_list(dest: &mut Vec<Value>, patch: &[Value], field: &str, ctx: Ctx) {
         };
         return;
     }
-    let child_ctx = if matches!(
-        field,
-        "containers" | "initContainers" | "ephemeralContainers"
-    ) {
-        Ctx::Container
-    } else {
-        Ctx::Other
+    let child_ctx = Ctx {
+        place: if matches!(
+            field,
+            "containers" | "initContainers" | "ephemeralContainers"
+        ) {
+            Place::Container
+        } else {
+            Place::Other
+        },
+        schema: ctx.schema.clone(),
+        builtin: ctx.builtin,
     };
     let key_of = |v: &Value| v.get(key).map(scalar_text);
     // As kustomize orders them: the patch's elements first (merged with the target's
@@ -395,7 +544,7 @@ fn merge_list(dest: &mut Vec<Value>, patch: &[Value], field: &str, ctx: Ctx) {
             (Some(i), false) => {
                 let mut d = rest[i].take().expect("found above");
                 if let (Value::Object(dm), Value::Object(pm)) = (&mut d, pe) {
-                    merge_map(dm, pm, child_ctx);
+                    merge_map(dm, pm, &child_ctx);
                 }
                 merged.push(d);
             }
@@ -516,6 +665,14 @@ impl Requirement {
             Requirement::NotExists(k) => !m.contains_key(k),
         }
     }
+}
+
+/// Whether a label selector (`a=b,c in (x,y),!d`) matches a map of labels.
+pub(crate) fn label_selector_matches(
+    selector: &str,
+    m: &Map<String, Value>,
+) -> Result<bool, String> {
+    Ok(parse_label_selector(selector)?.iter().all(|q| q.matches(m)))
 }
 
 /// Parse `a=b,c!=d,e in (x,y),f notin (z),g,!h`.
@@ -707,7 +864,7 @@ mod tests {
         merge_value(
             &mut d,
             &json!({"spec": {"containers": [{"name": "c", "image": "z"}, {"name": "a", "image": "x2"}]}}),
-            Ctx::Top,
+            &Ctx::top(None, true),
         );
         assert_eq!(
             d,
@@ -717,13 +874,32 @@ mod tests {
 
     #[test]
     fn null_deletes_and_patch_delete_removes_list_elements() {
-        let mut d = json!({"a": 1, "l": [{"name": "x"}, {"name": "y"}]});
+        let mut d = json!({"a": 1, "volumes": [{"name": "x"}, {"name": "y"}]});
         merge_value(
             &mut d,
-            &json!({"a": null, "l": [{"name": "x", "$patch": "delete"}]}),
-            Ctx::Top,
+            &json!({"a": null, "volumes": [{"name": "x", "$patch": "delete"}]}),
+            &Ctx::top(None, true),
         );
-        assert_eq!(d, json!({"l": [{"name": "y"}]}));
+        assert_eq!(d, json!({"volumes": [{"name": "y"}]}));
+    }
+
+    #[test]
+    fn lists_outside_the_kubernetes_schema_are_replaced() {
+        // As `kubectl kustomize` does: a custom kind's `containers`, and a field the
+        // schema does not know in a Deployment, are replaced rather than merged.
+        let target = json!({"spec": {"containers": [{"name": "c", "image": "i"}, {"name": "d", "image": "j"}],
+            "extra": [{"name": "a", "v": 1}, {"name": "b", "v": 1}]}});
+        let patch = json!({"spec": {"containers": [{"name": "c", "image": "i2"}], "extra": [{"name": "a", "v": 2}]}});
+        let mut custom = target.clone();
+        merge_value(&mut custom, &patch, &Ctx::top(None, false));
+        assert_eq!(
+            custom["spec"]["containers"],
+            json!([{"name": "c", "image": "i2"}])
+        );
+        let mut builtin = target.clone();
+        merge_value(&mut builtin, &patch, &Ctx::top(None, true));
+        assert_eq!(builtin["spec"]["containers"].as_array().unwrap().len(), 2);
+        assert_eq!(builtin["spec"]["extra"], json!([{"name": "a", "v": 2}]));
     }
 
     #[test]

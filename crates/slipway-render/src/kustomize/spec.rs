@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use slipway_config::yaml::{Node, NodeKind};
 
 use crate::RenderError;
-use crate::read::{node_to_value, parse_yaml, read_text};
+use crate::read::{parse_yaml, read_text};
 
 /// The file names kustomize recognises, in its order.
 pub(crate) const FILE_NAMES: [&str; 3] =
@@ -22,17 +22,7 @@ const UNSUPPORTED: &[&str] = &[
     "helmCharts",
     "helmChartInflationGenerator",
     "helmGlobals",
-    "replacements",
-    "vars",
-    "transformers",
-    "generators",
     "validators",
-    "openapi",
-    "crds",
-    "configurations",
-    "buildMetadata",
-    "inventory",
-    "imageTags",
 ];
 
 /// A string with the line it was written on.
@@ -65,6 +55,10 @@ pub(crate) struct PatchEntry {
     /// Or a file relative to the kustomization.
     pub path: Option<String>,
     pub target: Option<Selector>,
+    /// `options.allowNameChange`: a strategic merge patch may rename its target.
+    pub allow_name_change: bool,
+    /// `options.allowKindChange`: a strategic merge patch may change its target's kind.
+    pub allow_kind_change: bool,
 }
 
 /// `labels` entry.
@@ -83,6 +77,7 @@ pub(crate) struct ImageEntry {
     pub new_name: String,
     pub new_tag: String,
     pub digest: String,
+    pub tag_suffix: String,
 }
 
 /// `generatorOptions`, or the `options` of one generator.
@@ -147,6 +142,22 @@ pub(crate) struct Kustomization {
     pub patches_strategic_merge: Vec<PatchEntry>,
     pub patches_json6902: Vec<PatchEntry>,
     pub sort: Option<Located<SortOrder>>,
+    pub replacements: Vec<super::replace::Replacement>,
+    /// Transformer configuration files, relative to `dir`.
+    pub configurations: Vec<Located<String>>,
+    pub vars: Vec<super::vars::Var>,
+    /// Files or directories configuring built-in transformers.
+    pub transformers: Vec<Located<String>>,
+    /// Files or directories configuring built-in generators.
+    pub generators: Vec<Located<String>>,
+    /// `sortOptions.legacySortOptions`: kinds first and last, replacing kustomize's lists.
+    pub sort_first_last: Option<(Vec<String>, Vec<String>)>,
+    /// `buildMetadata: [managedByLabel]`.
+    pub managed_by_label: bool,
+    /// `crds`: OpenAPI definitions of custom kinds, relative to `dir`.
+    pub crds: Vec<Located<String>>,
+    /// List merge keys of the kinds an `openapi` schema describes.
+    pub openapi: Option<std::sync::Arc<super::openapi::Schemas>>,
 }
 
 /// Reads fields of one file, producing positioned errors. Refused (unsupported) fields
@@ -175,8 +186,31 @@ impl Reader<'_> {
         });
     }
 
-    /// Any scalar's text (numbers and booleans keep their written form).
+    /// A string value. kustomize decodes kustomization files by the YAML 1.1 rules into
+    /// typed fields, so an unquoted `yes`, `n`, `1` or `1.0` where a string belongs is an
+    /// error there; it is one here too, with the advice to quote it.
     fn string(&self, node: &Node, field: &str) -> Result<String, RenderError> {
+        if let NodeKind::Scalar(s) = &node.kind
+            && s.style == slipway_config::yaml::ScalarStyle::Plain
+            && s.tag.is_none()
+            && crate::emit::resolves_to_non_string(&s.text)
+            && !crate::emit::is_timestamp(&s.text)
+        {
+            return Err(self.invalid(
+                node,
+                field,
+                format!(
+                    "expected a string, found `{}`, which kustomize reads as a boolean or a number; quote it",
+                    s.text
+                ),
+            ));
+        }
+        self.text(node, field)
+    }
+
+    /// Any scalar's text (numbers and booleans keep their written form), for keys and
+    /// numbers.
+    fn text(&self, node: &Node, field: &str) -> Result<String, RenderError> {
         match &node.kind {
             NodeKind::Scalar(s) => Ok(s.text.clone()),
             NodeKind::Null => Ok(String::new()),
@@ -190,8 +224,14 @@ impl Reader<'_> {
 
     fn bool(&self, node: &Node, field: &str) -> Result<bool, RenderError> {
         match node.as_scalar().map(|s| s.text.as_str()) {
-            Some("true" | "True" | "TRUE") => Ok(true),
-            Some("false" | "False" | "FALSE") => Ok(false),
+            // The YAML 1.1 spellings too, as kustomize reads kustomization files by them.
+            Some(
+                "true" | "True" | "TRUE" | "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON",
+            ) => Ok(true),
+            Some(
+                "false" | "False" | "FALSE" | "n" | "N" | "no" | "No" | "NO" | "off" | "Off"
+                | "OFF",
+            ) => Ok(false),
             _ if node.is_null() => Ok(false),
             _ => Err(self.invalid(
                 node,
@@ -245,7 +285,7 @@ impl Reader<'_> {
     ) -> Result<BTreeMap<String, String>, RenderError> {
         let mut out = BTreeMap::new();
         for (k, v) in self.entries(node, field)? {
-            let key = self.string(k, field)?;
+            let key = self.text(k, field)?;
             let value = self.string(v, &format!("{field}.{key}"))?;
             out.insert(key, value);
         }
@@ -257,25 +297,34 @@ impl Reader<'_> {
         &self,
         node: &'n Node,
         field: &str,
-        known: &[&str],
-        unsupported: &[&str],
+        known: &[&'static str],
+        unsupported: &[&'static str],
         mut f: impl FnMut(&str, &'n Node) -> Result<(), RenderError>,
     ) -> Result<(), RenderError> {
         for (k, v) in self.entries(node, field)? {
-            let key = self.string(k, field)?;
+            let written = self.text(k, field)?;
             let path = if field.is_empty() {
-                key.clone()
+                written.clone()
             } else {
-                format!("{field}.{key}")
+                format!("{field}.{written}")
             };
-            if unsupported.contains(&key.as_str()) {
+            // kustomize decodes the file through Go's `encoding/json`, which matches field
+            // names without regard to case (`patchesJSON6902`, `NamePrefix`).
+            let canonical = |names: &[&'static str]| {
+                names
+                    .iter()
+                    .find(|n| **n == written)
+                    .or_else(|| names.iter().find(|n| n.eq_ignore_ascii_case(&written)))
+                    .copied()
+            };
+            if canonical(unsupported).is_some() {
                 self.unsupported(k, &path);
                 continue;
             }
-            if !known.contains(&key.as_str()) {
+            let Some(key) = canonical(known) else {
                 return Err(self.invalid(k, &path, "unknown field"));
-            }
-            f(&key, v)?;
+            };
+            f(key, v)?;
         }
         Ok(())
     }
@@ -426,6 +475,8 @@ impl Reader<'_> {
             patch: None,
             path: None,
             target: None,
+            allow_name_change: false,
+            allow_kind_change: false,
         };
         self.fields(
             node,
@@ -439,16 +490,21 @@ impl Reader<'_> {
                     "patch" => p.patch = Some(self.string(v, &path)?),
                     "target" => p.target = Some(self.selector(v, &path)?),
                     _ => {
-                        // `allowNameChange` / `allowKindChange`: only their default (false) is
-                        // implemented.
-                        for (ok, ov) in self.entries(v, &path)? {
-                            if self.bool(ov, &path)? {
-                                self.unsupported(
-                                    ok,
-                                    &format!("{path}.{}", self.string(ok, &path)?),
-                                );
-                            }
-                        }
+                        self.fields(
+                            v,
+                            &path,
+                            &["allowNameChange", "allowKindChange"],
+                            &[],
+                            |ok, ov| {
+                                let flag = self.bool(ov, &format!("{path}.{ok}"))?;
+                                if ok == "allowNameChange" {
+                                    p.allow_name_change = flag;
+                                } else {
+                                    p.allow_kind_change = flag;
+                                }
+                                Ok(())
+                            },
+                        )?;
                     }
                 }
                 Ok(())
@@ -515,7 +571,19 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
         patches_strategic_merge: Vec::new(),
         patches_json6902: Vec::new(),
         sort: None,
+        replacements: Vec::new(),
+        configurations: Vec::new(),
+        vars: Vec::new(),
+        transformers: Vec::new(),
+        generators: Vec::new(),
+        sort_first_last: None,
+        managed_by_label: false,
+        crds: Vec::new(),
+        openapi: None,
     };
+    let text_info = super::load::Text::of(&text);
+    let mut replacements = Vec::new();
+    let mut image_tags = Vec::new();
     let Some(root) = docs.first() else {
         return Ok(k);
     };
@@ -541,6 +609,15 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
         "patchesStrategicMerge",
         "patchesJson6902",
         "sortOptions",
+        "replacements",
+        "configurations",
+        "vars",
+        "transformers",
+        "generators",
+        "openapi",
+        "imageTags",
+        "buildMetadata",
+        "crds",
     ];
     r.fields(root, "", &known, UNSUPPORTED, |key, v| {
         match key {
@@ -606,14 +683,22 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
                     k.labels.push(l);
                 }
             }
-            "images" => {
+            "buildMetadata" => {
                 for (i, item) in r.items(v, key)?.iter().enumerate() {
-                    let field = format!("images[{i}]");
+                    match r.string(item, key)?.as_str() {
+                        "managedByLabel" => k.managed_by_label = true,
+                        other => r.unsupported(item, &format!("buildMetadata[{i}]: {other}")),
+                    }
+                }
+            }
+            "images" | "imageTags" => {
+                for (i, item) in r.items(v, key)?.iter().enumerate() {
+                    let field = format!("{key}[{i}]");
                     let mut e = ImageEntry::default();
                     r.fields(
                         item,
                         &field,
-                        &["name", "newName", "newTag", "digest"],
+                        &["name", "newName", "newTag", "digest", "tagSuffix"],
                         &[],
                         |ik, iv| {
                             let text = r.string(iv, &format!("{field}.{ik}"))?;
@@ -621,15 +706,22 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
                                 "name" => e.name = text,
                                 "newName" => e.new_name = text,
                                 "newTag" => e.new_tag = text,
+                                "tagSuffix" => e.tag_suffix = text,
                                 _ => e.digest = text,
                             }
                             Ok(())
                         },
                     )?;
-                    k.images.push(Located {
+                    let entry = Located {
                         value: e,
                         line: item.line,
-                    });
+                    };
+                    // kustomize appends the old `imageTags` after `images`.
+                    if key == "images" {
+                        k.images.push(entry);
+                    } else {
+                        image_tags.push(entry);
+                    }
                 }
             }
             "replicas" => {
@@ -642,7 +734,7 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
                             name = r.string(rv, &path)?;
                         } else {
                             count = r
-                                .string(rv, &path)?
+                                .text(rv, &path)?
                                 .parse()
                                 .map_err(|_| r.invalid(rv, &path, "expected a whole number"))?;
                         }
@@ -689,12 +781,66 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
                         patch: inline.then(|| text.clone()),
                         path: (!inline).then_some(text),
                         target: None,
+                        allow_name_change: false,
+                        allow_kind_change: false,
                     });
+                }
+            }
+            "configurations" => k.configurations = r.strings(v, key)?,
+            "transformers" => k.transformers = r.strings(v, key)?,
+            "generators" => k.generators = r.strings(v, key)?,
+            "crds" => k.crds = r.strings(v, key)?,
+            "openapi" => {
+                // `version` picks one of kustomize's built-in Kubernetes schemas; their merge
+                // keys agree with the built-in table used here, so it changes nothing.
+                r.fields(v, key, &["path", "version"], &[], |ok, pv| {
+                    if ok == "version" {
+                        r.string(pv, "openapi.version")?;
+                        return Ok(());
+                    }
+                    let path = r.string(pv, "openapi.path")?;
+                    let schemas = super::openapi::load(&dir.join(path), pv.line)?;
+                    k.openapi = Some(std::sync::Arc::new(schemas));
+                    Ok(())
+                })?;
+            }
+            "vars" => {
+                for (i, item) in r.items(v, key)?.iter().enumerate() {
+                    let value = super::load::node_to_value(item, &file, text_info)?;
+                    k.vars
+                        .push(super::vars::Var::parse(&value, &file, item.line, i)?);
+                }
+            }
+            "replacements" => {
+                for item in r.items(v, key)? {
+                    replacements.push((
+                        super::load::node_to_value(item, &file, text_info)?,
+                        item.line,
+                    ));
                 }
             }
             "sortOptions" => {
                 let mut order = SortOrder::Legacy;
-                r.fields(v, key, &["order"], &["legacySortOptions"], |_, ov| {
+                r.fields(v, key, &["order", "legacySortOptions"], &[], |ok, ov| {
+                    if ok == "legacySortOptions" {
+                        let (mut first, mut last) = (Vec::new(), Vec::new());
+                        let path = "sortOptions.legacySortOptions";
+                        r.fields(ov, path, &["orderFirst", "orderLast"], &[], |lk, lv| {
+                            let kinds = r
+                                .strings(lv, &format!("{path}.{lk}"))?
+                                .into_iter()
+                                .map(|l| l.value)
+                                .collect();
+                            if lk == "orderFirst" {
+                                first = kinds;
+                            } else {
+                                last = kinds;
+                            }
+                            Ok(())
+                        })?;
+                        k.sort_first_last = Some((first, last));
+                        return Ok(());
+                    }
                     order = match r.string(ov, "sortOptions.order")?.as_str() {
                         "legacy" => SortOrder::Legacy,
                         "fifo" => SortOrder::Fifo,
@@ -720,6 +866,8 @@ pub(crate) fn load(dir: &Path) -> Result<Kustomization, RenderError> {
     if let Some(err) = RenderError::unsupported(r.refused.take()) {
         return Err(err);
     }
+    k.replacements = super::replace::load_entries(replacements, &file, dir)?;
+    k.images.extend(image_tags);
     Ok(k)
 }
 
@@ -752,16 +900,4 @@ fn field_spec(
         },
     )?;
     Ok(fs)
-}
-
-/// Parse inline or file text of a patch into values with the lines of their documents.
-pub(crate) fn patch_documents(
-    text: &str,
-    file: &Path,
-) -> Result<Vec<(serde_json::Value, usize)>, RenderError> {
-    parse_yaml(text, file)?
-        .iter()
-        .filter(|d| !d.is_null())
-        .map(|d| Ok((node_to_value(d, file)?, d.line)))
-        .collect()
 }

@@ -1,25 +1,34 @@
 //! The built-in transformers of one kustomization, run in kustomize's fixed order.
 
+use std::fmt::Write as _;
+
 use regex::Regex;
 use serde_json::Value;
 
+use super::config::Config;
 use super::fields::{self, FieldSpec, set_pairs, split_path, walk};
-use super::spec::{ImageEntry, Kustomization};
+use super::spec::{ImageEntry, Kustomization, Located};
 use super::{Id, Res, patch};
 use crate::RenderError;
 
 /// Run every transformer of `k` over the accumulated objects.
-pub(crate) fn run(k: &Kustomization, ra: &mut Vec<Res>) -> Result<(), RenderError> {
+pub(crate) fn run(
+    k: &Kustomization,
+    ra: &mut Vec<Res>,
+    config: &Config,
+) -> Result<(), RenderError> {
     patch::strategic_merge_entries(k, ra)?;
     patch::patches(k, ra)?;
     if let Some(ns) = &k.namespace {
-        namespace(&ns.value, ra);
+        namespace(&ns.value, ra, &config.namespace);
     }
     prefix_suffix(&k.name_prefix, &k.name_suffix, ra);
+    prefix_extra_fields(&k.name_prefix, &k.name_suffix, ra, &config.name_prefix);
     for l in &k.labels {
         let mut specs = l.fields.clone();
         if l.include_selectors {
             specs.extend(fields::common_labels());
+            specs.extend(config.common_labels.iter().cloned());
         } else {
             if l.include_templates {
                 specs.extend(fields::template_labels());
@@ -33,16 +42,21 @@ pub(crate) fn run(k: &Kustomization, ra: &mut Vec<Res>) -> Result<(), RenderErro
         apply_pairs(ra, &specs, &l.pairs);
     }
     if !k.common_labels.is_empty() {
-        apply_pairs(ra, &fields::common_labels(), &k.common_labels);
+        let mut specs = fields::common_labels();
+        specs.extend(config.common_labels.iter().cloned());
+        apply_pairs(ra, &specs, &k.common_labels);
     }
     if !k.common_annotations.is_empty() {
-        apply_pairs(ra, &fields::common_annotations(), &k.common_annotations);
+        let mut specs = fields::common_annotations();
+        specs.extend(config.common_annotations.iter().cloned());
+        apply_pairs(ra, &specs, &k.common_annotations);
     }
     patch::json6902_entries(k, ra)?;
     for rep in &k.replicas {
         replicas(k, rep.line, &rep.value.0, rep.value.1, ra)?;
     }
-    images(k, ra)
+    images(&k.images, ra, &config.images)?;
+    super::replace::run(&k.replacements, ra)
 }
 
 fn gvk(r: &Res) -> Id {
@@ -50,7 +64,7 @@ fn gvk(r: &Res) -> Id {
 }
 
 /// Set or merge string pairs at every field spec that applies.
-fn apply_pairs(
+pub(crate) fn apply_pairs(
     ra: &mut [Res],
     specs: &[FieldSpec],
     pairs: &std::collections::BTreeMap<String, String>,
@@ -68,9 +82,18 @@ fn apply_pairs(
     }
 }
 
-fn namespace(ns: &str, ra: &mut [Res]) {
+pub(crate) fn namespace(ns: &str, ra: &mut [Res], extra: &[FieldSpec]) {
     let set = |slot: &mut Value| *slot = Value::String(ns.to_owned());
+    let extra_paths: Vec<_> = extra.iter().map(|s| split_path(&s.path)).collect();
     for r in ra.iter_mut() {
+        let id = r.cur_id();
+        for (spec, path) in extra.iter().zip(&extra_paths) {
+            if spec.path != "metadata/namespace"
+                && spec.applies_to(&id.group, &id.version, &id.kind)
+            {
+                walk(&mut r.obj.value, path, spec.create, &mut |s| set(s));
+            }
+        }
         r.store_prev();
         let id = r.cur_id();
         if !id.is_cluster_scoped() {
@@ -109,7 +132,7 @@ fn namespace(ns: &str, ra: &mut [Res]) {
     }
 }
 
-fn prefix_suffix(prefix: &str, suffix: &str, ra: &mut [Res]) {
+pub(crate) fn prefix_suffix(prefix: &str, suffix: &str, ra: &mut [Res]) {
     if prefix.is_empty() && suffix.is_empty() {
         return;
     }
@@ -128,6 +151,31 @@ fn prefix_suffix(prefix: &str, suffix: &str, ra: &mut [Res]) {
         }
         if !suffix.is_empty() {
             r.suffixes.push(suffix.to_owned());
+        }
+    }
+}
+
+/// Names held in other fields (`x-kubernetes-identity` of `crds`, `namePrefix` of
+/// `configurations`) get the same prefix and suffix.
+fn prefix_extra_fields(prefix: &str, suffix: &str, ra: &mut [Res], specs: &[FieldSpec]) {
+    if (prefix.is_empty() && suffix.is_empty()) || specs.is_empty() {
+        return;
+    }
+    for r in ra.iter_mut() {
+        let id = r.cur_id();
+        for spec in specs {
+            if spec.path != "metadata/name" && spec.applies_to(&id.group, &id.version, &id.kind) {
+                walk(
+                    &mut r.obj.value,
+                    &split_path(&spec.path),
+                    false,
+                    &mut |slot| {
+                        if let Value::String(s) = slot {
+                            *s = format!("{prefix}{s}{suffix}");
+                        }
+                    },
+                );
+            }
         }
     }
 }
@@ -196,10 +244,16 @@ fn new_image(rule: &ImageEntry, image: &str) -> String {
     } else {
         &rule.new_name
     };
+    let suffixed;
     let (tag, digest) = match (rule.new_tag.is_empty(), rule.digest.is_empty()) {
         (false, false) => (rule.new_tag.as_str(), rule.digest.as_str()),
         (false, true) => (rule.new_tag.as_str(), ""),
         (true, false) => ("", rule.digest.as_str()),
+        // `tagSuffix` extends the tag and drops a digest.
+        (true, true) if !rule.tag_suffix.is_empty() => {
+            suffixed = format!("{tag}{}", rule.tag_suffix);
+            (suffixed.as_str(), "")
+        }
         (true, true) => (tag, digest),
     };
     let mut out = name.to_owned();
@@ -214,14 +268,28 @@ fn new_image(rule: &ImageEntry, image: &str) -> String {
     out
 }
 
-/// `images`: every `image` of every element of a `containers` or `initContainers` list,
-/// anywhere in an object, whose name matches a rule.
-fn images(k: &Kustomization, ra: &mut [Res]) -> Result<(), RenderError> {
-    if k.images.is_empty() {
+/// Where `images` look besides every `containers`/`initContainers` list: kustomize's
+/// built-in image field specs.
+const IMAGE_PATHS: [&str; 4] = [
+    "spec/containers[]/image",
+    "spec/initContainers[]/image",
+    "spec/template/spec/containers[]/image",
+    "spec/template/spec/initContainers[]/image",
+];
+
+/// `images`. As kustomize does, each rule first visits the `image` of every element of
+/// every `containers` or `initContainers` list anywhere in an object, then the image
+/// field specs (the built-in ones and those of `configurations`); a field reached both
+/// ways is changed twice, which shows with `tagSuffix`.
+pub(crate) fn images(
+    entries: &[Located<ImageEntry>],
+    ra: &mut [Res],
+    extra: &[FieldSpec],
+) -> Result<(), RenderError> {
+    if entries.is_empty() {
         return Ok(());
     }
-    let rules: Vec<(Option<Regex>, &ImageEntry)> = k
-        .images
+    let rules: Vec<(Option<Regex>, &ImageEntry)> = entries
         .iter()
         .map(|e| {
             let re = Regex::new(&format!(
@@ -232,16 +300,48 @@ fn images(k: &Kustomization, ra: &mut [Res]) -> Result<(), RenderError> {
             (re, &e.value)
         })
         .collect();
+    let mut specs: Vec<FieldSpec> = IMAGE_PATHS
+        .iter()
+        .map(|p| FieldSpec {
+            path: (*p).into(),
+            ..FieldSpec::default()
+        })
+        .collect();
+    specs.extend(extra.iter().cloned());
+    let spec_paths: Vec<_> = specs.iter().map(|s| split_path(&s.path)).collect();
     for r in ra.iter_mut() {
-        visit_images(&mut r.obj.value, &mut |image| {
+        let id = r.cur_id();
+        let mut slots = Vec::new();
+        legacy_image_slots(&r.obj.value, &mut String::new(), &mut slots);
+        for (spec, path) in specs.iter().zip(&spec_paths) {
+            if spec.applies_to(&id.group, &id.version, &id.kind) {
+                spec_slots(&r.obj.value, path, String::new(), &mut slots);
+            }
+        }
+        // Fields are independent of each other, so applying every rule to one field before
+        // the next is the same as kustomize's rule by rule; a field reached both ways gets
+        // each rule twice in a row, as it does there.
+        let mut fields: Vec<(String, usize)> = Vec::with_capacity(slots.len());
+        for ptr in slots {
+            match fields.iter_mut().find(|(p, _)| *p == ptr) {
+                Some((_, n)) => *n += 1,
+                None => fields.push((ptr, 1)),
+            }
+        }
+        for (ptr, times) in &fields {
+            let Some(Value::String(image)) = r.obj.value.pointer_mut(ptr) else {
+                continue;
+            };
             for (re, rule) in &rules {
-                if re.as_ref().is_some_and(|re| {
-                    image.starts_with(first_literal(&rule.name)) && re.is_match(image)
-                }) {
-                    *image = new_image(rule, image);
+                for _ in 0..*times {
+                    if image.starts_with(first_literal(&rule.name))
+                        && re.as_ref().is_some_and(|re| re.is_match(image))
+                    {
+                        *image = new_image(rule, image);
+                    }
                 }
             }
-        });
+        }
     }
     Ok(())
 }
@@ -255,25 +355,61 @@ fn first_literal(pattern: &str) -> &str {
     &pattern[..end]
 }
 
-fn visit_images(v: &mut Value, f: &mut dyn FnMut(&mut String)) {
+fn pointer_key(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+/// JSON pointers of the `image` of every element of every `containers` or
+/// `initContainers` list.
+fn legacy_image_slots(v: &Value, path: &mut String, out: &mut Vec<String>) {
     match v {
         Value::Object(m) => {
-            for (key, child) in m.iter_mut() {
+            for (key, child) in m {
+                let len = path.len();
+                path.push('/');
+                path.push_str(&pointer_key(key));
                 if (key == "containers" || key == "initContainers")
                     && let Value::Array(items) = child
                 {
-                    for item in items.iter_mut() {
-                        if let Some(Value::String(image)) = item.get_mut("image") {
-                            f(image);
+                    for (i, item) in items.iter().enumerate() {
+                        if item.get("image").is_some_and(Value::is_string) {
+                            out.push(format!("{path}/{i}/image"));
                         }
                     }
                 }
-                visit_images(child, f);
+                legacy_image_slots(child, path, out);
+                path.truncate(len);
             }
         }
         Value::Array(items) => {
-            for item in items {
-                visit_images(item, f);
+            for (i, item) in items.iter().enumerate() {
+                let len = path.len();
+                let _ = write!(path, "/{i}");
+                legacy_image_slots(item, path, out);
+                path.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// JSON pointers of the strings a field spec path reaches.
+fn spec_slots(v: &Value, keys: &[(String, bool)], path: String, out: &mut Vec<String>) {
+    let Some(((key, _), rest)) = keys.split_first() else {
+        if v.is_string() {
+            out.push(path);
+        }
+        return;
+    };
+    match v {
+        Value::Object(m) => {
+            if let Some(child) = m.get(key.as_str()) {
+                spec_slots(child, rest, format!("{path}/{}", pointer_key(key)), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                spec_slots(item, keys, format!("{path}/{i}"), out);
             }
         }
         _ => {}
