@@ -664,7 +664,9 @@ fn start_container(ctx: &Ctx, pod: &Value, uid: &str, c: &mut Container, speed: 
         Behavior::SlowStart(d) => c.ready_at = Some(at(d.max(initial))),
         Behavior::NeverReady => {}
         Behavior::Crash => {
-            c.ready_at = Some(at(initial));
+            // A crashing app never answers its readiness probe: with one it is never ready;
+            // without one the kubelet counts it ready while it runs, as a real one does.
+            c.ready_at = probe.is_null().then(|| at(initial));
             c.exit_at = Some((at(1.0), 1));
             logs::append(uid, &c.name, "sandbox: fatal error: simulated crash");
         }
