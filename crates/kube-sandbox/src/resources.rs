@@ -24,6 +24,9 @@ pub struct ResourceType {
     pub printer_columns: Vec<Value>,
     /// For custom resources with a `scale` subresource: spec/status replica paths.
     pub scale_paths: Option<(String, String, Option<String>)>,
+    /// For custom resources: the `selectableFields` of the served version, as field
+    /// selector labels (`spec.color`).
+    pub selectable_fields: Vec<String>,
 }
 
 impl ResourceType {
@@ -146,6 +149,7 @@ fn rt(
         custom: false,
         printer_columns: vec![],
         scale_paths: None,
+        selectable_fields: vec![],
     }
 }
 
@@ -296,6 +300,16 @@ pub fn builtin() -> Vec<ResourceType> {
         rt(
             "autoscaling",
             "v2",
+            "horizontalpodautoscalers",
+            "HorizontalPodAutoscaler",
+            &["hpa"],
+            true,
+            &["status"],
+        ),
+        // Served from the same storage as v2 (see `convert.rs`); v2 is preferred.
+        rt(
+            "autoscaling",
+            "v1",
             "horizontalpodautoscalers",
             "HorizontalPodAutoscaler",
             &["hpa"],
@@ -584,6 +598,13 @@ pub fn from_crd(crd: &Value) -> Vec<ResourceType> {
                 .cloned()
                 .unwrap_or_default(),
             scale_paths,
+            selectable_fields: ver["selectableFields"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f["jsonPath"].as_str())
+                .map(|p| p.trim_start_matches('.').to_string())
+                .collect(),
         });
     }
     out
