@@ -1003,6 +1003,9 @@ pub fn unknown_fields(rt: &ResourceType, obj: &Value) -> Vec<String> {
             }
         }
     }
+    if let Some(schema) = rt.schema.as_deref() {
+        out.extend(crate::crd_schema::unknown_paths(schema, obj));
+    }
     out
 }
 

@@ -14,6 +14,7 @@
 pub mod auth;
 pub mod controllers;
 pub mod convert;
+pub mod crd_schema;
 pub mod errors;
 pub mod faults;
 pub mod field_labels;
@@ -29,6 +30,7 @@ pub mod rbac;
 pub mod registry;
 pub mod resources;
 pub mod reviews;
+pub mod schemas;
 pub mod selector;
 pub mod server;
 pub mod store;

@@ -27,6 +27,8 @@ pub struct ResourceType {
     /// For custom resources: the `selectableFields` of the served version, as field
     /// selector labels (`spec.color`).
     pub selectable_fields: Vec<String>,
+    /// For custom resources: the `openAPIV3Schema` of the served version, when it has one.
+    pub schema: Option<std::sync::Arc<Value>>,
 }
 
 impl ResourceType {
@@ -150,6 +152,7 @@ fn rt(
         printer_columns: vec![],
         scale_paths: None,
         selectable_fields: vec![],
+        schema: None,
     }
 }
 
@@ -605,6 +608,9 @@ pub fn from_crd(crd: &Value) -> Vec<ResourceType> {
                 .filter_map(|f| f["jsonPath"].as_str())
                 .map(|p| p.trim_start_matches('.').to_string())
                 .collect(),
+            schema: ver["schema"]["openAPIV3Schema"]
+                .is_object()
+                .then(|| std::sync::Arc::new(ver["schema"]["openAPIV3Schema"].clone())),
         });
     }
     out

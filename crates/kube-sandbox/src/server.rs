@@ -262,7 +262,7 @@ fn gv_doc(reg: &Registry, g: &str, v: &str) -> Result<Response, ApiError> {
     if !reg.has_group_version(g, v) {
         return Err(not_found_path());
     }
-    Ok(json_response(200, &openapi::document(reg, g, v)))
+    Ok(json_response(200, &openapi::document_and_hash(reg, g, v).0))
 }
 
 fn api_group(name: &str, versions: &[String]) -> Value {

@@ -692,6 +692,9 @@ impl Store {
         }
         let key = rt.storage_key();
         let name = str_at(&obj, "metadata.name").to_string();
+        if rt.custom {
+            crate::crd_schema::admit(rt, &mut obj)?;
+        }
         kinds::validate(rt, &obj)?;
         if rt.namespaced {
             match inner.get("/namespaces", "", ns) {
@@ -877,6 +880,9 @@ impl Store {
                 }
                 if rt.group == "apiextensions.k8s.io" {
                     check_crd_names(&inner.registry, &new)?;
+                }
+                if rt.custom {
+                    crate::crd_schema::admit(rt, &mut new)?;
                 }
                 if record {
                     let api_version = rt.api_version();
