@@ -52,6 +52,14 @@ fn json_response(code: u16, v: &Value) -> Response {
         .expect("response")
 }
 
+fn json_bytes_response(body: Vec<u8>) -> Response {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .expect("response")
+}
+
 fn error_response(e: &ApiError) -> Response {
     json_response(e.code, &e.to_status())
 }
@@ -711,26 +719,19 @@ async fn resource_request(
             };
             let page = store.list(rt, t.ns.as_deref(), &opts)?;
             let rv = page.resource_version.to_string();
+            let objs: Vec<&Value> = page.items.iter().map(|a| a.as_ref()).collect();
             if table_wanted {
-                let objs: Vec<&Value> = page.items.iter().map(|a| a.as_ref()).collect();
-                let mut tb = table::table(rt, &objs, &rv, &include, page.continue_token.as_deref());
-                if let Some(r) = page.remaining {
-                    tb["metadata"]["remainingItemCount"] = json!(r);
-                }
-                return Ok(json_response(200, &tb));
+                let body = table::table_json(
+                    rt,
+                    &objs,
+                    &rv,
+                    &include,
+                    page.continue_token.as_deref(),
+                    page.remaining,
+                );
+                return Ok(json_bytes_response(body));
             }
             let partial = accepts_partial(headers);
-            let items: Vec<Value> = page
-                .items
-                .iter()
-                .map(|o| {
-                    if partial {
-                        table::partial_metadata(o)
-                    } else {
-                        (**o).clone()
-                    }
-                })
-                .collect();
             let mut meta = json!({"resourceVersion": rv});
             if let Some(c) = &page.continue_token {
                 meta["continue"] = json!(c);
@@ -746,10 +747,27 @@ async fn resource_request(
             } else {
                 (format!("{}List", rt.kind), rt.api_version())
             };
-            Ok(json_response(
-                200,
-                &json!({"kind": kind, "apiVersion": api_version, "metadata": meta, "items": items}),
-            ))
+            // Written with the items by reference: a large list is not copied first.
+            let mut body = Vec::with_capacity(objs.len() * 2048 + 256);
+            body.extend_from_slice(b"{\"kind\":");
+            table::write_json(&mut body, &json!(kind));
+            body.extend_from_slice(b",\"apiVersion\":");
+            table::write_json(&mut body, &json!(api_version));
+            body.extend_from_slice(b",\"metadata\":");
+            table::write_json(&mut body, &meta);
+            body.extend_from_slice(b",\"items\":[");
+            for (i, o) in objs.iter().enumerate() {
+                if i > 0 {
+                    body.push(b',');
+                }
+                if partial {
+                    table::write_json(&mut body, &table::partial_metadata(o));
+                } else {
+                    table::write_json(&mut body, o);
+                }
+            }
+            body.extend_from_slice(b"]}");
+            Ok(json_bytes_response(body))
         }
         (Method::GET, Some(name), sub) => {
             let obj = store.get(rt, &ns, name)?;
