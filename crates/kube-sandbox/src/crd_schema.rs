@@ -281,7 +281,7 @@ fn validate(schema: &Value, v: &Value, path: &str, out: &mut Vec<FieldError>) {
             {
                 out.push((
                     path.to_string(),
-                    format!("Too long: may not be more than {max} bytes"),
+                    format!("Too long: must have at most {max} bytes"),
                     "FieldValueTooLong",
                 ));
             }
