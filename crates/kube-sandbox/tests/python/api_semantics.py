@@ -212,4 +212,64 @@ check(
 as_v1 = scaler_v1.read_namespaced_horizontal_pod_autoscaler("py", NS)
 check("and back as v1", as_v1.spec.target_cpu_utilization_percentage == 60, as_v1.spec)
 
+# A custom resource against its CRD's structural schema.
+client.ApiextensionsV1Api().create_custom_resource_definition(
+    {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gadgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {
+                                "spec": {
+                                    "type": "object",
+                                    "properties": {
+                                        "replicas": {"type": "integer", "default": 1},
+                                        "mode": {"type": "string", "enum": ["fast", "safe"]},
+                                    },
+                                }
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }
+)
+custom = client.CustomObjectsApi()
+gadget = {"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "g"}}
+got = refusal(
+    lambda: custom.create_namespaced_custom_object(
+        "example.com", "v1", NS, "gadgets", dict(gadget, spec={"replicas": "two"})
+    )
+)
+check(
+    "a custom resource of the wrong type is refused with the real 422",
+    got
+    == (
+        422,
+        'Gadget.example.com "g" is invalid: spec.replicas: Invalid value: "string": '
+        'spec.replicas in body must be of type integer: "string"',
+    ),
+    got,
+)
+made = custom.create_namespaced_custom_object(
+    "example.com", "v1", NS, "gadgets", dict(gadget, spec={"mode": "fast", "colour": "red"})
+)
+check(
+    "unknown fields are pruned and defaults filled in",
+    made["spec"] == {"mode": "fast", "replicas": 1},
+    made["spec"],
+)
+
 print(f"{passed} passed, 0 failed")
