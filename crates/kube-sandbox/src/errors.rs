@@ -9,6 +9,9 @@ pub struct ApiError {
     pub reason: &'static str,
     pub message: String,
     pub details: Option<Value>,
+    /// `metadata.continue` of the Status: a token that continues an expired list
+    /// inconsistently.
+    pub list_continue: Option<String>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -46,6 +49,7 @@ impl ApiError {
             reason,
             message: message.into(),
             details: None,
+            list_continue: None,
         }
     }
 
@@ -55,6 +59,7 @@ impl ApiError {
             reason: "NotFound",
             message: format!("{} \"{name}\" not found", qualified(group, resource)),
             details: Some(details(group, resource, name)),
+            list_continue: None,
         }
     }
 
@@ -64,6 +69,7 @@ impl ApiError {
             reason: "AlreadyExists",
             message: format!("{} \"{name}\" already exists", qualified(group, resource)),
             details: Some(details(group, resource, name)),
+            list_continue: None,
         }
     }
 
@@ -76,6 +82,7 @@ impl ApiError {
                 qualified(group, resource)
             ),
             details: Some(details(group, resource, name)),
+            list_continue: None,
         }
     }
 
@@ -118,6 +125,7 @@ impl ApiError {
             reason: "Invalid",
             message: format!("{gk} \"{name}\" is invalid: {summary}"),
             details: Some(d),
+            list_continue: None,
         }
     }
 
@@ -171,6 +179,9 @@ impl ApiError {
         });
         if let Some(d) = &self.details {
             s["details"] = d.clone();
+        }
+        if let Some(c) = &self.list_continue {
+            s["metadata"]["continue"] = json!(c);
         }
         s
     }

@@ -800,6 +800,15 @@ pub fn initial_status(rt: &ResourceType, obj: &mut Value) {
             default_if_missing(spec, "finalizers", json!(["kubernetes"]));
         }
         ("", "services") => obj["status"] = json!({"loadBalancer": {}}),
+        // `desiredReplicas` has no `omitempty`: the real server always writes it (and v1's
+        // `currentReplicas`).
+        ("autoscaling", "horizontalpodautoscalers") => {
+            obj["status"] = if rt.version == "v1" {
+                json!({"currentReplicas": 0, "desiredReplicas": 0})
+            } else {
+                json!({"desiredReplicas": 0})
+            }
+        }
         ("apiextensions.k8s.io", "customresourcedefinitions") => {
             let now = crate::util::now_rfc3339();
             let names = obj["spec"]["names"].clone();
@@ -993,6 +1002,9 @@ pub fn unknown_fields(rt: &ResourceType, obj: &Value) -> Vec<String> {
                 out.push(format!("metadata.{k}"));
             }
         }
+    }
+    if let Some(schema) = rt.schema.as_deref() {
+        out.extend(crate::crd_schema::unknown_paths(schema, obj));
     }
     out
 }

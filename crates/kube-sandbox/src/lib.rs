@@ -13,10 +13,14 @@
 
 pub mod auth;
 pub mod controllers;
+pub mod convert;
+pub mod crd_schema;
 pub mod errors;
 pub mod faults;
+pub mod field_labels;
 pub mod fields;
 pub mod kinds;
+pub mod metrics;
 pub mod node;
 pub mod openapi;
 pub mod patch;
@@ -26,6 +30,7 @@ pub mod rbac;
 pub mod registry;
 pub mod resources;
 pub mod reviews;
+pub mod schemas;
 pub mod selector;
 pub mod server;
 pub mod store;
@@ -40,6 +45,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use store::{Store, StoreEvent};
+
+/// The largest request body, the real API server's limit (3 MiB).
+const MAX_BODY: usize = 3 * 1024 * 1024;
 
 /// The Kubernetes version the sandbox reports.
 pub const KUBERNETES_VERSION: &str = "v1.32.0";
@@ -257,20 +265,38 @@ impl Sandbox {
             faults: faults.active().then(|| Arc::new(faults)),
             watch_drop_after: options.watch_drop_after,
             auth: authenticator.clone(),
+            metrics: Default::default(),
         });
-        let router = axum::Router::new()
-            .fallback(
-                move |method: axum::http::Method,
-                      uri: axum::http::Uri,
-                      headers: axum::http::HeaderMap,
-                      peer: Option<axum::Extension<auth::Peer>>,
-                      body: axum::body::Bytes| {
-                    let app = app.clone();
-                    let peer = peer.and_then(|axum::Extension(p)| p.0);
-                    async move { server::handle(app, method, uri, headers, peer, body).await }
-                },
-            )
-            .layer(axum::extract::DefaultBodyLimit::max(3 * 1024 * 1024));
+        let router =
+            axum::Router::new()
+                .fallback(
+                    move |method: axum::http::Method,
+                          uri: axum::http::Uri,
+                          headers: axum::http::HeaderMap,
+                          peer: Option<axum::Extension<auth::Peer>>,
+                          body: Result<
+                        axum::body::Bytes,
+                        axum::extract::rejection::BytesRejection,
+                    >| {
+                        let app = app.clone();
+                        let peer = peer.and_then(|axum::Extension(p)| p.0);
+                        async move {
+                            match body {
+                                Ok(body) => {
+                                    server::handle(app, method, uri, headers, peer, body).await
+                                }
+                                Err(rejected) => server::body_rejected(&rejected, MAX_BODY),
+                            }
+                        }
+                    },
+                )
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY));
+        // Every cluster has an authority its pods can verify the API server with; without
+        // TLS the sandbox makes one only to publish it.
+        let root_ca = match &authority {
+            Some(authority) => authority.ca_pem(),
+            None => tls::Authority::generate()?.ca_pem(),
+        };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let node_options = node::NodeOptions {
             speed: options.speed,
@@ -284,6 +310,7 @@ impl Sandbox {
             store.clone(),
             controllers::ControllerOptions {
                 speed: options.speed,
+                root_ca: Some(root_ca),
             },
         )
         .join(node::start(store.clone(), node_options));

@@ -16,6 +16,8 @@ enum Ty {
     MapStr,
     MapBytes,
     MapQty,
+    /// A `resource.Quantity` (its string is field 1).
+    Qty,
     IntOrString,
     Time,
 }
@@ -201,6 +203,82 @@ fn schema(msg: &str) -> &'static [Field] {
             (1, "metadata", Msg("ObjectMeta"), false),
             (2, "spec", Msg("CronJobSpec"), false),
         ],
+        "HorizontalPodAutoscaler" => &[
+            (1, "metadata", Msg("ObjectMeta"), false),
+            (2, "spec", Msg("HorizontalPodAutoscalerSpec"), false),
+        ],
+        "HorizontalPodAutoscalerSpec" => &[
+            (
+                1,
+                "scaleTargetRef",
+                Msg("CrossVersionObjectReference"),
+                false,
+            ),
+            (2, "minReplicas", Int, false),
+            (3, "maxReplicas", Int, false),
+            (4, "metrics", Msg("MetricSpec"), true),
+            (5, "behavior", Msg("HorizontalPodAutoscalerBehavior"), false),
+        ],
+        // autoscaling/v1 (the same kind name; chosen by apiVersion in `decode`).
+        "HorizontalPodAutoscalerV1" => &[
+            (1, "metadata", Msg("ObjectMeta"), false),
+            (2, "spec", Msg("HorizontalPodAutoscalerSpecV1"), false),
+        ],
+        "HorizontalPodAutoscalerSpecV1" => &[
+            (
+                1,
+                "scaleTargetRef",
+                Msg("CrossVersionObjectReference"),
+                false,
+            ),
+            (2, "minReplicas", Int, false),
+            (3, "maxReplicas", Int, false),
+            (4, "targetCPUUtilizationPercentage", Int, false),
+        ],
+        "CrossVersionObjectReference" => &[
+            (1, "kind", Str, false),
+            (2, "name", Str, false),
+            (3, "apiVersion", Str, false),
+        ],
+        "MetricSpec" => &[
+            (1, "type", Str, false),
+            (4, "resource", Msg("ResourceMetricSource"), false),
+            (
+                7,
+                "containerResource",
+                Msg("ContainerResourceMetricSource"),
+                false,
+            ),
+        ],
+        "ResourceMetricSource" => &[
+            (1, "name", Str, false),
+            (2, "target", Msg("MetricTarget"), false),
+        ],
+        "ContainerResourceMetricSource" => &[
+            (1, "name", Str, false),
+            (2, "target", Msg("MetricTarget"), false),
+            (3, "container", Str, false),
+        ],
+        "MetricTarget" => &[
+            (1, "type", Str, false),
+            (2, "value", Qty, false),
+            (3, "averageValue", Qty, false),
+            (4, "averageUtilization", Int, false),
+        ],
+        "HorizontalPodAutoscalerBehavior" => &[
+            (1, "scaleUp", Msg("HPAScalingRules"), false),
+            (2, "scaleDown", Msg("HPAScalingRules"), false),
+        ],
+        "HPAScalingRules" => &[
+            (1, "selectPolicy", Str, false),
+            (2, "policies", Msg("HPAScalingPolicy"), true),
+            (3, "stabilizationWindowSeconds", Int, false),
+        ],
+        "HPAScalingPolicy" => &[
+            (1, "type", Str, false),
+            (2, "value", Int, false),
+            (3, "periodSeconds", Int, false),
+        ],
         "CronJobSpec" => &[
             (1, "schedule", Str, false),
             (2, "startingDeadlineSeconds", Int, false),
@@ -317,6 +395,7 @@ pub fn supported(kind: &str) -> bool {
             | "Deployment"
             | "Job"
             | "CronJob"
+            | "HorizontalPodAutoscaler"
             | "DeleteOptions"
             | "Role"
             | "ClusterRole"
@@ -458,6 +537,7 @@ fn decode_message(msg: &str, buf: &[u8]) -> Result<Value, String> {
             (Int, Wire::Varint(v)) => json!(v as i64),
             (Bool, Wire::Varint(v)) => json!(v != 0),
             (Msg(m), Wire::Bytes(b)) => decode_message(m, b)?,
+            (Qty, Wire::Bytes(b)) => Value::String(map_entry(b, |_| Ok(Value::Null))?.0),
             (Time, Wire::Bytes(b)) => {
                 let mut tr = Reader { buf: b, pos: 0 };
                 let mut secs = 0i64;
@@ -551,7 +631,12 @@ pub fn decode(body: &[u8]) -> Result<Value, String> {
             "protobuf bodies of kind {kind:?} are not supported by the sandbox; send JSON"
         ));
     }
-    let mut obj = decode_message(&kind, raw)?;
+    let msg = if kind == "HorizontalPodAutoscaler" && api_version == "autoscaling/v1" {
+        "HorizontalPodAutoscalerV1"
+    } else {
+        kind.as_str()
+    };
+    let mut obj = decode_message(msg, raw)?;
     obj["apiVersion"] = json!(api_version);
     obj["kind"] = json!(kind);
     Ok(obj)

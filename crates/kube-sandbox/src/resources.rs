@@ -24,6 +24,11 @@ pub struct ResourceType {
     pub printer_columns: Vec<Value>,
     /// For custom resources with a `scale` subresource: spec/status replica paths.
     pub scale_paths: Option<(String, String, Option<String>)>,
+    /// For custom resources: the `selectableFields` of the served version, as field
+    /// selector labels (`spec.color`).
+    pub selectable_fields: Vec<String>,
+    /// For custom resources: the `openAPIV3Schema` of the served version, when it has one.
+    pub schema: Option<std::sync::Arc<Value>>,
 }
 
 impl ResourceType {
@@ -146,6 +151,8 @@ fn rt(
         custom: false,
         printer_columns: vec![],
         scale_paths: None,
+        selectable_fields: vec![],
+        schema: None,
     }
 }
 
@@ -296,6 +303,16 @@ pub fn builtin() -> Vec<ResourceType> {
         rt(
             "autoscaling",
             "v2",
+            "horizontalpodautoscalers",
+            "HorizontalPodAutoscaler",
+            &["hpa"],
+            true,
+            &["status"],
+        ),
+        // Served from the same storage as v2 (see `convert.rs`); v2 is preferred.
+        rt(
+            "autoscaling",
+            "v1",
             "horizontalpodautoscalers",
             "HorizontalPodAutoscaler",
             &["hpa"],
@@ -584,6 +601,16 @@ pub fn from_crd(crd: &Value) -> Vec<ResourceType> {
                 .cloned()
                 .unwrap_or_default(),
             scale_paths,
+            selectable_fields: ver["selectableFields"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f["jsonPath"].as_str())
+                .map(|p| p.trim_start_matches('.').to_string())
+                .collect(),
+            schema: ver["schema"]["openAPIV3Schema"]
+                .is_object()
+                .then(|| std::sync::Arc::new(ver["schema"]["openAPIV3Schema"].clone())),
         });
     }
     out

@@ -187,7 +187,60 @@ impl LabelSelector {
 /// A parsed field selector: `metadata.name=x,status.phase!=Running`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FieldSelector {
-    reqs: Vec<(String, bool, String)>,
+    reqs: Vec<FieldReq>,
+}
+
+/// One requirement: where the label's value is read in the object, and what it is.
+#[derive(Debug, Clone, PartialEq)]
+struct FieldReq {
+    /// The label as the client wrote it.
+    label: String,
+    /// Where the value is read (after aliases such as `spec.host` → `spec.nodeName`).
+    read: FieldRead,
+    equal: bool,
+    value: String,
+}
+
+/// How a selectable field's value is read from a stored object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldRead {
+    /// Dotted path in the object as served.
+    pub path: String,
+    /// Read here when `path` is empty or absent.
+    pub fallback: Option<String>,
+    /// The value of an absent field (`false` for booleans, `0` for counts), as the
+    /// server's field sets always hold every selectable field.
+    pub absent: &'static str,
+}
+
+impl FieldRead {
+    /// A string field read at `path`.
+    pub fn at(path: &str) -> FieldRead {
+        FieldRead {
+            path: path.to_string(),
+            fallback: None,
+            absent: "",
+        }
+    }
+
+    fn value(&self, obj: &Value) -> String {
+        let read = |p: &str| match get_path(obj, p) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Bool(b)) => b.to_string(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => String::new(),
+        };
+        let mut v = read(&self.path);
+        if v.is_empty()
+            && let Some(f) = &self.fallback
+        {
+            v = read(f);
+        }
+        if v.is_empty() {
+            v = self.absent.to_string();
+        }
+        v
+    }
 }
 
 impl FieldSelector {
@@ -205,34 +258,46 @@ impl FieldSelector {
                     "invalid selector: '{s}'; can't understand '{part}'"
                 ));
             };
-            reqs.push((k.trim().to_string(), eq, v.trim().to_string()));
+            let label = k.trim().to_string();
+            reqs.push(FieldReq {
+                read: FieldRead::at(&label),
+                label,
+                equal: eq,
+                value: v.trim().to_string(),
+            });
         }
         Ok(FieldSelector { reqs })
     }
 
-    /// The field names the selector uses.
+    /// The labels the selector uses, as written.
     pub fn fields(&self) -> impl Iterator<Item = &str> {
-        self.reqs.iter().map(|(k, _, _)| k.as_str())
+        self.reqs.iter().map(|r| r.label.as_str())
+    }
+
+    /// Replaces where each label is read by what `resolve` says (the kind's field label
+    /// conversion); its error is the first label it refuses.
+    pub fn resolve(
+        mut self,
+        resolve: impl Fn(&str) -> Result<FieldRead, String>,
+    ) -> Result<FieldSelector, String> {
+        for r in &mut self.reqs {
+            r.read = resolve(&r.label)?;
+        }
+        Ok(self)
     }
 
     /// The value `metadata.name=<x>` pins, if any.
     pub fn name(&self) -> Option<&str> {
         self.reqs
             .iter()
-            .find(|(k, eq, _)| k == "metadata.name" && *eq)
-            .map(|(_, _, v)| v.as_str())
+            .find(|r| r.read.path == "metadata.name" && r.equal)
+            .map(|r| r.value.as_str())
     }
 
     pub fn matches(&self, obj: &Value) -> bool {
-        self.reqs.iter().all(|(k, eq, v)| {
-            let actual = match get_path(obj, k) {
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Bool(b)) => b.to_string(),
-                Some(Value::Number(n)) => n.to_string(),
-                _ => String::new(),
-            };
-            (actual == *v) == *eq
-        })
+        self.reqs
+            .iter()
+            .all(|r| (r.read.value(obj) == r.value) == r.equal)
     }
 }
 

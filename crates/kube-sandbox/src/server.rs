@@ -32,6 +32,8 @@ pub struct App {
     pub watch_drop_after: Option<Duration>,
     /// Authentication (and RBAC authorization), when on.
     pub auth: Option<Arc<crate::auth::Authenticator>>,
+    /// What `/metrics` reports.
+    pub metrics: crate::metrics::Metrics,
 }
 
 type Query = HashMap<String, String>;
@@ -47,6 +49,14 @@ fn json_response(code: u16, v: &Value) -> Response {
         .status(StatusCode::from_u16(code).unwrap_or(StatusCode::OK))
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(serde_json::to_vec(v).unwrap_or_default()))
+        .expect("response")
+}
+
+fn json_bytes_response(body: Vec<u8>) -> Response {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
         .expect("response")
 }
 
@@ -71,6 +81,29 @@ fn not_found_path() -> ApiError {
 /// a TLS connection presented.
 pub async fn handle(
     app: Arc<App>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    peer: Option<crate::auth::Fingerprint>,
+    body: Bytes,
+) -> Response {
+    let q = parse_query(&uri);
+    let labels = crate::metrics::RequestLabels::of(
+        &method,
+        uri.path().trim_end_matches('/'),
+        truthy(&q, "watch"),
+        q.get("dryRun").is_some_and(|d| d == "All"),
+        content_type(&headers).starts_with("application/apply-patch"),
+    );
+    let request = app.metrics.start(labels);
+    let response = serve(&app, method, uri, headers, peer, body).await;
+    app.metrics.finish(request, response.status().as_u16());
+    response
+}
+
+/// A request that is not too large, once counted.
+async fn serve(
+    app: &Arc<App>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -118,6 +151,14 @@ pub async fn handle(
         )),
         ["version"] => Ok(json_response(200, &version())),
         ["healthz" | "livez" | "readyz", ..] => Ok(text(200, "ok")),
+        ["metrics"] if method == Method::GET => Ok(Response::builder()
+            .status(200)
+            .header(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )
+            .body(Body::from(app.metrics.render(&app.store)))
+            .expect("response")),
         ["openapi", "v3"] => Ok(json_response(200, &openapi::index(&reg))),
         ["openapi", "v3", "api", v] => gv_doc(&reg, "", v),
         ["openapi", "v3", "apis", g, v] => gv_doc(&reg, g, v),
@@ -140,18 +181,34 @@ pub async fn handle(
             "serviceaccounts",
             name,
             "token",
-        ] if method == Method::POST => token_request(&app, &reg, ns, name, &headers, &body),
+        ] if method == Method::POST => token_request(app, &reg, ns, name, &headers, &body),
         ["api", "v1", rest @ ..] => {
             let who = caller.as_ref();
-            resource_request(&app, &reg, "", "v1", rest, &method, &q, &headers, body, who).await
+            resource_request(app, &reg, "", "v1", rest, &method, &q, &headers, body, who).await
         }
         ["apis", g, v, rest @ ..] => {
             let who = caller.as_ref();
-            resource_request(&app, &reg, g, v, rest, &method, &q, &headers, body, who).await
+            resource_request(app, &reg, g, v, rest, &method, &q, &headers, body, who).await
         }
         _ => Err(not_found_path()),
     };
     result.unwrap_or_else(|e| error_response(&e))
+}
+
+/// The answer to a body that could not be read: over the size limit, the real server's
+/// `413 RequestEntityTooLarge` Status.
+pub fn body_rejected(
+    rejected: &axum::extract::rejection::BytesRejection,
+    limit: usize,
+) -> Response {
+    if rejected.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return error_response(&ApiError::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: limit is {limit}"),
+        ));
+    }
+    error_response(&ApiError::bad_request(rejected.body_text()))
 }
 
 /// The identity a request acts as: the caller, or whom it impersonates when the caller
@@ -213,7 +270,7 @@ fn gv_doc(reg: &Registry, g: &str, v: &str) -> Result<Response, ApiError> {
     if !reg.has_group_version(g, v) {
         return Err(not_found_path());
     }
-    Ok(json_response(200, &openapi::document(reg, g, v)))
+    Ok(json_response(200, &openapi::document_and_hash(reg, g, v).0))
 }
 
 fn api_group(name: &str, versions: &[String]) -> Value {
@@ -358,6 +415,88 @@ fn dry_run(q: &Query, options: &str) -> Result<bool, ApiError> {
             "FieldValueNotSupported",
         )),
     }
+}
+
+/// The resourceVersion a list reads at (`None`: the objects as they are now), from its
+/// `resourceVersion`, `resourceVersionMatch`, `continue` and `limit`, validated as the real
+/// server validates `ListOptions`. `NotOlderThan` (and `Exact`) a version the store has
+/// not reached waits for it a few seconds, then answers `504` as the real server does.
+async fn list_resource_version(
+    store: &crate::Store,
+    q: &Query,
+    limit: Option<usize>,
+) -> Result<Option<u64>, ApiError> {
+    let param = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
+    let (rv, matching, cont) = (
+        param("resourceVersion"),
+        param("resourceVersionMatch"),
+        param("continue"),
+    );
+    let mut causes: Vec<(String, String, &'static str)> = Vec::new();
+    let mut forbid = |message: &str| {
+        causes.push((
+            "resourceVersionMatch".into(),
+            format!("Forbidden: {message}"),
+            "FieldValueForbidden",
+        ))
+    };
+    if !matching.is_empty() {
+        if rv.is_empty() {
+            forbid("resourceVersionMatch is forbidden unless resourceVersion is provided");
+        }
+        if !cont.is_empty() {
+            forbid("resourceVersionMatch is forbidden when continue is provided");
+        }
+        if matching == "Exact" && rv == "0" {
+            forbid("resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"");
+        }
+        if matching != "Exact" && matching != "NotOlderThan" {
+            causes.push((
+                "resourceVersionMatch".into(),
+                format!("Unsupported value: {matching:?}: supported values: \"Exact\", \"NotOlderThan\", \"\""),
+                "FieldValueNotSupported",
+            ));
+        }
+    }
+    if truthy(q, "sendInitialEvents") {
+        causes.push((
+            "sendInitialEvents".into(),
+            "Forbidden: sendInitialEvents is forbidden for list".into(),
+            "FieldValueForbidden",
+        ));
+    }
+    if !causes.is_empty() {
+        return Err(ApiError::invalid("meta.k8s.io", "ListOptions", "", causes));
+    }
+    if !cont.is_empty() {
+        if !rv.is_empty() && rv != "0" {
+            return Err(ApiError::bad_request(
+                "specifying resource version is not allowed when using continue",
+            ));
+        }
+        return Ok(None);
+    }
+    if rv.is_empty() || rv == "0" {
+        return Ok(None);
+    }
+    let n: u64 = rv.parse().map_err(|_| {
+        ApiError::bad_request(format!(
+            "resourceVersion: Invalid value: {rv:?}: strconv.ParseUint: parsing {rv:?}: invalid syntax"
+        ))
+    })?;
+    // Without a match, a version with a limit is read exactly (the legacy semantics).
+    let exact = matching == "Exact" || (matching.is_empty() && limit.is_some());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    while store.current_rv() < n {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(crate::store::too_large_resource_version(
+                n,
+                store.current_rv(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(exact.then_some(n))
 }
 
 /// The answer to a request whose options (not its object) are wrong.
@@ -552,7 +691,8 @@ async fn resource_request(
                     .map_err(ApiError::bad_request)?;
             let fields =
                 FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or(""))
-                    .map_err(ApiError::bad_request)?;
+                    .map_err(ApiError::bad_request)
+                    .and_then(|f| crate::field_labels::resolve(rt, f))?;
             if truthy(q, "watch") {
                 return watch(
                     app,
@@ -569,34 +709,29 @@ async fn resource_request(
                 .get("limit")
                 .and_then(|l| l.parse::<usize>().ok())
                 .filter(|l| *l > 0);
+            let resource_version = list_resource_version(store, q, limit).await?;
             let opts = ListOpts {
                 labels,
                 fields,
                 limit,
                 continue_token: q.get("continue").cloned(),
+                resource_version,
             };
             let page = store.list(rt, t.ns.as_deref(), &opts)?;
             let rv = page.resource_version.to_string();
+            let objs: Vec<&Value> = page.items.iter().map(|a| a.as_ref()).collect();
             if table_wanted {
-                let objs: Vec<&Value> = page.items.iter().map(|a| a.as_ref()).collect();
-                let mut tb = table::table(rt, &objs, &rv, &include, page.continue_token.as_deref());
-                if let Some(r) = page.remaining {
-                    tb["metadata"]["remainingItemCount"] = json!(r);
-                }
-                return Ok(json_response(200, &tb));
+                let body = table::table_json(
+                    rt,
+                    &objs,
+                    &rv,
+                    &include,
+                    page.continue_token.as_deref(),
+                    page.remaining,
+                );
+                return Ok(json_bytes_response(body));
             }
             let partial = accepts_partial(headers);
-            let items: Vec<Value> = page
-                .items
-                .iter()
-                .map(|o| {
-                    if partial {
-                        table::partial_metadata(o)
-                    } else {
-                        (**o).clone()
-                    }
-                })
-                .collect();
             let mut meta = json!({"resourceVersion": rv});
             if let Some(c) = &page.continue_token {
                 meta["continue"] = json!(c);
@@ -612,10 +747,27 @@ async fn resource_request(
             } else {
                 (format!("{}List", rt.kind), rt.api_version())
             };
-            Ok(json_response(
-                200,
-                &json!({"kind": kind, "apiVersion": api_version, "metadata": meta, "items": items}),
-            ))
+            // Written with the items by reference: a large list is not copied first.
+            let mut body = Vec::with_capacity(objs.len() * 2048 + 256);
+            body.extend_from_slice(b"{\"kind\":");
+            table::write_json(&mut body, &json!(kind));
+            body.extend_from_slice(b",\"apiVersion\":");
+            table::write_json(&mut body, &json!(api_version));
+            body.extend_from_slice(b",\"metadata\":");
+            table::write_json(&mut body, &meta);
+            body.extend_from_slice(b",\"items\":[");
+            for (i, o) in objs.iter().enumerate() {
+                if i > 0 {
+                    body.push(b',');
+                }
+                if partial {
+                    table::write_json(&mut body, &table::partial_metadata(o));
+                } else {
+                    table::write_json(&mut body, o);
+                }
+            }
+            body.extend_from_slice(b"]}");
+            Ok(json_bytes_response(body))
         }
         (Method::GET, Some(name), sub) => {
             let obj = store.get(rt, &ns, name)?;
@@ -723,7 +875,8 @@ async fn resource_request(
                     .map_err(ApiError::bad_request)?;
             let fields =
                 FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or(""))
-                    .map_err(ApiError::bad_request)?;
+                    .map_err(ApiError::bad_request)
+                    .and_then(|f| crate::field_labels::resolve(rt, f))?;
             let (opts, warnings) = job_orphans_by_default(rt, delete_opts(q, &body)?);
             let deleted = store.delete_collection(
                 rt,
@@ -828,9 +981,16 @@ fn delete_opts(q: &Query, body: &Bytes) -> Result<DeleteOpts, ApiError> {
         || b["dryRun"]
             .as_array()
             .is_some_and(|a| a.iter().any(|x| x == "All"));
+    let grace_period = match q.get("gracePeriodSeconds") {
+        Some(g) => Some(g.parse::<i64>().map_err(|_| {
+            ApiError::bad_request(format!("strconv.ParseInt: parsing {g:?}: invalid syntax"))
+        })?),
+        None => b["gracePeriodSeconds"].as_i64(),
+    };
     Ok(DeleteOpts {
         propagation,
         dry_run: dry,
+        grace_period: grace_period.map(|g| g.max(0)),
         precondition_uid: b["preconditions"]["uid"].as_str().map(str::to_string),
         precondition_rv: b["preconditions"]["resourceVersion"]
             .as_str()
@@ -1122,11 +1282,37 @@ fn watch(
     let rv_param = q.get("resourceVersion").cloned().unwrap_or_default();
     let send_initial = truthy(q, "sendInitialEvents");
     let bookmarks = truthy(q, "allowWatchBookmarks");
-    if send_initial && q.get("resourceVersionMatch").map(String::as_str) != Some("NotOlderThan") {
-        return Err(ApiError::invalid("", "ListOptions", "", vec![(
+    let matching = q
+        .get("resourceVersionMatch")
+        .map(String::as_str)
+        .unwrap_or("");
+    let mut causes: Vec<(String, String, &'static str)> = Vec::new();
+    if send_initial && matching != "NotOlderThan" {
+        causes.push((
             "resourceVersionMatch".into(),
-            "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan".into(),
-            "FieldValueForbidden")]));
+            "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"
+                .into(),
+            "FieldValueForbidden",
+        ));
+    }
+    if !matching.is_empty() {
+        if !q.contains_key("sendInitialEvents") {
+            causes.push((
+                "resourceVersionMatch".into(),
+                "Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided".into(),
+                "FieldValueForbidden",
+            ));
+        }
+        if matching != "NotOlderThan" {
+            causes.push((
+                "resourceVersionMatch".into(),
+                format!("Unsupported value: {matching:?}: supported values: \"NotOlderThan\""),
+                "FieldValueNotSupported",
+            ));
+        }
+    }
+    if !causes.is_empty() {
+        return Err(ApiError::invalid("meta.k8s.io", "ListOptions", "", causes));
     }
     let timeout = q
         .get("timeoutSeconds")
@@ -1196,7 +1382,10 @@ fn watch(
         }
         for ev in &start.backlog {
             if let Some(ty) = filter.translate(ev)
-                && tx.send(line(ty, &ev.object, &rt)).await.is_err()
+                && tx
+                    .send(line(ty, &crate::convert::to_served(&rt, &ev.object), &rt))
+                    .await
+                    .is_err()
             {
                 return;
             }
@@ -1226,13 +1415,7 @@ fn watch(
                             continue;
                         }
                         if let Some(ty) = filter.translate(&ev) {
-                            let obj = if rt.custom {
-                                let mut o = (*ev.object).clone();
-                                o["apiVersion"] = json!(rt.api_version());
-                                o
-                            } else {
-                                (*ev.object).clone()
-                            };
+                            let obj = crate::convert::to_served(&rt, &ev.object);
                             if tx.send(line(ty, &obj, &rt)).await.is_err() {
                                 return;
                             }
@@ -1270,6 +1453,62 @@ pub fn object_rv(obj: &Value) -> u64 {
 
 /// `GET /api/v1/namespaces/{ns}/pods/{name}/log`: the simulated container's lines, kept
 /// by the node (`crate::node::logs`). Honours `container`, `previous` and `tailLines`.
+/// The ID of `container`'s running instance in `pod`'s status, if it runs.
+fn running_container_id<'a>(pod: &'a Value, container: &str) -> Option<&'a str> {
+    pod["status"]["containerStatuses"]
+        .as_array()?
+        .iter()
+        .find(|c| c["name"] == container)
+        .filter(|c| c["state"]["running"].is_object())
+        .and_then(|c| c["containerID"].as_str())
+}
+
+/// `kubectl logs -f`: the running container's log, then its new lines as they come, until
+/// that instance of the container ends (it exits, or the pod goes), as a kubelet streams it.
+fn follow_log(
+    app: &Arc<App>,
+    pods: ResourceType,
+    ns: &str,
+    name: &str,
+    pod: &Value,
+    container: String,
+) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+    let store = app.store.clone();
+    let (ns, name) = (ns.to_string(), name.to_string());
+    let uid = str_at(pod, "metadata.uid").to_string();
+    let instance = running_container_id(pod, &container)
+        .unwrap_or_default()
+        .to_string();
+    tokio::spawn(async move {
+        let mut cursor = None;
+        loop {
+            // Read the store first: lines written before the container ended are sent.
+            let still = store
+                .get(&pods, &ns, &name)
+                .ok()
+                .filter(|p| str_at(p, "metadata.uid") == uid)
+                .is_some_and(|p| running_container_id(&p, &container) == Some(instance.as_str()));
+            let Some((text, at)) = crate::node::logs::follow(&uid, &container, cursor) else {
+                return;
+            };
+            cursor = Some(at);
+            if !text.is_empty() && tx.send(Bytes::from(text)).await.is_err() {
+                return;
+            }
+            if !still {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let mut response = stream_response(rx);
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    response
+}
+
 fn pod_log(
     app: &Arc<App>,
     reg: &Registry,
@@ -1297,6 +1536,9 @@ fn pod_log(
         )));
     }
     let previous = truthy(q, "previous");
+    if truthy(q, "follow") && !previous && running_container_id(&pod, &container).is_some() {
+        return Ok(follow_log(app, rt.clone(), ns, name, &pod, container));
+    }
     let Some(mut out) = crate::node::logs(&pod, Some(&container), previous) else {
         if previous {
             return Err(ApiError::bad_request(format!(

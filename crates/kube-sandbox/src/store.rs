@@ -72,6 +72,8 @@ pub struct DeleteOpts {
     pub dry_run: bool,
     pub precondition_uid: Option<String>,
     pub precondition_rv: Option<String>,
+    /// `gracePeriodSeconds`: how long a running pod has to stop (0 deletes it at once).
+    pub grace_period: Option<i64>,
 }
 
 /// What a delete did.
@@ -99,6 +101,46 @@ pub struct ListOpts {
     pub fields: FieldSelector,
     pub limit: Option<usize>,
     pub continue_token: Option<String>,
+    /// List the objects as they were at this resourceVersion (`resourceVersionMatch=Exact`);
+    /// `None` lists them as they are now.
+    pub resource_version: Option<u64>,
+}
+
+/// The message of a `continue` token whose snapshot has left the history.
+const EXPIRED_CONTINUE: &str = "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";
+
+/// The answer to a read at a resourceVersion the store has not reached.
+pub fn too_large_resource_version(asked: u64, current: u64) -> ApiError {
+    let mut e = ApiError::new(
+        504,
+        "Timeout",
+        format!("Too large resource version: {asked}, current: {current}"),
+    );
+    e.details = Some(json!({
+        "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+        "retryAfterSeconds": 1,
+    }));
+    e
+}
+
+/// A `continue` token: the resourceVersion of the list's snapshot (0 once it expired:
+/// continue with the current objects) and the last key returned.
+struct ContinueToken;
+
+impl ContinueToken {
+    fn encode(rv: u64, (ns, name): &ObjKey) -> String {
+        hex(&format!("{rv}\u{0}{ns}\u{0}{name}"))
+    }
+
+    fn decode(token: &str) -> Result<(u64, ObjKey), ApiError> {
+        let bad = || ApiError::bad_request(format!("invalid continue token: {token:?}"));
+        let decoded = unhex(token).ok_or_else(bad)?;
+        let mut parts = decoded.splitn(3, '\u{0}');
+        let rv = parts.next().and_then(|r| r.parse().ok()).ok_or_else(bad)?;
+        let ns = parts.next().ok_or_else(bad)?.to_string();
+        let name = parts.next().ok_or_else(bad)?.to_string();
+        Ok((rv, (ns, name)))
+    }
 }
 
 /// What a watch starts from.
@@ -172,6 +214,22 @@ fn is_terminating(obj: &Value) -> bool {
     obj["metadata"]
         .get("deletionTimestamp")
         .is_some_and(|v| !v.is_null())
+}
+
+/// The grace period of a pod's deletion, when it is graceful: the request's
+/// `gracePeriodSeconds`, else the pod's `terminationGracePeriodSeconds` (30 by default);
+/// none for other kinds, for a grace period of 0, and for pods no kubelet runs (not
+/// bound to a node, or finished), which go at once — as the real pod strategy decides.
+fn pod_grace_period(rt: &ResourceType, pod: &Value, asked: Option<i64>) -> Option<i64> {
+    if !(rt.group.is_empty() && rt.resource == "pods") {
+        return None;
+    }
+    let grace = asked
+        .or_else(|| pod["spec"]["terminationGracePeriodSeconds"].as_i64())
+        .unwrap_or(30);
+    let runs = !str_at(pod, "spec.nodeName").is_empty()
+        && !matches!(str_at(pod, "status.phase"), "Succeeded" | "Failed");
+    (grace > 0 && runs).then_some(grace)
 }
 
 fn without_meta_and_status(obj: &Value) -> Value {
@@ -337,6 +395,18 @@ impl Store {
         self.lock().rv
     }
 
+    /// How many objects each storage key (`group/resource`) holds, in key order.
+    pub fn object_counts(&self) -> Vec<(String, usize)> {
+        let inner = self.lock();
+        let mut counts: Vec<(String, usize)> = inner
+            .objects
+            .iter()
+            .map(|(k, m)| (k.clone(), m.len()))
+            .collect();
+        counts.sort();
+        counts
+    }
+
     /// Subscribes to every change (for controllers).
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<StoreEvent>> {
         self.tx.subscribe()
@@ -409,6 +479,11 @@ impl Store {
             .ok_or_else(|| ApiError::not_found(&rt.group, &rt.resource, name))
     }
 
+    /// A page of the objects of `rt` as they are now, or as they were at
+    /// `opts.resource_version` (or at the first page's resourceVersion, for a `continue`
+    /// token): a paged list is a consistent snapshot, as etcd's revisions make it on a real
+    /// server. The past is rebuilt from the event history; a state older than it is
+    /// `410 Expired`.
     pub fn list(
         &self,
         rt: &ResourceType,
@@ -416,54 +491,101 @@ impl Store {
         opts: &ListOpts,
     ) -> Result<ListPage, ApiError> {
         let inner = self.lock();
+        let mut at = opts.resource_version;
         let start: Option<ObjKey> = match &opts.continue_token {
             Some(t) if !t.is_empty() => {
-                let decoded =
-                    unhex(t).ok_or_else(|| ApiError::bad_request("invalid continue token"))?;
-                let mut parts = decoded.splitn(3, '\u{0}');
-                let _rv = parts.next();
-                let ns = parts.next().unwrap_or_default().to_string();
-                let name = parts.next().unwrap_or_default().to_string();
-                Some((ns, name))
+                let (rv, key) = ContinueToken::decode(t)?;
+                // A token of an expired list continues with the objects as they are now.
+                at = (rv > 0).then_some(rv);
+                Some(key)
             }
             _ => None,
         };
+        let at = at.unwrap_or(inner.rv);
+        if at > inner.rv {
+            return Err(too_large_resource_version(at, inner.rv));
+        }
+        let key = rt.storage_key();
+        let empty = BTreeMap::new();
+        let map = inner.objects.get(&key).unwrap_or(&empty);
+        // What changed since `at`: each object's state before its first change after it.
+        let mut past: BTreeMap<&ObjKey, Option<&Arc<Value>>> = BTreeMap::new();
+        let mut past_keys: Vec<ObjKey> = Vec::new();
+        if at < inner.rv {
+            if at < inner.compacted {
+                return Err(match start {
+                    Some(k) => {
+                        let mut e = ApiError::gone(EXPIRED_CONTINUE);
+                        e.list_continue = Some(ContinueToken::encode(0, &k));
+                        e
+                    }
+                    None => ApiError::gone("The resourceVersion for the provided list is too old."),
+                });
+            }
+            let changes: Vec<&Arc<StoreEvent>> = inner
+                .history
+                .iter()
+                .rev()
+                .take_while(|e| e.rv > at)
+                .filter(|e| e.storage_key == key)
+                .collect();
+            for ev in changes.iter().rev() {
+                past_keys.push((
+                    str_at(&ev.object, "metadata.namespace").to_string(),
+                    str_at(&ev.object, "metadata.name").to_string(),
+                ));
+            }
+            // The oldest change of each object comes last, so it is the one kept.
+            for (ev, k) in changes.iter().zip(past_keys.iter().rev()) {
+                past.insert(k, ev.previous.as_ref());
+            }
+        }
+        let in_scope = |(ons, oname): &ObjKey| {
+            ns.is_none_or(|n| n == ons)
+                && start
+                    .as_ref()
+                    .is_none_or(|(sns, sname)| (ons, oname) > (sns, sname))
+        };
+        let objects: Box<dyn Iterator<Item = (&ObjKey, &Arc<Value>)>> = if past.is_empty() {
+            Box::new(map.iter())
+        } else {
+            let mut view: BTreeMap<&ObjKey, &Arc<Value>> = map.iter().collect();
+            for (k, before) in past {
+                match before {
+                    Some(o) => view.insert(k, o),
+                    None => view.remove(k),
+                };
+            }
+            Box::new(view.into_iter())
+        };
+        let mut matched = objects
+            .filter(|(k, _)| in_scope(k))
+            .map(|(_, o)| o)
+            .filter(|o| opts.labels.matches(o) && opts.fields.matches(o));
         let mut items = Vec::new();
         let mut continue_token = None;
         let mut remaining = None;
-        if let Some(map) = inner.objects.get(&rt.storage_key()) {
-            let iter = map.iter().filter(|((ons, oname), _)| {
-                ns.is_none_or(|n| n == ons)
-                    && start
-                        .as_ref()
-                        .is_none_or(|(sns, sname)| (ons, oname) > (sns, sname))
-            });
-            let mut matched = iter
-                .map(|(_, o)| o)
-                .filter(|o| opts.labels.matches(o) && opts.fields.matches(o));
-            for o in matched.by_ref() {
-                items.push(with_version_arc(o, rt));
-                if opts.limit.is_some_and(|l| items.len() >= l) {
-                    break;
-                }
+        for o in matched.by_ref() {
+            items.push(with_version_arc(o, rt));
+            if opts.limit.is_some_and(|l| items.len() >= l) {
+                break;
             }
-            if opts.limit.is_some() {
-                let left = matched.count() as u64;
-                if left > 0 {
-                    let last = items.last().expect("limit > 0");
-                    continue_token = Some(hex(&format!(
-                        "{}\u{0}{}\u{0}{}",
-                        inner.rv,
-                        str_at(last, "metadata.namespace"),
-                        str_at(last, "metadata.name")
-                    )));
-                    remaining = Some(left);
-                }
+        }
+        if opts.limit.is_some() {
+            let left = matched.count() as u64;
+            if left > 0 {
+                let last = items.last().expect("limit > 0");
+                let last = (
+                    str_at(last, "metadata.namespace").to_string(),
+                    str_at(last, "metadata.name").to_string(),
+                );
+                continue_token = Some(ContinueToken::encode(at, &last));
+                remaining = Some(left);
             }
         }
         Ok(ListPage {
             items,
-            resource_version: inner.rv,
+            resource_version: at,
             continue_token,
             remaining,
         })
@@ -570,6 +692,9 @@ impl Store {
         }
         let key = rt.storage_key();
         let name = str_at(&obj, "metadata.name").to_string();
+        if rt.custom {
+            crate::crd_schema::admit(rt, &mut obj)?;
+        }
         kinds::validate(rt, &obj)?;
         if rt.namespaced {
             match inner.get("/namespaces", "", ns) {
@@ -608,12 +733,12 @@ impl Store {
         if ctx.dry_run {
             return Ok(obj);
         }
-        let stored = inner.put(rt, obj, None);
+        let stored = inner.put(rt, crate::convert::to_storage(rt, obj), None);
         if rt.group.is_empty() && rt.resource == "namespaces" {
             inner.create_default_service_account(str_at(&stored, "metadata.name"));
         }
         self.after_write(&mut inner, rt, &stored);
-        let out = (*stored).clone();
+        let out = with_version(&stored, rt);
         self.flush(inner);
         Ok(out)
     }
@@ -756,6 +881,9 @@ impl Store {
                 if rt.group == "apiextensions.k8s.io" {
                     check_crd_names(&inner.registry, &new)?;
                 }
+                if rt.custom {
+                    crate::crd_schema::admit(rt, &mut new)?;
+                }
                 if record {
                     let api_version = rt.api_version();
                     let actor = actor(rt, &api_version, ctx, &now);
@@ -790,7 +918,7 @@ impl Store {
                 if cmp_old == cmp_new {
                     return Ok(old);
                 }
-                let stored = inner.put(rt, new, Some(old));
+                let stored = inner.put(rt, crate::convert::to_storage(rt, new), Some(old));
                 self.after_write(&mut inner, rt, &stored);
                 let out = with_version(&stored, rt);
                 self.flush(inner);
@@ -859,7 +987,7 @@ impl Store {
         if opts.dry_run {
             return Ok(Deleted::Gone(with_version(&obj, rt)));
         }
-        let out = inner.delete_object(rt, ns, name, &policy);
+        let out = inner.delete_object(rt, ns, name, &policy, opts.grace_period);
         inner.gc(self);
         self.flush(inner);
         Ok(out.unwrap_or_else(|| Deleted::Gone((*obj).clone())))
@@ -966,15 +1094,11 @@ fn check_crd_names(reg: &Registry, crd: &Value) -> Result<(), ApiError> {
 }
 
 fn with_version(obj: &Value, rt: &ResourceType) -> Value {
-    let mut o = obj.clone();
-    if rt.custom {
-        o["apiVersion"] = json!(rt.api_version());
-    }
-    o
+    crate::convert::to_served(rt, obj)
 }
 
 fn with_version_arc(obj: &Arc<Value>, rt: &ResourceType) -> Arc<Value> {
-    if rt.custom && obj["apiVersion"] != json!(rt.api_version()) {
+    if crate::convert::converts(rt) && obj["apiVersion"] != json!(rt.api_version()) {
         Arc::new(with_version(obj, rt))
     } else {
         obj.clone()
@@ -1122,9 +1246,13 @@ impl Inner {
         ns: &str,
         name: &str,
         policy: &str,
+        grace_period: Option<i64>,
     ) -> Option<Deleted> {
         let key = rt.storage_key();
         let obj = self.get(&key, ns, name)?;
+        if let Some(grace) = pod_grace_period(rt, &obj, grace_period) {
+            return Some(self.delete_gracefully(rt, &obj, grace));
+        }
         let mut fins = finalizers(&obj);
         let is_ns = rt.group.is_empty() && rt.resource == "namespaces";
         match policy {
@@ -1160,6 +1288,139 @@ impl Inner {
         Some(Deleted::Terminating((*stored).clone()))
     }
 
+    /// The status conditions of the terminating namespace `ns` as the namespace controller
+    /// writes them while content remains (what is left, by resource, and the finalizers
+    /// that hold it), or None when they are already so.
+    fn namespace_deletion_conditions(&self, ns: &str) -> Option<Value> {
+        let current = self.get("/namespaces", "", ns)?;
+        let mut remaining: Vec<String> = Vec::new();
+        let mut by_finalizer: BTreeMap<String, usize> = BTreeMap::new();
+        for (key, map) in &self.objects {
+            let held: Vec<&Arc<Value>> = map
+                .iter()
+                .filter(|((ons, _), _)| ons == ns)
+                .map(|(_, o)| o)
+                .collect();
+            if held.is_empty() {
+                continue;
+            }
+            let (group, resource) = key.split_once('/').unwrap_or(("", key));
+            remaining.push(format!(
+                "{resource}.{group} has {} resource instances",
+                held.len()
+            ));
+            for o in held {
+                for f in finalizers(o) {
+                    *by_finalizer.entry(f).or_default() += 1;
+                }
+            }
+        }
+        remaining.sort();
+        let finalizers: Vec<String> = by_finalizer
+            .iter()
+            .map(|(f, n)| format!("{f} in {n} resource instances"))
+            .collect();
+        let condition = |type_: &str, status: &str, reason: &str, message: String| {
+            (
+                type_.to_string(),
+                status.to_string(),
+                reason.to_string(),
+                message,
+            )
+        };
+        let wanted = [
+            condition(
+                "NamespaceDeletionDiscoveryFailure",
+                "False",
+                "ResourcesDiscovered",
+                "All resources successfully discovered".into(),
+            ),
+            condition(
+                "NamespaceDeletionGroupVersionParsingFailure",
+                "False",
+                "ParsedGroupVersions",
+                "All legacy kube types successfully parsed".into(),
+            ),
+            condition(
+                "NamespaceDeletionContentFailure",
+                "False",
+                "ContentDeleted",
+                "All content successfully deleted, may be waiting on finalization".into(),
+            ),
+            condition(
+                "NamespaceContentRemaining",
+                "True",
+                "SomeResourcesRemain",
+                format!("Some resources are remaining: {}", remaining.join(", ")),
+            ),
+            if finalizers.is_empty() {
+                condition(
+                    "NamespaceFinalizersRemaining",
+                    "False",
+                    "ContentHasNoFinalizers",
+                    "All content-preserving finalizers finished".into(),
+                )
+            } else {
+                condition(
+                    "NamespaceFinalizersRemaining",
+                    "True",
+                    "SomeFinalizersRemain",
+                    format!(
+                        "Some content in the namespace has finalizers remaining: {}",
+                        finalizers.join(", ")
+                    ),
+                )
+            },
+        ];
+        let old = current["status"]["conditions"].as_array();
+        let old_of = |t: &str| old.and_then(|cs| cs.iter().find(|c| c["type"] == t));
+        let unchanged = wanted.iter().all(|(t, st, r, m)| {
+            old_of(t).is_some_and(|c| {
+                c["status"] == st.as_str()
+                    && c["reason"] == r.as_str()
+                    && c["message"] == m.as_str()
+            })
+        });
+        if unchanged {
+            return None;
+        }
+        let now = now_rfc3339();
+        Some(Value::Array(
+            wanted
+                .into_iter()
+                .map(|(t, st, r, m)| {
+                    // The transition time moves only when the status does.
+                    let since = old_of(&t)
+                        .filter(|c| c["status"] == st.as_str())
+                        .and_then(|c| c["lastTransitionTime"].as_str())
+                        .unwrap_or(&now)
+                        .to_string();
+                    json!({"type": t, "status": st, "lastTransitionTime": since, "reason": r, "message": m})
+                })
+                .collect(),
+        ))
+    }
+
+    /// A pod's graceful deletion: it stays, Terminating, with a `deletionTimestamp` `grace`
+    /// seconds ahead and `deletionGracePeriodSeconds`, until its kubelet has stopped it
+    /// and deletes it with a grace period of 0. A second delete may only shorten it.
+    fn delete_gracefully(&mut self, rt: &ResourceType, obj: &Arc<Value>, grace: i64) -> Deleted {
+        let current = obj["metadata"]["deletionGracePeriodSeconds"].as_i64();
+        if is_terminating(obj) && current.is_some_and(|c| c <= grace) {
+            return Deleted::Terminating((**obj).clone());
+        }
+        let mut o = (**obj).clone();
+        let meta = meta_mut(&mut o);
+        let at = util::format_rfc3339(util::now_secs() + grace);
+        meta.insert("deletionTimestamp".into(), json!(at));
+        meta.insert("deletionGracePeriodSeconds".into(), json!(grace));
+        if let Some(g) = meta.get("generation").and_then(Value::as_i64) {
+            meta.insert("generation".into(), json!(g + 1));
+        }
+        let stored = self.put(rt, o, Some((**obj).clone()));
+        Deleted::Terminating((*stored).clone())
+    }
+
     /// Garbage collection: dependents whose owners are gone, foreground and orphan
     /// finalizers, and the contents of terminating namespaces.
     fn gc(&mut self, _store: &Store) {
@@ -1169,6 +1430,7 @@ impl Inner {
                 DropOwner(String, String, String, String),
                 DropFinalizer(String, String, String, &'static str),
                 RemoveNamespace(String),
+                NamespaceConditions(String, Value),
             }
             let mut actions = Vec::new();
             let mut live: HashMap<String, (bool, bool)> = HashMap::new(); // uid -> (foreground, orphan)
@@ -1261,6 +1523,8 @@ impl Inner {
             for ns in terminating_ns {
                 if ns_contents.get(&ns).copied().unwrap_or(0) == 0 {
                     actions.push(Action::RemoveNamespace(ns));
+                } else if let Some(conditions) = self.namespace_deletion_conditions(&ns) {
+                    actions.push(Action::NamespaceConditions(ns, conditions));
                 }
             }
             if actions.is_empty() {
@@ -1270,7 +1534,7 @@ impl Inner {
                 match a {
                     Action::Delete(key, ns, name, policy) => {
                         if let Some(rt) = self.rt_for_key(&key) {
-                            self.delete_object(&rt, &ns, &name, policy);
+                            self.delete_object(&rt, &ns, &name, policy, None);
                         } else {
                             self.remove(key, &ns, &name);
                         }
@@ -1303,6 +1567,16 @@ impl Inner {
                                 meta_mut(&mut o2).insert("finalizers".into(), json!(fins));
                                 self.put(&rt, o2, Some((*o).clone()));
                             }
+                        }
+                    }
+                    Action::NamespaceConditions(ns, conditions) => {
+                        if let (Some(o), Some(rt)) = (
+                            self.get("/namespaces", "", &ns),
+                            self.rt_for_key("/namespaces"),
+                        ) {
+                            let mut o2 = (*o).clone();
+                            o2["status"]["conditions"] = conditions;
+                            self.put(&rt, o2, Some((*o).clone()));
                         }
                     }
                     Action::RemoveNamespace(ns) => {

@@ -663,22 +663,80 @@ pub fn column_definitions(rt: &ResourceType) -> Vec<Value> {
 
 /// One row of `obj`; `include` is `None`, `Object` or `PartialObjectMetadata` (default).
 pub fn row(rt: &ResourceType, obj: &Value, include: &str) -> Value {
-    let cells = if rt.custom {
-        custom_cells(rt, obj)
-    } else {
-        let mut c = cells(rt, obj);
-        if rt.custom || columns(rt).len() == 2 && columns(rt)[1].0 == "Created At" {
-            c.truncate(2);
-        }
-        c
-    };
-    let mut r = json!({ "cells": cells });
+    let mut r = json!({ "cells": row_cells(rt, obj) });
     match include {
         "None" => {}
         "Object" => r["object"] = obj.clone(),
         _ => r["object"] = partial_metadata(obj),
     }
     r
+}
+
+fn row_cells(rt: &ResourceType, obj: &Value) -> Vec<Value> {
+    if rt.custom {
+        return custom_cells(rt, obj);
+    }
+    let mut c = cells(rt, obj);
+    let cols = columns(rt);
+    if cols.len() == 2 && cols[1].0 == "Created At" {
+        c.truncate(2);
+    }
+    c
+}
+
+/// [`table`], serialized: the same document, written with the objects (or their
+/// metadata) taken by reference instead of copied, which is most of the work of a large
+/// list.
+pub fn table_json(
+    rt: &ResourceType,
+    objs: &[&Value],
+    resource_version: &str,
+    include: &str,
+    continue_token: Option<&str>,
+    remaining: Option<u64>,
+) -> Vec<u8> {
+    let mut meta = json!({ "resourceVersion": resource_version });
+    if let Some(c) = continue_token {
+        meta["continue"] = json!(c);
+    }
+    if let Some(r) = remaining {
+        meta["remainingItemCount"] = json!(r);
+    }
+    let mut out = Vec::with_capacity(objs.len() * 1024 + 1024);
+    out.extend_from_slice(b"{\"kind\":\"Table\",\"apiVersion\":\"meta.k8s.io/v1\",\"metadata\":");
+    write_json(&mut out, &meta);
+    out.extend_from_slice(b",\"columnDefinitions\":");
+    write_json(&mut out, &Value::Array(column_definitions(rt)));
+    out.extend_from_slice(b",\"rows\":[");
+    for (i, o) in objs.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"cells\":");
+        write_json(&mut out, &Value::Array(row_cells(rt, o)));
+        match include {
+            "None" => {}
+            "Object" => {
+                out.extend_from_slice(b",\"object\":");
+                write_json(&mut out, o);
+            }
+            _ => {
+                out.extend_from_slice(
+                    b",\"object\":{\"kind\":\"PartialObjectMetadata\",\"apiVersion\":\"meta.k8s.io/v1\",\"metadata\":",
+                );
+                write_json(&mut out, &o["metadata"]);
+                out.push(b'}');
+            }
+        }
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
+/// Appends `v` as JSON (writing to a `Vec` cannot fail).
+pub fn write_json(out: &mut Vec<u8>, v: &Value) {
+    let _ = serde_json::to_writer(&mut *out, v);
 }
 
 /// `PartialObjectMetadata` of an object.

@@ -370,3 +370,47 @@ async fn deleted_pod_terminates_gracefully_then_disappears() {
             .any(|e| e.1 == "Killing" && e.2 == "Stopping container bye")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashing_container_with_a_readiness_probe_is_never_ready() {
+    let env = Env::with_speed(SPEED).await;
+    let mut rx = env.store().subscribe();
+    let ann = "  annotations:\n    dev.slipway.sandbox/behavior: crash\n";
+    let probe =
+        "    readinessProbe:\n      tcpSocket:\n        port: 8080\n      periodSeconds: 1\n";
+    env.kubectl_in(
+        &["apply", "-f", "-"],
+        Some(&pod_yaml("boom", "nginx:1.27", ann, "", probe)),
+    )
+    .await
+    .ok();
+    env.until(30, "two restarts", |e| {
+        e.get("", "pods", "boom")
+            .filter(|p| p["status"]["containerStatuses"][0]["restartCount"].as_i64() >= Some(2))
+    })
+    .await;
+    let mut seen = 0;
+    while let Ok(ev) = rx.try_recv() {
+        if ev.storage_key == "/pods" && ev.object["metadata"]["name"] == "boom" {
+            seen += 1;
+            let c = &ev.object["status"]["containerStatuses"][0];
+            assert_ne!(c["ready"], true, "a crashing app answered its probe: {c}");
+            assert_ne!(
+                cond(&ev.object, "Ready")["status"],
+                "True",
+                "{}",
+                ev.object["status"]
+            );
+        }
+    }
+    assert!(seen > 3, "the pod's changes were observed ({seen})");
+    assert_eq!(row(&env, "boom").await[1], "0/1");
+    assert!(
+        env.events_for("boom")
+            .iter()
+            .any(|e| e.1 == "Unhealthy"
+                && e.2.starts_with("Readiness probe failed: dial tcp 10.244.")),
+        "{:?}",
+        env.events_for("boom")
+    );
+}

@@ -311,3 +311,59 @@ fn kill_9_during_concurrent_writes_loses_no_acknowledged_write() {
     child.kill();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_job_whose_pod_ran_when_the_sandbox_was_killed_completes_after_the_restart() {
+    let dir = std::env::temp_dir().join(format!("kube-sandbox-job-kill-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (mut child, addr) = spawn(&dir);
+    // 60 simulated seconds at speed 20: 3 s of the test's time.
+    let job = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "migrate"},
+        "spec": {"template": {
+            "metadata": {"annotations": {"dev.slipway.sandbox/behavior": "complete-after=60s"}},
+            "spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": "registry.example.com/m:1"}]}}}});
+    let (code, body) = http(
+        &addr,
+        "POST",
+        "/apis/batch/v1/namespaces/default/jobs",
+        &job.to_string(),
+    )
+    .expect("create");
+    assert_eq!(code, 201, "{body}");
+    wait_for("the job's pod running", || {
+        let (_, list) = get(
+            &addr,
+            "/api/v1/namespaces/default/pods?labelSelector=job-name%3Dmigrate",
+        );
+        list["items"][0]["status"]["containerStatuses"][0]["state"]["running"].is_object()
+    });
+    child.kill();
+    let (mut child, _addr) = spawn(&dir);
+    let out = Command::new("/usr/bin/kubectl")
+        .arg("--kubeconfig")
+        .arg(dir.join("kubeconfig"))
+        .arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .args([
+            "wait",
+            "--for=condition=Complete",
+            "job/migrate",
+            "--timeout=20s",
+        ])
+        .env("HOME", &dir)
+        .env_remove("KUBECONFIG")
+        .output()
+        .expect("kubectl runs");
+    assert!(
+        out.status.success(),
+        "the job did not complete: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "job.batch/migrate condition met"
+    );
+    child.kill();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -24,6 +24,7 @@ pub mod endpoints;
 pub mod events;
 pub mod job;
 pub mod replicaset;
+pub mod root_ca;
 pub mod statefulset;
 
 use crate::Store;
@@ -42,11 +43,17 @@ use tokio::time::Instant;
 pub struct ControllerOptions {
     /// Every simulated duration (deadlines, minReadySeconds, back-offs) is divided by this.
     pub speed: f64,
+    /// The certificate authority (PEM) published in every namespace as the ConfigMap
+    /// `kube-root-ca.crt`; `None` publishes none.
+    pub root_ca: Option<String>,
 }
 
 impl Default for ControllerOptions {
     fn default() -> Self {
-        ControllerOptions { speed: 1.0 }
+        ControllerOptions {
+            speed: 1.0,
+            root_ca: None,
+        }
     }
 }
 
@@ -89,6 +96,8 @@ pub(crate) struct Ctx {
     pub endpointslices: ResourceType,
     pub daemonsets: ResourceType,
     pub nodes: ResourceType,
+    pub namespaces: ResourceType,
+    pub configmaps: ResourceType,
 }
 
 fn find(store: &Store, group: &str, resource: &str) -> ResourceType {
@@ -114,6 +123,8 @@ impl Ctx {
             endpointslices: find(&store, "discovery.k8s.io", "endpointslices"),
             daemonsets: find(&store, "apps", "daemonsets"),
             nodes: find(&store, "", "nodes"),
+            namespaces: find(&store, "", "namespaces"),
+            configmaps: find(&store, "", "configmaps"),
             speed: if speed > 0.0 { speed } else { 1.0 },
             store,
         }
@@ -329,12 +340,13 @@ enum Key {
     StatefulSet(String, String),
     DaemonSet(String, String),
     Service(String, String),
+    RootCa(String),
 }
 
 /// Starts the controller manager.
 pub fn start(store: Arc<Store>, options: ControllerOptions) -> TaskGuard {
     let ctx = Ctx::new(store, options.speed);
-    let task = tokio::spawn(run(ctx));
+    let task = tokio::spawn(run(ctx, options.root_ca));
     TaskGuard::new(vec![task])
 }
 
@@ -386,6 +398,12 @@ fn keys_for(ctx: &Ctx, ev: &StoreEvent, out: &mut BTreeSet<Key>) {
             }
             "/services" => {
                 out.insert(Key::Service(ns, name));
+            }
+            "/namespaces" if ev.event_type != EventType::Deleted => {
+                out.insert(Key::RootCa(name));
+            }
+            "/configmaps" if root_ca::is_root_ca(o) => {
+                out.insert(Key::RootCa(ns));
             }
             "/endpoints" if ev.event_type == EventType::Deleted => {
                 out.insert(Key::Service(ns, name));
@@ -463,10 +481,13 @@ fn all_keys(ctx: &Ctx) -> BTreeSet<Key> {
         let (n, m) = key(&o);
         out.insert(Key::Service(n, m));
     }
+    for o in ctx.list(&ctx.namespaces, None) {
+        out.insert(Key::RootCa(key(&o).1));
+    }
     out
 }
 
-fn reconcile(ctx: &Ctx, key: &Key) -> Option<Duration> {
+fn reconcile(ctx: &Ctx, key: &Key, root_ca: Option<&str>) -> Option<Duration> {
     match key {
         Key::Deployment(ns, n) => deployment::sync(ctx, ns, n),
         Key::ReplicaSet(ns, n) => replicaset::sync(ctx, ns, n),
@@ -474,10 +495,16 @@ fn reconcile(ctx: &Ctx, key: &Key) -> Option<Duration> {
         Key::StatefulSet(ns, n) => statefulset::sync(ctx, ns, n),
         Key::DaemonSet(ns, n) => daemonset::sync(ctx, ns, n),
         Key::Service(ns, n) => endpoints::sync(ctx, ns, n),
+        Key::RootCa(ns) => {
+            if let Some(pem) = root_ca {
+                root_ca::sync(ctx, ns, pem);
+            }
+            None
+        }
     }
 }
 
-async fn run(ctx: Ctx) {
+async fn run(ctx: Ctx, root_ca: Option<String>) {
     let mut rx = ctx.store.subscribe();
     let mut dirty = all_keys(&ctx);
     let mut timers: BTreeSet<(Instant, Key)> = BTreeSet::new();
@@ -494,7 +521,7 @@ async fn run(ctx: Ctx) {
             }
         }
         if let Some(key) = dirty.pop_first() {
-            if let Some(after) = reconcile(&ctx, &key) {
+            if let Some(after) = reconcile(&ctx, &key, root_ca.as_deref()) {
                 timers.retain(|(_, k)| k != &key);
                 timers.insert((Instant::now() + after, key));
             }

@@ -10,7 +10,8 @@ pub const BEHAVIOR_KEY: &str = "dev.slipway.sandbox/behavior";
 pub enum Behavior {
     /// Runs and becomes ready (after the readiness probe's initial delay, if any).
     Ready,
-    /// Exits with code 1 shortly after starting, every time.
+    /// Exits with code 1 shortly after starting, every time, without ever passing a
+    /// readiness probe.
     Crash,
     /// Runs but never passes its readiness probe.
     NeverReady,

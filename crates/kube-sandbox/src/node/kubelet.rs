@@ -145,7 +145,9 @@ impl PodRuntime {
     /// Re-adopts a pod that was running before the sandbox restarted (state replayed from
     /// its state directory): its containers keep running, with their readiness, restart
     /// counts and IDs, instead of being created again. `None` when the pod is not running.
-    pub(crate) fn adopt(pod: &Value) -> Option<PodRuntime> {
+    /// A container whose behaviour ends it (`complete-after`, `crash`, `exit`,
+    /// `crash-after`) still ends when its time comes, counted from when it started.
+    pub(crate) fn adopt(pod: &Value, speed: f64) -> Option<PodRuntime> {
         if str_at(pod, "status.phase") != "Running"
             || pod["metadata"]
                 .get("deletionTimestamp")
@@ -180,6 +182,19 @@ impl PodRuntime {
             if !c.ready && c.behavior != Behavior::NeverReady {
                 c.ready_at = Some(now);
             }
+            // Real seconds the container has run, before and across the restart.
+            let ran = crate::util::parse_rfc3339(started_at)
+                .map(|t| (now_secs() - t).max(0) as f64)
+                .unwrap_or(0.0);
+            let at =
+                |simulated: f64| now + Duration::from_secs_f64((simulated / speed - ran).max(0.0));
+            c.exit_at = match c.behavior {
+                Behavior::CompleteAfter(d) => Some((at(d), 0)),
+                Behavior::Crash => Some((at(1.0), 1)),
+                Behavior::Exit(code) => Some((at(1.0), code)),
+                Behavior::CrashAfter(d) => Some((at(d), 1)),
+                _ => None,
+            };
             c.restart_count = st["restartCount"].as_i64().unwrap_or(0);
             c.container_id = st["containerID"].as_str().unwrap_or_default().to_string();
             c.last_terminated = st["lastState"]
@@ -664,7 +679,9 @@ fn start_container(ctx: &Ctx, pod: &Value, uid: &str, c: &mut Container, speed: 
         Behavior::SlowStart(d) => c.ready_at = Some(at(d.max(initial))),
         Behavior::NeverReady => {}
         Behavior::Crash => {
-            c.ready_at = Some(at(initial));
+            // A crashing app never answers its readiness probe: with one it is never ready;
+            // without one the kubelet counts it ready while it runs, as a real one does.
+            c.ready_at = probe.is_null().then(|| at(initial));
             c.exit_at = Some((at(1.0), 1));
             logs::append(uid, &c.name, "sandbox: fatal error: simulated crash");
         }

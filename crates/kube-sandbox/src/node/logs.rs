@@ -11,6 +11,8 @@ use std::sync::{Mutex, OnceLock};
 struct Buffer {
     current: Vec<String>,
     previous: Option<Vec<String>>,
+    /// How many times the container has restarted (each restart begins a new run).
+    run: u64,
 }
 
 type Key = (String, String);
@@ -38,6 +40,7 @@ pub(crate) fn rotate(uid: &str, container: &str) {
     with(|b| {
         let buf = b.entry((uid.into(), container.into())).or_default();
         buf.previous = Some(std::mem::take(&mut buf.current));
+        buf.run += 1;
     });
 }
 
@@ -63,5 +66,37 @@ pub fn logs(pod: &Value, container: Option<&str>, previous: bool) -> Option<Stri
             &buf.current
         };
         Some(lines.iter().map(|l| format!("{l}\n")).collect())
+    })
+}
+
+/// Where a reader following a container's log is: its run and how many lines it has read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cursor {
+    run: u64,
+    read: usize,
+}
+
+/// The lines of the current run of `container` after `cursor` (all of them, from the
+/// current run, when `cursor` is `None`), and where the reader is then. `None` once the
+/// run the cursor was reading has ended in a restart, or the pod is gone.
+pub fn follow(uid: &str, container: &str, cursor: Option<Cursor>) -> Option<(String, Cursor)> {
+    with(|b| {
+        let buf = b.get(&(uid.to_string(), container.to_string()))?;
+        let from = match cursor {
+            Some(c) if c.run != buf.run => return None,
+            Some(c) => c.read,
+            None => 0,
+        };
+        let text = buf.current[from.min(buf.current.len())..]
+            .iter()
+            .map(|l| format!("{l}\n"))
+            .collect();
+        Some((
+            text,
+            Cursor {
+                run: buf.run,
+                read: buf.current.len(),
+            },
+        ))
     })
 }

@@ -11,10 +11,10 @@
 //!   simulated [`behavior`]. Pod status, events (`Scheduled`, `Pulling`, `Pulled`,
 //!   `Created`, `Started`, `Failed`, `BackOff`, `Unhealthy`, `Killing`) and log lines
 //!   ([`logs`], served by `pods/log`) follow a real kubelet.
-//! - **Graceful deletion**: a bound pod carries the finalizer [`GRACE_FINALIZER`], so a
-//!   delete leaves it with a `deletionTimestamp` until its `terminationGracePeriodSeconds`
-//!   (÷ speed) have passed — or at once when it has no running container — after which the
-//!   kubelet releases it and it disappears, as pods do on a real node.
+//! - **Graceful deletion**: the store keeps a deleted pod that runs on the node Terminating
+//!   (`deletionTimestamp`, `deletionGracePeriodSeconds`); the kubelet stops its containers
+//!   and, once the grace period (÷ speed) has passed — or at once when no container runs —
+//!   deletes it with a grace period of 0 and it disappears, as on a real node.
 //!
 //! Everything is driven by store events, image resolution results and the runtime's own
 //! due times; there is no polling.
@@ -46,7 +46,8 @@ use tokio::time::Instant;
 /// The name of the one node.
 pub const NODE_NAME: &str = "sandbox-node";
 
-/// The finalizer that makes pod deletion graceful (see the module documentation).
+/// The finalizer that once made pod deletion graceful; pods of old state directories may
+/// still carry it, and the kubelet removes it.
 pub const GRACE_FINALIZER: &str = "sandbox.slipway.dev/graceful-termination";
 
 /// How the node behaves.
@@ -286,8 +287,9 @@ impl Node {
                         .containers
                         .iter()
                         .any(|c| matches!(c.state, kubelet::State::Running { .. }));
-                    let grace = pod["spec"]["terminationGracePeriodSeconds"]
+                    let grace = pod["metadata"]["deletionGracePeriodSeconds"]
                         .as_f64()
+                        .or_else(|| pod["spec"]["terminationGracePeriodSeconds"].as_f64())
                         .unwrap_or(30.0);
                     let wait = if running { grace / self.ctx.speed } else { 0.0 };
                     if running {
@@ -311,7 +313,9 @@ impl Node {
         }
     }
 
-    /// Removes the grace finalizer: the pod disappears.
+    /// Deletes a pod whose containers have stopped, with a grace period of 0, as a
+    /// kubelet does: the pod disappears. (State directories of earlier versions may hold
+    /// pods with the finalizer that once did this; it is removed first.)
     fn release(&self, pod: &Value) {
         let has = pod["metadata"]["finalizers"]
             .as_array()
@@ -323,6 +327,17 @@ impl Node {
                 }
             });
         }
+        let opts = crate::store::DeleteOpts {
+            precondition_uid: Some(str_at(pod, "metadata.uid").to_string()),
+            grace_period: Some(0),
+            ..Default::default()
+        };
+        let _ = self.ctx.store.delete(
+            &self.ctx.pods,
+            str_at(pod, "metadata.namespace"),
+            str_at(pod, "metadata.name"),
+            &opts,
+        );
     }
 
     fn process(&mut self, uid: &str) -> Option<Instant> {
@@ -387,14 +402,6 @@ impl Node {
                 Ok(()) => {
                     let bound = self.ctx.mutate(&self.ctx.pods, p, |o| {
                         o["spec"]["nodeName"] = json!(NODE_NAME);
-                        let f = &mut o["metadata"]["finalizers"];
-                        match f.as_array_mut() {
-                            Some(a) if !a.iter().any(|x| x == GRACE_FINALIZER) => {
-                                a.push(json!(GRACE_FINALIZER))
-                            }
-                            Some(_) => {}
-                            None => *f = json!([GRACE_FINALIZER]),
-                        }
                     });
                     let Some(bound) = bound else { continue };
                     let (c, m) = scheduler::requests(p);
@@ -462,7 +469,7 @@ async fn run(ctx: Ctx, opts: NodeOptions) {
     for p in node.ctx.list(&node.ctx.pods, None) {
         // Pods that ran before a restart (replayed state) keep running.
         if str_at(&p, "spec.nodeName") == NODE_NAME
-            && let Some(rt) = kubelet::PodRuntime::adopt(&p)
+            && let Some(rt) = kubelet::PodRuntime::adopt(&p, node.ctx.speed)
         {
             if let Some((a, b)) = rt
                 .ip

@@ -4,6 +4,7 @@ Run by `tests/python_client.rs` with the sandbox's kubeconfig as the first argum
 check raises on a divergence; the last line printed is `N passed, 0 failed`.
 """
 
+import json
 import sys
 
 from kubernetes import client, config
@@ -31,6 +32,15 @@ def refused(call, code):
     except ApiException as e:
         return e.status == code, f"{e.status} {e.body}"
     return False, "accepted"
+
+
+def refusal(call):
+    """The status code and message of a refused call."""
+    try:
+        call()
+    except ApiException as e:
+        return e.status, json.loads(e.body)["message"]
+    return None, "accepted"
 
 
 labels = {"app": "py"}
@@ -107,5 +117,159 @@ check(
 )
 check("a Job's completion mode is defaulted", job.spec.completion_mode == "NonIndexed")
 check("a created Job has a status", job.status is not None)
+
+# Lists: a paged list is one snapshot, whatever changes between its pages.
+for i in range(6):
+    core.create_namespaced_config_map(
+        NS, client.V1ConfigMap(metadata=client.V1ObjectMeta(name=f"page-{i}", labels={"paged": "py"}), data={"v": "1"})
+    )
+first = core.list_namespaced_config_map(NS, label_selector="paged", limit=2)
+snapshot = first.metadata.resource_version
+core.delete_namespaced_config_map("page-4", NS)
+core.patch_namespaced_config_map("page-3", NS, {"data": {"v": "2"}})
+core.create_namespaced_config_map(
+    NS, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="page-9", labels={"paged": "py"}), data={"v": "1"})
+)
+items, token, versions = list(first.items), first.metadata._continue, {snapshot}
+while token:
+    page = core.list_namespaced_config_map(NS, label_selector="paged", limit=2, _continue=token)
+    items += page.items
+    token = page.metadata._continue
+    versions.add(page.metadata.resource_version)
+check(
+    "continue pages show the objects as they were at the first page",
+    [(c.metadata.name, c.data["v"]) for c in items] == [(f"page-{i}", "1") for i in range(6)],
+    [(c.metadata.name, c.data) for c in items],
+)
+check("every page has the first page's resourceVersion", versions == {snapshot}, versions)
+
+exact = core.list_namespaced_config_map(NS, label_selector="paged", resource_version=snapshot, resource_version_match="Exact")
+check(
+    "resourceVersionMatch=Exact lists the objects as they were",
+    [c.metadata.name for c in exact.items] == [f"page-{i}" for i in range(6)] and exact.metadata.resource_version == snapshot,
+    [c.metadata.name for c in exact.items],
+)
+newer = core.list_namespaced_config_map(
+    NS, label_selector="paged", resource_version=snapshot, resource_version_match="NotOlderThan"
+)
+check(
+    "resourceVersionMatch=NotOlderThan lists them as they are",
+    [c.metadata.name for c in newer.items] == ["page-0", "page-1", "page-2", "page-3", "page-5", "page-9"]
+    and int(newer.metadata.resource_version) > int(snapshot),
+    [c.metadata.name for c in newer.items],
+)
+ok, detail = refused(lambda: core.list_namespaced_config_map(NS, resource_version_match="Exact"), 422)
+check("resourceVersionMatch without resourceVersion is refused", ok and "resourceVersionMatch is forbidden unless resourceVersion is provided" in detail, detail)
+ok, detail = refused(lambda: core.list_namespaced_config_map(NS, resource_version="0", resource_version_match="Exact"), 422)
+check("resourceVersionMatch=Exact at 0 is refused", ok, detail)
+got = refusal(lambda: core.list_namespaced_config_map(NS, resource_version="1", resource_version_match="Newest"))
+check(
+    "an unknown resourceVersionMatch is refused",
+    got
+    == (
+        422,
+        'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Unsupported value: "Newest": '
+        'supported values: "Exact", "NotOlderThan", ""',
+    ),
+    got,
+)
+
+# Field selectors: each kind accepts its own labels, and refuses others with the real 400.
+got = refusal(lambda: core.list_namespaced_config_map(NS, field_selector="data.v=1"))
+check(
+    "a ConfigMap cannot be selected by data",
+    got == (400, '"data.v" is not a known field selector: only "metadata.name", "metadata.namespace"'),
+    got,
+)
+got = refusal(lambda: core.list_namespaced_pod(NS, field_selector="spec.containers=x"))
+check("a pod cannot be selected by its containers", got == (400, "field label not supported: spec.containers"), got)
+phase = core.list_namespaced_pod(NS, field_selector="status.phase!=Running,spec.restartPolicy=Always")
+check("a pod can be selected by phase and restart policy", phase.items is not None)
+secrets = core.list_namespaced_secret(NS, field_selector="type=kubernetes.io/service-account-token")
+check("a Secret can be selected by type", secrets.items == [], secrets.items)
+
+# autoscaling/v1 beside v2: one object, two shapes.
+scaler_v1 = client.AutoscalingV1Api()
+scaler_v2 = client.AutoscalingV2Api()
+scaler_v1.create_namespaced_horizontal_pod_autoscaler(
+    NS,
+    client.V1HorizontalPodAutoscaler(
+        metadata=client.V1ObjectMeta(name="py"),
+        spec=client.V1HorizontalPodAutoscalerSpec(
+            scale_target_ref=client.V1CrossVersionObjectReference(api_version="apps/v1", kind="Deployment", name="py"),
+            min_replicas=1,
+            max_replicas=3,
+            target_cpu_utilization_percentage=60,
+        ),
+    ),
+)
+as_v2 = scaler_v2.read_namespaced_horizontal_pod_autoscaler("py", NS)
+check(
+    "a v1 autoscaler reads as v2 with its CPU target as a metric",
+    as_v2.spec.metrics[0].resource.target.average_utilization == 60,
+    as_v2.spec,
+)
+as_v1 = scaler_v1.read_namespaced_horizontal_pod_autoscaler("py", NS)
+check("and back as v1", as_v1.spec.target_cpu_utilization_percentage == 60, as_v1.spec)
+
+# A custom resource against its CRD's structural schema.
+client.ApiextensionsV1Api().create_custom_resource_definition(
+    {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gadgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {
+                                "spec": {
+                                    "type": "object",
+                                    "properties": {
+                                        "replicas": {"type": "integer", "default": 1},
+                                        "mode": {"type": "string", "enum": ["fast", "safe"]},
+                                    },
+                                }
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }
+)
+custom = client.CustomObjectsApi()
+gadget = {"apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "g"}}
+got = refusal(
+    lambda: custom.create_namespaced_custom_object(
+        "example.com", "v1", NS, "gadgets", dict(gadget, spec={"replicas": "two"})
+    )
+)
+check(
+    "a custom resource of the wrong type is refused with the real 422",
+    got
+    == (
+        422,
+        'Gadget.example.com "g" is invalid: spec.replicas: Invalid value: "string": '
+        'spec.replicas in body must be of type integer: "string"',
+    ),
+    got,
+)
+made = custom.create_namespaced_custom_object(
+    "example.com", "v1", NS, "gadgets", dict(gadget, spec={"mode": "fast", "colour": "red"})
+)
+check(
+    "unknown fields are pruned and defaults filled in",
+    made["spec"] == {"mode": "fast", "replicas": 1},
+    made["spec"],
+)
 
 print(f"{passed} passed, 0 failed")
