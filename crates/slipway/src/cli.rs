@@ -107,6 +107,18 @@ pub struct GlobalArgs {
     /// Never colour the output (also: the NO_COLOR environment variable)
     #[arg(long = "no-color", global = true)]
     pub no_color: bool,
+
+    /// Speak this CI system's language (annotations, groups, outputs, job summary);
+    /// `auto` detects GitHub Actions, Azure DevOps and GitLab CI from their variables
+    #[arg(
+        long = "ci",
+        value_name = "SYSTEM",
+        global = true,
+        env = "SLIPWAY_CI",
+        value_enum,
+        default_value = "auto"
+    )]
+    pub ci: crate::ci::Choice,
 }
 
 /// Where and how results are printed.
@@ -229,6 +241,13 @@ Examples:
   slipway promote prod --from staging")]
     Promote(PromoteArgs),
 
+    /// Write the report of a recorded release: an HTML page and its JSON
+    #[command(after_help = "\
+Examples:
+  slipway report prod                        the current release of `prod`, in `slipway-report-prod-<rev>.html`
+  slipway report prod 12 --out report.html   revision 12")]
+    Report(ReportArgs),
+
     /// The built-in local cluster and registry
     #[command(subcommand)]
     Sandbox(SandboxCommand),
@@ -340,6 +359,11 @@ pub struct DeployArgs {
     /// Wait this long for another deploy's lock instead of failing at once
     #[arg(long = "wait-lock", value_name = "DURATION")]
     pub wait_lock: Option<String>,
+
+    /// Also write a release report: a self-contained HTML page at FILE and its data at
+    /// FILE.json
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 /// Which images a release takes (`deploy`, `diff`, `render`).
@@ -449,6 +473,22 @@ pub struct HistoryArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// An environment of slipway.yaml
+    #[arg(value_name = "ENV")]
+    pub env: String,
+
+    /// The revision [default: the current release, else the newest recorded]
+    #[arg(value_name = "REV")]
+    pub revision: Option<u64>,
+
+    /// Where to write the page (its data goes to FILE.json) [default:
+    /// `slipway-report-ENV-REV.html`]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct RollbackArgs {
     /// An environment of slipway.yaml
     #[arg(value_name = "ENV")]
@@ -465,6 +505,11 @@ pub struct RollbackArgs {
     /// Do not ask for approval
     #[arg(short = 'y', long)]
     pub yes: bool,
+
+    /// Also write a release report: a self-contained HTML page at FILE and its data at
+    /// FILE.json
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -480,6 +525,11 @@ pub struct RestartArgs {
     /// Do not ask for approval
     #[arg(short = 'y', long)]
     pub yes: bool,
+
+    /// Also write a release report: a self-contained HTML page at FILE and its data at
+    /// FILE.json
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -495,6 +545,11 @@ pub struct PromoteArgs {
     /// Do not ask for approval
     #[arg(short = 'y', long)]
     pub yes: bool,
+
+    /// Also write a release report: a self-contained HTML page at FILE and its data at
+    /// FILE.json
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -185,6 +185,7 @@ pub fn deploy(args: &DeployArgs, global: &GlobalArgs, printer: &Printer) -> Resu
         dry_run: args.dry_run,
         wait_lock,
         git: (commit, dirty),
+        report: args.report.clone(),
     };
     release_environment(&project, &env, &builds, &request, global, printer)
 }
@@ -203,6 +204,8 @@ struct Request {
     dry_run: bool,
     wait_lock: Duration,
     git: (Option<String>, bool),
+    /// `--report FILE`.
+    report: Option<std::path::PathBuf>,
 }
 
 /// Renders and validates every namespace first — nothing is written anywhere when one
@@ -344,7 +347,12 @@ fn release_environment(
             store_key,
         });
     }
-    run_jobs(&rt, printer, jobs)
+    let finish = Finish {
+        environment: env.name.clone(),
+        action: request.action,
+        report: request.report.clone(),
+    };
+    run_jobs(&rt, printer, jobs, &finish)
 }
 
 /// The CustomResourceDefinitions of each cluster of the environment (by the cluster
@@ -373,12 +381,20 @@ fn cluster_crds(
     out
 }
 
+/// What is left for a command once its releases ran: the CI outputs and job summary,
+/// and the release report when `--report` asked for one.
+struct Finish {
+    environment: String,
+    action: &'static str,
+    report: Option<std::path::PathBuf>,
+}
+
 /// One release of one namespace, ready to run.
-struct Job {
+pub(super) struct Job {
     /// The line printed when it starts.
     header: String,
-    target: TargetRecords,
-    input: DeployInput,
+    pub(super) target: TargetRecords,
+    pub(super) input: DeployInput,
     /// `Kind/name` → `file:line` of the rendered objects (empty for a release re-applied
     /// from a record).
     sources: Vec<(String, String)>,
@@ -406,11 +422,13 @@ enum JobResult {
 fn run_jobs(
     rt: &tokio::runtime::Runtime,
     printer: &Printer,
-    jobs: Vec<Job>,
+    mut jobs: Vec<Job>,
+    finish: &Finish,
 ) -> Result<(), CliError> {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     let order: Vec<String> = jobs.iter().map(|j| j.target.ns.clone()).collect();
+    super::report::stamp_provenance(&mut jobs);
     let mut groups: Vec<Vec<Job>> = Vec::new();
     for job in jobs {
         match groups
@@ -430,6 +448,11 @@ fn run_jobs(
     let _releasing = crate::interrupt::releasing(restores);
     let plan_only = groups.iter().flatten().all(|j| j.input.dry_run);
     let display = DeployDisplay::new(printer, groups.len() > 1).plan_only(plan_only);
+    for job in groups.iter().flatten() {
+        display
+            .journal()
+            .context(&job.target.ns, super::report::context(&job.input));
+    }
     let stop = AtomicBool::new(false);
     let runs = groups.into_iter().map(|group| {
         let display = &display;
@@ -470,6 +493,12 @@ fn run_jobs(
     });
     let finished = rt.block_on(futures::future::join_all(runs));
     display.finish();
+    if !plan_only {
+        let report = display
+            .journal()
+            .to_json(&finish.environment, finish.action);
+        super::report::release_finished(printer, &report, finish.report.as_deref());
+    }
     let mut results: Vec<(String, JobResult)> = finished.into_iter().flatten().collect();
     results.sort_by_key(|(ns, _)| order.iter().position(|o| o == ns));
     let several = results.len() > 1;
@@ -651,6 +680,7 @@ pub fn diff(args: &DiffArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
         no_rollback: false,
         yes: true,
         wait_lock: None,
+        report: None,
     };
     if args.compact {
         return deploy(&deploy_args, global, &printer.with_compact_plan());
@@ -829,7 +859,12 @@ pub fn rollback(
             store_key: None,
         });
     }
-    run_jobs(&rt, printer, jobs)
+    let finish = Finish {
+        environment: env.name.clone(),
+        action: "rollback",
+        report: args.report.clone(),
+    };
+    run_jobs(&rt, printer, jobs, &finish)
 }
 
 pub fn status(args: &StatusArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
@@ -949,6 +984,7 @@ async fn status_snapshot(
             "namespace": ns,
             "release": current.map(|r| r.revision),
             "showing": shown.map(|r| r.revision),
+            "provenance": super::report::provenance_json(shown.and_then(Release::provenance).as_ref()),
             "workloads": workloads.iter().map(|w| serde_json::json!({
                 "workload": w.workload, "ready": w.ready, "desired": w.desired, "images": w.images,
                 "missing": w.missing,
@@ -990,6 +1026,9 @@ async fn status_snapshot(
                     "namespace {ns}: no release recorded, but workloads of `{app}` run here"
                 );
             }
+        }
+        if let Some(p) = shown.and_then(Release::provenance) {
+            text.push_str(&super::report::provenance_lines(&p));
         }
         text.push_str(&workload_lines(&workloads));
         if !t.records.is_empty() {
@@ -1125,6 +1164,7 @@ pub fn promote(args: &PromoteArgs, global: &GlobalArgs, printer: &Printer) -> Re
         wait_lock: Duration::ZERO,
         git: (from.git_commit.clone(), from.git_dirty || tree_dirty),
         images_from: Some(from),
+        report: args.report.clone(),
     };
     release_environment(&project, &env, &[], &request, global, printer)
 }
@@ -1183,7 +1223,12 @@ pub fn restart(args: &RestartArgs, global: &GlobalArgs, printer: &Printer) -> Re
             store_key: None,
         });
     }
-    run_jobs(&rt, printer, jobs)
+    let finish = Finish {
+        environment: env.name.clone(),
+        action: "restart",
+        report: args.report.clone(),
+    };
+    run_jobs(&rt, printer, jobs, &finish)
 }
 
 /// A release that applies `objects` of the recorded release `from` again, with its

@@ -10,9 +10,12 @@ mod init;
 mod project;
 mod release;
 mod render;
+mod report;
 mod sandbox;
 mod uninstall;
 mod validate;
+
+pub use display::change_word;
 
 use crate::cli::{Cli, Command, Output, SandboxCommand};
 use crate::error::CliError;
@@ -51,6 +54,7 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
         Command::Rollback(args) => deploy::rollback(args, global, printer),
         Command::Restart(args) => deploy::restart(args, global, printer),
         Command::Promote(args) => deploy::promote(args, global, printer),
+        Command::Report(args) => report::run(args, global, printer),
         Command::Uninstall(args) => uninstall::run(args, global, printer),
         Command::Sandbox(SandboxCommand::Serve(args)) => sandbox::serve(args, global, printer),
     }
