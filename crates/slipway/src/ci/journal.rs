@@ -324,9 +324,9 @@ pub fn report_document(environment: &str, action: &str, namespaces: Vec<Value>) 
         .iter()
         .filter_map(|n| n["status"].as_str())
         .collect();
-    let outcome = if statuses.iter().any(|s| *s == "failed") {
+    let outcome = if statuses.contains(&"failed") {
         "failed"
-    } else if statuses.iter().any(|s| *s == "rolled-back") {
+    } else if statuses.contains(&"rolled-back") {
         "rolled-back"
     } else if !statuses.is_empty() && statuses.iter().all(|s| *s == "deployed") {
         "deployed"

@@ -299,12 +299,12 @@ th{color:var(--muted);font-weight:600}
 .row{display:grid;grid-template-columns:minmax(8em,14em) 1fr;gap:.6em;align-items:center;margin:.25em 0}
 .label{font:13px/1.3 ui-monospace,Menlo,Consolas,monospace;overflow-wrap:anywhere}
 .track{position:relative;height:22px;background:var(--panel);border-radius:4px}
-.bar{position:absolute;top:3px;height:16px;border-radius:3px;opacity:.35}
+.bar{position:absolute;top:3px;height:16px;border-radius:3px;opacity:.85}
 .bar.ready{background:var(--ok)}.bar.failed{background:var(--fail)}.bar.running{background:var(--run)}
-.phase{position:absolute;top:3px;height:16px}
+.phase{position:absolute;top:14px;height:5px;opacity:.9}
 .phase.pull{background:var(--pull)}.phase.start,.phase.run{background:var(--start)}.phase.settle{background:var(--settle)}
 .moment{position:absolute;top:0;width:3px;height:22px;background:var(--fail);margin-left:-1px}
-.axis{display:flex;justify-content:space-between;color:var(--muted);font-size:12px;margin-left:calc(min(14em,30%) + .6em)}
+.axis{display:flex;justify-content:space-between;color:var(--muted);font-size:12px}
 .legend span{display:inline-block;margin-right:1em;font-size:12px;color:var(--muted)}
 .legend i{display:inline-block;width:12px;height:10px;margin-right:.3em;border-radius:2px;vertical-align:middle}
 pre{background:var(--panel);padding:.6em;border-radius:4px;overflow-x:auto;white-space:pre-wrap;overflow-wrap:anywhere}
@@ -312,7 +312,6 @@ pre{background:var(--panel);padding:.6em;border-radius:4px;overflow-x:auto;white
 @media (max-width:640px){
  main{padding:10px}
  .row{grid-template-columns:1fr;gap:.1em}
- .axis{margin-left:0}
  dl.facts{grid-template-columns:1fr}
  dl.facts dt{margin-top:.4em}
  table.plan td:nth-child(3){display:none}
@@ -509,7 +508,7 @@ fn timeline_html(h: &mut String, n: &Value) {
     }
     let _ = write!(
         h,
-        "</div><div class=\"axis\"><span>0s</span><span>{:.1}s</span><span>{:.1}s</span></div>",
+        "<div class=\"row\"><div></div><div class=\"axis\"><span>0s</span><span>{:.1}s</span><span>{:.1}s</span></div></div></div>",
         duration / 2.0,
         duration
     );
