@@ -108,15 +108,16 @@ pub struct GlobalArgs {
     #[arg(long = "no-color", global = true)]
     pub no_color: bool,
 
-    /// Speak this CI system's language (annotations, groups, outputs, job summary);
-    /// `auto` detects GitHub Actions, Azure DevOps and GitLab CI from their variables
+    /// CI output: `auto` (detects GitHub Actions, Azure DevOps, GitLab CI), `github`,
+    /// `azure`, `gitlab` or `none`
     #[arg(
         long = "ci",
         value_name = "SYSTEM",
         global = true,
         env = "SLIPWAY_CI",
         value_enum,
-        default_value = "auto"
+        default_value = "auto",
+        hide_possible_values = true
     )]
     pub ci: crate::ci::Choice,
 }
