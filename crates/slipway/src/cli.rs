@@ -150,6 +150,7 @@ pub enum Command {
 Examples:
   slipway init                 look at Dockerfiles, k8s/ or deploy/ folders and kustomizations
   slipway init --print         show the file instead of writing it
+  slipway init --ci github     a GitHub Actions workflow for this slipway.yaml (also azure, gitlab)
 
 An existing file is never overwritten.")]
     Init(InitArgs),

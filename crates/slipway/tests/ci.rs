@@ -572,3 +572,153 @@ fn every_release_stamps_its_provenance_on_the_objects_and_status_shows_it() {
     assert_eq!(doc["namespaces"][0]["provenance"]["revision"], 4);
     assert_eq!(doc["namespaces"][0]["provenance"]["commit"], head.as_str());
 }
+
+/// A tool of the test virtualenv (`scripts/test.sh` installs it), else of `PATH`.
+fn venv_tool(name: &str) -> Option<std::path::PathBuf> {
+    let venv = std::env::var_os("SLIPWAY_TEST_PYTHON")
+        .map(std::path::PathBuf::from)
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|h| std::path::PathBuf::from(h).join(".cache/slipway-test-venv/bin"))
+        });
+    if let Some(dir) = venv
+        && dir.join(name).is_file()
+    {
+        return Some(dir.join(name));
+    }
+    let out = Command::new("which").arg(name).output().ok()?;
+    out.status
+        .success()
+        .then(|| std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+/// `check-jsonschema` with one of its published schemas: `Ok` when the file passes.
+fn schema_check(tool: &Path, schema: &str, file: &Path) -> Result<(), String> {
+    let out = Command::new(tool)
+        .args(["--regex-variant", "nonunicode", "--builtin-schema", schema])
+        .arg(file)
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+#[test]
+fn init_ci_writes_the_examples_pipelines_which_pass_actionlint_and_the_published_schemas() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ci");
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["slipway.yaml", "app.txt"] {
+        fs::copy(examples.join(f), dir.path().join(f)).unwrap();
+    }
+    common::copy_dir(&examples.join("k8s"), &dir.path().join("k8s"));
+    let actionlint = venv_tool("actionlint");
+    let jsonschema = venv_tool("check-jsonschema");
+    for (system, file, schema) in [
+        (
+            "github",
+            ".github/workflows/slipway.yml",
+            "vendor.github-workflows",
+        ),
+        ("azure", "azure-pipelines.yml", "vendor.azure-pipelines"),
+        ("gitlab", ".gitlab-ci.yml", "vendor.gitlab-ci"),
+    ] {
+        let out = run(dir.path(), &[], &["init", "--ci", system]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let written = dir.path().join(file);
+        let text = fs::read_to_string(&written).unwrap();
+        // The examples are what `init --ci` writes.
+        assert_eq!(
+            text,
+            fs::read_to_string(examples.join(file)).unwrap(),
+            "examples/ci/{file} is not what `slipway init --ci {system}` writes"
+        );
+        // It deploys the first environment with a build and promotes to the next.
+        assert!(
+            text.contains("slipway deploy staging --build --yes"),
+            "{text}"
+        );
+        assert!(text.contains("slipway promote prod --yes"), "{text}");
+        // Credentials only ever travel in the environment of a step.
+        for line in text.lines().filter(|l| l.contains("slipway ")) {
+            assert!(
+                !line.contains("PASSWORD")
+                    && !line.contains("secrets.")
+                    && !line.contains("KUBECONFIG"),
+                "{line}"
+            );
+        }
+        assert!(!text.contains("--password"), "{text}");
+        // A second run never overwrites it.
+        let again = run(dir.path(), &[], &["init", "--ci", system]);
+        assert_eq!(again.status.code(), Some(2), "{}", stderr(&again));
+        assert!(
+            stderr(&again).contains("already exists"),
+            "{}",
+            stderr(&again)
+        );
+
+        match &jsonschema {
+            Some(tool) => {
+                schema_check(tool, schema, &written).unwrap_or_else(|e| panic!("{file}: {e}"));
+                // The judge judges: a broken pipeline is refused.
+                let broken = dir.path().join(format!("broken-{system}.yml"));
+                let bad = match system {
+                    "github" => text.replace("runs-on: ubuntu-latest", "runs-on: [[1]]"),
+                    "azure" => text.replace("  - stage: validate", "  - stage: [validate]"),
+                    _ => text.replace("when: always", "when: sometimes"),
+                };
+                fs::write(&broken, bad).unwrap();
+                assert!(
+                    schema_check(tool, schema, &broken).is_err(),
+                    "{system}: a broken file passes"
+                );
+            }
+            None => eprintln!(
+                "skipped: check-jsonschema is not installed (scripts/test.sh installs it); {file} was not checked against {schema}"
+            ),
+        }
+    }
+    match actionlint {
+        Some(tool) => {
+            let workflow = dir.path().join(".github/workflows/slipway.yml");
+            let out = Command::new(&tool).arg(&workflow).output().unwrap();
+            assert!(
+                out.status.success(),
+                "actionlint: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let broken = dir.path().join(".github/workflows/broken.yml");
+            let text = fs::read_to_string(&workflow).unwrap();
+            fs::write(
+                &broken,
+                text.replace("needs: deploy-staging", "needs: deploy-nowhere"),
+            )
+            .unwrap();
+            let out = Command::new(&tool).arg(&broken).output().unwrap();
+            assert!(
+                !out.status.success(),
+                "actionlint accepts a job that needs a missing job"
+            );
+        }
+        None => eprintln!("skipped: actionlint is not installed (scripts/test.sh installs it)"),
+    }
+
+    // Without `slipway.yaml`, there is nothing to deploy.
+    let empty = tempfile::tempdir().unwrap();
+    let out = run(empty.path(), &[], &["init", "--ci", "github"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("write it first with `slipway init`"),
+        "{}",
+        stderr(&out)
+    );
+}

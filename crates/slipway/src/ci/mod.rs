@@ -16,6 +16,7 @@
 
 pub mod journal;
 pub mod outputs;
+pub mod pipeline;
 pub mod provenance;
 
 use std::path::{Path, PathBuf};

@@ -40,7 +40,30 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
     }
 
     match &cli.command {
-        Command::Init(args) => init::run(args, &project::config_path(global), printer),
+        Command::Init(args) => match global.ci {
+            // `slipway init --ci SYSTEM`: the pipeline of an existing `slipway.yaml`.
+            crate::ci::Choice::Github => crate::ci::pipeline::init(
+                crate::ci::System::Github,
+                &project::config_path(global),
+                args.print,
+                printer,
+            ),
+            crate::ci::Choice::Azure => crate::ci::pipeline::init(
+                crate::ci::System::Azure,
+                &project::config_path(global),
+                args.print,
+                printer,
+            ),
+            crate::ci::Choice::Gitlab => crate::ci::pipeline::init(
+                crate::ci::System::Gitlab,
+                &project::config_path(global),
+                args.print,
+                printer,
+            ),
+            crate::ci::Choice::Auto | crate::ci::Choice::None => {
+                init::run(args, &project::config_path(global), printer)
+            }
+        },
         Command::Completions(args) => generate::completions(args, printer),
         Command::Man(args) => generate::man(args, printer),
         Command::Build(args) => build::run(args, global, printer),
