@@ -117,7 +117,8 @@ pub struct GlobalArgs {
         env = "SLIPWAY_CI",
         value_enum,
         default_value = "auto",
-        hide_possible_values = true
+        hide_possible_values = true,
+        hide_env_values = true
     )]
     pub ci: crate::ci::Choice,
 }
