@@ -236,6 +236,28 @@ fn reports_of_a_success_and_a_rollback_open_in_chromium_with_their_bars_in_place
     .unwrap();
     assert_eq!(doc["namespaces"][0]["revision"], 2);
     assert_eq!(doc["namespaces"][0]["status"], "rolled-back");
+    // The record kept the release's own report: the same bars, diagnosis and rollback.
+    assert_eq!(doc["namespaces"][0]["timeline"], ns["timeline"]);
+    assert_eq!(doc["namespaces"][0]["diagnosis"]["pod"], pod);
+    assert_eq!(doc["namespaces"][0]["rollback"]["to_revision"], 1);
+    // And it keeps it once the release is superseded (revision 1 was re-applied as
+    // the current one; revision 1's record was written again by both deploys).
+    let first = p.path().join("reports/first.html");
+    let out = p.slipway(&["report", "dev", "1", "--out", first.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let first: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(p.path().join("reports/first.html.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        first["namespaces"][0]["timeline"],
+        ok["namespaces"][0]["timeline"]
+    );
     assert!(
         doc["namespaces"][0]["outcome_text"]
             .as_str()

@@ -260,61 +260,69 @@ impl Journal {
         let namespaces: Vec<Value> = self
             .namespaces
             .iter()
-            .map(|n| {
-                let (revision, status) = n
-                    .recorded
-                    .iter()
-                    .next_back()
-                    .map(|(r, s)| (Some(*r), s.clone()))
-                    .unwrap_or((None, "not recorded".into()));
-                let end = n.end.max(
-                    n.rows
-                        .iter()
-                        .filter_map(|r| r.end)
-                        .fold(n.start, f64::max),
-                );
-                let rows: Vec<Value> = n
-                    .rows
-                    .iter()
-                    .map(|r| {
-                        json!({
-                            "name": r.name,
-                            "kind": r.kind,
-                            "start": round(r.start - n.start),
-                            "end": round(r.end.unwrap_or(end) - n.start),
-                            "result": r.result,
-                            "phases": r.phases.iter().map(|(p, s, e)| json!({
-                                "phase": p, "start": round(s - n.start), "end": round(e.unwrap_or(r.end.unwrap_or(end)) - n.start),
-                            })).collect::<Vec<_>>(),
-                            "moments": r.moments.iter().map(|m| {
-                                let mut m = m.clone();
-                                m["at"] = json!(round(m["at"].as_f64().unwrap_or(0.0) - n.start));
-                                m
-                            }).collect::<Vec<_>>(),
-                        })
-                    })
-                    .collect();
-                let mut doc = json!({
-                    "namespace": n.name,
-                    "revision": revision,
-                    "status": status,
-                    "started": jiff::Timestamp::from_millisecond(
-                        self.started_at.as_millisecond() + (n.start * 1000.0) as i64
-                    ).map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_default(),
-                    "plan": n.plan,
-                    "timeline": {"duration": round(end - n.start), "rows": rows},
-                    "diagnosis": n.diagnosis,
-                    "rollback": n.rollback_to.map(|to| json!({"to_revision": to})),
-                });
-                if let (Some(into), Some(from)) = (doc.as_object_mut(), n.context.as_object()) {
-                    for (k, v) in from {
-                        into.entry(k.clone()).or_insert_with(|| v.clone());
-                    }
-                }
-                doc
-            })
+            .map(|n| self.namespace_json(n))
             .collect();
         report_document(environment, action, namespaces)
+    }
+
+    /// The report of namespace `ns`, as the release record keeps it (see
+    /// `commands::report::keep_in_record`); `None` when nothing happened there.
+    pub fn namespace_report(&self, ns: &str) -> Option<Value> {
+        self.namespaces
+            .iter()
+            .find(|n| n.name == ns)
+            .map(|n| self.namespace_json(n))
+    }
+
+    fn namespace_json(&self, n: &Namespace) -> Value {
+        let (revision, status) = n
+            .recorded
+            .iter()
+            .next_back()
+            .map(|(r, s)| (Some(*r), s.clone()))
+            .unwrap_or((None, "not recorded".into()));
+        let end = n
+            .end
+            .max(n.rows.iter().filter_map(|r| r.end).fold(n.start, f64::max));
+        let rows: Vec<Value> = n
+            .rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "name": r.name,
+                    "kind": r.kind,
+                    "start": round(r.start - n.start),
+                    "end": round(r.end.unwrap_or(end) - n.start),
+                    "result": r.result,
+                    "phases": r.phases.iter().map(|(p, s, e)| json!({
+                        "phase": p, "start": round(s - n.start), "end": round(e.unwrap_or(r.end.unwrap_or(end)) - n.start),
+                    })).collect::<Vec<_>>(),
+                    "moments": r.moments.iter().map(|m| {
+                        let mut m = m.clone();
+                        m["at"] = json!(round(m["at"].as_f64().unwrap_or(0.0) - n.start));
+                        m
+                    }).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let mut doc = json!({
+            "namespace": n.name,
+            "revision": revision,
+            "status": status,
+            "started": jiff::Timestamp::from_millisecond(
+                self.started_at.as_millisecond() + (n.start * 1000.0) as i64
+            ).map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_default(),
+            "plan": n.plan,
+            "timeline": {"duration": round(end - n.start), "rows": rows},
+            "diagnosis": n.diagnosis,
+            "rollback": n.rollback_to.map(|to| json!({"to_revision": to})),
+        });
+        if let (Some(into), Some(from)) = (doc.as_object_mut(), n.context.as_object()) {
+            for (k, v) in from {
+                into.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        doc
     }
 }
 

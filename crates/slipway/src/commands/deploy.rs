@@ -468,6 +468,7 @@ fn run_jobs(
                 display.line(&ns, &job.header);
                 let report = |e: Event| display.event(&ns, &e);
                 let sources = job.sources;
+                let app = job.input.app.clone();
                 let connection = job.target.connection.clone();
                 let outcome = engine::deploy(job.target.connection, job.input, &report).await;
                 let applied = matches!(
@@ -482,6 +483,21 @@ fn run_jobs(
                     }
                     _ => Ok(()),
                 };
+                // The journal's lock is not held across the write.
+                let kept = if applied {
+                    display.journal().namespace_report(&ns)
+                } else {
+                    None
+                };
+                if let Some(kept) = kept
+                    && let Err(e) =
+                        super::report::keep_in_record(&connection, &app, &ns, &kept).await
+                {
+                    display.line(
+                        &ns,
+                        &format!("warning: the release record does not keep its report: {e}"),
+                    );
+                }
                 let result = conclude(display, &ns, &sources, outcome).and(stored);
                 if result.is_err() {
                     stop.store(true, Ordering::SeqCst);

@@ -18,7 +18,7 @@ use crate::cli::{GlobalArgs, ReportArgs};
 use crate::error::CliError;
 use crate::printer::Printer;
 
-use super::deploy::{Job, TargetRecords, histories, runtime};
+use super::deploy::{Job, histories, runtime};
 use super::project;
 
 /// Stamps every object and hook Job of each release with its provenance (commit,
@@ -42,6 +42,50 @@ pub(super) fn stamp_provenance(jobs: &mut [Job]) {
             p.stamp(&mut h.job);
         }
     }
+}
+
+/// The annotation of a release record that keeps the report of its release (the
+/// timeline, plan, diagnosis and rollback), for `slipway report` to make the same page
+/// later. It is written under a field manager of its own, so the release's later writes
+/// of the record (superseded, rolled back) keep it.
+pub const RECORD_REPORT_ANNOTATION: &str = "slipway.dev/report";
+
+/// Keeps `report` (one namespace's, from the journal) on its release record: read,
+/// annotated and written back only if the record did not change meanwhile (retried
+/// when it did).
+pub(super) async fn keep_in_record(
+    cluster: &slipway_deploy::cluster::Cluster,
+    app: &str,
+    ns: &str,
+    report: &Value,
+) -> Result<(), slipway_deploy::cluster::ClusterError> {
+    let Some(revision) = report["revision"].as_u64() else {
+        return Ok(());
+    };
+    let kept = json!({
+        "timeline": report["timeline"],
+        "plan": report["plan"],
+        "diagnosis": report["diagnosis"],
+        "rollback": report["rollback"],
+    })
+    .to_string();
+    let name = slipway_deploy::record::record_name(app, revision);
+    for _ in 0..5 {
+        let Some(mut secret) = cluster.get("v1", "Secret", ns, &name).await? else {
+            return Ok(());
+        };
+        if let Some(meta) = secret.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("managedFields");
+            let annotations = meta.entry("annotations").or_insert_with(|| json!({}));
+            annotations[RECORD_REPORT_ANNOTATION] = json!(kept);
+        }
+        match cluster.replace(&secret, ns).await {
+            Ok(_) => return Ok(()),
+            Err(e) if e.is_conflict() => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// A provenance as JSON.
@@ -148,7 +192,8 @@ pub fn run(args: &ReportArgs, global: &GlobalArgs, printer: &Printer) -> Result<
     let all = histories(&rt, &project, &env, global, printer)?;
     let mut namespaces = Vec::new();
     let mut revision_shown = None;
-    for TargetRecords { ns, records, .. } in &all {
+    for target in &all {
+        let (ns, records) = (&target.ns, &target.records);
         let chosen = match args.revision {
             Some(rev) => records.iter().find(|r| r.revision == rev),
             None => slipway_deploy::record::current(records).or(records.last()),
@@ -167,7 +212,22 @@ pub fn run(args: &ReportArgs, global: &GlobalArgs, printer: &Printer) -> Result<
             });
         };
         revision_shown.get_or_insert(release.revision);
-        namespaces.push(from_record(release));
+        let secret = rt
+            .block_on(target.connection().get(
+                "v1",
+                "Secret",
+                ns,
+                &slipway_deploy::record::record_name(&project.config.app, release.revision),
+            ))
+            .ok()
+            .flatten();
+        let kept = secret
+            .as_ref()
+            .and_then(|s| s.pointer("/metadata/annotations"))
+            .and_then(|a| a.get(RECORD_REPORT_ANNOTATION))
+            .and_then(Value::as_str)
+            .and_then(|text| serde_json::from_str::<Value>(text).ok());
+        namespaces.push(from_record(release, kept.as_ref()));
     }
     let action = namespaces
         .first()
@@ -195,10 +255,10 @@ pub fn run(args: &ReportArgs, global: &GlobalArgs, printer: &Printer) -> Result<
     Ok(())
 }
 
-/// A namespace's report from its record. The record times the release's phases
-/// (hooks, rollout) and keeps its outcome; per-workload bars and event moments are
-/// known only while the release runs (`--report`).
-fn from_record(r: &Release) -> Value {
+/// A namespace's report from its record: the report the release kept on it (its
+/// timeline, plan, diagnosis and rollback), else — a release made before reports were
+/// kept — the phases the record timed (hooks, rollout) and its outcome.
+fn from_record(r: &Release, kept: Option<&Value>) -> Value {
     let start = r.started.parse::<jiff::Timestamp>().ok();
     let end = r
         .finished
@@ -240,7 +300,7 @@ fn from_record(r: &Release) -> Value {
         slipway_deploy::record::ReleaseStatus::Failed
             | slipway_deploy::record::ReleaseStatus::RolledBack
     );
-    json!({
+    let mut doc = json!({
         "namespace": r.namespace,
         "revision": r.revision,
         "status": r.status.as_str(),
@@ -256,7 +316,15 @@ fn from_record(r: &Release) -> Value {
         "diagnosis": if failed { json!({"workload": "", "reason": "", "message": r.outcome, "pod": null, "container": null, "events": [], "logs": []}) } else { Value::Null },
         "rollback": Value::Null,
         "outcome_text": r.outcome,
-    })
+    });
+    if let Some(kept) = kept {
+        for key in ["timeline", "plan", "diagnosis", "rollback"] {
+            if !kept[key].is_null() {
+                doc[key] = kept[key].clone();
+            }
+        }
+    }
+    doc
 }
 
 /// Escapes text for HTML.
