@@ -722,3 +722,41 @@ fn init_ci_writes_the_examples_pipelines_which_pass_actionlint_and_the_published
         stderr(&out)
     );
 }
+
+/// `deploy --build` of the demo in GitHub mode: the build is a group of its own, and
+/// the outputs carry the digests the build pushed (as `.slipway/artifacts.json` records
+/// them).
+#[test]
+fn a_build_and_deploy_groups_the_build_and_outputs_the_pushed_digests() {
+    let project = common::demo();
+    let out_file = project.path().join("github-output");
+    let out = run(
+        project.path(),
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_OUTPUT", out_file.to_str().unwrap()),
+        ],
+        &["deploy", "dev", "--build"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = lines(&out);
+    assert_eq!(out[0], "::group::build for `dev`", "{out:#?}");
+    assert_eq!(out[1], "::endgroup::", "{out:#?}");
+    assert_eq!(out[2], "::group::plan of `demo-dev`", "{out:#?}");
+    let artifacts: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(project.path().join(".slipway/artifacts.json")).unwrap(),
+    )
+    .unwrap();
+    let outputs = fs::read_to_string(&out_file).unwrap();
+    let digest = regex::Regex::new(r"@sha256:[0-9a-f]{64}$").unwrap();
+    for image in artifacts["images"].as_array().unwrap() {
+        let name = image["name"].as_str().unwrap();
+        let reference = image["reference"].as_str().unwrap();
+        assert!(digest.is_match(reference), "{reference}");
+        assert!(
+            outputs.contains(&format!("\n{reference}\n")),
+            "image_{name}: {outputs}"
+        );
+        assert!(outputs.contains(&format!("image_{name}<<")), "{outputs}");
+    }
+}

@@ -170,7 +170,14 @@ pub fn deploy(args: &DeployArgs, global: &GlobalArgs, printer: &Printer) -> Resu
             rebuild: false,
             no_cache: false,
         };
-        build::run(&build_args, global, printer)?;
+        if let Some(ci) = &printer.ci {
+            ci.group("build", &format!("build for `{}`", env.name));
+        }
+        let built = build::run(&build_args, global, printer);
+        if let Some(ci) = &printer.ci {
+            ci.end_group();
+        }
+        built?;
     }
 
     let builds = release::builds(&project)?;
