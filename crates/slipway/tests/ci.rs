@@ -760,3 +760,33 @@ fn a_build_and_deploy_groups_the_build_and_outputs_the_pushed_digests() {
         assert!(outputs.contains(&format!("image_{name}<<")), "{outputs}");
     }
 }
+
+#[test]
+fn each_problem_of_slipway_yaml_is_an_annotation_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("slipway.yaml"),
+        "app: shop\nimagse: {}\nenvironments:\n  dev:\n    cluster: sandbox\n    namespace: x\n    timeout: soon\n",
+    )
+    .unwrap();
+    let out = run(
+        dir.path(),
+        &[("GITHUB_ACTIONS", "true")],
+        &["validate", "dev"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = lines(&out);
+    assert!(
+        out.contains(&"::error file=slipway.yaml,line=2,col=1,title=imagse::unknown key `imagse` (did you mean `images`?)".to_string()),
+        "{out:#?}"
+    );
+    assert!(
+        out.iter()
+            .any(|l| l.starts_with("::error file=slipway.yaml,line=7,col=")),
+        "{out:#?}"
+    );
+    assert_eq!(
+        out.last().unwrap(),
+        "::error title=slipway::`slipway.yaml` is invalid: 2 problems"
+    );
+}
