@@ -362,7 +362,7 @@ dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em;margin:
 dl.facts dt{color:var(--muted)}dl.facts dd{margin:0;overflow-wrap:anywhere}
 table{border-collapse:collapse;width:100%;margin:.3em 0}
 td,th{text-align:left;padding:.3em .5em;border-bottom:1px solid var(--line);vertical-align:top;overflow-wrap:anywhere}
-th{color:var(--muted);font-weight:600}
+th{color:var(--muted);font-weight:600;overflow-wrap:normal;white-space:nowrap}
 .timeline{margin:.5em 0}
 .row{display:grid;grid-template-columns:minmax(8em,14em) 1fr;gap:.6em;align-items:center;margin:.25em 0}
 .label{font:13px/1.3 ui-monospace,Menlo,Consolas,monospace;overflow-wrap:anywhere}
@@ -382,7 +382,7 @@ pre{background:var(--panel);padding:.6em;border-radius:4px;overflow-x:auto;white
  .row{grid-template-columns:1fr;gap:.1em}
  dl.facts{grid-template-columns:1fr}
  dl.facts dt{margin-top:.4em}
- table.plan td:nth-child(3){display:none}
+ table.plan tr>:nth-child(3){display:none}
 }
 "#;
 
