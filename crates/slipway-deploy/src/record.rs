@@ -95,6 +95,92 @@ pub struct Release {
     pub manifest: Vec<Value>,
 }
 
+/// The prefix of the annotations every object of a release carries on its own
+/// metadata (never on a pod template, which would roll the workload): which commit,
+/// repository, CI run and job, user and revision put it there. Plans and drift
+/// detection leave them out.
+pub const PROVENANCE_PREFIX: &str = "provenance.slipway.dev/";
+
+/// Where a release comes from, as its objects' annotations and its record say.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Provenance {
+    pub commit: Option<String>,
+    /// The repository's address, without credentials.
+    pub repository: Option<String>,
+    /// The address of the CI run (pipeline) that released it.
+    pub ci_run: Option<String>,
+    /// The CI job (workflow and job names).
+    pub ci_job: Option<String>,
+    pub user: Option<String>,
+    /// The release's revision.
+    pub revision: Option<u64>,
+    /// `deploy`, `rollback`, `promote`, `restart`.
+    pub action: Option<String>,
+}
+
+impl Provenance {
+    /// The annotations, each under [`PROVENANCE_PREFIX`]; absent values are left out.
+    pub fn annotations(&self) -> Vec<(String, String)> {
+        let fields = [
+            ("commit", self.commit.clone()),
+            ("repository", self.repository.clone()),
+            ("ci-run", self.ci_run.clone()),
+            ("ci-job", self.ci_job.clone()),
+            ("user", self.user.clone()),
+            ("revision", self.revision.map(|r| r.to_string())),
+            ("action", self.action.clone()),
+        ];
+        fields
+            .into_iter()
+            .filter_map(|(k, v)| Some((format!("{PROVENANCE_PREFIX}{k}"), v?)))
+            .collect()
+    }
+
+    /// Read back from an object's annotations; `None` when it has none of them.
+    pub fn of_object(obj: &Value) -> Option<Provenance> {
+        let annotations = obj.pointer("/metadata/annotations")?.as_object()?;
+        let get = |k: &str| {
+            annotations
+                .get(&format!("{PROVENANCE_PREFIX}{k}"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let p = Provenance {
+            commit: get("commit"),
+            repository: get("repository"),
+            ci_run: get("ci-run"),
+            ci_job: get("ci-job"),
+            user: get("user"),
+            revision: get("revision").and_then(|r| r.parse().ok()),
+            action: get("action"),
+        };
+        (p != Provenance::default()).then_some(p)
+    }
+
+    /// The object with these annotations on its own metadata (never its template).
+    pub fn stamp(&self, obj: &mut Value) {
+        let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) else {
+            return;
+        };
+        let annotations = meta.entry("annotations").or_insert_with(|| json!({}));
+        let Some(annotations) = annotations.as_object_mut() else {
+            return;
+        };
+        annotations.retain(|k, _| !k.starts_with(PROVENANCE_PREFIX));
+        for (k, v) in self.annotations() {
+            annotations.insert(k, Value::String(v));
+        }
+    }
+}
+
+impl Release {
+    /// Where the release came from: the provenance its objects were applied with, as
+    /// its manifest holds them (records of releases before provenance have none).
+    pub fn provenance(&self) -> Option<Provenance> {
+        self.manifest.iter().find_map(Provenance::of_object)
+    }
+}
+
 /// The name of the record Secret of `app` at `revision`.
 pub fn record_name(app: &str, revision: u64) -> String {
     format!("slipway.release.{app}.v{revision}")
@@ -284,6 +370,33 @@ mod tests {
             redact_secrets(&changed)[0]["slipway.dev/data-sha256"],
             redacted[0]["slipway.dev/data-sha256"]
         );
+    }
+
+    #[test]
+    fn provenance_is_stamped_on_the_objects_metadata_only_and_read_back_from_the_record() {
+        let p = Provenance {
+            commit: Some("0123456".into()),
+            repository: Some("https://git.example.com/shop.git".into()),
+            ci_run: None,
+            ci_job: Some("deploy".into()),
+            user: Some("ci@runner".into()),
+            revision: Some(7),
+            action: Some("deploy".into()),
+        };
+        let mut obj = json!({"kind": "Deployment", "metadata": {"name": "api", "annotations": {
+            "provenance.slipway.dev/ci-run": "stale", "keep": "me"}},
+            "spec": {"template": {"metadata": {}}}});
+        p.stamp(&mut obj);
+        let ann = &obj["metadata"]["annotations"];
+        assert_eq!(ann["provenance.slipway.dev/commit"], "0123456");
+        assert_eq!(ann["provenance.slipway.dev/revision"], "7");
+        assert_eq!(ann["keep"], "me");
+        assert!(ann.get("provenance.slipway.dev/ci-run").is_none(), "{ann}");
+        assert_eq!(obj["spec"]["template"]["metadata"], json!({}));
+        let mut r = release(7, ReleaseStatus::Deployed);
+        r.manifest = vec![obj];
+        assert_eq!(r.provenance(), Some(p));
+        assert_eq!(release(1, ReleaseStatus::Deployed).provenance(), None);
     }
 
     #[test]

@@ -107,6 +107,20 @@ pub struct GlobalArgs {
     /// Never colour the output (also: the NO_COLOR environment variable)
     #[arg(long = "no-color", global = true)]
     pub no_color: bool,
+
+    /// CI output: `auto` (detects GitHub Actions, Azure DevOps, GitLab CI), `github`,
+    /// `azure`, `gitlab` or `none`
+    #[arg(
+        long = "ci",
+        value_name = "SYSTEM",
+        global = true,
+        env = "SLIPWAY_CI",
+        value_enum,
+        default_value = "auto",
+        hide_possible_values = true,
+        hide_env_values = true
+    )]
+    pub ci: crate::ci::Choice,
 }
 
 /// Where and how results are printed.
@@ -137,6 +151,7 @@ pub enum Command {
 Examples:
   slipway init                 look at Dockerfiles, k8s/ or deploy/ folders and kustomizations
   slipway init --print         show the file instead of writing it
+  slipway init --ci github     a GitHub Actions workflow for this slipway.yaml (also azure, gitlab)
 
 An existing file is never overwritten.")]
     Init(InitArgs),
@@ -228,6 +243,13 @@ Examples:
   slipway promote prod             prod gets uat's images and config when prod has `promote-from: uat`
   slipway promote prod --from staging")]
     Promote(PromoteArgs),
+
+    /// Write the report of a recorded release: an HTML page and its JSON
+    #[command(after_help = "\
+Examples:
+  slipway report prod                        the current release of `prod`, in `slipway-report-prod-<rev>.html`
+  slipway report prod 12 --out report.html   revision 12")]
+    Report(ReportArgs),
 
     /// The built-in local cluster and registry
     #[command(subcommand)]
@@ -340,6 +362,11 @@ pub struct DeployArgs {
     /// Wait this long for another deploy's lock instead of failing at once
     #[arg(long = "wait-lock", value_name = "DURATION")]
     pub wait_lock: Option<String>,
+
+    /// Also write a release report: a self-contained HTML page at FILE and its data at
+    /// FILE.json
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 /// Which images a release takes (`deploy`, `diff`, `render`).
@@ -449,6 +476,22 @@ pub struct HistoryArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// An environment of slipway.yaml
+    #[arg(value_name = "ENV")]
+    pub env: String,
+
+    /// The revision [default: the current release, else the newest recorded]
+    #[arg(value_name = "REV")]
+    pub revision: Option<u64>,
+
+    /// Where to write the page (its data goes to FILE.json) [default:
+    /// `slipway-report-ENV-REV.html`]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct RollbackArgs {
     /// An environment of slipway.yaml
     #[arg(value_name = "ENV")]
@@ -465,6 +508,11 @@ pub struct RollbackArgs {
     /// Do not ask for approval
     #[arg(short = 'y', long)]
     pub yes: bool,
+
+    /// Also write a release report: a self-contained HTML page at FILE and its data at
+    /// FILE.json
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -480,6 +528,11 @@ pub struct RestartArgs {
     /// Do not ask for approval
     #[arg(short = 'y', long)]
     pub yes: bool,
+
+    /// Also write a release report: a self-contained HTML page at FILE and its data at
+    /// FILE.json
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -495,6 +548,11 @@ pub struct PromoteArgs {
     /// Do not ask for approval
     #[arg(short = 'y', long)]
     pub yes: bool,
+
+    /// Also write a release report: a self-contained HTML page at FILE and its data at
+    /// FILE.json
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,7 @@
 //! The `slipway` binary: parse the command line, run one command, print its result,
 //! exit with a code that says what happened (see `exit.rs`).
 
+mod ci;
 mod cli;
 mod commands;
 mod error;
@@ -35,12 +36,19 @@ fn main() -> ExitCode {
     };
     let printer = printer::Printer::new(&cli.global);
     init_logging(&printer);
-    match commands::run(cli, &printer) {
-        Ok(()) => ExitCode::from(exit::SUCCESS),
-        Err(err) => {
-            printer.error(&err);
-            ExitCode::from(err.code)
+    let result = commands::run(cli, &printer);
+    if let Err(err) = &result {
+        printer.error(err);
+    }
+    if let Some(ci) = &printer.ci {
+        if let Err(err) = &result {
+            ci::failed(ci, err);
         }
+        ci.finish();
+    }
+    match result {
+        Ok(()) => ExitCode::from(exit::SUCCESS),
+        Err(err) => ExitCode::from(err.code),
     }
 }
 

@@ -31,6 +31,8 @@ pub struct Printer {
     pub compact_plan: bool,
     /// Standard output was closed by its reader: data is dropped from then on.
     stdout_closed: AtomicBool,
+    /// The CI system spoken besides the lines for humans (see `crate::ci`).
+    pub ci: Option<std::sync::Arc<crate::ci::Ci>>,
 }
 
 /// Writes `text` to standard error; a closed or broken standard error loses the text,
@@ -48,16 +50,20 @@ pub fn stderr_line(text: &str) {
 impl Printer {
     pub fn new(global: &GlobalArgs) -> Self {
         let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let format = match global.output {
+            Some(Output::Json) => Format::Json,
+            _ => Format::Human,
+        };
+        let ci = crate::ci::detect(global.ci, |name| std::env::var(name).ok())
+            .map(|system| std::sync::Arc::new(crate::ci::Ci::new(system, format == Format::Json)));
         Printer {
-            format: match global.output {
-                Some(Output::Json) => Format::Json,
-                _ => Format::Human,
-            },
+            format,
             quiet: global.quiet,
             verbose: global.verbose,
             color: !global.no_color && !no_color_env && io::stderr().is_terminal(),
             compact_plan: false,
             stdout_closed: AtomicBool::new(false),
+            ci,
         }
     }
 
@@ -70,6 +76,7 @@ impl Printer {
             color: self.color,
             compact_plan: true,
             stdout_closed: AtomicBool::new(self.output_closed()),
+            ci: self.ci.clone(),
         }
     }
 

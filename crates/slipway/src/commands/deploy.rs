@@ -170,7 +170,14 @@ pub fn deploy(args: &DeployArgs, global: &GlobalArgs, printer: &Printer) -> Resu
             rebuild: false,
             no_cache: false,
         };
-        build::run(&build_args, global, printer)?;
+        if let Some(ci) = &printer.ci {
+            ci.group("build", &format!("build for `{}`", env.name));
+        }
+        let built = build::run(&build_args, global, printer);
+        if let Some(ci) = &printer.ci {
+            ci.end_group();
+        }
+        built?;
     }
 
     let builds = release::builds(&project)?;
@@ -185,6 +192,7 @@ pub fn deploy(args: &DeployArgs, global: &GlobalArgs, printer: &Printer) -> Resu
         dry_run: args.dry_run,
         wait_lock,
         git: (commit, dirty),
+        report: args.report.clone(),
     };
     release_environment(&project, &env, &builds, &request, global, printer)
 }
@@ -203,6 +211,8 @@ struct Request {
     dry_run: bool,
     wait_lock: Duration,
     git: (Option<String>, bool),
+    /// `--report FILE`.
+    report: Option<std::path::PathBuf>,
 }
 
 /// Renders and validates every namespace first — nothing is written anywhere when one
@@ -348,7 +358,12 @@ fn release_environment(
             store_key,
         });
     }
-    run_jobs(&rt, printer, jobs)
+    let finish = Finish {
+        environment: env.name.clone(),
+        action: request.action,
+        report: request.report.clone(),
+    };
+    run_jobs(&rt, printer, jobs, &finish)
 }
 
 /// The CustomResourceDefinitions of each cluster of the environment (by the cluster
@@ -377,12 +392,20 @@ fn cluster_crds(
     out
 }
 
+/// What is left for a command once its releases ran: the CI outputs and job summary,
+/// and the release report when `--report` asked for one.
+struct Finish {
+    environment: String,
+    action: &'static str,
+    report: Option<std::path::PathBuf>,
+}
+
 /// One release of one namespace, ready to run.
-struct Job {
+pub(super) struct Job {
     /// The line printed when it starts.
     header: String,
-    target: TargetRecords,
-    input: DeployInput,
+    pub(super) target: TargetRecords,
+    pub(super) input: DeployInput,
     /// `Kind/name` → `file:line` of the rendered objects (empty for a release re-applied
     /// from a record).
     sources: Vec<(String, String)>,
@@ -410,11 +433,13 @@ enum JobResult {
 fn run_jobs(
     rt: &tokio::runtime::Runtime,
     printer: &Printer,
-    jobs: Vec<Job>,
+    mut jobs: Vec<Job>,
+    finish: &Finish,
 ) -> Result<(), CliError> {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     let order: Vec<String> = jobs.iter().map(|j| j.target.ns.clone()).collect();
+    super::report::stamp_provenance(&mut jobs);
     let mut groups: Vec<Vec<Job>> = Vec::new();
     for job in jobs {
         match groups
@@ -434,6 +459,11 @@ fn run_jobs(
     let _releasing = crate::interrupt::releasing(restores);
     let plan_only = groups.iter().flatten().all(|j| j.input.dry_run);
     let display = DeployDisplay::new(printer, groups.len() > 1).plan_only(plan_only);
+    for job in groups.iter().flatten() {
+        display
+            .journal()
+            .context(&job.target.ns, super::report::context(&job.input));
+    }
     let stop = AtomicBool::new(false);
     let runs = groups.into_iter().map(|group| {
         let display = &display;
@@ -449,6 +479,7 @@ fn run_jobs(
                 display.line(&ns, &job.header);
                 let report = |e: Event| display.event(&ns, &e);
                 let sources = job.sources;
+                let app = job.input.app.clone();
                 let connection = job.target.connection.clone();
                 let outcome = engine::deploy(job.target.connection, job.input, &report).await;
                 let applied = matches!(
@@ -463,6 +494,21 @@ fn run_jobs(
                     }
                     _ => Ok(()),
                 };
+                // The journal's lock is not held across the write.
+                let kept = if applied {
+                    display.journal().namespace_report(&ns)
+                } else {
+                    None
+                };
+                if let Some(kept) = kept
+                    && let Err(e) =
+                        super::report::keep_in_record(&connection, &app, &ns, &kept).await
+                {
+                    display.line(
+                        &ns,
+                        &format!("warning: the release record does not keep its report: {e}"),
+                    );
+                }
                 let result = conclude(display, &ns, &sources, outcome).and(stored);
                 if result.is_err() {
                     stop.store(true, Ordering::SeqCst);
@@ -474,6 +520,12 @@ fn run_jobs(
     });
     let finished = rt.block_on(futures::future::join_all(runs));
     display.finish();
+    if !plan_only {
+        let report = display
+            .journal()
+            .to_json(&finish.environment, finish.action);
+        super::report::release_finished(printer, &report, finish.report.as_deref());
+    }
     let mut results: Vec<(String, JobResult)> = finished.into_iter().flatten().collect();
     results.sort_by_key(|(ns, _)| order.iter().position(|o| o == ns));
     let several = results.len() > 1;
@@ -675,6 +727,7 @@ pub fn diff(args: &DiffArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
         no_rollback: false,
         yes: true,
         wait_lock: None,
+        report: None,
     };
     if args.compact {
         return deploy(&deploy_args, global, &printer.with_compact_plan());
@@ -853,7 +906,12 @@ pub fn rollback(
             store_key: None,
         });
     }
-    run_jobs(&rt, printer, jobs)
+    let finish = Finish {
+        environment: env.name.clone(),
+        action: "rollback",
+        report: args.report.clone(),
+    };
+    run_jobs(&rt, printer, jobs, &finish)
 }
 
 pub fn status(args: &StatusArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
@@ -973,6 +1031,7 @@ async fn status_snapshot(
             "namespace": ns,
             "release": current.map(|r| r.revision),
             "showing": shown.map(|r| r.revision),
+            "provenance": super::report::provenance_json(shown.and_then(Release::provenance).as_ref()),
             "workloads": workloads.iter().map(|w| serde_json::json!({
                 "workload": w.workload, "ready": w.ready, "desired": w.desired, "images": w.images,
                 "missing": w.missing,
@@ -1014,6 +1073,9 @@ async fn status_snapshot(
                     "namespace {ns}: no release recorded, but workloads of `{app}` run here"
                 );
             }
+        }
+        if let Some(p) = shown.and_then(Release::provenance) {
+            text.push_str(&super::report::provenance_lines(&p));
         }
         text.push_str(&workload_lines(&workloads));
         if !t.records.is_empty() {
@@ -1149,6 +1211,7 @@ pub fn promote(args: &PromoteArgs, global: &GlobalArgs, printer: &Printer) -> Re
         wait_lock: Duration::ZERO,
         git: (from.git_commit.clone(), from.git_dirty || tree_dirty),
         images_from: Some(from),
+        report: args.report.clone(),
     };
     release_environment(&project, &env, &[], &request, global, printer)
 }
@@ -1207,7 +1270,12 @@ pub fn restart(args: &RestartArgs, global: &GlobalArgs, printer: &Printer) -> Re
             store_key: None,
         });
     }
-    run_jobs(&rt, printer, jobs)
+    let finish = Finish {
+        environment: env.name.clone(),
+        action: "restart",
+        report: args.report.clone(),
+    };
+    run_jobs(&rt, printer, jobs, &finish)
 }
 
 /// The canaries of `env`'s `strategies`, for the engine.

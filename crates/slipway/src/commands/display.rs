@@ -28,6 +28,8 @@ pub struct DeployDisplay<'p> {
     bars: Mutex<HashMap<(String, String), ProgressBar>>,
     /// How the plan shows (see [`DeployDisplay::plan_only`]).
     plan: PlanView,
+    /// Every event with its moment, for the job summary and the release report.
+    journal: Mutex<crate::ci::journal::Journal>,
 }
 
 /// How a release's plan shows for humans.
@@ -56,6 +58,7 @@ impl<'p> DeployDisplay<'p> {
                 .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
             bars: Mutex::new(HashMap::new()),
             plan: PlanView::Fields,
+            journal: Mutex::new(crate::ci::journal::Journal::new()),
         }
     }
 
@@ -100,8 +103,61 @@ impl<'p> DeployDisplay<'p> {
         }
     }
 
+    /// The journal of the releases so far (see [`crate::ci::journal`]).
+    pub fn journal(&self) -> std::sync::MutexGuard<'_, crate::ci::journal::Journal> {
+        self.journal.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// What a CI system shows of an event: a group per phase (when one namespace runs
+    /// at a time: groups do not nest or interleave) and the failure as an annotation.
+    fn ci_event(&self, ns: &str, e: &Event) {
+        let Some(ci) = &self.printer.ci else {
+            return;
+        };
+        if !self.prefixed {
+            let group = match e {
+                Event::Planned(_) => Some(("plan", format!("plan of `{ns}`"))),
+                Event::HookStarted { name, .. } => {
+                    Some(("hook", format!("hook `{name}` in `{ns}`")))
+                }
+                Event::Applied { .. } | Event::Progress(_) => {
+                    Some(("rollout", format!("rollout in `{ns}`")))
+                }
+                Event::RollingBack { to_revision } => Some((
+                    "rollback",
+                    format!("rollback of `{ns}` to revision {to_revision}"),
+                )),
+                _ => None,
+            };
+            if let Some((phase, title)) = group
+                && ci.open_group().as_deref() != Some(phase)
+                && !(phase == "rollout" && ci.open_group().as_deref() == Some("rollback"))
+            {
+                ci.group(phase, &title);
+            }
+            if matches!(e, Event::HookFinished { .. } | Event::Recorded { .. }) {
+                ci.end_group();
+            }
+        }
+        if let Event::Failed(d) = e {
+            let pod = d
+                .pod
+                .as_ref()
+                .map(|p| format!(" (pod `{p}`)"))
+                .unwrap_or_default();
+            ci.annotate(&[crate::ci::Annotation {
+                level: crate::ci::Level::Error,
+                location: None,
+                title: Some(format!("rollout failed in {ns}")),
+                message: format!("{}: {}: {}{pod}", d.workload, d.reason, d.message),
+            }]);
+        }
+    }
+
     /// One event of the release in `ns`.
     pub fn event(&self, ns: &str, e: &Event) {
+        self.journal().record(ns, e);
+        self.ci_event(ns, e);
         if self.printer.format == Format::Json {
             let mut json = event_json(e);
             json["namespace"] = serde_json::json!(ns);

@@ -10,9 +10,12 @@ mod init;
 mod project;
 mod release;
 mod render;
+mod report;
 mod sandbox;
 mod uninstall;
 mod validate;
+
+pub use display::change_word;
 
 use crate::cli::{Cli, Command, Output, SandboxCommand};
 use crate::error::CliError;
@@ -37,7 +40,30 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
     }
 
     match &cli.command {
-        Command::Init(args) => init::run(args, &project::config_path(global), printer),
+        Command::Init(args) => match global.ci {
+            // `slipway init --ci SYSTEM`: the pipeline of an existing `slipway.yaml`.
+            crate::ci::Choice::Github => crate::ci::pipeline::init(
+                crate::ci::System::Github,
+                &project::config_path(global),
+                args.print,
+                printer,
+            ),
+            crate::ci::Choice::Azure => crate::ci::pipeline::init(
+                crate::ci::System::Azure,
+                &project::config_path(global),
+                args.print,
+                printer,
+            ),
+            crate::ci::Choice::Gitlab => crate::ci::pipeline::init(
+                crate::ci::System::Gitlab,
+                &project::config_path(global),
+                args.print,
+                printer,
+            ),
+            crate::ci::Choice::Auto | crate::ci::Choice::None => {
+                init::run(args, &project::config_path(global), printer)
+            }
+        },
         Command::Completions(args) => generate::completions(args, printer),
         Command::Man(args) => generate::man(args, printer),
         Command::Build(args) => build::run(args, global, printer),
@@ -51,6 +77,7 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
         Command::Rollback(args) => deploy::rollback(args, global, printer),
         Command::Restart(args) => deploy::restart(args, global, printer),
         Command::Promote(args) => deploy::promote(args, global, printer),
+        Command::Report(args) => report::run(args, global, printer),
         Command::Uninstall(args) => uninstall::run(args, global, printer),
         Command::Sandbox(SandboxCommand::Serve(args)) => sandbox::serve(args, global, printer),
     }

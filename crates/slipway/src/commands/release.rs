@@ -812,6 +812,13 @@ pub fn check(env: &Environment, rendered: &Rendered, cluster_crds: Option<CrdSch
 /// finding once (naming the namespaces it concerns when the environment has several:
 /// `namespaces`), then a count per namespace; returns whether any had errors.
 pub fn print_reports(printer: &Printer, reports: &[(&str, &Report)], namespaces: usize) -> bool {
+    if let Some(ci) = &printer.ci
+        && let Err(e) = crate::ci::outputs::findings(ci, reports)
+    {
+        printer.info(&format!(
+            "warning: the Code Quality report was not written: {e}"
+        ));
+    }
     let mut said = Warnings::default();
     for (ns, report) in reports {
         for f in &report.findings {

@@ -15,6 +15,7 @@ pub fn slipway(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .current_dir(dir)
         .env("SLIPWAY_USER", "tester@ci")
+        .env("SLIPWAY_CI", "none")
         .env_remove("NO_COLOR")
         .output()
         .expect("the slipway binary runs")

@@ -14,7 +14,9 @@ pub fn command(dir: &Path, args: &[&str]) -> Command {
         .args(args)
         .current_dir(dir)
         .env("SLIPWAY_USER", "tester@ci")
-        .env("NO_COLOR", "1");
+        .env("NO_COLOR", "1")
+        // The same output wherever the tests run, a CI runner included.
+        .env("SLIPWAY_CI", "none");
     command
 }
 
