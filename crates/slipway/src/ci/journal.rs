@@ -98,6 +98,22 @@ impl Default for Journal {
     }
 }
 
+impl Namespace {
+    /// A moment `what` (`reason`, `message`, `warning`) at `at` on the row `name`, made
+    /// when the row does not exist yet.
+    fn moment(&mut self, name: &str, at: f64, mut what: Value) {
+        let i = match self.rows.iter().rposition(|r| r.name == name) {
+            Some(i) => i,
+            None => {
+                self.rows.push(Row::new(name.to_owned(), "workload", at));
+                self.rows.len() - 1
+            }
+        };
+        what["at"] = json!(round(at));
+        self.rows[i].moments.push(what);
+    }
+}
+
 impl Journal {
     pub fn new() -> Journal {
         Journal {
@@ -248,6 +264,53 @@ impl Journal {
             Event::Recorded { revision, status } => {
                 n.recorded.insert(*revision, status.as_str().into());
             }
+            Event::CanaryStep {
+                deployment,
+                step,
+                steps,
+                weight,
+                replicas,
+                ..
+            } => n.moment(
+                &format!("deployment/{deployment}-canary{suffix}"),
+                at,
+                json!({"reason": "CanaryStep", "warning": false,
+                    "message": format!("step {step} of {steps}: {weight} % on {replicas} pod(s)")}),
+            ),
+            Event::CanaryAborted { deployment, .. } => n.moment(
+                &format!("deployment/{deployment}-canary{suffix}"),
+                at,
+                json!({"reason": "CanaryAborted", "warning": true,
+                    "message": "the canary's objects were removed; all traffic on the stable pods"}),
+            ),
+            Event::CanaryPromoted { deployment } => n.moment(
+                &format!("deployment/{deployment}-canary{suffix}"),
+                at,
+                json!({"reason": "CanaryPromoted", "warning": false,
+                    "message": format!("every step passed: deployment/{deployment} rolls")}),
+            ),
+            Event::BlueGreenPreview { deployment, .. } => n.moment(
+                &format!("deployment/{deployment}-preview{suffix}"),
+                at,
+                json!({"reason": "Preview", "warning": false,
+                    "message": "the new version starts behind the preview Service"}),
+            ),
+            Event::BlueGreenSwitched {
+                deployment,
+                service,
+                ..
+            } => n.moment(
+                &format!("deployment/{deployment}-preview{suffix}"),
+                at,
+                json!({"reason": "Switched", "warning": false,
+                    "message": format!("service/{service} switched to the new version")}),
+            ),
+            Event::BlueGreenAborted { deployment, .. } => n.moment(
+                &format!("deployment/{deployment}-preview{suffix}"),
+                at,
+                json!({"reason": "SwitchedBack", "warning": true,
+                    "message": "all traffic back on the previous version"}),
+            ),
             Event::LockTaken { .. }
             | Event::Concluded { .. }
             | Event::Pruning(_)
