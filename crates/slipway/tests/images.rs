@@ -614,18 +614,14 @@ fn a_kustomization_names_every_refused_feature_at_once() {
     let root = dir.path();
     fs::write(
         root.join("k8s/kustomization.yaml"),
-        "resources:\n  - api.yaml\nhelmCharts:\n  - name: redis\nvars: []\npatches:\n  - path: api.yaml\n    options:\n      allowNameChange: true\n",
+        "resources:\n  - api.yaml\nhelmCharts:\n  - name: redis\nhelmGlobals:\n  chartHome: charts\nvalidators:\n  - validator.yaml\n",
     )
     .unwrap();
     for command in ["render", "validate"] {
         let out = sandbox::run(root, &[command, "dev"]);
         let err = stderr(&out);
         assert_eq!(code(&out), 2, "{command}: {err}");
-        for (line, field) in [
-            (3, "helmCharts"),
-            (5, "vars"),
-            (9, "patches[0].options.allowNameChange"),
-        ] {
+        for (line, field) in [(3, "helmCharts"), (5, "helmGlobals"), (7, "validators")] {
             assert!(
                 err.contains(&format!("k8s/kustomization.yaml:{line}: `{field}`")),
                 "{command}: {field}: {err}"
