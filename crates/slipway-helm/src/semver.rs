@@ -148,11 +148,7 @@ fn check(c: &str, v: &Version) -> bool {
                 ord != Greater
             }
         }
-        "~" | "~>" => {
-            ord != Less
-                && v.major == cv.major
-                && (minor_wild || v.minor == cv.minor)
-        }
+        "~" | "~>" => ord != Less && v.major == cv.major && (minor_wild || v.minor == cv.minor),
         "^" => {
             if ord == Less {
                 return false;

@@ -181,12 +181,19 @@ struct Prepared {
 fn prepare(opts: &TemplateOptions) -> Result<Prepared> {
     let ver = opts.helm_version;
     let name = release_name(opts)?;
+    if !opts.chart.exists() {
+        return Err(Error::Chart(format!(
+            "path {:?} not found",
+            opts.chart.display().to_string()
+        )));
+    }
+    // Helm reads the user's values before it loads the chart.
+    let vals = user_values(opts)?;
     let mut chart = load::load(&opts.chart)?;
     match chart.metadata.chart_type.as_str() {
         "" | "application" => {}
         other => return Err(Error::Chart(format!("{other} charts are not installable"))),
     }
-    let vals = user_values(opts)?;
     let missing: Vec<&str> = chart
         .metadata
         .dependencies
