@@ -92,31 +92,26 @@ impl Hook {
 }
 
 /// Helm's `SplitManifests`: the documents of a stream, in order, empty ones dropped.
-/// Helm 3 trims each document; Helm 4.2 trims only leading whitespace.
+///
+/// Helm 3 and 4.1 split on `---` with the blanks around it and trim each document;
+/// Helm 4.2 splits only on a line that is `---` and trims only the start of each
+/// document, so a document keeps the blank lines that end it.
 pub fn split_manifests(big: &str, ver: HelmVersion) -> Vec<String> {
+    let is_space = |c: char| c.is_whitespace();
+    if ver == HelmVersion::V4_2 {
+        let sep = Regex::new(r"(?m)^---(?:[ \t]+|\r?$)").expect("valid regex");
+        return go_split(&sep, big.trim_start_matches(is_space))
+            .into_iter()
+            .filter(|d| !d.trim().is_empty())
+            .map(|d| d.trim_start_matches(is_space).to_string())
+            .collect();
+    }
     // Go's `\s` is ASCII whitespace.
     let sep = Regex::new(r"(?:^|[\t\n\x0C\r ]*\n)---[\t\n\x0C\r ]*").expect("valid regex");
-    let is_space = |c: char| {
-        matches!(
-            c,
-            '\t' | '\n' | '\x0B' | '\x0C' | '\r' | ' ' | '\u{85}' | '\u{A0}'
-        ) || c.is_whitespace()
-    };
-    let big = if ver == HelmVersion::V4_2 {
-        big.trim_start_matches(is_space)
-    } else {
-        big.trim_matches(is_space)
-    };
-    go_split(&sep, big)
+    go_split(&sep, big.trim_matches(is_space))
         .into_iter()
         .filter(|d| !d.is_empty())
-        .map(|d| {
-            if ver == HelmVersion::V4_2 {
-                d.trim_start_matches(is_space).to_string()
-            } else {
-                d.trim_matches(is_space).to_string()
-            }
-        })
+        .map(|d| d.trim_matches(is_space).to_string())
         .collect()
 }
 
@@ -147,7 +142,53 @@ struct Head {
     annotations: BTreeMap<String, String>,
 }
 
+/// The error go-yaml (through `sigs.k8s.io/yaml`) reports for a document that is not
+/// valid YAML, worded as Helm prints it: `yaml: line N: message`.
+fn go_yaml_error(doc: &str) -> Option<String> {
+    use saphyr_parser::{Event, Parser};
+    let mut parser = Parser::new_from_str(doc);
+    loop {
+        match parser.next_event() {
+            None | Some(Ok((Event::StreamEnd, _))) => return None,
+            Some(Ok(_)) => {}
+            Some(Err(e)) => {
+                let info = e.info();
+                let mut line = e.marker().line();
+                // libyaml's parser (not its scanner) reports a 0-based line.
+                let message = match info.strip_prefix("while parsing ") {
+                    Some(rest) => {
+                        line = line.saturating_sub(1);
+                        let what = rest.split_once(", ").map_or(rest, |(_, m)| m);
+                        if what.starts_with("did not find") {
+                            what.to_string()
+                        } else {
+                            format!("did not find {what}")
+                        }
+                    }
+                    None if info.starts_with("simple key expect") => {
+                        "could not find expected ':'".to_string()
+                    }
+                    None if info.starts_with("tabs disallowed") => {
+                        "found character that cannot start any token".to_string()
+                    }
+                    None => info.to_string(),
+                };
+                return Some(if line > 0 {
+                    format!("yaml: line {line}: {message}")
+                } else {
+                    format!("yaml: {message}")
+                });
+            }
+        }
+    }
+}
+
 fn head(doc: &str, path: &str) -> Result<Head> {
+    if let Some(e) = go_yaml_error(doc) {
+        return Err(Error::Manifest(format!(
+            "YAML parse error on {path}: error converting YAML to JSON: {e}"
+        )));
+    }
     let v = gotemplate::yaml::from_str(doc).map_err(|e| {
         let line = if e.line > 0 {
             format!("line {}: ", e.line)
@@ -293,14 +334,28 @@ mod tests {
         // following `---` stays inside the next document.
         let docs = split_manifests("a: 1\n---\n---\nb: 2", HelmVersion::V3);
         assert_eq!(docs, ["a: 1", "---\nb: 2"]);
-        let docs = split_manifests("a: 1\n---\nb: 2\n\n", HelmVersion::V4_2);
-        assert_eq!(docs, ["a: 1", "b: 2\n\n"]);
+        let docs = split_manifests("a: 1\n\n---\n\nb: 2\n\n", HelmVersion::V4_2);
+        assert_eq!(docs, ["a: 1\n\n", "b: 2\n\n"]);
     }
 
     #[test]
     fn separator_needs_a_line_start() {
         let docs = split_manifests("a: x---y\n---\nb: 1", HelmVersion::V3);
         assert_eq!(docs, ["a: x---y", "b: 1"]);
+    }
+
+    #[test]
+    fn yaml_errors_read_like_go_yaml() {
+        let doc = "apiVersion: v1\nkind: Pod\nspec:\n  a: b\ninvalid";
+        assert_eq!(
+            go_yaml_error(doc).unwrap(),
+            "yaml: line 6: could not find expected ':'"
+        );
+        assert_eq!(
+            go_yaml_error("a: b\n c: d\n").unwrap(),
+            "yaml: line 2: mapping values are not allowed in this context"
+        );
+        assert_eq!(go_yaml_error("a: 1\n"), None);
     }
 
     #[test]
