@@ -24,7 +24,14 @@ pub struct HelmArgs {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "slipway helm", disable_version_flag = true)]
+#[command(
+    name = "slipway helm",
+    disable_version_flag = true,
+    after_help = "\
+Examples:
+  slipway helm template my-release ./chart -f values.yaml --set image.tag=1.2.3
+  slipway helm template ./chart --show-only templates/deployment.yaml"
+)]
 struct HelmCli {
     #[command(subcommand)]
     command: HelmCommand,
