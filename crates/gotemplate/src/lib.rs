@@ -21,11 +21,17 @@
 
 mod engine;
 mod error;
+mod exec;
+mod fmt;
+mod funcs;
+mod lex;
+mod parse;
+mod toml;
 mod value;
 
 pub mod json;
 pub mod yaml;
 
-pub use engine::{Engine, MissingKey};
+pub use engine::{Dot, Engine, LookupFn, MissingKey};
 pub use error::Error;
 pub use value::{Object, Value};

@@ -1,5 +1,6 @@
 //! The values templates work on: Go's `interface{}` as Helm's values hold it.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::rc::Rc;
@@ -63,5 +64,98 @@ impl Value {
             Value::Map(m) => Some(m),
             _ => None,
         }
+    }
+}
+
+/// A Go map as templates share it: `set`, `unset` and `merge` change it in place, and
+/// every holder of the map sees the change, as in Go.
+pub(crate) type MapRef = Rc<RefCell<BTreeMap<String, V>>>;
+
+/// The executor's value: [`Value`] with maps shared by reference, as Go's maps are.
+#[derive(Clone, Debug)]
+pub(crate) enum V {
+    Nil,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    List(Rc<Vec<V>>),
+    Map(MapRef),
+    Object(Rc<dyn Object>),
+}
+
+impl V {
+    pub(crate) fn map(m: BTreeMap<String, V>) -> V {
+        V::Map(Rc::new(RefCell::new(m)))
+    }
+
+    pub(crate) fn list(l: Vec<V>) -> V {
+        V::List(Rc::new(l))
+    }
+
+    pub(crate) fn str(s: impl Into<String>) -> V {
+        V::Str(s.into())
+    }
+
+    /// The public value, copying maps and lists.
+    pub(crate) fn to_value(&self) -> Value {
+        match self {
+            V::Nil => Value::Nil,
+            V::Bool(b) => Value::Bool(*b),
+            V::Int(i) => Value::Int(*i),
+            V::Float(f) => Value::Float(*f),
+            V::Str(s) => Value::String(s.clone()),
+            V::List(l) => Value::List(l.iter().map(V::to_value).collect()),
+            V::Map(m) => Value::Map(
+                m.borrow()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_value()))
+                    .collect(),
+            ),
+            V::Object(o) => Value::Object(o.clone()),
+        }
+    }
+
+    /// A copy that shares nothing with `self` (Sprig's `deepCopy`).
+    pub(crate) fn deep_copy(&self) -> V {
+        match self {
+            V::List(l) => V::list(l.iter().map(V::deep_copy).collect()),
+            V::Map(m) => V::map(
+                m.borrow()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.deep_copy()))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+}
+
+impl From<&Value> for V {
+    fn from(v: &Value) -> V {
+        match v {
+            Value::Nil => V::Nil,
+            Value::Bool(b) => V::Bool(*b),
+            Value::Int(i) => V::Int(*i),
+            Value::Float(f) => V::Float(*f),
+            Value::String(s) => V::Str(s.clone()),
+            Value::List(l) => V::list(l.iter().map(V::from).collect()),
+            Value::Map(m) => V::map(m.iter().map(|(k, v)| (k.clone(), V::from(v))).collect()),
+            Value::Object(o) => V::Object(o.clone()),
+        }
+    }
+}
+
+/// Go's name of a value's dynamic type, as `%T` and error messages print it.
+pub(crate) fn type_name(v: &V) -> String {
+    match v {
+        V::Nil => "<nil>".into(),
+        V::Bool(_) => "bool".into(),
+        V::Int(_) => "int".into(),
+        V::Float(_) => "float64".into(),
+        V::Str(_) => "string".into(),
+        V::List(_) => "[]interface {}".into(),
+        V::Map(_) => "map[string]interface {}".into(),
+        V::Object(o) => o.type_name().to_string(),
     }
 }
