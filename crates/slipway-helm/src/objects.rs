@@ -123,9 +123,12 @@ impl Object for Files {
                         .unwrap_or_default(),
                 )
             }),
+            // A map of path to contents, so that `len` and `range` work on the result
+            // (the engine gives neither to objects); `AsConfig` and `AsSecrets` are
+            // therefore not methods of a `Glob` result.
             "Glob" => one_string(args, name)
                 .and_then(|p| self.glob(&p))
-                .map(|f| Value::Object(Rc::new(f))),
+                .map(|f| Value::Map(f.entries().into_iter().collect())),
             "AsConfig" => Ok(Value::String(
                 self.as_yaml_map(|d| String::from_utf8_lossy(d).into_owned()),
             )),

@@ -6,6 +6,7 @@
 //! outside the list fails, and when a listed case passes (so the list only shrinks).
 //! `HELM_CORPUS_FILTER=text` runs only the cases whose name contains `text`;
 //! `HELM_CORPUS_VERBOSE=1` prints the first difference of each failing case;
+//! `HELM_CORPUS_DUMP=DIR` writes each `helm template` case's output to `DIR`;
 //! `HELM_CORPUS_LIST_FAILING=1` prints the failing names in the list's syntax.
 
 use std::collections::BTreeMap;
@@ -19,63 +20,11 @@ use slipway_helm::{HelmVersion, Map, render, values};
 
 /// Cases that do not pass yet, by name.
 const KNOWN_FAILING: &[&str] = &[
-    "helm-v4/check-name",
-    "helm-v4/check-set-name",
-    "helm-v4/check-values-files",
-    "helm-v4/check-name-template",
-    "helm-v4/check-library-chart",
-    "helm-v4/check-chart-bad-type",
-    "helm-v4/check-chart-with-template-lib-dep",
-    "helm-v4/check-chart-with-template-lib-archive-dep",
-    "helm-v4/check-kube-version",
-    "helm-v4/check-kube-api-versions-comma",
-    "helm-v4/check-kube-api-versions-repeated",
-    "helm-v4/template-with-crds",
-    "helm-v4/show-only-one",
-    "helm-v4/show-only-multiple",
-    "helm-v4/show-only-glob",
-    "helm-v4/object-order",
-    "helm-v4/invalid-yaml",
-    "helm-v4/invalid-yaml-debug",
-    "helm-v4/invalid-template-expr-debug-show-only",
-    "helm-v4/skip-tests",
-    "helm-v4/issue-9027-null-values",
-    "helm-v4/subchart-import-values",
-    "helm-v4/subchart-import-values-set",
-    "helm-v4/subchart-import-values-set-file",
-    "helm-v3/check-name",
-    "helm-v3/check-set-name",
-    "helm-v3/check-values-files",
-    "helm-v3/check-name-template",
-    "helm-v3/check-library-chart",
-    "helm-v3/check-chart-bad-type",
-    "helm-v3/check-chart-with-template-lib-dep",
-    "helm-v3/check-chart-with-template-lib-archive-dep",
-    "helm-v3/check-kube-version",
-    "helm-v3/check-kube-api-versions",
-    "helm-v3/template-with-crds",
-    "helm-v3/show-only-one",
-    "helm-v3/show-only-multiple",
-    "helm-v3/show-only-glob",
-    "helm-v3/object-order",
-    "helm-v3/invalid-yaml",
-    "helm-v3/invalid-yaml-debug",
-    "helm-v3/skip-tests",
-    "helm-v3/issue-9027-null-values",
-    "helm-v3/subchart-import-values",
-    "helm-v3/subchart-import-values-set",
-    "helm-v3/subchart-import-values-set-file",
-    "linkerd2/crds",
-    "linkerd2/crds-ha",
-    "linkerd2/crds-without-gateway-api",
-    "linkerd2/crds-without-gateway-routes",
     "linkerd2/control-plane",
     "linkerd2/control-plane-ha",
     "linkerd2/control-plane-ha-with-gid",
     "linkerd2/control-plane-ha-labels",
     "linkerd2/control-plane-ha-namespace-selector",
-    "linkerd2/cni-defaults",
-    "linkerd2/cni-overrides",
     "otel/opentelemetry-collector/alternate-config",
     "otel/opentelemetry-collector/custom-metrics-hpa",
     "otel/opentelemetry-collector/daemonset-and-deployment/daemonset-values",
@@ -102,161 +51,9 @@ const KNOWN_FAILING: &[&str] = &[
     "otel/opentelemetry-operator/default",
     "otel/opentelemetry-operator/feature-gates",
     "otel/opentelemetry-operator/manager-config",
-    "otel/opentelemetry-ebpf/cloud-collector",
-    "otel/opentelemetry-target-allocator/collector-fleet",
-    "otel/opentelemetry-target-allocator/consistent-hashing",
-    "otel/opentelemetry-target-allocator/existing-configmap",
-    "otel/opentelemetry-target-allocator/existing-service-account",
-    "otel/opentelemetry-target-allocator/prometheus-scrape-config",
-    "otel/opentelemetry-target-allocator/provide-custom-volumes",
-    "otel/opentelemetry-target-allocator/statefulset-with-pvc",
-    "otel/opentelemetry-ebpf-instrumentation/default",
-    "otel/opentelemetry-ebpf-instrumentation/with-k8s-cache",
-    "k8s-monitoring/docs/examples/auth/bearer-token",
-    "k8s-monitoring/docs/examples/auth/embedded-secrets",
-    "k8s-monitoring/docs/examples/auth/external-secrets",
-    "k8s-monitoring/docs/examples/auth/oauth2",
-    "k8s-monitoring/docs/examples/auth/sigv4",
-    "k8s-monitoring/docs/examples/collector-storage",
-    "k8s-monitoring/docs/examples/custom-collector-audit-logs",
-    "k8s-monitoring/docs/examples/dataProcessors/custom/scrub-log-pii",
-    "k8s-monitoring/docs/examples/dataProcessors/custom/static-label",
-    "k8s-monitoring/docs/examples/dataProcessors/ec2Enrichment",
-    "k8s-monitoring/docs/examples/dataProcessors/kubernetesEnrichment/labels-and-annotations",
-    "k8s-monitoring/docs/examples/destination-router",
-    "k8s-monitoring/docs/examples/destinations/custom/debug",
-    "k8s-monitoring/docs/examples/destinations/custom/kafka",
-    "k8s-monitoring/docs/examples/destinations/loki-stdout",
-    "k8s-monitoring/docs/examples/destinations/nop",
-    "k8s-monitoring/docs/examples/destinations/otlp-endpoint",
-    "k8s-monitoring/docs/examples/destinations/prometheus-rules",
-    "k8s-monitoring/docs/examples/exclude-by-namespace",
-    "k8s-monitoring/docs/examples/extra-configuration",
-    "k8s-monitoring/docs/examples/extra-rules",
-    "k8s-monitoring/docs/examples/features/annotation-autodiscovery/default",
-    "k8s-monitoring/docs/examples/features/annotation-autodiscovery/prom-annotations",
-    "k8s-monitoring/docs/examples/features/application-observability/default",
-    "k8s-monitoring/docs/examples/features/application-observability/tail-sampling",
-    "k8s-monitoring/docs/examples/features/auto-instrumentation/beyla-metrics-and-traces",
-    "k8s-monitoring/docs/examples/features/auto-instrumentation/beyla-metrics",
-    "k8s-monitoring/docs/examples/features/auto-instrumentation/discovery-rules",
-    "k8s-monitoring/docs/examples/features/auto-instrumentation/span-metrics-only",
-    "k8s-monitoring/docs/examples/features/cluster-events/clustered",
-    "k8s-monitoring/docs/examples/features/cluster-events/default",
-    "k8s-monitoring/docs/examples/features/cluster-metrics/control-plane-monitoring",
-    "k8s-monitoring/docs/examples/features/cluster-metrics/default",
-    "k8s-monitoring/docs/examples/features/cost-metrics/default",
-    "k8s-monitoring/docs/examples/features/database-observability/mysql",
-    "k8s-monitoring/docs/examples/features/database-observability/postgresql",
-    "k8s-monitoring/docs/examples/features/host-metrics/default",
-    "k8s-monitoring/docs/examples/features/host-metrics/linux-hosts-via-alloy",
-    "k8s-monitoring/docs/examples/features/integrations/alloy",
-    "k8s-monitoring/docs/examples/features/integrations/cert-manager",
-    "k8s-monitoring/docs/examples/features/integrations/dcgm-exporter",
-    "k8s-monitoring/docs/examples/features/integrations/etcd",
-    "k8s-monitoring/docs/examples/features/integrations/grafana",
-    "k8s-monitoring/docs/examples/features/integrations/loki",
-    "k8s-monitoring/docs/examples/features/integrations/mimir",
-    "k8s-monitoring/docs/examples/features/integrations/multiple",
-    "k8s-monitoring/docs/examples/features/integrations/mysql",
-    "k8s-monitoring/docs/examples/features/integrations/postgresql",
-    "k8s-monitoring/docs/examples/features/kubernetes-manifests/default",
-    "k8s-monitoring/docs/examples/features/node-logs/default",
-    "k8s-monitoring/docs/examples/features/pod-logs-objects",
-    "k8s-monitoring/docs/examples/features/pod-logs-via-kubernetes-api",
-    "k8s-monitoring/docs/examples/features/pod-logs-via-loki/default",
-    "k8s-monitoring/docs/examples/features/pod-logs-via-loki/multiline",
-    "k8s-monitoring/docs/examples/features/pod-logs-via-opentelemetry",
-    "k8s-monitoring/docs/examples/features/profiles-receiver",
-    "k8s-monitoring/docs/examples/features/profiling/default",
-    "k8s-monitoring/docs/examples/features/prometheus-operator-objects/default",
     "k8s-monitoring/docs/examples/features/windows-event-logs/default",
-    "k8s-monitoring/docs/examples/images/images-by-digest",
-    "k8s-monitoring/docs/examples/include-by-namespace",
-    "k8s-monitoring/docs/examples/instrumentation-hub",
-    "k8s-monitoring/docs/examples/istio-ambient",
-    "k8s-monitoring/docs/examples/istio-service-mesh",
-    "k8s-monitoring/docs/examples/log-metrics",
     "k8s-monitoring/docs/examples/meta-monitoring",
-    "k8s-monitoring/docs/examples/metric-enrichment/namespace-and-pod-labels",
-    "k8s-monitoring/docs/examples/metric-enrichment",
-    "k8s-monitoring/docs/examples/metrics-tuning",
-    "k8s-monitoring/docs/examples/name-overrides/fullname-overrides",
-    "k8s-monitoring/docs/examples/name-overrides/name-overrides",
-    "k8s-monitoring/docs/examples/name-overrides/namespace-override",
-    "k8s-monitoring/docs/examples/namespace-labels-and-annotations",
-    "k8s-monitoring/docs/examples/node-labels",
-    "k8s-monitoring/docs/examples/platforms/azure-aks",
-    "k8s-monitoring/docs/examples/platforms/eks-fargate",
-    "k8s-monitoring/docs/examples/platforms/gke-autopilot",
-    "k8s-monitoring/docs/examples/platforms/openshift",
-    "k8s-monitoring/docs/examples/pod-labels-and-annotations",
-    "k8s-monitoring/docs/examples/private-image-registries/globally",
-    "k8s-monitoring/docs/examples/private-image-registries/individual",
-    "k8s-monitoring/docs/examples/proxies",
-    "k8s-monitoring/docs/examples/rbac-no-cluster-roles",
-    "k8s-monitoring/docs/examples/remote-config",
-    "k8s-monitoring/docs/examples/resource-requests-and-limits",
-    "k8s-monitoring/docs/examples/scalability/autoscaling",
-    "k8s-monitoring/docs/examples/scalability/high-availability-kube-state-metrics",
-    "k8s-monitoring/docs/examples/scalability/keda-autoscaling",
-    "k8s-monitoring/docs/examples/scalability/sharded-kube-state-metrics",
-    "k8s-monitoring/docs/examples/service-graph-metrics/default",
-    "k8s-monitoring/docs/examples/service-graph-metrics/dns-resolver",
-    "k8s-monitoring/docs/examples/service-graph-metrics/static-resolver",
-    "k8s-monitoring/docs/examples/service-integrations/mongodb-atlas",
-    "k8s-monitoring/docs/examples/service-integrations/timescaledb",
-    "k8s-monitoring/docs/examples/tail-sampling",
-    "k8s-monitoring/docs/examples/tolerations",
-    "k8s-monitoring/tests/integration/annotation-autodiscovery",
-    "k8s-monitoring/tests/integration/application-observability",
-    "k8s-monitoring/tests/integration/auth",
-    "k8s-monitoring/tests/integration/auto-instrumentation",
-    "k8s-monitoring/tests/integration/cluster-monitoring",
-    "k8s-monitoring/tests/integration/control-plane-monitoring",
-    "k8s-monitoring/tests/integration/multi-deployment",
-    "k8s-monitoring/tests/integration/pod-logs/default",
-    "k8s-monitoring/tests/integration/pod-logs/log-metrics",
-    "k8s-monitoring/tests/integration/pod-logs/secret-filter",
-    "k8s-monitoring/tests/integration/profiles-receiver",
-    "k8s-monitoring/tests/integration/profiling",
-    "k8s-monitoring/tests/integration/prom-and-loki-to-otlp",
-    "k8s-monitoring/tests/integration/prometheus-io-annotations",
-    "k8s-monitoring/tests/integration/prometheus-operator-objects",
-    "k8s-monitoring/tests/integration/proxies",
-    "k8s-monitoring/tests/integration/service-graph-metrics",
-    "k8s-monitoring/tests/integration/service-integrations/alloy",
-    "k8s-monitoring/tests/integration/service-integrations/cert-manager",
-    "k8s-monitoring/tests/integration/service-integrations/coredns",
-    "k8s-monitoring/tests/integration/service-integrations/etcd",
-    "k8s-monitoring/tests/integration/service-integrations/grafana",
-    "k8s-monitoring/tests/integration/service-integrations/loki",
-    "k8s-monitoring/tests/integration/service-integrations/mysql",
-    "k8s-monitoring/tests/integration/service-integrations/tempo",
-    "k8s-monitoring/tests/integration/sharded-kube-state-metrics",
-    "k8s-monitoring/tests/integration/split-destinations",
-    "k8s-monitoring/tests/integration/statsd",
-    "k8s-monitoring/tests/integration/tail-sampling",
-    "k8s-monitoring/tests/integration/uninstall",
-    "k8s-monitoring/tests/integration/upgrade/minor",
-    "k8s-monitoring/tests/integration/upgrade/patch",
-    "k8s-monitoring/tests/integration/upgrade/storage",
-    "k8s-monitoring/tests/platform/aks",
     "k8s-monitoring/tests/platform/eks-alloy-on-windows",
-    "k8s-monitoring/tests/platform/eks-fargate",
-    "k8s-monitoring/tests/platform/eks-with-windows",
-    "k8s-monitoring/tests/platform/gke-autopilot",
-    "k8s-monitoring/tests/platform/gke",
-    "k8s-monitoring/tests/platform/gpu",
-    "k8s-monitoring/tests/platform/grafana-cloud/app-observability",
-    "k8s-monitoring/tests/platform/grafana-cloud/database-observability",
-    "k8s-monitoring/tests/platform/grafana-cloud/ihub/maximum",
-    "k8s-monitoring/tests/platform/grafana-cloud/ihub/minimal",
-    "k8s-monitoring/tests/platform/grafana-cloud/ihub/standard",
-    "k8s-monitoring/tests/platform/grafana-cloud/k8s-monitoring",
-    "k8s-monitoring/tests/platform/openshift",
-    "k8s-monitoring/tests/platform/otlp-gateway",
-    "k8s-monitoring/tests/platform/remote-config",
 ];
 
 fn corpus_dir() -> PathBuf {
@@ -345,6 +142,11 @@ fn template_case(root: &Path, case: &Json, mode: &str) -> Result<(), String> {
     }
     let out = template(&opts);
     let expected = read(root, case["expected"].as_str().unwrap())?;
+    if let Ok(dir) = std::env::var("HELM_CORPUS_DUMP") {
+        let file =
+            Path::new(&dir).join(case["name"].as_str().unwrap_or_default().replace('/', "_"));
+        let _ = std::fs::write(&file, out.combined());
+    }
     compare_exact(&out.combined(), &expected)
 }
 
@@ -609,6 +411,37 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
+type Outcome = (Result<(), String>, std::time::Duration);
+
+/// Runs the cases on every core (each case is independent), results in case order.
+fn run_all(root: &Path, cases: &[&Json]) -> Vec<Outcome> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(vec![None; cases.len()]);
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .max(2);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some(case) = cases.get(i) else { break };
+                    let started = std::time::Instant::now();
+                    let result = std::panic::catch_unwind(|| run_case(root, case))
+                        .unwrap_or_else(|_| Err("panicked".into()));
+                    results.lock().unwrap()[i] = Some((result, started.elapsed()));
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.expect("every case ran"))
+        .collect()
+}
+
 #[test]
 fn helm_corpus() {
     let root = corpus_dir();
@@ -623,14 +456,20 @@ fn helm_corpus() {
     let mut per_suite: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut unexpected_failures = Vec::new();
     let mut unexpected_passes = Vec::new();
-    for case in &cases {
+    let selected: Vec<&Json> = cases
+        .iter()
+        .filter(|c| {
+            let name = c["name"].as_str().unwrap_or_default();
+            filter.as_ref().is_none_or(|f| name.contains(f.as_str()))
+        })
+        .collect();
+    let results = run_all(&root, &selected);
+    for (case, (result, elapsed)) in selected.iter().zip(results) {
         let name = case["name"].as_str().unwrap_or_default();
-        if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
-            continue;
-        }
         let suite = case["suite"].as_str().unwrap_or_default().to_string();
-        let result = std::panic::catch_unwind(|| run_case(&root, case))
-            .unwrap_or_else(|_| Err("panicked".into()));
+        if verbose {
+            println!("{name}: {elapsed:.1?}");
+        }
         let entry = per_suite.entry(suite).or_default();
         entry.1 += 1;
         let listed = KNOWN_FAILING.contains(&name);
