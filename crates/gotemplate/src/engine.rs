@@ -53,6 +53,14 @@ impl Dot {
     pub fn value(&self) -> Value {
         self.0.to_value()
     }
+
+    /// Sets a top-level key when the dot is a map, as Helm sets `.Template` before
+    /// each template; the rest of the map stays shared.
+    pub fn set(&self, key: &str, v: &Value) {
+        if let V::Map(m) = &self.0 {
+            m.borrow_mut().insert(key.to_string(), V::from(v));
+        }
+    }
 }
 
 impl Engine {

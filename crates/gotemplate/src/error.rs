@@ -33,6 +33,21 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The message Helm prints for a parse error of `filename` (its
+    /// `cleanupParseError`): `parse error at (FILE:LINE): MESSAGE`.
+    pub fn helm_parse_message(&self, filename: &str) -> String {
+        crate::funcs::helm_parse_error(filename, &self.to_string())
+    }
+
+    /// The message Helm prints for an execution error (its `cleanupExecError`): a
+    /// `required` failure becomes `execution error at (FILE:LINE:COL): MESSAGE`; any
+    /// other error prints as it is.
+    pub fn helm_exec_message(&self) -> String {
+        crate::funcs::helm_exec_error(&self.to_string())
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.template.is_empty() && self.line == 0 {

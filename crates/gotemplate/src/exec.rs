@@ -16,9 +16,21 @@ use crate::{Error, MissingKey, fmt};
 /// Go's limit on nested template calls.
 const MAX_EXEC_DEPTH: usize = 100_000;
 
-/// Templates parsed by `tpl`, seen before (or instead of) the engine's own.
+/// How much of the thread's stack nested templates may use. Go grows its stacks, so a
+/// template that includes itself runs until Helm's limit of 1,000 nested includes;
+/// here that would overflow the stack of a test thread (2 MiB), so nesting stops
+/// earlier, with an error, once 1 MiB of stack is in use (leaving room for the caller's own frames).
+const STACK_BUDGET: usize = 1024 * 1024;
+
+/// The address of a local variable: how deep the stack is here.
+#[inline(never)]
+fn stack_position() -> usize {
+    let marker = 0u8;
+    std::ptr::addr_of!(marker) as usize
+}
+
+/// Templates parsed by `tpl`, seen before the engine's own.
 pub(crate) struct Overlay {
-    pub main: String,
     pub trees: HashMap<String, Rc<Tree>>,
 }
 
@@ -30,6 +42,7 @@ pub(crate) struct State<'e> {
     depth: usize,
     pub overlays: Vec<Overlay>,
     pub include_counts: HashMap<String, usize>,
+    stack_base: usize,
 }
 
 enum Flow {
@@ -49,30 +62,48 @@ impl<'e> State<'e> {
             depth: 0,
             overlays: Vec::new(),
             include_counts: HashMap::new(),
+            stack_base: stack_position(),
         }
     }
 
     /// Finds a template by name, through the `tpl` overlays first.
     pub(crate) fn lookup(&self, name: &str) -> Option<Rc<Tree>> {
+        // Each `tpl` parses into a copy of the set: its templates replace those of the
+        // same name, except that an empty definition does not replace a full one.
+        let mut fallback = None;
         for o in self.overlays.iter().rev() {
-            if o.main == name {
-                return o.trees.get(name).cloned();
+            if let Some(t) = o.trees.get(name) {
+                if !t.is_empty() {
+                    return Some(t.clone());
+                }
+                fallback.get_or_insert_with(|| t.clone());
             }
         }
-        if let Some(t) = self.engine.tree(name) {
-            return Some(t);
+        match self.engine.tree(name) {
+            Some(t) if fallback.is_none() || !t.is_empty() => Some(t),
+            _ => fallback,
         }
-        self.overlays
-            .iter()
-            .rev()
-            .find_map(|o| o.trees.get(name).cloned())
+    }
+
+    /// An error when nested templates have used up the stack budget.
+    pub(crate) fn check_stack(&self) -> Result<(), String> {
+        let used = self.stack_base.abs_diff(stack_position());
+        if used > STACK_BUDGET {
+            return Err(format!(
+                "templates nested too deeply ({} levels): stopped before the stack runs out",
+                self.depth
+            ));
+        }
+        Ok(())
     }
 
     /// Runs the template `tree` with `dot`, writing to `out` (Go's `Execute`).
     pub(crate) fn run(&mut self, tree: Rc<Tree>, dot: &V, out: &mut String) -> R<()> {
         let saved_tree = std::mem::replace(&mut self.tree, tree.clone());
         let saved_vars = std::mem::replace(&mut self.vars, vec![("$".to_string(), dot.clone())]);
+        self.depth += 1;
         let r = self.walk_list(dot, &tree.root, out);
+        self.depth -= 1;
         self.tree = saved_tree;
         self.vars = saved_vars;
         r.map(|_| ())
@@ -80,12 +111,28 @@ impl<'e> State<'e> {
 
     fn error(&self, pos: usize, node: String, message: impl Into<String>) -> Error {
         let (line, col) = self.tree.line_col(pos);
+        // Go shows at most 20 characters of the node.
+        let node = if node.len() > 20 {
+            let cut: String = node.chars().take(20).collect();
+            format!("{cut}...")
+        } else {
+            node
+        };
         Error {
             template: self.tree.parse_name.clone(),
             line,
             col: Some(col),
             executing: Some((self.tree.name.clone(), node)),
             message: message.into(),
+        }
+    }
+
+    /// An error about a pipeline's value, at the node Go evaluated last: the last
+    /// argument of its last command.
+    fn last_node_error(&self, pipe: &Pipe, message: impl Into<String>) -> Error {
+        match pipe.cmds.last().and_then(|c| c.args.last()) {
+            Some(a) => self.arg_error(a, message),
+            None => self.error(pipe.pos, parse::PipeDisplay(pipe).to_string(), message),
         }
     }
 
@@ -121,7 +168,7 @@ impl<'e> State<'e> {
                 let Some(tree) = self.lookup(name) else {
                     return Err(self.error(
                         *pos,
-                        format!("{{{{template {name:?}}}}}"),
+                        template_text(name, pipe.as_ref()),
                         format!("template {name:?} not defined"),
                     ));
                 };
@@ -132,9 +179,12 @@ impl<'e> State<'e> {
                 if self.depth >= MAX_EXEC_DEPTH {
                     return Err(self.error(
                         *pos,
-                        format!("{{{{template {name:?}}}}}"),
+                        template_text(name, pipe.as_ref()),
                         format!("exceeded maximum template depth ({MAX_EXEC_DEPTH})"),
                     ));
+                }
+                if let Err(e) = self.check_stack() {
+                    return Err(self.error(*pos, template_text(name, pipe.as_ref()), e));
                 }
                 self.depth += 1;
                 let saved_tree = std::mem::replace(&mut self.tree, tree.clone());
@@ -202,37 +252,39 @@ impl<'e> State<'e> {
     fn walk_range_inner(&mut self, dot: &V, b: &Branch, out: &mut String) -> R<()> {
         let val = self.eval_pipeline(dot, &b.pipe)?;
         let pipe = &b.pipe;
-        let items: Vec<(V, V)> = match &val {
-            V::List(l) => l
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (V::Int(i as i64), v.clone()))
-                .collect(),
-            V::Map(m) => m
-                .borrow()
-                .iter()
-                .map(|(k, v)| (V::Str(k.clone()), v.clone()))
-                .collect(),
+        let (count, items): (usize, Box<dyn Iterator<Item = (V, V)>>) = match &val {
+            V::List(l) => {
+                let l = l.clone();
+                (
+                    l.len(),
+                    Box::new((0..l.len()).map(move |i| (V::Int(i as i64), l[i].clone()))),
+                )
+            }
+            V::Map(m) => {
+                let entries: Vec<(V, V)> = m
+                    .borrow()
+                    .iter()
+                    .map(|(k, v)| (V::Str(k.clone()), v.clone()))
+                    .collect();
+                (entries.len(), Box::new(entries.into_iter()))
+            }
             V::Int(n) => {
                 if pipe.decl.len() > 1 {
-                    return Err(self.error(
-                        b.pos,
-                        parse::PipeDisplay(pipe).to_string(),
-                        "can't use integer as a range with two variables",
-                    ));
+                    return Err(self
+                        .last_node_error(pipe, "can't use integer as a range with two variables"));
                 }
-                (0..*n).map(|i| (V::Int(i), V::Int(i))).collect()
+                let n = (*n).max(0);
+                (n as usize, Box::new((0..n).map(|i| (V::Int(i), V::Int(i)))))
             }
-            V::Nil => Vec::new(),
+            V::Nil => (0, Box::new(std::iter::empty())),
             V::Float(_) | V::Bool(_) | V::Str(_) | V::Object(_) => {
-                return Err(self.error(
-                    b.pos,
-                    parse::PipeDisplay(pipe).to_string(),
+                return Err(self.last_node_error(
+                    pipe,
                     format!("range can't iterate over {}", fmt::sprint_v(&val)),
                 ));
             }
         };
-        if items.is_empty() {
+        if count == 0 {
             if let Some(e) = &b.else_list {
                 self.walk_list(dot, e, out)?;
             }
@@ -295,19 +347,11 @@ impl<'e> State<'e> {
         let first = &cmd.args[0];
         match &first.kind {
             ArgKind::Field(fields) => {
-                return self.eval_field_chain(
-                    dot,
-                    dot.clone(),
-                    first,
-                    fields,
-                    &cmd.args[1..],
-                    fin,
-                    true,
-                );
+                return self.eval_field_chain(dot, dot.clone(), first, fields, &cmd.args[1..], fin);
             }
             ArgKind::Chain(node, fields) => {
                 let recv = self.eval_arg_any(dot, node)?;
-                return self.eval_field_chain(dot, recv, first, fields, &cmd.args[1..], fin, false);
+                return self.eval_field_chain(dot, recv, first, fields, &cmd.args[1..], fin);
             }
             ArgKind::Ident(name) => return self.eval_function(dot, name, cmd, fin),
             ArgKind::Pipe(p) => {
@@ -320,7 +364,7 @@ impl<'e> State<'e> {
                     self.not_a_function(cmd, fin.as_ref())?;
                     return Ok(v);
                 }
-                return self.eval_field_chain(dot, v, first, &vs[1..], &cmd.args[1..], fin, false);
+                return self.eval_field_chain(dot, v, first, &vs[1..], &cmd.args[1..], fin);
             }
             _ => {}
         }
@@ -329,7 +373,7 @@ impl<'e> State<'e> {
             ArgKind::Bool(b) => V::Bool(*b),
             ArgKind::Dot => dot.clone(),
             ArgKind::Nil => return Err(self.arg_error(first, "nil is not a command")),
-            ArgKind::Number(n, text) => number_value(n, text),
+            ArgKind::Number(n, _) => number_value(n),
             ArgKind::Str(s, _) => V::Str(s.clone()),
             _ => unreachable!("handled above"),
         })
@@ -357,7 +401,6 @@ impl<'e> State<'e> {
 
     /// `.a.b.c args...`: each field of the receiver in turn; the last one gets the
     /// arguments (a method call).
-    #[allow(clippy::too_many_arguments)]
     fn eval_field_chain(
         &mut self,
         dot: &V,
@@ -366,9 +409,7 @@ impl<'e> State<'e> {
         fields: &[String],
         args: &[Arg],
         fin: Option<V>,
-        from_dot: bool,
     ) -> R<V> {
-        let _ = from_dot;
         let mut recv = receiver;
         // A nil reached through a map entry is a nil interface; a nil that starts the
         // chain (a variable or a pipeline's result) is Go's invalid value.
@@ -388,6 +429,7 @@ impl<'e> State<'e> {
         Ok(recv)
     }
 
+    // Go's evalField takes the same eight inputs; bundling them would only rename them.
     #[allow(clippy::too_many_arguments)]
     fn eval_field(
         &mut self,
@@ -539,7 +581,10 @@ impl<'e> State<'e> {
             Some(_) if given < fixed => {
                 return Err(self.arg_error(
                     &cmd.args[0],
-                    format!("wrong number of args for {name}: want at least {fixed} got {given}"),
+                    format!(
+                        "wrong number of args for {name}: want at least {fixed} got {}",
+                        args.len()
+                    ),
                 ));
             }
             _ => {}
@@ -557,6 +602,8 @@ impl<'e> State<'e> {
         }
         if let Some(f) = fin {
             let ty = ty_at(args.len());
+            // Go reports a bad final value at the last node it evaluated: the last
+            // explicit argument, or the function's name.
             let node = cmd.args.last().unwrap_or(&cmd.args[0]);
             argv.push(self.validate(node, f, ty)?);
         }
@@ -576,13 +623,13 @@ impl<'e> State<'e> {
                 _ => Err(self.arg_error(a, format!("cannot assign nil to {}", ty.go_name()))),
             },
             ArgKind::Field(fields) => {
-                let v = self.eval_field_chain(dot, dot.clone(), a, fields, &[], None, true)?;
+                let v = self.eval_field_chain(dot, dot.clone(), a, fields, &[], None)?;
                 self.validate(a, v, ty)
             }
             ArgKind::Variable(vs) => {
                 let v = self.var_value(a, &vs[0])?;
                 let v = if vs.len() > 1 {
-                    self.eval_field_chain(dot, v, a, &vs[1..], &[], None, false)?
+                    self.eval_field_chain(dot, v, a, &vs[1..], &[], None)?
                 } else {
                     v
                 };
@@ -596,7 +643,7 @@ impl<'e> State<'e> {
             }
             ArgKind::Chain(node, fields) => {
                 let recv = self.eval_arg_any(dot, node)?;
-                let v = self.eval_field_chain(dot, recv, a, fields, &[], None, false)?;
+                let v = self.eval_field_chain(dot, recv, a, fields, &[], None)?;
                 self.validate(a, v, ty)
             }
             ArgKind::Ident(name) => {
@@ -619,7 +666,7 @@ impl<'e> State<'e> {
                 _ => Err(self.arg_error(a, format!("expected {}; found {text}", ty.go_name()))),
             },
             ArgKind::Number(n, text) => match ty {
-                Ty::Any => Ok(number_value(n, text)),
+                Ty::Any => Ok(number_value(n)),
                 Ty::Int => match n.int {
                     Some(i) if !n.looks_float || n.float.is_some_and(|f| f.fract() == 0.0) => {
                         Ok(V::Int(i))
@@ -661,8 +708,16 @@ impl<'e> State<'e> {
     }
 }
 
+/// Go's text of a template node: `{{template "name" pipeline}}`.
+fn template_text(name: &str, pipe: Option<&Pipe>) -> String {
+    match pipe {
+        Some(p) => format!("{{{{template {name:?} {}}}}}", parse::PipeDisplay(p)),
+        None => format!("{{{{template {name:?}}}}}"),
+    }
+}
+
 /// A numeric constant as an `interface{}` argument: `int` unless written as a float.
-fn number_value(n: &crate::lex::Number, _text: &str) -> V {
+fn number_value(n: &crate::lex::Number) -> V {
     match (n.looks_float, n.int, n.float) {
         (false, Some(i), _) => V::Int(i),
         (_, _, Some(f)) => V::Float(f),

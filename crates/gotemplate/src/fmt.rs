@@ -72,7 +72,7 @@ pub(crate) fn format_g_shortest(f: f64) -> String {
     }
     let (digits, exp) = shortest_digits(f);
     let neg = if f < 0.0 { "-" } else { "" };
-    if exp < -4 || exp >= 21.min(6.max(0)) {
+    if !(-4..6).contains(&exp) {
         return format!("{neg}{}", e_form(&digits, exp, false));
     }
     format!("{neg}{}", f_form(&digits, exp))
@@ -283,24 +283,9 @@ fn format_one(verb: char, fl: Flags, v: &V) -> String {
             let s = if fl.sharp { go_syntax(v) } else { sprint_v(v) };
             return pad(s, fl, matches!(v, V::Int(_) | V::Float(_)));
         }
-        (_, V::List(l))
-            if !matches!(verb, 'q' | 's' | 'x' | 'X')
-                || l.iter().all(|x| !matches!(x, V::Str(_)))
-                || matches!(verb, 's' | 'q' | 'x' | 'X') =>
-        {
-            let inner: Vec<String> = l
-                .iter()
-                .map(|x| {
-                    format_one(
-                        verb,
-                        Flags {
-                            width: fl.width,
-                            ..fl
-                        },
-                        x,
-                    )
-                })
-                .collect();
+        // Any other verb applies to each element of a list or map, as Go's does.
+        (_, V::List(l)) => {
+            let inner: Vec<String> = l.iter().map(|x| format_one(verb, fl, x)).collect();
             return format!("[{}]", inner.join(" "));
         }
         (_, V::Map(m)) => {
@@ -524,14 +509,7 @@ fn go_syntax(v: &V) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        V::Float(f) => {
-            let s = format_g_shortest(*f);
-            if s.contains(['.', 'e', 'I', 'N']) {
-                s
-            } else {
-                format!("{s}")
-            }
-        }
+        V::Float(f) => format_g_shortest(*f),
         other => sprint_v(other),
     }
 }

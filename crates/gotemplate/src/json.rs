@@ -44,8 +44,23 @@ fn from_json(j: &serde_json::Value) -> V {
     }
 }
 
-/// Go's `json.Marshal` (`indent` as `MarshalIndent` with no prefix).
+/// Whether Go's `json.Marshal` fails on the value (NaN and infinite floats), in which
+/// case Helm's `toJson` and `toYaml` print nothing.
+pub(crate) fn unsupported(v: &V) -> bool {
+    match v {
+        V::Float(f) => !f.is_finite(),
+        V::List(l) => l.iter().any(unsupported),
+        V::Map(m) => m.borrow().values().any(unsupported),
+        _ => false,
+    }
+}
+
+/// Go's `json.Marshal` (`indent` as `MarshalIndent` with no prefix); empty when Go's
+/// would fail.
 pub(crate) fn encode(v: &V, indent: Option<&str>, escape_html: bool) -> String {
+    if unsupported(v) {
+        return String::new();
+    }
     let mut out = String::new();
     write(&mut out, v, indent, 0, escape_html);
     out
@@ -105,10 +120,15 @@ fn write(out: &mut String, v: &V, indent: Option<&str>, depth: usize, esc: bool)
             newline(out, indent, depth);
             out.push('}');
         }
-        V::Object(o) => match o.method("String", &[]) {
-            Some(Ok(Value::String(s))) => quote(out, &s, esc),
-            _ => out.push_str("{}"),
-        },
+        V::Object(o) => {
+            if let Some(v) = o.json_value() {
+                return write(out, &V::from(&v), indent, depth, esc);
+            }
+            match o.method("String", &[]) {
+                Some(Ok(Value::String(s))) => quote(out, &s, esc),
+                _ => out.push_str("{}"),
+            }
+        }
     }
 }
 

@@ -111,6 +111,8 @@ struct Lexer<'a> {
     pos: usize,
     tokens: Vec<Token>,
     paren_depth: usize,
+    /// The last position whose line was computed, and that line.
+    line_cache: std::cell::Cell<(usize, usize)>,
 }
 
 pub(crate) fn lex(src: &str) -> Result<Vec<Token>, LexError> {
@@ -119,6 +121,7 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, LexError> {
         pos: 0,
         tokens: Vec::new(),
         paren_depth: 0,
+        line_cache: std::cell::Cell::new((0, 1)),
     };
     l.run()?;
     Ok(l.tokens)
@@ -126,10 +129,16 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, LexError> {
 
 impl Lexer<'_> {
     fn line_at(&self, pos: usize) -> usize {
-        1 + self.src.as_bytes()[..pos.min(self.src.len())]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
+        let pos = pos.min(self.src.len());
+        let (cpos, cline) = self.line_cache.get();
+        let (from, base) = if pos >= cpos { (cpos, cline) } else { (0, 1) };
+        let line = base
+            + self.src.as_bytes()[from..pos]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+        self.line_cache.set((pos, line));
+        line
     }
 
     fn emit(&mut self, tok: Tok, pos: usize) {
@@ -452,7 +461,33 @@ pub(crate) fn parse_number(text: &str) -> Option<Number> {
         })
     };
     if let Some(h) = lower.strip_prefix("0x") {
-        if h.contains('p') || h.contains('.') {
+        if let Some((mant, exp)) = h.split_once('p') {
+            // A hex float: mantissa × 2^exp.
+            let exp: i32 = exp.parse().ok()?;
+            let (ip, fp) = mant.split_once('.').unwrap_or((mant, ""));
+            let mut m = 0f64;
+            for c in ip.chars() {
+                m = m * 16.0 + f64::from(c.to_digit(16)?);
+            }
+            let mut scale = 1.0 / 16.0;
+            for c in fp.chars() {
+                m += f64::from(c.to_digit(16)?) * scale;
+                scale /= 16.0;
+            }
+            let f = m * 2f64.powi(exp);
+            let f = if neg { -f } else { f };
+            let int = if f.fract() == 0.0 && f.abs() < 9.2e18 {
+                Some(f as i64)
+            } else {
+                None
+            };
+            return Some(Number {
+                int,
+                float: Some(f),
+                looks_float: true,
+            });
+        }
+        if h.contains('.') {
             return None;
         }
         return radix_int(h, 16);
@@ -547,9 +582,10 @@ pub(crate) fn unquote(text: &str) -> Result<String, ()> {
 
 /// Go's `%q` of a rune, for error texts.
 fn go_quote_rune(c: char) -> String {
-    match c {
-        '\'' => "'\\''".to_string(),
-        c if c.is_control() => format!("'\\x{:02x}'", c as u32),
-        c => format!("'{c}'"),
+    // Go's `%#U`: `U+002F '/'`.
+    if c.is_control() {
+        format!("U+{:04X}", c as u32)
+    } else {
+        format!("U+{:04X} '{c}'", c as u32)
     }
 }

@@ -154,7 +154,7 @@ type PResult<T> = Result<T, ParseError>;
 /// How a list of nodes ended.
 enum End {
     Eof,
-    End,
+    Closed,
     Else(usize),
 }
 
@@ -207,19 +207,14 @@ impl Parser<'_> {
                     self.i = save;
                     match self.text_or_action()? {
                         Item::Node(n) => list.push(n),
-                        Item::End(tok) => {
-                            return self.err(&tok, format!("unexpected {}", describe(&tok)));
-                        }
-                        Item::Else(tok, _) => {
-                            return self.err(&tok, format!("unexpected {}", describe(&tok)));
-                        }
+                        Item::End(tok) => return self.err(&tok, "unexpected {{end}}"),
+                        Item::Else(tok, _) => return self.err(&tok, "unexpected {{else}}"),
                     }
                 }
                 _ => match self.text_or_action()? {
                     Item::Node(n) => list.push(n),
-                    Item::End(tok) | Item::Else(tok, _) => {
-                        return self.err(&tok, format!("unexpected {}", describe(&tok)));
-                    }
+                    Item::End(tok) => return self.err(&tok, "unexpected {{end}}"),
+                    Item::Else(tok, _) => return self.err(&tok, "unexpected {{else}}"),
                 },
             }
         }
@@ -247,16 +242,36 @@ impl Parser<'_> {
         let (list, end) = self.item_list()?;
         self.vars = saved_vars;
         match end {
-            End::End => {}
+            End::Closed => {}
             End::Eof => return self.err(self.peek(), "unexpected EOF"),
             End::Else(_) => return self.err(self.peek(), "unexpected {{else}}"),
         }
-        self.defines.push(Tree {
+        let tree = Tree {
             name,
             parse_name: self.name.to_string(),
             source: self.source.clone(),
             root: list,
-        });
+        };
+        self.add_define(tree)
+    }
+
+    /// Adds a `define`d tree: within one source, a name may be defined once (an empty
+    /// definition may be replaced), as Go's parser requires.
+    fn add_define(&mut self, tree: Tree) -> PResult<()> {
+        if let Some(i) = self.defines.iter().position(|t| t.name == tree.name) {
+            if !self.defines[i].is_empty() && !tree.is_empty() {
+                let at = self.tokens[self.i.saturating_sub(1)].clone();
+                return self.err(
+                    &at,
+                    format!("template: multiple definition of template {:?}", tree.name),
+                );
+            }
+            if !tree.is_empty() {
+                self.defines[i] = tree;
+            }
+            return Ok(());
+        }
+        self.defines.push(tree);
         Ok(())
     }
 
@@ -269,7 +284,7 @@ impl Parser<'_> {
             }
             match self.text_or_action()? {
                 Item::Node(n) => list.push(n),
-                Item::End(_) => return Ok((list, End::End)),
+                Item::End(_) => return Ok((list, End::Closed)),
                 Item::Else(_, pos) => return Ok((list, End::Else(pos))),
             }
         }
@@ -289,7 +304,7 @@ impl Parser<'_> {
         if let Tok::Keyword(k) = t.tok {
             self.next();
             return match k {
-                Keyword::Block => self.block(t.pos).map(Item::Node),
+                Keyword::Block => self.block().map(Item::Node),
                 Keyword::Break | Keyword::Continue => {
                     let close = self.next_non_space();
                     if close.tok != Tok::RightDelim {
@@ -341,7 +356,7 @@ impl Parser<'_> {
                 Keyword::With => self
                     .control("with", t.pos)
                     .map(|b| Item::Node(Node::With(b))),
-                Keyword::Template => self.template(t.pos, "template").map(Item::Node),
+                Keyword::Template => self.template("template").map(Item::Node),
             };
         }
         let pos = t.pos;
@@ -358,13 +373,13 @@ impl Parser<'_> {
         let (list, end) = self.item_list()?;
         let else_list = match end {
             End::Eof => return self.err(self.peek(), "unexpected EOF"),
-            End::End => None,
+            End::Closed => None,
             End::Else(0) => {
                 let (else_list, end) = self.item_list()?;
                 match end {
-                    End::End => {}
+                    End::Closed => {}
                     End::Eof => return self.err(self.peek(), "unexpected EOF"),
-                    End::Else(_) => return self.err(self.peek(), "unexpected {{else}}"),
+                    End::Else(_) => return self.err(self.peek(), "expected end; found {{else}}"),
                 }
                 Some(else_list)
             }
@@ -379,7 +394,7 @@ impl Parser<'_> {
                         Node::With(self.control("with", k.pos)?)
                     }
                     _ => {
-                        return self.err(&k, format!("unexpected {} in {}", describe(&k), context));
+                        return self.err(&k, format!("unexpected {} in input", describe(&k)));
                     }
                 };
                 Some(vec![nested])
@@ -394,7 +409,7 @@ impl Parser<'_> {
         })
     }
 
-    fn template(&mut self, pos: usize, context: &str) -> PResult<Node> {
+    fn template(&mut self, context: &str) -> PResult<Node> {
         let name_tok = self.next_non_space();
         let name = match &name_tok.tok {
             Tok::Str(v, _) => v.clone(),
@@ -412,11 +427,16 @@ impl Parser<'_> {
         } else {
             Some(self.pipeline(context, n.pos)?)
         };
-        Ok(Node::Template { pos, name, pipe })
+        // Go places the node at its name.
+        Ok(Node::Template {
+            pos: name_tok.pos,
+            name,
+            pipe,
+        })
     }
 
-    fn block(&mut self, pos: usize) -> PResult<Node> {
-        let node = self.template(pos, "block")?;
+    fn block(&mut self) -> PResult<Node> {
+        let node = self.template("block")?;
         let Node::Template { name, .. } = &node else {
             unreachable!()
         };
@@ -425,16 +445,17 @@ impl Parser<'_> {
         let (list, end) = self.item_list()?;
         self.vars = saved_vars;
         match end {
-            End::End => {}
+            End::Closed => {}
             End::Eof => return self.err(self.peek(), "unexpected EOF"),
             End::Else(_) => return self.err(self.peek(), "unexpected {{else}}"),
         }
-        self.defines.push(Tree {
+        let tree = Tree {
             name,
             parse_name: self.name.to_string(),
             source: self.source.clone(),
             root: list,
-        });
+        };
+        self.add_define(tree)?;
         Ok(node)
     }
 
@@ -537,20 +558,18 @@ impl Parser<'_> {
 
     fn check_pipeline(&self, pipe: &Pipe, t: &Token) -> PResult<()> {
         for (i, c) in pipe.cmds.iter().enumerate().skip(1) {
-            match c.args.first().map(|a| &a.kind) {
-                Some(
-                    ArgKind::Bool(_)
-                    | ArgKind::Dot
-                    | ArgKind::Nil
-                    | ArgKind::Number(..)
-                    | ArgKind::Str(..),
-                ) => {
-                    return self.err(
-                        t,
-                        format!("non executable command in pipeline stage {}", i + 1),
-                    );
-                }
-                _ => {}
+            if let Some(
+                ArgKind::Bool(_)
+                | ArgKind::Dot
+                | ArgKind::Nil
+                | ArgKind::Number(..)
+                | ArgKind::Str(..),
+            ) = c.args.first().map(|a| &a.kind)
+            {
+                return self.err(
+                    t,
+                    format!("non executable command in pipeline stage {}", i + 1),
+                );
             }
         }
         Ok(())
@@ -600,12 +619,13 @@ impl Parser<'_> {
     fn operand(&mut self) -> PResult<Arg> {
         let term = self.term()?;
         if let Tok::Field(_) = self.peek().tok {
+            // Go gives a chained node the position of its first chained field.
+            let pos = self.peek().pos;
             let mut fields = Vec::new();
             while let Tok::Field(f) = &self.peek().tok {
                 fields.push(f.clone());
                 self.next();
             }
-            let pos = term.pos;
             return Ok(match term.kind {
                 ArgKind::Field(mut f) => {
                     f.extend(fields);
@@ -696,28 +716,34 @@ enum Item {
     Else(Token, usize),
 }
 
-/// How Go's parser names a token in its messages.
+/// How Go's parser names a token in its messages (`item.String()`): keywords as
+/// `<if>`, anything else quoted, cut to 10 characters.
 fn describe(t: &Token) -> String {
-    match &t.tok {
-        Tok::Eof => "EOF".to_string(),
-        Tok::RightDelim => "\"}}\"".to_string(),
-        Tok::LeftDelim => "\"{{\"".to_string(),
-        Tok::RightParen => "\")\"".to_string(),
-        Tok::LeftParen => "\"(\"".to_string(),
-        Tok::Pipe => "\"|\"".to_string(),
-        Tok::Keyword(k) => format!("<{}>", k.word()),
-        Tok::Text(s) => format!("{s:?}"),
-        Tok::Space => "space".to_string(),
-        Tok::Ident(s) | Tok::Number(s) => format!("<{s}>"),
-        Tok::Field(s) => format!("<.{s}>"),
-        Tok::Variable(s) => format!("<{s}>"),
-        Tok::Str(_, text) | Tok::Char(_, text) => format!("<{text}>"),
-        Tok::Bool(b) => format!("<{b}>"),
-        Tok::Nil => "<nil>".to_string(),
-        Tok::Dot => "<.>".to_string(),
-        Tok::Assign => "\"=\"".to_string(),
-        Tok::Declare => "\":=\"".to_string(),
-        Tok::Comma => "\",\"".to_string(),
+    let text = match &t.tok {
+        Tok::Eof => return "EOF".to_string(),
+        Tok::Keyword(k) => return format!("<{}>", k.word()),
+        Tok::RightDelim => "}}".to_string(),
+        Tok::LeftDelim => "{{".to_string(),
+        Tok::RightParen => ")".to_string(),
+        Tok::LeftParen => "(".to_string(),
+        Tok::Pipe => "|".to_string(),
+        Tok::Text(s) => s.clone(),
+        Tok::Space => " ".to_string(),
+        Tok::Ident(s) | Tok::Number(s) | Tok::Variable(s) => s.clone(),
+        Tok::Field(s) => format!(".{s}"),
+        Tok::Str(_, text) | Tok::Char(_, text) => text.clone(),
+        Tok::Bool(b) => b.to_string(),
+        Tok::Nil => "nil".to_string(),
+        Tok::Dot => ".".to_string(),
+        Tok::Assign => "=".to_string(),
+        Tok::Declare => ":=".to_string(),
+        Tok::Comma => ",".to_string(),
+    };
+    if text.chars().count() > 10 {
+        let cut: String = text.chars().take(10).collect();
+        format!("{}...", crate::fmt::go_quote(&cut))
+    } else {
+        crate::fmt::go_quote(&text)
     }
 }
 

@@ -1,9 +1,10 @@
 //! Helm's `toToml` (BurntSushi/toml's encoder) and `fromToml`.
 //!
 //! The encoder prints what BurntSushi/toml prints for template values: top-level plain
-//! keys first, then `[table]` sections for nested maps and `[[array]]` sections for
-//! lists of maps, keys sorted. Reading TOML is not built: `fromToml` returns a map
-//! whose `Error` says so.
+//! keys first, then `[table]` sections for nested maps (indented by two spaces) and
+//! `[[array]]` sections for lists of maps, keys sorted; it is written here because the
+//! toml crate's layout differs. Reading uses the toml crate: integers stay `int64`,
+//! floats `float64`, dates become strings.
 
 use crate::value::V;
 
@@ -104,6 +105,23 @@ fn table(
     }
 }
 
-pub(crate) fn decode(_s: &str) -> Result<V, String> {
-    Err("fromToml is not supported by this renderer".to_string())
+pub(crate) fn decode(s: &str) -> Result<V, String> {
+    let table: ::toml::Table = s
+        .parse()
+        .map_err(|e: ::toml::de::Error| format!("toml: {}", e.message()))?;
+    Ok(from_toml(&::toml::Value::Table(table)))
+}
+
+fn from_toml(v: &::toml::Value) -> V {
+    match v {
+        ::toml::Value::String(s) => V::Str(s.clone()),
+        ::toml::Value::Integer(i) => V::Int(*i),
+        ::toml::Value::Float(f) => V::Float(*f),
+        ::toml::Value::Boolean(b) => V::Bool(*b),
+        ::toml::Value::Datetime(d) => V::Str(d.to_string()),
+        ::toml::Value::Array(a) => V::list(a.iter().map(from_toml).collect()),
+        ::toml::Value::Table(t) => {
+            V::map(t.iter().map(|(k, v)| (k.clone(), from_toml(v))).collect())
+        }
+    }
 }

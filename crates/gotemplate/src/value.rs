@@ -32,6 +32,16 @@ pub trait Object: Debug {
     fn field(&self, name: &str) -> Option<Value>;
     /// Calls a method; `None` when the struct has no such method.
     fn method(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>>;
+    /// The object as `Any`, for functions that take it back (Sprig's certificates).
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
+    /// The object as Go's `encoding/json` would see it (its fields under their JSON
+    /// names), for `toJson` and `toYaml`; without it, objects print through their
+    /// `String` method, or as `{}`.
+    fn json_value(&self) -> Option<Value> {
+        None
+    }
 }
 
 impl Value {
@@ -54,6 +64,22 @@ impl Value {
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The list inside, when this is a list.
+    pub fn as_list(&self) -> Option<&[Value]> {
+        match self {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// The boolean inside, when this is a boolean.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
             _ => None,
         }
     }

@@ -45,13 +45,11 @@ pub(crate) fn decode(s: &str) -> Result<V, String> {
     let mut parser = Parser::new_from_str(s);
     let mut depth = 0usize;
     let mut started = false;
-    loop {
-        let Some(ev) = parser.next_event() else { break };
+    while let Some(ev) = parser.next_event() {
         let (ev, span) = ev.map_err(|e| {
             format!(
-                "error converting YAML to JSON: yaml: line {}: {}",
-                e.marker().line(),
-                e.info()
+                "error converting YAML to JSON: {}",
+                go_yaml_message(e.marker().line(), e.info())
             )
         })?;
         match ev {
@@ -80,6 +78,36 @@ pub(crate) fn decode(s: &str) -> Result<V, String> {
         return Ok(V::Nil);
     }
     d.node()
+}
+
+/// A syntax error worded as go-yaml (libyaml) words it: `yaml: line N: message`.
+/// libyaml's scanner reports 1-based lines and its parser ("did not find expected …")
+/// the line before; a few scanner messages are named differently.
+fn go_yaml_message(line: usize, info: &str) -> String {
+    let (line, message) = match info.strip_prefix("while parsing ") {
+        Some(rest) => {
+            let what = rest.split_once(", ").map_or(rest, |(_, m)| m);
+            let what = if what.starts_with("did not find") {
+                what.to_string()
+            } else {
+                format!("did not find {what}")
+            };
+            (line.saturating_sub(1), what)
+        }
+        None if info.starts_with("simple key expect") => {
+            (line, "could not find expected ':'".to_string())
+        }
+        None if info.starts_with("tabs disallowed") => (
+            line,
+            "found character that cannot start any token".to_string(),
+        ),
+        None => (line, info.to_string()),
+    };
+    if line > 0 {
+        format!("yaml: line {line}: {message}")
+    } else {
+        format!("yaml: {message}")
+    }
 }
 
 struct Decoder<'a> {
@@ -333,17 +361,21 @@ enum Y {
     Null,
     Bool(bool),
     Int(i64),
+    Uint(u64),
     Float(f64),
     Str(String),
     Seq(Vec<Y>),
     Map(Vec<(String, Y)>),
 }
 
-fn to_y(v: &V) -> Y {
+/// The value as the emitter sees it; `via_json` for `toYaml`, which goes through JSON
+/// (`toYamlPretty` encodes the Go value directly, so floats stay floats).
+fn to_y(v: &V, via_json: bool) -> Y {
     match v {
         V::Nil => Y::Null,
         V::Bool(b) => Y::Bool(*b),
         V::Int(i) => Y::Int(*i),
+        V::Float(f) if !via_json => Y::Float(*f),
         V::Float(f) => {
             // JSON prints the float; go-yaml reads it back as an int when it has no
             // fraction or exponent.
@@ -353,26 +385,34 @@ fn to_y(v: &V) -> Y {
             {
                 return Y::Int(i);
             }
-            if !j.contains(['.', 'e', 'E']) {
-                return Y::Float(*f);
+            if !j.contains(['.', 'e', 'E'])
+                && let Ok(u) = j.parse::<u64>()
+            {
+                // Between int64 and uint64: go-yaml reads it as a uint64.
+                return Y::Uint(u);
             }
             Y::Float(*f)
         }
         V::Str(s) => Y::Str(s.clone()),
-        V::List(l) => Y::Seq(l.iter().map(to_y).collect()),
+        V::List(l) => Y::Seq(l.iter().map(|x| to_y(x, via_json)).collect()),
         V::Map(m) => {
             let mut entries: Vec<(String, Y)> = m
                 .borrow()
                 .iter()
-                .map(|(k, v)| (k.clone(), to_y(v)))
+                .map(|(k, v)| (k.clone(), to_y(v, via_json)))
                 .collect();
             entries.sort_by(|a, b| go_yaml_key_order(&a.0, &b.0));
             Y::Map(entries)
         }
-        V::Object(o) => match o.method("String", &[]) {
-            Some(Ok(Value::String(s))) => Y::Str(s),
-            _ => Y::Map(Vec::new()),
-        },
+        V::Object(o) => {
+            if let Some(v) = o.json_value() {
+                return to_y(&V::from(&v), via_json);
+            }
+            match o.method("String", &[]) {
+                Some(Ok(Value::String(s))) => Y::Str(s),
+                _ => Y::Map(Vec::new()),
+            }
+        }
     }
 }
 
@@ -435,13 +475,17 @@ fn go_yaml_key_order(a: &str, b: &str) -> std::cmp::Ordering {
     ar.len().cmp(&br.len())
 }
 
-/// `toYaml` (go-yaml v2 through `sigs.k8s.io/yaml`), with the final newline.
+/// `toYaml` (go-yaml v2 through `sigs.k8s.io/yaml`), with the final newline; empty
+/// when the JSON step would fail (NaN or infinite floats).
 pub(crate) fn encode(v: &V) -> String {
+    if crate::json::unsupported(v) {
+        return String::new();
+    }
     let mut e = Emitter {
         out: String::new(),
         pretty: false,
     };
-    e.document(&to_y(v));
+    e.document(&to_y(v, true));
     e.out
 }
 
@@ -451,7 +495,7 @@ pub(crate) fn encode_pretty(v: &V) -> String {
         out: String::new(),
         pretty: true,
     };
-    e.document(&to_y(v));
+    e.document(&to_y(v, false));
     e.out
 }
 
@@ -476,7 +520,8 @@ impl Emitter {
             Y::Map(m) if !m.is_empty() => self.map(m, 0),
             Y::Seq(s) if !s.is_empty() => self.seq(s, 0),
             other => {
-                self.scalar(other, 0, false);
+                // A scalar at the root is indented as a mapping value would be.
+                self.scalar(other, 2, false);
                 self.out.push('\n');
             }
         }
@@ -546,6 +591,7 @@ impl Emitter {
             Y::Null => self.out.push_str("null"),
             Y::Bool(b) => self.out.push_str(if *b { "true" } else { "false" }),
             Y::Int(i) => self.out.push_str(&i.to_string()),
+            Y::Uint(u) => self.out.push_str(&u.to_string()),
             Y::Float(f) => self.out.push_str(&yaml_float(*f)),
             Y::Str(s) => self.string(s, indent, key),
             Y::Seq(_) => self.out.push_str("[]"),
@@ -655,7 +701,6 @@ impl Emitter {
                 '"' => Some("\\\"".into()),
                 '\\' => Some("\\\\".into()),
                 '\u{85}' => Some("\\N".into()),
-                '\u{a0}' => Some("\\_".into()),
                 '\u{2028}' => Some("\\L".into()),
                 '\u{2029}' => Some("\\P".into()),
                 c if !is_printable(c) || c == '\u{feff}' => Some(if (c as u32) <= 0xff {
@@ -698,7 +743,7 @@ impl Emitter {
     fn literal(&mut self, s: &str, indent: usize) {
         self.out.push('|');
         if s.starts_with(' ') || s.starts_with('\n') {
-            self.out.push_str("2");
+            self.out.push('2');
         }
         let chomp = if !s.ends_with('\n') {
             "-"
@@ -743,7 +788,7 @@ enum Tag {
 
 /// Whether a plain scalar would read back as something other than a string.
 fn resolve_plain_tag(s: &str) -> Tag {
-    if s.is_empty() {
+    if s.is_empty() || s == "<<" {
         return Tag::Other;
     }
     match resolve_plain(s) {
@@ -759,78 +804,43 @@ fn resolve_plain_tag(s: &str) -> Tag {
     }
 }
 
+/// Whether go-yaml v2 reads a plain scalar as a timestamp (the layouts it tries:
+/// `2006-1-2`, `2006-1-2T15:4:5.999999999Z07:00` (also with `t`), and
+/// `2006-1-2 15:4:5.999999999`), with Go's range checks on month, day and time.
 fn looks_like_timestamp(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() >= 10
-        && b[..4].iter().all(u8::is_ascii_digit)
-        && b[4] == b'-'
-        && b[5].is_ascii_digit()
-        && (b[6] == b'-' || (b[6].is_ascii_digit() && b.get(7) == Some(&b'-')))
-        && chrono_like_date(s)
-}
-
-fn chrono_like_date(s: &str) -> bool {
-    // Formats go-yaml v2 tries: 2006-1-2T15:4:5.999999999Z07:00, 2006-1-2t15:4:5...,
-    // "2006-1-2 15:4:5.999999999", "2006-1-2".
-    let date_end = s.find(['T', 't', ' ']).unwrap_or(s.len());
-    let date = &s[..date_end];
-    let parts: Vec<&str> = date.split('-').collect();
-    if parts.len() != 3
-        || parts[0].len() != 4
-        || !parts
-            .iter()
-            .all(|p| !p.is_empty() && p.len() <= 2 || p.len() == 4)
-    {
+    static TS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:(?:[Tt](\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}))|(?: (\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.\d+)?))?$",
+        )
+        .expect("a valid pattern")
+    });
+    let Some(c) = TS.captures(s) else {
+        return false;
+    };
+    let n = |i: usize| c.get(i).and_then(|m| m.as_str().parse::<u32>().ok());
+    let (month, day) = (n(2).unwrap_or(0), n(3).unwrap_or(0));
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
         return false;
     }
-    if !parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit())) {
-        return false;
+    let time = if c.get(4).is_some() {
+        (n(4), n(5), n(6))
+    } else {
+        (n(7), n(8), n(9))
+    };
+    match time {
+        (Some(h), Some(m), Some(sec)) => h < 24 && m < 60 && sec < 60,
+        _ => true,
     }
-    if date_end == s.len() {
-        return true;
-    }
-    let time = &s[date_end + 1..];
-    let t = time.split(['Z', '+', '-']).next().unwrap_or("");
-    let tp: Vec<&str> = t.split(':').collect();
-    tp.len() == 3
-        && tp.iter().all(|p| {
-            !p.is_empty()
-                && p.split('.')
-                    .all(|q| !q.is_empty() && q.bytes().all(|b| b.is_ascii_digit()))
-        })
 }
 
-/// go-yaml's `isBase60Float`: `1:20`, `-1:20:30.5`.
+/// go-yaml's `isBase60Float`: `1:20`, `-1:20:30.5` (YAML 1.1 sexagesimal numbers),
+/// which it quotes although it reads them as strings.
 fn is_base60_float(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.is_empty() || !(b[0].is_ascii_digit() || b[0] == b'+' || b[0] == b'-') || !s.contains(':')
-    {
-        return false;
-    }
-    let body = s.trim_start_matches(['+', '-']);
-    let (ints, frac) = body.split_once('.').unwrap_or((body, ""));
-    if !frac.bytes().all(|c| c.is_ascii_digit() || c == b'_') {
-        return false;
-    }
-    let parts: Vec<&str> = ints.split(':').collect();
-    if parts.len() < 2 {
-        return false;
-    }
-    let first = parts[0];
-    if first.is_empty()
-        || !first.bytes().all(|c| c.is_ascii_digit() || c == b'_')
-        || first.starts_with('0') && first.len() > 1 && !first.starts_with("0_")
-    {
-        return first == "0"
-            || (!first.is_empty()
-                && first.bytes().all(|c| c.is_ascii_digit() || c == b'_')
-                && !first.starts_with('0'));
-    }
-    parts[1..].iter().all(|p| {
-        let pb = p.as_bytes();
-        (pb.len() == 1 && pb[0].is_ascii_digit())
-            || (pb.len() == 2 && (b'0'..=b'5').contains(&pb[0]) && pb[1].is_ascii_digit())
-    })
+    static BASE60: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
+            .expect("a valid pattern")
+    });
+    s.contains(':') && BASE60.is_match(s)
 }
 
 fn is_printable(c: char) -> bool {

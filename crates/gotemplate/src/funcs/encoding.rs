@@ -141,12 +141,6 @@ pub(crate) fn register(m: &mut Funcs) {
     });
     reg(m, "urlParse", &[Str], None, url_parse);
     reg(m, "urlJoin", &[Ty::Map], None, url_join);
-    reg(m, "getHostByName", &[Str], None, |_, a| {
-        Err(format!(
-            "getHostByName {:?}: name resolution is not available while rendering",
-            a[0].s()
-        ))
-    });
 
     reg(m, "semver", &[Str], None, |_, a| {
         Ok(V::Object(Rc::new(Semver::parse(a[0].s())?)))
@@ -156,19 +150,179 @@ pub(crate) fn register(m: &mut Funcs) {
         let v = Semver::parse(a[1].s())?;
         Ok(V::Bool(c.check(&v)))
     });
-    for name in [
-        "bcrypt",
-        "htpasswd",
+    reg(m, "bcrypt", &[Str], None, |_, a| {
+        Ok(V::str(bcrypt_hash(a[0].s())))
+    });
+    reg(m, "htpasswd", &[Str, Str], None, |_, a| {
+        if a[0].s().contains(':') {
+            return Ok(V::str(format!("invalid username: {}", a[0].s())));
+        }
+        Ok(V::str(format!("{}:{}", a[0].s(), bcrypt_hash(a[1].s()))))
+    });
+    reg(m, "encryptAES", &[Str, Str], None, |_, a| {
+        encrypt_aes(a[0].s(), a[1].s()).map(V::Str)
+    });
+    reg(m, "decryptAES", &[Str, Str], None, |_, a| {
+        decrypt_aes(a[0].s(), a[1].s()).map(V::Str)
+    });
+    reg(
+        m,
         "derivePassword",
-        "encryptAES",
-        "decryptAES",
-    ] {
-        reg(m, name, &[], Some(Any), not_supported);
+        &[Ty::Int, Str, Str, Str, Str],
+        None,
+        |_, a| {
+            Ok(V::str(derive_password(
+                a[0].i() as u32,
+                a[1].s(),
+                a[2].s(),
+                a[3].s(),
+                a[4].s(),
+            )))
+        },
+    );
+}
+
+/// Sprig's `derivePassword`: the Master Password algorithm (scrypt of the password
+/// salted with the user, HMAC-SHA256 of the site and counter, a template of character
+/// classes chosen and filled from that seed).
+fn derive_password(counter: u32, kind: &str, password: &str, user: &str, site: &str) -> String {
+    use hmac::Mac;
+    const SEED: &str = "com.lyndir.masterpassword";
+    let templates: &[&str] = match kind {
+        "maximum" => &["anoxxxxxxxxxxxxxxxxx", "axxxxxxxxxxxxxxxxxno"],
+        "long" => &[
+            "CvcvnoCvcvCvcv",
+            "CvcvCvcvnoCvcv",
+            "CvcvCvcvCvcvno",
+            "CvccnoCvcvCvcv",
+            "CvccCvcvnoCvcv",
+            "CvccCvcvCvcvno",
+            "CvcvnoCvccCvcv",
+            "CvcvCvccnoCvcv",
+            "CvcvCvccCvcvno",
+            "CvcvnoCvcvCvcc",
+            "CvcvCvcvnoCvcc",
+            "CvcvCvcvCvccno",
+            "CvccnoCvccCvcv",
+            "CvccCvccnoCvcv",
+            "CvccCvccCvcvno",
+            "CvcvnoCvccCvcc",
+            "CvcvCvccnoCvcc",
+            "CvcvCvccCvccno",
+            "CvccnoCvcvCvcc",
+            "CvccCvcvnoCvcc",
+            "CvccCvcvCvccno",
+        ],
+        "medium" => &["CvcnoCvc", "CvcCvcno"],
+        "short" => &["Cvcn"],
+        "basic" => &["aaanaaan", "aannaaan", "aaannaaa"],
+        "pin" => &["nnnn"],
+        other => return format!("cannot find password template {other}"),
+    };
+    let mut salt = SEED.as_bytes().to_vec();
+    salt.extend_from_slice(&(user.len() as u32).to_be_bytes());
+    salt.extend_from_slice(user.as_bytes());
+    let mut key = [0u8; 64];
+    let derived = scrypt::Params::new(15, 8, 2, 64)
+        .map_err(|e| e.to_string())
+        .and_then(|p| {
+            scrypt::scrypt(password.as_bytes(), &salt, &p, &mut key).map_err(|e| e.to_string())
+        });
+    if let Err(e) = derived {
+        return format!("failed to derive password: {e}");
+    }
+    let mut data = SEED.as_bytes().to_vec();
+    data.extend_from_slice(&(site.len() as u32).to_be_bytes());
+    data.extend_from_slice(site.as_bytes());
+    data.extend_from_slice(&counter.to_be_bytes());
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key) else {
+        return "failed to derive password: bad key".to_string();
+    };
+    mac.update(&data);
+    let seed = mac.finalize().into_bytes();
+    let template = templates[usize::from(seed[0]) % templates.len()];
+    template
+        .bytes()
+        .enumerate()
+        .map(|(i, class)| {
+            let chars: &[u8] = match class {
+                b'V' => b"AEIOU",
+                b'C' => b"BCDFGHJKLMNPQRSTVWXYZ",
+                b'v' => b"aeiou",
+                b'c' => b"bcdfghjklmnpqrstvwxyz",
+                b'A' => b"AEIOUBCDFGHJKLMNPQRSTVWXYZ",
+                b'a' => b"AEIOUaeiouBCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz",
+                b'n' => b"0123456789",
+                b'o' => b"@&%?,=[]_:-+*$#!'^~;()/.",
+                _ => b"AEIOUaeiouBCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz0123456789!@#$%^&*()",
+            };
+            chars[usize::from(seed[i + 1]) % chars.len()] as char
+        })
+        .collect()
+}
+
+/// Go's `bcrypt.GenerateFromPassword` with the default cost (10), in the `$2a$` form.
+fn bcrypt_hash(password: &str) -> String {
+    match bcrypt::hash_with_result(password, 10) {
+        Ok(h) => h.format_for_version(bcrypt::Version::TwoA),
+        Err(e) => e.to_string(),
     }
 }
 
-fn not_supported(_: &mut State, _: &[V]) -> Result<V, String> {
-    Err("this function is not supported by this renderer".into())
+/// Sprig's AES key: the password's bytes, cut or zero-padded to 32.
+fn aes_key(password: &str) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    let b = password.as_bytes();
+    let n = b.len().min(32);
+    key[..n].copy_from_slice(&b[..n]);
+    key
+}
+
+/// Sprig's `encryptAES`: AES-256-CBC with a random IV and PKCS#7 padding, the IV
+/// before the ciphertext, base64-encoded.
+fn encrypt_aes(password: &str, plaintext: &str) -> Result<String, String> {
+    if plaintext.is_empty() {
+        return Ok(String::new());
+    }
+    use aes::cipher::{BlockEncryptMut, KeyIvInit, block_padding::Pkcs7};
+    let mut iv = [0u8; 16];
+    rand::rng().fill(&mut iv);
+    let msg = plaintext.as_bytes();
+    let mut buf = vec![0u8; (msg.len() / 16 + 1) * 16];
+    buf[..msg.len()].copy_from_slice(msg);
+    let enc = cbc::Encryptor::<aes::Aes256>::new(&aes_key(password).into(), &iv.into());
+    let ct = enc
+        .encrypt_padded_mut::<Pkcs7>(&mut buf, msg.len())
+        .map_err(|e| e.to_string())?;
+    let mut out = iv.to_vec();
+    out.extend_from_slice(ct);
+    Ok(base64::engine::general_purpose::STANDARD.encode(out))
+}
+
+/// Sprig's `decryptAES`.
+fn decrypt_aes(password: &str, b64: &str) -> Result<String, String> {
+    if b64.is_empty() {
+        return Ok(String::new());
+    }
+    use aes::cipher::{BlockDecryptMut, KeyIvInit, block_padding::NoPadding};
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|e| go_base64_error(&e))?;
+    if data.len() < 16 || data.len() % 16 != 0 {
+        return Err("crypto/cipher: input not full blocks".into());
+    }
+    let (iv, ct) = data.split_at(16);
+    let mut buf = ct.to_vec();
+    let iv: [u8; 16] = iv
+        .try_into()
+        .map_err(|_| "crypto/cipher: bad IV".to_string())?;
+    let dec = cbc::Decryptor::<aes::Aes256>::new(&aes_key(password).into(), &iv.into());
+    let pt = dec
+        .decrypt_padded_mut::<NoPadding>(&mut buf)
+        .map_err(|e| e.to_string())?;
+    let pad = usize::from(pt.last().copied().unwrap_or(0));
+    let end = pt.len().saturating_sub(pad);
+    Ok(String::from_utf8_lossy(&pt[..end]).into_owned())
 }
 
 fn json_kind(v: &V) -> &'static str {
@@ -331,7 +485,8 @@ fn url_join(_: &mut State, a: &[V]) -> Result<V, String> {
 }
 
 /// A version as Masterminds/semver v3 reads it: lenient (`v1.2`, `1`), with
-/// prerelease and metadata.
+/// prerelease and metadata. Written here because the `semver` crate follows Cargo's
+/// rules (strict versions, different constraint syntax and prerelease matching).
 #[derive(Debug, Clone)]
 pub(crate) struct Semver {
     major: u64,
@@ -438,8 +593,51 @@ impl Object for Semver {
     fn field(&self, _name: &str) -> Option<Value> {
         None
     }
-    fn method(&self, name: &str, _args: &[Value]) -> Option<Result<Value, String>> {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+    fn method(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+        let other = || match args {
+            [Value::Object(o)] => o
+                .as_any()
+                .and_then(|a| a.downcast_ref::<Semver>())
+                .cloned()
+                .ok_or_else(|| "the argument is not a version".to_string()),
+            [Value::String(s)] => Semver::parse(s),
+            _ => Err(format!(
+                "wrong number of args for {name}: want 1 got {}",
+                args.len()
+            )),
+        };
+        let bumped = |major: u64, minor: u64, patch: u64| Semver {
+            major,
+            minor,
+            patch,
+            pre: String::new(),
+            meta: String::new(),
+            original: format!("{major}.{minor}.{patch}"),
+        };
         Some(Ok(match name {
+            "Compare" | "LessThan" | "GreaterThan" | "Equal" => {
+                let o = match other() {
+                    Ok(o) => o,
+                    Err(e) => return Some(Err(e)),
+                };
+                let c = self.cmp(&o);
+                match name {
+                    "Compare" => Value::Int(c as i64),
+                    "LessThan" => Value::Bool(c.is_lt()),
+                    "GreaterThan" => Value::Bool(c.is_gt()),
+                    _ => Value::Bool(c.is_eq()),
+                }
+            }
+            "IncMajor" => Value::Object(Rc::new(bumped(self.major + 1, 0, 0))),
+            "IncMinor" => Value::Object(Rc::new(bumped(self.major, self.minor + 1, 0))),
+            "IncPatch" => Value::Object(Rc::new(if self.pre.is_empty() {
+                bumped(self.major, self.minor, self.patch + 1)
+            } else {
+                bumped(self.major, self.minor, self.patch)
+            })),
             "Major" => Value::Int(self.major as i64),
             "Minor" => Value::Int(self.minor as i64),
             "Patch" => Value::Int(self.patch as i64),

@@ -8,14 +8,20 @@ use crate::exec::{Overlay, State};
 use crate::value::V;
 use crate::yaml;
 
-use Ty::{Any, Map, Str};
+use Ty::{Any, Str};
 
 /// Helm's limit on nested `include`s of one template.
 const RECURSION_MAX: usize = 1000;
 
 pub(crate) fn register(m: &mut Funcs) {
     reg(m, "include", &[Str, Any], None, include);
-    reg(m, "tpl", &[Str, Map], None, tpl);
+    reg(m, "tpl", &[Str, Any], None, tpl);
+    // Helm wraps `fail` messages as it does `required`'s, for its error cleanup.
+    reg(m, "fail", &[Str], None, |_, a| {
+        Err(format!("HELM_ERR_START{}HELM_ERR_END", a[0].s()))
+    });
+    // DNS lookups are off unless Helm runs with --enable-dns: the name resolves to "".
+    reg(m, "getHostByName", &[Str], None, |_, _| Ok(V::str("")));
     reg(m, "required", &[Str, Any], None, |_, a| {
         let missing = match &a[1] {
             V::Nil => true,
@@ -111,7 +117,9 @@ fn include(st: &mut State, a: &[V]) -> Result<V, String> {
         ));
     }
     *count += 1;
-    let r = execute_named(st, &name, &a[1]);
+    let r = st
+        .check_stack()
+        .and_then(|_| execute_named(st, &name, &a[1]));
     if let Some(c) = st.include_counts.get_mut(&name) {
         *c -= 1;
     }
@@ -131,53 +139,43 @@ fn execute_named(st: &mut State, name: &str, dot: &V) -> Result<String, String> 
     Ok(out)
 }
 
-/// Helm's `tpl`: the string is parsed as a template named after the current template
-/// (`.Template.Name`) in a copy of the set, and executed with `vals`.
+/// Helm's `tpl` (3.13 and later): the string is parsed in a copy of the template set as
+/// the set's root template (`gotpl`), its `define`s replacing those of the same name in
+/// the copy, and executed with `vals`; `<no value>` is removed from the result.
 fn tpl(st: &mut State, a: &[V]) -> Result<V, String> {
     let text = a[0].s();
-    let vals = &a[1];
-    let path = |k: &str| -> Option<V> {
-        let V::Map(m) = vals else { return None };
-        let t = m.borrow().get("Template").cloned()?;
-        let V::Map(t) = t else { return None };
-        t.borrow().get(k).cloned()
-    };
-    let Some(V::Str(base)) = path("BasePath") else {
-        return Err(format!(
-            "cannot retrieve Template.Basepath from values inside tpl function: {text}: no value for key \"BasePath\""
-        ));
-    };
-    let _ = base;
-    let Some(V::Str(name)) = path("Name") else {
-        return Err(format!(
-            "cannot retrieve Template.Name from values inside tpl function: {text}: no value for key \"Name\""
-        ));
-    };
-    let wrap = |e: String| {
-        format!(
-            "error during tpl function execution for {}: {e}",
-            crate::fmt::go_quote(text)
-        )
-    };
+    let name = st.engine.root_name.clone();
+    let quoted = crate::fmt::go_quote(text);
     let trees = st
         .engine
         .parse_trees(&name, text)
-        .map_err(|e| wrap(helm_parse_error(&name, &e.to_string())))?;
+        .map_err(|e| format!("cannot parse template {quoted}: {e}"))?;
     let mut overlay = Overlay {
-        main: name.clone(),
         trees: HashMap::new(),
     };
     for t in trees {
-        overlay.trees.insert(t.name.clone(), std::rc::Rc::new(t));
+        let keep_old = t.is_empty() && overlay.trees.get(&t.name).is_some_and(|o| !o.is_empty());
+        if !keep_old {
+            overlay.trees.insert(t.name.clone(), std::rc::Rc::new(t));
+        }
     }
+    // The root template is always the tpl text, even when it is empty.
     st.overlays.push(overlay);
-    let saved_counts = std::mem::take(&mut st.include_counts);
-    let r = execute_named(st, &name, vals);
-    st.include_counts = saved_counts;
+    let r = match st.overlays.last().and_then(|o| o.trees.get(&name)).cloned() {
+        Some(tree) => {
+            let mut out = String::new();
+            st.run(tree, &a[1], &mut out)
+                .map(|_| out)
+                .map_err(|e| e.to_string())
+        }
+        None => Ok(String::new()),
+    };
     st.overlays.pop();
     match r {
         Ok(out) => Ok(V::Str(out.replace("<no value>", ""))),
-        Err(e) => Err(wrap(helm_exec_error(&e))),
+        Err(e) => Err(format!(
+            "error during tpl function execution for {quoted}: {e}"
+        )),
     }
 }
 

@@ -147,7 +147,15 @@ fn compact(_: &mut State, a: &[V]) -> Result<V, String> {
 }
 
 fn slice(_: &mut State, a: &[V]) -> Result<V, String> {
-    let l = items(&a[0], "slice")?;
+    let l = match &a[0] {
+        V::List(l) => &l[..],
+        other => {
+            return Err(format!(
+                "list should be type of slice or array but {}",
+                go_kind(other)
+            ));
+        }
+    };
     let idx: Vec<i64> = a[1..].iter().map(super::to_i64).collect();
     let (start, end) = match idx.as_slice() {
         [] => (0, l.len() as i64),

@@ -95,8 +95,11 @@ pub(crate) fn register(m: &mut Funcs) {
         };
         let pow = 10f64.powi(a[1].i() as i32);
         let digit = pow * to_f64(&a[0]);
-        let (int, frac) = (digit.trunc(), digit.fract());
-        let r = if frac >= round_on { int + 1.0 } else { int };
+        let r = if digit.fract() >= round_on {
+            digit.ceil()
+        } else {
+            digit.floor()
+        };
         Ok(V::Float(r / pow))
     });
     reg(m, "randInt", &[Int, Int], None, |_, a| {

@@ -11,10 +11,12 @@ use crate::fmt;
 use crate::value::V;
 
 mod builtin;
+mod crypto;
 mod dates;
 mod dicts;
 mod encoding;
 mod helm;
+pub(crate) use helm::{helm_exec_error, helm_parse_error};
 mod lists;
 mod math;
 mod strings;
@@ -84,6 +86,7 @@ pub(crate) fn helm_funcs() -> Funcs {
     lists::register(&mut m);
     dicts::register(&mut m);
     encoding::register(&mut m);
+    crypto::register(&mut m);
     dates::register(&mut m);
     helm::register(&mut m);
     m

@@ -168,24 +168,13 @@ pub(crate) fn register(m: &mut Funcs) {
         Ok(V::str(strval(&a[0])))
     });
     reg(m, "toStrings", &[Any], None, |_, a| {
-        Ok(V::list(
-            strslice_all(&a[0]).into_iter().map(V::Str).collect(),
-        ))
+        Ok(V::list(strslice(&a[0]).into_iter().map(V::Str).collect()))
     });
     reg(m, "split", &[Str, Str], None, |_, a| {
-        let parts = a[1].s().split(a[0].s()).map(String::from);
-        Ok(indexed_map(
-            go_split(a[1].s(), a[0].s(), -1)
-                .into_iter()
-                .chain(std::iter::empty())
-                .collect::<Vec<_>>(),
-            parts.count(),
-        ))
+        Ok(indexed_map(go_split(a[1].s(), a[0].s(), -1)))
     });
     reg(m, "splitn", &[Str, Int, Str], None, |_, a| {
-        let parts = go_split(a[2].s(), a[0].s(), a[1].i());
-        let n = parts.len();
-        Ok(indexed_map(parts, n))
+        Ok(indexed_map(go_split(a[2].s(), a[0].s(), a[1].i())))
     });
     reg(m, "splitList", &[Str, Str], None, |_, a| {
         Ok(V::list(
@@ -200,8 +189,7 @@ pub(crate) fn register(m: &mut Funcs) {
     });
     reg(m, "sortAlpha", &[Any], None, |_, a| {
         let mut v = match &a[0] {
-            V::List(_) => strslice_all(&a[0]),
-            V::Nil => Vec::new(),
+            V::List(_) => strslice(&a[0]),
             other => vec![strval(other)],
         };
         v.sort();
@@ -309,7 +297,6 @@ pub(crate) fn register(m: &mut Funcs) {
     });
     reg(m, "hello", &[], None, |_, _| Ok(V::str("Hello!")));
     reg(m, "seq", &[], Some(Int), seq);
-    reg(m, "fail", &[Str], None, |_, a| Err(a[0].s().to_string()));
 }
 
 fn is_go_space(c: char) -> bool {
@@ -330,10 +317,13 @@ fn title(s: &str) -> String {
         } else {
             out.push(c);
         }
-        prev_sep = !(c.is_alphanumeric() || c == '_' || c == '\'');
-        if c.is_ascii() && !(c.is_ascii_alphanumeric() || c == '_') {
-            prev_sep = true;
-        }
+        // Go's `isSeparator`: ASCII other than letters, digits and `_`; beyond
+        // ASCII, only spaces.
+        prev_sep = if c.is_ascii() {
+            !(c.is_ascii_alphanumeric() || c == '_')
+        } else {
+            c.is_whitespace()
+        };
     }
     out
 }
@@ -419,46 +409,52 @@ fn random(n: i64, alphabet: &[u8]) -> String {
         .collect()
 }
 
-/// Word wrapping as Sprig's `wrap` does it (commons-lang `WordUtils.wrap`).
+/// Word wrapping as Sprig's `wrap` does it (goutils' `WrapCustom` without wrapping
+/// long words): byte positions; a word longer than the width stays whole.
 fn wrap(s: &str, width: i64, nl: &str) -> String {
+    if s.is_empty() {
+        return String::new();
+    }
+    let nl = if nl.is_empty() { "\n" } else { nl };
     let width = width.max(1) as usize;
+    let b = s.as_bytes();
+    let len = b.len();
+    let sub = |from: usize, to: usize| {
+        String::from_utf8_lossy(&b[from.min(len)..to.min(len)]).into_owned()
+    };
     let mut out = String::new();
-    for (li, line) in s.split('\n').enumerate() {
-        if li > 0 {
-            out.push('\n');
+    let mut offset = 0;
+    while len - offset > width {
+        if b[offset] == b' ' {
+            offset += 1;
+            continue;
         }
-        let mut rest = line.trim_start_matches(' ');
-        let mut first = true;
-        while rest.chars().count() > width {
-            if !first {
+        let end = (width + offset + 1).min(len);
+        match b[offset..end].iter().rposition(|&c| c == b' ') {
+            Some(i) => {
+                let at = offset + i;
+                out.push_str(&sub(offset, at));
                 out.push_str(nl);
+                offset = at + 1;
             }
-            first = false;
-            let head: String = rest.chars().take(width + 1).collect();
-            match head.rfind(' ') {
-                Some(sp) if sp > 0 => {
-                    out.push_str(&rest[..sp]);
-                    rest = rest[sp..].trim_start_matches(' ');
-                }
-                _ => match rest.find(' ') {
-                    Some(sp) => {
-                        out.push_str(&rest[..sp]);
-                        rest = rest[sp..].trim_start_matches(' ');
-                    }
+            None => {
+                let end = width + offset;
+                match b[end..].iter().position(|&c| c == b' ') {
                     None => {
-                        out.push_str(rest);
-                        rest = "";
+                        out.push_str(&sub(offset, len));
+                        offset = len;
                     }
-                },
+                    Some(index) => {
+                        let at = index + end;
+                        out.push_str(&sub(offset, at));
+                        out.push_str(nl);
+                        offset = at + 1;
+                    }
+                }
             }
-        }
-        if !rest.is_empty() {
-            if !first {
-                out.push_str(nl);
-            }
-            out.push_str(rest);
         }
     }
+    out.push_str(&sub(offset, len));
     out
 }
 
@@ -481,58 +477,237 @@ fn replace_all(s: &str, old: &str, new: &str) -> String {
     s.replace(old, new)
 }
 
-/// Splits into words the way the `xstrings` case functions do: at case changes,
-/// digits, and any non-alphanumeric separator.
-fn words(s: &str) -> Vec<String> {
-    let mut words: Vec<String> = Vec::new();
-    let mut cur = String::new();
-    let chars: Vec<char> = s.chars().collect();
-    for (i, &c) in chars.iter().enumerate() {
-        if !c.is_alphanumeric() {
-            if !cur.is_empty() {
-                words.push(std::mem::take(&mut cur));
-            }
-            continue;
-        }
-        if c.is_uppercase() && !cur.is_empty() {
-            let prev = chars[i - 1];
-            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
-            if prev.is_lowercase() || prev.is_ascii_digit() || (prev.is_uppercase() && next_lower) {
-                words.push(std::mem::take(&mut cur));
-            }
-        }
-        cur.push(c);
-    }
-    if !cur.is_empty() {
-        words.push(cur);
-    }
-    words
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum WordType {
+    Invalid,
+    Number,
+    Upper,
+    Alphabet,
+    Connector,
+    Punct,
+    Other,
 }
 
-fn delimited_case(s: &str, delim: char) -> String {
-    words(s)
-        .iter()
-        .map(|w| w.to_lowercase())
-        .collect::<Vec<_>>()
-        .join(&delim.to_string())
+fn is_connector(c: char) -> bool {
+    c == '-' || c == '_' || c.is_whitespace()
 }
 
-/// `xstrings.ToCamelCase`: `foo_bar` to `FooBar`; only `_` separates words.
-fn camelcase(s: &str) -> String {
-    let mut out = String::new();
-    let mut upper_next = true;
-    for c in s.chars() {
-        if c == '_' {
-            upper_next = true;
-            continue;
+/// Go's `unicode.IsPunct` for ASCII (Unicode category P); other scripts count as
+/// "other" characters here.
+fn is_punct(c: char) -> bool {
+    matches!(
+        c,
+        '!' | '"'
+            | '#'
+            | '%'
+            | '&'
+            | '\''
+            | '('
+            | ')'
+            | '*'
+            | ','
+            | '.'
+            | '/'
+            | ':'
+            | ';'
+            | '?'
+            | '@'
+            | '['
+            | '\\'
+            | ']'
+            | '_'
+            | '{'
+            | '}'
+            | '-'
+    )
+}
+
+/// The next word of a string as the `xstrings` case functions split it: a run of
+/// connectors, of punctuation, of digits, an upper-case word (`HTTP` of `HTTPServer`,
+/// `First` of `FirstName`), a lower-case word, or other characters.
+fn next_word(s: &str) -> (WordType, &str, &str) {
+    let mut it = s.char_indices().peekable();
+    let Some((_, c)) = it.next() else {
+        return (WordType::Invalid, "", "");
+    };
+    let take_while = |start: usize, pred: &dyn Fn(char) -> bool| -> usize {
+        s[start..]
+            .char_indices()
+            .find(|&(_, ch)| !pred(ch))
+            .map_or(s.len(), |(i, _)| start + i)
+    };
+    let first = c.len_utf8();
+    let end = if is_connector(c) {
+        (WordType::Connector, take_while(first, &is_connector))
+    } else if is_punct(c) {
+        (WordType::Punct, take_while(first, &is_punct))
+    } else if c.is_uppercase() {
+        match s[first..].chars().next() {
+            None => (WordType::Upper, first),
+            Some(n) if n.is_uppercase() => {
+                let run = take_while(first, &|ch: char| ch.is_uppercase());
+                // `HTTPStatus` is `HTTP` and `Status`: the last capital starts the next word.
+                let after = s[run..].chars().next();
+                let end = match after {
+                    Some(a) if a.is_ascii_alphabetic() => {
+                        let last = s[..run].chars().next_back().map_or(0, char::len_utf8);
+                        run - last
+                    }
+                    _ => run,
+                };
+                (WordType::Upper, end)
+            }
+            Some(n) if n.is_ascii_alphabetic() => (
+                WordType::Upper,
+                take_while(first, &|ch: char| {
+                    ch.is_ascii_alphabetic() && !ch.is_uppercase()
+                }),
+            ),
+            Some(_) => (WordType::Upper, first),
         }
-        if upper_next {
-            out.extend(c.to_uppercase());
-            upper_next = false;
+    } else if c.is_ascii_alphabetic() {
+        (
+            WordType::Alphabet,
+            take_while(first, &|ch: char| {
+                ch.is_ascii_alphabetic() && !ch.is_uppercase()
+            }),
+        )
+    } else if c.is_numeric() {
+        (WordType::Number, take_while(first, &char::is_numeric))
+    } else {
+        (
+            WordType::Other,
+            take_while(first, &|ch: char| {
+                !(is_connector(ch) || ch.is_ascii_alphabetic() || ch.is_numeric() || is_punct(ch))
+            }),
+        )
+    };
+    let (wt, end) = end;
+    (wt, &s[..end], &s[end..])
+}
+
+fn push_lower(out: &mut String, wt: WordType, word: &str, connector: char) {
+    if wt != WordType::Upper && wt != WordType::Connector {
+        out.push_str(word);
+        return;
+    }
+    for c in word.chars() {
+        if is_connector(c) {
+            out.push(connector);
+        } else if c.is_uppercase() {
+            out.extend(c.to_lowercase());
         } else {
             out.push(c);
         }
     }
+}
+
+/// `xstrings.ToSnakeCase` / `ToKebabCase`: `HTTPServer` to `http_server`,
+/// `http2xx` to `http_2xx`, `Bld4Floor3rd` to `bld4_floor_3rd`.
+fn delimited_case(s: &str, connector: char) -> String {
+    use WordType::*;
+    let mut out = String::new();
+    if s.is_empty() {
+        return out;
+    }
+    let (mut wt, mut word, mut rest) = next_word(s);
+    while !rest.is_empty() {
+        if wt != Connector {
+            push_lower(&mut out, wt, word, connector);
+        }
+        let prev = wt;
+        let last = word;
+        (wt, word, rest) = next_word(rest);
+        match prev {
+            Number => {
+                while wt == Alphabet || wt == Number {
+                    push_lower(&mut out, wt, word, connector);
+                    (wt, word, rest) = next_word(rest);
+                }
+                if !matches!(wt, Invalid | Punct | Connector) {
+                    out.push(connector);
+                }
+            }
+            Connector => push_lower(&mut out, prev, last, connector),
+            Punct => {}
+            _ => {
+                if wt != Number {
+                    if !matches!(wt, Connector | Punct) {
+                        out.push(connector);
+                    }
+                    continue;
+                }
+                if rest.is_empty() {
+                    continue;
+                }
+                let number = word;
+                (wt, word, rest) = next_word(rest);
+                // A number followed by no letters belongs to the word before it.
+                if wt != Alphabet {
+                    push_lower(&mut out, Number, number, connector);
+                    if !matches!(wt, Connector | Punct) {
+                        out.push(connector);
+                    }
+                    continue;
+                }
+                out.push(connector);
+                push_lower(&mut out, Number, number, connector);
+                while wt == Alphabet || wt == Number {
+                    push_lower(&mut out, wt, word, connector);
+                    (wt, word, rest) = next_word(rest);
+                }
+                if !matches!(wt, Invalid | Connector | Punct) {
+                    out.push(connector);
+                }
+            }
+        }
+    }
+    push_lower(&mut out, wt, word, connector);
+    out
+}
+
+/// Sprig's `camelcase` (`xstrings.ToPascalCase`): words separated by spaces,
+/// underscores and hyphens joined with capitals; `http_server` to `HttpServer`.
+fn camelcase(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    let mut r0 = '\0';
+    let mut first_upper = false;
+    let mut found = false;
+    for c in chars.by_ref() {
+        if !is_connector(c) {
+            first_upper = c.is_uppercase();
+            r0 = c.to_uppercase().next().unwrap_or(c);
+            found = true;
+            break;
+        }
+        out.push(c);
+    }
+    if !found {
+        return out;
+    }
+    for c in chars {
+        let r1 = r0;
+        r0 = c;
+        if is_connector(r0) && is_connector(r1) {
+            out.push(r1);
+            continue;
+        }
+        if is_connector(r1) {
+            first_upper = r0.is_uppercase();
+            r0 = r0.to_uppercase().next().unwrap_or(r0);
+        } else {
+            if first_upper {
+                if r0.is_uppercase() {
+                    r0 = r0.to_lowercase().next().unwrap_or(r0);
+                } else {
+                    first_upper = false;
+                }
+            }
+            out.push(r1);
+        }
+    }
+    out.push(r0);
     out
 }
 
@@ -548,15 +723,6 @@ fn swapcase(s: &str) -> String {
             }
         })
         .collect()
-}
-
-/// `toStrings`: every item as a string, nil included (as `<nil>`).
-fn strslice_all(v: &V) -> Vec<String> {
-    match v {
-        V::List(l) => l.iter().map(strval).collect(),
-        V::Nil => Vec::new(),
-        other => strslice(other),
-    }
 }
 
 /// Go's `strings.SplitN` (n < 0: all).
@@ -579,7 +745,7 @@ fn go_split(s: &str, sep: &str, n: i64) -> Vec<String> {
     s.splitn(n as usize, sep).map(String::from).collect()
 }
 
-fn indexed_map(parts: Vec<String>, _n: usize) -> V {
+fn indexed_map(parts: Vec<String>) -> V {
     let m: BTreeMap<String, V> = parts
         .into_iter()
         .enumerate()
