@@ -262,6 +262,14 @@ Examples:
   slipway kustomize deploy/overlays/prod | kubectl apply -f -")]
     Kustomize(KustomizeArgs),
 
+    /// Render a Helm chart natively, as `helm template` does, with Helm's flags and output
+    #[command(after_help = "\
+Examples:
+  slipway helm template my-release ./chart -f values.yaml --set image.tag=1.2.3
+  slipway helm template ./chart --show-only templates/deployment.yaml
+  slipway helm template --help     every flag")]
+    Helm(crate::commands::helm::HelmArgs),
+
     /// Print a shell completion script
     #[command(after_help = "\
 Examples:

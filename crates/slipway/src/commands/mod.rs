@@ -6,6 +6,7 @@ mod clusters;
 mod deploy;
 mod display;
 mod generate;
+pub(crate) mod helm;
 mod init;
 mod project;
 mod release;
@@ -69,6 +70,7 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
         Command::Build(args) => build::run(args, global, printer),
         Command::Render(args) => render::render(args, global, printer),
         Command::Kustomize(args) => render::kustomize(args, printer),
+        Command::Helm(args) => helm::run(args, printer),
         Command::Validate(args) => validate::run(args, global, printer),
         Command::Diff(args) => deploy::diff(args, global, printer),
         Command::Deploy(args) => deploy::deploy(args, global, printer),
