@@ -344,6 +344,15 @@ fn merge_keeps_or_overwrites_like_mergo() {
         r(r#"{{ $d := dict "a" "" }}{{ $_ := merge $d (dict "a" "x" "b" nil) }}{{ $d }}"#),
         "map[a:x]"
     );
+    // A null source value: `merge` keeps the destination's, `mergeOverwrite` writes it.
+    assert_eq!(
+        r(r#"{{ $d := dict "a" "x" }}{{ $_ := merge $d (dict "a" nil) }}{{ $d }}"#),
+        "map[a:x]"
+    );
+    assert_eq!(
+        r(r#"{{ $d := dict "a" "x" }}{{ $_ := mergeOverwrite $d (dict "a" nil) }}{{ $d }}"#),
+        "map[a:<nil>]"
+    );
     assert_eq!(
         r(
             r#"{{ mustMerge (dict) (dict "a" 1) (dict "a" 2) }}|{{ mustMergeOverwrite (dict) (dict "a" 1) (dict "a" 2) }}"#

@@ -19,11 +19,7 @@ use slipway_helm::template::{TemplateOptions, name_and_chart, template};
 use slipway_helm::{HelmVersion, Map, render, values};
 
 /// Cases that do not pass yet, by name.
-const KNOWN_FAILING: &[&str] = &[
-    "k8s-monitoring/docs/examples/features/windows-event-logs/default",
-    "k8s-monitoring/docs/examples/meta-monitoring",
-    "k8s-monitoring/tests/platform/eks-alloy-on-windows",
-];
+const KNOWN_FAILING: &[&str] = &[];
 
 fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/helm-corpus")

@@ -176,7 +176,12 @@ fn merge(a: &[V], overwrite: bool) -> Result<V, String> {
 
 fn merge_into(dst: &MapRef, src: &BTreeMap<String, V>, overwrite: bool) {
     for (k, sv) in src {
+        // `merge` keeps what the destination has; `mergeOverwrite` writes a null over it,
+        // as Helm's charts rely on (a value set to `null` to switch a default off).
         if sv.is_nil() {
+            if overwrite {
+                dst.borrow_mut().insert(k.clone(), V::Nil);
+            }
             continue;
         }
         let dv = dst.borrow().get(k).cloned();
