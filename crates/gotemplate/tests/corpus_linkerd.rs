@@ -6,7 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
+use common::coalesce;
 use gotemplate::{Dot, Engine, Object, Value};
+
+mod common;
 
 fn corpus() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/helm-corpus");
@@ -46,24 +49,6 @@ impl Object for ApiVersions {
     }
     fn method(&self, name: &str, _: &[Value]) -> Option<Result<Value, String>> {
         (name == "Has").then(|| Ok(Value::Bool(false)))
-    }
-}
-
-/// Helm's coalescing of user values over chart defaults (null deletes).
-fn coalesce(dst: &mut Value, src: &Value) {
-    if let (Value::Map(d), Value::Map(s)) = (dst, src) {
-        for (k, v) in s {
-            if v.is_nil() {
-                d.remove(k);
-                continue;
-            }
-            match d.get_mut(k) {
-                Some(dv @ Value::Map(_)) if matches!(v, Value::Map(_)) => coalesce(dv, v),
-                _ => {
-                    d.insert(k.clone(), v.clone());
-                }
-            }
-        }
     }
 }
 

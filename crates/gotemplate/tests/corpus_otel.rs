@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
+use common::{coalesce, files_under};
 use gotemplate::{Dot, Engine, Object, Value};
+
+mod common;
 
 fn corpus() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/helm-corpus");
@@ -53,38 +56,6 @@ impl Object for Files {
     }
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            walk(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
-
-/// Helm's coalescing of user values over chart defaults (null deletes).
-fn merge(dst: &mut Value, src: &Value) {
-    if let (Value::Map(d), Value::Map(s)) = (dst, src) {
-        for (k, v) in s {
-            if v.is_nil() {
-                d.remove(k);
-                continue;
-            }
-            match d.get_mut(k) {
-                Some(dv @ Value::Map(_)) if matches!(v, Value::Map(_)) => merge(dv, v),
-                _ => {
-                    d.insert(k.clone(), v.clone());
-                }
-            }
-        }
-    }
-}
-
 fn read_yaml(p: &Path) -> Value {
     gotemplate::yaml::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
@@ -125,7 +96,7 @@ fn render(
         .to_string();
     let mut values = read_yaml(&chart.join("values.yaml"));
     for f in values_files {
-        merge(&mut values, &read_yaml(f));
+        coalesce(&mut values, &read_yaml(f));
     }
     let chart_meta = read_yaml(&chart.join("Chart.yaml"));
     let chart_value = Value::map(chart_meta.as_map().unwrap().iter().map(|(k, v)| {
@@ -137,7 +108,7 @@ fn render(
         (key, v.clone())
     }));
     let mut all = Vec::new();
-    walk(chart, &mut all);
+    files_under(chart, &mut all);
     let files: BTreeMap<String, String> = all
         .iter()
         .filter_map(|p| {

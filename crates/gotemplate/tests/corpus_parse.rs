@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use gotemplate::Engine;
 
+mod common;
+
 fn corpus() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/helm-corpus");
     dir.is_dir().then_some(dir)
@@ -82,7 +84,7 @@ fn every_corpus_values_file_reads() {
         return;
     };
     let mut files = Vec::new();
-    walk_all(&dir, &mut files);
+    common::files_under(&dir, &mut files);
     let values: Vec<&PathBuf> = files
         .iter()
         .filter(|p| {
@@ -120,18 +122,4 @@ fn every_corpus_values_file_reads() {
         values.len()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
-fn walk_all(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            walk_all(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
 }

@@ -28,7 +28,7 @@
 
 use std::path::PathBuf;
 
-use crate::builder::{BuildFailure, DockerfileBuild, DockerfileBuilder, failure};
+use crate::builder::{DockerfileBuild, dockerfile_builder};
 use crate::cli::{self, Bud, builder_error};
 use crate::credentials::Credentials;
 
@@ -119,25 +119,7 @@ pub fn push_image(
     buildah(options).push_image(build, credentials, sink)
 }
 
-impl DockerfileBuilder for BuildahOptions {
-    fn build(
-        &self,
-        build: &DockerfileBuild,
-        credentials: Option<&Credentials>,
-        sink: &mut dyn FnMut(&str),
-    ) -> Result<(), BuildFailure> {
-        build_image(build, self, credentials, sink).map_err(failure!(BuildahError::Interrupted))
-    }
-
-    fn build_and_push(
-        &self,
-        build: &DockerfileBuild,
-        credentials: Option<&Credentials>,
-        sink: &mut dyn FnMut(&str),
-    ) -> Result<String, BuildFailure> {
-        build_and_push(build, self, credentials, sink).map_err(failure!(BuildahError::Interrupted))
-    }
-}
+dockerfile_builder!(BuildahOptions, BuildahError::Interrupted);
 
 #[cfg(test)]
 mod tests {

@@ -45,17 +45,51 @@ pub trait DockerfileBuilder {
     ) -> Result<String, BuildFailure>;
 }
 
-/// A builder's error as a [`BuildFailure`]: each builder's error has its own
-/// `Interrupted` variant.
-macro_rules! failure {
-    ($error:path) => {
-        |e| match e {
-            $error => BuildFailure::Interrupted,
-            e => BuildFailure::Failed(e.to_string()),
+/// Implements [`DockerfileBuilder`] for a builder's options type with the module's own
+/// `build_image` and `build_and_push` (each builder module has both, with the same
+/// signature); `$interrupted` is the variant of the module's error that means the build
+/// was interrupted.
+macro_rules! dockerfile_builder {
+    ($options:ty, $interrupted:path) => {
+        impl $crate::builder::DockerfileBuilder for $options {
+            fn build(
+                &self,
+                build: &$crate::builder::DockerfileBuild,
+                credentials: Option<&$crate::credentials::Credentials>,
+                sink: &mut dyn FnMut(&str),
+            ) -> Result<(), $crate::builder::BuildFailure> {
+                build_image(build, self, credentials, sink).map_err(|e| {
+                    let interrupted = matches!(e, $interrupted);
+                    $crate::builder::BuildFailure::of(e, interrupted)
+                })
+            }
+
+            fn build_and_push(
+                &self,
+                build: &$crate::builder::DockerfileBuild,
+                credentials: Option<&$crate::credentials::Credentials>,
+                sink: &mut dyn FnMut(&str),
+            ) -> Result<String, $crate::builder::BuildFailure> {
+                build_and_push(build, self, credentials, sink).map_err(|e| {
+                    let interrupted = matches!(e, $interrupted);
+                    $crate::builder::BuildFailure::of(e, interrupted)
+                })
+            }
         }
     };
 }
-pub(crate) use failure;
+pub(crate) use dockerfile_builder;
+
+impl BuildFailure {
+    /// A builder's error: `Interrupted` when `interrupted`, else its message.
+    pub(crate) fn of(e: impl std::fmt::Display, interrupted: bool) -> BuildFailure {
+        if interrupted {
+            BuildFailure::Interrupted
+        } else {
+            BuildFailure::Failed(e.to_string())
+        }
+    }
+}
 
 /// Which program builds images.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

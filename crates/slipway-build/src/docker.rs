@@ -31,7 +31,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::builder::{BuildFailure, DockerfileBuild, DockerfileBuilder, failure};
+use crate::builder::{DockerfileBuild, dockerfile_builder};
 use crate::cli::{
     self, basic_auth, builder_error, dockerfile_args, private_dir_named, registry_host,
     run_streaming, spawn,
@@ -395,25 +395,7 @@ fn is_digest(text: &str) -> bool {
     })
 }
 
-impl DockerfileBuilder for DockerOptions {
-    fn build(
-        &self,
-        build: &DockerfileBuild,
-        credentials: Option<&Credentials>,
-        sink: &mut dyn FnMut(&str),
-    ) -> Result<(), BuildFailure> {
-        build_image(build, self, credentials, sink).map_err(failure!(DockerError::Interrupted))
-    }
-
-    fn build_and_push(
-        &self,
-        build: &DockerfileBuild,
-        credentials: Option<&Credentials>,
-        sink: &mut dyn FnMut(&str),
-    ) -> Result<String, BuildFailure> {
-        build_and_push(build, self, credentials, sink).map_err(failure!(DockerError::Interrupted))
-    }
-}
+dockerfile_builder!(DockerOptions, DockerError::Interrupted);
 
 #[cfg(test)]
 mod tests {

@@ -26,7 +26,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use crate::builder::{BuildFailure, DockerfileBuild, DockerfileBuilder, failure};
+use crate::builder::{DockerfileBuild, dockerfile_builder};
 use crate::cli::{self, Bud, builder_error};
 use crate::credentials::Credentials;
 
@@ -133,25 +133,7 @@ pub fn push_image(
     podman(options).push_image(build, credentials, sink)
 }
 
-impl DockerfileBuilder for PodmanOptions {
-    fn build(
-        &self,
-        build: &DockerfileBuild,
-        credentials: Option<&Credentials>,
-        sink: &mut dyn FnMut(&str),
-    ) -> Result<(), BuildFailure> {
-        build_image(build, self, credentials, sink).map_err(failure!(PodmanError::Interrupted))
-    }
-
-    fn build_and_push(
-        &self,
-        build: &DockerfileBuild,
-        credentials: Option<&Credentials>,
-        sink: &mut dyn FnMut(&str),
-    ) -> Result<String, BuildFailure> {
-        build_and_push(build, self, credentials, sink).map_err(failure!(PodmanError::Interrupted))
-    }
-}
+dockerfile_builder!(PodmanOptions, PodmanError::Interrupted);
 
 #[cfg(test)]
 mod tests {

@@ -105,7 +105,7 @@ pub fn parse_objects(text: &str, file: &Path) -> Result<Vec<Object>, RenderError
 
 /// Adds `value` (read from `node`, when there is one) to `out`; the items of a list
 /// each keep their own node.
-fn push_object(
+pub(crate) fn push_object(
     value: Value,
     node: Option<Node>,
     file: &Path,

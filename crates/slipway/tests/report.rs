@@ -132,6 +132,30 @@ fn image(n: u32) -> String {
     format!("api={}", sandbox::image(n))
 }
 
+/// `deploy dev --ci none [extra…] --image api=<n> --report page` in `dir`, which must exit
+/// with `code`; the report's JSON (`page.json`).
+fn deploy_with_report(
+    dir: &Path,
+    n: u32,
+    page: &Path,
+    extra: &[&str],
+    code: i32,
+) -> serde_json::Value {
+    let image = image(n);
+    let mut args = vec!["deploy", "dev", "--ci", "none"];
+    args.extend_from_slice(extra);
+    args.extend(["--image", &image, "--report", page.to_str().unwrap()]);
+    let out = sandbox::run(dir, &args);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json = fs::read_to_string(format!("{}.json", page.display())).unwrap();
+    serde_json::from_str(&json).unwrap()
+}
+
 #[test]
 fn reports_of_a_success_and_a_rollback_open_in_chromium_with_their_bars_in_place() {
     let Some(browser) = chromium() else {
@@ -140,25 +164,7 @@ fn reports_of_a_success_and_a_rollback_open_in_chromium_with_their_bars_in_place
     };
     let p = DevProject::new("    settle: 0s\n");
     let ok_page = p.path().join("reports/ok.html");
-    let out = p.slipway(&[
-        "deploy",
-        "dev",
-        "--ci",
-        "none",
-        "--image",
-        &image(1),
-        "--report",
-        ok_page.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let ok: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(p.path().join("reports/ok.html.json")).unwrap())
-            .unwrap();
+    let ok = deploy_with_report(p.path(), 1, &ok_page, &[], 0);
     assert_eq!(ok["outcome"], "deployed");
     assert_eq!(ok["namespaces"][0]["revision"], 1);
     assert_eq!(
@@ -173,28 +179,7 @@ fn reports_of_a_success_and_a_rollback_open_in_chromium_with_their_bars_in_place
 
     p.set_behavior("never-ready");
     let failed_page = p.path().join("reports/failed.html");
-    let out = p.slipway(&[
-        "deploy",
-        "dev",
-        "--ci",
-        "none",
-        "--timeout",
-        "6s",
-        "--image",
-        &image(2),
-        "--report",
-        failed_page.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(4),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let failed: serde_json::Value = serde_json::from_str(
-        &fs::read_to_string(p.path().join("reports/failed.html.json")).unwrap(),
-    )
-    .unwrap();
+    let failed = deploy_with_report(p.path(), 2, &failed_page, &["--timeout", "6s"], 4);
     let ns = &failed["namespaces"][0];
     assert_eq!(failed["outcome"], "rolled-back");
     assert_eq!(ns["rollback"]["to_revision"], 1);
@@ -287,28 +272,7 @@ fn a_report_of_two_namespaces_has_a_timeline_for_each() {
     );
     let project = common::Project { dir };
     let page = project.path().join("two.html");
-    let out = sandbox::run(
-        project.path(),
-        &[
-            "deploy",
-            "dev",
-            "--ci",
-            "none",
-            "--image",
-            &image(1),
-            "--report",
-            page.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(project.path().join("two.html.json")).unwrap())
-            .unwrap();
+    let doc = deploy_with_report(project.path(), 1, &page, &[], 0);
     let names: Vec<&str> = doc["namespaces"]
         .as_array()
         .unwrap()

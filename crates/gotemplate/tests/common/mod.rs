@@ -61,3 +61,36 @@ pub fn err(src: &str, values: &str) -> String {
         Err(e) => e,
     }
 }
+
+/// Every file under `dir`, at any depth.
+pub fn files_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+/// Helm's coalescing of user values over chart defaults (null deletes).
+pub fn coalesce(dst: &mut Value, src: &Value) {
+    if let (Value::Map(d), Value::Map(s)) = (dst, src) {
+        for (k, v) in s {
+            if v.is_nil() {
+                d.remove(k);
+                continue;
+            }
+            match d.get_mut(k) {
+                Some(dv @ Value::Map(_)) if matches!(v, Value::Map(_)) => coalesce(dv, v),
+                _ => {
+                    d.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
+}

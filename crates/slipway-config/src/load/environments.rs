@@ -161,7 +161,7 @@ impl Cx {
         names: &Names,
     ) -> Option<(Environment, Option<Val<'n>>)> {
         let name = entry.name().to_owned();
-        let m = self.map(entry, Some(ENV_KEYS))?;
+        let m = self.map(entry, Some(&env_keys()))?;
         let targets = self.env_targets(&m, &name);
 
         let overlay = m.get("overlay").and_then(|v| {

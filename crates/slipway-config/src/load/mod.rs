@@ -88,7 +88,8 @@ const POLICY_KEYS: &[&str] = &[
     "recreate",
     "rules",
 ];
-const ENV_KEYS: &[&str] = &[
+/// The keys of an environment before its policy keys.
+const ENV_OWN_KEYS: &[&str] = &[
     "cluster",
     "context",
     "kubeconfig",
@@ -100,16 +101,12 @@ const ENV_KEYS: &[&str] = &[
     "secrets",
     "promote-from",
     "production",
-    "timeout",
-    "rollback-on-failure",
-    "require-approval",
-    "dirty",
-    "crashloop-tolerance",
-    "settle",
-    "recreate",
-    "rules",
-    "strategies",
 ];
+
+/// Every key of an environment: its own, the policy keys, and `strategies`.
+fn env_keys() -> Vec<&'static str> {
+    [ENV_OWN_KEYS, POLICY_KEYS, &["strategies"]].concat()
+}
 const STRATEGY_KEYS: &[&str] = &["canary", "blue-green"];
 const BLUE_GREEN_KEYS: &[&str] = &[
     "service",

@@ -19,8 +19,9 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
+use super::copies::{self, find};
 use super::{DeployInput, Event, Planned, delete_object};
-use crate::cluster::{Apply, Cluster, ClusterError, object_name};
+use crate::cluster::{Apply, Cluster, ClusterError};
 use crate::track::{self, Diagnosis, Progress, TrackOptions, Workload};
 
 /// The label on a preview's objects, naming the Deployment they preview.
@@ -310,39 +311,13 @@ fn pinned(service: &Value, hash: &str) -> Value {
 /// The preview Deployment: the new template, whose selector and pod labels add
 /// [`PREVIEW_OF`] so that it never counts the stable pods as its own.
 fn preview_deployment(new: &Value, deployment: &str) -> Value {
-    let mut copy = new.clone();
-    copy["metadata"]["name"] = json!(format!("{deployment}-preview"));
-    copy["metadata"]["labels"][PREVIEW_OF] = json!(deployment);
-    copy["spec"]["selector"]["matchLabels"][PREVIEW_OF] = json!(deployment);
-    copy["spec"]["template"]["metadata"]["labels"][PREVIEW_OF] = json!(deployment);
-    copy
+    let name = format!("{deployment}-preview");
+    copies::deployment(new, &name, PREVIEW_OF, deployment)
 }
 
 /// The preview Service: the active Service's ports, selecting only the preview's pods.
 fn preview_service(service: &Value, name: &str, deployment: &str) -> Value {
-    let mut copy = service.clone();
-    copy["metadata"]["name"] = json!(name);
-    copy["metadata"]["labels"][PREVIEW_OF] = json!(deployment);
-    copy["spec"]["selector"][PREVIEW_OF] = json!(deployment);
-    if let Some(spec) = copy["spec"].as_object_mut() {
-        spec.remove("clusterIP");
-        spec.remove("clusterIPs");
-        spec.insert("type".into(), json!("ClusterIP"));
-    }
-    if let Some(ports) = copy["spec"]["ports"].as_array_mut() {
-        for port in ports {
-            if let Some(p) = port.as_object_mut() {
-                p.remove("nodePort");
-            }
-        }
-    }
-    copy
-}
-
-fn find<'o>(objects: &'o [Value], kind: &str, name: &str) -> Option<&'o Value> {
-    objects.iter().find(|o| {
-        o.get("kind").and_then(Value::as_str) == Some(kind) && object_name(o) == Some(name)
-    })
+    copies::service(service, name, PREVIEW_OF, deployment)
 }
 
 fn failed(bg: &BlueGreen, what: &str, e: ClusterError) -> Box<Diagnosis> {

@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
+use super::copies::{self, find};
 use super::{Change, DeployInput, Event, Planned, delete_object, interrupted, unless_interrupted};
 use crate::cluster::{Apply, Cluster, ClusterError, object_name};
 use crate::track::{self, Diagnosis, Progress, TrackOptions, Workload};
@@ -309,12 +310,6 @@ fn missing(kind: &str, name: &str) -> Box<Diagnosis> {
     })
 }
 
-fn find<'o>(objects: &'o [Value], kind: &str, name: &str) -> Option<&'o Value> {
-    objects.iter().find(|o| {
-        o.get("kind").and_then(Value::as_str) == Some(kind) && object_name(o) == Some(name)
-    })
-}
-
 fn label(obj: &Value) -> String {
     format!(
         "{}/{}",
@@ -323,72 +318,31 @@ fn label(obj: &Value) -> String {
     )
 }
 
-/// A copy of `obj` named `<name>-canary`, labelled [`CANARY_OF`] `deployment`, without
-/// what the server sets.
-fn copy_named(obj: &Value, deployment: &str) -> Value {
-    let mut copy = obj.clone();
-    let name = format!("{}-canary", object_name(obj).unwrap_or_default());
-    let meta = &mut copy["metadata"];
-    meta["name"] = json!(name);
-    meta["labels"][CANARY_OF] = json!(deployment);
-    if let Some(m) = meta.as_object_mut() {
-        for server_set in [
-            "uid",
-            "resourceVersion",
-            "creationTimestamp",
-            "generation",
-            "managedFields",
-        ] {
-            m.remove(server_set);
-        }
-    }
-    if let Some(o) = copy.as_object_mut() {
-        o.remove("status");
-    }
-    copy
-}
-
 /// The canary Deployment: the new template with `replicas` pods, whose selector and
 /// labels add [`CANARY_OF`], so that it never counts the stable pods as its own.
 fn canary_deployment(new: &Value, deployment: &str, replicas: u64) -> Value {
-    let mut copy = copy_named(new, deployment);
+    let name = format!("{deployment}-canary");
+    let mut copy = copies::deployment(new, &name, CANARY_OF, deployment);
     copy["spec"]["replicas"] = json!(replicas);
-    copy["spec"]["selector"]["matchLabels"][CANARY_OF] = json!(deployment);
-    copy["spec"]["template"]["metadata"]["labels"][CANARY_OF] = json!(deployment);
     copy
 }
 
-/// A copy of the Service `service` that selects only the canary's pods: cluster IPs and
-/// node ports are the server's to give.
+/// A copy of the Service `service` that selects only the canary's pods.
 fn canary_service(
     objects: &[Value],
     service: &str,
     deployment: &str,
 ) -> Result<Value, Box<Diagnosis>> {
     let svc = find(objects, "Service", service).ok_or_else(|| missing("Service", service))?;
-    let mut copy = copy_named(svc, deployment);
-    copy["spec"]["selector"][CANARY_OF] = json!(deployment);
-    if let Some(spec) = copy["spec"].as_object_mut() {
-        spec.remove("clusterIP");
-        spec.remove("clusterIPs");
-        if spec.get("type").and_then(Value::as_str) != Some("ClusterIP") {
-            spec.insert("type".into(), json!("ClusterIP"));
-        }
-    }
-    if let Some(ports) = copy["spec"]["ports"].as_array_mut() {
-        for port in ports {
-            if let Some(p) = port.as_object_mut() {
-                p.remove("nodePort");
-            }
-        }
-    }
-    Ok(copy)
+    let name = format!("{service}-canary");
+    Ok(copies::service(svc, &name, CANARY_OF, deployment))
 }
 
 /// ingress-nginx's canary Ingress: a copy of `ingress` whose backends of `service` go to
 /// its canary copy, marked canary with `weight`.
 fn canary_ingress(ingress: &Value, service: &str, deployment: &str, weight: u32) -> Value {
-    let mut copy = copy_named(ingress, deployment);
+    let name = format!("{}-canary", object_name(ingress).unwrap_or_default());
+    let mut copy = copies::renamed(ingress, &name, CANARY_OF, deployment);
     let annotations = &mut copy["metadata"]["annotations"];
     annotations["nginx.ingress.kubernetes.io/canary"] = json!("true");
     annotations["nginx.ingress.kubernetes.io/canary-weight"] = json!(weight.to_string());

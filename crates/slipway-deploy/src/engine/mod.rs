@@ -30,6 +30,7 @@
 mod bluegreen;
 mod canary;
 mod conclude;
+mod copies;
 mod hooks;
 mod plan;
 mod rollout;
@@ -549,21 +550,17 @@ async fn progressive_rollout(
         }
     }
     let promote_started = Instant::now();
-    // The Deployments first: a blue-green's Service still selects its preview's pods.
-    let services_last: Vec<Value> = objects
-        .iter()
-        .filter(|o| {
-            !(o.get("kind").and_then(Value::as_str) == Some("Service")
-                && blue_greens
-                    .iter()
-                    .any(|b| object_name(o) == Some(b.service.as_str())))
-        })
-        .cloned()
-        .collect();
-    let mut promoted =
-        rollout::apply_and_track(cluster, input, &services_last, None, true, report).await;
-    if promoted.is_ok() {
-        promoted = rollout::apply_and_track(cluster, input, objects, None, true, report).await;
+    // The Deployments first: a blue-green's Service still selects its preview's pods. Its
+    // rendered selector is applied last, once every pod it selects runs the new version.
+    let (services, rest): (Vec<Value>, Vec<Value>) = objects.iter().cloned().partition(|o| {
+        o.get("kind").and_then(Value::as_str) == Some("Service")
+            && blue_greens
+                .iter()
+                .any(|b| object_name(o) == Some(b.service.as_str()))
+    });
+    let mut promoted = rollout::apply_and_track(cluster, input, &rest, None, true, report).await;
+    if promoted.is_ok() && !services.is_empty() {
+        promoted = rollout::apply_and_track(cluster, input, &services, None, true, report).await;
     }
     // The canaries' and previews' objects go whatever happened: after a failed promotion
     // the previous release is restored without them.

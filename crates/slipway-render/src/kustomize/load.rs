@@ -14,8 +14,8 @@ use serde_json::{Map, Number, Value};
 use slipway_config::yaml::{Node, NodeKind, ScalarStyle};
 
 use crate::emit::{is_go_int, is_timestamp, is_yaml_float};
-use crate::read::{parse_yaml, read_text};
-use crate::{Document, Object, RenderError, Source};
+use crate::read::{parse_yaml, push_object, read_text};
+use crate::{Object, RenderError};
 
 /// What the converter needs to know about the source text.
 #[derive(Clone, Copy)]
@@ -60,47 +60,6 @@ pub(crate) fn patch_documents(text: &str, file: &Path) -> Result<Vec<(Value, usi
         .filter(|d| !d.is_null())
         .map(|d| Ok((node_to_value(d, file, t)?, d.line)))
         .collect()
-}
-
-fn push_object(
-    value: Value,
-    node: Option<Node>,
-    file: &Path,
-    line: usize,
-    out: &mut Vec<Object>,
-) -> Result<(), RenderError> {
-    if !value.is_object() {
-        return Err(RenderError::Invalid {
-            file: file.to_owned(),
-            line,
-            field: "document".into(),
-            message: "a manifest document must be a mapping".into(),
-        });
-    }
-    let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
-    if kind.ends_with("List")
-        && let Some(Value::Array(items)) = value.get("items")
-    {
-        let nodes = node
-            .as_ref()
-            .and_then(|n| n.get("items"))
-            .and_then(Node::items)
-            .filter(|nodes| nodes.len() == items.len());
-        for (i, item) in items.iter().enumerate() {
-            let item_node = nodes.map(|n| n[i].clone());
-            push_object(item.clone(), item_node, file, line, out)?;
-        }
-        return Ok(());
-    }
-    out.push(Object {
-        value,
-        source: Source {
-            file: file.to_owned(),
-            line,
-            document: node.map(Document::new),
-        },
-    });
-    Ok(())
 }
 
 /// Convert one node with kustomize's typing of scalars.
