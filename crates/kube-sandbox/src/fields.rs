@@ -5,7 +5,7 @@
 //! item of a set-like list. Leaves are scalar fields, atomic lists, empty maps and list
 //! items (serialised with a `"."` entry).
 
-use crate::patch::{ListStrategy, list_strategy};
+use kube_objects::merge_keys::{ListMerge, holds_containers, list_merge};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 
@@ -42,7 +42,7 @@ impl FieldSet {
     pub fn of(obj: &Value, skip_status: bool) -> FieldSet {
         let mut set = BTreeSet::new();
         let mut path = Vec::new();
-        collect(obj, None, &mut path, &mut set);
+        collect(obj, None, false, &mut path, &mut set);
         set.retain(|p| !p.is_empty() && !ignored(p) && (!skip_status || p[0] != "f:status"));
         // metadata with only ignored fields leaves nothing behind.
         FieldSet(set)
@@ -117,29 +117,38 @@ impl FieldSet {
     }
 }
 
-fn item_key(item: &Value, strategy: &ListStrategy) -> Option<String> {
+fn item_key(item: &Value, strategy: &ListMerge) -> Option<String> {
     match strategy {
-        ListStrategy::MergeByKey(key) => {
+        ListMerge::ByKey(key) => {
             let kv = item.get(*key)?;
             Some(format!("k:{}", json!({ *key: kv })))
         }
-        ListStrategy::MergeScalars => Some(format!("v:{item}")),
-        ListStrategy::Replace => None,
+        ListMerge::Set => Some(format!("v:{item}")),
+        ListMerge::Replace => None,
     }
 }
 
-fn collect(v: &Value, field: Option<&str>, path: &mut Path, out: &mut BTreeSet<Path>) {
+/// Adds the field paths of `v` to `out`; `field` is its name in its parent, and
+/// `in_container` says whether that parent is a container (for the merge of `ports`).
+fn collect(
+    v: &Value,
+    field: Option<&str>,
+    in_container: bool,
+    path: &mut Path,
+    out: &mut BTreeSet<Path>,
+) {
     match v {
         Value::Object(m) if !m.is_empty() => {
+            let container = in_container_item(field, in_container);
             for (k, child) in m {
                 path.push(format!("f:{k}"));
-                collect(child, Some(k), path, out);
+                collect(child, Some(k), container, path, out);
                 path.pop();
             }
         }
         Value::Array(items) => {
-            let strategy = list_strategy(field.unwrap_or_default(), items.first());
-            if strategy == ListStrategy::Replace || items.is_empty() {
+            let strategy = list_merge(field.unwrap_or_default(), in_container);
+            if strategy == ListMerge::Replace || items.is_empty() {
                 out.insert(path.clone());
                 return;
             }
@@ -149,7 +158,8 @@ fn collect(v: &Value, field: Option<&str>, path: &mut Path, out: &mut BTreeSet<P
                         path.push(k);
                         out.insert(path.clone());
                         if item.is_object() {
-                            collect(item, None, path, out);
+                            let containers = holds_containers(field.unwrap_or_default());
+                            collect(item, None, containers, path, out);
                         }
                         path.pop();
                     }
@@ -255,18 +265,30 @@ pub fn path_string(path: &[String]) -> String {
     s
 }
 
+/// Whether a mapping reached through `field` is a container: `in_container` is set by
+/// the list that holds it (see [`collect`]); a mapping under a field is never one.
+fn in_container_item(field: Option<&str>, in_container: bool) -> bool {
+    field.is_none() && in_container
+}
+
 /// Merges an applied configuration into the live object (maps recursively, keyed
 /// lists by key, everything else replaced).
-pub fn apply_merge(live: &Value, applied: &Value, field: Option<&str>) -> Value {
+pub fn apply_merge(live: &Value, applied: &Value) -> Value {
+    merge_applied(live, applied, None, false)
+}
+
+/// [`apply_merge`] below field `field`; `in_container` as for [`collect`].
+fn merge_applied(live: &Value, applied: &Value, field: Option<&str>, in_container: bool) -> Value {
     match (live, applied) {
         (Value::Object(l), Value::Object(a)) => {
+            let container = in_container_item(field, in_container);
             let mut out = l.clone();
             for (k, v) in a {
                 if v.is_null() {
                     continue;
                 }
                 let merged = match out.get(k) {
-                    Some(lv) => apply_merge(lv, v, Some(k)),
+                    Some(lv) => merge_applied(lv, v, Some(k), container),
                     None => v.clone(),
                 };
                 out.insert(k.clone(), merged);
@@ -274,15 +296,17 @@ pub fn apply_merge(live: &Value, applied: &Value, field: Option<&str>) -> Value 
             Value::Object(out)
         }
         (Value::Array(l), Value::Array(a)) => {
-            let strategy = list_strategy(field.unwrap_or_default(), a.first().or(l.first()));
+            let field = field.unwrap_or_default();
+            let strategy = list_merge(field, in_container);
             match strategy {
-                ListStrategy::Replace => applied.clone(),
+                ListMerge::Replace => applied.clone(),
                 _ => {
                     let mut out = l.clone();
+                    let containers = holds_containers(field);
                     for item in a {
                         let pos = item_key(item, &strategy).and_then(|k| find_item(&out, &k));
                         match pos {
-                            Some(i) => out[i] = apply_merge(&out[i], item, None),
+                            Some(i) => out[i] = merge_applied(&out[i], item, None, containers),
                             None => out.push(item.clone()),
                         }
                     }
@@ -490,7 +514,7 @@ pub fn server_side_apply(
         managers[i].fields.0.remove(&p);
     }
 
-    let mut merged = apply_merge(live_v, applied, None);
+    let mut merged = apply_merge(live_v, applied);
 
     // Fields this manager applied before and omits now go, unless someone else owns them.
     let previous = managers

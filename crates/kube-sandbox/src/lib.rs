@@ -52,6 +52,10 @@ const MAX_BODY: usize = 3 * 1024 * 1024;
 /// The Kubernetes version the sandbox reports.
 pub const KUBERNETES_VERSION: &str = "v1.32.0";
 
+/// The name of the sandbox's one node: the kubelet registers it, and the controllers
+/// that place pods on nodes (DaemonSets) and the events of the kubelet name it.
+pub const NODE_NAME: &str = "sandbox-node";
+
 /// How to start a sandbox.
 #[derive(Debug, Clone)]
 pub struct SandboxOptions {

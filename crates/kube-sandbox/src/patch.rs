@@ -1,228 +1,15 @@
 //! The patch types of `PATCH`: JSON patch (RFC 6902), JSON merge patch (RFC 7386) and
-//! Kubernetes' strategic merge patch.
+//! Kubernetes' strategic merge patch. The first two, and the merge keys of the built-in
+//! kinds, are plain object logic shared with the renderer (`kube-objects`); the strategic
+//! merge here is the API server's (the renderer's is kustomize's, which orders and
+//! cleans differently).
 
+pub use kube_objects::json_patch::patched as json_patch;
+use kube_objects::merge_keys::{ListMerge, holds_containers, list_merge};
+pub use kube_objects::merge_patch;
 use serde_json::{Map, Value};
 
-// ---------------------------------------------------------------- JSON patch
-
-fn unescape(token: &str) -> String {
-    token.replace("~1", "/").replace("~0", "~")
-}
-
-fn pointer_tokens(path: &str) -> Result<Vec<String>, String> {
-    if path.is_empty() {
-        return Ok(vec![]);
-    }
-    let rest = path
-        .strip_prefix('/')
-        .ok_or_else(|| format!("invalid JSON pointer {path:?}"))?;
-    Ok(rest.split('/').map(unescape).collect())
-}
-
-fn parent_mut<'a>(doc: &'a mut Value, tokens: &[String]) -> Result<&'a mut Value, String> {
-    let mut cur = doc;
-    for t in tokens {
-        cur = match cur {
-            Value::Object(m) => m
-                .get_mut(t)
-                .ok_or_else(|| format!("doc is missing path: /{}", tokens.join("/")))?,
-            Value::Array(a) => {
-                let i: usize = t.parse().map_err(|_| format!("invalid index {t:?}"))?;
-                a.get_mut(i)
-                    .ok_or_else(|| format!("doc is missing path: /{}", tokens.join("/")))?
-            }
-            _ => return Err(format!("doc is missing path: /{}", tokens.join("/"))),
-        };
-    }
-    Ok(cur)
-}
-
-fn get_at(doc: &Value, path: &str) -> Result<Value, String> {
-    let tokens = pointer_tokens(path)?;
-    let mut cur = doc;
-    for t in &tokens {
-        cur = match cur {
-            Value::Object(m) => m.get(t),
-            Value::Array(a) => t.parse::<usize>().ok().and_then(|i| a.get(i)),
-            _ => None,
-        }
-        .ok_or_else(|| format!("doc is missing path: {path}"))?;
-    }
-    Ok(cur.clone())
-}
-
-fn add_at(doc: &mut Value, path: &str, value: Value) -> Result<(), String> {
-    let tokens = pointer_tokens(path)?;
-    let Some((last, parents)) = tokens.split_last() else {
-        *doc = value;
-        return Ok(());
-    };
-    match parent_mut(doc, parents)? {
-        Value::Object(m) => {
-            m.insert(last.clone(), value);
-        }
-        Value::Array(a) => {
-            if last == "-" {
-                a.push(value);
-            } else {
-                let i: usize = last
-                    .parse()
-                    .map_err(|_| format!("invalid index {last:?}"))?;
-                if i > a.len() {
-                    return Err(format!(
-                        "add operation does not apply: index {i} out of bounds"
-                    ));
-                }
-                a.insert(i, value);
-            }
-        }
-        _ => {
-            return Err(format!(
-                "add operation does not apply: doc is missing path: {path}"
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn remove_at(doc: &mut Value, path: &str) -> Result<Value, String> {
-    let tokens = pointer_tokens(path)?;
-    let Some((last, parents)) = tokens.split_last() else {
-        return Err("cannot remove the whole document".into());
-    };
-    let missing = || format!("remove operation does not apply: doc is missing path: \"{path}\"");
-    match parent_mut(doc, parents).map_err(|_| missing())? {
-        Value::Object(m) => m.remove(last).ok_or_else(missing),
-        Value::Array(a) => {
-            let i: usize = last.parse().map_err(|_| missing())?;
-            if i >= a.len() {
-                return Err(missing());
-            }
-            Ok(a.remove(i))
-        }
-        _ => Err(missing()),
-    }
-}
-
-/// Applies an RFC 6902 JSON patch.
-pub fn json_patch(doc: &Value, patch: &Value) -> Result<Value, String> {
-    let ops = patch
-        .as_array()
-        .ok_or("json patch must be an array of operations")?;
-    let mut doc = doc.clone();
-    for op in ops {
-        let path = op["path"]
-            .as_str()
-            .ok_or("json patch operation without path")?;
-        match op["op"].as_str().unwrap_or_default() {
-            "add" => add_at(
-                &mut doc,
-                path,
-                op.get("value").cloned().unwrap_or(Value::Null),
-            )?,
-            "remove" => {
-                remove_at(&mut doc, path)?;
-            }
-            "replace" => {
-                remove_at(&mut doc, path).map_err(|_| {
-                    format!("replace operation does not apply: doc is missing key: {path}")
-                })?;
-                add_at(
-                    &mut doc,
-                    path,
-                    op.get("value").cloned().unwrap_or(Value::Null),
-                )?;
-            }
-            "move" => {
-                let from = op["from"].as_str().ok_or("move operation without from")?;
-                let v = remove_at(&mut doc, from)?;
-                add_at(&mut doc, path, v)?;
-            }
-            "copy" => {
-                let from = op["from"].as_str().ok_or("copy operation without from")?;
-                let v = get_at(&doc, from)?;
-                add_at(&mut doc, path, v)?;
-            }
-            "test" => {
-                let actual = get_at(&doc, path).unwrap_or(Value::Null);
-                if Some(&actual) != op.get("value") {
-                    return Err(format!("testing value {path} failed: test failed"));
-                }
-            }
-            other => return Err(format!("Unexpected kind: {other}")),
-        }
-    }
-    Ok(doc)
-}
-
-// ---------------------------------------------------------------- merge patch
-
-/// Applies an RFC 7386 JSON merge patch.
-pub fn merge_patch(doc: &Value, patch: &Value) -> Value {
-    match patch {
-        Value::Object(p) => {
-            let mut out = match doc {
-                Value::Object(m) => m.clone(),
-                _ => Map::new(),
-            };
-            for (k, v) in p {
-                if v.is_null() {
-                    out.remove(k);
-                } else {
-                    let merged = merge_patch(out.get(k).unwrap_or(&Value::Null), v);
-                    out.insert(k.clone(), merged);
-                }
-            }
-            Value::Object(out)
-        }
-        other => other.clone(),
-    }
-}
-
 // ---------------------------------------------------------------- strategic merge patch
-
-/// How a list field is merged by strategic merge patch.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ListStrategy {
-    /// The patch list replaces the list.
-    Replace,
-    /// Items are merged by this key.
-    MergeByKey(&'static str),
-    /// A list of scalars merged as a set (`finalizers`).
-    MergeScalars,
-}
-
-/// The merge strategy of list field `field`, given a sample of its items (the known
-/// `patchStrategy:"merge"` fields of the built-in types).
-pub fn list_strategy(field: &str, sample: Option<&Value>) -> ListStrategy {
-    match field {
-        "containers"
-        | "initContainers"
-        | "ephemeralContainers"
-        | "env"
-        | "volumes"
-        | "imagePullSecrets"
-        | "resourceClaims" => ListStrategy::MergeByKey("name"),
-        "volumeMounts" => ListStrategy::MergeByKey("mountPath"),
-        "volumeDevices" => ListStrategy::MergeByKey("devicePath"),
-        "conditions" => ListStrategy::MergeByKey("type"),
-        "hostAliases" => ListStrategy::MergeByKey("ip"),
-        "ownerReferences" => ListStrategy::MergeByKey("uid"),
-        "topologySpreadConstraints" => ListStrategy::MergeByKey("topologyKey"),
-        "finalizers" => ListStrategy::MergeScalars,
-        "ports" => {
-            let is_service_port = sample
-                .and_then(Value::as_object)
-                .is_some_and(|m| m.contains_key("port") && !m.contains_key("containerPort"));
-            if is_service_port {
-                ListStrategy::MergeByKey("port")
-            } else {
-                ListStrategy::MergeByKey("containerPort")
-            }
-        }
-        _ => ListStrategy::Replace,
-    }
-}
 
 fn strip_directives(v: &Value) -> Value {
     match v {
@@ -239,10 +26,12 @@ fn strip_directives(v: &Value) -> Value {
 
 /// Applies a strategic merge patch to `doc`.
 pub fn strategic_merge_patch(doc: &Value, patch: &Value) -> Result<Value, String> {
-    Ok(smp_map(doc, patch)?.unwrap_or(Value::Object(Map::new())))
+    Ok(smp_map(doc, patch, false)?.unwrap_or(Value::Object(Map::new())))
 }
 
-fn smp_map(doc: &Value, patch: &Value) -> Result<Option<Value>, String> {
+/// Merges mapping `patch` into `doc`; `in_container` when `doc` is a container, whose
+/// `ports` merge by `containerPort`.
+fn smp_map(doc: &Value, patch: &Value, in_container: bool) -> Result<Option<Value>, String> {
     let Value::Object(p) = patch else {
         return Ok(Some(patch.clone()));
     };
@@ -271,7 +60,7 @@ fn smp_map(doc: &Value, patch: &Value) -> Result<Option<Value>, String> {
             Value::Null => {
                 out.remove(k);
             }
-            Value::Object(_) => match smp_map(out.get(k).unwrap_or(&Value::Null), v)? {
+            Value::Object(_) => match smp_map(out.get(k).unwrap_or(&Value::Null), v, false)? {
                 Some(merged) => {
                     out.insert(k.clone(), merged);
                 }
@@ -288,7 +77,7 @@ fn smp_map(doc: &Value, patch: &Value) -> Result<Option<Value>, String> {
                 let order = p
                     .get(&format!("$setElementOrder/{k}"))
                     .and_then(Value::as_array);
-                let merged = smp_list(k, &orig, items, order)?;
+                let merged = smp_list(k, &orig, items, order, in_container)?;
                 out.insert(k.clone(), Value::Array(merged));
             }
             scalar => {
@@ -308,8 +97,8 @@ fn smp_list(
     orig: &[Value],
     patch: &[Value],
     order: Option<&Vec<Value>>,
+    in_container: bool,
 ) -> Result<Vec<Value>, String> {
-    let sample = patch.iter().chain(orig).find(|v| v.is_object());
     let replace_all = patch
         .iter()
         .any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace"));
@@ -320,9 +109,9 @@ fn smp_list(
             .map(strip_directives)
             .collect());
     }
-    match list_strategy(field, sample) {
-        ListStrategy::Replace => Ok(patch.iter().map(strip_directives).collect()),
-        ListStrategy::MergeScalars => {
+    match list_merge(field, in_container) {
+        ListMerge::Replace => Ok(patch.iter().map(strip_directives).collect()),
+        ListMerge::Set => {
             let mut out = orig.to_vec();
             for i in patch {
                 if !out.contains(i) {
@@ -331,7 +120,7 @@ fn smp_list(
             }
             Ok(out)
         }
-        ListStrategy::MergeByKey(key) => {
+        ListMerge::ByKey(key) => {
             let mut out = orig.to_vec();
             for item in patch {
                 let Some(kv) = item.get(key) else {
@@ -350,7 +139,7 @@ fn smp_list(
                 }
                 match pos {
                     Some(i) => {
-                        if let Some(m) = smp_map(&out[i], item)? {
+                        if let Some(m) = smp_map(&out[i], item, holds_containers(field))? {
                             out[i] = m;
                         } else {
                             out.remove(i);
@@ -376,47 +165,6 @@ fn smp_list(
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn json_patch_adds_replaces_removes_and_tests() {
-        let doc = json!({"a": {"b": [1, 2]}, "c": "x"});
-        let p = json!([
-            {"op": "add", "path": "/a/b/-", "value": 3},
-            {"op": "replace", "path": "/c", "value": "y"},
-            {"op": "remove", "path": "/a/b/0"},
-            {"op": "test", "path": "/c", "value": "y"},
-            {"op": "copy", "from": "/c", "path": "/d"},
-            {"op": "add", "path": "/e~1f", "value": true}
-        ]);
-        assert_eq!(
-            json_patch(&doc, &p).unwrap(),
-            json!({"a": {"b": [2, 3]}, "c": "y", "d": "y", "e/f": true})
-        );
-    }
-
-    #[test]
-    fn json_patch_fails_on_missing_path_and_failed_test() {
-        let doc = json!({"a": 1});
-        assert!(json_patch(&doc, &json!([{"op": "remove", "path": "/b"}])).is_err());
-        assert!(json_patch(&doc, &json!([{"op": "test", "path": "/a", "value": 2}])).is_err());
-        assert!(
-            json_patch(
-                &doc,
-                &json!([{"op": "replace", "path": "/x/y", "value": 2}])
-            )
-            .is_err()
-        );
-    }
-
-    #[test]
-    fn merge_patch_follows_rfc7386() {
-        let doc = json!({"a": "b", "c": {"d": "e", "f": "g"}, "l": [1, 2]});
-        let p = json!({"a": "z", "c": {"f": null}, "l": [3]});
-        assert_eq!(
-            merge_patch(&doc, &p),
-            json!({"a": "z", "c": {"d": "e"}, "l": [3]})
-        );
-    }
 
     #[test]
     fn strategic_merge_merges_containers_by_name_and_env_by_name() {
@@ -467,6 +215,27 @@ mod tests {
             json!([{"name": "b", "image": "i"}, {"name": "a"}])
         );
         assert_eq!(out["s"], json!({"type": "Y"}));
+    }
+
+    #[test]
+    fn strategic_merge_scheduling_gates_by_name_and_container_ports_by_container_port() {
+        let doc = json!({"spec": {
+            "schedulingGates": [{"name": "a"}],
+            "containers": [{"name": "web", "ports": [{"containerPort": 80, "name": "http"}]}]
+        }});
+        let p = json!({"spec": {
+            "schedulingGates": [{"name": "b"}],
+            "containers": [{"name": "web", "ports": [{"containerPort": 80, "protocol": "TCP"}]}]
+        }});
+        let out = strategic_merge_patch(&doc, &p).unwrap();
+        assert_eq!(
+            out["spec"]["schedulingGates"],
+            json!([{"name": "a"}, {"name": "b"}])
+        );
+        assert_eq!(
+            out["spec"]["containers"][0]["ports"],
+            json!([{"containerPort": 80, "name": "http", "protocol": "TCP"}])
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ use super::events::Component;
 use super::replicaset::pod_from_template;
 use super::statefulset::{REVISION_LABEL, sync_revisions, truncate_history};
 use super::{Ctx, is_terminating, pod_ready};
-use crate::node::NODE_NAME;
+use crate::NODE_NAME;
 use crate::util::{parse_rfc3339, str_at};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;

@@ -136,7 +136,7 @@ impl Recorder {
         }
         let mut source = json!({"component": component.name()});
         if component == Component::Kubelet {
-            source["host"] = json!(crate::node::NODE_NAME);
+            source["host"] = json!(crate::NODE_NAME);
         }
         let ev = json!({
             "apiVersion": "v1", "kind": "Event",
@@ -147,7 +147,7 @@ impl Recorder {
             "firstTimestamp": now, "lastTimestamp": now, "count": 1,
             "eventTime": null,
             "reportingComponent": component.name(),
-            "reportingInstance": if component == Component::Kubelet { crate::node::NODE_NAME } else { "" },
+            "reportingInstance": if component == Component::Kubelet { crate::NODE_NAME } else { "" },
         });
         if self.store.create(&self.rt, &ns, ev, &ctx).is_ok() {
             self.seen

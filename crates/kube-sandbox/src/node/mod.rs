@@ -43,8 +43,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-/// The name of the one node.
-pub const NODE_NAME: &str = "sandbox-node";
+pub use crate::NODE_NAME;
 
 /// The finalizer that once made pod deletion graceful; pods of old state directories may
 /// still carry it, and the kubelet removes it.

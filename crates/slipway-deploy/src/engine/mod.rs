@@ -329,13 +329,13 @@ pub async fn deploy(
     report: &(dyn Fn(Event) + Send + Sync),
 ) -> Result<Outcome, DeployError> {
     // A kind the cluster does not serve is refused before anything is written.
-    plan::served_kinds(&cluster, &input.objects).await?;
+    timed("served kinds", plan::served_kinds(&cluster, &input.objects)).await?;
     if input.dry_run {
         return plan::dry_run(&cluster, &input, report).await;
     }
     // So is a right the identity lacks: not even the lock is taken.
-    plan::rights(&cluster, &input).await?;
-    ensure_namespace(&cluster, &input.namespace).await?;
+    timed("rights", plan::rights(&cluster, &input)).await?;
+    timed("namespace", ensure_namespace(&cluster, &input.namespace)).await?;
     let me = lock::holder_identity(&input.user);
     let acquire = lock::acquire(
         Arc::clone(&cluster),
@@ -344,7 +344,7 @@ pub async fn deploy(
         &me,
         input.wait_lock,
     );
-    let guard = unless_interrupted(&input.interrupt, acquire)
+    let guard = timed("lock", unless_interrupted(&input.interrupt, acquire))
         .await
         .ok_or_else(|| DeployError::Interrupted {
             during: "while waiting for the lock".into(),
@@ -387,15 +387,21 @@ async fn deploy_locked(
     input: &DeployInput,
     report: &(dyn Fn(Event) + Send + Sync),
 ) -> Result<Outcome, DeployError> {
-    let mut releases = history(cluster, &input.app, &input.environment, &input.namespace)
+    let records = history(cluster, &input.app, &input.environment, &input.namespace);
+    let mut releases = timed("records", records)
         .await
         .during("reading the release records")?;
     conclude::pending(cluster, &mut releases, report).await?;
     let previous = record::current(&releases).cloned();
-    let prepared = plan::prepare(cluster, input, &releases, report).await?;
-    let mut release = record_pending(cluster, input, &releases, &prepared.objects).await?;
+    let prepared = timed("plan", plan::prepare(cluster, input, &releases, report)).await?;
+    let pending = record_pending(cluster, input, &releases, &prepared.objects);
+    let mut release = timed("pending record", pending).await?;
 
-    hooks::pre_deploy(cluster, input, &mut release, report).await?;
+    timed(
+        "pre-deploy hooks",
+        hooks::pre_deploy(cluster, input, &mut release, report),
+    )
+    .await?;
     // Interrupted while planning or between hooks: stop before anything is applied.
     if input.interrupt.is_cancelled() {
         let outcome = "interrupted before anything was applied".to_owned();
@@ -454,7 +460,22 @@ async fn deploy_locked(
         prune: prepared.prune,
         releases,
     };
-    conclude::finish(cluster, input, outcome, result, report).await
+    timed(
+        "conclude",
+        conclude::finish(cluster, input, outcome, result, report),
+    )
+    .await
+}
+
+/// Awaits one step of a release and logs how long it took, at debug level under the
+/// target `slipway::timing` (`SLIPWAY_LOG=slipway::timing=debug`): where a release's
+/// own time goes, apart from the time its pods take.
+async fn timed<T>(step: &str, future: impl Future<Output = T>) -> T {
+    let started = Instant::now();
+    let out = future.await;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::debug!(target: "slipway::timing", step, ms = format!("{ms:.1}"));
+    out
 }
 
 /// The Deployments of a release that roll out by a strategy.

@@ -38,7 +38,8 @@ pub(super) async fn apply_and_track(
 ) -> Result<(), Box<Diagnosis>> {
     let ns = &input.namespace;
     let since = Timestamp::now();
-    if let Err(e) = apply_all(cluster, input, objects, before, report).await {
+    let applied = super::timed("apply", apply_all(cluster, input, objects, before, report));
+    if let Err(e) = applied.await {
         return Err(Box::new(Diagnosis {
             workload: "apply".into(),
             reason: "ApplyFailed".into(),
@@ -62,7 +63,10 @@ pub(super) async fn apply_and_track(
         settle: input.settle,
     };
     let progress = |p: &Progress| report(Event::Progress(p.clone()));
-    let tracking = track::track(cluster, ns, &workloads, &options, &progress);
+    let tracking = super::timed(
+        "track",
+        track::track(cluster, ns, &workloads, &options, &progress),
+    );
     if !interruptible {
         return tracking.await;
     }

@@ -11,6 +11,9 @@
 
 use std::path::{Path, PathBuf};
 
+use kube_objects::LabelSelector;
+use kube_objects::json_patch;
+use kube_objects::merge_keys::{ListMerge, holds_containers, list_merge};
 use regex::Regex;
 use serde_json::{Map, Value};
 use slipway_config::yaml::{Node, NodeKind};
@@ -126,7 +129,12 @@ pub(crate) fn patches(k: &Kustomization, ra: &mut Vec<Res>) -> Result<(), Render
                 for i in selected {
                     if is_json {
                         for doc in &docs {
-                            apply_json6902(&mut ra[i].obj.value, &doc.value).map_err(|m| {
+                            json_patch::apply(
+                                &mut ra[i].obj.value,
+                                &doc.value,
+                                json_patch::KUSTOMIZE,
+                            )
+                            .map_err(|m| {
                                 build_err(
                                     &doc.file,
                                     doc.line,
@@ -163,13 +171,15 @@ pub(crate) fn json6902_entries(k: &Kustomization, ra: &mut [Res]) -> Result<(), 
             .map_err(|m| build_err(&k.file, p.line, format!("`{}.target`: {m}", p.field)))?;
         for r in ra.iter_mut().filter(|r| selector.matches(r)) {
             for doc in &docs {
-                apply_json6902(&mut r.obj.value, &doc.value).map_err(|m| {
-                    build_err(
-                        &doc.file,
-                        doc.line,
-                        format!("patch on `{}`: {m}", r.cur_id().display()),
-                    )
-                })?;
+                json_patch::apply(&mut r.obj.value, &doc.value, json_patch::KUSTOMIZE).map_err(
+                    |m| {
+                        build_err(
+                            &doc.file,
+                            doc.line,
+                            format!("patch on `{}`: {m}", r.cur_id().display()),
+                        )
+                    },
+                )?;
             }
         }
     }
@@ -435,29 +445,14 @@ fn merge_map(dest: &mut Map<String, Value>, patch: &Map<String, Value>, ctx: &Ct
     }
 }
 
-/// The merge key of a list of a known Kubernetes field, if it has one; `Some("")` for
-/// lists known to be replaced whole.
-fn known_merge_key(field: &str, place: Place) -> Option<&'static str> {
-    Some(match field {
-        "containers"
-        | "initContainers"
-        | "ephemeralContainers"
-        | "volumes"
-        | "imagePullSecrets"
-        | "env"
-        | "resourceClaims"
-        | "schedulingGates" => "name",
-        "volumeMounts" => "mountPath",
-        "volumeDevices" => "devicePath",
-        "hostAliases" => "ip",
-        "topologySpreadConstraints" => "topologyKey",
-        "conditions" => "type",
-        "ownerReferences" => "uid",
-        "ports" if place == Place::Container => "containerPort",
-        "ports" => "port",
-        "args" | "command" | "envFrom" | "tolerations" | "finalizers" => "",
-        _ => return None,
-    })
+/// The merge key of a list of Kubernetes' own kinds (`""` to replace it), from the
+/// API's table. kustomize replaces the lists of scalars the API merges as sets
+/// (`finalizers`).
+fn builtin_merge_key(field: &str, place: Place) -> &'static str {
+    match list_merge(field, place == Place::Container) {
+        ListMerge::ByKey(key) => key,
+        ListMerge::Set | ListMerge::Replace => "",
+    }
 }
 
 /// API groups of Kubernetes itself: kustomize knows their schema. Lists of any other
@@ -498,10 +493,10 @@ fn merge_list(dest: &mut Vec<Value>, patch: &[Value], field: &str, ctx: &Ctx<'_>
     // The `openapi` schema's key; else, for Kubernetes' own kinds, the built-in table;
     // anything else is replaced, as kustomize does for lists its schema does not describe.
     let from_schema = ctx.schema_key();
-    let key = match (&from_schema, known_merge_key(field, ctx.place)) {
-        (Some(k), _) => k.as_str(),
-        (None, Some(k)) if ctx.builtin => k,
-        _ => "",
+    let key = match &from_schema {
+        Some(k) => k.as_str(),
+        None if ctx.builtin => builtin_merge_key(field, ctx.place),
+        None => "",
     };
     if key.is_empty() || replace_directive || !dest.iter().chain(patch).all(Value::is_object) {
         *dest = match clean(&Value::Array(patch.to_vec())) {
@@ -511,10 +506,7 @@ fn merge_list(dest: &mut Vec<Value>, patch: &[Value], field: &str, ctx: &Ctx<'_>
         return;
     }
     let child_ctx = Ctx {
-        place: if matches!(
-            field,
-            "containers" | "initContainers" | "ephemeralContainers"
-        ) {
+        place: if holds_containers(field) {
             Place::Container
         } else {
             Place::Other
@@ -569,8 +561,8 @@ struct CompiledSelector {
     kind: Option<Regex>,
     name: Option<Regex>,
     namespace: Option<Regex>,
-    labels: Vec<Requirement>,
-    annotations: Vec<Requirement>,
+    labels: LabelSelector,
+    annotations: LabelSelector,
 }
 
 fn anchored(pattern: &str) -> Result<Option<Regex>, String> {
@@ -590,8 +582,8 @@ impl CompiledSelector {
             kind: anchored(&s.kind)?,
             name: anchored(&s.name)?,
             namespace: anchored(&s.namespace)?,
-            labels: parse_label_selector(&s.label_selector)?,
-            annotations: parse_label_selector(&s.annotation_selector)?,
+            labels: LabelSelector::parse(&s.label_selector)?,
+            annotations: LabelSelector::parse(&s.annotation_selector)?,
         })
     }
 
@@ -626,230 +618,9 @@ impl CompiledSelector {
         {
             return false;
         }
-        let map = |field: &str| -> Map<String, Value> {
-            r.obj
-                .value
-                .pointer(&format!("/metadata/{field}"))
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default()
-        };
-        (self.labels.is_empty() || self.labels.iter().all(|q| q.matches(&map("labels"))))
-            && (self.annotations.is_empty()
-                || self
-                    .annotations
-                    .iter()
-                    .all(|q| q.matches(&map("annotations"))))
-    }
-}
-
-/// One requirement of a Kubernetes label selector.
-enum Requirement {
-    Equals(String, String),
-    NotEquals(String, String),
-    In(String, Vec<String>),
-    NotIn(String, Vec<String>),
-    Exists(String),
-    NotExists(String),
-}
-
-impl Requirement {
-    fn matches(&self, m: &Map<String, Value>) -> bool {
-        let get = |k: &str| m.get(k).map(scalar_text);
-        match self {
-            Requirement::Equals(k, v) => get(k).as_ref() == Some(v),
-            Requirement::NotEquals(k, v) => get(k).as_ref() != Some(v),
-            Requirement::In(k, vs) => get(k).is_some_and(|x| vs.contains(&x)),
-            Requirement::NotIn(k, vs) => get(k).is_none_or(|x| !vs.contains(&x)),
-            Requirement::Exists(k) => m.contains_key(k),
-            Requirement::NotExists(k) => !m.contains_key(k),
-        }
-    }
-}
-
-/// Whether a label selector (`a=b,c in (x,y),!d`) matches a map of labels.
-pub(crate) fn label_selector_matches(
-    selector: &str,
-    m: &Map<String, Value>,
-) -> Result<bool, String> {
-    Ok(parse_label_selector(selector)?.iter().all(|q| q.matches(m)))
-}
-
-/// Parse `a=b,c!=d,e in (x,y),f notin (z),g,!h`.
-fn parse_label_selector(s: &str) -> Result<Vec<Requirement>, String> {
-    let mut parts = Vec::new();
-    let mut depth = 0;
-    let mut cur = String::new();
-    for c in s.chars() {
-        match c {
-            '(' => {
-                depth += 1;
-                cur.push(c);
-            }
-            ')' => {
-                depth -= 1;
-                cur.push(c);
-            }
-            ',' if depth == 0 => parts.push(std::mem::take(&mut cur)),
-            c => cur.push(c),
-        }
-    }
-    parts.push(cur);
-    let mut out = Vec::new();
-    for part in parts.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
-        let set = |rest: &str| -> Result<Vec<String>, String> {
-            let inner = rest
-                .trim()
-                .strip_prefix('(')
-                .and_then(|r| r.strip_suffix(')'))
-                .ok_or_else(|| format!("`{part}` is not a valid selector"))?;
-            Ok(inner.split(',').map(|x| x.trim().to_owned()).collect())
-        };
-        if let Some((k, v)) = part.split_once("!=") {
-            out.push(Requirement::NotEquals(k.trim().into(), v.trim().into()));
-        } else if let Some((k, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
-            out.push(Requirement::Equals(k.trim().into(), v.trim().into()));
-        } else if let Some((k, rest)) = part.split_once(" notin ") {
-            out.push(Requirement::NotIn(k.trim().into(), set(rest)?));
-        } else if let Some((k, rest)) = part.split_once(" in ") {
-            out.push(Requirement::In(k.trim().into(), set(rest)?));
-        } else if let Some(k) = part.strip_prefix('!') {
-            out.push(Requirement::NotExists(k.trim().into()));
-        } else {
-            out.push(Requirement::Exists(part.into()));
-        }
-    }
-    Ok(out)
-}
-
-/// Apply a JSON 6902 patch (a list of operations) to a value.
-pub(crate) fn apply_json6902(doc: &mut Value, ops: &Value) -> Result<(), String> {
-    let Value::Array(ops) = ops else {
-        return Err("a JSON 6902 patch must be a list of operations".into());
-    };
-    for op in ops {
-        let field = |k: &str| {
-            op.get(k)
-                .and_then(Value::as_str)
-                .ok_or_else(|| format!("operation needs `{k}`"))
-        };
-        let kind = field("op")?;
-        let path = field("path")?;
-        match kind {
-            "add" => add(
-                doc,
-                path,
-                op.get("value").cloned().ok_or("`add` needs `value`")?,
-            )?,
-            "remove" => {
-                remove(doc, path)?;
-            }
-            "replace" => {
-                // Like kustomize's JSON patch library: a missing key of an existing mapping
-                // is added; a missing list index is an error.
-                let value = op.get("value").cloned().ok_or("`replace` needs `value`")?;
-                match doc.pointer_mut(&unescape_root(path)) {
-                    Some(slot) => *slot = value,
-                    None => {
-                        let (parent, _) = split_parent(path)?;
-                        if doc.pointer(&parent).is_some_and(Value::is_object) {
-                            add(doc, path, value)?;
-                        } else {
-                            return Err(format!("`replace`: path `{path}` does not exist"));
-                        }
-                    }
-                }
-            }
-            "move" => {
-                let from = field("from")?;
-                let v = remove(doc, from)?;
-                add(doc, path, v)?;
-            }
-            "copy" => {
-                let from = field("from")?;
-                let v = doc
-                    .pointer(&unescape_root(from))
-                    .cloned()
-                    .ok_or_else(|| format!("`copy`: path `{from}` does not exist"))?;
-                add(doc, path, v)?;
-            }
-            "test" => {
-                let expected = op.get("value").ok_or("`test` needs `value`")?;
-                if doc.pointer(&unescape_root(path)) != Some(expected) {
-                    return Err(format!("`test` failed at `{path}`"));
-                }
-            }
-            other => return Err(format!("unknown operation `{other}`")),
-        }
-    }
-    Ok(())
-}
-
-fn unescape_root(path: &str) -> String {
-    if path == "/" {
-        String::new()
-    } else {
-        path.to_owned()
-    }
-}
-
-fn split_parent(path: &str) -> Result<(String, String), String> {
-    let i = path
-        .rfind('/')
-        .ok_or_else(|| format!("`{path}` is not a JSON pointer"))?;
-    let last = path[i + 1..].replace("~1", "/").replace("~0", "~");
-    Ok((path[..i].to_owned(), last))
-}
-
-fn add(doc: &mut Value, path: &str, value: Value) -> Result<(), String> {
-    if path.is_empty() {
-        *doc = value;
-        return Ok(());
-    }
-    let (parent, last) = split_parent(path)?;
-    let target = doc
-        .pointer_mut(&parent)
-        .ok_or_else(|| format!("`add`: parent of `{path}` does not exist"))?;
-    match target {
-        Value::Object(m) => {
-            m.insert(last, value);
-        }
-        Value::Array(a) => {
-            if last == "-" {
-                a.push(value);
-            } else {
-                let i: usize = last
-                    .parse()
-                    .map_err(|_| format!("`{last}` is not an index"))?;
-                if i > a.len() {
-                    return Err(format!("index `{i}` is out of range in `{path}`"));
-                }
-                a.insert(i, value);
-            }
-        }
-        _ => {
-            return Err(format!(
-                "`add`: parent of `{path}` is not a mapping or list"
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn remove(doc: &mut Value, path: &str) -> Result<Value, String> {
-    let (parent, last) = split_parent(path)?;
-    let missing = || format!("path `{path}` does not exist");
-    match doc.pointer_mut(&parent).ok_or_else(missing)? {
-        Value::Object(m) => m.remove(&last).ok_or_else(missing),
-        Value::Array(a) => {
-            let i: usize = last.parse().map_err(|_| missing())?;
-            if i < a.len() {
-                Ok(a.remove(i))
-            } else {
-                Err(missing())
-            }
-        }
-        _ => Err(missing()),
+        let map = |field: &str| r.obj.value.pointer(&format!("/metadata/{field}"));
+        self.labels.matches_labels(map("labels"))
+            && self.annotations.matches_labels(map("annotations"))
     }
 }
 
@@ -907,33 +678,17 @@ mod tests {
         let mut d = json!({"a": {"b": [1, 2]}, "c": 1});
         let ops = json!([{"op": "add", "path": "/a/b/-", "value": 3}, {"op": "replace", "path": "/c", "value": 2},
             {"op": "remove", "path": "/a/b/0"}, {"op": "add", "path": "/a/k~1x", "value": "v"}]);
-        apply_json6902(&mut d, &ops).unwrap();
+        json_patch::apply(&mut d, &ops, json_patch::KUSTOMIZE).unwrap();
         assert_eq!(d, json!({"a": {"b": [2, 3], "k/x": "v"}, "c": 2}));
         assert!(
-            apply_json6902(
+            json_patch::apply(
                 &mut d,
-                &json!([{"op": "replace", "path": "/nope/x", "value": 1}])
+                &json!([{"op": "replace", "path": "/nope/x", "value": 1}]),
+                json_patch::KUSTOMIZE
             )
             .is_err()
         );
-        assert!(apply_json6902(&mut d, &json!([{"op": "remove", "path": "/a/b/9"}])).is_err());
-    }
-
-    #[test]
-    fn label_selectors_support_equality_sets_and_existence() {
-        let m = json!({"app": "web", "tier": "front"})
-            .as_object()
-            .cloned()
-            .unwrap();
-        let ok = |s: &str| {
-            parse_label_selector(s)
-                .unwrap()
-                .iter()
-                .all(|r| r.matches(&m))
-        };
-        assert!(ok("app=web,tier in (front, back)"));
-        assert!(!ok("app!=web"));
-        assert!(ok("app,!missing"));
-        assert!(!ok("tier notin (front)"));
+        let remove = json!([{"op": "remove", "path": "/a/b/9"}]);
+        assert!(json_patch::apply(&mut d, &remove, json_patch::KUSTOMIZE).is_err());
     }
 }

@@ -100,14 +100,8 @@ impl Select {
             (&self.annotation_selector, "annotations"),
         ] {
             if let Some(sel) = sel {
-                let map = r
-                    .obj
-                    .value
-                    .pointer(&format!("/metadata/{field}"))
-                    .and_then(Value::as_object)
-                    .cloned()
-                    .unwrap_or_default();
-                if !super::patch::label_selector_matches(sel, &map)? {
+                let map = r.obj.value.pointer(&format!("/metadata/{field}"));
+                if !kube_objects::LabelSelector::parse(sel)?.matches_labels(map) {
                     return Ok(false);
                 }
             }

@@ -197,6 +197,17 @@ pub fn deploy(args: &DeployArgs, global: &GlobalArgs, printer: &Printer) -> Resu
     release_environment(&project, &env, &builds, &request, global, printer)
 }
 
+/// Runs one step of the command and logs how long it took, at debug level under the
+/// target `slipway::timing` (`SLIPWAY_LOG=slipway::timing=debug`), as the engine logs
+/// its own steps.
+fn timed<T>(step: &str, run: impl FnOnce() -> T) -> T {
+    let started = std::time::Instant::now();
+    let out = run();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::debug!(target: "slipway::timing", step, ms = format!("{ms:.1}"));
+    out
+}
+
 /// What one release of an environment asks for.
 struct Request {
     action: &'static str,
@@ -228,8 +239,10 @@ fn release_environment(
 ) -> Result<(), CliError> {
     release::check_rule_ids(project, env)?;
     let rt = runtime()?;
-    let all = histories(&rt, project, env, global, printer)?;
-    let crds = cluster_crds(&rt, &all);
+    let all = timed("connect and read records", || {
+        histories(&rt, project, env, global, printer)
+    })?;
+    let crds = timed("list CRDs", || cluster_crds(&rt, &all));
     let mut planned = Vec::new();
     let mut failing = Vec::new();
     let resolver = release::Resolver::new(&project.config, release::RegistryNeed::Required);
@@ -259,25 +272,31 @@ fn release_environment(
             only: &request.only,
             missing: release::MissingImages::Refuse,
         };
-        let key = rt.block_on(release::cluster_key(
-            &target.connection,
-            &project.config.app,
-            ns,
-        ))?;
+        let key = timed("read the key of Secret names", || {
+            rt.block_on(release::cluster_key(
+                &target.connection,
+                &project.config.app,
+                ns,
+            ))
+        })?;
         let namespace = release::Target {
             ns,
             current,
             secret_key: &key.key,
         };
-        let (images, rendered) = release::release_namespace(
-            project,
-            env,
-            &namespace,
-            &image_request,
-            &resolver,
-            &mut warnings,
-        )?;
-        let report = release::check(env, &rendered, crds[target.cluster].clone());
+        let (images, rendered) = timed("choose images and render", || {
+            release::release_namespace(
+                project,
+                env,
+                &namespace,
+                &image_request,
+                &resolver,
+                &mut warnings,
+            )
+        })?;
+        let report = timed("validate", || {
+            release::check(env, &rendered, crds[target.cluster].clone())
+        });
         if report.has_errors() {
             failing.push((ns.clone(), report));
         }
