@@ -210,6 +210,8 @@ pub async fn track(
     let mut current: Vec<Option<Value>> = vec![None; workloads.len()];
     let mut pod_cache: BTreeMap<String, Value> = BTreeMap::new();
     let mut reported: Vec<Option<(State, String)>> = vec![None; workloads.len()];
+    // Each workload's state when last judged (`None` until the cluster has shown it).
+    let mut judged: Vec<Option<State>> = vec![None; workloads.len()];
     // Each container's restarts when the rollout started (see `restarts_before`): the
     // restarts beyond these count against the crash-loop tolerance.
     let mut at_start: BTreeMap<String, i64> = BTreeMap::new();
@@ -267,6 +269,18 @@ pub async fn track(
                 logs: vec![],
             }));
         }
+        // Which workloads this update can change: the one it is about, or those whose
+        // selector takes the pod; every one on a tick (what time alone decides, such as
+        // a pod pending for too long) and when a watch restarts. Judging only these
+        // keeps each event's work small: a release of many workloads sees many events.
+        let affected: Vec<usize> = match &update {
+            Some(Update::Workload(i, _)) => vec![*i],
+            Some(Update::Pod(p)) => selecting(&current, p),
+            Some(Update::PodGone(name)) => pod_cache
+                .get(name)
+                .map_or_else(Vec::new, |p| selecting(&current, p)),
+            _ => (0..workloads.len()).collect(),
+        };
         match update {
             Some(Update::Workload(i, obj)) => current[i] = obj,
             Some(Update::Pod(p)) => {
@@ -290,13 +304,14 @@ pub async fn track(
         }
 
         let now = Timestamp::now();
-        let mut all_current = true;
-        for (i, w) in workloads.iter().enumerate() {
+        for i in affected {
+            let w = &workloads[i];
             let Some(obj) = &current[i] else {
-                all_current = false;
+                judged[i] = None;
                 continue;
             };
             let st = status::compute(obj, 0.0);
+            judged[i] = Some(st.state);
             let message = if st.state == State::InProgress {
                 progress_message(&w.kind, obj, &pods_of(obj, &pod_cache))
                     .unwrap_or_else(|| st.message.clone())
@@ -337,7 +352,6 @@ pub async fn track(
                     ));
                 }
                 State::InProgress | State::Terminating => {
-                    all_current = false;
                     if let Some((pod, problem)) = worst_pod(obj, &pod_cache, options, now)
                         && problem.certain
                     {
@@ -351,6 +365,7 @@ pub async fn track(
                 }
             }
         }
+        let all_current = judged.iter().all(|s| *s == Some(State::Current));
         if all_current && settling.is_none() {
             let pods: Vec<&Value> = current
                 .iter()
@@ -687,6 +702,28 @@ fn pods_of<'a>(workload: &Value, pods: &'a BTreeMap<String, Value>) -> Vec<&'a V
                 });
             matches && !copy && !selector.is_empty()
         })
+        .collect()
+}
+
+/// The workloads (by index; those the cluster has shown) whose selector takes `pod`:
+/// the only ones whose judgement an update of the pod can change.
+fn selecting(current: &[Option<Value>], pod: &Value) -> Vec<usize> {
+    let labels = pod.pointer("/metadata/labels").and_then(Value::as_object);
+    current
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| {
+            let selector = w
+                .as_ref()
+                .and_then(|w| w.pointer("/spec/selector/matchLabels"))
+                .and_then(Value::as_object);
+            selector.is_some_and(|s| {
+                !s.is_empty()
+                    && s.iter()
+                        .all(|(k, v)| labels.is_some_and(|l| l.get(k) == Some(v)))
+            })
+        })
+        .map(|(i, _)| i)
         .collect()
 }
 
