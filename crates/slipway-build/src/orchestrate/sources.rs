@@ -166,7 +166,6 @@ pub(super) fn prepare<'c>(
     options: &BuildOptions,
 ) -> Result<Prepared<'c>, Vec<Problem>> {
     let name = image.name.as_str();
-    let problem = |message: String| Problem::new(Some(name), message);
     let platform = Platform {
         os: image.platform.os.clone(),
         architecture: image.platform.architecture.clone(),
@@ -174,84 +173,148 @@ pub(super) fn prepare<'c>(
     };
     let abs = |p: &Path| normalize(&cwd.join(p));
 
-    // Every path the build reads, as written in the model.
-    let context_path = abs(&image.context);
-    let mut paths = vec![context_path.clone()];
+    // Every path the build reads, as written in the model: the context first.
+    let mut paths = vec![abs(&image.context)];
     match &image.build {
         ImageBuild::Dockerfile { dockerfile, .. } => paths.push(abs(dockerfile)),
         ImageBuild::Files(files) => paths.extend(files.copy.iter().map(|c| abs(&c.src))),
     }
+    let located = locate(image, git, paths, project_dir)?;
+    let context = located.paths[0].clone();
+    let recipe = recipe(image, options, &located.paths, &platform)?;
+    let inputs_digest = inputs_digest(image, &context, &recipe, &platform, project_dir)
+        .map_err(|e| vec![Problem::new(Some(name), e)])?;
+    let tag = tag(config, options, name, &located, &inputs_digest)?;
 
-    // Where they are: the working tree, or an export of the git ref.
-    let (export, commit, branch, dirty, mapped) = match (&image.git_ref, &git.repo) {
-        (Some(git_ref), Some(repo)) => {
-            let commit = repo.resolve(git_ref).map_err(|e| {
-                vec![problem(e.to_string())
-                    .key(format!("images.{name}.git-ref"))
-                    .hint("fetch it first (`git fetch`), or name a branch, tag or commit that exists")]
-            })?;
-            let top =
-                std::fs::canonicalize(repo.top()).unwrap_or_else(|_| repo.top().to_path_buf());
-            let real_project = std::fs::canonicalize(project_dir).map_err(|e| {
-                vec![problem(format!(
-                    "cannot read `{}`: {e}",
-                    project_dir.display()
-                ))]
-            })?;
-            let project_in_repo = real_project
-                .strip_prefix(&top)
-                .map(Path::to_path_buf)
-                .unwrap_or_default();
-            let in_repo: Vec<PathBuf> = paths
-                .iter()
-                .map(|p| normalize(&project_in_repo.join(lexical_relative(p, project_dir))))
-                .collect();
-            if let Some(outside) = in_repo.iter().find(|p| p.starts_with("..")) {
-                return Err(vec![
-                    problem(format!(
-                        "`{}` is outside the git repository",
-                        outside.display()
-                    ))
-                    .key(format!("images.{name}.git-ref")),
-                ]);
-            }
-            let mut dirs: Vec<PathBuf> = vec![in_repo[0].clone()];
-            dirs.extend(
-                in_repo[1..]
-                    .iter()
-                    .map(|p| p.parent().map(Path::to_path_buf).unwrap_or_default()),
-            );
-            let common = common_ancestor(&dirs);
-            let subdir = (!common.as_os_str().is_empty()).then_some(common.as_path());
-            let export = repo.export(&commit, subdir).map_err(|e| {
-                vec![
-                    problem(format!("{e} (from `{git_ref}`)"))
-                        .key(format!("images.{name}.context")),
-                ]
-            })?;
-            let mapped: Vec<PathBuf> = in_repo
-                .iter()
-                .map(|p| export.path().join(p.strip_prefix(&common).unwrap_or(p)))
-                .collect();
-            (
-                Some(export),
-                Some(commit.to_string()),
-                Some(git_ref.clone()),
-                false,
-                mapped,
-            )
-        }
-        _ => (None, git.head.clone(), git.branch.clone(), git.dirty, paths),
+    let created = native::rfc3339(u64::try_from(options.now).unwrap_or(0));
+    let mut labels = image.labels.clone();
+    if let Some(source) = &git.source {
+        labels.insert(label::SOURCE.into(), source.clone());
+    }
+    if let Some(commit) = &located.commit {
+        labels.insert(label::REVISION.into(), commit.clone());
+    }
+    labels.insert(label::CREATED.into(), created.clone());
+    labels.insert(label::VERSION.into(), tag.clone());
+
+    Ok(Prepared {
+        image,
+        _export: located.export,
+        context,
+        recipe,
+        platform,
+        inputs_digest,
+        tag,
+        commit: located.commit,
+        dirty: located.dirty,
+        labels,
+        created,
+    })
+}
+
+/// Where an image's build reads its files: the working tree, or an export of its
+/// `git-ref`.
+struct Located {
+    /// The export the paths are in, removed when dropped.
+    export: Option<Export>,
+    commit: Option<String>,
+    branch: Option<String>,
+    dirty: bool,
+    /// The paths the build reads (the context first), where they are now.
+    paths: Vec<PathBuf>,
+}
+
+/// Finds the files of `paths` (as written in the model): in the working tree, or for an
+/// image with a `git-ref` in an export of that commit holding just the directories they
+/// are in.
+fn locate(
+    image: &Image,
+    git: &GitState,
+    paths: Vec<PathBuf>,
+    project_dir: &Path,
+) -> Result<Located, Vec<Problem>> {
+    let name = image.name.as_str();
+    let problem = |message: String| Problem::new(Some(name), message);
+    let (Some(git_ref), Some(repo)) = (&image.git_ref, &git.repo) else {
+        return Ok(Located {
+            export: None,
+            commit: git.head.clone(),
+            branch: git.branch.clone(),
+            dirty: git.dirty,
+            paths,
+        });
     };
-    let context = mapped[0].clone();
+    let commit = repo.resolve(git_ref).map_err(|e| {
+        vec![
+            problem(e.to_string())
+                .key(format!("images.{name}.git-ref"))
+                .hint("fetch it first (`git fetch`), or name a branch, tag or commit that exists"),
+        ]
+    })?;
+    let top = std::fs::canonicalize(repo.top()).unwrap_or_else(|_| repo.top().to_path_buf());
+    let real_project = std::fs::canonicalize(project_dir).map_err(|e| {
+        vec![problem(format!(
+            "cannot read `{}`: {e}",
+            project_dir.display()
+        ))]
+    })?;
+    let project_in_repo = real_project
+        .strip_prefix(&top)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let in_repo: Vec<PathBuf> = paths
+        .iter()
+        .map(|p| normalize(&project_in_repo.join(lexical_relative(p, project_dir))))
+        .collect();
+    if let Some(outside) = in_repo.iter().find(|p| p.starts_with("..")) {
+        return Err(vec![
+            problem(format!(
+                "`{}` is outside the git repository",
+                outside.display()
+            ))
+            .key(format!("images.{name}.git-ref")),
+        ]);
+    }
+    let mut dirs: Vec<PathBuf> = vec![in_repo[0].clone()];
+    dirs.extend(
+        in_repo[1..]
+            .iter()
+            .map(|p| p.parent().map(Path::to_path_buf).unwrap_or_default()),
+    );
+    let common = common_ancestor(&dirs);
+    let subdir = (!common.as_os_str().is_empty()).then_some(common.as_path());
+    let export = repo.export(&commit, subdir).map_err(|e| {
+        vec![problem(format!("{e} (from `{git_ref}`)")).key(format!("images.{name}.context"))]
+    })?;
+    let paths = in_repo
+        .iter()
+        .map(|p| export.path().join(p.strip_prefix(&common).unwrap_or(p)))
+        .collect();
+    Ok(Located {
+        export: Some(export),
+        commit: Some(commit.to_string()),
+        branch: Some(git_ref.clone()),
+        dirty: false,
+        paths,
+    })
+}
 
-    // Check and describe the build.
+/// How the image is built from the files at `paths` (as [`locate`] found them),
+/// checked: the Dockerfile and its target, and the builder; or the files to copy.
+fn recipe(
+    image: &Image,
+    options: &BuildOptions,
+    paths: &[PathBuf],
+    platform: &Platform,
+) -> Result<Recipe, Vec<Problem>> {
+    let name = image.name.as_str();
+    let problem = |message: String| Problem::new(Some(name), message);
     let mut problems = Vec::new();
     let recipe = match &image.build {
         ImageBuild::Dockerfile { target, args, .. } => {
-            let dockerfile = mapped[1].clone();
+            let dockerfile = paths[1].clone();
             let check = DockerfileBuild {
-                context: context.clone(),
+                context: paths[0].clone(),
                 dockerfile: dockerfile.clone(),
                 target: target.clone(),
                 platform: platform.clone(),
@@ -290,7 +353,7 @@ pub(super) fn prepare<'c>(
                 },
                 platform.clone(),
             );
-            for (copy, src) in files.copy.iter().zip(&mapped[1..]) {
+            for (copy, src) in files.copy.iter().zip(&paths[1..]) {
                 if std::fs::symlink_metadata(src).is_err() {
                     problems.push(
                         problem(format!(
@@ -319,60 +382,47 @@ pub(super) fn prepare<'c>(
             Recipe::Files(Box::new(spec))
         }
     };
-    if !problems.is_empty() {
-        return Err(problems);
+    if problems.is_empty() {
+        Ok(recipe)
+    } else {
+        Err(problems)
     }
+}
 
-    // The inputs digest.
-    let inputs_digest = inputs_digest(image, &context, &recipe, &platform, project_dir)
-        .map_err(|e| vec![problem(e)])?;
-
-    // The tag.
+/// The tag of image `name`, from the project's tag template (`-dirty` added for a
+/// working tree with uncommitted changes).
+fn tag(
+    config: &Config,
+    options: &BuildOptions,
+    name: &str,
+    located: &Located,
+    inputs_digest: &str,
+) -> Result<String, Vec<Problem>> {
     let tag_context = TagContext {
         time: options.now,
-        git_sha: commit.clone(),
+        git_sha: located.commit.clone(),
         git_short_sha: None,
-        git_branch: branch,
-        inputs_digest: Some(inputs_digest.clone()),
+        git_branch: located.branch.clone(),
+        inputs_digest: Some(inputs_digest.to_owned()),
         ci_build_id: options.ci_build_id.clone(),
     };
-    let tag = config
+    config
         .tag
         .render(&tag_context)
         .and_then(|tag| {
-            let tag = if dirty { format!("{tag}-dirty") } else { tag };
+            let tag = if located.dirty {
+                format!("{tag}-dirty")
+            } else {
+                tag
+            };
             validate_tag(&tag).map(|()| tag)
         })
         .map_err(|e| {
-            let mut p = problem(format!("tag template `{}`: {e}", config.tag)).key("tag");
+            let mut p =
+                Problem::new(Some(name), format!("tag template `{}`: {e}", config.tag)).key("tag");
             p.hint = e.hint();
             vec![p]
-        })?;
-
-    let created = native::rfc3339(u64::try_from(options.now).unwrap_or(0));
-    let mut labels = image.labels.clone();
-    if let Some(source) = &git.source {
-        labels.insert(label::SOURCE.into(), source.clone());
-    }
-    if let Some(commit) = &commit {
-        labels.insert(label::REVISION.into(), commit.clone());
-    }
-    labels.insert(label::CREATED.into(), created.clone());
-    labels.insert(label::VERSION.into(), tag.clone());
-
-    Ok(Prepared {
-        image,
-        _export: export,
-        context,
-        recipe,
-        platform,
-        inputs_digest,
-        tag,
-        commit,
-        dirty,
-        labels,
-        created,
-    })
+        })
 }
 
 /// The builder of a Dockerfile image, or why there is none: the one `builder` names,
