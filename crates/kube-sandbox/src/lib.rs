@@ -333,7 +333,13 @@ impl Sandbox {
                 }
                 Some(server)
             }
-            None => None,
+            None => {
+                // A URL of an earlier run would name a listener that is gone.
+                if let Some(dir) = &options.state_dir {
+                    let _ = std::fs::remove_file(dir.join(INGRESS_METRICS_URL_FILE));
+                }
+                None
+            }
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let node_options = node::NodeOptions {
