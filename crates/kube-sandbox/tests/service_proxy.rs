@@ -85,6 +85,7 @@ async fn kubectl_get_raw_reaches_a_ready_pod_of_the_service() {
         ("web:http", "/proxy/a/b"),
         ("http:web:80", "/proxy"),
         ("http:web:http", "/proxy/x?y=1"),
+        ("web%3A80", "/proxy/escaped"),
     ] {
         let (code, body) = env
             .http_get(&format!("/api/v1/namespaces/default/services/{id}{path}"))
