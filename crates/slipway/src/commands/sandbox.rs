@@ -4,10 +4,10 @@
 //!
 //! It also serves the simulated ingress traffic's metrics (ingress-nginx's
 //! `nginx_ingress_controller_requests` …) on plain HTTP for a Prometheus to scrape: on a
-//! free loopback port unless `SLIPWAY_SANDBOX_INGRESS_METRICS_LISTEN` names an address
-//! (`off` serves none), at `SLIPWAY_SANDBOX_INGRESS_RATE` requests per simulated second
-//! (default 10); the URL is printed and, with `--state DIR`, written to
-//! `DIR/ingress-metrics-url`.
+//! free loopback port unless `--ingress-metrics-listen` names an address (`off` serves
+//! none), at `--ingress-rate` requests per simulated second (default 10); both flags fall
+//! back to `SLIPWAY_SANDBOX_INGRESS_METRICS_LISTEN` and `SLIPWAY_SANDBOX_INGRESS_RATE`.
+//! The URL is printed and, with `--state DIR`, written to `DIR/ingress-metrics-url`.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -120,7 +120,7 @@ fn options(args: &SandboxServeArgs) -> Result<SandboxOptions, CliError> {
         None => None,
     };
     let users = users(&args.users)?;
-    let (ingress_metrics_listen, ingress_rate) = ingress_metrics_env()?;
+    let (ingress_metrics_listen, ingress_rate) = ingress_metrics(args)?;
     Ok(SandboxOptions {
         listen,
         tls: args.tls,
@@ -139,32 +139,26 @@ fn options(args: &SandboxServeArgs) -> Result<SandboxOptions, CliError> {
     })
 }
 
-const INGRESS_LISTEN_VAR: &str = "SLIPWAY_SANDBOX_INGRESS_METRICS_LISTEN";
-const INGRESS_RATE_VAR: &str = "SLIPWAY_SANDBOX_INGRESS_RATE";
-
-/// The ingress metrics address (a free loopback port by default, `off` for none) and the
-/// simulated requests per second, from the environment.
-fn ingress_metrics_env() -> Result<(Option<SocketAddr>, f64), CliError> {
-    let listen = match std::env::var(INGRESS_LISTEN_VAR) {
-        Ok(v) if v == "off" => None,
-        Ok(v) => Some(v.parse::<SocketAddr>().map_err(|_| {
+/// `--ingress-metrics-listen` (also `SLIPWAY_SANDBOX_INGRESS_METRICS_LISTEN`): the
+/// ingress metrics address, a free loopback port when absent and none for `off`; and
+/// `--ingress-rate` (also `SLIPWAY_SANDBOX_INGRESS_RATE`): the simulated requests per
+/// second.
+fn ingress_metrics(args: &SandboxServeArgs) -> Result<(Option<SocketAddr>, f64), CliError> {
+    let listen = match args.ingress_metrics_listen.as_deref() {
+        Some("off") => None,
+        Some(v) => Some(v.parse::<SocketAddr>().map_err(|_| {
             CliError::usage(format!(
-                "`{INGRESS_LISTEN_VAR}={v}` is not an address such as `127.0.0.1:10254` (or `off`)"
+                "`--ingress-metrics-listen {v}` is not an address such as `127.0.0.1:10254` (or `off`)"
             ))
         })?),
-        Err(_) => Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        None => Some(SocketAddr::from(([127, 0, 0, 1], 0))),
     };
-    let rate = match std::env::var(INGRESS_RATE_VAR) {
-        Ok(v) => match v.parse::<f64>() {
-            Ok(r) if r.is_finite() && r >= 0.0 => r,
-            _ => {
-                return Err(CliError::usage(format!(
-                    "`{INGRESS_RATE_VAR}={v}` must be a number of requests per second, e.g. `10`"
-                )));
-            }
-        },
-        Err(_) => kube_sandbox::ingress_metrics::DEFAULT_RATE,
-    };
+    let rate = args.ingress_rate;
+    if !(rate.is_finite() && rate >= 0.0) {
+        return Err(CliError::usage(format!(
+            "`--ingress-rate {rate}` must be a number of requests per second, e.g. `10`"
+        )));
+    }
     Ok((listen, rate))
 }
 
