@@ -569,7 +569,8 @@ pub enum SandboxCommand {
     #[command(after_help = "\
 Examples:
   slipway sandbox serve --listen 127.0.0.1:6443 --state .slipway/sandbox --kubeconfig sandbox.kubeconfig
-  kubectl --kubeconfig sandbox.kubeconfig get pods -A")]
+  kubectl --kubeconfig sandbox.kubeconfig get pods -A
+  slipway sandbox serve --ingress-metrics-listen 127.0.0.1:10254 --ingress-rate 50")]
     Serve(SandboxServeArgs),
 }
 
@@ -618,6 +619,26 @@ pub struct SandboxServeArgs {
     /// A user with a client certificate and a token (contexts NAME and NAME-token)
     #[arg(long = "user", value_name = "NAME[:GROUP,...]")]
     pub users: Vec<String>,
+
+    /// Serve the simulated ingress traffic's Prometheus metrics at this address, `off`
+    /// for none and no traffic [default: a free loopback port]
+    #[arg(
+        long = "ingress-metrics-listen",
+        value_name = "ADDR|off",
+        env = "SLIPWAY_SANDBOX_INGRESS_METRICS_LISTEN",
+        hide_env_values = true
+    )]
+    pub ingress_metrics_listen: Option<String>,
+
+    /// Simulated ingress requests per simulated second
+    #[arg(
+        long = "ingress-rate",
+        value_name = "N",
+        env = "SLIPWAY_SANDBOX_INGRESS_RATE",
+        hide_env_values = true,
+        default_value_t = kube_sandbox::ingress_metrics::DEFAULT_RATE
+    )]
+    pub ingress_rate: f64,
 }
 
 #[derive(Debug, Args)]
