@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 use slipway_config::{Config, Environment, HookRun, HookWhen, KustomizeMode};
 
 use crate::applyset;
+pub use crate::chart::ChartRelease;
 use crate::{ImagePin, Object, PinReport, RenderError, Source, kustomize, pin_images};
 
 /// Kinds that are not namespaced (the rest are).
@@ -61,6 +62,10 @@ pub struct Rendered {
     pub pins: PinReport,
     /// The ApplySet id every object carries.
     pub applyset_id: String,
+    /// A chart's rendered `NOTES.txt`.
+    pub notes: Option<String>,
+    /// A chart's hooks this release does not run, as `Kind/name (events)`.
+    pub skipped_hooks: Vec<String>,
 }
 
 impl Rendered {
@@ -93,19 +98,32 @@ pub fn render_environment(
     pins: &[ImagePin],
     lookup_env: &dyn Fn(&str) -> Option<String>,
     secret_key: &[u8],
+    at: ChartRelease,
 ) -> Result<Rendered, RenderError> {
-    let mut objects = match (&env.overlay, &config.manifests) {
-        (Some(overlay), manifests) => {
-            let kubectl = manifests
-                .as_ref()
-                .is_some_and(|m| m.kustomize == KustomizeMode::Kubectl);
-            source(overlay, kubectl)?
+    let mut hooks = Vec::new();
+    let mut notes = None;
+    let mut skipped_hooks = Vec::new();
+    let mut objects = match (&env.chart, &env.overlay, &config.manifests) {
+        (Some(chart), _, _) => {
+            let r = crate::chart::render_chart(config, chart, namespace, pins, at)?;
+            hooks = r.hooks;
+            notes = r.notes;
+            skipped_hooks = r.skipped;
+            r.objects
         }
-        (None, Some(manifests)) => source(
-            &manifests.path,
-            manifests.kustomize == KustomizeMode::Kubectl,
-        )?,
-        (None, None) => Vec::new(),
+        (None, overlay, manifests) => match (overlay, manifests) {
+            (Some(overlay), manifests) => {
+                let kubectl = manifests
+                    .as_ref()
+                    .is_some_and(|m| m.kustomize == KustomizeMode::Kubectl);
+                source(overlay, kubectl)?
+            }
+            (None, Some(manifests)) => source(
+                &manifests.path,
+                manifests.kustomize == KustomizeMode::Kubectl,
+            )?,
+            (None, None) => Vec::new(),
+        },
     };
 
     // Generated configuration: content-hashed names.
@@ -169,8 +187,7 @@ pub fn render_environment(
     generated.append(&mut objects);
     let mut objects = generated;
 
-    // Hooks.
-    let mut hooks = Vec::new();
+    // Hooks: the chart's first, then those of `slipway.yaml`.
     for hook in &config.hooks {
         let job = match &hook.run {
             HookRun::Job(path) => {
@@ -248,6 +265,8 @@ pub fn render_environment(
         hooks,
         pins: report,
         applyset_id,
+        notes,
+        skipped_hooks,
     })
 }
 

@@ -267,6 +267,10 @@ fn release_environment(
         let namespace = release::Target {
             ns,
             current,
+            at: slipway_render::release::ChartRelease {
+                revision: slipway_deploy::record::next_revision(&target.records),
+                upgrade: current.is_some(),
+            },
             secret_key: &key.key,
         };
         let (images, rendered) = release::release_namespace(
@@ -350,12 +354,17 @@ fn release_environment(
                 (format!("{kind}/{name}"), o.source.to_string())
             })
             .collect();
+        let notes = rendered
+            .notes
+            .clone()
+            .filter(|_| printer.format != crate::printer::Format::Json && !request.dry_run);
         jobs.push(Job {
             header: format!("==> {} in namespace `{}`", env.name, target.ns),
             target,
             input,
             sources,
             store_key,
+            notes,
         });
     }
     let finish = Finish {
@@ -411,6 +420,8 @@ pub(super) struct Job {
     sources: Vec<(String, String)>,
     /// The key of generated Secrets' names, to store once the release applied objects.
     store_key: Option<StoreKey>,
+    /// A chart's `NOTES.txt`, printed once the release is deployed (human output only).
+    notes: Option<String>,
 }
 
 /// A namespace's new key of Secret names (see `release::cluster_key`).
@@ -479,6 +490,7 @@ fn run_jobs(
                 display.line(&ns, &job.header);
                 let report = |e: Event| display.event(&ns, &e);
                 let sources = job.sources;
+                let notes = job.notes;
                 let app = job.input.app.clone();
                 let connection = job.target.connection.clone();
                 let outcome = engine::deploy(job.target.connection, job.input, &report).await;
@@ -509,7 +521,14 @@ fn run_jobs(
                         &format!("warning: the release record does not keep its report: {e}"),
                     );
                 }
+                let deployed = matches!(outcome, Ok(Outcome::Deployed { .. }));
                 let result = conclude(display, &ns, &sources, outcome).and(stored);
+                if let (true, Ok(()), Some(notes)) = (deployed, &result, &notes) {
+                    display.line(&ns, "NOTES:");
+                    for line in notes.lines() {
+                        display.line(&ns, line);
+                    }
+                }
                 if result.is_err() {
                     stop.store(true, Ordering::SeqCst);
                 }
@@ -904,6 +923,7 @@ pub fn rollback(
             input,
             sources: Vec::new(),
             store_key: None,
+            notes: None,
         });
     }
     let finish = Finish {
@@ -1268,6 +1288,7 @@ pub fn restart(args: &RestartArgs, global: &GlobalArgs, printer: &Printer) -> Re
             input,
             sources: Vec::new(),
             store_key: None,
+            notes: None,
         });
     }
     let finish = Finish {
