@@ -297,7 +297,8 @@ impl Cx {
                 digest_if_declared: false,
                 reference: None,
             };
-            let mut any = false;
+            // A mapping with only unknown keys has been reported already.
+            let any = field.node.entries().is_some_and(|e| !e.is_empty());
             for (key, slot) in [
                 ("repository", &mut entry.repository),
                 ("tag", &mut entry.tag),
@@ -305,7 +306,6 @@ impl Cx {
                 ("reference", &mut entry.reference),
             ] {
                 if let Some(v) = m.get(key) {
-                    any = true;
                     match self.value_path(&v) {
                         Some(p) => *slot = Some(p),
                         None => ok = false,
