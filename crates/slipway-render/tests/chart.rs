@@ -1,0 +1,233 @@
+//! A Helm chart as an environment's manifests: rendered as one release, with the images
+//! of the release written into the chart's values and pinned, its hooks mapped onto
+//! slipway's hooks by install or upgrade, and its notes kept.
+
+use std::fs;
+use std::path::Path;
+
+use slipway_render::ImagePin;
+use slipway_render::release::{ChartRelease, Rendered, render_environment};
+
+fn write(root: &Path, path: &str, text: &str) {
+    let path = root.join(path);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, text).unwrap();
+}
+
+fn project(images: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "slipway.yaml",
+        &format!(
+            "app: shop
+registry: registry.example.com/shop
+images:
+  api: {{ files: {{ base: scratch }} }}
+  worker: {{ files: {{ base: scratch }} }}
+manifests:
+  chart: chart
+  release: web
+  set: {{ worker.enabled: true }}
+  images:
+{images}environments:
+  prod:
+    context: prod
+    namespace: shop
+"
+        ),
+    );
+    write(
+        root,
+        "chart/Chart.yaml",
+        "apiVersion: v2\nname: web\nversion: 1.0.0\n",
+    );
+    write(
+        root,
+        "chart/values.yaml",
+        "image: { repository: nginx, tag: \"1\", digest: \"\" }\nworker: { enabled: false, image: { repo: busybox, tag: \"1\" } }\n",
+    );
+    write(
+        root,
+        "chart/templates/api.yaml",
+        "apiVersion: apps/v1
+kind: Deployment
+metadata: { name: {{ .Release.Name }}-api, labels: { rev: {{ .Release.Revision | quote }}, upgrade: {{ .Release.IsUpgrade | quote }} } }
+spec:
+  selector: { matchLabels: { app: api } }
+  template:
+    metadata: { labels: { app: api } }
+    spec:
+      containers:
+        - name: api
+          image: \"{{ .Values.image.repository }}{{ if .Values.image.digest }}@{{ .Values.image.digest }}{{ else }}:{{ .Values.image.tag }}{{ end }}\"
+{{- if .Values.worker.enabled }}
+        - name: worker
+          image: \"{{ .Values.worker.image.repo }}:{{ .Values.worker.image.tag }}\"
+{{- end }}
+",
+    );
+    write(
+        root,
+        "chart/templates/hooks.yaml",
+        "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: late
+  annotations: { helm.sh/hook: \"pre-install,pre-upgrade\", helm.sh/hook-weight: \"5\" }
+spec: { template: { spec: { restartPolicy: Never, containers: [{ name: m, image: api }] } } }
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: early
+  annotations: { helm.sh/hook: pre-upgrade, helm.sh/hook-weight: \"-1\" }
+spec: { template: { spec: { restartPolicy: Never, containers: [{ name: m, image: api }] } } }
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: smoke
+  annotations: { helm.sh/hook: \"post-install,post-upgrade\" }
+spec: { template: { spec: { restartPolicy: Never, containers: [{ name: m, image: api }] } } }
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: migrate-config
+  annotations: { helm.sh/hook: pre-install }
+data: { a: b }
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: test
+  annotations: { helm.sh/hook: test }
+spec: { containers: [{ name: t, image: api }] }
+",
+    );
+    write(
+        root,
+        "chart/templates/NOTES.txt",
+        "{{ .Release.Name }} r{{ .Release.Revision }}\n",
+    );
+    dir
+}
+
+fn pins() -> Vec<ImagePin> {
+    ["api", "worker"]
+        .iter()
+        .map(|n| ImagePin {
+            name: (*n).into(),
+            repository: format!("registry.example.com/shop/{n}"),
+            reference: format!("registry.example.com/shop/{n}:7@sha256:{}", "c".repeat(64)),
+        })
+        .collect()
+}
+
+fn render(root: &Path, pins: &[ImagePin], at: ChartRelease) -> Rendered {
+    let config = slipway_config::load(&root.join("slipway.yaml")).unwrap();
+    let env = config.environment("prod").unwrap().clone();
+    render_environment(&config, &env, "shop", pins, &|_| None, &[7; 32], at)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn deployment(r: &Rendered) -> &serde_json::Value {
+    &r.objects
+        .iter()
+        .find(|o| o.kind() == "Deployment")
+        .unwrap()
+        .value
+}
+
+#[test]
+fn images_are_written_into_the_values_and_pinned() {
+    let dir = project(
+        "    api: image\n    worker: { repository: worker.image.repo, tag: worker.image.tag }\n",
+    );
+    let r = render(dir.path(), &pins(), ChartRelease::default());
+    let d = deployment(&r);
+    let containers = d["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .unwrap();
+    let digest = "c".repeat(64);
+    // The chart declares `image.digest`: the digest goes there, and the container runs
+    // the pinned reference.
+    assert_eq!(
+        containers[0]["image"],
+        format!("registry.example.com/shop/api:7@sha256:{digest}")
+    );
+    assert_eq!(
+        containers[1]["image"],
+        format!("registry.example.com/shop/worker:7@sha256:{digest}")
+    );
+    assert_eq!(r.pins.pinned.len(), 2 + 2, "{:?}", r.pins);
+    assert!(r.pins.foreign.is_empty(), "{:?}", r.pins.foreign);
+    assert_eq!(d["metadata"]["name"], "web-api");
+    assert_eq!(d["metadata"]["namespace"], "shop");
+    assert_eq!(d["metadata"]["labels"]["rev"], "1");
+    assert_eq!(d["metadata"]["labels"]["upgrade"], "false");
+    assert_eq!(r.notes.as_deref(), Some("web r1"));
+}
+
+#[test]
+fn without_a_build_only_the_repository_is_written() {
+    let dir = project("    api: image\n");
+    let r = render(dir.path(), &[], ChartRelease::default());
+    let d = deployment(&r);
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.example.com/shop/api:1"
+    );
+}
+
+#[test]
+fn hooks_follow_install_or_upgrade_and_their_weights() {
+    let dir = project("    api: image\n");
+    let hooks = |r: &Rendered| -> Vec<(String, bool)> {
+        r.hooks
+            .iter()
+            .map(|h| (h.name.clone(), h.pre_deploy))
+            .collect()
+    };
+    let install = render(dir.path(), &pins(), ChartRelease::default());
+    // In weight order; the deploy runs the pre-deploy ones before, the others after.
+    assert_eq!(
+        hooks(&install),
+        [("smoke".to_string(), false), ("late".to_string(), true)]
+    );
+    assert_eq!(
+        install.skipped_hooks,
+        ["Job/early (pre-upgrade)", "Pod/test (test)"]
+    );
+    // A hook's objects of other kinds belong to the release.
+    assert!(install.objects.iter().any(|o| o.name() == "migrate-config"));
+    // The hook Jobs run the pinned image too.
+    assert_eq!(
+        install.hooks[0].job.value["spec"]["template"]["spec"]["containers"][0]["image"],
+        format!("registry.example.com/shop/api:7@sha256:{}", "c".repeat(64))
+    );
+
+    let upgrade = render(
+        dir.path(),
+        &pins(),
+        ChartRelease {
+            revision: 4,
+            upgrade: true,
+        },
+    );
+    assert_eq!(
+        hooks(&upgrade),
+        [
+            ("early".to_string(), true),
+            ("smoke".to_string(), false),
+            ("late".to_string(), true)
+        ]
+    );
+    assert!(upgrade.objects.iter().any(|o| o.name() == "migrate-config"));
+    let d = deployment(&upgrade);
+    assert_eq!(d["metadata"]["labels"]["rev"], "4");
+    assert_eq!(d["metadata"]["labels"]["upgrade"], "true");
+    assert_eq!(upgrade.notes.as_deref(), Some("web r4"));
+}
