@@ -430,3 +430,100 @@ fn init_on_a_repository_with_a_chart_writes_a_file_that_renders_it() {
         "{stdout}"
     );
 }
+
+/// What `helm upgrade --install` leaves in a namespace: objects labelled as Helm's, with
+/// the release's name, written by the `helm` field manager.
+const HELM_OBJECTS: &str = r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: web-info
+  namespace: shop-dev
+  labels: { app.kubernetes.io/managed-by: Helm }
+  annotations: { meta.helm.sh/release-name: web, meta.helm.sh/release-namespace: shop-dev }
+data: { GREETING: from-helm }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web-api
+  namespace: shop-dev
+  labels: { app.kubernetes.io/managed-by: Helm }
+  annotations: { meta.helm.sh/release-name: web, meta.helm.sh/release-namespace: shop-dev }
+spec:
+  replicas: 1
+  selector:
+    matchLabels: { app: web-api }
+  template:
+    metadata:
+      labels: { app: web-api }
+    spec:
+      containers:
+        - name: api
+          image: docker.io/library/nginx:1.27
+"#;
+
+#[test]
+fn the_objects_of_a_helm_release_are_taken_over_and_named() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = project();
+    // The sandbox starts with the first command that needs it.
+    let (code, _, err) = slipway(&p, &["status", "dev"]);
+    assert!(err.contains("started the sandbox"), "{code}: {err}");
+    assert!(
+        p.kubectl(&["create", "namespace", "shop-dev"])
+            .status
+            .success()
+    );
+    write(p.path(), "helm-objects.yaml", HELM_OBJECTS);
+    let created = p.kubectl(&[
+        "create",
+        "--field-manager",
+        "helm",
+        "-f",
+        &p.path().join("helm-objects.yaml").display().to_string(),
+    ]);
+    assert!(created.status.success(), "{created:?}");
+
+    // `diff` names what a deploy would take.
+    let (code, _, err) = slipway(&p, &["build"]);
+    assert_eq!(code, 0, "{err}");
+    let (_, out, err) = slipway(&p, &["diff", "dev"]);
+    assert!(
+        format!("{out}{err}").contains("taking over Deployment/web-api from Helm release `web`"),
+        "{out}\n{err}"
+    );
+
+    let (code, _, err) = slipway(&p, &["deploy", "dev"]);
+    assert_eq!(code, 0, "{err}");
+    for object in ["ConfigMap/web-info", "Deployment/web-api"] {
+        assert!(
+            err.contains(&format!(
+                "taking over {object} from Helm release `web` (server-side apply with force)"
+            )),
+            "{err}"
+        );
+    }
+    assert!(!err.contains("Service/web-cache from Helm"), "{err}");
+    assert_eq!(info(&p, "GREETING"), "hi");
+    assert_eq!(
+        get(
+            &p,
+            &["deployment", "web-api"],
+            "{.metadata.labels.app\\.kubernetes\\.io/managed-by}"
+        ),
+        "slipway"
+    );
+    let image = get(
+        &p,
+        &["deployment", "web-api"],
+        "{.spec.template.spec.containers[0].image}",
+    );
+    assert!(
+        image.contains("/shop/api:") && image.contains("@sha256:"),
+        "{image}"
+    );
+    // Taken once: the next release is an ordinary one.
+    let (code, _, err) = slipway(&p, &["deploy", "dev"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("taking over"), "{err}");
+}

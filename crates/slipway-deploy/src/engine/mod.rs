@@ -141,6 +141,10 @@ pub enum Event {
     },
     Planned(Vec<Planned>),
     Pruning(Vec<String>),
+    /// Objects of a Helm release (`app.kubernetes.io/managed-by: Helm` with
+    /// `meta.helm.sh/release-name`) this release takes over, as `(Kind/name, release)`:
+    /// they are applied with force, whoever owned their fields.
+    Adopting(Vec<(String, String)>),
     HookStarted {
         name: String,
         job: String,
