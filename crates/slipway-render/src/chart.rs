@@ -142,6 +142,8 @@ pub fn render_chart(
             pre_deploy: has(pre),
             job,
             timeout: HOOK_TIMEOUT,
+            delete_on_success: h.delete_policies.iter().any(|p| p == "hook-succeeded"),
+            delete_on_failure: h.delete_policies.iter().any(|p| p == "hook-failed"),
         });
     }
     Ok(out)

@@ -50,6 +50,10 @@ pub struct RenderedHook {
     pub pre_deploy: bool,
     pub job: Object,
     pub timeout: Duration,
+    /// A chart hook's `hook-delete-policy` has `hook-succeeded`.
+    pub delete_on_success: bool,
+    /// A chart hook's `hook-delete-policy` has `hook-failed`.
+    pub delete_on_failure: bool,
 }
 
 /// An environment's manifests for one namespace.
@@ -223,6 +227,8 @@ pub fn render_environment(
             pre_deploy: hook.when == HookWhen::PreDeploy,
             job,
             timeout: hook.timeout,
+            delete_on_success: false,
+            delete_on_failure: false,
         });
     }
 

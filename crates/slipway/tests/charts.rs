@@ -94,6 +94,31 @@ spec:
             limits: { memory: 128Mi }
 "#;
 
+/// A second pre-upgrade Job, after the migration by weight, deleted once it succeeded.
+const SEED: &str = r#"apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {{ .Release.Name }}-seed
+  annotations:
+    helm.sh/hook: pre-install,pre-upgrade
+    helm.sh/hook-delete-policy: hook-succeeded
+spec:
+  backoffLimit: 0
+  template:
+    metadata:
+      annotations:
+        dev.slipway.sandbox/behavior: complete-after=1s
+    spec:
+      restartPolicy: Never
+      securityContext: { runAsNonRoot: true, runAsUser: 65532 }
+      containers:
+        - name: seed
+          image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"
+          resources:
+            requests: { cpu: 50m, memory: 64Mi }
+            limits: { memory: 128Mi }
+"#;
+
 const TEST_HOOK: &str = r#"apiVersion: v1
 kind: Pod
 metadata:
@@ -170,6 +195,7 @@ environments:
     write(root, "deploy/chart/templates/deployment.yaml", DEPLOYMENT);
     write(root, "deploy/chart/templates/info.yaml", INFO);
     write(root, "deploy/chart/templates/migrate.yaml", MIGRATE);
+    write(root, "deploy/chart/templates/seed.yaml", SEED);
     write(root, "deploy/chart/templates/tests/test.yaml", TEST_HOOK);
     write(
         root,
@@ -261,11 +287,15 @@ fn a_chart_is_built_installed_upgraded_behind_its_migration_and_rolled_back() {
         "{err}"
     );
     assert!(
-        !err.contains("running job")
+        !err.contains("running job `web-migrate")
             && err.contains(
                 "note: the chart's hook Job/web-migrate (pre-upgrade) is not run by this release"
             ),
         "a pre-upgrade hook does not run on install: {err}"
+    );
+    assert!(
+        err.contains("hook `web-seed`: running job `web-seed-r1`"),
+        "{err}"
     );
     let image = get(
         &p,
@@ -327,8 +357,18 @@ fn a_chart_is_built_installed_upgraded_behind_its_migration_and_rolled_back() {
         e["event"] == "hook-started" && e["job"] == "web-migrate-r2"
     });
     let finished = position(&ev, |e| e["event"] == "hook-finished");
+    // By weight: the migration (-5), then the seed (0), then the rollout.
+    let seed = position(&ev, |e| {
+        e["event"] == "hook-started" && e["job"] == "web-seed-r2"
+    });
     let applied = position(&ev, |e| e["event"] == "applied");
-    assert!(hook < finished && finished < applied, "{ev:#?}");
+    assert!(
+        hook < finished && finished < seed && seed < applied,
+        "{ev:#?}"
+    );
+    // `hook-succeeded`: the seed's Job is gone; the migration's is kept.
+    let jobs = get(&p, &["jobs"], "{.items[*].metadata.name}");
+    assert!(!jobs.contains("web-seed-r2"), "{jobs}");
     assert!(!err.contains("NOTES:"), "no notes with -o json: {err}");
     assert_eq!(info(&p, "REVISION"), "2");
     assert_eq!(info(&p, "UPGRADE"), "true");

@@ -63,6 +63,10 @@ pub struct Hook {
     pub timeout: Duration,
     /// Runs after the rollout instead of before it.
     pub post_deploy: bool,
+    /// Deletes the Job once it succeeded (a chart's `hook-delete-policy: hook-succeeded`).
+    pub delete_on_success: bool,
+    /// Deletes the Job once it failed, after its logs were read (`hook-failed`).
+    pub delete_on_failure: bool,
 }
 
 /// Everything one release into one namespace needs.

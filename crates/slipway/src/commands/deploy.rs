@@ -324,6 +324,8 @@ fn release_environment(
                     job: h.job.value.clone(),
                     timeout: h.timeout,
                     post_deploy: !h.pre_deploy,
+                    delete_on_success: h.delete_on_success,
+                    delete_on_failure: h.delete_on_failure,
                 })
                 .collect(),
             images: images.chosen.clone(),
