@@ -46,6 +46,8 @@ pub struct RenderedChart {
     pub objects: Vec<Object>,
     /// The Jobs of the hooks this release runs, in weight order.
     pub hooks: Vec<RenderedHook>,
+    /// The `test` hooks (Pods or Jobs), in weight order: `slipway test` runs them.
+    pub tests: Vec<RenderedHook>,
     /// Hooks that are not run, as `Kind/name (events)`.
     pub skipped: Vec<String>,
     /// The rendered `NOTES.txt`.
@@ -119,6 +121,20 @@ pub fn render_chart(
         let runs_now = has(pre) || has(post);
         let file = file_of(&chart.path, &h.path);
         let what = format!("{}/{} ({})", h.kind, h.name, h.events.join(","));
+        if h.is_test() && matches!(h.kind.as_str(), "Pod" | "Job") {
+            out.skipped.push(what);
+            if let Some(test) = objects_of(&h.manifest, &file)?.into_iter().next() {
+                out.tests.push(RenderedHook {
+                    name: h.name.clone(),
+                    pre_deploy: false,
+                    job: test,
+                    timeout: HOOK_TIMEOUT,
+                    delete_on_success: h.delete_policies.iter().any(|p| p == "hook-succeeded"),
+                    delete_on_failure: h.delete_policies.iter().any(|p| p == "hook-failed"),
+                });
+            }
+            continue;
+        }
         if h.kind != "Job" {
             // Objects a hook needs (a ConfigMap, a ServiceAccount) belong to the release,
             // on install and upgrade alike, so a later release does not prune them.

@@ -70,6 +70,9 @@ pub struct Rendered {
     pub notes: Option<String>,
     /// A chart's hooks this release does not run, as `Kind/name (events)`.
     pub skipped_hooks: Vec<String>,
+    /// A chart's `test` hooks (Pods or Jobs), pinned, labelled and namespaced as the
+    /// hooks are; `slipway test` runs them.
+    pub tests: Vec<RenderedHook>,
 }
 
 impl Rendered {
@@ -107,12 +110,14 @@ pub fn render_environment(
     let mut hooks = Vec::new();
     let mut notes = None;
     let mut skipped_hooks = Vec::new();
+    let mut tests = Vec::new();
     let mut objects = match (&env.chart, &env.overlay, &config.manifests) {
         (Some(chart), _, _) => {
             let r = crate::chart::render_chart(config, chart, namespace, pins, at)?;
             hooks = r.hooks;
             notes = r.notes;
             skipped_hooks = r.skipped;
+            tests = r.tests;
             r.objects
         }
         (None, overlay, manifests) => match (overlay, manifests) {
@@ -265,6 +270,18 @@ pub fn render_environment(
         }
     }
 
+    // A chart's tests run the release's images too; they are not members of the
+    // release (no ApplySet label), so what they run is not recorded.
+    let mut test_objects: Vec<Object> = tests.iter().map(|t| t.job.clone()).collect();
+    for obj in &mut test_objects {
+        rewrite_references(&mut obj.value, &config_names, &secret_names);
+    }
+    pin_images(&mut test_objects, pins);
+    for (test, mut obj) in tests.iter_mut().zip(test_objects) {
+        metadata(&mut obj.value).insert("namespace".into(), json!(namespace));
+        test.job = obj;
+    }
+
     Ok(Rendered {
         namespace: namespace.to_string(),
         objects,
@@ -273,6 +290,7 @@ pub fn render_environment(
         applyset_id,
         notes,
         skipped_hooks,
+        tests,
     })
 }
 

@@ -125,6 +125,7 @@ metadata:
   name: {{ .Release.Name }}-test
   annotations:
     helm.sh/hook: test
+    dev.slipway.sandbox/behavior: {{ .Values.testBehavior | default "complete-after=1s" | quote }}
 spec:
   restartPolicy: Never
   containers:
@@ -348,6 +349,18 @@ fn a_chart_is_built_installed_upgraded_behind_its_migration_and_rolled_back() {
         "{err}"
     );
 
+    // `slipway test` runs the chart's test hooks against the current release.
+    let (code, out, err) = slipway(&p, &["test", "dev", "-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("test `web-test`: passed (Succeeded)"), "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["tests"][0]["passed"], true, "{doc}");
+    assert_eq!(
+        get(&p, &["pod", "web-test"], "{.spec.containers[0].image}"),
+        image,
+        "the test runs the release's image"
+    );
+
     // Upgrade: the migration runs before anything is applied.
     dev_values(&p, "replicaCount: 2\ngreeting: hello again\n");
     let (code, out, err) = slipway(&p, &["deploy", "dev", "-o", "json"]);
@@ -413,6 +426,12 @@ fn a_chart_is_built_installed_upgraded_behind_its_migration_and_rolled_back() {
     let (code, out, err) = slipway(&p, &["history", "dev"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("rollback"), "{out}");
+
+    // A failing test fails `slipway test`.
+    dev_values(&p, "replicaCount: 2\ntestBehavior: exit=1\n");
+    let (code, _, err) = slipway(&p, &["test", "dev"]);
+    assert_eq!(code, HOOK_FAILED, "{err}");
+    assert!(err.contains("test `web-test`: failed (Failed)"), "{err}");
 }
 
 #[test]

@@ -53,7 +53,7 @@ fn approve(env: &str, what: &str) -> Result<(), CliError> {
     }
 }
 
-fn parse_duration(
+pub(super) fn parse_duration(
     flag: &str,
     value: &Option<String>,
     default: Duration,
