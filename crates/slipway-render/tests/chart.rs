@@ -201,6 +201,10 @@ fn hooks_follow_install_or_upgrade_and_their_weights() {
         install.skipped_hooks,
         ["Job/early (pre-upgrade)", "Pod/test (test)"]
     );
+    // Test hooks are kept apart for `slipway test`, in the namespace, not applied.
+    let tests: Vec<&str> = install.tests.iter().map(|t| t.job.name()).collect();
+    assert_eq!(tests, ["test"]);
+    assert_eq!(install.tests[0].job.value["metadata"]["namespace"], "shop");
     // A hook's objects of other kinds belong to the release.
     assert!(install.objects.iter().any(|o| o.name() == "migrate-config"));
     // The hook Jobs run the pinned image too.
