@@ -67,7 +67,7 @@ pub fn render_chart(
     pins: &[ImagePin],
     at: ChartRelease,
 ) -> Result<RenderedChart, RenderError> {
-    let mut set_json: Vec<String> = chart
+    let set_json: Vec<String> = chart
         .set
         .iter()
         .map(|s| format!("{}={}", s.key, s.json))
@@ -85,7 +85,7 @@ pub fn render_chart(
         release_name: Some(chart.release.clone()),
         namespace: namespace.to_string(),
         values_files: chart.values.clone(),
-        set_json: std::mem::take(&mut set_json),
+        set_json,
         default_kube_version: Some(KUBE_VERSION.into()),
         is_upgrade: at.upgrade,
         helm_version: HelmVersion::V3,
@@ -121,16 +121,22 @@ pub fn render_chart(
         let runs_now = has(pre) || has(post);
         let file = file_of(&chart.path, &h.path);
         let what = format!("{}/{} ({})", h.kind, h.name, h.events.join(","));
+        let delete_on_success = h.delete_policies.iter().any(|p| p == "hook-succeeded");
+        let delete_on_failure = h.delete_policies.iter().any(|p| p == "hook-failed");
         if h.is_test() && matches!(h.kind.as_str(), "Pod" | "Job") {
-            out.skipped.push(what);
+            let events = h.events.join(",");
+            out.skipped.push(format!(
+                "{}/{} ({events}: `slipway test` runs it)",
+                h.kind, h.name
+            ));
             if let Some(test) = objects_of(&h.manifest, &file)?.into_iter().next() {
                 out.tests.push(RenderedHook {
                     name: h.name.clone(),
                     pre_deploy: false,
                     job: test,
                     timeout: HOOK_TIMEOUT,
-                    delete_on_success: h.delete_policies.iter().any(|p| p == "hook-succeeded"),
-                    delete_on_failure: h.delete_policies.iter().any(|p| p == "hook-failed"),
+                    delete_on_success,
+                    delete_on_failure,
                 });
             }
             continue;
@@ -158,8 +164,8 @@ pub fn render_chart(
             pre_deploy: has(pre),
             job,
             timeout: HOOK_TIMEOUT,
-            delete_on_success: h.delete_policies.iter().any(|p| p == "hook-succeeded"),
-            delete_on_failure: h.delete_policies.iter().any(|p| p == "hook-failed"),
+            delete_on_success,
+            delete_on_failure,
         });
     }
     Ok(out)

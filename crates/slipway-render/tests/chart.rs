@@ -199,7 +199,10 @@ fn hooks_follow_install_or_upgrade_and_their_weights() {
     );
     assert_eq!(
         install.skipped_hooks,
-        ["Job/early (pre-upgrade)", "Pod/test (test)"]
+        [
+            "Job/early (pre-upgrade)",
+            "Pod/test (test: `slipway test` runs it)"
+        ]
     );
     // Test hooks are kept apart for `slipway test`, in the namespace, not applied.
     let tests: Vec<&str> = install.tests.iter().map(|t| t.job.name()).collect();

@@ -345,7 +345,7 @@ fn a_chart_is_built_installed_upgraded_behind_its_migration_and_rolled_back() {
     );
     assert!(out.contains(&format!("image: {image}")), "{out}");
     assert!(
-        err.contains("note: the chart's hook Pod/web-test (test) is not run by this release"),
+        err.contains("note: the chart's hook Pod/web-test (test: `slipway test` runs it) is not run by this release"),
         "{err}"
     );
 
