@@ -335,7 +335,12 @@ pub fn scan(root: &Path) -> Findings {
     let (charts, dockerfiles): (Vec<PathBuf>, Vec<PathBuf>) = found
         .into_iter()
         .partition(|p| p.file_name().is_some_and(|n| n == "Chart.yaml"));
-    let helm_chart = charts.first().and_then(|c| c.parent()).map(slash_path);
+    // A subchart (under another chart's `charts/`) is not a chart of its own here.
+    let chart_dirs: Vec<&Path> = charts.iter().filter_map(|c| c.parent()).collect();
+    let helm_chart = chart_dirs
+        .iter()
+        .find(|d| !chart_dirs.iter().any(|o| o != *d && d.starts_with(o)))
+        .map(|d| slash_path(d));
     let helm_image_values = helm_chart
         .as_ref()
         .is_some_and(|c| chart_has_image_values(&root.join(c)));
