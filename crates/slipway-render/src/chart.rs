@@ -21,13 +21,16 @@ pub const KUBE_VERSION: &str = "v1.33.0";
 /// How long a chart's hook Job may run.
 pub const HOOK_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// Which release of the chart is rendered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which release of the chart is rendered, and for which cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChartRelease {
     /// `.Release.Revision`.
     pub revision: u64,
     /// `.Release.IsUpgrade`: the namespace has a deployed release already.
     pub upgrade: bool,
+    /// The cluster's version (`v1.31.2`), for `.Capabilities.KubeVersion` and the chart's
+    /// `kubeVersion`; [`KUBE_VERSION`] when unknown or not a version.
+    pub kube_version: Option<String>,
 }
 
 impl Default for ChartRelease {
@@ -35,6 +38,7 @@ impl Default for ChartRelease {
         ChartRelease {
             revision: 1,
             upgrade: false,
+            kube_version: None,
         }
     }
 }
@@ -65,7 +69,7 @@ pub fn render_chart(
     chart: &Chart,
     namespace: &str,
     pins: &[ImagePin],
-    at: ChartRelease,
+    at: &ChartRelease,
 ) -> Result<RenderedChart, RenderError> {
     let set_json: Vec<String> = chart
         .set
@@ -86,7 +90,12 @@ pub fn render_chart(
         namespace: namespace.to_string(),
         values_files: chart.values.clone(),
         set_json,
-        default_kube_version: Some(KUBE_VERSION.into()),
+        default_kube_version: Some(
+            at.kube_version
+                .clone()
+                .filter(|v| slipway_helm::objects::KubeVersion::parse(v).is_ok())
+                .unwrap_or_else(|| KUBE_VERSION.into()),
+        ),
         is_upgrade: at.upgrade,
         helm_version: HelmVersion::V3,
         ..TemplateOptions::default()

@@ -113,7 +113,7 @@ pub fn render_environment(
     let mut tests = Vec::new();
     let mut objects = match (&env.chart, &env.overlay, &config.manifests) {
         (Some(chart), _, _) => {
-            let r = crate::chart::render_chart(config, chart, namespace, pins, at)?;
+            let r = crate::chart::render_chart(config, chart, namespace, pins, &at)?;
             hooks = r.hooks;
             notes = r.notes;
             skipped_hooks = r.skipped;

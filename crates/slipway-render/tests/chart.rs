@@ -53,7 +53,7 @@ manifests:
         "chart/templates/api.yaml",
         "apiVersion: apps/v1
 kind: Deployment
-metadata: { name: {{ .Release.Name }}-api, labels: { rev: {{ .Release.Revision | quote }}, upgrade: {{ .Release.IsUpgrade | quote }} } }
+metadata: { name: {{ .Release.Name }}-api, labels: { rev: {{ .Release.Revision | quote }}, upgrade: {{ .Release.IsUpgrade | quote }}, kube: {{ .Capabilities.KubeVersion.Version | quote }} } }
 spec:
   selector: { matchLabels: { app: api } }
   template:
@@ -168,6 +168,10 @@ fn images_are_written_into_the_values_and_pinned() {
     assert_eq!(d["metadata"]["namespace"], "shop");
     assert_eq!(d["metadata"]["labels"]["rev"], "1");
     assert_eq!(d["metadata"]["labels"]["upgrade"], "false");
+    assert_eq!(
+        d["metadata"]["labels"]["kube"], "v1.33.0",
+        "the default version"
+    );
     assert_eq!(r.notes.as_deref(), Some("web r1"));
 }
 
@@ -222,6 +226,7 @@ fn hooks_follow_install_or_upgrade_and_their_weights() {
         ChartRelease {
             revision: 4,
             upgrade: true,
+            kube_version: Some("v1.29.3".into()),
         },
     );
     assert_eq!(
@@ -236,5 +241,9 @@ fn hooks_follow_install_or_upgrade_and_their_weights() {
     let d = deployment(&upgrade);
     assert_eq!(d["metadata"]["labels"]["rev"], "4");
     assert_eq!(d["metadata"]["labels"]["upgrade"], "true");
+    assert_eq!(
+        d["metadata"]["labels"]["kube"], "v1.29.3",
+        "the cluster's version"
+    );
     assert_eq!(upgrade.notes.as_deref(), Some("web r4"));
 }

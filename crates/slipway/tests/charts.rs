@@ -66,6 +66,7 @@ data:
   REVISION: {{ .Release.Revision | quote }}
   UPGRADE: {{ .Release.IsUpgrade | quote }}
   NAMESPACE: {{ .Release.Namespace | quote }}
+  KUBE: {{ .Capabilities.KubeVersion.Version | quote }}
 "#;
 
 const MIGRATE: &str = r#"apiVersion: batch/v1
@@ -318,6 +319,11 @@ fn a_chart_is_built_installed_upgraded_behind_its_migration_and_rolled_back() {
     assert_eq!(info(&p, "REVISION"), "1");
     assert_eq!(info(&p, "UPGRADE"), "false");
     assert_eq!(info(&p, "NAMESPACE"), "shop-dev");
+    // `.Capabilities.KubeVersion` is the cluster's, as `kubectl version` reads it.
+    let version = p.kubectl(&["version", "-o", "json"]);
+    let version: serde_json::Value = serde_json::from_slice(&version.stdout).unwrap();
+    let server = version["serverVersion"]["gitVersion"].as_str().unwrap();
+    assert!(server.starts_with(&info(&p, "KUBE")), "{server}");
     // The subchart's object, and slipway's labels on the chart's objects.
     assert_eq!(
         get(&p, &["service", "web-cache"], "{.spec.ports[0].port}"),

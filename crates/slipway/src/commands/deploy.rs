@@ -270,6 +270,7 @@ fn release_environment(
             at: slipway_render::release::ChartRelease {
                 revision: slipway_deploy::record::next_revision(&target.records),
                 upgrade: current.is_some(),
+                kube_version: kube_version(&rt, &target.connection, env),
             },
             secret_key: &key.key,
         };
@@ -375,6 +376,19 @@ fn release_environment(
         report: request.report.clone(),
     };
     run_jobs(&rt, printer, jobs, &finish)
+}
+
+/// The version of the cluster, for a chart's `.Capabilities.KubeVersion`; `None` without
+/// a chart or when the cluster does not say.
+fn kube_version(
+    rt: &tokio::runtime::Runtime,
+    cluster: &slipway_deploy::cluster::Cluster,
+    env: &Environment,
+) -> Option<String> {
+    env.chart.as_ref()?;
+    rt.block_on(cluster.client().apiserver_version())
+        .ok()
+        .map(|info| info.git_version)
 }
 
 /// The CustomResourceDefinitions of each cluster of the environment (by the cluster

@@ -488,7 +488,7 @@ pub fn release_namespace(
         }
     }
     images.pins = pins_of(project, &images.chosen);
-    let mut rendered = render_namespace(project, env, ns, &images.pins, key, target.at)?;
+    let mut rendered = render_namespace(project, env, ns, &images.pins, key, target.at.clone())?;
 
     if request.origin == OverrideOrigin::CommandLine {
         for (name, reference) in request.overrides {
@@ -619,7 +619,7 @@ pub fn release_namespace(
         pins_changed = true;
     }
     if pins_changed {
-        rendered = render_namespace(project, env, ns, &images.pins, key, target.at)?;
+        rendered = render_namespace(project, env, ns, &images.pins, key, target.at.clone())?;
     }
     for hook in &rendered.skipped_hooks {
         warnings.add(

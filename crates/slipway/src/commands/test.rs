@@ -71,6 +71,10 @@ pub fn run(args: &TestArgs, global: &GlobalArgs, printer: &Printer) -> Result<()
             at: ChartRelease {
                 revision: current.revision,
                 upgrade: t.records.iter().any(|r| r.revision < current.revision),
+                kube_version: rt
+                    .block_on(t.connection.client().apiserver_version())
+                    .ok()
+                    .map(|info| info.git_version),
             },
         };
         let (_, rendered) = release::release_namespace(
