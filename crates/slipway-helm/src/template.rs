@@ -40,6 +40,10 @@ pub struct TemplateOptions {
     pub set_json: Vec<String>,
     /// `--api-versions`, already split on commas.
     pub api_versions: Vec<String>,
+    /// What a cluster serves (`group/version` and `group/version/Kind`), in place of
+    /// the built-in list, as Helm reads it from a cluster on install and upgrade;
+    /// `--api-versions` still adds to it.
+    pub cluster_api_versions: Option<Vec<String>>,
     /// `--kube-version`.
     pub kube_version: Option<String>,
     /// The Kubernetes version assumed without `--kube-version`.
@@ -189,6 +193,8 @@ pub struct RenderedRelease {
 /// namespace, values and `.Capabilities` as for `helm template` (its printing flags
 /// are not read). `extra` gives `--set-json` lines from the chart's default values,
 /// applied after the user's values (the caller's own values, such as built images).
+/// `lookup` is how the templates' `lookup` reaches the cluster; without it `lookup`
+/// gives an empty map, as in `helm template`.
 ///
 /// # Errors
 ///
@@ -197,10 +203,11 @@ pub fn render_release(
     opts: &TemplateOptions,
     revision: i64,
     extra: &dyn Fn(&Map) -> Vec<String>,
+    lookup: Option<render::LookupFn>,
 ) -> Result<RenderedRelease> {
     let ver = opts.helm_version;
     let Prepared { chart, top } = prepare(opts, revision, extra)?;
-    let files = render::render(&chart, &top, ver, None)?;
+    let files = render::render(&chart, &top, ver, lookup)?;
     let notes_path = format!("{}/templates/NOTES.txt", chart.name());
     let notes = files
         .get(&notes_path)
@@ -281,7 +288,10 @@ fn prepare(
         )
         .map_err(Error::Usage)?,
     };
-    let mut apis = default_api_versions();
+    let mut apis = opts
+        .cluster_api_versions
+        .clone()
+        .unwrap_or_else(default_api_versions);
     apis.extend(opts.api_versions.iter().cloned());
     let caps = Capabilities {
         kube_version: kube,

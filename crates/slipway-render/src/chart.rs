@@ -6,7 +6,9 @@
 //! `image.tag`…) so that the rendered containers run the pinned reference; pinning then
 //! finds them like any other manifest's containers.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use slipway_config::{Chart, ChartImage, Config};
@@ -21,6 +23,31 @@ pub const KUBE_VERSION: &str = "v1.33.0";
 /// How long a chart's hook Job may run.
 pub const HOOK_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// How a chart's `lookup` reads the cluster: apiVersion, kind, namespace and name to the
+/// object as JSON; an empty name lists the kind (in every namespace when the namespace
+/// is empty too) as `{"apiVersion", "kind", "items": [...]}`. An object that does not
+/// exist is an empty map; an error is the cluster's message.
+pub type LookupFn =
+    dyn Fn(&str, &str, &str, &str) -> Result<serde_json::Value, String> + Send + Sync;
+
+/// A cluster's answer to `lookup`, shared by every rendering of a release.
+#[derive(Clone)]
+pub struct ClusterLookup(pub Arc<LookupFn>);
+
+impl fmt::Debug for ClusterLookup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClusterLookup")
+    }
+}
+
+impl PartialEq for ClusterLookup {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for ClusterLookup {}
+
 /// Which release of the chart is rendered, and for which cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChartRelease {
@@ -31,6 +58,12 @@ pub struct ChartRelease {
     /// The cluster's version (`v1.31.2`), for `.Capabilities.KubeVersion` and the chart's
     /// `kubeVersion`; [`KUBE_VERSION`] when unknown or not a version.
     pub kube_version: Option<String>,
+    /// What the cluster serves (`group/version` and `group/version/Kind`), for
+    /// `.Capabilities.APIVersions`; the built-in API groups when `None`.
+    pub api_versions: Option<Vec<String>>,
+    /// The cluster `lookup` reads, when it is called; without one `lookup` gives an
+    /// empty map, as in `helm template`.
+    pub lookup: Option<ClusterLookup>,
 }
 
 impl Default for ChartRelease {
@@ -39,6 +72,8 @@ impl Default for ChartRelease {
             revision: 1,
             upgrade: false,
             kube_version: None,
+            api_versions: None,
+            lookup: None,
         }
     }
 }
@@ -96,17 +131,28 @@ pub fn render_chart(
                 .filter(|v| slipway_helm::objects::KubeVersion::parse(v).is_ok())
                 .unwrap_or_else(|| KUBE_VERSION.into()),
         ),
+        cluster_api_versions: at.api_versions.clone(),
         is_upgrade: at.upgrade,
         helm_version: HelmVersion::V3,
         ..TemplateOptions::default()
     };
     let revision = i64::try_from(at.revision).unwrap_or(i64::MAX);
-    let rendered = slipway_helm::render_release(&opts, revision, &image_values).map_err(|e| {
-        RenderError::Chart {
-            chart: chart.path.clone(),
-            message: e.to_string(),
-        }
-    })?;
+    let lookup = at
+        .lookup
+        .clone()
+        .map(|l| -> slipway_helm::render::LookupFn {
+            Box::new(move |api_version, kind, namespace, name| {
+                (l.0)(api_version, kind, namespace, name)
+                    .map(slipway_helm::strvals::from_object_json)
+            })
+        });
+    let rendered =
+        slipway_helm::render_release(&opts, revision, &image_values, lookup).map_err(|e| {
+            RenderError::Chart {
+                chart: chart.path.clone(),
+                message: e.to_string(),
+            }
+        })?;
 
     let mut out = RenderedChart {
         notes: rendered.notes,

@@ -227,6 +227,7 @@ fn hooks_follow_install_or_upgrade_and_their_weights() {
             revision: 4,
             upgrade: true,
             kube_version: Some("v1.29.3".into()),
+            ..ChartRelease::default()
         },
     );
     assert_eq!(
@@ -246,4 +247,118 @@ fn hooks_follow_install_or_upgrade_and_their_weights() {
         "the cluster's version"
     );
     assert_eq!(upgrade.notes.as_deref(), Some("web r4"));
+}
+
+/// A template that keeps a Secret's password when the cluster has it, counts the
+/// namespace's ConfigMaps, and renders a ServiceMonitor only where the cluster serves it.
+const CLUSTER_TEMPLATE: &str = r#"{{- $old := lookup "v1" "Secret" .Release.Namespace (printf "%s-password" .Release.Name) }}
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ .Release.Name }}-password
+  annotations:
+    configmaps: {{ (lookup "v1" "ConfigMap" .Release.Namespace "").items | default list | len | quote }}
+data:
+  password: {{ if $old }}{{ index $old.data "password" }}{{ else }}{{ "generated" | b64enc }}{{ end }}
+{{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1/ServiceMonitor" }}
+---
+apiVersion: monitoring.coreos.com/v1
+kind: ServiceMonitor
+metadata:
+  name: {{ .Release.Name }}-api
+spec:
+  selector: { matchLabels: { app: api } }
+  endpoints: [{ port: http }]
+{{- end }}
+"#;
+
+fn find<'r>(r: &'r Rendered, kind: &str) -> Option<&'r serde_json::Value> {
+    r.objects
+        .iter()
+        .find(|o| o.kind() == kind)
+        .map(|o| &o.value)
+}
+
+#[test]
+fn lookup_and_api_versions_come_from_the_cluster_when_given() {
+    use std::sync::{Arc, Mutex};
+
+    use slipway_render::chart::ClusterLookup;
+
+    let dir = project("    api: image\n");
+    write(dir.path(), "chart/templates/cluster.yaml", CLUSTER_TEMPLATE);
+
+    // Without a cluster (`render`): `lookup` finds nothing, the built-in API versions.
+    let r = render(dir.path(), &pins(), ChartRelease::default());
+    let secret = find(&r, "Secret").unwrap();
+    assert_eq!(secret["data"]["password"], "Z2VuZXJhdGVk");
+    assert_eq!(secret["metadata"]["annotations"]["configmaps"], "0");
+    assert!(find(&r, "ServiceMonitor").is_none());
+
+    // With one: each call asks it, when the template runs.
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&calls);
+    let lookup = ClusterLookup(Arc::new(move |api_version, kind, ns, name| {
+        seen.lock()
+            .unwrap()
+            .push(format!("{api_version} {kind} {ns} {name}"));
+        Ok(match (kind, name) {
+            ("Secret", "web-password") => serde_json::json!({
+                "apiVersion": "v1", "kind": "Secret",
+                "metadata": { "name": "web-password", "namespace": ns },
+                "data": { "password": "a2VwdA==" }
+            }),
+            ("ConfigMap", "") => serde_json::json!({
+                "apiVersion": "v1", "kind": "ConfigMapList", "metadata": {},
+                "items": [{ "metadata": { "name": "a" } }, { "metadata": { "name": "b" } }]
+            }),
+            _ => serde_json::json!({}),
+        })
+    }));
+    let at = ChartRelease {
+        revision: 2,
+        upgrade: true,
+        api_versions: Some(vec![
+            "v1".into(),
+            "v1/Secret".into(),
+            "monitoring.coreos.com/v1".into(),
+            "monitoring.coreos.com/v1/ServiceMonitor".into(),
+        ]),
+        lookup: Some(lookup),
+        ..ChartRelease::default()
+    };
+    let r = render(dir.path(), &pins(), at);
+    let secret = find(&r, "Secret").unwrap();
+    assert_eq!(secret["data"]["password"], "a2VwdA==", "kept");
+    assert_eq!(secret["metadata"]["annotations"]["configmaps"], "2");
+    let monitor = find(&r, "ServiceMonitor").expect("the cluster serves ServiceMonitor");
+    assert_eq!(monitor["metadata"]["name"], "web-api");
+    assert_eq!(
+        *calls.lock().unwrap(),
+        ["v1 Secret shop web-password", "v1 ConfigMap shop "]
+    );
+
+    // A cluster that refuses: the render fails, naming the template.
+    let refusing = ChartRelease {
+        lookup: Some(ClusterLookup(Arc::new(|_, _, _, _| {
+            Err("secrets is forbidden: User \"ci\" cannot get resource \"secrets\"".into())
+        }))),
+        ..ChartRelease::default()
+    };
+    let config = slipway_config::load(&dir.path().join("slipway.yaml")).unwrap();
+    let env = config.environment("prod").unwrap().clone();
+    let err = render_environment(
+        &config,
+        &env,
+        "shop",
+        &pins(),
+        &|_| None,
+        &[7; 32],
+        refusing,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("web/templates/cluster.yaml"), "{err}");
+    assert!(err.contains("lookup"), "{err}");
+    assert!(err.contains("secrets is forbidden"), "{err}");
 }

@@ -592,3 +592,118 @@ fn the_objects_of_a_helm_release_are_taken_over_and_named() {
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("taking over"), "{err}");
 }
+
+/// The common "don't regenerate a password" pattern, a `lookup` of a list, and a
+/// ServiceMonitor rendered only where the cluster serves the kind.
+const CLUSTER_TEMPLATE: &str = r#"{{- $old := lookup "v1" "Secret" .Release.Namespace (printf "%s-password" .Release.Name) }}
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ .Release.Name }}-password
+  annotations:
+    configmaps: {{ (lookup "v1" "ConfigMap" .Release.Namespace "").items | default list | len | quote }}
+type: Opaque
+data:
+  password: {{ if $old }}{{ index $old.data "password" }}{{ else }}{{ randAlphaNum 24 | b64enc }}{{ end }}
+{{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1/ServiceMonitor" }}
+---
+apiVersion: monitoring.coreos.com/v1
+kind: ServiceMonitor
+metadata:
+  name: {{ .Release.Name }}-api
+spec:
+  selector:
+    matchLabels: { app: {{ .Release.Name }}-api }
+  endpoints:
+    - port: http
+{{- end }}
+"#;
+
+const SERVICE_MONITOR_CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: servicemonitors.monitoring.coreos.com
+spec:
+  group: monitoring.coreos.com
+  names:
+    kind: ServiceMonitor
+    listKind: ServiceMonitorList
+    plural: servicemonitors
+    singular: servicemonitor
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+"#;
+
+#[test]
+fn lookup_and_api_versions_read_the_cluster_on_deploy_and_not_on_render() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = project();
+    write(
+        p.path(),
+        "deploy/chart/templates/cluster.yaml",
+        CLUSTER_TEMPLATE,
+    );
+    git(p.path(), &["add", "."]);
+    git(p.path(), &["commit", "-q", "-m", "lookup"]);
+    let (code, _, err) = slipway(&p, &["build"]);
+    assert_eq!(code, 0, "{err}");
+
+    // First release: no Secret yet, so the password is generated; the cluster serves no
+    // ServiceMonitor, so the chart renders none.
+    let (code, _, err) = slipway(&p, &["deploy", "dev"]);
+    assert_eq!(code, 0, "{err}");
+    let password = get(&p, &["secret", "web-password"], "{.data.password}");
+    assert_eq!(password.len(), 32, "{password}");
+    let monitors = p.kubectl(&["-n", "shop-dev", "get", "servicemonitors"]);
+    assert!(!monitors.status.success(), "no such kind yet");
+
+    // The CRD installed: the next release keeps the password (`lookup` reads the Secret
+    // from the cluster when the template asks) and renders the ServiceMonitor.
+    write(p.path(), "crd.yaml", SERVICE_MONITOR_CRD);
+    let applied = p.kubectl(&[
+        "apply",
+        "-f",
+        &p.path().join("crd.yaml").display().to_string(),
+    ]);
+    assert!(applied.status.success(), "{applied:?}");
+    let (code, out, err) = slipway(&p, &["diff", "dev"]);
+    assert!(
+        format!("{out}{err}").contains("ServiceMonitor/web-api"),
+        "{code}\n{out}\n{err}"
+    );
+    let (code, _, err) = slipway(&p, &["deploy", "dev"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        get(&p, &["secret", "web-password"], "{.data.password}"),
+        password,
+        "kept across releases"
+    );
+    assert_eq!(
+        get(
+            &p,
+            &["servicemonitor", "web-api"],
+            "{.spec.endpoints[0].port}"
+        ),
+        "http"
+    );
+    // The list `lookup` saw the release's ConfigMaps.
+    let counted = get(
+        &p,
+        &["secret", "web-password"],
+        "{.metadata.annotations.configmaps}",
+    );
+    assert!(counted.parse::<usize>().unwrap() >= 1, "{counted}");
+
+    // `render` reads no cluster: `lookup` finds nothing, the API versions are built in.
+    let (code, out, err) = slipway(&p, &["render", "dev"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("kind: ServiceMonitor"), "{out}");
+    assert!(out.contains("name: web-password"), "{out}");
+}

@@ -267,11 +267,13 @@ fn release_environment(
         let namespace = release::Target {
             ns,
             current,
-            at: slipway_render::release::ChartRelease {
-                revision: slipway_deploy::record::next_revision(&target.records),
-                upgrade: current.is_some(),
-                kube_version: kube_version(&rt, &target.connection, env),
-            },
+            at: chart_release(
+                &rt,
+                &target.connection,
+                env,
+                slipway_deploy::record::next_revision(&target.records),
+                current.is_some(),
+            )?,
             secret_key: &key.key,
         };
         let (images, rendered) = release::release_namespace(
@@ -378,17 +380,52 @@ fn release_environment(
     run_jobs(&rt, printer, jobs, &finish)
 }
 
-/// The version of the cluster, for a chart's `.Capabilities.KubeVersion`; `None` without
-/// a chart or when the cluster does not say.
-fn kube_version(
+/// What a chart renders against when the environment is a chart: the cluster's version
+/// (`.Capabilities.KubeVersion`), what it serves (`.Capabilities.APIVersions`, from its
+/// discovery) and the cluster itself for `lookup`, read when a template calls it.
+/// Without a chart, only the revision and `upgrade`.
+///
+/// # Errors
+///
+/// The cluster's discovery cannot be read.
+pub(super) fn chart_release(
     rt: &tokio::runtime::Runtime,
-    cluster: &slipway_deploy::cluster::Cluster,
+    cluster: &Arc<slipway_deploy::cluster::Cluster>,
     env: &Environment,
-) -> Option<String> {
-    env.chart.as_ref()?;
-    rt.block_on(cluster.client().apiserver_version())
+    revision: u64,
+    upgrade: bool,
+) -> Result<slipway_render::release::ChartRelease, CliError> {
+    let mut at = slipway_render::release::ChartRelease {
+        revision,
+        upgrade,
+        ..Default::default()
+    };
+    if env.chart.is_none() {
+        return Ok(at);
+    }
+    at.kube_version = rt
+        .block_on(cluster.client().apiserver_version())
         .ok()
-        .map(|info| info.git_version)
+        .map(|info| info.git_version);
+    let apis = rt.block_on(cluster.api_versions()).map_err(|e| {
+        CliError::new(
+            crate::exit::of_cluster(&e),
+            format!("cannot read the API versions the cluster serves (for the chart's `.Capabilities.APIVersions`): {e}"),
+        )
+    })?;
+    at.api_versions = Some(apis);
+    // Rendering is synchronous and runs outside the runtime: each `lookup` waits for
+    // its answer on the runtime's handle.
+    let handle = rt.handle().clone();
+    let cluster = Arc::clone(cluster);
+    at.lookup = Some(slipway_render::chart::ClusterLookup(Arc::new(
+        move |api_version: &str, kind: &str, namespace: &str, name: &str| {
+            handle
+                .block_on(cluster.lookup(api_version, kind, namespace, name))
+                .map_err(|e| e.to_string())
+        },
+    )));
+    Ok(at)
 }
 
 /// The CustomResourceDefinitions of each cluster of the environment (by the cluster

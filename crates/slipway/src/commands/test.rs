@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use slipway_deploy::cluster::{Apply, Cluster};
-use slipway_render::release::{ChartRelease, RenderedHook};
+use slipway_render::release::RenderedHook;
 
 use crate::cli::{GlobalArgs, TestArgs};
 use crate::error::CliError;
@@ -68,14 +68,13 @@ pub fn run(args: &TestArgs, global: &GlobalArgs, printer: &Printer) -> Result<()
             ns,
             current: Some(current),
             secret_key: &key.key,
-            at: ChartRelease {
-                revision: current.revision,
-                upgrade: t.records.iter().any(|r| r.revision < current.revision),
-                kube_version: rt
-                    .block_on(t.connection.client().apiserver_version())
-                    .ok()
-                    .map(|info| info.git_version),
-            },
+            at: super::deploy::chart_release(
+                &rt,
+                &t.connection,
+                &env,
+                current.revision,
+                t.records.iter().any(|r| r.revision < current.revision),
+            )?,
         };
         let (_, rendered) = release::release_namespace(
             &project,
