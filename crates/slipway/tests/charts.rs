@@ -652,12 +652,10 @@ fn lookup_and_api_versions_read_the_cluster_on_deploy_and_not_on_render() {
     );
     git(p.path(), &["add", "."]);
     git(p.path(), &["commit", "-q", "-m", "lookup"]);
-    let (code, _, err) = slipway(&p, &["build"]);
-    assert_eq!(code, 0, "{err}");
 
     // First release: no Secret yet, so the password is generated; the cluster serves no
     // ServiceMonitor, so the chart renders none.
-    let (code, _, err) = slipway(&p, &["deploy", "dev"]);
+    let (code, _, err) = slipway(&p, &["deploy", "dev", "--build"]);
     assert_eq!(code, 0, "{err}");
     let password = get(&p, &["secret", "web-password"], "{.data.password}");
     assert_eq!(password.len(), 32, "{password}");
