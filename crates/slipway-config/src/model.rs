@@ -30,8 +30,10 @@ pub struct Config {
     pub registries: BTreeMap<String, RegistrySettings>,
     /// `images`, in file order.
     pub images: Vec<Image>,
-    /// `manifests`.
+    /// `manifests`, when it names a directory of manifests.
     pub manifests: Option<Manifests>,
+    /// `manifests`, when it names a Helm chart (`manifests.chart`).
+    pub chart: Option<Chart>,
     /// `config`: ConfigMap generators by name.
     pub config: BTreeMap<String, ConfigMapGenerator>,
     /// `secrets`: Secret generators by name.
@@ -314,6 +316,50 @@ pub struct Manifests {
     pub kustomize: KustomizeMode,
 }
 
+/// `manifests` when it has `chart`: a Helm chart rendered as the environment's
+/// manifests. On an environment, its own `chart` keys are already applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chart {
+    /// `chart`: a chart folder or a packaged `.tgz`.
+    pub path: PathBuf,
+    /// `release`: `.Release.Name` (default: `app`).
+    pub release: String,
+    /// `values`: values files, in order (the environment's after the top-level ones).
+    pub values: Vec<PathBuf>,
+    /// `set`: values by key path, each as JSON text, in order (the environment's after
+    /// the top-level ones).
+    pub set: Vec<ChartSet>,
+    /// `images`: the chart values each image of `images` is written to.
+    pub images: Vec<ChartImage>,
+}
+
+/// One entry of `manifests.set`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChartSet {
+    /// The key path, in `--set` syntax (`a.b`, `list[0].c`).
+    pub key: String,
+    /// The value, as JSON text.
+    pub json: String,
+}
+
+/// One entry of `manifests.images`: where an image's pinned reference goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChartImage {
+    /// The image's name under `images`.
+    pub image: String,
+    /// The value path that receives the repository.
+    pub repository: Option<String>,
+    /// The value path that receives the tag (with `@sha256:…` when there is no `digest`).
+    pub tag: Option<String>,
+    /// The value path that receives the digest (`sha256:…`).
+    pub digest: Option<String>,
+    /// With the one-line form: `digest` is written only when the chart's values already
+    /// have that key.
+    pub digest_if_declared: bool,
+    /// The value path that receives the whole reference (`repo:tag@sha256:…`).
+    pub reference: Option<String>,
+}
+
 /// A file entry of a generator: `path` or `key=path`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileSource {
@@ -511,6 +557,8 @@ pub struct Environment {
     pub targets: Vec<Target>,
     /// `overlay`: a kustomization directory built on `manifests`.
     pub overlay: Option<PathBuf>,
+    /// The top-level chart with this environment's `chart` keys applied.
+    pub chart: Option<Chart>,
     /// Top-level `config` with this environment's `config` merged in.
     pub config: BTreeMap<String, ConfigMapGenerator>,
     /// Top-level `secrets` with this environment's `secrets` merged in.

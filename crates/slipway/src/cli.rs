@@ -227,6 +227,13 @@ Examples:
   slipway restart prod api worker")]
     Restart(RestartArgs),
 
+    /// Run the `test` hooks of a chart against an environment's current release
+    #[command(after_help = "\
+Examples:
+  slipway test dev
+  slipway test prod --timeout 10m")]
+    Test(TestArgs),
+
     /// Remove an environment's release from the cluster: its objects and hook Jobs
     #[command(after_help = "\
 Examples:
@@ -459,6 +466,17 @@ fn parse_image_override(value: &str) -> Result<(String, String), String> {
         }
         _ => Err(format!("expected NAME=REF, got `{value}`")),
     }
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// An environment of slipway.yaml
+    #[arg(value_name = "ENV")]
+    pub env: String,
+
+    /// How long each test may run (default 5m)
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -319,6 +319,15 @@ async fn run_hook(
         name: hook.name.clone(),
         logs: logs.clone(),
     });
+    // A chart's `hook-delete-policy`: the Job goes once it is over, its logs read.
+    let delete = if result.is_ok() {
+        hook.delete_on_success
+    } else {
+        hook.delete_on_failure
+    };
+    if delete {
+        let _ = delete_object(cluster, &job, ns).await;
+    }
     match result {
         Ok(()) => Ok(()),
         Err(mut d) => {

@@ -63,6 +63,10 @@ pub struct Hook {
     pub timeout: Duration,
     /// Runs after the rollout instead of before it.
     pub post_deploy: bool,
+    /// Deletes the Job once it succeeded (a chart's `hook-delete-policy: hook-succeeded`).
+    pub delete_on_success: bool,
+    /// Deletes the Job once it failed, after its logs were read (`hook-failed`).
+    pub delete_on_failure: bool,
 }
 
 /// Everything one release into one namespace needs.
@@ -141,6 +145,10 @@ pub enum Event {
     },
     Planned(Vec<Planned>),
     Pruning(Vec<String>),
+    /// Objects of a Helm release (`app.kubernetes.io/managed-by: Helm` with
+    /// `meta.helm.sh/release-name`) this release takes over, as `(Kind/name, release)`:
+    /// they are applied with force, whoever owned their fields.
+    Adopting(Vec<(String, String)>),
     HookStarted {
         name: String,
         job: String,

@@ -82,6 +82,17 @@ pub(super) async fn prepare(
     let (plan, live) = plan(cluster, &objects, ns, &input.recreate).await?;
     let prune = prune_candidates(record::current(releases), &objects, releases, ns);
     report(Event::Planned(plan.clone()));
+    let adopting: Vec<(String, String)> = objects
+        .iter()
+        .zip(&live)
+        .filter_map(|(obj, live)| {
+            let release = helm_release(live.as_ref()?)?;
+            Some((object_label(obj), release.to_owned()))
+        })
+        .collect();
+    if !adopting.is_empty() {
+        report(Event::Adopting(adopting));
+    }
     if !prune.is_empty() {
         report(Event::Pruning(prune.iter().map(object_label).collect()));
     }
@@ -91,6 +102,20 @@ pub(super) async fn prepare(
         live,
         prune,
     })
+}
+
+/// The Helm release a live object belongs to: labelled
+/// `app.kubernetes.io/managed-by: Helm` and annotated `meta.helm.sh/release-name`.
+pub(super) fn helm_release(live: &Value) -> Option<&str> {
+    let meta = live.get("metadata")?;
+    let managed_by = meta
+        .pointer("/labels/app.kubernetes.io~1managed-by")
+        .and_then(Value::as_str)?;
+    if managed_by != "Helm" {
+        return None;
+    }
+    meta.pointer("/annotations/meta.helm.sh~1release-name")
+        .and_then(Value::as_str)
 }
 
 /// Checks, before anything is written, that the identity of the connection may do what
@@ -397,6 +422,22 @@ mod tests {
 
     use super::*;
     use crate::record::ReleaseStatus;
+
+    #[test]
+    fn objects_of_a_helm_release_are_known_by_label_and_annotation() {
+        let helm = json!({"metadata": {
+            "labels": {"app.kubernetes.io/managed-by": "Helm"},
+            "annotations": {"meta.helm.sh/release-name": "web"},
+        }});
+        assert_eq!(helm_release(&helm), Some("web"));
+        let ours = json!({"metadata": {
+            "labels": {"app.kubernetes.io/managed-by": "slipway"},
+            "annotations": {"meta.helm.sh/release-name": "web"},
+        }});
+        assert_eq!(helm_release(&ours), None);
+        let unnamed = json!({"metadata": {"labels": {"app.kubernetes.io/managed-by": "Helm"}}});
+        assert_eq!(helm_release(&unnamed), None);
+    }
 
     fn release_with(revision: u64, objects: Vec<Value>) -> Release {
         Release {

@@ -314,6 +314,7 @@ impl Journal {
             Event::LockTaken { .. }
             | Event::Concluded { .. }
             | Event::Pruning(_)
+            | Event::Adopting(_)
             | Event::Conflict { .. } => {}
         }
     }

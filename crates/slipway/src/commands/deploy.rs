@@ -53,7 +53,7 @@ fn approve(env: &str, what: &str) -> Result<(), CliError> {
     }
 }
 
-fn parse_duration(
+pub(super) fn parse_duration(
     flag: &str,
     value: &Option<String>,
     default: Duration,
@@ -282,6 +282,13 @@ fn release_environment(
         let namespace = release::Target {
             ns,
             current,
+            at: chart_release(
+                &rt,
+                &target.connection,
+                env,
+                slipway_deploy::record::next_revision(&target.records),
+                current.is_some(),
+            )?,
             secret_key: &key.key,
         };
         let (images, rendered) = timed("choose images and render", || {
@@ -339,6 +346,8 @@ fn release_environment(
                     job: h.job.value.clone(),
                     timeout: h.timeout,
                     post_deploy: !h.pre_deploy,
+                    delete_on_success: h.delete_on_success,
+                    delete_on_failure: h.delete_on_failure,
                 })
                 .collect(),
             images: images.chosen.clone(),
@@ -369,12 +378,17 @@ fn release_environment(
                 (format!("{kind}/{name}"), o.source.to_string())
             })
             .collect();
+        let notes = rendered
+            .notes
+            .clone()
+            .filter(|_| printer.format != crate::printer::Format::Json && !request.dry_run);
         jobs.push(Job {
             header: format!("==> {} in namespace `{}`", env.name, target.ns),
             target,
             input,
             sources,
             store_key,
+            notes,
         });
     }
     let finish = Finish {
@@ -383,6 +397,54 @@ fn release_environment(
         report: request.report.clone(),
     };
     run_jobs(&rt, printer, jobs, &finish)
+}
+
+/// What a chart renders against when the environment is a chart: the cluster's version
+/// (`.Capabilities.KubeVersion`), what it serves (`.Capabilities.APIVersions`, from its
+/// discovery) and the cluster itself for `lookup`, read when a template calls it.
+/// Without a chart, only the revision and `upgrade`.
+///
+/// # Errors
+///
+/// The cluster's discovery cannot be read.
+pub(super) fn chart_release(
+    rt: &tokio::runtime::Runtime,
+    cluster: &Arc<slipway_deploy::cluster::Cluster>,
+    env: &Environment,
+    revision: u64,
+    upgrade: bool,
+) -> Result<slipway_render::release::ChartRelease, CliError> {
+    let mut at = slipway_render::release::ChartRelease {
+        revision,
+        upgrade,
+        ..Default::default()
+    };
+    if env.chart.is_none() {
+        return Ok(at);
+    }
+    at.kube_version = rt
+        .block_on(cluster.client().apiserver_version())
+        .ok()
+        .map(|info| info.git_version);
+    let apis = rt.block_on(cluster.api_versions()).map_err(|e| {
+        CliError::new(
+            crate::exit::of_cluster(&e),
+            format!("cannot read the API versions the cluster serves (for the chart's `.Capabilities.APIVersions`): {e}"),
+        )
+    })?;
+    at.api_versions = Some(apis);
+    // Rendering is synchronous and runs outside the runtime: each `lookup` waits for
+    // its answer on the runtime's handle.
+    let handle = rt.handle().clone();
+    let cluster = Arc::clone(cluster);
+    at.lookup = Some(slipway_render::chart::ClusterLookup(Arc::new(
+        move |api_version: &str, kind: &str, namespace: &str, name: &str| {
+            handle
+                .block_on(cluster.lookup(api_version, kind, namespace, name))
+                .map_err(|e| e.to_string())
+        },
+    )));
+    Ok(at)
 }
 
 /// The CustomResourceDefinitions of each cluster of the environment (by the cluster
@@ -430,6 +492,8 @@ pub(super) struct Job {
     sources: Vec<(String, String)>,
     /// The key of generated Secrets' names, to store once the release applied objects.
     store_key: Option<StoreKey>,
+    /// A chart's `NOTES.txt`, printed once the release is deployed (human output only).
+    notes: Option<String>,
 }
 
 /// A namespace's new key of Secret names (see `release::cluster_key`).
@@ -498,6 +562,7 @@ fn run_jobs(
                 display.line(&ns, &job.header);
                 let report = |e: Event| display.event(&ns, &e);
                 let sources = job.sources;
+                let notes = job.notes;
                 let app = job.input.app.clone();
                 let connection = job.target.connection.clone();
                 let outcome = engine::deploy(job.target.connection, job.input, &report).await;
@@ -528,7 +593,14 @@ fn run_jobs(
                         &format!("warning: the release record does not keep its report: {e}"),
                     );
                 }
+                let deployed = matches!(outcome, Ok(Outcome::Deployed { .. }));
                 let result = conclude(display, &ns, &sources, outcome).and(stored);
+                if let (true, Ok(()), Some(notes)) = (deployed, &result, &notes) {
+                    display.line(&ns, "NOTES:");
+                    for line in notes.lines() {
+                        display.line(&ns, line);
+                    }
+                }
                 if result.is_err() {
                     stop.store(true, Ordering::SeqCst);
                 }
@@ -923,6 +995,7 @@ pub fn rollback(
             input,
             sources: Vec::new(),
             store_key: None,
+            notes: None,
         });
     }
     let finish = Finish {
@@ -1287,6 +1360,7 @@ pub fn restart(args: &RestartArgs, global: &GlobalArgs, printer: &Printer) -> Re
             input,
             sources: Vec::new(),
             store_key: None,
+            notes: None,
         });
     }
     let finish = Finish {

@@ -279,6 +279,8 @@ fn event_json(e: &Event) -> serde_json::Value {
             "changes": changes_json(&p.change),
         })).collect::<Vec<_>>()}),
         Event::Pruning(objects) => json!({"event": "prune", "objects": objects}),
+        Event::Adopting(objects) => json!({"event": "adopting", "objects": objects.iter()
+            .map(|(o, r)| json!({"object": o, "helm_release": r})).collect::<Vec<_>>()}),
         Event::HookStarted { name, job } => {
             json!({"event": "hook-started", "hook": name, "job": job})
         }
@@ -379,6 +381,13 @@ fn event_text(e: &Event) -> Option<String> {
         Event::Pruning(objects) => objects
             .iter()
             .map(|o| format!("  - {o}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Event::Adopting(objects) => objects
+            .iter()
+            .map(|(o, r)| {
+                format!("taking over {o} from Helm release `{r}` (server-side apply with force)")
+            })
             .collect::<Vec<_>>()
             .join("\n"),
         Event::HookStarted { name, job } => format!("hook `{name}`: running job `{job}`"),
