@@ -416,6 +416,7 @@ mod tests {
             durations: vec![],
             outcome: String::new(),
             manifest: objects,
+            failed_check: None,
         }
     }
 

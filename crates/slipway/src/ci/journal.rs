@@ -480,6 +480,7 @@ mod tests {
                 container: Some("api".into()),
                 events: vec![],
                 logs: vec!["boom".into()],
+                check: None,
             })),
         );
         j.record("shop", &Event::RollingBack { to_revision: 1 });

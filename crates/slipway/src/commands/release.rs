@@ -951,6 +951,7 @@ mod tests {
             durations: vec![],
             outcome: String::new(),
             manifest: vec![],
+            failed_check: None,
         }
     }
 
