@@ -26,6 +26,7 @@ pub mod openapi;
 pub mod patch;
 pub mod persist;
 pub mod proto;
+pub mod proxy;
 pub mod rbac;
 pub mod registry;
 pub mod resources;
@@ -266,6 +267,7 @@ impl Sandbox {
             watch_drop_after: options.watch_drop_after,
             auth: authenticator.clone(),
             metrics: Default::default(),
+            speed: options.speed,
         });
         let router =
             axum::Router::new()

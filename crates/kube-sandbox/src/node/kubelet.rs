@@ -251,6 +251,9 @@ impl PodRuntime {
                     );
                 }
                 let annotation = pod["metadata"]["annotations"][BEHAVIOR_KEY].as_str();
+                if let Some(label) = &res.behavior_label {
+                    super::traffic::record_image_behavior(&self.uid, label);
+                }
                 let chosen = annotation.or(res.behavior_label.as_deref());
                 c.behavior = chosen.and_then(Behavior::parse).unwrap_or(Behavior::Ready);
                 if let Some(bad) = chosen.filter(|s| Behavior::parse(s).is_none()) {
