@@ -147,7 +147,9 @@ impl JsonCondition {
         };
         let path = parse_path(left)?;
         let value: Value = serde_json::from_str(right).map_err(|_| {
-            format!("`{right}` is not a JSON value: write a \"string\", a number, true, false or null")
+            format!(
+                "`{right}` is not a JSON value: write a \"string\", a number, true, false or null"
+            )
         })?;
         if value.is_array() || value.is_object() {
             return Err(format!(

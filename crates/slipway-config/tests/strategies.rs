@@ -162,7 +162,12 @@ fn analysis_checks_are_read_with_their_defaults() {
         panic!("{http:?}")
     };
     assert_eq!(
-        (h.service.as_deref(), h.port.as_deref(), h.path.as_str(), h.status),
+        (
+            h.service.as_deref(),
+            h.port.as_deref(),
+            h.path.as_str(),
+            h.status
+        ),
         (None, Some("80"), "/healthz", 200)
     );
     assert_eq!(h.json.as_ref().unwrap().text, ".status == \"ok\"");
@@ -256,7 +261,10 @@ fn an_unknown_placeholder_is_refused() {
     assert_eq!(d.items.len(), 1, "{d:?}");
     let item = &d.items[0];
     assert_eq!(item.line, 13);
-    assert_eq!(item.key, "strategies.api.canary.analysis[0].prometheus.query");
+    assert_eq!(
+        item.key,
+        "strategies.api.canary.analysis[0].prometheus.query"
+    );
     assert_eq!(item.message, "unknown placeholder `{{canary}}`");
 }
 
@@ -276,7 +284,11 @@ fn a_check_has_exactly_one_provider_and_a_name() {
     assert_eq!(
         found,
         [
-            (12, "strategies.api.canary.analysis[0].job", "a check has one provider"),
+            (
+                12,
+                "strategies.api.canary.analysis[0].job",
+                "a check has one provider"
+            ),
             (
                 13,
                 "strategies.api.canary.analysis[1].name",
@@ -303,7 +315,10 @@ fn counts_limits_and_no_data_are_checked() {
         found,
         [
             (11, "`700` is not an HTTP status"),
-            (15, "`failure-limit: 2` tolerates every one of the 2 measurement(s)"),
+            (
+                15,
+                "`failure-limit: 2` tolerates every one of the 2 measurement(s)"
+            ),
             (18, "`no-data` is for `prometheus` checks"),
             (21, "unknown no-data value `maybe`"),
         ]

@@ -406,7 +406,11 @@ mod tests {
         // A record written before checks existed has no `failed_check` at all.
         let mut old = serde_json::to_value(&r).unwrap();
         old.as_object_mut().unwrap().remove("failed_check");
-        assert!(!serde_json::to_string(&old).unwrap().contains("failed_check"));
+        assert!(
+            !serde_json::to_string(&old)
+                .unwrap()
+                .contains("failed_check")
+        );
         assert_eq!(serde_json::from_value::<Release>(old).unwrap(), r);
         r.failed_check = Some(FailedCheck {
             deployment: "api".into(),

@@ -93,7 +93,10 @@ impl Cx {
                     second.key,
                     &second.path,
                     "a check has one provider",
-                    Some("keep one of `prometheus`, `http` and `job`; write two checks for two".into()),
+                    Some(
+                        "keep one of `prometheus`, `http` and `job`; write two checks for two"
+                            .into(),
+                    ),
                 );
                 None
             }
@@ -212,7 +215,9 @@ impl Cx {
                 v.at(),
                 &v.path,
                 format!("`{name}` is not an environment variable name"),
-                Some("name the variable, e.g. `PROMETHEUS_TOKEN`; never write its value here".into()),
+                Some(
+                    "name the variable, e.g. `PROMETHEUS_TOKEN`; never write its value here".into(),
+                ),
             );
             return None;
         }
@@ -328,7 +333,9 @@ impl Cx {
                         p.at(),
                         &p.path,
                         format!("`{text}` is not a port number or name"),
-                        Some("a number from 1 to 65535, or the name of a port of the Service".into()),
+                        Some(
+                            "a number from 1 to 65535, or the name of a port of the Service".into(),
+                        ),
                     );
                     None
                 }

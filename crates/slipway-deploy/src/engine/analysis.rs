@@ -52,7 +52,10 @@ pub enum Provider {
     Http(HttpCheck),
     /// A Job manifest (labelled as an object of the release) that must succeed within
     /// `timeout`.
-    Job { job: Value, timeout: Duration },
+    Job {
+        job: Value,
+        timeout: Duration,
+    },
 }
 
 impl Provider {
@@ -113,7 +116,10 @@ pub enum Verdict {
     /// No data, counted as passed under `no-data: pass`.
     NoDataPassed,
     /// Failed, within the check's `failure-limit`.
-    Tolerated { failures: u32, limit: u32 },
+    Tolerated {
+        failures: u32,
+        limit: u32,
+    },
     Failed,
 }
 
@@ -352,12 +358,22 @@ async fn prometheus(client: &reqwest::Client, p: &PrometheusCheck, subject: &Sub
     }
     let response = match request.send().await {
         Ok(r) => r,
-        Err(e) => return error(format!("error: Prometheus unreachable: {}", e.without_url())),
+        Err(e) => {
+            return error(format!(
+                "error: Prometheus unreachable: {}",
+                e.without_url()
+            ));
+        }
     };
     let status = response.status();
     let body = match response.bytes().await {
         Ok(b) => b,
-        Err(e) => return error(format!("error: reading Prometheus's answer: {}", e.without_url())),
+        Err(e) => {
+            return error(format!(
+                "error: reading Prometheus's answer: {}",
+                e.without_url()
+            ));
+        }
     };
     match evaluate_query_response(status.as_u16(), &body, p) {
         Ok(found) => found,
@@ -371,8 +387,9 @@ fn token(source: Option<&SecretSource>) -> Result<Option<String>, String> {
         return Ok(None);
     };
     let token = match source {
-        SecretSource::Env(name) => std::env::var(name)
-            .map_err(|_| format!("the environment variable `{name}` holding the token is not set"))?,
+        SecretSource::Env(name) => std::env::var(name).map_err(|_| {
+            format!("the environment variable `{name}` holding the token is not set")
+        })?,
         SecretSource::File(path) => {
             let path = match path.to_str().and_then(|p| p.strip_prefix("~/")) {
                 Some(rest) => std::env::var_os("HOME")
@@ -471,7 +488,9 @@ fn sample_value(v: &Value) -> Result<f64, String> {
         "NaN" => Ok(f64::NAN),
         "+Inf" | "Inf" => Ok(f64::INFINITY),
         "-Inf" => Ok(f64::NEG_INFINITY),
-        t => t.parse().map_err(|_| format!("the sample value `{t}` is not a number")),
+        t => t
+            .parse()
+            .map_err(|_| format!("the sample value `{t}` is not a number")),
     }
 }
 
@@ -490,7 +509,11 @@ fn labels(metric: &Value) -> String {
 /// A measured number, short: `0.998`, `12`, `0.0001234`.
 fn number(v: f64) -> String {
     if v.is_infinite() {
-        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     if v == v.trunc() && v.abs() < 1e15 {
         return format!("{v:.0}");
@@ -508,7 +531,10 @@ fn number(v: f64) -> String {
 
 /// The API server's path of the service proxy for the check.
 fn proxy_path(h: &HttpCheck, subject: &Subject, port: Option<&str>) -> Option<String> {
-    let service = h.service.clone().or_else(|| subject.canary_service.clone())?;
+    let service = h
+        .service
+        .clone()
+        .or_else(|| subject.canary_service.clone())?;
     let target = match port {
         Some(p) => format!("{service}:{p}"),
         None => service,
@@ -593,7 +619,11 @@ fn evaluate_http(status: u16, body: &[u8], h: &HttpCheck) -> (String, bool) {
         let text = String::from_utf8_lossy(body);
         let text = text.trim();
         let excerpt: String = text.chars().take(120).collect();
-        let more = if text.chars().count() > 120 { "…" } else { "" };
+        let more = if text.chars().count() > 120 {
+            "…"
+        } else {
+            ""
+        };
         return if excerpt.is_empty() {
             (format!("status {status}"), false)
         } else {
@@ -608,7 +638,11 @@ fn evaluate_http(status: u16, body: &[u8], h: &HttpCheck) -> (String, bool) {
     };
     let found = json.find(&body);
     let shown = found.map_or_else(|| "nothing".to_owned(), Value::to_string);
-    let path = json.text.split([' ', '=', '!', '<', '>']).next().unwrap_or("");
+    let path = json
+        .text
+        .split([' ', '=', '!', '<', '>'])
+        .next()
+        .unwrap_or("");
     (
         format!("status {status}, {path} = {shown}"),
         json.holds(found),
@@ -650,7 +684,10 @@ async fn run_job(
             ok: Some(true),
         },
         Err(d) => {
-            let last = logs.last().map(|l| format!("; last log line: {l}")).unwrap_or_default();
+            let last = logs
+                .last()
+                .map(|l| format!("; last log line: {l}"))
+                .unwrap_or_default();
             Found {
                 value: format!("Job {name} failed: {}: {}{last}", d.reason, d.message),
                 condition,
@@ -680,7 +717,10 @@ mod tests {
             .iter()
             .map(|(pod, v)| json!({"metric": if pod.is_empty() { json!({}) } else { json!({"pod": pod}) }, "value": [1.0, v]}))
             .collect();
-        serde_json::to_vec(&json!({"status": "success", "data": {"resultType": "vector", "result": result}})).unwrap()
+        serde_json::to_vec(
+            &json!({"status": "success", "data": {"resultType": "vector", "result": result}}),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -722,7 +762,8 @@ mod tests {
         let scalar = br#"{"status":"success","data":{"resultType":"scalar","result":[1,"120.5"]}}"#;
         let found = evaluate_query_response(200, scalar, &p).unwrap();
         assert_eq!((found.value.as_str(), found.ok), ("120.5", Some(true)));
-        let refused = br#"{"status":"error","errorType":"bad_data","error":"parse error at char 4"}"#;
+        let refused =
+            br#"{"status":"error","errorType":"bad_data","error":"parse error at char 4"}"#;
         assert_eq!(
             evaluate_query_response(400, refused, &p).unwrap_err(),
             "Prometheus refused the query (400): bad_data: parse error at char 4"
@@ -780,10 +821,7 @@ mod tests {
             proxy_path(&h, &subject(), None).unwrap(),
             "/api/v1/namespaces/shop/services/other/proxy/healthz/api"
         );
-        assert_eq!(
-            evaluate_http(200, b"", &h),
-            ("status 200".into(), true)
-        );
+        assert_eq!(evaluate_http(200, b"", &h), ("status 200".into(), true));
         assert_eq!(
             evaluate_http(503, b"injected error\n", &h),
             ("status 503 (injected error)".into(), false)
@@ -888,11 +926,19 @@ mod tests {
         );
         p.address = Address::Url("http://user:pw@127.0.0.1:1".into());
         let found = prometheus(&http_client(), &p, &subject()).await;
-        assert!(found.value.starts_with("error: Prometheus unreachable"), "{}", found.value);
+        assert!(
+            found.value.starts_with("error: Prometheus unreachable"),
+            "{}",
+            found.value
+        );
         assert!(!found.value.contains("pw"), "{}", found.value);
         p.address = Address::Env("SLIPWAY_TEST_NO_SUCH_PROMETHEUS".into());
         let found = prometheus(&http_client(), &p, &subject()).await;
-        assert!(found.value.contains("`SLIPWAY_TEST_NO_SUCH_PROMETHEUS`"), "{}", found.value);
+        assert!(
+            found.value.contains("`SLIPWAY_TEST_NO_SUCH_PROMETHEUS`"),
+            "{}",
+            found.value
+        );
     }
 
     #[test]

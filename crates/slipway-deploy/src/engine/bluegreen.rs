@@ -101,15 +101,8 @@ pub(super) async fn run(
     apply(cluster, ns, &pinned(service, &stable_hash))
         .await
         .map_err(|e| failed(bg, "pinning the active Service to the stable pods", e))?;
-    let result = preview_and_switch(
-        cluster,
-        input,
-        bg,
-        (deployment, service),
-        revision,
-        report,
-    )
-    .await;
+    let result =
+        preview_and_switch(cluster, input, bg, (deployment, service), revision, report).await;
     if let Err(diagnosis) = result {
         revert(cluster, input, bg, objects, &stable_hash, report).await;
         return Err(diagnosis);

@@ -1,0 +1,259 @@
+//! Analysis checks through the binary, against the project's sandbox: an HTTP check
+//! through the service proxy, a Job check and a Prometheus query (against a real
+//! Prometheus scraping the sandbox's ingress metrics, when `prometheus` is installed)
+//! abort a bad canary at its first step with all traffic back on the stable pods and
+//! pass a good one; the failed check — its value, condition and time — is printed, in
+//! the `-o json` events and in `slipway history`.
+
+use std::fs;
+
+mod common;
+
+use common::SERIAL;
+use common::sandbox::{DevProject, image};
+
+/// 4: the release failed and the previous one was restored.
+const ROLLED_BACK: i32 = 4;
+
+/// A project whose Deployment `api` rolls out as an ingress-nginx canary of two steps,
+/// with `checks` under `analysis:` (each line indented by eight spaces).
+fn project(checks: &str) -> DevProject {
+    let p = DevProject::new("\x20   timeout: 60s\n\x20   settle: 0s\n");
+    let config = p.path().join("slipway.yaml");
+    let mut text = fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "strategies:\n  api:\n    canary:\n      traffic: nginx\n      ingress: api\n      service: api\n      steps:\n        - {{ weight: 25, pause: 2s }}\n        - {{ weight: 50, pause: 2s }}\n      analysis:\n{checks}"
+    ));
+    fs::write(config, text).unwrap();
+    fs::write(
+        p.path().join("k8s/service.yaml"),
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: api\nspec:\n  selector: { app: api }\n  ports:\n    - { name: http, port: 80, targetPort: http }\n",
+    )
+    .unwrap();
+    fs::write(
+        p.path().join("k8s/ingress.yaml"),
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: api\nspec:\n  ingressClassName: nginx\n  rules:\n    - host: shop.example\n      http:\n        paths:\n          - path: /\n            pathType: Prefix\n            backend:\n              service: { name: api, port: { number: 80 } }\n",
+    )
+    .unwrap();
+    p
+}
+
+fn deploy(p: &DevProject, n: u32) -> (i32, Vec<serde_json::Value>, String) {
+    let out = p.slipway(&[
+        "deploy",
+        "dev",
+        "-o",
+        "json",
+        "--image",
+        &format!("api={}", image(n)),
+    ]);
+    let events = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    (
+        out.status.code().unwrap(),
+        events,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn of_kind<'e>(events: &'e [serde_json::Value], kind: &str) -> Vec<&'e serde_json::Value> {
+    events.iter().filter(|e| e["event"] == kind).collect()
+}
+
+fn canary_objects(p: &DevProject) -> String {
+    p.kubectl_get(
+        &[
+            "deployments,services,ingresses",
+            "-l",
+            "slipway.dev/canary-of",
+        ],
+        "{.items[*].metadata.name}",
+    )
+}
+
+/// The images the pods of `shop-dev` that are not terminating run, one per pod, sorted.
+fn pod_images(p: &DevProject) -> Vec<String> {
+    let mut images: Vec<String> = p
+        .kubectl_get(
+            &["pods", "-l", "app=api"],
+            "{range .items[*]}{.spec.containers[0].image} {.metadata.deletionTimestamp}{\"\\n\"}{end}",
+        )
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let image = w.next()?;
+            w.next().is_none().then(|| image.to_owned())
+        })
+        .collect();
+    images.sort();
+    images
+}
+
+/// The failed check of an aborted release: exit code 4, one canary step, the `failed`
+/// event naming the check, the canary's objects gone and the stable pods serving.
+fn assert_aborted_by(
+    p: &DevProject,
+    result: &(i32, Vec<serde_json::Value>, String),
+    check: &str,
+    provider: &str,
+) -> serde_json::Value {
+    let (code, events, err) = result;
+    assert_eq!(*code, ROLLED_BACK, "{err}");
+    assert_eq!(of_kind(events, "canary-step").len(), 1, "{err}");
+    let failed = of_kind(events, "failed");
+    let failed = failed.first().unwrap_or_else(|| panic!("{events:#?}"));
+    assert_eq!(failed["reason"], "AnalysisFailed", "{failed}");
+    let c = &failed["check"];
+    assert_eq!(c["check"], check, "{failed}");
+    assert_eq!(c["provider"], provider, "{failed}");
+    assert_eq!(c["strategy"], "canary");
+    assert_eq!(c["deployment"], "api");
+    assert_eq!(c["phase"], "step 1/2 (25%)");
+    assert!(c["time"].as_str().unwrap().ends_with('Z'), "{c}");
+    assert!(
+        err.contains(&format!(
+            "check `{check}` ({provider}) of canary api, step 1/2 (25%): measured"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("aborted: its objects were removed; all traffic is on the stable pods"),
+        "{err}"
+    );
+    assert_eq!(canary_objects(p), "");
+    assert_eq!(pod_images(p), [image(1), image(1)]);
+    c.clone()
+}
+
+const HTTP_CHECK: &str = "        - name: health\n          http: { path: /healthz }\n";
+
+#[test]
+fn an_http_check_through_the_service_proxy_aborts_a_failing_canary_and_history_shows_it() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = project(HTTP_CHECK);
+    let (code, _, err) = deploy(&p, 1);
+    assert_eq!(code, 0, "a first install rolls as usual: {err}");
+
+    // Every request the new pods answer fails.
+    p.set_behavior("errors=1");
+    let result = deploy(&p, 2);
+    let c = assert_aborted_by(&p, &result, "health", "http");
+    assert!(
+        c["value"].as_str().unwrap().starts_with("status 500"),
+        "{c}"
+    );
+    assert_eq!(c["condition"], "status 200");
+
+    // `history` says which check failed the release, with what it measured and when.
+    let out = p.slipway(&["history", "dev"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(
+            "failed check `health` (http) of canary api, step 1/2 (25%): measured status 500"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("at {}", c["time"].as_str().unwrap())),
+        "{text}"
+    );
+    let out = p.slipway(&["history", "dev", "-o", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let releases = &json["namespaces"][0]["releases"];
+    assert_eq!(releases[0]["status"], "rolled-back");
+    assert_eq!(releases[0]["failed_check"], c);
+    assert!(releases[1]["failed_check"].is_null(), "{json}");
+}
+
+#[test]
+fn an_http_check_passes_a_healthy_canary_and_reports_each_measurement() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = project(
+        "        - name: health\n          http: { path: /healthz, json: '.status == 200' }\n          interval: 1s\n          count: 2\n",
+    );
+    let (code, _, err) = deploy(&p, 1);
+    assert_eq!(code, 0, "{err}");
+    let (code, events, err) = deploy(&p, 2);
+    assert_eq!(code, 0, "{err}");
+    let measured = of_kind(&events, "analysis");
+    assert_eq!(
+        measured.len(),
+        4,
+        "two measurements at each of two steps: {measured:#?}"
+    );
+    assert!(
+        measured.iter().all(|m| m["verdict"] == "passed"),
+        "{measured:#?}"
+    );
+    assert_eq!(measured[0]["phase"], "step 1/2 (25%)");
+    assert_eq!(measured[3]["phase"], "step 2/2 (50%)");
+    assert!(
+        err.contains("canary api step 1/2 (25%): http health [1/2] = status 200, .status = 200 (status 200 and .status == 200) ok"),
+        "{err}"
+    );
+    assert_eq!(canary_objects(&p), "");
+    assert_eq!(pod_images(&p), [image(2), image(2)]);
+}
+
+#[test]
+fn a_job_check_aborts_when_its_job_fails_and_its_job_is_removed() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p =
+        project("        - name: smoke\n          job: { manifest: smoke.yaml, timeout: 30s }\n");
+    let job = |behavior: &str| {
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: smoke\nspec:\n  backoffLimit: 0\n  template:\n    metadata:\n      annotations: {{ dev.slipway.sandbox/behavior: \"{behavior}\" }}\n    spec:\n      restartPolicy: Never\n      containers:\n        - {{ name: smoke, image: registry.example.com/shop/smoke:1 }}\n"
+        )
+    };
+    fs::write(p.path().join("smoke.yaml"), job("complete-after=1s")).unwrap();
+    let (code, _, err) = deploy(&p, 1);
+    assert_eq!(code, 0, "{err}");
+
+    // A passing smoke test: the canary goes on to its second step and is promoted.
+    let (code, events, err) = deploy(&p, 2);
+    assert_eq!(code, 0, "{err}");
+    let measured = of_kind(&events, "analysis");
+    assert_eq!(measured.len(), 2, "{measured:#?}");
+    assert!(
+        measured[0]["value"]
+            .as_str()
+            .unwrap()
+            .starts_with("Job smoke-r2-s1-1 succeeded"),
+        "{measured:#?}"
+    );
+
+    fs::write(p.path().join("smoke.yaml"), job("exit=1")).unwrap();
+    let result = deploy(&p, 3);
+    let (code, ..) = &result;
+    assert_eq!(*code, ROLLED_BACK, "{}", result.2);
+    // The stable pods are those of the second release.
+    let (_, events, err) = &result;
+    assert_eq!(of_kind(events, "canary-step").len(), 1, "{err}");
+    let failed = of_kind(events, "failed")[0];
+    let c = &failed["check"];
+    assert_eq!(
+        (c["check"].as_str(), c["provider"].as_str()),
+        (Some("smoke"), Some("job"))
+    );
+    assert!(
+        c["value"]
+            .as_str()
+            .unwrap()
+            .starts_with("Job smoke-r3-s1-1 failed"),
+        "{c}"
+    );
+    assert_eq!(c["condition"], "the Job succeeds");
+    assert_eq!(canary_objects(&p), "");
+    assert_eq!(pod_images(&p), [image(2), image(2)]);
+    // The check's Jobs are deleted once measured.
+    assert_eq!(
+        p.kubectl_get(
+            &["jobs", "-l", "slipway.dev/analysis-of=api"],
+            "{.items[*].metadata.name}"
+        ),
+        ""
+    );
+}
