@@ -257,3 +257,46 @@ fn a_job_check_aborts_when_its_job_fails_and_its_job_is_removed() {
         ""
     );
 }
+
+#[test]
+fn a_blue_green_preview_failing_its_pre_switch_check_never_gets_the_traffic() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = DevProject::new("\x20   timeout: 60s\n\x20   settle: 0s\n");
+    let config = p.path().join("slipway.yaml");
+    let mut text = fs::read_to_string(&config).unwrap();
+    text.push_str(
+        "strategies:\n  api:\n    blue-green:\n      service: api\n      pre-switch: 1s\n      scale-down-delay: 1s\n      pre-switch-analysis:\n        - name: preview-health\n          http: { path: /healthz }\n      post-switch-analysis:\n        - name: live-health\n          http: { service: api, path: /healthz }\n",
+    );
+    fs::write(config, text).unwrap();
+    fs::write(
+        p.path().join("k8s/service.yaml"),
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: api\nspec:\n  selector: { app: api }\n  ports:\n    - { name: http, port: 80, targetPort: http }\n",
+    )
+    .unwrap();
+    let (code, _, err) = deploy(&p, 1);
+    assert_eq!(code, 0, "{err}");
+
+    // A healthy new version passes both phases.
+    let (code, events, err) = deploy(&p, 2);
+    assert_eq!(code, 0, "{err}");
+    let phases: Vec<(&str, &str)> = of_kind(&events, "analysis")
+        .iter()
+        .map(|m| (m["phase"].as_str().unwrap(), m["check"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        phases,
+        [("pre-switch", "preview-health"), ("post-switch", "live-health")],
+        "{err}"
+    );
+
+    p.set_behavior("errors=1");
+    let (code, events, err) = deploy(&p, 3);
+    assert_eq!(code, ROLLED_BACK, "{err}");
+    assert!(of_kind(&events, "blue-green-switched").is_empty(), "{err}");
+    let failed = of_kind(&events, "failed")[0];
+    assert_eq!(failed["check"]["phase"], "pre-switch", "{failed}");
+    assert_eq!(failed["check"]["strategy"], "blue-green");
+    assert_eq!(failed["check"]["check"], "preview-health");
+    assert!(err.contains("check `preview-health` (http) of blue-green api, pre-switch: measured status 500"), "{err}");
+    assert_eq!(pod_images(&p), [image(2), image(2)]);
+}
