@@ -413,3 +413,23 @@ fn a_strategy_is_a_canary_or_a_blue_green_not_both() {
         ),
     );
 }
+
+#[test]
+fn the_documented_analysis_example_loads() {
+    let doc = include_str!("../../../docs/config.md");
+    let section = &doc[doc.find("#### Analysis").expect("docs have the section")..];
+    let start = section.find("```yaml\n").unwrap() + 8;
+    let end = start + section[start..].find("```").unwrap();
+    let yaml = format!("app: demo\n{}{ENVS}", &section[start..end]);
+    let config = Project::with_files(&["deploy/smoke-job.yaml"])
+        .load(&yaml)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(canary(&config.strategies["api"]).analysis.len(), 3);
+    let Rollout::BlueGreen(bg) = &config.strategies["web"].rollout else {
+        panic!()
+    };
+    assert_eq!(
+        (bg.pre_switch_analysis.len(), bg.post_switch_analysis.len()),
+        (1, 1)
+    );
+}
