@@ -1,6 +1,13 @@
 //! `slipway sandbox serve`: the built-in cluster as a process of its own, so that
 //! `kubectl` and slipway can both talk to it. It writes its kubeconfig only once it
 //! answers, and stops cleanly on SIGINT or SIGTERM (exit code 0).
+//!
+//! It also serves the simulated ingress traffic's metrics (ingress-nginx's
+//! `nginx_ingress_controller_requests` …) on plain HTTP for a Prometheus to scrape: on a
+//! free loopback port unless `SLIPWAY_SANDBOX_INGRESS_METRICS_LISTEN` names an address
+//! (`off` serves none), at `SLIPWAY_SANDBOX_INGRESS_RATE` requests per simulated second
+//! (default 10); the URL is printed and, with `--state DIR`, written to
+//! `DIR/ingress-metrics-url`.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -38,6 +45,11 @@ pub fn serve(
         }
         if let Some(registry) = sandbox.registry_addr() {
             printer.info(&format!("serving an OCI registry at {registry}"));
+        }
+        if let Some(url) = sandbox.ingress_metrics_url() {
+            printer.info(&format!(
+                "serving ingress traffic metrics (Prometheus, no authentication) at {url}"
+            ));
         }
         if let Some(path) = &global.kubeconfig {
             printer.info(&format!(
@@ -108,6 +120,7 @@ fn options(args: &SandboxServeArgs) -> Result<SandboxOptions, CliError> {
         None => None,
     };
     let users = users(&args.users)?;
+    let (ingress_metrics_listen, ingress_rate) = ingress_metrics_env()?;
     Ok(SandboxOptions {
         listen,
         tls: args.tls,
@@ -120,8 +133,39 @@ fn options(args: &SandboxServeArgs) -> Result<SandboxOptions, CliError> {
         fault_rate: args.fault_rate,
         latency,
         watch_drop_after,
+        ingress_metrics_listen,
+        ingress_rate,
         ..SandboxOptions::default()
     })
+}
+
+const INGRESS_LISTEN_VAR: &str = "SLIPWAY_SANDBOX_INGRESS_METRICS_LISTEN";
+const INGRESS_RATE_VAR: &str = "SLIPWAY_SANDBOX_INGRESS_RATE";
+
+/// The ingress metrics address (a free loopback port by default, `off` for none) and the
+/// simulated requests per second, from the environment.
+fn ingress_metrics_env() -> Result<(Option<SocketAddr>, f64), CliError> {
+    let listen = match std::env::var(INGRESS_LISTEN_VAR) {
+        Ok(v) if v == "off" => None,
+        Ok(v) => Some(v.parse::<SocketAddr>().map_err(|_| {
+            CliError::usage(format!(
+                "`{INGRESS_LISTEN_VAR}={v}` is not an address such as `127.0.0.1:10254` (or `off`)"
+            ))
+        })?),
+        Err(_) => Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+    };
+    let rate = match std::env::var(INGRESS_RATE_VAR) {
+        Ok(v) => match v.parse::<f64>() {
+            Ok(r) if r.is_finite() && r >= 0.0 => r,
+            _ => {
+                return Err(CliError::usage(format!(
+                    "`{INGRESS_RATE_VAR}={v}` must be a number of requests per second, e.g. `10`"
+                )));
+            }
+        },
+        Err(_) => kube_sandbox::ingress_metrics::DEFAULT_RATE,
+    };
+    Ok((listen, rate))
 }
 
 /// `--user NAME[:GROUP,…]`: names and groups checked, no name twice, none `sandbox`
