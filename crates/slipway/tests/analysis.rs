@@ -285,7 +285,10 @@ fn a_blue_green_preview_failing_its_pre_switch_check_never_gets_the_traffic() {
         .collect();
     assert_eq!(
         phases,
-        [("pre-switch", "preview-health"), ("post-switch", "live-health")],
+        [
+            ("pre-switch", "preview-health"),
+            ("post-switch", "live-health")
+        ],
         "{err}"
     );
 
@@ -297,6 +300,170 @@ fn a_blue_green_preview_failing_its_pre_switch_check_never_gets_the_traffic() {
     assert_eq!(failed["check"]["phase"], "pre-switch", "{failed}");
     assert_eq!(failed["check"]["strategy"], "blue-green");
     assert_eq!(failed["check"]["check"], "preview-health");
-    assert!(err.contains("check `preview-health` (http) of blue-green api, pre-switch: measured status 500"), "{err}");
+    assert!(
+        err.contains(
+            "check `preview-health` (http) of blue-green api, pre-switch: measured status 500"
+        ),
+        "{err}"
+    );
     assert_eq!(pod_images(&p), [image(2), image(2)]);
+}
+
+/// A real Prometheus (the Debian `prometheus` binary) scraping `target` every second,
+/// stopped when dropped.
+struct Prometheus {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+    address: String,
+}
+
+impl Prometheus {
+    fn start(target: &str) -> Option<Prometheus> {
+        let binary = std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join("prometheus"))
+                .find(|p| p.is_file())
+        })?;
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("prometheus.yml");
+        fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n- job_name: ingress-nginx\n  static_configs:\n  - targets: ['{target}']\n"
+            ),
+        )
+        .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = fs::File::create(dir.path().join("prometheus.log")).unwrap();
+        let child = std::process::Command::new(binary)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("prometheus starts");
+        Some(Prometheus {
+            child,
+            dir,
+            address: format!("127.0.0.1:{port}"),
+        })
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("prometheus.log")).unwrap_or_default()
+    }
+
+    /// Whether an instant query (no characters that need escaping) has a sample.
+    fn has_sample(&self, promql: &str) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = std::net::TcpStream::connect(&self.address) else {
+            return false;
+        };
+        let request = format!(
+            "GET /api/v1/query?query={promql} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.address
+        );
+        let mut answer = String::new();
+        if stream.write_all(request.as_bytes()).is_err()
+            || stream.read_to_string(&mut answer).is_err()
+        {
+            return false;
+        }
+        answer.starts_with("HTTP/1.1 200") && answer.contains("\"value\"")
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The canary's success rate as ingress-nginx counts it: the requests its upstream
+/// (`<namespace>-<service>-<port>`) answered without a 5xx, over all it answered.
+const SUCCESS_RATE: &str = "        - name: success-rate\n          prometheus:\n            address: http://PROMETHEUS\n            query: >-\n              sum(rate(nginx_ingress_controller_requests{namespace=\"{{namespace}}\",canary=\"{{namespace}}-{{canary-service}}-80\",status!~\"5..\"}[4s]))\n              / sum(rate(nginx_ingress_controller_requests{namespace=\"{{namespace}}\",canary=\"{{namespace}}-{{canary-service}}-80\"}[4s]))\n            success: result >= 0.95\n          interval: 1s\n          count: 12\n          failure-limit: 6\n";
+
+#[test]
+fn a_prometheus_success_rate_aborts_a_canary_with_20_percent_errors_and_passes_a_healthy_one() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = project(SUCCESS_RATE);
+    // The first deploy starts the project's sandbox: 40 requests a second down the
+    // Ingress.
+    let out = p
+        .command(&["deploy", "dev", "--image", &format!("api={}", image(1))])
+        .env("SLIPWAY_SANDBOX_INGRESS_RATE", "40")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let metrics = fs::read_to_string(p.path().join(".slipway/sandbox/state/ingress-metrics-url"))
+        .expect("the sandbox serves its ingress metrics");
+    let target = metrics
+        .trim()
+        .trim_start_matches("http://")
+        .trim_end_matches("/metrics")
+        .to_owned();
+    let Some(prometheus) = Prometheus::start(&target) else {
+        eprintln!("SKIPPED: `prometheus` is not on PATH (scripts/test.sh installs it)");
+        return;
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !prometheus.has_sample("nginx_ingress_controller_requests") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Prometheus never scraped {target}:\n{}",
+            prometheus.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let config = p.path().join("slipway.yaml");
+    let text = fs::read_to_string(&config)
+        .unwrap()
+        .replace("PROMETHEUS", &prometheus.address);
+    fs::write(&config, text).unwrap();
+
+    // One request in five the new pods answer fails.
+    p.set_behavior("errors=0.2");
+    let result = deploy(&p, 2);
+    let c = assert_aborted_by(&p, &result, "success-rate", "prometheus");
+    let value: f64 = c["value"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|_| panic!("a measured number: {c}"));
+    assert!((0.6..0.95).contains(&value), "{c}");
+    assert_eq!(c["condition"], "result >= 0.95");
+    assert_eq!(c["failures"], 7);
+    // The address of Prometheus is never printed.
+    assert!(!result.2.contains(&prometheus.address), "{}", result.2);
+
+    // A healthy version passes the same query at both steps.
+    p.set_behavior("ready");
+    let (code, events, err) = deploy(&p, 3);
+    assert_eq!(code, 0, "{err}\n{}", prometheus.log());
+    let passed: Vec<&str> = of_kind(&events, "analysis")
+        .iter()
+        .filter(|m| m["verdict"] == "passed")
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
+    assert!(passed.len() >= 12, "{err}");
+    assert!(
+        passed.iter().all(|v| v.parse::<f64>().unwrap() >= 0.95),
+        "{passed:?}"
+    );
+    assert_eq!(canary_objects(&p), "");
+    assert_eq!(pod_images(&p), [image(3), image(3)]);
 }
