@@ -211,6 +211,24 @@ fn a_job_check_aborts_when_its_job_fails_and_its_job_is_removed() {
     fs::write(p.path().join("smoke.yaml"), job("complete-after=1s")).unwrap();
     let (code, _, err) = deploy(&p, 1);
     assert_eq!(code, 0, "{err}");
+    // What a release interrupted while its check's Job ran leaves: the Job, running.
+    let leftover = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: smoke-r9-s1-1\n  labels: { slipway.dev/analysis-of: api }\nspec:\n  template:\n    metadata:\n      annotations: { dev.slipway.sandbox/behavior: \"complete-after=600s\" }\n    spec:\n      restartPolicy: Never\n      containers: [{ name: smoke, image: registry.example.com/shop/smoke:1 }]\n";
+    fs::write(p.path().join("leftover.yaml"), leftover).unwrap();
+    let out = common::sandbox::kubectl(
+        &p.kubeconfig(),
+        &[
+            "-n",
+            "shop-dev",
+            "apply",
+            "-f",
+            &p.path().join("leftover.yaml").display().to_string(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // A passing smoke test: the canary goes on to its second step and is promoted.
     let (code, events, err) = deploy(&p, 2);
@@ -248,7 +266,7 @@ fn a_job_check_aborts_when_its_job_fails_and_its_job_is_removed() {
     assert_eq!(c["condition"], "the Job succeeds");
     assert_eq!(canary_objects(&p), "");
     assert_eq!(pod_images(&p), [image(2), image(2)]);
-    // The check's Jobs are deleted once measured.
+    // The check's Jobs are deleted once measured, and the one left behind is gone too.
     assert_eq!(
         p.kubectl_get(
             &["jobs", "-l", "slipway.dev/analysis-of=api"],

@@ -654,6 +654,37 @@ fn evaluate_http(status: u16, body: &[u8], h: &HttpCheck) -> (String, bool) {
 /// The label on an analysis Job, naming the Deployment it checks.
 pub const ANALYSIS_OF: &str = "slipway.dev/analysis-of";
 
+/// Deletes the Jobs of `checks` an interrupted or killed release left for `deployment`
+/// (a finished measurement deletes its own); nothing is asked of the cluster when no
+/// check runs a Job.
+pub(super) async fn remove_jobs(
+    cluster: &Arc<Cluster>,
+    ns: &str,
+    deployment: &str,
+    checks: &[&Check],
+) -> Result<(), crate::cluster::ClusterError> {
+    if !checks
+        .iter()
+        .any(|c| matches!(c.provider, Provider::Job { .. }))
+    {
+        return Ok(());
+    }
+    let jobs = cluster
+        .list(
+            "batch/v1",
+            "Job",
+            ns,
+            &format!("{ANALYSIS_OF}={deployment}"),
+        )
+        .await?;
+    for job in &jobs {
+        if let Some(name) = object_name(job) {
+            cluster.delete("batch/v1", "Job", ns, name).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Runs the check's Job to completion (as a hook runs its own), then deletes it.
 async fn run_job(
     cluster: &Arc<Cluster>,

@@ -271,7 +271,14 @@ pub(super) async fn remove(
             Err(e) => return Err(failed(bg, &format!("removing {kind}/{name}"), e)),
         }
     }
-    Ok(())
+    let checks: Vec<&Check> = bg
+        .pre_switch_analysis
+        .iter()
+        .chain(&bg.post_switch_analysis)
+        .collect();
+    analysis::remove_jobs(cluster, ns, &bg.deployment, &checks)
+        .await
+        .map_err(|e| failed(bg, "removing the analysis Jobs", e))
 }
 
 /// The `pod-template-hash` of the newest ReplicaSet with replicas that `deployment` owns

@@ -325,7 +325,10 @@ pub(super) async fn remove(
             Err(e) => return Err(removal_failed(&format!("{kind}/{name}"), e)),
         }
     }
-    Ok(())
+    let checks: Vec<&Check> = canary.analysis.iter().collect();
+    analysis::remove_jobs(cluster, ns, &canary.deployment, &checks)
+        .await
+        .map_err(|e| removal_failed("analysis Jobs", e))
 }
 
 fn removal_failed(object: &str, e: ClusterError) -> Box<Diagnosis> {
