@@ -1557,3 +1557,55 @@ fn restart_stamp() -> String {
         .map(|d| slipway_config::tag::format_timestamp(d.as_secs() as i64))
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_check_from_an_image_runs_the_release_s_pinned_image_labelled_as_its_object() {
+        let config = slipway_config::parse(
+            "app: shop\nstrategies:\n  api:\n    canary:\n      steps: [{ weight: 10, pause: 1s }]\n      analysis:\n        - name: smoke\n          job: { image: api, command: [smoke, --fast], timeout: 1m }\n        - name: curl\n          job: { image: curlimages/curl }\nenvironments:\n  dev:\n    cluster: sandbox\n    namespace: shop-dev\n",
+            std::path::Path::new("/nowhere/slipway.yaml"),
+        )
+        .unwrap();
+        let slipway_config::Rollout::Canary(canary) = &config.strategies["api"].rollout else {
+            panic!()
+        };
+        let images = [slipway_deploy::record::ReleaseImage {
+            name: "api".into(),
+            reference: "r.example.com/shop/api:7@sha256:00".into(),
+            source: "build".into(),
+        }];
+        let jobs = CheckJobs {
+            app: "shop",
+            applyset_id: "applyset-x",
+            images: &images,
+            config_file: std::path::Path::new("/nowhere/slipway.yaml"),
+        };
+        let checks = checks(&canary.analysis, &jobs).unwrap();
+        let engine::Provider::Job { job, timeout } = &checks[0].provider else {
+            panic!("{checks:?}")
+        };
+        assert_eq!(*timeout, Duration::from_secs(60));
+        assert_eq!(job["metadata"]["name"], "smoke");
+        assert_eq!(
+            job["metadata"]["labels"]["app.kubernetes.io/part-of"],
+            "shop"
+        );
+        assert_eq!(
+            job["metadata"]["labels"]["applyset.kubernetes.io/part-of"],
+            "applyset-x"
+        );
+        let container = &job["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(container["image"], "r.example.com/shop/api:7@sha256:00");
+        assert_eq!(container["command"], serde_json::json!(["smoke", "--fast"]));
+        assert_eq!(job["spec"]["backoffLimit"], 0);
+        let engine::Provider::Job { job, .. } = &checks[1].provider else {
+            panic!("{checks:?}")
+        };
+        let container = &job["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(container["image"], "curlimages/curl");
+        assert!(container.get("command").is_none());
+    }
+}
