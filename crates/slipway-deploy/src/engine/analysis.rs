@@ -200,22 +200,7 @@ async fn run_check(
         }
         let found = measure(cluster, client, check, subject, i + 1, report).await;
         let time = Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
-        let passed = match found.ok {
-            Some(ok) => ok,
-            None => check.no_data == NoData::Pass,
-        };
-        if !passed {
-            failures += 1;
-        }
-        let verdict = match (passed, found.ok) {
-            (true, None) => Verdict::NoDataPassed,
-            (true, _) => Verdict::Passed,
-            (false, _) if failures <= check.failure_limit => Verdict::Tolerated {
-                failures,
-                limit: check.failure_limit,
-            },
-            (false, _) => Verdict::Failed,
-        };
+        let verdict = judge(found.ok, check, &mut failures);
         report(Event::Measured(Measured {
             strategy: subject.strategy,
             deployment: subject.deployment.clone(),
@@ -258,6 +243,28 @@ async fn run_check(
         }
     }
     Ok(())
+}
+
+/// The verdict of a measurement that found `ok` (`None`: no data), counting it in
+/// `failures` when it failed.
+fn judge(ok: Option<bool>, check: &Check, failures: &mut u32) -> Verdict {
+    let passed = ok.unwrap_or(check.no_data == NoData::Pass);
+    if passed {
+        return if ok.is_none() {
+            Verdict::NoDataPassed
+        } else {
+            Verdict::Passed
+        };
+    }
+    *failures += 1;
+    if *failures <= check.failure_limit {
+        Verdict::Tolerated {
+            failures: *failures,
+            limit: check.failure_limit,
+        }
+    } else {
+        Verdict::Failed
+    }
 }
 
 async fn measure(
@@ -810,6 +817,33 @@ mod tests {
                 .unwrap_err()
                 .contains("not JSON")
         );
+    }
+
+    #[test]
+    fn no_data_fails_unless_told_and_failures_are_tolerated_up_to_the_limit() {
+        let mut check = Check {
+            name: "rate".into(),
+            provider: Provider::Prometheus(prom(Some("result > 0"), None)),
+            interval: Duration::from_secs(1),
+            count: 4,
+            failure_limit: 1,
+            no_data: NoData::Fail,
+        };
+        let mut failures = 0;
+        assert_eq!(judge(Some(true), &check, &mut failures), Verdict::Passed);
+        assert_eq!(
+            judge(None, &check, &mut failures),
+            Verdict::Tolerated {
+                failures: 1,
+                limit: 1
+            }
+        );
+        assert_eq!(judge(Some(false), &check, &mut failures), Verdict::Failed);
+        assert_eq!(failures, 2);
+        check.no_data = NoData::Pass;
+        let mut failures = 0;
+        assert_eq!(judge(None, &check, &mut failures), Verdict::NoDataPassed);
+        assert_eq!(failures, 0);
     }
 
     #[test]
