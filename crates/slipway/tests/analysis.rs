@@ -485,3 +485,48 @@ fn a_prometheus_success_rate_aborts_a_canary_with_20_percent_errors_and_passes_a
     assert_eq!(canary_objects(&p), "");
     assert_eq!(pod_images(&p), [image(3), image(3)]);
 }
+
+#[test]
+fn a_blue_green_failing_its_post_switch_check_switches_the_traffic_back() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = DevProject::new("\x20   timeout: 60s\n\x20   settle: 0s\n");
+    let config = p.path().join("slipway.yaml");
+    let mut text = fs::read_to_string(&config).unwrap();
+    text.push_str(
+        "strategies:\n  api:\n    blue-green:\n      service: api\n      scale-down-delay: 1s\n      post-switch-analysis:\n        - name: live\n          http: { service: api, port: http, path: /orders }\n",
+    );
+    fs::write(config, text).unwrap();
+    fs::write(
+        p.path().join("k8s/service.yaml"),
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: api\nspec:\n  selector: { app: api }\n  ports:\n    - { name: http, port: 80, targetPort: http }\n",
+    )
+    .unwrap();
+    let (code, _, err) = deploy(&p, 1);
+    assert_eq!(code, 0, "{err}");
+
+    // Ready, so switched to; then every request under traffic fails.
+    p.set_behavior("errors=1");
+    let (code, events, err) = deploy(&p, 2);
+    assert_eq!(code, ROLLED_BACK, "{err}");
+    assert_eq!(of_kind(&events, "blue-green-switched").len(), 1, "{err}");
+    let aborted = of_kind(&events, "blue-green-aborted");
+    assert_eq!(aborted[0]["switched_back"], true, "{err}");
+    let c = &of_kind(&events, "failed")[0]["check"];
+    assert_eq!(
+        (c["phase"].as_str(), c["check"].as_str()),
+        (Some("post-switch"), Some("live"))
+    );
+    assert!(
+        c["value"].as_str().unwrap().starts_with("status 500"),
+        "{c}"
+    );
+    assert!(
+        err.contains("check `live` (http) of blue-green api, post-switch"),
+        "{err}"
+    );
+    assert_eq!(pod_images(&p), [image(1), image(1)]);
+    assert_eq!(
+        p.kubectl_get(&["service", "api"], "{.spec.selector}"),
+        "{\"app\":\"api\"}"
+    );
+}
