@@ -409,7 +409,7 @@ impl Drop for Prometheus {
 
 /// The canary's success rate as ingress-nginx counts it: the requests its upstream
 /// (`<namespace>-<service>-<port>`) answered without a 5xx, over all it answered.
-const SUCCESS_RATE: &str = "        - name: success-rate\n          prometheus:\n            address: http://PROMETHEUS\n            query: >-\n              sum(rate(nginx_ingress_controller_requests{namespace=\"{{namespace}}\",canary=\"{{namespace}}-{{canary-service}}-80\",status!~\"5..\"}[4s]))\n              / sum(rate(nginx_ingress_controller_requests{namespace=\"{{namespace}}\",canary=\"{{namespace}}-{{canary-service}}-80\"}[4s]))\n            success: result >= 0.95\n          interval: 1s\n          count: 12\n          failure-limit: 6\n";
+const SUCCESS_RATE: &str = "        - name: success-rate\n          prometheus:\n            address: http://PROMETHEUS\n            query: >-\n              sum(rate(nginx_ingress_controller_requests{namespace=\"{{namespace}}\",canary=\"{{namespace}}-{{canary-service}}-80\",status!~\"5..\"}[4s]))\n              / sum(rate(nginx_ingress_controller_requests{namespace=\"{{namespace}}\",canary=\"{{namespace}}-{{canary-service}}-80\"}[4s]))\n            success: result >= 0.95\n          interval: 1s\n          count: 16\n          failure-limit: 8\n";
 
 #[test]
 fn a_prometheus_success_rate_aborts_a_canary_with_20_percent_errors_and_passes_a_healthy_one() {
@@ -464,7 +464,7 @@ fn a_prometheus_success_rate_aborts_a_canary_with_20_percent_errors_and_passes_a
         .unwrap_or_else(|_| panic!("a measured number: {c}"));
     assert!((0.6..0.95).contains(&value), "{c}");
     assert_eq!(c["condition"], "result >= 0.95");
-    assert_eq!(c["failures"], 7);
+    assert_eq!(c["failures"], 9);
     // The address of Prometheus is never printed.
     assert!(!result.2.contains(&prometheus.address), "{}", result.2);
 
@@ -477,7 +477,7 @@ fn a_prometheus_success_rate_aborts_a_canary_with_20_percent_errors_and_passes_a
         .filter(|m| m["verdict"] == "passed")
         .map(|m| m["value"].as_str().unwrap())
         .collect();
-    assert!(passed.len() >= 12, "{err}");
+    assert!(passed.len() >= 16, "{err}");
     assert!(
         passed.iter().all(|v| v.parse::<f64>().unwrap() >= 0.95),
         "{passed:?}"
