@@ -285,6 +285,8 @@ async fn measure(
 }
 
 fn http_client() -> reqwest::Client {
+    // The same TLS provider as the cluster's client, whichever is made first.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -969,6 +971,19 @@ mod tests {
                 .to_ascii_lowercase()
                 .contains("authorization: bearer s3cr3t"),
             "{request}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_https_prometheus_is_asked_over_tls() {
+        // Nothing listens there: the request fails after the client was built with TLS.
+        let mut p = prom(Some("result >= 0.95"), None);
+        p.address = Address::Url("https://127.0.0.1:1".into());
+        let found = prometheus(&http_client(), &p, &subject()).await;
+        assert!(
+            found.value.starts_with("error: Prometheus unreachable"),
+            "{}",
+            found.value
         );
     }
 
