@@ -368,26 +368,36 @@ async fn prometheus(client: &reqwest::Client, p: &PrometheusCheck, subject: &Sub
     let response = match request.send().await {
         Ok(r) => r,
         Err(e) => {
-            return error(format!(
-                "error: Prometheus unreachable: {}",
-                e.without_url()
-            ));
+            return error(format!("error: Prometheus unreachable: {}", causes(e)));
         }
     };
     let status = response.status();
     let body = match response.bytes().await {
         Ok(b) => b,
         Err(e) => {
-            return error(format!(
-                "error: reading Prometheus's answer: {}",
-                e.without_url()
-            ));
+            return error(format!("error: reading Prometheus's answer: {}", causes(e)));
         }
     };
     match evaluate_query_response(status.as_u16(), &body, p) {
         Ok(found) => found,
         Err(e) => error(format!("error: {e}")),
     }
+}
+
+/// An HTTP client error with its causes, without the URL (which may hold credentials).
+fn causes(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// The bearer token, read now from its variable or file.
@@ -605,19 +615,11 @@ async fn http(cluster: &Arc<Cluster>, h: &HttpCheck, subject: &Subject) -> Found
         Ok(b) => b,
         Err(e) => return error(format!("status {status}, error reading the body: {e}")),
     };
+    let (value, ok) = evaluate_http(status, &body, h);
     Found {
-        value: String::new(),
-        condition: condition.clone(),
-        ok: None,
-    }
-    .with(evaluate_http(status, &body, h))
-}
-
-impl Found {
-    fn with(mut self, (value, ok): (String, bool)) -> Found {
-        self.value = value;
-        self.ok = Some(ok);
-        self
+        value,
+        condition,
+        ok: Some(ok),
     }
 }
 
@@ -1009,6 +1011,11 @@ mod tests {
         assert!(
             found.value.starts_with("error: Prometheus unreachable"),
             "{}",
+            found.value
+        );
+        assert!(
+            found.value.contains("onnect"),
+            "the cause is said: {}",
             found.value
         );
         assert!(!found.value.contains("pw"), "{}", found.value);
