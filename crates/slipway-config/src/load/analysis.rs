@@ -147,12 +147,14 @@ impl Cx {
             Some(v) => self.keyword(&v, NoData::ALL, NoData::WHAT),
             None => Some(NoData::Fail),
         };
-        if let (Some(v), Some(Provider::Job(_))) = (m.get("no-data"), &provider) {
+        if let (Some(v), Some(_), Some(Provider::Job(_) | Provider::Http(_))) =
+            (m.get("no-data"), no_data, &provider)
+        {
             self.error(
                 v.key,
                 &v.path,
                 "`no-data` is for `prometheus` checks",
-                Some("a Job either succeeds or fails".into()),
+                Some("an HTTP answer or a Job always says something: it passes or fails".into()),
             );
             return None;
         }
