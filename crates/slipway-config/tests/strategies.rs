@@ -269,6 +269,25 @@ fn an_unknown_placeholder_is_refused() {
 }
 
 #[test]
+fn a_replicas_canary_has_no_service_placeholders() {
+    assert_single(
+        &[],
+        &format!(
+            "app: demo\nstrategies:\n  api:\n    canary:\n      steps: [{{ weight: 10, pause: 1s }}]\n      analysis:\n        - name: rate\n          prometheus: {{ address: http://p:9090, query: 'up{{service=\"{{{{canary-service}}}}\"}}', success: result == 1 }}\n{ENVS}"
+        ),
+        (
+            8,
+            56,
+            "strategies.api.canary.analysis[0].prometheus.query",
+            "`{{canary-service}}` has no value with `traffic: replicas`",
+            Some(
+                "the canary's pods sit behind the Deployment's own Service and have no Service of their own; select them by `{{canary-deployment}}` (their pods' names start with it)",
+            ),
+        ),
+    );
+}
+
+#[test]
 fn a_check_has_exactly_one_provider_and_a_name() {
     let d = diagnostics(
         &[],

@@ -84,7 +84,9 @@ impl Cx {
                 None
             }
             [one] => match one.name() {
-                "prometheus" => self.prometheus(one).map(Provider::Prometheus),
+                "prometheus" => self
+                    .prometheus(one, default_service)
+                    .map(Provider::Prometheus),
                 "http" => self.http(one, default_service).map(Provider::Http),
                 _ => self.job(one).map(Provider::Job),
             },
@@ -169,9 +171,23 @@ impl Cx {
         })
     }
 
-    /// A string whose placeholders are all known.
-    fn with_placeholders(&mut self, v: &Val<'_>) -> Option<String> {
+    /// A string whose placeholders are all known; `{{service}}` and `{{canary-service}}`
+    /// only where there are `services` (not for a canary with `traffic: replicas`).
+    fn with_placeholders(&mut self, v: &Val<'_>, services: bool) -> Option<String> {
         let text = self.nonempty(v)?;
+        if !services
+            && let Some(p) = ["service", "canary-service"]
+                .into_iter()
+                .find(|p| text.contains(&format!("{{{{{p}}}}}")))
+        {
+            self.error(
+                v.at(),
+                &v.path,
+                format!("`{{{{{p}}}}}` has no value with `traffic: replicas`"),
+                Some("the canary's pods sit behind the Deployment's own Service and have no Service of their own; select them by `{{canary-deployment}}` (their pods' names start with it)".into()),
+            );
+            return None;
+        }
         let unknown = unknown_placeholders(&text);
         if let Some(first) = unknown.first() {
             self.error(
@@ -226,7 +242,7 @@ impl Cx {
         Some(name)
     }
 
-    fn prometheus(&mut self, v: &Val<'_>) -> Option<PrometheusCheck> {
+    fn prometheus(&mut self, v: &Val<'_>, services: bool) -> Option<PrometheusCheck> {
         let m = self.map(v, Some(PROMETHEUS_KEYS))?;
         let address = match (m.get("address"), m.get("address-env")) {
             (Some(a), None) => self.nonempty(&a).and_then(|url| {
@@ -262,7 +278,7 @@ impl Cx {
             }
         };
         let query = match m.get("query") {
-            Some(q) => self.with_placeholders(&q),
+            Some(q) => self.with_placeholders(&q, services),
             None => {
                 self.missing(&m, "query", Some("a PromQL instant query".into()));
                 None
@@ -345,19 +361,21 @@ impl Cx {
             None => Some(None),
         };
         let path = match m.get("path") {
-            Some(p) => self.with_placeholders(&p).and_then(|path| {
-                if path.starts_with('/') {
-                    Some(path)
-                } else {
-                    self.error(
-                        p.at(),
-                        &p.path,
-                        format!("`{path}` does not start with `/`"),
-                        Some("e.g. `path: /healthz`".into()),
-                    );
-                    None
-                }
-            }),
+            Some(p) => self
+                .with_placeholders(&p, default_service)
+                .and_then(|path| {
+                    if path.starts_with('/') {
+                        Some(path)
+                    } else {
+                        self.error(
+                            p.at(),
+                            &p.path,
+                            format!("`{path}` does not start with `/`"),
+                            Some("e.g. `path: /healthz`".into()),
+                        );
+                        None
+                    }
+                }),
             None => Some("/".to_owned()),
         };
         let status = match m.get("status") {
