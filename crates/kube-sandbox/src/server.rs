@@ -192,7 +192,10 @@ async fn serve(
                 .find(&marker)
                 .map(|i| &raw[i + marker.len()..])
                 .unwrap_or_default();
-            crate::proxy::serve(&app.store, app.speed, &method, ns, id, rest).await
+            // Clients may escape the `:` of `NAME:PORT` (`%3A`), as the Python client does.
+            let decode = crate::registry::names::percent_decode;
+            let (id, rest) = (decode(id), decode(rest));
+            crate::proxy::serve(&app.store, app.speed, &method, ns, &id, &rest).await
         }
         ["api", "v1", rest @ ..] => {
             let who = caller.as_ref();

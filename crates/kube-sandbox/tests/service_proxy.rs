@@ -85,6 +85,7 @@ async fn kubectl_get_raw_reaches_a_ready_pod_of_the_service() {
         ("web:http", "/proxy/a/b"),
         ("http:web:80", "/proxy"),
         ("http:web:http", "/proxy/x?y=1"),
+        ("web%3A80", "/proxy/escaped"),
     ] {
         let (code, body) = env
             .http_get(&format!("/api/v1/namespaces/default/services/{id}{path}"))
@@ -333,4 +334,33 @@ async fn rbac_asks_for_get_on_services_proxy() {
     .ok();
     let body = env.kubectl(&raw).await.ok().json();
     assert_eq!(body["path"], "/healthz");
+}
+
+#[tokio::test]
+async fn lifecycles_keep_their_meaning_in_a_combination() {
+    let env = Env::with_speed(20.0).await;
+    let pod = |name: &str, behavior: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  annotations:\n    dev.slipway.sandbox/behavior: \"{behavior}\"\nspec:\n  restartPolicy: Never\n  containers:\n  - name: app\n    image: example.com/app:1\n"
+        )
+    };
+    env.apply(&pod("exits", "errors=0.5,exit=3,latency=2s"))
+        .await;
+    env.apply(&pod("twice", "ready,crash")).await;
+    env.until(30, "exits terminated with code 3", |e| {
+        let p = e.get("", "pods", "exits")?;
+        (p["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 3).then_some(())
+    })
+    .await;
+    // Two lifecycles are not a behaviour: the pod runs as `ready` and its log says why.
+    env.until(30, "twice ready", |e| {
+        let p = e.get("", "pods", "twice")?;
+        (p["status"]["containerStatuses"][0]["ready"] == true).then_some(())
+    })
+    .await;
+    let log = env.kubectl(&["logs", "twice"]).await.ok().stdout;
+    assert!(
+        log.contains("unknown behavior \"ready,crash\", running as \"ready\""),
+        "{log}"
+    );
 }
