@@ -602,18 +602,27 @@ async fn http(cluster: &Arc<Cluster>, h: &HttpCheck, subject: &Subject) -> Found
     let Some(path) = proxy_path(h, subject, port.as_deref()) else {
         return error("error: no Service to ask".into());
     };
-    let request = match http::Request::get(path.as_str()).body(kube::client::Body::empty()) {
-        Ok(r) => r,
-        Err(e) => return error(format!("error: {e}")),
-    };
-    let response = match cluster.client().send(request).await {
-        Ok(r) => r,
-        Err(e) => return error(format!("error: {e}")),
-    };
-    let status = response.status().as_u16();
-    let body = match response.into_body().collect_bytes().await {
-        Ok(b) => b,
-        Err(e) => return error(format!("status {status}, error reading the body: {e}")),
+    // Ready pods become endpoints a moment later: the API server's own "no endpoints
+    // available" is asked again for a while before it counts.
+    let deadline = tokio::time::Instant::now() + ENDPOINTS_WAIT;
+    let (status, body) = loop {
+        let request = match http::Request::get(path.as_str()).body(kube::client::Body::empty()) {
+            Ok(r) => r,
+            Err(e) => return error(format!("error: {e}")),
+        };
+        let response = match cluster.client().send(request).await {
+            Ok(r) => r,
+            Err(e) => return error(format!("error: {e}")),
+        };
+        let status = response.status().as_u16();
+        let body = match response.into_body().collect_bytes().await {
+            Ok(b) => b,
+            Err(e) => return error(format!("status {status}, error reading the body: {e}")),
+        };
+        if !no_endpoints_yet(status, &body) || tokio::time::Instant::now() >= deadline {
+            break (status, body);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     };
     let (value, ok) = evaluate_http(status, &body, h);
     Found {
@@ -621,6 +630,21 @@ async fn http(cluster: &Arc<Cluster>, h: &HttpCheck, subject: &Subject) -> Found
         condition,
         ok: Some(ok),
     }
+}
+
+/// How long an HTTP check waits for the Service's endpoints once the pods are ready.
+const ENDPOINTS_WAIT: Duration = Duration::from_secs(15);
+
+/// Whether an answer is the API server's own `503` for a Service without ready endpoints
+/// (a Status), not the app's.
+fn no_endpoints_yet(status: u16, body: &[u8]) -> bool {
+    status == 503
+        && serde_json::from_slice::<Value>(body).is_ok_and(|v| {
+            v["kind"] == "Status"
+                && v["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("no endpoints available"))
+        })
 }
 
 /// Checks an answer's status and body: the value shown is the status, and with a JSON
@@ -1026,6 +1050,14 @@ mod tests {
             "{}",
             found.value
         );
+    }
+
+    #[test]
+    fn only_the_api_server_s_no_endpoints_answer_is_asked_again() {
+        let status = br#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"no endpoints available for service \"api-canary\"","reason":"ServiceUnavailable","code":503}"#;
+        assert!(no_endpoints_yet(503, status));
+        assert!(!no_endpoints_yet(503, br#"{"status":"down"}"#));
+        assert!(!no_endpoints_yet(500, status));
     }
 
     #[test]
