@@ -4,7 +4,8 @@
 //! its selector is pinned to the stable pods' `pod-template-hash`, the switch changes
 //! that one label to the new pods' hash, and a failing check switches it back the same
 //! way. The previous version's pods stay through the scale-down delay, while the new
-//! version is watched under traffic. Then the Deployment itself is rolled to the new
+//! version is watched under traffic. The pre-switch analysis checks run on the preview
+//! before the switch, the post-switch ones under traffic after it ([`super::analysis`]). Then the Deployment itself is rolled to the new
 //! version (without traffic: the Service still selects the preview's pods), the Service
 //! is given its rendered selector (both sets of pods run the new version then) and the
 //! preview's objects are removed: the cluster holds exactly the rendered manifests.

@@ -1,8 +1,9 @@
 //! Canary: the new version of a Deployment runs beside the stable one, which keeps its
 //! pods and its capacity, and takes a growing share of the traffic step by step. Each
 //! step is watched for its pause with the built-in checks — the canary's pods must be
-//! ready, must not restart, and must stay ready — and a failing check aborts: the
-//! canary's objects are removed, which sends all traffic back to the stable pods at once.
+//! ready, must not restart, and must stay ready — and the canary's analysis checks
+//! ([`super::analysis`]); a failing check aborts: the canary's objects are removed, which
+//! sends all traffic back to the stable pods at once.
 //! After the last step the Deployment itself is rolled to the new version (the release's
 //! usual apply-and-track), and then the canary's objects are removed: a completed release
 //! leaves exactly the rendered manifests.
