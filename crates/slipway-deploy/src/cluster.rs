@@ -405,6 +405,25 @@ impl Cluster {
         plural: &str,
         namespace: Option<&str>,
     ) -> Result<Option<bool>, ClusterError> {
+        self.may_subresource(verb, group, plural, "", namespace)
+            .await
+    }
+
+    /// Whether the identity of this connection may `verb` the `subresource` of the
+    /// resource `plural` of `group` (`services/proxy`: `""`, `services`, `proxy`) in
+    /// `namespace`; `None` when the cluster cannot say.
+    ///
+    /// # Errors
+    ///
+    /// A cluster error.
+    pub async fn may_subresource(
+        &self,
+        verb: &str,
+        group: &str,
+        plural: &str,
+        subresource: &str,
+        namespace: Option<&str>,
+    ) -> Result<Option<bool>, ClusterError> {
         let review = serde_json::json!({
             "apiVersion": "authorization.k8s.io/v1",
             "kind": "SelfSubjectAccessReview",
@@ -413,6 +432,7 @@ impl Cluster {
                 "verb": verb,
                 "group": group,
                 "resource": plural,
+                "subresource": subresource,
                 "namespace": namespace.unwrap_or(""),
             }},
         });

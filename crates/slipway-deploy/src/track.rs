@@ -87,6 +87,8 @@ pub struct Diagnosis {
     pub events: Vec<EventLine>,
     /// The last log lines of the failing container.
     pub logs: Vec<String>,
+    /// The analysis check whose failure this is, with what it measured.
+    pub check: Option<Box<crate::record::FailedCheck>>,
 }
 
 impl Diagnosis {
@@ -265,6 +267,7 @@ pub async fn track(
                 container: None,
                 events: vec![],
                 logs: vec![],
+                check: None,
             }));
         }
         match update {
@@ -568,6 +571,7 @@ fn cluster_failure(w: &Workload, e: ClusterError) -> Box<Diagnosis> {
         container: None,
         events: vec![],
         logs: vec![],
+        check: None,
     })
 }
 
@@ -769,6 +773,7 @@ async fn diagnosis(
         container: problem.and_then(|p| p.container),
         events,
         logs,
+        check: None,
     }
 }
 
@@ -793,6 +798,7 @@ async fn timeout_diagnosis(
                 container: None,
                 events: vec![],
                 logs: vec![],
+                check: None,
             };
         };
         let st = status::compute(obj, 0.0);
@@ -839,6 +845,7 @@ async fn timeout_diagnosis(
         container: None,
         events: vec![],
         logs: vec![],
+        check: None,
     }
 }
 
@@ -1070,6 +1077,7 @@ mod tests {
                 count: 3,
             }],
             logs: vec![],
+            check: None,
         };
         let text = d.render();
         assert!(

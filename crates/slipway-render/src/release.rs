@@ -583,7 +583,9 @@ fn metadata(obj: &mut Value) -> &mut Map<String, Value> {
         .expect("just made an object")
 }
 
-fn label(obj: &mut Value, app: &str, applyset_id: &str) {
+/// Labels `obj` as an object of `app`'s release: managed by slipway, part of the app and
+/// a member of its ApplySet.
+pub fn label(obj: &mut Value, app: &str, applyset_id: &str) {
     let meta = metadata(obj);
     let labels = meta.entry("labels").or_insert_with(|| json!({}));
     if let Some(labels) = labels.as_object_mut() {

@@ -9,6 +9,7 @@
 //! registries, tags), [`sources`] (manifests, `config` and `secrets`), [`hooks`] and
 //! [`environments`] (environments, their targets and policies).
 
+mod analysis;
 mod chart;
 mod environments;
 mod hooks;
@@ -124,6 +125,8 @@ const BLUE_GREEN_KEYS: &[&str] = &[
     "preview-service",
     "pre-switch",
     "scale-down-delay",
+    "pre-switch-analysis",
+    "post-switch-analysis",
 ];
 const CANARY_KEYS: &[&str] = &[
     "traffic", "ingress", "route", "service", "steps", "analysis",

@@ -275,46 +275,11 @@ async fn run_hook(
     let base = object_name(&job).unwrap_or(&hook.name).to_string();
     let name = format!("{base}-r{revision}");
     job["metadata"]["name"] = json!(name);
-    set_namespace_if_namespaced(&mut job, ns);
     report(Event::HookStarted {
         name: hook.name.clone(),
         job: name.clone(),
     });
-    let workload = Workload {
-        api_version: "batch/v1".into(),
-        kind: "Job".into(),
-        namespace: ns.to_string(),
-        name: name.clone(),
-    };
-    let since = Timestamp::now();
-    // A Job of the same release may exist from an interrupted run: apply is idempotent.
-    if let Err(e) = cluster.apply(&job, ns, Apply::Force).await {
-        return Err(Box::new(Diagnosis {
-            workload: workload.label(),
-            reason: "ApplyFailed".into(),
-            message: e.to_string(),
-            pod: None,
-            container: None,
-            events: vec![],
-            logs: vec![],
-        }));
-    }
-    let options = TrackOptions {
-        timeout: hook.timeout,
-        crashloop_tolerance: u32::MAX,
-        since,
-        settle: Duration::ZERO,
-    };
-    let progress = |p: &Progress| report(Event::Progress(p.clone()));
-    let result = track::track(
-        cluster,
-        ns,
-        std::slice::from_ref(&workload),
-        &options,
-        &progress,
-    )
-    .await;
-    let logs = job_logs(cluster, ns, &name).await;
+    let (result, logs) = run_job(cluster, ns, &job, hook.timeout, report).await;
     report(Event::HookFinished {
         name: hook.name.clone(),
         logs: logs.clone(),
@@ -337,6 +302,59 @@ async fn run_hook(
             Err(d)
         }
     }
+}
+
+/// Runs `job` (named as it is to run) to completion within `timeout`: applied (a Job of
+/// the same name from an interrupted run is taken over), tracked, and its pods' last log
+/// lines read. Hooks and analysis checks both run their Jobs this way.
+pub(super) async fn run_job(
+    cluster: &Arc<Cluster>,
+    ns: &str,
+    job: &Value,
+    timeout: Duration,
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> (Result<(), Box<Diagnosis>>, Vec<String>) {
+    let mut job = job.clone();
+    let name = object_name(&job).unwrap_or_default().to_string();
+    set_namespace_if_namespaced(&mut job, ns);
+    let workload = Workload {
+        api_version: "batch/v1".into(),
+        kind: "Job".into(),
+        namespace: ns.to_string(),
+        name: name.clone(),
+    };
+    let since = Timestamp::now();
+    // A Job of the same release may exist from an interrupted run: apply is idempotent.
+    if let Err(e) = cluster.apply(&job, ns, Apply::Force).await {
+        let d = Box::new(Diagnosis {
+            workload: workload.label(),
+            reason: "ApplyFailed".into(),
+            message: e.to_string(),
+            pod: None,
+            container: None,
+            events: vec![],
+            logs: vec![],
+            check: None,
+        });
+        return (Err(d), vec![]);
+    }
+    let options = TrackOptions {
+        timeout,
+        crashloop_tolerance: u32::MAX,
+        since,
+        settle: Duration::ZERO,
+    };
+    let progress = |p: &Progress| report(Event::Progress(p.clone()));
+    let result = track::track(
+        cluster,
+        ns,
+        std::slice::from_ref(&workload),
+        &options,
+        &progress,
+    )
+    .await;
+    let logs = job_logs(cluster, ns, &name).await;
+    (result, logs)
 }
 
 async fn job_logs(cluster: &Arc<Cluster>, ns: &str, job: &str) -> Vec<String> {

@@ -27,6 +27,7 @@
 //! The lock is released at the end whatever happened. A new step (a canary phase, a
 //! blue-green switch) is a module of its own called from [`deploy_locked`].
 
+mod analysis;
 mod bluegreen;
 mod canary;
 mod conclude;
@@ -48,6 +49,7 @@ use crate::lock::{self, LockError, TakeOver};
 use crate::record::{self, Release, ReleaseImage, ReleaseStatus};
 use crate::track::{Diagnosis, Progress};
 
+pub use analysis::{ANALYSIS_OF, Check, Measured, Provider, Verdict};
 pub use bluegreen::{BlueGreen, PREVIEW_OF};
 pub use canary::{CANARY_OF, Canary, CanaryStep, CanaryTraffic};
 
@@ -204,6 +206,8 @@ pub enum Event {
         deployment: String,
         switched_back: bool,
     },
+    /// One measurement of an analysis check, passed or not.
+    Measured(Measured),
     Failed(Box<Diagnosis>),
     RollingBack {
         to_revision: u64,
@@ -550,7 +554,7 @@ async fn progressive_rollout(
     };
     for (i, canary) in canaries.iter().enumerate() {
         let canary_started = Instant::now();
-        let result = canary::run(cluster, input, canary, objects, report).await;
+        let result = canary::run(cluster, input, canary, objects, release.revision, report).await;
         release.durations.push((
             format!("canary {}", canary.deployment),
             canary_started.elapsed().as_secs_f64(),
@@ -565,7 +569,7 @@ async fn progressive_rollout(
     }
     for bg in blue_greens {
         let bg_started = Instant::now();
-        let result = bluegreen::run(cluster, input, bg, objects, report).await;
+        let result = bluegreen::run(cluster, input, bg, objects, release.revision, report).await;
         release.durations.push((
             format!("blue-green {}", bg.deployment),
             bg_started.elapsed().as_secs_f64(),
@@ -638,6 +642,7 @@ async fn record_pending(
         durations: vec![],
         outcome: String::new(),
         manifest: record::redact_secrets(objects),
+        failed_check: None,
     };
     write_record(cluster, &release)
         .await
@@ -667,6 +672,7 @@ fn interrupted(what: &str, until: &str) -> Box<Diagnosis> {
         container: None,
         events: vec![],
         logs: vec![],
+        check: None,
     })
 }
 

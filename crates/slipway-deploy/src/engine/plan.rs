@@ -9,8 +9,8 @@ use futures::stream::{self, StreamExt};
 use serde_json::Value;
 
 use super::{
-    Change, DeployError, DeployInput, During, Event, IN_FLIGHT, Outcome, Planned, history,
-    object_label, set_namespace_if_namespaced, unless_interrupted,
+    Change, DeployError, DeployInput, During, Event, IN_FLIGHT, Outcome, Planned, Provider,
+    history, object_label, set_namespace_if_namespaced, unless_interrupted,
 };
 use crate::cluster::{Apply, Cluster, ClusterError, object_name, object_namespace};
 use crate::fielddiff::changed_fields;
@@ -182,6 +182,25 @@ pub(super) async fn rights(cluster: &Arc<Cluster>, input: &DeployInput) -> Resul
                 None => denied.push((what, vec![verb])),
             },
             Some(_) => {}
+        }
+    }
+    // An HTTP analysis check asks the new pods through the service proxy.
+    let checks = input.canaries.iter().flat_map(|c| &c.analysis).chain(
+        input
+            .blue_greens
+            .iter()
+            .flat_map(|b| b.pre_switch_analysis.iter().chain(&b.post_switch_analysis)),
+    );
+    if checks
+        .clone()
+        .any(|c| matches!(c.provider, Provider::Http(_)))
+    {
+        let allowed = cluster
+            .may_subresource("get", "", "services", "proxy", Some(ns))
+            .await
+            .during("checking the rights of this identity")?;
+        if allowed == Some(false) {
+            denied.push((format!("`services/proxy` in namespace `{ns}`"), vec!["get"]));
         }
     }
     if denied.is_empty() {
@@ -457,6 +476,7 @@ mod tests {
             durations: vec![],
             outcome: String::new(),
             manifest: objects,
+            failed_check: None,
         }
     }
 

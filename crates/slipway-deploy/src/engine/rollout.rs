@@ -48,6 +48,7 @@ pub(super) async fn apply_and_track(
             container: None,
             events: vec![],
             logs: vec![],
+            check: None,
         }));
     }
     let mut workloads: Vec<Workload> = Vec::new();

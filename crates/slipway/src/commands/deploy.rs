@@ -335,8 +335,8 @@ fn release_environment(
             environment: env.name.clone(),
             namespace: target.ns.clone(),
             objects,
-            canaries: canaries(env),
-            blue_greens: blue_greens(env),
+            canaries: canaries(env, &check_jobs(project, &rendered, &images.chosen))?,
+            blue_greens: blue_greens(env, &check_jobs(project, &rendered, &images.chosen))?,
             recreate: env.policy.recreate.clone(),
             hooks: rendered
                 .hooks
@@ -899,6 +899,7 @@ pub fn history(args: &HistoryArgs, global: &GlobalArgs, printer: &Printer) -> Re
                 "finished": r.finished, "user": r.user, "git_commit": r.git_commit, "git_dirty": r.git_dirty,
                 "images": r.images.iter().map(|i| serde_json::json!({"name": i.name, "reference": i.reference})).collect::<Vec<_>>(),
                 "outcome": r.outcome,
+                "failed_check": r.failed_check,
             })).collect::<Vec<_>>()}));
             continue;
         }
@@ -917,6 +918,21 @@ pub fn history(args: &HistoryArgs, global: &GlobalArgs, printer: &Printer) -> Re
                 r.user,
                 r.outcome
             ));
+            // The check that failed the release, on a line of its own below it.
+            if let Some(c) = &r.failed_check {
+                printer.data(&format!(
+                    "{:<9} failed check `{}` ({}) of {} {}, {}: measured {}, needs {}, at {}\n",
+                    "",
+                    c.check,
+                    c.provider,
+                    c.strategy,
+                    c.deployment,
+                    c.phase,
+                    c.value,
+                    c.condition,
+                    c.time
+                ));
+            }
         }
     }
     if printer.format == Format::Json {
@@ -1372,14 +1388,13 @@ pub fn restart(args: &RestartArgs, global: &GlobalArgs, printer: &Printer) -> Re
 }
 
 /// The canaries of `env`'s `strategies`, for the engine.
-fn canaries(env: &Environment) -> Vec<engine::Canary> {
-    env.strategies
-        .values()
-        .filter_map(|s| match &s.rollout {
-            slipway_config::Rollout::Canary(c) => Some((s, c)),
-            slipway_config::Rollout::BlueGreen(_) => None,
-        })
-        .map(|(s, canary)| engine::Canary {
+fn canaries(env: &Environment, jobs: &CheckJobs<'_>) -> Result<Vec<engine::Canary>, CliError> {
+    let mut out = Vec::new();
+    for s in env.strategies.values() {
+        let slipway_config::Rollout::Canary(canary) = &s.rollout else {
+            continue;
+        };
+        out.push(engine::Canary {
             deployment: s.workload.clone(),
             traffic: match &canary.traffic {
                 slipway_config::Traffic::Replicas => engine::CanaryTraffic::Replicas,
@@ -1404,25 +1419,132 @@ fn canaries(env: &Environment) -> Vec<engine::Canary> {
                     pause: step.pause,
                 })
                 .collect(),
-        })
-        .collect()
+            analysis: checks(&canary.analysis, jobs)?,
+        });
+    }
+    Ok(out)
 }
 
 /// The blue-green Deployments of `env`'s `strategies`, for the engine.
-fn blue_greens(env: &Environment) -> Vec<engine::BlueGreen> {
-    env.strategies
-        .values()
-        .filter_map(|s| match &s.rollout {
-            slipway_config::Rollout::BlueGreen(b) => Some(engine::BlueGreen {
-                deployment: s.workload.clone(),
-                service: b.service.clone(),
-                preview_service: b.preview_service.clone(),
-                pre_switch: b.pre_switch,
-                scale_down_delay: b.scale_down_delay,
-            }),
-            slipway_config::Rollout::Canary(_) => None,
-        })
-        .collect()
+fn blue_greens(
+    env: &Environment,
+    jobs: &CheckJobs<'_>,
+) -> Result<Vec<engine::BlueGreen>, CliError> {
+    let mut out = Vec::new();
+    for s in env.strategies.values() {
+        let slipway_config::Rollout::BlueGreen(b) = &s.rollout else {
+            continue;
+        };
+        out.push(engine::BlueGreen {
+            deployment: s.workload.clone(),
+            service: b.service.clone(),
+            preview_service: b.preview_service.clone(),
+            pre_switch: b.pre_switch,
+            scale_down_delay: b.scale_down_delay,
+            pre_switch_analysis: checks(&b.pre_switch_analysis, jobs)?,
+            post_switch_analysis: checks(&b.post_switch_analysis, jobs)?,
+        });
+    }
+    Ok(out)
+}
+
+/// What the Jobs of analysis checks are made with: the app's labels and the release's
+/// images.
+struct CheckJobs<'a> {
+    app: &'a str,
+    applyset_id: &'a str,
+    images: &'a [slipway_deploy::record::ReleaseImage],
+    config_file: &'a std::path::Path,
+}
+
+fn check_jobs<'a>(
+    project: &'a project::Project,
+    rendered: &'a slipway_render::release::Rendered,
+    images: &'a [slipway_deploy::record::ReleaseImage],
+) -> CheckJobs<'a> {
+    CheckJobs {
+        app: &project.config.app,
+        applyset_id: &rendered.applyset_id,
+        images,
+        config_file: &project.config.file,
+    }
+}
+
+/// The analysis checks as the engine runs them: a Job check's Job read from its file or
+/// generated from its image (an image of `images` runs as the release pins it), and
+/// labelled as an object of the release.
+fn checks(
+    checks: &[slipway_config::Check],
+    jobs: &CheckJobs<'_>,
+) -> Result<Vec<engine::Check>, CliError> {
+    let mut out = Vec::new();
+    for c in checks {
+        let provider = match &c.provider {
+            slipway_config::Provider::Prometheus(p) => engine::Provider::Prometheus(p.clone()),
+            slipway_config::Provider::Http(h) => engine::Provider::Http(h.clone()),
+            slipway_config::Provider::Job(j) => {
+                let mut job = match &j.run {
+                    slipway_config::JobRun::Manifest(path) => {
+                        let found = slipway_render::read_objects(path).map_err(|e| {
+                            CliError::usage(format!(
+                                "{}:{}: analysis check `{}`: {e}",
+                                jobs.config_file.display(),
+                                c.at.line,
+                                c.name
+                            ))
+                        })?;
+                        let Some(job) = found.into_iter().find(|o| o.kind() == "Job") else {
+                            return Err(CliError::usage(format!(
+                                "{}:{}: analysis check `{}`: `{}` holds no Job; nothing was written",
+                                jobs.config_file.display(),
+                                c.at.line,
+                                c.name,
+                                path.display()
+                            )));
+                        };
+                        job.value
+                    }
+                    slipway_config::JobRun::Image { image, command } => {
+                        let image = jobs
+                            .images
+                            .iter()
+                            .find(|i| &i.name == image)
+                            .map_or_else(|| image.clone(), |i| i.reference.clone());
+                        let mut container = serde_json::json!({"name": c.name, "image": image});
+                        if let Some(command) = command {
+                            container["command"] = serde_json::json!(command);
+                        }
+                        serde_json::json!({
+                            "apiVersion": "batch/v1",
+                            "kind": "Job",
+                            "metadata": {"name": c.name},
+                            "spec": {
+                                "backoffLimit": 0,
+                                "template": {"spec": {
+                                    "restartPolicy": "Never",
+                                    "containers": [container],
+                                }},
+                            },
+                        })
+                    }
+                };
+                slipway_render::release::label(&mut job, jobs.app, jobs.applyset_id);
+                engine::Provider::Job {
+                    job,
+                    timeout: j.timeout,
+                }
+            }
+        };
+        out.push(engine::Check {
+            name: c.name.clone(),
+            provider,
+            interval: c.interval,
+            count: c.count,
+            failure_limit: c.failure_limit,
+            no_data: c.no_data,
+        });
+    }
+    Ok(out)
 }
 
 /// Every strategy names a Deployment of the release, and the objects its traffic split
@@ -1527,4 +1649,56 @@ fn restart_stamp() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| slipway_config::tag::format_timestamp(d.as_secs() as i64))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_check_from_an_image_runs_the_release_s_pinned_image_labelled_as_its_object() {
+        let config = slipway_config::parse(
+            "app: shop\nstrategies:\n  api:\n    canary:\n      steps: [{ weight: 10, pause: 1s }]\n      analysis:\n        - name: smoke\n          job: { image: api, command: [smoke, --fast], timeout: 1m }\n        - name: curl\n          job: { image: curlimages/curl }\nenvironments:\n  dev:\n    cluster: sandbox\n    namespace: shop-dev\n",
+            std::path::Path::new("/nowhere/slipway.yaml"),
+        )
+        .unwrap();
+        let slipway_config::Rollout::Canary(canary) = &config.strategies["api"].rollout else {
+            panic!()
+        };
+        let images = [slipway_deploy::record::ReleaseImage {
+            name: "api".into(),
+            reference: "r.example.com/shop/api:7@sha256:00".into(),
+            source: "build".into(),
+        }];
+        let jobs = CheckJobs {
+            app: "shop",
+            applyset_id: "applyset-x",
+            images: &images,
+            config_file: std::path::Path::new("/nowhere/slipway.yaml"),
+        };
+        let checks = checks(&canary.analysis, &jobs).unwrap();
+        let engine::Provider::Job { job, timeout } = &checks[0].provider else {
+            panic!("{checks:?}")
+        };
+        assert_eq!(*timeout, Duration::from_secs(60));
+        assert_eq!(job["metadata"]["name"], "smoke");
+        assert_eq!(
+            job["metadata"]["labels"]["app.kubernetes.io/part-of"],
+            "shop"
+        );
+        assert_eq!(
+            job["metadata"]["labels"]["applyset.kubernetes.io/part-of"],
+            "applyset-x"
+        );
+        let container = &job["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(container["image"], "r.example.com/shop/api:7@sha256:00");
+        assert_eq!(container["command"], serde_json::json!(["smoke", "--fast"]));
+        assert_eq!(job["spec"]["backoffLimit"], 0);
+        let engine::Provider::Job { job, .. } = &checks[1].provider else {
+            panic!("{checks:?}")
+        };
+        let container = &job["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(container["image"], "curlimages/curl");
+        assert!(container.get("command").is_none());
+    }
 }

@@ -960,6 +960,7 @@ mod tests {
             durations: vec![],
             outcome: String::new(),
             manifest: vec![],
+            failed_check: None,
         }
     }
 
