@@ -2,7 +2,7 @@
 //! and a broadcast of every change for watchers and controllers.
 //!
 //! This file holds the types, the store's construction and reads, and the primitive
-//! writes of [`Inner`] (put, remove, record) that every other part builds on:
+//! writes of `Inner` (put, remove, record) that every other part builds on:
 //! `write.rs` creates and replaces objects, `delete.rs` deletes them (propagation
 //! policies, a pod's graceful deletion), `gc.rs` is the garbage collector (owners,
 //! finalizers, terminating namespaces), `list.rs` lists (pages, `continue` tokens, the
