@@ -583,12 +583,17 @@ impl Cluster {
         for g in groups.groups {
             group_versions.extend(g.versions.into_iter().map(|v| v.group_version));
         }
-        for gv in group_versions {
-            let resources = if gv.contains('/') {
-                retrying(|| self.client.list_api_group_resources(&gv)).await
+        // The group versions' resources are asked for together, as a cluster may serve
+        // dozens of them.
+        let lists = futures::future::join_all(group_versions.iter().map(|gv| async move {
+            if gv.contains('/') {
+                retrying(|| self.client.list_api_group_resources(gv)).await
             } else {
-                retrying(|| self.client.list_core_api_resources(&gv)).await
-            };
+                retrying(|| self.client.list_core_api_resources(gv)).await
+            }
+        }))
+        .await;
+        for (gv, resources) in group_versions.iter().zip(lists) {
             // A group version whose resources cannot be read (an aggregated API that is
             // down) still counts as served, as in Helm.
             if let Ok(list) = resources {
@@ -596,7 +601,7 @@ impl Cluster {
                     out.insert(format!("{gv}/{}", r.kind));
                 }
             }
-            out.insert(gv);
+            out.insert(gv.clone());
         }
         Ok(out.into_iter().collect())
     }

@@ -258,6 +258,7 @@ metadata:
   name: {{ .Release.Name }}-password
   annotations:
     configmaps: {{ (lookup "v1" "ConfigMap" .Release.Namespace "").items | default list | len | quote }}
+    apps: {{ .Capabilities.APIVersions.Has "apps/v1/Deployment" | quote }}
 data:
   password: {{ if $old }}{{ index $old.data "password" }}{{ else }}{{ "generated" | b64enc }}{{ end }}
 {{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1/ServiceMonitor" }}
@@ -293,6 +294,7 @@ fn lookup_and_api_versions_come_from_the_cluster_when_given() {
     let secret = find(&r, "Secret").unwrap();
     assert_eq!(secret["data"]["password"], "Z2VuZXJhdGVk");
     assert_eq!(secret["metadata"]["annotations"]["configmaps"], "0");
+    assert_eq!(secret["metadata"]["annotations"]["apps"], "true");
     assert!(find(&r, "ServiceMonitor").is_none());
 
     // With one: each call asks it, when the template runs.
@@ -331,6 +333,8 @@ fn lookup_and_api_versions_come_from_the_cluster_when_given() {
     let secret = find(&r, "Secret").unwrap();
     assert_eq!(secret["data"]["password"], "a2VwdA==", "kept");
     assert_eq!(secret["metadata"]["annotations"]["configmaps"], "2");
+    // The cluster's list replaces the built-in one: this cluster serves no apps/v1.
+    assert_eq!(secret["metadata"]["annotations"]["apps"], "false");
     let monitor = find(&r, "ServiceMonitor").expect("the cluster serves ServiceMonitor");
     assert_eq!(monitor["metadata"]["name"], "web-api");
     assert_eq!(
