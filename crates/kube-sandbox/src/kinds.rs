@@ -334,17 +334,20 @@ pub fn validate_update(rt: &ResourceType, old: &Value, new: &Value) -> Result<()
                 ));
             }
         };
+    let immutable_selector = |causes: &mut Causes| {
+        let (a, b) = (&old["spec"]["selector"], &new["spec"]["selector"]);
+        immutable(
+            causes,
+            "spec.selector",
+            a,
+            b,
+            go_label_selector(b),
+            "field is immutable",
+        );
+    };
     match (rt.group.as_str(), rt.resource.as_str()) {
         ("apps", "deployments" | "replicasets" | "statefulsets" | "daemonsets") => {
-            let (a, b) = (&old["spec"]["selector"], &new["spec"]["selector"]);
-            immutable(
-                &mut causes,
-                "spec.selector",
-                a,
-                b,
-                go_label_selector(b),
-                "field is immutable",
-            );
+            immutable_selector(&mut causes);
             if rt.resource == "statefulsets" {
                 // A field the stored object lacks is being defaulted (a StatefulSet stored
                 // by an older sandbox), not changed.
@@ -377,15 +380,7 @@ pub fn validate_update(rt: &ResourceType, old: &Value, new: &Value) -> Result<()
         // Before its selector is set (a Job created by an older sandbox), the controller
         // still adds the generated selector and labels.
         ("batch", "jobs") if !old["spec"]["selector"].is_null() => {
-            let (a, b) = (&old["spec"]["selector"], &new["spec"]["selector"]);
-            immutable(
-                &mut causes,
-                "spec.selector",
-                a,
-                b,
-                go_label_selector(b),
-                "field is immutable",
-            );
+            immutable_selector(&mut causes);
             let (a, b) = (&old["spec"]["template"], &new["spec"]["template"]);
             immutable(
                 &mut causes,

@@ -19,6 +19,7 @@ pub mod errors;
 pub mod faults;
 pub mod field_labels;
 pub mod fields;
+pub mod ingress_metrics;
 pub mod kinds;
 pub mod metrics;
 pub mod node;
@@ -26,6 +27,7 @@ pub mod openapi;
 pub mod patch;
 pub mod persist;
 pub mod proto;
+pub mod proxy;
 pub mod rbac;
 pub mod registry;
 pub mod resources;
@@ -48,6 +50,10 @@ pub use store::{Store, StoreEvent};
 
 /// The largest request body, the real API server's limit (3 MiB).
 const MAX_BODY: usize = 3 * 1024 * 1024;
+
+/// The file of the state directory that holds the ingress metrics URL (one line), when
+/// the sandbox serves them.
+pub const INGRESS_METRICS_URL_FILE: &str = "ingress-metrics-url";
 
 /// The Kubernetes version the sandbox reports.
 pub const KUBERNETES_VERSION: &str = "v1.32.0";
@@ -109,6 +115,14 @@ pub struct SandboxOptions {
     /// one as `<name>-token`). Authentication and RBAC are on when any is set; a user has
     /// no rights until a binding gives it some.
     pub users: Vec<SandboxUser>,
+    /// Serve the simulated ingress traffic's metrics (ingress-nginx's
+    /// `nginx_ingress_controller_requests` and `…_request_duration_seconds`) at
+    /// `http://ADDR/metrics` on this address: plain HTTP without authentication, for a
+    /// Prometheus to scrape (use loopback). Default `None` (no listener, no traffic).
+    pub ingress_metrics_listen: Option<SocketAddr>,
+    /// Requests per simulated second sent down every Ingress path and HTTPRoute rule while
+    /// `ingress_metrics_listen` is set. Default 10.
+    pub ingress_rate: f64,
 }
 
 /// A user of the sandbox: the user name and groups its certificate and token stand for.
@@ -158,6 +172,8 @@ impl Default for SandboxOptions {
             watch_drop_after: None,
             tls: false,
             users: vec![],
+            ingress_metrics_listen: None,
+            ingress_rate: ingress_metrics::DEFAULT_RATE,
         }
     }
 }
@@ -175,6 +191,7 @@ pub struct SandboxHandle {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     registry: Option<registry::RegistryServer>,
+    ingress_metrics: Option<ingress_metrics::IngressMetricsServer>,
 }
 
 /// An error of binding `addr` that says which server could not listen there; the kind is
@@ -270,6 +287,7 @@ impl Sandbox {
             watch_drop_after: options.watch_drop_after,
             auth: authenticator.clone(),
             metrics: Default::default(),
+            speed: options.speed,
         });
         let router =
             axum::Router::new()
@@ -300,6 +318,32 @@ impl Sandbox {
         let root_ca = match &authority {
             Some(authority) => authority.ca_pem(),
             None => tls::Authority::generate()?.ca_pem(),
+        };
+        let ingress_metrics = match options.ingress_metrics_listen {
+            Some(a) => {
+                let server = ingress_metrics::IngressMetricsServer::start(
+                    a,
+                    store.clone(),
+                    options.ingress_rate,
+                    options.speed,
+                )
+                .await
+                .map_err(|e| bind_error("the ingress metrics", a, e))?;
+                if let Some(dir) = &options.state_dir {
+                    std::fs::write(
+                        dir.join(INGRESS_METRICS_URL_FILE),
+                        format!("http://{}/metrics\n", server.addr()),
+                    )?;
+                }
+                Some(server)
+            }
+            None => {
+                // A URL of an earlier run would name a listener that is gone.
+                if let Some(dir) = &options.state_dir {
+                    let _ = std::fs::remove_file(dir.join(INGRESS_METRICS_URL_FILE));
+                }
+                None
+            }
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let node_options = node::NodeOptions {
@@ -346,6 +390,7 @@ impl Sandbox {
             shutdown: Some(tx),
             task: Some(task),
             registry,
+            ingress_metrics,
         })
     }
 }
@@ -397,6 +442,19 @@ impl SandboxHandle {
     /// The embedded registry's address, when `registry_listen` was set.
     pub fn registry_addr(&self) -> Option<SocketAddr> {
         self.registry.as_ref().map(|r| r.addr())
+    }
+
+    /// The address of the ingress traffic metrics listener, when
+    /// `ingress_metrics_listen` was set.
+    pub fn ingress_metrics_addr(&self) -> Option<SocketAddr> {
+        self.ingress_metrics.as_ref().map(|m| m.addr())
+    }
+
+    /// `http://<addr>/metrics` of the ingress traffic metrics, when
+    /// `ingress_metrics_listen` was set: the URL a Prometheus scrapes.
+    pub fn ingress_metrics_url(&self) -> Option<String> {
+        self.ingress_metrics_addr()
+            .map(|a| format!("http://{a}/metrics"))
     }
 
     /// The store, for in-process controllers and inspection.
@@ -480,6 +538,9 @@ impl SandboxHandle {
         }
         if let Some(registry) = self.registry.take() {
             registry.shutdown().await;
+        }
+        if let Some(metrics) = self.ingress_metrics.take() {
+            metrics.shutdown().await;
         }
     }
 }

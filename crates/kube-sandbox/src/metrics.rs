@@ -66,6 +66,8 @@ impl RequestLabels {
         let named = parts.len() > 1;
         let subresource = parts.get(2).copied().unwrap_or_default();
         let verb = match *method {
+            // The proxy subresource is a connecter: counted as CONNECT, whatever the method.
+            _ if subresource == "proxy" => "CONNECT",
             Method::GET | Method::HEAD if !named && watch => "WATCH",
             Method::GET | Method::HEAD if !named => "LIST",
             Method::GET | Method::HEAD => "GET",
@@ -284,5 +286,16 @@ mod tests {
         );
         let l = RequestLabels::of(&Method::GET, "/api/v1/nodes", true, false, false);
         assert_eq!((l.verb.as_str(), l.scope.as_str()), ("WATCH", "cluster"));
+        let l = RequestLabels::of(
+            &Method::GET,
+            "/api/v1/namespaces/a/services/web:80/proxy/healthz",
+            false,
+            false,
+            false,
+        );
+        assert_eq!(
+            (l.verb.as_str(), l.resource.as_str(), l.subresource.as_str()),
+            ("CONNECT", "services", "proxy")
+        );
     }
 }

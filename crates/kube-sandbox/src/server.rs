@@ -34,6 +34,8 @@ pub struct App {
     pub auth: Option<Arc<crate::auth::Authenticator>>,
     /// What `/metrics` reports.
     pub metrics: crate::metrics::Metrics,
+    /// Simulated durations (the service proxy's `latency=`) are divided by this.
+    pub speed: f64,
 }
 
 type Query = HashMap<String, String>;
@@ -182,6 +184,19 @@ async fn serve(
             name,
             "token",
         ] if method == Method::POST => token_request(app, &reg, ns, name, &headers, &body),
+        ["api", "v1", "namespaces", ns, "services", id, "proxy", ..] => {
+            // What follows `/proxy`, from the raw path (keeping a trailing slash).
+            let raw = uri.path();
+            let marker = format!("/services/{id}/proxy");
+            let rest = raw
+                .find(&marker)
+                .map(|i| &raw[i + marker.len()..])
+                .unwrap_or_default();
+            // Clients may escape the `:` of `NAME:PORT` (`%3A`), as the Python client does.
+            let decode = crate::registry::names::percent_decode;
+            let (id, rest) = (decode(id), decode(rest));
+            crate::proxy::serve(&app.store, app.speed, &method, ns, &id, &rest).await
+        }
         ["api", "v1", rest @ ..] => {
             let who = caller.as_ref();
             resource_request(app, &reg, "", "v1", rest, &method, &q, &headers, body, who).await

@@ -134,10 +134,7 @@ fn columns(rt: &ResourceType) -> Vec<Col> {
 }
 
 fn age(obj: &Value) -> String {
-    match parse_rfc3339(str_at(obj, "metadata.creationTimestamp")) {
-        Some(t) => human_duration(now_secs() - t),
-        None => "<unknown>".into(),
-    }
+    ago(str_at(obj, "metadata.creationTimestamp"))
 }
 
 fn ago(ts: &str) -> String {
@@ -149,6 +146,35 @@ fn ago(ts: &str) -> String {
 
 fn int(obj: &Value, path: &str) -> i64 {
     get_path(obj, path).and_then(Value::as_i64).unwrap_or(0)
+}
+
+/// The entries of a map of strings as `k=v,k=v`.
+fn key_values(m: &serde_json::Map<String, Value>) -> String {
+    m.iter()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A map of strings (a selector) as `k=v,k=v`; `<none>` when absent or empty.
+fn key_values_or_none(v: &Value) -> String {
+    v.as_object()
+        .map(key_values)
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "<none>".into())
+}
+
+/// The items joined with commas; `<none>` when there are none.
+fn joined_or_none(items: &[impl AsRef<str>]) -> String {
+    if items.is_empty() {
+        "<none>".to_string()
+    } else {
+        items
+            .iter()
+            .map(AsRef::as_ref)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
 }
 
 fn pod_template_cells(obj: &Value) -> (String, String, String) {
@@ -167,17 +193,9 @@ fn pod_template_cells(obj: &Value) -> (String, String, String) {
         .collect();
     let sel = &obj["spec"]["selector"];
     let sel = match sel.get("matchLabels").and_then(Value::as_object) {
-        Some(m) => m
-            .iter()
-            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-            .collect::<Vec<_>>()
-            .join(","),
+        Some(m) => key_values(m),
         None => match sel.as_object() {
-            Some(m) if !m.contains_key("matchExpressions") => m
-                .iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-                .collect::<Vec<_>>()
-                .join(","),
+            Some(m) if !m.contains_key("matchExpressions") => key_values(m),
             _ => "<none>".into(),
         },
     };
@@ -301,16 +319,7 @@ fn cells(rt: &ResourceType, obj: &Value) -> Vec<Value> {
         }
         ("apps", "daemonsets") => {
             let (c, i, s) = pod_template_cells(obj);
-            let ns = obj["spec"]["template"]["spec"]["nodeSelector"]
-                .as_object()
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                })
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| "<none>".into());
+            let ns = key_values_or_none(&obj["spec"]["template"]["spec"]["nodeSelector"]);
             vec![
                 name,
                 json!(int(obj, "status.desiredNumberScheduled")),
@@ -332,18 +341,11 @@ fn cells(rt: &ResourceType, obj: &Value) -> Vec<Value> {
                 .into_iter()
                 .flatten()
                 .map(|p| {
-                    let base = format!(
-                        "{}/{}",
-                        p["port"].as_i64().unwrap_or(0),
-                        p["protocol"].as_str().unwrap_or("TCP")
-                    );
+                    let port = p["port"].as_i64().unwrap_or(0);
+                    let protocol = p["protocol"].as_str().unwrap_or("TCP");
                     match p["nodePort"].as_i64() {
-                        Some(np) => format!(
-                            "{}:{np}/{}",
-                            p["port"].as_i64().unwrap_or(0),
-                            p["protocol"].as_str().unwrap_or("TCP")
-                        ),
-                        None => base,
+                        Some(np) => format!("{port}:{np}/{protocol}"),
+                        None => format!("{port}/{protocol}"),
                     }
                 })
                 .collect();
@@ -356,26 +358,13 @@ fn cells(rt: &ResourceType, obj: &Value) -> Vec<Value> {
                 "LoadBalancer" => "<pending>".into(),
                 _ => "<none>".into(),
             };
-            let sel = spec["selector"]
-                .as_object()
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                })
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| "<none>".into());
+            let sel = key_values_or_none(&spec["selector"]);
             vec![
                 name,
                 json!(ty),
                 json!(spec["clusterIP"].as_str().unwrap_or("<none>")),
                 json!(external),
-                json!(if ports.is_empty() {
-                    "<none>".to_string()
-                } else {
-                    ports.join(",")
-                }),
+                json!(joined_or_none(&ports)),
                 json!(age(obj)),
                 json!(sel),
             ]
@@ -414,11 +403,7 @@ fn cells(rt: &ResourceType, obj: &Value) -> Vec<Value> {
             vec![
                 name,
                 json!(if ready { "Ready" } else { "NotReady" }),
-                json!(if roles.is_empty() {
-                    "<none>".to_string()
-                } else {
-                    roles.join(",")
-                }),
+                json!(joined_or_none(&roles)),
                 json!(age(obj)),
                 json!(str_at(obj, "status.nodeInfo.kubeletVersion")),
             ]
@@ -441,15 +426,7 @@ fn cells(rt: &ResourceType, obj: &Value) -> Vec<Value> {
                     }
                 }
             }
-            vec![
-                name,
-                json!(if eps.is_empty() {
-                    "<none>".to_string()
-                } else {
-                    eps.join(",")
-                }),
-                json!(age(obj)),
-            ]
+            vec![name, json!(joined_or_none(&eps)), json!(age(obj))]
         }
         ("discovery.k8s.io", "endpointslices") => {
             let ports: Vec<String> = obj["ports"]

@@ -8,13 +8,15 @@
 //! - [`model`]: the typed configuration (re-exported at the crate root);
 //! - [`yaml`]: a YAML tree with positions, reusable for any YAML input;
 //! - [`tag`]: tag templates such as `{timestamp}-{git.short_sha}`;
-//! - [`duration`]: Go-style durations such as `1h30m`.
+//! - [`duration`]: Go-style durations such as `1h30m`;
+//! - [`analysis`]: the conditions and placeholders of analysis checks.
 //!
 //! The only I/O is reading the config file and checking that the local paths it names
 //! exist, relative to the config file's directory.
 
 use std::path::{Path, PathBuf};
 
+pub mod analysis;
 mod diagnostic;
 pub mod duration;
 mod load;

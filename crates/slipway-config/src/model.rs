@@ -30,8 +30,10 @@ pub struct Config {
     pub registries: BTreeMap<String, RegistrySettings>,
     /// `images`, in file order.
     pub images: Vec<Image>,
-    /// `manifests`.
+    /// `manifests`, when it names a directory of manifests.
     pub manifests: Option<Manifests>,
+    /// `manifests`, when it names a Helm chart (`manifests.chart`).
+    pub chart: Option<Chart>,
     /// `config`: ConfigMap generators by name.
     pub config: BTreeMap<String, ConfigMapGenerator>,
     /// `secrets`: Secret generators by name.
@@ -314,6 +316,50 @@ pub struct Manifests {
     pub kustomize: KustomizeMode,
 }
 
+/// `manifests` when it has `chart`: a Helm chart rendered as the environment's
+/// manifests. On an environment, its own `chart` keys are already applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chart {
+    /// `chart`: a chart folder or a packaged `.tgz`.
+    pub path: PathBuf,
+    /// `release`: `.Release.Name` (default: `app`).
+    pub release: String,
+    /// `values`: values files, in order (the environment's after the top-level ones).
+    pub values: Vec<PathBuf>,
+    /// `set`: values by key path, each as JSON text, in order (the environment's after
+    /// the top-level ones).
+    pub set: Vec<ChartSet>,
+    /// `images`: the chart values each image of `images` is written to.
+    pub images: Vec<ChartImage>,
+}
+
+/// One entry of `manifests.set`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChartSet {
+    /// The key path, in `--set` syntax (`a.b`, `list[0].c`).
+    pub key: String,
+    /// The value, as JSON text.
+    pub json: String,
+}
+
+/// One entry of `manifests.images`: where an image's pinned reference goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChartImage {
+    /// The image's name under `images`.
+    pub image: String,
+    /// The value path that receives the repository.
+    pub repository: Option<String>,
+    /// The value path that receives the tag (with `@sha256:…` when there is no `digest`).
+    pub tag: Option<String>,
+    /// The value path that receives the digest (`sha256:…`).
+    pub digest: Option<String>,
+    /// With the one-line form: `digest` is written only when the chart's values already
+    /// have that key.
+    pub digest_if_declared: bool,
+    /// The value path that receives the whole reference (`repo:tag@sha256:…`).
+    pub reference: Option<String>,
+}
+
 /// A file entry of a generator: `path` or `key=path`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileSource {
@@ -511,6 +557,8 @@ pub struct Environment {
     pub targets: Vec<Target>,
     /// `overlay`: a kustomization directory built on `manifests`.
     pub overlay: Option<PathBuf>,
+    /// The top-level chart with this environment's `chart` keys applied.
+    pub chart: Option<Chart>,
     /// Top-level `config` with this environment's `config` merged in.
     pub config: BTreeMap<String, ConfigMapGenerator>,
     /// Top-level `secrets` with this environment's `secrets` merged in.
@@ -586,6 +634,10 @@ pub struct BlueGreen {
     /// How long the previous version's pods stay after the switch, while the new version
     /// is watched under traffic.
     pub scale_down_delay: Duration,
+    /// `pre-switch-analysis`: checks run on the preview before the switch.
+    pub pre_switch_analysis: Vec<Check>,
+    /// `post-switch-analysis`: checks run under traffic after the switch.
+    pub post_switch_analysis: Vec<Check>,
 }
 
 /// `canary`: the new version runs beside the stable Deployment, which keeps its pods and
@@ -598,6 +650,8 @@ pub struct Canary {
     pub traffic: Traffic,
     /// In order; each weight is larger than the one before.
     pub steps: Vec<CanaryStep>,
+    /// `analysis`: checks run during every step's pause.
+    pub analysis: Vec<Check>,
 }
 
 /// `canary.traffic`: how the share of traffic is set.
@@ -620,4 +674,118 @@ pub struct CanaryStep {
     pub weight: u32,
     /// How long the step is watched before the next one.
     pub pause: Duration,
+}
+
+/// One analysis check: measured `count` times, `interval` apart; more than
+/// `failure_limit` failed measurements abort the canary or blue-green release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// `name`, a DNS label.
+    pub name: String,
+    /// Where the check is written.
+    pub at: Position,
+    pub provider: Provider,
+    /// `interval` (default 10s).
+    pub interval: Duration,
+    /// `count` (default 1).
+    pub count: u32,
+    /// `failure-limit` (default 0).
+    pub failure_limit: u32,
+    /// `no-data` (default `fail`).
+    pub no_data: NoData,
+}
+
+keyword_enum! {
+    /// `no-data`: what a measurement without data counts as.
+    NoData, "no-data value" {
+        Fail = "fail",
+        Pass = "pass",
+    }
+}
+
+/// What a check measures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Provider {
+    Prometheus(PrometheusCheck),
+    Http(HttpCheck),
+    Job(JobCheck),
+}
+
+impl Provider {
+    /// `prometheus`, `http` or `job`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Provider::Prometheus(_) => "prometheus",
+            Provider::Http(_) => "http",
+            Provider::Job(_) => "job",
+        }
+    }
+}
+
+/// Where a secret value (a bearer token) is read from at deploy time; the value itself
+/// is never in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// An environment variable of slipway's own environment.
+    Env(String),
+    /// A file (relative to the config file's directory; `~/` is the home).
+    File(PathBuf),
+}
+
+/// Where a Prometheus HTTP API is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address {
+    /// `address`: written in the file.
+    Url(String),
+    /// `address-env`: the name of an environment variable holding it.
+    Env(String),
+}
+
+/// `prometheus:`: an instant query (`/api/v1/query`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrometheusCheck {
+    pub address: Address,
+    /// With its placeholders as written.
+    pub query: String,
+    /// `success`: every sample must meet it.
+    pub success: Option<crate::analysis::Condition>,
+    /// `failure`: no sample may meet it.
+    pub failure: Option<crate::analysis::Condition>,
+    /// `token-env` or `token-file`: a bearer token.
+    pub token: Option<SecretSource>,
+}
+
+/// `http:`: a request through the API server's service proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpCheck {
+    /// `service` (default: the canary's Service copy, or the preview Service).
+    pub service: Option<String>,
+    /// `port`: a number or a port name (default: the Service's first port).
+    pub port: Option<String>,
+    /// `path`, starting with `/` (default `/`).
+    pub path: String,
+    /// `status` (default 200).
+    pub status: u16,
+    /// `json`: a condition on the body.
+    pub json: Option<crate::analysis::JsonCondition>,
+}
+
+/// `job:`: a Job that must succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobCheck {
+    pub run: JobRun,
+    /// `timeout` (default 5m).
+    pub timeout: Duration,
+}
+
+/// What an analysis Job runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobRun {
+    /// `manifest`: a file holding a Job manifest.
+    Manifest(PathBuf),
+    /// `image` (a reference, or the name of an image of `images`) and `command`.
+    Image {
+        image: String,
+        command: Option<Vec<String>>,
+    },
 }

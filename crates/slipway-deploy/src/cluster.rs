@@ -405,6 +405,25 @@ impl Cluster {
         plural: &str,
         namespace: Option<&str>,
     ) -> Result<Option<bool>, ClusterError> {
+        self.may_subresource(verb, group, plural, "", namespace)
+            .await
+    }
+
+    /// Whether the identity of this connection may `verb` the `subresource` of the
+    /// resource `plural` of `group` (`services/proxy`: `""`, `services`, `proxy`) in
+    /// `namespace`; `None` when the cluster cannot say.
+    ///
+    /// # Errors
+    ///
+    /// A cluster error.
+    pub async fn may_subresource(
+        &self,
+        verb: &str,
+        group: &str,
+        plural: &str,
+        subresource: &str,
+        namespace: Option<&str>,
+    ) -> Result<Option<bool>, ClusterError> {
         let review = serde_json::json!({
             "apiVersion": "authorization.k8s.io/v1",
             "kind": "SelfSubjectAccessReview",
@@ -413,6 +432,7 @@ impl Cluster {
                 "verb": verb,
                 "group": group,
                 "resource": plural,
+                "subresource": subresource,
                 "namespace": namespace.unwrap_or(""),
             }},
         });
@@ -510,6 +530,82 @@ impl Cluster {
         }
     }
 
+    /// What a chart's `lookup` reads, as Helm's `lookup` answers: the object by name, an
+    /// empty map when it does not exist; with an empty `name`, every object of the kind
+    /// in `namespace` (in every namespace when it is empty too) as a list
+    /// (`{"apiVersion", "kind": "SecretList", "metadata", "items": [...]}`).
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::UnknownKind`] for a kind the cluster does not serve; a refusal
+    /// (forbidden) or an unreachable cluster.
+    pub async fn lookup(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Value, ClusterError> {
+        let ns = Some(namespace).filter(|n| !n.is_empty());
+        let api = self.api(api_version, kind, ns).await?;
+        if name.is_empty() {
+            let params = ListParams::default();
+            let list = retrying(|| api.list(&params)).await?;
+            return Ok(lookup_list(api_version, kind, list));
+        }
+        match retrying(|| api.get_opt(name)).await? {
+            Some(obj) => {
+                let mut v = serde_json::to_value(obj).expect("objects serialise");
+                if let Some(map) = v.as_object_mut() {
+                    map.entry("apiVersion")
+                        .or_insert_with(|| Value::String(api_version.to_string()));
+                    map.entry("kind")
+                        .or_insert_with(|| Value::String(kind.to_string()));
+                }
+                Ok(v)
+            }
+            None => Ok(Value::Object(serde_json::Map::new())),
+        }
+    }
+
+    /// Every `group/version` the cluster serves and every `group/version/Kind` of its
+    /// resources (core ones as `v1` and `v1/Pod`), as Helm's `.Capabilities.APIVersions`
+    /// holds them on install and upgrade; sorted.
+    ///
+    /// # Errors
+    ///
+    /// The cluster's, when its discovery cannot be read.
+    pub async fn api_versions(&self) -> Result<Vec<String>, ClusterError> {
+        let mut out = std::collections::BTreeSet::new();
+        let core = retrying(|| self.client.list_core_api_versions()).await?;
+        let mut group_versions: Vec<String> = core.versions;
+        let groups = retrying(|| self.client.list_api_groups()).await?;
+        for g in groups.groups {
+            group_versions.extend(g.versions.into_iter().map(|v| v.group_version));
+        }
+        // The group versions' resources are asked for together, as a cluster may serve
+        // dozens of them.
+        let lists = futures::future::join_all(group_versions.iter().map(|gv| async move {
+            if gv.contains('/') {
+                retrying(|| self.client.list_api_group_resources(gv)).await
+            } else {
+                retrying(|| self.client.list_core_api_resources(gv)).await
+            }
+        }))
+        .await;
+        for (gv, resources) in group_versions.iter().zip(lists) {
+            // A group version whose resources cannot be read (an aggregated API that is
+            // down) still counts as served, as in Helm.
+            if let Ok(list) = resources {
+                for r in list.resources {
+                    out.insert(format!("{gv}/{}", r.kind));
+                }
+            }
+            out.insert(gv.clone());
+        }
+        Ok(out.into_iter().collect())
+    }
+
     /// Objects of a kind in `namespace` matching a label selector.
     pub async fn list(
         &self,
@@ -527,6 +623,45 @@ impl Cluster {
             .map(|o| serde_json::to_value(o).expect("objects serialise"))
             .collect())
     }
+}
+
+/// What Helm's `lookup` gives for a list: the server's list (`SecretList`…) with every
+/// item's `apiVersion` and `kind` filled in, as Kubernetes' unstructured decoding does.
+fn lookup_list(
+    api_version: &str,
+    kind: &str,
+    list: kube::core::ObjectList<DynamicObject>,
+) -> Value {
+    let items: Vec<Value> = list
+        .items
+        .into_iter()
+        .map(|o| {
+            let mut item = serde_json::to_value(o).expect("objects serialise");
+            if let Some(map) = item.as_object_mut() {
+                map.entry("apiVersion")
+                    .or_insert_with(|| Value::String(api_version.to_string()));
+                map.entry("kind")
+                    .or_insert_with(|| Value::String(kind.to_string()));
+            }
+            item
+        })
+        .collect();
+    let or = |s: String, default: String| if s.is_empty() { default } else { s };
+    let mut out = serde_json::Map::new();
+    out.insert(
+        "apiVersion".into(),
+        Value::String(or(list.types.api_version, api_version.to_string())),
+    );
+    out.insert(
+        "kind".into(),
+        Value::String(or(list.types.kind, format!("{kind}List"))),
+    );
+    out.insert(
+        "metadata".into(),
+        serde_json::to_value(&list.metadata).unwrap_or_else(|_| Value::Object(Default::default())),
+    );
+    out.insert("items".into(), Value::Array(items));
+    Value::Object(out)
 }
 
 pub fn object_name(obj: &Value) -> Option<&str> {

@@ -119,6 +119,7 @@ mod tests {
             durations: vec![],
             outcome: String::new(),
             manifest: vec![],
+            failed_check: None,
         }
     }
 

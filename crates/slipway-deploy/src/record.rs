@@ -93,6 +93,55 @@ pub struct Release {
     pub outcome: String,
     /// The applied objects, Secret data replaced by content hashes.
     pub manifest: Vec<Value>,
+    /// The analysis check that failed the release, if one did (absent from records
+    /// written before checks existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_check: Option<FailedCheck>,
+}
+
+/// An analysis check that failed a canary step or a blue-green phase: which, what it
+/// measured, against what condition, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedCheck {
+    /// The Deployment rolled out by the strategy.
+    pub deployment: String,
+    /// `canary` or `blue-green`.
+    pub strategy: String,
+    /// `step 1/3 (10%)`, `pre-switch` or `post-switch`.
+    pub phase: String,
+    /// The check's name.
+    pub check: String,
+    /// `prometheus`, `http` or `job`.
+    pub provider: String,
+    /// What the last measurement found: a number, `no data`, a status, an error.
+    pub value: String,
+    /// What it had to meet.
+    pub condition: String,
+    /// When it was measured, RFC 3339 UTC.
+    pub time: String,
+    /// Failed measurements so far, and how many the check tolerates.
+    pub failures: u32,
+    pub failure_limit: u32,
+}
+
+impl FailedCheck {
+    /// One line: `canary api step 1/3 (10%): prometheus check `success-rate` measured
+    /// 0.81, needs result >= 0.95 (at …)`.
+    pub fn line(&self) -> String {
+        format!(
+            "{} {} {}: {} check `{}` measured {}, needs {} (at {}; {} failed measurement(s), {} tolerated)",
+            self.strategy,
+            self.deployment,
+            self.phase,
+            self.provider,
+            self.check,
+            self.value,
+            self.condition,
+            self.time,
+            self.failures,
+            self.failure_limit
+        )
+    }
 }
 
 /// The prefix of the annotations every object of a release carries on its own
@@ -337,6 +386,7 @@ mod tests {
             durations: vec![("rollout".into(), 12.5)],
             outcome: "3 workloads rolled out".into(),
             manifest: vec![],
+            failed_check: None,
         }
     }
 
@@ -348,6 +398,38 @@ mod tests {
         assert_eq!(secret["metadata"]["labels"][LABEL_STATUS], "deployed");
         assert_eq!(secret["metadata"]["labels"][LABEL_REVISION], "7");
         assert_eq!(from_secret(&secret).unwrap(), r);
+    }
+
+    #[test]
+    fn a_failed_check_is_recorded_and_records_without_one_still_load() {
+        let mut r = release(8, ReleaseStatus::RolledBack);
+        // A record written before checks existed has no `failed_check` at all.
+        let mut old = serde_json::to_value(&r).unwrap();
+        old.as_object_mut().unwrap().remove("failed_check");
+        assert!(
+            !serde_json::to_string(&old)
+                .unwrap()
+                .contains("failed_check")
+        );
+        assert_eq!(serde_json::from_value::<Release>(old).unwrap(), r);
+        r.failed_check = Some(FailedCheck {
+            deployment: "api".into(),
+            strategy: "canary".into(),
+            phase: "step 1/3 (10%)".into(),
+            check: "success-rate".into(),
+            provider: "prometheus".into(),
+            value: "0.81".into(),
+            condition: "result >= 0.95".into(),
+            time: "2026-11-22T01:02:03Z".into(),
+            failures: 1,
+            failure_limit: 0,
+        });
+        let back = from_secret(&to_secret(&r)).unwrap();
+        assert_eq!(back, r);
+        assert_eq!(
+            back.failed_check.unwrap().line(),
+            "canary api step 1/3 (10%): prometheus check `success-rate` measured 0.81, needs result >= 0.95 (at 2026-11-22T01:02:03Z; 1 failed measurement(s), 0 tolerated)"
+        );
     }
 
     #[test]

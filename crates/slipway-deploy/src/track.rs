@@ -87,6 +87,8 @@ pub struct Diagnosis {
     pub events: Vec<EventLine>,
     /// The last log lines of the failing container.
     pub logs: Vec<String>,
+    /// The analysis check whose failure this is, with what it measured.
+    pub check: Option<Box<crate::record::FailedCheck>>,
 }
 
 impl Diagnosis {
@@ -267,6 +269,7 @@ pub async fn track(
                 container: None,
                 events: vec![],
                 logs: vec![],
+                check: None,
             }));
         }
         // Which workloads this update can change: the one it is about, or those whose
@@ -583,6 +586,7 @@ fn cluster_failure(w: &Workload, e: ClusterError) -> Box<Diagnosis> {
         container: None,
         events: vec![],
         logs: vec![],
+        check: None,
     })
 }
 
@@ -806,6 +810,7 @@ async fn diagnosis(
         container: problem.and_then(|p| p.container),
         events,
         logs,
+        check: None,
     }
 }
 
@@ -830,6 +835,7 @@ async fn timeout_diagnosis(
                 container: None,
                 events: vec![],
                 logs: vec![],
+                check: None,
             };
         };
         let st = status::compute(obj, 0.0);
@@ -876,6 +882,7 @@ async fn timeout_diagnosis(
         container: None,
         events: vec![],
         logs: vec![],
+        check: None,
     }
 }
 
@@ -1107,6 +1114,7 @@ mod tests {
                 count: 3,
             }],
             logs: vec![],
+            check: None,
         };
         let text = d.render();
         assert!(

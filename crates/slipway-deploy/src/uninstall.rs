@@ -393,6 +393,7 @@ mod tests {
             durations: vec![],
             outcome: "revision 1 rolled out".into(),
             manifest: vec![],
+            failed_check: None,
         }
     }
 

@@ -256,6 +256,7 @@ async fn release_records_are_stored_and_listed_by_app_and_environment() {
             durations: vec![],
             outcome: "ok".into(),
             manifest: vec![deployment("r/api:1")],
+            failed_check: None,
         };
         env.cluster
             .create(&record::to_secret(&release), "default")

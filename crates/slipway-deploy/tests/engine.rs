@@ -284,6 +284,8 @@ async fn failed_migration_hook_leaves_every_workload_on_its_old_image() {
         }),
         timeout: Duration::from_secs(30),
         post_deploy: false,
+        delete_on_success: false,
+        delete_on_failure: false,
     }];
     let err = engine::deploy(env.cluster.clone(), next, &report)
         .await
@@ -488,6 +490,8 @@ fn post_deploy(name: &str, behavior: &str) -> Hook {
         job: job(name, behavior),
         timeout: Duration::from_secs(30),
         post_deploy: true,
+        delete_on_success: false,
+        delete_on_failure: false,
     }
 }
 
@@ -614,6 +618,8 @@ async fn interrupted_after_the_plan_or_during_a_hook_changes_no_workload() {
                 job: job("migrate", "complete-after=60s"),
                 timeout: Duration::from_secs(120),
                 post_deploy: false,
+                delete_on_success: false,
+                delete_on_failure: false,
             }];
         }
         let interrupt = next.interrupt.clone();

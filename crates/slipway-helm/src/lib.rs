@@ -29,5 +29,5 @@ pub mod values;
 
 pub use chart::{Chart, Map};
 pub use error::{Error, Result};
-pub use template::{TemplateOptions, TemplateOutput, template};
+pub use template::{RenderedRelease, TemplateOptions, TemplateOutput, render_release, template};
 pub use values::HelmVersion;

@@ -356,6 +356,24 @@ pub fn from_json(v: serde_json::Value) -> Value {
     }
 }
 
+/// An object of the cluster as Helm's `lookup` gives it (Kubernetes' unstructured
+/// decoding): whole numbers are `int64`, other numbers `float64`.
+pub fn from_object_json(v: serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Float(n.as_f64().unwrap_or(0.0)),
+        },
+        serde_json::Value::Array(a) => Value::List(a.into_iter().map(from_object_json).collect()),
+        serde_json::Value::Object(o) => Value::Map(
+            o.into_iter()
+                .map(|(k, v)| (k, from_object_json(v)))
+                .collect(),
+        ),
+        other => from_json(other),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

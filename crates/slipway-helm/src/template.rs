@@ -40,6 +40,10 @@ pub struct TemplateOptions {
     pub set_json: Vec<String>,
     /// `--api-versions`, already split on commas.
     pub api_versions: Vec<String>,
+    /// What a cluster serves (`group/version` and `group/version/Kind`), in place of
+    /// the built-in list, as Helm reads it from a cluster on install and upgrade;
+    /// `--api-versions` still adds to it.
+    pub cluster_api_versions: Option<Vec<String>>,
     /// `--kube-version`.
     pub kube_version: Option<String>,
     /// The Kubernetes version assumed without `--kube-version`.
@@ -90,7 +94,7 @@ pub fn default_kube_version(ver: HelmVersion) -> &'static str {
 /// Runs `helm template`.
 pub fn template(opts: &TemplateOptions) -> TemplateOutput {
     let ver = opts.helm_version;
-    let prepared = match prepare(opts) {
+    let prepared = match prepare(opts, 1, &|_| Vec::new()) {
         Ok(p) => p,
         Err(e) => return TemplateOutput::failed(e),
     };
@@ -171,14 +175,76 @@ pub fn template(opts: &TemplateOptions) -> TemplateOutput {
     }
 }
 
+/// A chart rendered as one release: what `helm upgrade --install` would send to the
+/// cluster, apart, instead of printed.
+#[derive(Debug, Clone, Default)]
+pub struct RenderedRelease {
+    /// The files of every chart's `crds/`, by path (`chart/crds/x.yaml`) and text.
+    pub crds: Vec<(String, String)>,
+    /// The objects that are not hooks, in Helm's install order.
+    pub manifests: Vec<Manifest>,
+    /// The hooks, in Helm's order (weight first, then install order, then name).
+    pub hooks: Vec<Hook>,
+    /// The top chart's `templates/NOTES.txt`, rendered, when it has one.
+    pub notes: Option<String>,
+}
+
+/// Renders a chart as one release at `revision`; `opts` gives the chart, release name,
+/// namespace, values and `.Capabilities` as for `helm template` (its printing flags
+/// are not read). `extra` gives `--set-json` lines from the chart's default values,
+/// applied after the user's values (the caller's own values, such as built images).
+/// `lookup` is how the templates' `lookup` reaches the cluster; without it `lookup`
+/// gives an empty map, as in `helm template`.
+///
+/// # Errors
+///
+/// Whatever `helm template` would fail with, as its message.
+pub fn render_release(
+    opts: &TemplateOptions,
+    revision: i64,
+    extra: &dyn Fn(&Map) -> Vec<String>,
+    lookup: Option<render::LookupFn>,
+) -> Result<RenderedRelease> {
+    let ver = opts.helm_version;
+    let Prepared { chart, top } = prepare(opts, revision, extra)?;
+    let files = render::render(&chart, &top, ver, lookup)?;
+    let notes_path = format!("{}/templates/NOTES.txt", chart.name());
+    let notes = files
+        .get(&notes_path)
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty());
+    let files: BTreeMap<String, String> = files
+        .into_iter()
+        .filter(|(k, _)| !k.ends_with("NOTES.txt"))
+        .collect();
+    let (mut hooks, manifests) = manifest::sort_manifests(&files, ver)?;
+    hooks.sort_by_key(|h| h.weight);
+    let crds = chart
+        .crd_objects(chart.name())
+        .into_iter()
+        .map(|(path, f)| (path, String::from_utf8_lossy(&f.data).into_owned()))
+        .collect();
+    Ok(RenderedRelease {
+        crds,
+        manifests,
+        hooks,
+        notes,
+    })
+}
+
 struct Prepared {
     chart: Chart,
     top: Map,
 }
 
 /// Everything up to rendering: the chart with its dependencies processed, and the
-/// top-level scope (`.Values`, `.Release`, `.Capabilities`).
-fn prepare(opts: &TemplateOptions) -> Result<Prepared> {
+/// top-level scope (`.Values`, `.Release`, `.Capabilities`). `extra` gives more
+/// `--set-json` lines from the chart's own default values, applied after the user's.
+fn prepare(
+    opts: &TemplateOptions,
+    revision: i64,
+    extra: &dyn Fn(&Map) -> Vec<String>,
+) -> Result<Prepared> {
     let ver = opts.helm_version;
     let name = release_name(opts)?;
     if !opts.chart.exists() {
@@ -188,8 +254,12 @@ fn prepare(opts: &TemplateOptions) -> Result<Prepared> {
         )));
     }
     // Helm reads the user's values before it loads the chart.
-    let vals = user_values(opts)?;
+    let mut vals = user_values(opts)?;
     let mut chart = load::load(&opts.chart)?;
+    for v in extra(&chart.values) {
+        strvals::parse_into(&v, &mut vals, ValueKind::Json)
+            .map_err(|_| Error::Values(format!("failed parsing --set-json data {v}")))?;
+    }
     match chart.metadata.chart_type.as_str() {
         "" | "application" => {}
         other => return Err(Error::Chart(format!("{other} charts are not installable"))),
@@ -218,7 +288,10 @@ fn prepare(opts: &TemplateOptions) -> Result<Prepared> {
         )
         .map_err(Error::Usage)?,
     };
-    let mut apis = default_api_versions();
+    let mut apis = opts
+        .cluster_api_versions
+        .clone()
+        .unwrap_or_else(default_api_versions);
     apis.extend(opts.api_versions.iter().cloned());
     let caps = Capabilities {
         kube_version: kube,
@@ -247,7 +320,7 @@ fn prepare(opts: &TemplateOptions) -> Result<Prepared> {
     top.insert("Values".into(), Value::Map(coalesced));
     top.insert(
         "Release".into(),
-        release(&name, &opts.namespace, opts.is_upgrade),
+        release_at(&name, &opts.namespace, opts.is_upgrade, revision),
     );
     top.insert("Capabilities".into(), Value::Object(Rc::new(caps)));
     Ok(Prepared { chart, top })
@@ -255,12 +328,17 @@ fn prepare(opts: &TemplateOptions) -> Result<Prepared> {
 
 /// `.Release` for a first install (revision 1) or an upgrade.
 pub fn release(name: &str, namespace: &str, is_upgrade: bool) -> Value {
+    release_at(name, namespace, is_upgrade, 1)
+}
+
+/// `.Release` at a given revision.
+pub fn release_at(name: &str, namespace: &str, is_upgrade: bool, revision: i64) -> Value {
     Value::map([
         ("Name", Value::str(name)),
         ("Namespace", Value::str(namespace)),
         ("IsUpgrade", Value::Bool(is_upgrade)),
         ("IsInstall", Value::Bool(!is_upgrade)),
-        ("Revision", Value::Int(1)),
+        ("Revision", Value::Int(revision)),
         ("Service", Value::str("Helm")),
     ])
 }

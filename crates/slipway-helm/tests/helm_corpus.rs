@@ -74,6 +74,7 @@ fn options(root: &Path, case: &Json) -> TemplateOptions {
         set_file: strs(&case["set_file"]),
         set_json: Vec::new(),
         api_versions: strs(&case["api_versions"]),
+        cluster_api_versions: None,
         kube_version: opt_str(&case["kube_version"]),
         default_kube_version: opt_str(&case["default_kube_version"]),
         show_only: strs(&case["show_only"]),

@@ -90,6 +90,15 @@ pub enum RenderError {
         message: String,
     },
 
+    /// A Helm chart could not be rendered.
+    #[error("cannot render the chart `{}`: {message}", chart.display())]
+    Chart {
+        /// The chart folder or `.tgz`.
+        chart: PathBuf,
+        /// What Helm would have said.
+        message: String,
+    },
+
     /// `kubectl kustomize` could not be run or failed.
     #[error("`kubectl kustomize {}` failed: {message}", dir.display())]
     Kubectl {

@@ -24,6 +24,7 @@
 //! Everything here is pure except reading the input files and the kubectl fallback.
 
 pub mod applyset;
+pub mod chart;
 mod emit;
 mod error;
 mod kubectl;

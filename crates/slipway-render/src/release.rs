@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 use slipway_config::{Config, Environment, HookRun, HookWhen, KustomizeMode};
 
 use crate::applyset;
+pub use crate::chart::ChartRelease;
 use crate::{ImagePin, Object, PinReport, RenderError, Source, kustomize, pin_images};
 
 /// Kinds that are not namespaced (the rest are).
@@ -49,6 +50,10 @@ pub struct RenderedHook {
     pub pre_deploy: bool,
     pub job: Object,
     pub timeout: Duration,
+    /// A chart hook's `hook-delete-policy` has `hook-succeeded`.
+    pub delete_on_success: bool,
+    /// A chart hook's `hook-delete-policy` has `hook-failed`.
+    pub delete_on_failure: bool,
 }
 
 /// An environment's manifests for one namespace.
@@ -61,6 +66,13 @@ pub struct Rendered {
     pub pins: PinReport,
     /// The ApplySet id every object carries.
     pub applyset_id: String,
+    /// A chart's rendered `NOTES.txt`.
+    pub notes: Option<String>,
+    /// A chart's hooks this release does not run, as `Kind/name (events)`.
+    pub skipped_hooks: Vec<String>,
+    /// A chart's `test` hooks (Pods or Jobs), pinned, labelled and namespaced as the
+    /// hooks are; `slipway test` runs them.
+    pub tests: Vec<RenderedHook>,
 }
 
 impl Rendered {
@@ -93,19 +105,34 @@ pub fn render_environment(
     pins: &[ImagePin],
     lookup_env: &dyn Fn(&str) -> Option<String>,
     secret_key: &[u8],
+    at: ChartRelease,
 ) -> Result<Rendered, RenderError> {
-    let mut objects = match (&env.overlay, &config.manifests) {
-        (Some(overlay), manifests) => {
-            let kubectl = manifests
-                .as_ref()
-                .is_some_and(|m| m.kustomize == KustomizeMode::Kubectl);
-            source(overlay, kubectl)?
+    let mut hooks = Vec::new();
+    let mut notes = None;
+    let mut skipped_hooks = Vec::new();
+    let mut tests = Vec::new();
+    let mut objects = match (&env.chart, &env.overlay, &config.manifests) {
+        (Some(chart), _, _) => {
+            let r = crate::chart::render_chart(config, chart, namespace, pins, &at)?;
+            hooks = r.hooks;
+            notes = r.notes;
+            skipped_hooks = r.skipped;
+            tests = r.tests;
+            r.objects
         }
-        (None, Some(manifests)) => source(
-            &manifests.path,
-            manifests.kustomize == KustomizeMode::Kubectl,
-        )?,
-        (None, None) => Vec::new(),
+        (None, overlay, manifests) => match (overlay, manifests) {
+            (Some(overlay), manifests) => {
+                let kubectl = manifests
+                    .as_ref()
+                    .is_some_and(|m| m.kustomize == KustomizeMode::Kubectl);
+                source(overlay, kubectl)?
+            }
+            (None, Some(manifests)) => source(
+                &manifests.path,
+                manifests.kustomize == KustomizeMode::Kubectl,
+            )?,
+            (None, None) => Vec::new(),
+        },
     };
 
     // Generated configuration: content-hashed names.
@@ -169,8 +196,7 @@ pub fn render_environment(
     generated.append(&mut objects);
     let mut objects = generated;
 
-    // Hooks.
-    let mut hooks = Vec::new();
+    // Hooks: the chart's first, then those of `slipway.yaml`.
     for hook in &config.hooks {
         let job = match &hook.run {
             HookRun::Job(path) => {
@@ -206,6 +232,8 @@ pub fn render_environment(
             pre_deploy: hook.when == HookWhen::PreDeploy,
             job,
             timeout: hook.timeout,
+            delete_on_success: false,
+            delete_on_failure: false,
         });
     }
 
@@ -242,12 +270,27 @@ pub fn render_environment(
         }
     }
 
+    // A chart's tests run the release's images too; they are not members of the
+    // release (no ApplySet label), so what they run is not recorded.
+    let mut test_objects: Vec<Object> = tests.iter().map(|t| t.job.clone()).collect();
+    for obj in &mut test_objects {
+        rewrite_references(&mut obj.value, &config_names, &secret_names);
+    }
+    pin_images(&mut test_objects, pins);
+    for (test, mut obj) in tests.iter_mut().zip(test_objects) {
+        metadata(&mut obj.value).insert("namespace".into(), json!(namespace));
+        test.job = obj;
+    }
+
     Ok(Rendered {
         namespace: namespace.to_string(),
         objects,
         hooks,
         pins: report,
         applyset_id,
+        notes,
+        skipped_hooks,
+        tests,
     })
 }
 
@@ -540,7 +583,9 @@ fn metadata(obj: &mut Value) -> &mut Map<String, Value> {
         .expect("just made an object")
 }
 
-fn label(obj: &mut Value, app: &str, applyset_id: &str) {
+/// Labels `obj` as an object of `app`'s release: managed by slipway, part of the app and
+/// a member of its ApplySet.
+pub fn label(obj: &mut Value, app: &str, applyset_id: &str) {
     let meta = metadata(obj);
     let labels = meta.entry("labels").or_insert_with(|| json!({}));
     if let Some(labels) = labels.as_object_mut() {

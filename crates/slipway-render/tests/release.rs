@@ -67,7 +67,16 @@ fn render(root: &Path) -> Rendered {
             reference: format!("registry.example.com/shop/web:1@sha256:{}", "b".repeat(64)),
         },
     ];
-    render_environment(&config, &env, "shop", &pins, &|_| None, &[7; 32]).unwrap()
+    render_environment(
+        &config,
+        &env,
+        "shop",
+        &pins,
+        &|_| None,
+        &[7; 32],
+        Default::default(),
+    )
+    .unwrap()
 }
 
 fn object<'a>(r: &'a Rendered, kind: &str, name_prefix: &str) -> &'a Value {

@@ -227,6 +227,13 @@ Examples:
   slipway restart prod api worker")]
     Restart(RestartArgs),
 
+    /// Run the `test` hooks of a chart against an environment's current release
+    #[command(after_help = "\
+Examples:
+  slipway test dev
+  slipway test prod --timeout 10m")]
+    Test(TestArgs),
+
     /// Remove an environment's release from the cluster: its objects and hook Jobs
     #[command(after_help = "\
 Examples:
@@ -462,6 +469,17 @@ fn parse_image_override(value: &str) -> Result<(String, String), String> {
 }
 
 #[derive(Debug, Args)]
+pub struct TestArgs {
+    /// An environment of slipway.yaml
+    #[arg(value_name = "ENV")]
+    pub env: String,
+
+    /// How long each test may run (default 5m)
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct StatusArgs {
     /// An environment of slipway.yaml
     #[arg(value_name = "ENV")]
@@ -569,7 +587,8 @@ pub enum SandboxCommand {
     #[command(after_help = "\
 Examples:
   slipway sandbox serve --listen 127.0.0.1:6443 --state .slipway/sandbox --kubeconfig sandbox.kubeconfig
-  kubectl --kubeconfig sandbox.kubeconfig get pods -A")]
+  kubectl --kubeconfig sandbox.kubeconfig get pods -A
+  slipway sandbox serve --ingress-metrics-listen 127.0.0.1:10254 --ingress-rate 50")]
     Serve(SandboxServeArgs),
 }
 
@@ -618,6 +637,26 @@ pub struct SandboxServeArgs {
     /// A user with a client certificate and a token (contexts NAME and NAME-token)
     #[arg(long = "user", value_name = "NAME[:GROUP,...]")]
     pub users: Vec<String>,
+
+    /// Serve the simulated ingress traffic's Prometheus metrics at this address, `off`
+    /// for none and no traffic [default: a free loopback port]
+    #[arg(
+        long = "ingress-metrics-listen",
+        value_name = "ADDR|off",
+        env = "SLIPWAY_SANDBOX_INGRESS_METRICS_LISTEN",
+        hide_env_values = true
+    )]
+    pub ingress_metrics_listen: Option<String>,
+
+    /// Simulated ingress requests per simulated second
+    #[arg(
+        long = "ingress-rate",
+        value_name = "N",
+        env = "SLIPWAY_SANDBOX_INGRESS_RATE",
+        hide_env_values = true,
+        default_value_t = kube_sandbox::ingress_metrics::DEFAULT_RATE
+    )]
+    pub ingress_rate: f64,
 }
 
 #[derive(Debug, Args)]

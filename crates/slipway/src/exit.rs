@@ -188,6 +188,7 @@ mod tests {
             container: None,
             events: vec![],
             logs: vec![],
+            check: None,
         })
     }
 

@@ -379,3 +379,51 @@ fn a_token_the_cluster_does_not_know_is_reported_as_refused_credentials() {
     );
     assert!(!err.contains("revoked-token-0123456789"), "{err}");
 }
+
+#[test]
+fn an_http_analysis_check_needs_the_service_proxy_right_before_anything_is_written() {
+    let _serial = common::SERIAL.lock();
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(dir.path());
+    // Everything the release writes, but not `services/proxy`.
+    served.kubectl(&[
+        "-n",
+        "shop",
+        "create",
+        "role",
+        "deployer",
+        "--verb=get,list,watch,create,update,patch,delete",
+        "--resource=deployments.apps,configmaps,secrets,services,leases.coordination.k8s.io",
+    ]);
+    served.kubectl(&[
+        "-n",
+        "shop",
+        "create",
+        "rolebinding",
+        "deployer",
+        "--role=deployer",
+        "--user=bob",
+    ]);
+    project(dir.path(), "tls.kubeconfig", "bob");
+    let config = dir.path().join("slipway.yaml");
+    let mut text = fs::read_to_string(&config).unwrap();
+    text.push_str("strategies:\n  api:\n    canary:\n      steps: [{ weight: 50, pause: 1s }]\n      analysis:\n        - name: health\n          http: { service: api, path: /healthz }\n");
+    fs::write(&config, text).unwrap();
+    let before = written(&served);
+    let out = deploy(dir.path());
+    let err = stderr(&out);
+    assert_eq!(code(&out), 7, "{err}");
+    assert!(
+        err.contains(
+            "this identity may not `get` `services/proxy` in namespace `shop`; nothing was written"
+        ),
+        "{err}"
+    );
+    assert_eq!(written(&served), before, "the cluster was written to");
+
+    // With `edit` (which grants `services/proxy`) and the lock's Lease, it deploys.
+    grant(&served, "bob", "--user=bob", true);
+    let out = deploy(dir.path());
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_deployed(&served);
+}

@@ -280,6 +280,8 @@ fn the_demo_s_canary_and_blue_green_environments_release_a_new_build_progressive
     assert!(
         err.contains(
             "blue-green of deployment/web: the new version starts behind service/web-preview"
+        ) && err.contains(
+            "blue-green web pre-switch: http preview-health = status 200 (status 200) ok"
         ) && err.contains("service/web switched to the new version in one write"),
         "{err}"
     );

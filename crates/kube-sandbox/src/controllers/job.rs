@@ -12,7 +12,7 @@
 
 use super::events::Component;
 use super::replicaset::pod_from_template;
-use super::{Ctx, int_at, is_terminating, pod_active, pod_ready};
+use super::{Ctx, active_pods, int_at, is_terminating, pod_ready};
 use crate::util::{now_rfc3339, parse_rfc3339, str_at};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -63,11 +63,7 @@ pub(crate) fn sync(ctx: &Ctx, ns: &str, name: &str) -> Option<Duration> {
         return None;
     }
     let pods = ctx.owned(&ctx.pods, &job);
-    let active: Vec<&Value> = pods
-        .iter()
-        .map(|p| &**p)
-        .filter(|p| pod_active(p))
-        .collect();
+    let active = active_pods(&pods);
     let succeeded = pods
         .iter()
         .filter(|p| str_at(p, "status.phase") == "Succeeded")

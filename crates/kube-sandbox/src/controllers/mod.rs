@@ -161,9 +161,32 @@ impl Ctx {
     /// Replaces the status of an object (read-modify-write under the store lock); a no-op
     /// when nothing changes.
     pub(crate) fn write_status(&self, rt: &ResourceType, obj: &Value, status: Value) {
-        let ctx = self.ctx("kube-controller-manager", "status");
+        let _ = self.modify_same(rt, obj, "status", |o| o["status"] = status);
+    }
+
+    /// Changes an object (spec or metadata) with `f`; returns the stored result.
+    pub(crate) fn mutate(
+        &self,
+        rt: &ResourceType,
+        obj: &Value,
+        f: impl FnOnce(&mut Value),
+    ) -> Option<Value> {
+        self.modify_same(rt, obj, "", f).ok()
+    }
+
+    /// Read-modify-write of `obj` with `f` under the store lock, as the controller manager
+    /// writing `subresource`; not found when the object is gone or is another one of the
+    /// same name (another uid).
+    fn modify_same(
+        &self,
+        rt: &ResourceType,
+        obj: &Value,
+        subresource: &str,
+        f: impl FnOnce(&mut Value),
+    ) -> Result<Value, crate::errors::ApiError> {
+        let ctx = self.ctx("kube-controller-manager", subresource);
         let uid = str_at(obj, "metadata.uid").to_string();
-        let _ = self.store.modify(
+        self.store.modify(
             rt,
             str_at(obj, "metadata.namespace"),
             str_at(obj, "metadata.name"),
@@ -177,41 +200,10 @@ impl Ctx {
                     ));
                 };
                 let mut o = cur.clone();
-                o["status"] = status;
+                f(&mut o);
                 Ok(Modification::Update(o, true))
             },
-        );
-    }
-
-    /// Changes an object (spec or metadata) with `f`; returns the stored result.
-    pub(crate) fn mutate(
-        &self,
-        rt: &ResourceType,
-        obj: &Value,
-        f: impl FnOnce(&mut Value),
-    ) -> Option<Value> {
-        let ctx = self.ctx("kube-controller-manager", "");
-        let uid = str_at(obj, "metadata.uid").to_string();
-        self.store
-            .modify(
-                rt,
-                str_at(obj, "metadata.namespace"),
-                str_at(obj, "metadata.name"),
-                &ctx,
-                |cur| {
-                    let Some(cur) = cur.filter(|c| str_at(c, "metadata.uid") == uid) else {
-                        return Err(crate::errors::ApiError::not_found(
-                            &rt.group,
-                            &rt.resource,
-                            "gone",
-                        ));
-                    };
-                    let mut o = cur.clone();
-                    f(&mut o);
-                    Ok(Modification::Update(o, true))
-                },
-            )
-            .ok()
+        )
     }
 
     pub(crate) fn create(&self, rt: &ResourceType, ns: &str, obj: Value) -> Option<Value> {
@@ -296,6 +288,14 @@ pub(crate) fn is_terminating(obj: &Value) -> bool {
 /// Not terminating and not finished: the pods a ReplicaSet counts.
 pub(crate) fn pod_active(pod: &Value) -> bool {
     !is_terminating(pod) && !matches!(str_at(pod, "status.phase"), "Succeeded" | "Failed")
+}
+
+/// The [active](pod_active) pods of `pods`.
+pub(crate) fn active_pods(pods: &[Arc<Value>]) -> Vec<&Value> {
+    pods.iter()
+        .map(|p| &**p)
+        .filter(|p| pod_active(p))
+        .collect()
 }
 
 fn pod_condition<'a>(pod: &'a Value, type_: &str) -> Option<&'a Value> {
@@ -449,6 +449,9 @@ fn keys_for(ctx: &Ctx, ev: &StoreEvent, out: &mut BTreeSet<Key>) {
     }
 }
 
+/// The key of an object named by namespace and name.
+type NamedKey = fn(String, String) -> Key;
+
 fn all_keys(ctx: &Ctx) -> BTreeSet<Key> {
     let mut out = BTreeSet::new();
     let key = |o: &Value| {
@@ -457,29 +460,19 @@ fn all_keys(ctx: &Ctx) -> BTreeSet<Key> {
             str_at(o, "metadata.name").to_string(),
         )
     };
-    for o in ctx.list(&ctx.deployments, None) {
-        let (n, m) = key(&o);
-        out.insert(Key::Deployment(n, m));
-    }
-    for o in ctx.list(&ctx.replicasets, None) {
-        let (n, m) = key(&o);
-        out.insert(Key::ReplicaSet(n, m));
-    }
-    for o in ctx.list(&ctx.jobs, None) {
-        let (n, m) = key(&o);
-        out.insert(Key::Job(n, m));
-    }
-    for o in ctx.list(&ctx.statefulsets, None) {
-        let (n, m) = key(&o);
-        out.insert(Key::StatefulSet(n, m));
-    }
-    for o in ctx.list(&ctx.daemonsets, None) {
-        let (n, m) = key(&o);
-        out.insert(Key::DaemonSet(n, m));
-    }
-    for o in ctx.list(&ctx.services, None) {
-        let (n, m) = key(&o);
-        out.insert(Key::Service(n, m));
+    let workloads: [(&ResourceType, NamedKey); 6] = [
+        (&ctx.deployments, Key::Deployment),
+        (&ctx.replicasets, Key::ReplicaSet),
+        (&ctx.jobs, Key::Job),
+        (&ctx.statefulsets, Key::StatefulSet),
+        (&ctx.daemonsets, Key::DaemonSet),
+        (&ctx.services, Key::Service),
+    ];
+    for (rt, make) in workloads {
+        for o in ctx.list(rt, None) {
+            let (n, m) = key(&o);
+            out.insert(make(n, m));
+        }
     }
     for o in ctx.list(&ctx.namespaces, None) {
         out.insert(Key::RootCa(key(&o).1));

@@ -9,7 +9,7 @@
 //! their controller from birth.
 
 use super::events::Component;
-use super::{Ctx, int_at, is_terminating, owner_ref, pod_active, pod_ready, ready_since};
+use super::{Ctx, active_pods, int_at, is_terminating, owner_ref, pod_ready, ready_since};
 use crate::util::{parse_rfc3339, str_at};
 use serde_json::{Map, Value, json};
 use std::cmp::Reverse;
@@ -66,11 +66,7 @@ pub(crate) fn deletion_order(pods: &mut [&Value]) {
 pub(crate) fn sync(ctx: &Ctx, ns: &str, name: &str) -> Option<Duration> {
     let rs = ctx.get(&ctx.replicasets, ns, name)?;
     let pods = ctx.owned(&ctx.pods, &rs);
-    let active: Vec<&Value> = pods
-        .iter()
-        .map(|p| &**p)
-        .filter(|p| pod_active(p))
-        .collect();
+    let active = active_pods(&pods);
     if !is_terminating(&rs) {
         let want = int_at(&rs, "spec.replicas").max(0);
         let have = active.len() as i64;
@@ -103,11 +99,7 @@ pub(crate) fn sync(ctx: &Ctx, ns: &str, name: &str) -> Option<Duration> {
     }
     // Status from what is there now.
     let pods = ctx.owned(&ctx.pods, &rs);
-    let active: Vec<&Value> = pods
-        .iter()
-        .map(|p| &**p)
-        .filter(|p| pod_active(p))
-        .collect();
+    let active = active_pods(&pods);
     let min_ready = int_at(&rs, "spec.minReadySeconds");
     let template_sel = json!({"matchLabels": rs["spec"]["template"]["metadata"]["labels"]});
     let mut fully = 0;

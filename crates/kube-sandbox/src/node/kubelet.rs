@@ -233,13 +233,7 @@ impl PodRuntime {
         match result {
             Ok(res) => {
                 if cached {
-                    ctx.events.container(
-                        &pod,
-                        &c.name,
-                        "Normal",
-                        "Pulled",
-                        &format!("Container image {:?} already present on machine", c.image),
-                    );
+                    image_present(ctx, &pod, c);
                 } else {
                     let took = go_duration(elapsed);
                     ctx.events.container(
@@ -251,6 +245,9 @@ impl PodRuntime {
                     );
                 }
                 let annotation = pod["metadata"]["annotations"][BEHAVIOR_KEY].as_str();
+                if let Some(label) = &res.behavior_label {
+                    super::traffic::record_image_behavior(&self.uid, label);
+                }
                 let chosen = annotation.or(res.behavior_label.as_deref());
                 c.behavior = chosen.and_then(Behavior::parse).unwrap_or(Behavior::Ready);
                 if let Some(bad) = chosen.filter(|s| Behavior::parse(s).is_none()) {
@@ -421,13 +418,7 @@ impl PodRuntime {
                     c.last_terminated = Some(terminated);
                     c.restart_count += 1;
                     logs::rotate(&self_uid(&pod), &c.name);
-                    ctx.events.container(
-                        &pod,
-                        &c.name,
-                        "Normal",
-                        "Pulled",
-                        &format!("Container image {:?} already present on machine", c.image),
-                    );
+                    image_present(ctx, &pod, c);
                     start_container(ctx, &pod, &self_uid(&pod), c, speed);
                 }
                 State::Exited { .. } => {}
@@ -636,6 +627,17 @@ fn probe_failure(spec: &Value, ip: &str) -> String {
 }
 
 /// Creates and starts a container whose image is present, scheduling its behaviour.
+/// The event of a container whose image the node already holds.
+fn image_present(ctx: &Ctx, pod: &Value, c: &Container) {
+    ctx.events.container(
+        pod,
+        &c.name,
+        "Normal",
+        "Pulled",
+        &format!("Container image {:?} already present on machine", c.image),
+    );
+}
+
 fn start_container(ctx: &Ctx, pod: &Value, uid: &str, c: &mut Container, speed: f64) {
     c.container_id = format!("containerd://{}", hex_id());
     ctx.events.container(

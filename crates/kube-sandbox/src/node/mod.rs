@@ -25,6 +25,7 @@ pub mod kubelet;
 pub mod logs;
 pub mod quantity;
 pub mod scheduler;
+pub mod traffic;
 
 pub use logs::logs;
 
@@ -251,6 +252,7 @@ impl Node {
         if ev.event_type == EventType::Deleted {
             self.pods.remove(&uid);
             logs::forget(&uid);
+            traffic::forget(&uid);
             self.schedule = true;
             return;
         }

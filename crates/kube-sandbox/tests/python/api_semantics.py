@@ -4,8 +4,10 @@ Run by `tests/python_client.rs` with the sandbox's kubeconfig as the first argum
 check raises on a divergence; the last line printed is `N passed, 0 failed`.
 """
 
+import ast
 import json
 import sys
+import time
 
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
@@ -270,6 +272,43 @@ check(
     "unknown fields are pruned and defaults filled in",
     made["spec"] == {"mode": "fast", "replicas": 1},
     made["spec"],
+)
+
+# The service proxy: the generated connect_* methods reach a ready pod of the Service.
+core.create_namespaced_service(
+    NS,
+    client.V1Service(
+        metadata=client.V1ObjectMeta(name="py-web"),
+        spec=client.V1ServiceSpec(
+            selector=labels,
+            ports=[client.V1ServicePort(name="http", port=80, target_port=8080)],
+        ),
+    ),
+)
+deadline = time.time() + 30
+while time.time() < deadline:
+    subsets = core.read_namespaced_endpoints("py-web", NS).subsets or []
+    if any(s.addresses for s in subsets):
+        break
+    time.sleep(0.1)
+raw = core.connect_get_namespaced_service_proxy_with_path("py-web:80", NS, "healthz")
+# The client hands back the body as a str: JSON, or the repr of what it decoded.
+try:
+    answer = json.loads(raw)
+except ValueError:
+    answer = ast.literal_eval(raw)
+check(
+    "the service proxy answers from a ready pod of the Service",
+    answer["path"] == "/healthz"
+    and answer["status"] == 200
+    and answer["pod"].startswith("py-"),
+    answer,
+)
+got = refusal(lambda: core.connect_get_namespaced_service_proxy("nope:80", NS))
+check(
+    "the service proxy of a missing Service is the real 404",
+    got == (404, 'services "nope" not found'),
+    got,
 )
 
 print(f"{passed} passed, 0 failed")

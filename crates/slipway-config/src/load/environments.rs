@@ -166,7 +166,14 @@ impl Cx {
 
         let overlay = m.get("overlay").and_then(|v| {
             let path = self.local_path(&v, Path::new(""), PathKind::Dir, true, PATH_HINT)?;
-            if config.manifests.is_none() {
+            if config.chart.is_some() {
+                self.error(
+                    v.key,
+                    &v.path,
+                    "`overlay` cannot build on a Helm chart",
+                    Some("give the environment its own values with `chart: { values: [...], set: {...} }`".into()),
+                );
+            } else if config.manifests.is_none() {
                 self.error(
                     v.key,
                     &v.path,
@@ -179,6 +186,14 @@ impl Cx {
             }
             Some(path)
         });
+
+        let chart = match m.get("chart") {
+            Some(v) => {
+                let partial = self.env_chart(&v, config);
+                config.chart.clone().map(|c| partial.apply(c))
+            }
+            None => config.chart.clone(),
+        };
 
         let mut env_config = config.config.clone();
         if let Some(v) = m.get("config")
@@ -260,6 +275,7 @@ impl Cx {
             name,
             targets: targets?,
             overlay,
+            chart,
             config: env_config,
             secrets: env_secrets,
             promote_from,

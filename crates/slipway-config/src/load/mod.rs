@@ -9,6 +9,8 @@
 //! registries, tags), [`sources`] (manifests, `config` and `secrets`), [`hooks`] and
 //! [`environments`] (environments, their targets and policies).
 
+mod analysis;
+mod chart;
 mod environments;
 mod hooks;
 mod images;
@@ -66,7 +68,16 @@ const FILES_KEYS: &[&str] = &[
     "expose",
 ];
 const COPY_KEYS: &[&str] = &["src", "dest"];
-const MANIFESTS_KEYS: &[&str] = &["path", "kustomize"];
+const MANIFESTS_KEYS: &[&str] = &[
+    "path",
+    "kustomize",
+    "chart",
+    "release",
+    "values",
+    "set",
+    "images",
+];
+const ENV_CHART_KEYS: &[&str] = &["release", "values", "set"];
 const CONFIG_KEYS: &[&str] = &["env-file", "literals", "files"];
 const SECRET_KEYS: &[&str] = &["env-file", "from-env", "files", "type"];
 const HOOK_KEYS: &[&str] = &[
@@ -97,6 +108,7 @@ const ENV_OWN_KEYS: &[&str] = &[
     "namespaces",
     "targets",
     "overlay",
+    "chart",
     "config",
     "secrets",
     "promote-from",
@@ -113,6 +125,8 @@ const BLUE_GREEN_KEYS: &[&str] = &[
     "preview-service",
     "pre-switch",
     "scale-down-delay",
+    "pre-switch-analysis",
+    "post-switch-analysis",
 ];
 const CANARY_KEYS: &[&str] = &[
     "traffic", "ingress", "route", "service", "steps", "analysis",
@@ -706,6 +720,7 @@ impl Cx {
             registries: BTreeMap::new(),
             images: Vec::new(),
             manifests: None,
+            chart: None,
             config: BTreeMap::new(),
             secrets: BTreeMap::new(),
             hooks: Vec::new(),
@@ -792,7 +807,12 @@ impl Cx {
             config.images = self.images(&v, config.registry.as_deref());
         }
         if let Some(v) = map.get("manifests") {
-            config.manifests = self.manifests(&v);
+            let app = config.app.clone();
+            match self.manifests(&v, &app, &names) {
+                Some(sources::ManifestSource::Files(m)) => config.manifests = Some(m),
+                Some(sources::ManifestSource::Chart(c)) => config.chart = Some(c),
+                None => {}
+            }
         }
         if let Some(v) = map.get("config")
             && let Some(m) = self.map(&v, None)

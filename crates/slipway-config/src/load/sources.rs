@@ -2,23 +2,38 @@
 
 use super::*;
 
+/// What `manifests` names.
+pub(super) enum ManifestSource {
+    Files(Manifests),
+    Chart(Chart),
+}
+
 impl Cx {
-    pub(super) fn manifests(&mut self, v: &Val<'_>) -> Option<Manifests> {
+    pub(super) fn manifests(
+        &mut self,
+        v: &Val<'_>,
+        app: &str,
+        names: &Names,
+    ) -> Option<ManifestSource> {
         if v.node.as_scalar().is_some() {
             let path = self.local_path(v, Path::new(""), PathKind::Dir, true, PATH_HINT)?;
-            return Some(Manifests {
+            return Some(ManifestSource::Files(Manifests {
                 path,
                 kustomize: KustomizeMode::Native,
-            });
+            }));
         }
         let m = self.map(v, Some(MANIFESTS_KEYS))?;
+        if m.get("chart").is_some() {
+            return self.chart(&m, app, names).map(ManifestSource::Chart);
+        }
+        self.chart_keys_without_chart(&m);
         let path = match m.get("path") {
             Some(p) => self.local_path(&p, Path::new(""), PathKind::Dir, true, PATH_HINT),
             None => {
                 self.missing(
                     &m,
                     "path",
-                    Some("add `path: <directory of manifests>`".into()),
+                    Some("add `path: <directory of manifests>`, or `chart: <folder or .tgz>` for a Helm chart".into()),
                 );
                 None
             }
@@ -27,10 +42,10 @@ impl Cx {
             Some(k) => self.keyword(&k, KustomizeMode::ALL, KustomizeMode::WHAT),
             None => Some(KustomizeMode::Native),
         };
-        Some(Manifests {
+        Some(ManifestSource::Files(Manifests {
             path: path?,
             kustomize: kustomize?,
-        })
+        }))
     }
 
     pub(super) fn no_data(&mut self, entry: &Val<'_>, keys: &str) {

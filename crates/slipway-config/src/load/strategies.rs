@@ -82,27 +82,26 @@ impl Cx {
             Some(v) => self.duration(&v)?,
             None => Duration::from_secs(30),
         };
+        let pre_switch_analysis = match m.get("pre-switch-analysis") {
+            Some(v) => self.analysis(&v, true)?,
+            None => Vec::new(),
+        };
+        let post_switch_analysis = match m.get("post-switch-analysis") {
+            Some(v) => self.analysis(&v, true)?,
+            None => Vec::new(),
+        };
         Some(BlueGreen {
             service,
             preview_service,
             pre_switch,
             scale_down_delay,
+            pre_switch_analysis,
+            post_switch_analysis,
         })
     }
 
     fn canary(&mut self, v: &Val<'_>) -> Option<Canary> {
         let m = self.map(v, Some(CANARY_KEYS))?;
-        if let Some(analysis) = m.get("analysis") {
-            self.error(
-                analysis.key,
-                &analysis.path,
-                "analysis providers (`prometheus`, `http`, `job`) are not built in this version",
-                Some(
-                    "remove `analysis:`; the built-in checks (readiness, restarts and warning events of the canary's pods) always run"
-                        .into(),
-                ),
-            );
-        }
         let name = |cx: &mut Cx, key: &str| -> Option<String> {
             match m.get(key) {
                 Some(v) => cx.dns_label(&v, key),
@@ -180,8 +179,16 @@ impl Cx {
             );
             return None;
         };
-        let steps = self.canary_steps(&steps)?;
-        Some(Canary { traffic, steps })
+        let steps = self.canary_steps(&steps);
+        let analysis = match m.get("analysis") {
+            Some(v) => self.analysis(&v, !matches!(traffic, Traffic::Replicas))?,
+            None => Vec::new(),
+        };
+        Some(Canary {
+            traffic,
+            steps: steps?,
+            analysis,
+        })
     }
 
     fn canary_steps(&mut self, v: &Val<'_>) -> Option<Vec<CanaryStep>> {

@@ -4,7 +4,8 @@
 //! its selector is pinned to the stable pods' `pod-template-hash`, the switch changes
 //! that one label to the new pods' hash, and a failing check switches it back the same
 //! way. The previous version's pods stay through the scale-down delay, while the new
-//! version is watched under traffic. Then the Deployment itself is rolled to the new
+//! version is watched under traffic. The pre-switch analysis checks run on the preview
+//! before the switch, the post-switch ones under traffic after it ([`super::analysis`]). Then the Deployment itself is rolled to the new
 //! version (without traffic: the Service still selects the preview's pods), the Service
 //! is given its rendered selector (both sets of pods run the new version then) and the
 //! preview's objects are removed: the cluster holds exactly the rendered manifests.
@@ -19,10 +20,11 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
+use super::analysis::{self, Check, Subject};
 use super::copies::{self, find};
 use super::{DeployInput, Event, Planned, delete_object};
 use crate::cluster::{Apply, Cluster, ClusterError};
-use crate::track::{self, Diagnosis, Progress, TrackOptions, Workload};
+use crate::track::{Diagnosis, TrackOptions, Workload};
 
 /// The label on a preview's objects, naming the Deployment they preview.
 pub const PREVIEW_OF: &str = "slipway.dev/preview-of";
@@ -40,6 +42,10 @@ pub struct BlueGreen {
     pub pre_switch: Duration,
     /// How long the previous version's pods stay after the switch.
     pub scale_down_delay: Duration,
+    /// Checks run on the preview before the switch.
+    pub pre_switch_analysis: Vec<Check>,
+    /// Checks run under traffic after the switch.
+    pub post_switch_analysis: Vec<Check>,
 }
 
 /// The blue-green Deployments of this release: those the cluster runs already and whose
@@ -68,6 +74,7 @@ pub(super) async fn run(
     input: &DeployInput,
     bg: &BlueGreen,
     objects: &[Value],
+    revision: u64,
     report: &(dyn Fn(Event) + Send + Sync),
 ) -> Result<String, Box<Diagnosis>> {
     let ns = &input.namespace;
@@ -95,7 +102,8 @@ pub(super) async fn run(
     apply(cluster, ns, &pinned(service, &stable_hash))
         .await
         .map_err(|e| failed(bg, "pinning the active Service to the stable pods", e))?;
-    let result = preview_and_switch(cluster, input, bg, deployment, service, report).await;
+    let result =
+        preview_and_switch(cluster, input, bg, (deployment, service), revision, report).await;
     if let Err(diagnosis) = result {
         revert(cluster, input, bg, objects, &stable_hash, report).await;
         return Err(diagnosis);
@@ -134,8 +142,8 @@ async fn preview_and_switch(
     cluster: &Arc<Cluster>,
     input: &DeployInput,
     bg: &BlueGreen,
-    deployment: &Value,
-    service: &Value,
+    (deployment, service): (&Value, &Value),
+    revision: u64,
     report: &(dyn Fn(Event) + Send + Sync),
 ) -> Result<(), Box<Diagnosis>> {
     let ns = &input.namespace;
@@ -158,16 +166,25 @@ async fn preview_and_switch(
         namespace: ns.clone(),
         name: format!("{}-preview", bg.deployment),
     };
-    watch(
-        cluster,
-        input,
-        &workload,
+    let subject = |phase: &str, tag: &str| Subject {
+        strategy: "blue-green",
+        deployment: bg.deployment.clone(),
+        phase: phase.into(),
+        phase_tag: tag.into(),
+        namespace: ns.clone(),
+        service: Some(bg.service.clone()),
+        canary_deployment: workload.name.clone(),
+        canary_service: Some(bg.preview_service.clone()),
+        revision,
+    };
+    let pre = Phase {
         since,
-        bg.pre_switch,
-        report,
-        "before the switch",
-    )
-    .await?;
+        window: bg.pre_switch,
+        checks: &bg.pre_switch_analysis,
+        subject: subject("pre-switch", "pre"),
+        when: "before the switch",
+    };
+    watch(cluster, input, &workload, pre, report).await?;
     let new_hash = current_hash(cluster, ns, &workload.name, Some(&bg.deployment))
         .await
         .map_err(|e| failed(bg, "reading the preview's ReplicaSet", e))?
@@ -180,47 +197,52 @@ async fn preview_and_switch(
         service: bg.service.clone(),
         delay: bg.scale_down_delay,
     });
-    let since = Timestamp::now();
-    watch(
-        cluster,
-        input,
-        &workload,
-        since,
-        bg.scale_down_delay,
-        report,
-        "after the switch",
-    )
-    .await
+    let post = Phase {
+        since: Timestamp::now(),
+        window: bg.scale_down_delay,
+        checks: &bg.post_switch_analysis,
+        subject: subject("post-switch", "post"),
+        when: "after the switch",
+    };
+    watch(cluster, input, &workload, post, report).await
 }
 
-/// The built-in checks on the preview's pods: ready within the release's time budget,
-/// then no restart and still ready for `window`.
+/// One watched phase of the preview: before or after the switch.
+struct Phase<'a> {
+    since: Timestamp,
+    window: Duration,
+    checks: &'a [Check],
+    subject: Subject,
+    when: &'static str,
+}
+
+/// The built-in checks on the preview's pods — ready within the release's time budget,
+/// then no restart and still ready for the phase's window — and the phase's analysis
+/// checks beside them.
 async fn watch(
     cluster: &Arc<Cluster>,
     input: &DeployInput,
     workload: &Workload,
-    since: Timestamp,
-    window: Duration,
+    phase: Phase<'_>,
     report: &(dyn Fn(Event) + Send + Sync),
-    when: &str,
 ) -> Result<(), Box<Diagnosis>> {
     let options = TrackOptions {
         timeout: input.timeout,
         crashloop_tolerance: input.crashloop_tolerance,
-        since,
-        settle: window,
+        since: phase.since,
+        settle: phase.window,
     };
-    let progress = |p: &Progress| report(Event::Progress(p.clone()));
-    track::track(
+    analysis::watch(
         cluster,
-        &input.namespace,
-        std::slice::from_ref(workload),
+        workload,
         &options,
-        &progress,
+        phase.checks,
+        &phase.subject,
+        report,
     )
     .await
     .map_err(|mut d| {
-        d.message = format!("{when}: {}", d.message);
+        d.message = format!("{}: {}", phase.when, d.message);
         d
     })
 }
@@ -250,7 +272,14 @@ pub(super) async fn remove(
             Err(e) => return Err(failed(bg, &format!("removing {kind}/{name}"), e)),
         }
     }
-    Ok(())
+    let checks: Vec<&Check> = bg
+        .pre_switch_analysis
+        .iter()
+        .chain(&bg.post_switch_analysis)
+        .collect();
+    analysis::remove_jobs(cluster, ns, &bg.deployment, &checks)
+        .await
+        .map_err(|e| failed(bg, "removing the analysis Jobs", e))
 }
 
 /// The `pod-template-hash` of the newest ReplicaSet with replicas that `deployment` owns
@@ -333,6 +362,7 @@ fn misconfigured(bg: &BlueGreen, message: String) -> Box<Diagnosis> {
         container: None,
         events: vec![],
         logs: vec![],
+        check: None,
     })
 }
 

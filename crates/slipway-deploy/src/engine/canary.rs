@@ -1,8 +1,9 @@
 //! Canary: the new version of a Deployment runs beside the stable one, which keeps its
 //! pods and its capacity, and takes a growing share of the traffic step by step. Each
 //! step is watched for its pause with the built-in checks — the canary's pods must be
-//! ready, must not restart, and must stay ready — and a failing check aborts: the
-//! canary's objects are removed, which sends all traffic back to the stable pods at once.
+//! ready, must not restart, and must stay ready — and the canary's analysis checks
+//! ([`super::analysis`]); a failing check aborts: the canary's objects are removed, which
+//! sends all traffic back to the stable pods at once.
 //! After the last step the Deployment itself is rolled to the new version (the release's
 //! usual apply-and-track), and then the canary's objects are removed: a completed release
 //! leaves exactly the rendered manifests.
@@ -28,10 +29,11 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
+use super::analysis::{self, Check, Subject};
 use super::copies::{self, find};
 use super::{Change, DeployInput, Event, Planned, delete_object, interrupted, unless_interrupted};
 use crate::cluster::{Apply, Cluster, ClusterError, object_name};
-use crate::track::{self, Diagnosis, Progress, TrackOptions, Workload};
+use crate::track::{Diagnosis, TrackOptions, Workload};
 
 /// The label on a canary's objects, naming the Deployment they are the canary of.
 pub const CANARY_OF: &str = "slipway.dev/canary-of";
@@ -43,6 +45,8 @@ pub struct Canary {
     pub deployment: String,
     pub traffic: CanaryTraffic,
     pub steps: Vec<CanaryStep>,
+    /// The checks run during every step's pause, beside the built-in ones.
+    pub analysis: Vec<Check>,
 }
 
 /// How the canary's share of the traffic is set (see the module documentation).
@@ -94,13 +98,19 @@ pub(super) async fn run(
     input: &DeployInput,
     canary: &Canary,
     objects: &[Value],
+    revision: u64,
     report: &(dyn Fn(Event) + Send + Sync),
 ) -> Result<(), Box<Diagnosis>> {
     let steps = async {
         // Whatever an interrupted release left goes first.
         remove(cluster, input, canary, objects).await?;
         for (i, step) in canary.steps.iter().enumerate() {
-            run_step(cluster, input, canary, objects, i, *step, report).await?;
+            let at = Step {
+                index: i,
+                step: *step,
+                revision,
+            };
+            run_step(cluster, input, canary, objects, at, report).await?;
         }
         Ok(())
     };
@@ -123,17 +133,29 @@ pub(super) async fn run(
     result
 }
 
+/// Which step of which release runs.
+#[derive(Clone, Copy)]
+struct Step {
+    index: usize,
+    step: CanaryStep,
+    revision: u64,
+}
+
 /// One step: the canary's objects set for the step's weight, its pods ready, then
-/// watched for the step's pause.
+/// watched for the step's pause while the analysis checks are measured.
 async fn run_step(
     cluster: &Arc<Cluster>,
     input: &DeployInput,
     canary: &Canary,
     objects: &[Value],
-    index: usize,
-    step: CanaryStep,
+    at: Step,
     report: &(dyn Fn(Event) + Send + Sync),
 ) -> Result<(), Box<Diagnosis>> {
+    let Step {
+        index,
+        step,
+        revision,
+    } = at;
     let ns = &input.namespace;
     let failed = |what: String, e: ClusterError| {
         Box::new(Diagnosis {
@@ -144,6 +166,7 @@ async fn run_step(
             container: None,
             events: vec![],
             logs: vec![],
+            check: None,
         })
     };
     let deployment = find(objects, "Deployment", &canary.deployment).ok_or_else(|| {
@@ -205,20 +228,42 @@ async fn run_step(
         name: format!("{}-canary", canary.deployment),
     };
     // The built-in checks: ready within the release's time budget, then no restart and
-    // still ready through the pause.
+    // still ready through the pause; the analysis checks beside them.
     let options = TrackOptions {
         timeout: input.timeout,
         crashloop_tolerance: input.crashloop_tolerance,
         since,
         settle: step.pause,
     };
-    let progress = |p: &Progress| report(Event::Progress(p.clone()));
-    track::track(
+    let service = match &canary.traffic {
+        CanaryTraffic::Replicas => None,
+        CanaryTraffic::Nginx { service, .. } | CanaryTraffic::Gateway { service, .. } => {
+            Some(service.clone())
+        }
+    };
+    let subject = Subject {
+        strategy: "canary",
+        deployment: canary.deployment.clone(),
+        phase: format!(
+            "step {}/{} ({}%)",
+            index + 1,
+            canary.steps.len(),
+            step.weight
+        ),
+        phase_tag: format!("s{}", index + 1),
+        namespace: ns.clone(),
+        canary_service: service.as_ref().map(|s| format!("{s}-canary")),
+        service,
+        canary_deployment: workload.name.clone(),
+        revision,
+    };
+    analysis::watch(
         cluster,
-        ns,
-        std::slice::from_ref(&workload),
+        &workload,
         &options,
-        &progress,
+        &canary.analysis,
+        &subject,
+        report,
     )
     .await
     .map_err(|mut d| {
@@ -281,7 +326,10 @@ pub(super) async fn remove(
             Err(e) => return Err(removal_failed(&format!("{kind}/{name}"), e)),
         }
     }
-    Ok(())
+    let checks: Vec<&Check> = canary.analysis.iter().collect();
+    analysis::remove_jobs(cluster, ns, &canary.deployment, &checks)
+        .await
+        .map_err(|e| removal_failed("analysis Jobs", e))
 }
 
 fn removal_failed(object: &str, e: ClusterError) -> Box<Diagnosis> {
@@ -293,6 +341,7 @@ fn removal_failed(object: &str, e: ClusterError) -> Box<Diagnosis> {
         container: None,
         events: vec![],
         logs: vec![],
+        check: None,
     })
 }
 
@@ -307,6 +356,7 @@ fn missing(kind: &str, name: &str) -> Box<Diagnosis> {
         container: None,
         events: vec![],
         logs: vec![],
+        check: None,
     })
 }
 

@@ -140,6 +140,7 @@ async fn failed(
         "{}: {}: {}",
         diagnosis.workload, diagnosis.reason, diagnosis.message
     );
+    release.failed_check = diagnosis.check.as_deref().cloned();
     release.finished = Some(now());
     let Some(prev) = previous.filter(|_| input.rollback_on_failure) else {
         record_final(cluster, &release, report).await?;

@@ -275,11 +275,48 @@ async fn run_hook(
     let base = object_name(&job).unwrap_or(&hook.name).to_string();
     let name = format!("{base}-r{revision}");
     job["metadata"]["name"] = json!(name);
-    set_namespace_if_namespaced(&mut job, ns);
     report(Event::HookStarted {
         name: hook.name.clone(),
         job: name.clone(),
     });
+    let (result, logs) = run_job(cluster, ns, &job, hook.timeout, report).await;
+    report(Event::HookFinished {
+        name: hook.name.clone(),
+        logs: logs.clone(),
+    });
+    // A chart's `hook-delete-policy`: the Job goes once it is over, its logs read.
+    let delete = if result.is_ok() {
+        hook.delete_on_success
+    } else {
+        hook.delete_on_failure
+    };
+    if delete {
+        let _ = delete_object(cluster, &job, ns).await;
+    }
+    match result {
+        Ok(()) => Ok(()),
+        Err(mut d) => {
+            if d.logs.is_empty() {
+                d.logs = logs;
+            }
+            Err(d)
+        }
+    }
+}
+
+/// Runs `job` (named as it is to run) to completion within `timeout`: applied (a Job of
+/// the same name from an interrupted run is taken over), tracked, and its pods' last log
+/// lines read. Hooks and analysis checks both run their Jobs this way.
+pub(super) async fn run_job(
+    cluster: &Arc<Cluster>,
+    ns: &str,
+    job: &Value,
+    timeout: Duration,
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> (Result<(), Box<Diagnosis>>, Vec<String>) {
+    let mut job = job.clone();
+    let name = object_name(&job).unwrap_or_default().to_string();
+    set_namespace_if_namespaced(&mut job, ns);
     let workload = Workload {
         api_version: "batch/v1".into(),
         kind: "Job".into(),
@@ -289,7 +326,7 @@ async fn run_hook(
     let since = Timestamp::now();
     // A Job of the same release may exist from an interrupted run: apply is idempotent.
     if let Err(e) = cluster.apply(&job, ns, Apply::Force).await {
-        return Err(Box::new(Diagnosis {
+        let d = Box::new(Diagnosis {
             workload: workload.label(),
             reason: "ApplyFailed".into(),
             message: e.to_string(),
@@ -297,10 +334,12 @@ async fn run_hook(
             container: None,
             events: vec![],
             logs: vec![],
-        }));
+            check: None,
+        });
+        return (Err(d), vec![]);
     }
     let options = TrackOptions {
-        timeout: hook.timeout,
+        timeout,
         crashloop_tolerance: u32::MAX,
         since,
         settle: Duration::ZERO,
@@ -315,19 +354,7 @@ async fn run_hook(
     )
     .await;
     let logs = job_logs(cluster, ns, &name).await;
-    report(Event::HookFinished {
-        name: hook.name.clone(),
-        logs: logs.clone(),
-    });
-    match result {
-        Ok(()) => Ok(()),
-        Err(mut d) => {
-            if d.logs.is_empty() {
-                d.logs = logs;
-            }
-            Err(d)
-        }
-    }
+    (result, logs)
 }
 
 async fn job_logs(cluster: &Arc<Cluster>, ns: &str, job: &str) -> Vec<String> {

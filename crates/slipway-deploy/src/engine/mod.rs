@@ -27,6 +27,7 @@
 //! The lock is released at the end whatever happened. A new step (a canary phase, a
 //! blue-green switch) is a module of its own called from [`deploy_locked`].
 
+mod analysis;
 mod bluegreen;
 mod canary;
 mod conclude;
@@ -48,6 +49,7 @@ use crate::lock::{self, LockError, TakeOver};
 use crate::record::{self, Release, ReleaseImage, ReleaseStatus};
 use crate::track::{Diagnosis, Progress};
 
+pub use analysis::{ANALYSIS_OF, Check, Measured, Provider, Verdict};
 pub use bluegreen::{BlueGreen, PREVIEW_OF};
 pub use canary::{CANARY_OF, Canary, CanaryStep, CanaryTraffic};
 
@@ -63,6 +65,10 @@ pub struct Hook {
     pub timeout: Duration,
     /// Runs after the rollout instead of before it.
     pub post_deploy: bool,
+    /// Deletes the Job once it succeeded (a chart's `hook-delete-policy: hook-succeeded`).
+    pub delete_on_success: bool,
+    /// Deletes the Job once it failed, after its logs were read (`hook-failed`).
+    pub delete_on_failure: bool,
 }
 
 /// Everything one release into one namespace needs.
@@ -141,6 +147,10 @@ pub enum Event {
     },
     Planned(Vec<Planned>),
     Pruning(Vec<String>),
+    /// Objects of a Helm release (`app.kubernetes.io/managed-by: Helm` with
+    /// `meta.helm.sh/release-name`) this release takes over, as `(Kind/name, release)`:
+    /// they are applied with force, whoever owned their fields.
+    Adopting(Vec<(String, String)>),
     HookStarted {
         name: String,
         job: String,
@@ -196,6 +206,8 @@ pub enum Event {
         deployment: String,
         switched_back: bool,
     },
+    /// One measurement of an analysis check, passed or not.
+    Measured(Measured),
     Failed(Box<Diagnosis>),
     RollingBack {
         to_revision: u64,
@@ -542,7 +554,7 @@ async fn progressive_rollout(
     };
     for (i, canary) in canaries.iter().enumerate() {
         let canary_started = Instant::now();
-        let result = canary::run(cluster, input, canary, objects, report).await;
+        let result = canary::run(cluster, input, canary, objects, release.revision, report).await;
         release.durations.push((
             format!("canary {}", canary.deployment),
             canary_started.elapsed().as_secs_f64(),
@@ -557,7 +569,7 @@ async fn progressive_rollout(
     }
     for bg in blue_greens {
         let bg_started = Instant::now();
-        let result = bluegreen::run(cluster, input, bg, objects, report).await;
+        let result = bluegreen::run(cluster, input, bg, objects, release.revision, report).await;
         release.durations.push((
             format!("blue-green {}", bg.deployment),
             bg_started.elapsed().as_secs_f64(),
@@ -630,6 +642,7 @@ async fn record_pending(
         durations: vec![],
         outcome: String::new(),
         manifest: record::redact_secrets(objects),
+        failed_check: None,
     };
     write_record(cluster, &release)
         .await
@@ -659,6 +672,7 @@ fn interrupted(what: &str, until: &str) -> Box<Diagnosis> {
         container: None,
         events: vec![],
         logs: vec![],
+        check: None,
     })
 }
 

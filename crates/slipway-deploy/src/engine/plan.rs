@@ -9,8 +9,8 @@ use futures::stream::{self, StreamExt};
 use serde_json::Value;
 
 use super::{
-    Change, DeployError, DeployInput, During, Event, IN_FLIGHT, Outcome, Planned, history,
-    object_label, set_namespace_if_namespaced, unless_interrupted,
+    Change, DeployError, DeployInput, During, Event, IN_FLIGHT, Outcome, Planned, Provider,
+    history, object_label, set_namespace_if_namespaced, unless_interrupted,
 };
 use crate::cluster::{Apply, Cluster, ClusterError, object_name, object_namespace};
 use crate::fielddiff::changed_fields;
@@ -82,6 +82,17 @@ pub(super) async fn prepare(
     let (plan, live) = plan(cluster, &objects, ns, &input.recreate).await?;
     let prune = prune_candidates(record::current(releases), &objects, releases, ns);
     report(Event::Planned(plan.clone()));
+    let adopting: Vec<(String, String)> = objects
+        .iter()
+        .zip(&live)
+        .filter_map(|(obj, live)| {
+            let release = helm_release(live.as_ref()?)?;
+            Some((object_label(obj), release.to_owned()))
+        })
+        .collect();
+    if !adopting.is_empty() {
+        report(Event::Adopting(adopting));
+    }
     if !prune.is_empty() {
         report(Event::Pruning(prune.iter().map(object_label).collect()));
     }
@@ -91,6 +102,20 @@ pub(super) async fn prepare(
         live,
         prune,
     })
+}
+
+/// The Helm release a live object belongs to: labelled
+/// `app.kubernetes.io/managed-by: Helm` and annotated `meta.helm.sh/release-name`.
+pub(super) fn helm_release(live: &Value) -> Option<&str> {
+    let meta = live.get("metadata")?;
+    let managed_by = meta
+        .pointer("/labels/app.kubernetes.io~1managed-by")
+        .and_then(Value::as_str)?;
+    if managed_by != "Helm" {
+        return None;
+    }
+    meta.pointer("/annotations/meta.helm.sh~1release-name")
+        .and_then(Value::as_str)
 }
 
 /// Checks, before anything is written, that the identity of the connection may do what
@@ -157,6 +182,25 @@ pub(super) async fn rights(cluster: &Arc<Cluster>, input: &DeployInput) -> Resul
                 None => denied.push((what, vec![verb])),
             },
             Some(_) => {}
+        }
+    }
+    // An HTTP analysis check asks the new pods through the service proxy.
+    let checks = input.canaries.iter().flat_map(|c| &c.analysis).chain(
+        input
+            .blue_greens
+            .iter()
+            .flat_map(|b| b.pre_switch_analysis.iter().chain(&b.post_switch_analysis)),
+    );
+    if checks
+        .clone()
+        .any(|c| matches!(c.provider, Provider::Http(_)))
+    {
+        let allowed = cluster
+            .may_subresource("get", "", "services", "proxy", Some(ns))
+            .await
+            .during("checking the rights of this identity")?;
+        if allowed == Some(false) {
+            denied.push((format!("`services/proxy` in namespace `{ns}`"), vec!["get"]));
         }
     }
     if denied.is_empty() {
@@ -398,6 +442,22 @@ mod tests {
     use super::*;
     use crate::record::ReleaseStatus;
 
+    #[test]
+    fn objects_of_a_helm_release_are_known_by_label_and_annotation() {
+        let helm = json!({"metadata": {
+            "labels": {"app.kubernetes.io/managed-by": "Helm"},
+            "annotations": {"meta.helm.sh/release-name": "web"},
+        }});
+        assert_eq!(helm_release(&helm), Some("web"));
+        let ours = json!({"metadata": {
+            "labels": {"app.kubernetes.io/managed-by": "slipway"},
+            "annotations": {"meta.helm.sh/release-name": "web"},
+        }});
+        assert_eq!(helm_release(&ours), None);
+        let unnamed = json!({"metadata": {"labels": {"app.kubernetes.io/managed-by": "Helm"}}});
+        assert_eq!(helm_release(&unnamed), None);
+    }
+
     fn release_with(revision: u64, objects: Vec<Value>) -> Release {
         Release {
             app: "shop".into(),
@@ -416,6 +476,7 @@ mod tests {
             durations: vec![],
             outcome: String::new(),
             manifest: objects,
+            failed_check: None,
         }
     }
 

@@ -48,6 +48,7 @@ pub(super) async fn apply_and_track(
             container: None,
             events: vec![],
             logs: vec![],
+            check: None,
         }));
     }
     let mut workloads: Vec<Workload> = Vec::new();
@@ -132,7 +133,17 @@ async fn apply_one(
         Some(known) => known,
         None => super::plan::get_live(cluster, obj, ns).await?,
     };
-    let applied = match cluster.apply(obj, ns, Apply::Strict).await {
+    // An object of a Helm release is taken over: its fields are Helm's, so the apply
+    // is forced at once (the plan reported it) rather than reported field by field.
+    let mode = if before
+        .as_ref()
+        .is_some_and(|b| super::plan::helm_release(b).is_some())
+    {
+        Apply::Force
+    } else {
+        Apply::Strict
+    };
+    let applied = match cluster.apply(obj, ns, mode).await {
         Ok(applied) => applied,
         Err(ClusterError::Conflict { fields, .. }) => {
             report(Event::Conflict {

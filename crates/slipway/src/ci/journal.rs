@@ -277,6 +277,19 @@ impl Journal {
                 json!({"reason": "CanaryStep", "warning": false,
                     "message": format!("step {step} of {steps}: {weight} % on {replicas} pod(s)")}),
             ),
+            Event::Measured(m) => {
+                let of = if m.strategy == "canary" {
+                    "canary"
+                } else {
+                    "preview"
+                };
+                n.moment(
+                    &format!("deployment/{}-{of}{suffix}", m.deployment),
+                    at,
+                    json!({"reason": "Analysis", "warning": m.verdict != slipway_deploy::engine::Verdict::Passed,
+                        "message": format!("{} {} {} = {} ({}) {}", m.phase, m.provider, m.check, m.value, m.condition, m.verdict.as_str())}),
+                )
+            }
             Event::CanaryAborted { deployment, .. } => n.moment(
                 &format!("deployment/{deployment}-canary{suffix}"),
                 at,
@@ -314,6 +327,7 @@ impl Journal {
             Event::LockTaken { .. }
             | Event::Concluded { .. }
             | Event::Pruning(_)
+            | Event::Adopting(_)
             | Event::Conflict { .. } => {}
         }
     }
@@ -424,6 +438,7 @@ pub fn diagnosis_json(d: &Diagnosis) -> Value {
             "message": e.message, "count": e.count,
         })).collect::<Vec<_>>(),
         "logs": d.logs,
+        "check": d.check.as_deref().map(|c| serde_json::to_value(c).unwrap_or_default()),
     })
 }
 
@@ -480,6 +495,7 @@ mod tests {
                 container: Some("api".into()),
                 events: vec![],
                 logs: vec!["boom".into()],
+                check: None,
             })),
         );
         j.record("shop", &Event::RollingBack { to_revision: 1 });

@@ -53,7 +53,7 @@ fn approve(env: &str, what: &str) -> Result<(), CliError> {
     }
 }
 
-fn parse_duration(
+pub(super) fn parse_duration(
     flag: &str,
     value: &Option<String>,
     default: Duration,
@@ -282,6 +282,13 @@ fn release_environment(
         let namespace = release::Target {
             ns,
             current,
+            at: chart_release(
+                &rt,
+                &target.connection,
+                env,
+                slipway_deploy::record::next_revision(&target.records),
+                current.is_some(),
+            )?,
             secret_key: &key.key,
         };
         let (images, rendered) = timed("choose images and render", || {
@@ -328,8 +335,8 @@ fn release_environment(
             environment: env.name.clone(),
             namespace: target.ns.clone(),
             objects,
-            canaries: canaries(env),
-            blue_greens: blue_greens(env),
+            canaries: canaries(env, &check_jobs(project, &rendered, &images.chosen))?,
+            blue_greens: blue_greens(env, &check_jobs(project, &rendered, &images.chosen))?,
             recreate: env.policy.recreate.clone(),
             hooks: rendered
                 .hooks
@@ -339,6 +346,8 @@ fn release_environment(
                     job: h.job.value.clone(),
                     timeout: h.timeout,
                     post_deploy: !h.pre_deploy,
+                    delete_on_success: h.delete_on_success,
+                    delete_on_failure: h.delete_on_failure,
                 })
                 .collect(),
             images: images.chosen.clone(),
@@ -369,12 +378,17 @@ fn release_environment(
                 (format!("{kind}/{name}"), o.source.to_string())
             })
             .collect();
+        let notes = rendered
+            .notes
+            .clone()
+            .filter(|_| printer.format != crate::printer::Format::Json && !request.dry_run);
         jobs.push(Job {
             header: format!("==> {} in namespace `{}`", env.name, target.ns),
             target,
             input,
             sources,
             store_key,
+            notes,
         });
     }
     let finish = Finish {
@@ -383,6 +397,54 @@ fn release_environment(
         report: request.report.clone(),
     };
     run_jobs(&rt, printer, jobs, &finish)
+}
+
+/// What a chart renders against when the environment is a chart: the cluster's version
+/// (`.Capabilities.KubeVersion`), what it serves (`.Capabilities.APIVersions`, from its
+/// discovery) and the cluster itself for `lookup`, read when a template calls it.
+/// Without a chart, only the revision and `upgrade`.
+///
+/// # Errors
+///
+/// The cluster's discovery cannot be read.
+pub(super) fn chart_release(
+    rt: &tokio::runtime::Runtime,
+    cluster: &Arc<slipway_deploy::cluster::Cluster>,
+    env: &Environment,
+    revision: u64,
+    upgrade: bool,
+) -> Result<slipway_render::release::ChartRelease, CliError> {
+    let mut at = slipway_render::release::ChartRelease {
+        revision,
+        upgrade,
+        ..Default::default()
+    };
+    if env.chart.is_none() {
+        return Ok(at);
+    }
+    at.kube_version = rt
+        .block_on(cluster.client().apiserver_version())
+        .ok()
+        .map(|info| info.git_version);
+    let apis = rt.block_on(cluster.api_versions()).map_err(|e| {
+        CliError::new(
+            crate::exit::of_cluster(&e),
+            format!("cannot read the API versions the cluster serves (for the chart's `.Capabilities.APIVersions`): {e}"),
+        )
+    })?;
+    at.api_versions = Some(apis);
+    // Rendering is synchronous and runs outside the runtime: each `lookup` waits for
+    // its answer on the runtime's handle.
+    let handle = rt.handle().clone();
+    let cluster = Arc::clone(cluster);
+    at.lookup = Some(slipway_render::chart::ClusterLookup(Arc::new(
+        move |api_version: &str, kind: &str, namespace: &str, name: &str| {
+            handle
+                .block_on(cluster.lookup(api_version, kind, namespace, name))
+                .map_err(|e| e.to_string())
+        },
+    )));
+    Ok(at)
 }
 
 /// The CustomResourceDefinitions of each cluster of the environment (by the cluster
@@ -430,6 +492,8 @@ pub(super) struct Job {
     sources: Vec<(String, String)>,
     /// The key of generated Secrets' names, to store once the release applied objects.
     store_key: Option<StoreKey>,
+    /// A chart's `NOTES.txt`, printed once the release is deployed (human output only).
+    notes: Option<String>,
 }
 
 /// A namespace's new key of Secret names (see `release::cluster_key`).
@@ -498,6 +562,7 @@ fn run_jobs(
                 display.line(&ns, &job.header);
                 let report = |e: Event| display.event(&ns, &e);
                 let sources = job.sources;
+                let notes = job.notes;
                 let app = job.input.app.clone();
                 let connection = job.target.connection.clone();
                 let outcome = engine::deploy(job.target.connection, job.input, &report).await;
@@ -528,7 +593,14 @@ fn run_jobs(
                         &format!("warning: the release record does not keep its report: {e}"),
                     );
                 }
+                let deployed = matches!(outcome, Ok(Outcome::Deployed { .. }));
                 let result = conclude(display, &ns, &sources, outcome).and(stored);
+                if let (true, Ok(()), Some(notes)) = (deployed, &result, &notes) {
+                    display.line(&ns, "NOTES:");
+                    for line in notes.lines() {
+                        display.line(&ns, line);
+                    }
+                }
                 if result.is_err() {
                     stop.store(true, Ordering::SeqCst);
                 }
@@ -827,6 +899,7 @@ pub fn history(args: &HistoryArgs, global: &GlobalArgs, printer: &Printer) -> Re
                 "finished": r.finished, "user": r.user, "git_commit": r.git_commit, "git_dirty": r.git_dirty,
                 "images": r.images.iter().map(|i| serde_json::json!({"name": i.name, "reference": i.reference})).collect::<Vec<_>>(),
                 "outcome": r.outcome,
+                "failed_check": r.failed_check,
             })).collect::<Vec<_>>()}));
             continue;
         }
@@ -845,6 +918,21 @@ pub fn history(args: &HistoryArgs, global: &GlobalArgs, printer: &Printer) -> Re
                 r.user,
                 r.outcome
             ));
+            // The check that failed the release, on a line of its own below it.
+            if let Some(c) = &r.failed_check {
+                printer.data(&format!(
+                    "{:<9} failed check `{}` ({}) of {} {}, {}: measured {}, needs {}, at {}\n",
+                    "",
+                    c.check,
+                    c.provider,
+                    c.strategy,
+                    c.deployment,
+                    c.phase,
+                    c.value,
+                    c.condition,
+                    c.time
+                ));
+            }
         }
     }
     if printer.format == Format::Json {
@@ -923,6 +1011,7 @@ pub fn rollback(
             input,
             sources: Vec::new(),
             store_key: None,
+            notes: None,
         });
     }
     let finish = Finish {
@@ -1287,6 +1376,7 @@ pub fn restart(args: &RestartArgs, global: &GlobalArgs, printer: &Printer) -> Re
             input,
             sources: Vec::new(),
             store_key: None,
+            notes: None,
         });
     }
     let finish = Finish {
@@ -1298,14 +1388,13 @@ pub fn restart(args: &RestartArgs, global: &GlobalArgs, printer: &Printer) -> Re
 }
 
 /// The canaries of `env`'s `strategies`, for the engine.
-fn canaries(env: &Environment) -> Vec<engine::Canary> {
-    env.strategies
-        .values()
-        .filter_map(|s| match &s.rollout {
-            slipway_config::Rollout::Canary(c) => Some((s, c)),
-            slipway_config::Rollout::BlueGreen(_) => None,
-        })
-        .map(|(s, canary)| engine::Canary {
+fn canaries(env: &Environment, jobs: &CheckJobs<'_>) -> Result<Vec<engine::Canary>, CliError> {
+    let mut out = Vec::new();
+    for s in env.strategies.values() {
+        let slipway_config::Rollout::Canary(canary) = &s.rollout else {
+            continue;
+        };
+        out.push(engine::Canary {
             deployment: s.workload.clone(),
             traffic: match &canary.traffic {
                 slipway_config::Traffic::Replicas => engine::CanaryTraffic::Replicas,
@@ -1330,25 +1419,132 @@ fn canaries(env: &Environment) -> Vec<engine::Canary> {
                     pause: step.pause,
                 })
                 .collect(),
-        })
-        .collect()
+            analysis: checks(&canary.analysis, jobs)?,
+        });
+    }
+    Ok(out)
 }
 
 /// The blue-green Deployments of `env`'s `strategies`, for the engine.
-fn blue_greens(env: &Environment) -> Vec<engine::BlueGreen> {
-    env.strategies
-        .values()
-        .filter_map(|s| match &s.rollout {
-            slipway_config::Rollout::BlueGreen(b) => Some(engine::BlueGreen {
-                deployment: s.workload.clone(),
-                service: b.service.clone(),
-                preview_service: b.preview_service.clone(),
-                pre_switch: b.pre_switch,
-                scale_down_delay: b.scale_down_delay,
-            }),
-            slipway_config::Rollout::Canary(_) => None,
-        })
-        .collect()
+fn blue_greens(
+    env: &Environment,
+    jobs: &CheckJobs<'_>,
+) -> Result<Vec<engine::BlueGreen>, CliError> {
+    let mut out = Vec::new();
+    for s in env.strategies.values() {
+        let slipway_config::Rollout::BlueGreen(b) = &s.rollout else {
+            continue;
+        };
+        out.push(engine::BlueGreen {
+            deployment: s.workload.clone(),
+            service: b.service.clone(),
+            preview_service: b.preview_service.clone(),
+            pre_switch: b.pre_switch,
+            scale_down_delay: b.scale_down_delay,
+            pre_switch_analysis: checks(&b.pre_switch_analysis, jobs)?,
+            post_switch_analysis: checks(&b.post_switch_analysis, jobs)?,
+        });
+    }
+    Ok(out)
+}
+
+/// What the Jobs of analysis checks are made with: the app's labels and the release's
+/// images.
+struct CheckJobs<'a> {
+    app: &'a str,
+    applyset_id: &'a str,
+    images: &'a [slipway_deploy::record::ReleaseImage],
+    config_file: &'a std::path::Path,
+}
+
+fn check_jobs<'a>(
+    project: &'a project::Project,
+    rendered: &'a slipway_render::release::Rendered,
+    images: &'a [slipway_deploy::record::ReleaseImage],
+) -> CheckJobs<'a> {
+    CheckJobs {
+        app: &project.config.app,
+        applyset_id: &rendered.applyset_id,
+        images,
+        config_file: &project.config.file,
+    }
+}
+
+/// The analysis checks as the engine runs them: a Job check's Job read from its file or
+/// generated from its image (an image of `images` runs as the release pins it), and
+/// labelled as an object of the release.
+fn checks(
+    checks: &[slipway_config::Check],
+    jobs: &CheckJobs<'_>,
+) -> Result<Vec<engine::Check>, CliError> {
+    let mut out = Vec::new();
+    for c in checks {
+        let provider = match &c.provider {
+            slipway_config::Provider::Prometheus(p) => engine::Provider::Prometheus(p.clone()),
+            slipway_config::Provider::Http(h) => engine::Provider::Http(h.clone()),
+            slipway_config::Provider::Job(j) => {
+                let mut job = match &j.run {
+                    slipway_config::JobRun::Manifest(path) => {
+                        let found = slipway_render::read_objects(path).map_err(|e| {
+                            CliError::usage(format!(
+                                "{}:{}: analysis check `{}`: {e}",
+                                jobs.config_file.display(),
+                                c.at.line,
+                                c.name
+                            ))
+                        })?;
+                        let Some(job) = found.into_iter().find(|o| o.kind() == "Job") else {
+                            return Err(CliError::usage(format!(
+                                "{}:{}: analysis check `{}`: `{}` holds no Job; nothing was written",
+                                jobs.config_file.display(),
+                                c.at.line,
+                                c.name,
+                                path.display()
+                            )));
+                        };
+                        job.value
+                    }
+                    slipway_config::JobRun::Image { image, command } => {
+                        let image = jobs
+                            .images
+                            .iter()
+                            .find(|i| &i.name == image)
+                            .map_or_else(|| image.clone(), |i| i.reference.clone());
+                        let mut container = serde_json::json!({"name": c.name, "image": image});
+                        if let Some(command) = command {
+                            container["command"] = serde_json::json!(command);
+                        }
+                        serde_json::json!({
+                            "apiVersion": "batch/v1",
+                            "kind": "Job",
+                            "metadata": {"name": c.name},
+                            "spec": {
+                                "backoffLimit": 0,
+                                "template": {"spec": {
+                                    "restartPolicy": "Never",
+                                    "containers": [container],
+                                }},
+                            },
+                        })
+                    }
+                };
+                slipway_render::release::label(&mut job, jobs.app, jobs.applyset_id);
+                engine::Provider::Job {
+                    job,
+                    timeout: j.timeout,
+                }
+            }
+        };
+        out.push(engine::Check {
+            name: c.name.clone(),
+            provider,
+            interval: c.interval,
+            count: c.count,
+            failure_limit: c.failure_limit,
+            no_data: c.no_data,
+        });
+    }
+    Ok(out)
 }
 
 /// Every strategy names a Deployment of the release, and the objects its traffic split
@@ -1453,4 +1649,56 @@ fn restart_stamp() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| slipway_config::tag::format_timestamp(d.as_secs() as i64))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_check_from_an_image_runs_the_release_s_pinned_image_labelled_as_its_object() {
+        let config = slipway_config::parse(
+            "app: shop\nstrategies:\n  api:\n    canary:\n      steps: [{ weight: 10, pause: 1s }]\n      analysis:\n        - name: smoke\n          job: { image: api, command: [smoke, --fast], timeout: 1m }\n        - name: curl\n          job: { image: curlimages/curl }\nenvironments:\n  dev:\n    cluster: sandbox\n    namespace: shop-dev\n",
+            std::path::Path::new("/nowhere/slipway.yaml"),
+        )
+        .unwrap();
+        let slipway_config::Rollout::Canary(canary) = &config.strategies["api"].rollout else {
+            panic!()
+        };
+        let images = [slipway_deploy::record::ReleaseImage {
+            name: "api".into(),
+            reference: "r.example.com/shop/api:7@sha256:00".into(),
+            source: "build".into(),
+        }];
+        let jobs = CheckJobs {
+            app: "shop",
+            applyset_id: "applyset-x",
+            images: &images,
+            config_file: std::path::Path::new("/nowhere/slipway.yaml"),
+        };
+        let checks = checks(&canary.analysis, &jobs).unwrap();
+        let engine::Provider::Job { job, timeout } = &checks[0].provider else {
+            panic!("{checks:?}")
+        };
+        assert_eq!(*timeout, Duration::from_secs(60));
+        assert_eq!(job["metadata"]["name"], "smoke");
+        assert_eq!(
+            job["metadata"]["labels"]["app.kubernetes.io/part-of"],
+            "shop"
+        );
+        assert_eq!(
+            job["metadata"]["labels"]["applyset.kubernetes.io/part-of"],
+            "applyset-x"
+        );
+        let container = &job["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(container["image"], "r.example.com/shop/api:7@sha256:00");
+        assert_eq!(container["command"], serde_json::json!(["smoke", "--fast"]));
+        assert_eq!(job["spec"]["backoffLimit"], 0);
+        let engine::Provider::Job { job, .. } = &checks[1].provider else {
+            panic!("{checks:?}")
+        };
+        let container = &job["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(container["image"], "curlimages/curl");
+        assert!(container.get("command").is_none());
+    }
 }

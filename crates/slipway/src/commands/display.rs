@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use slipway_deploy::engine::{Change, Event};
+use slipway_deploy::engine::{Change, Event, Measured, Verdict};
 use slipway_deploy::status::State;
 use slipway_deploy::track::Progress;
 
@@ -279,6 +279,8 @@ fn event_json(e: &Event) -> serde_json::Value {
             "changes": changes_json(&p.change),
         })).collect::<Vec<_>>()}),
         Event::Pruning(objects) => json!({"event": "prune", "objects": objects}),
+        Event::Adopting(objects) => json!({"event": "adopting", "objects": objects.iter()
+            .map(|(o, r)| json!({"object": o, "helm_release": r})).collect::<Vec<_>>()}),
         Event::HookStarted { name, job } => {
             json!({"event": "hook-started", "hook": name, "job": job})
         }
@@ -326,8 +328,13 @@ fn event_json(e: &Event) -> serde_json::Value {
         } => {
             json!({"event": "blue-green-aborted", "deployment": deployment, "switched_back": switched_back})
         }
+        Event::Measured(m) => json!({"event": "analysis", "strategy": m.strategy,
+            "deployment": m.deployment, "phase": m.phase, "check": m.check, "provider": m.provider,
+            "measurement": m.measurement, "count": m.count, "value": m.value,
+            "condition": m.condition, "verdict": verdict_word(&m.verdict), "time": m.time}),
         Event::Failed(d) => json!({"event": "failed", "workload": d.workload, "reason": d.reason,
-            "message": d.message, "pod": d.pod, "container": d.container}),
+            "message": d.message, "pod": d.pod, "container": d.container,
+            "check": d.check.as_deref().map(|c| serde_json::to_value(c).unwrap_or_default())}),
         Event::RollingBack { to_revision } => {
             json!({"event": "rolling-back", "to_revision": to_revision})
         }
@@ -379,6 +386,13 @@ fn event_text(e: &Event) -> Option<String> {
         Event::Pruning(objects) => objects
             .iter()
             .map(|o| format!("  - {o}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Event::Adopting(objects) => objects
+            .iter()
+            .map(|(o, r)| {
+                format!("taking over {o} from Helm release `{r}` (server-side apply with force)")
+            })
             .collect::<Vec<_>>()
             .join("\n"),
         Event::HookStarted { name, job } => format!("hook `{name}`: running job `{job}`"),
@@ -453,13 +467,60 @@ fn event_text(e: &Event) -> Option<String> {
         } => format!(
             "  blue-green of deployment/{deployment} aborted, but its Service could not be switched back: `kubectl get service -o yaml` shows its selector"
         ),
-        Event::Failed(d) => format!("rollout failed: {}: {}: {}", d.workload, d.reason, d.message),
+        Event::Measured(m) => measured_text(m),
+        Event::Failed(d) => match &d.check {
+            Some(c) => format!(
+                "rollout failed: {}: {}: {}\n  check `{}` ({}) of {} {}, {}: measured {}, needs {}, at {}",
+                d.workload,
+                d.reason,
+                d.message,
+                c.check,
+                c.provider,
+                c.strategy,
+                c.deployment,
+                c.phase,
+                c.value,
+                c.condition,
+                c.time
+            ),
+            None => format!("rollout failed: {}: {}: {}", d.workload, d.reason, d.message),
+        },
         Event::RollingBack { to_revision } => format!("rolling back to revision {to_revision}"),
         Event::Recorded { revision, status } => {
             format!("recorded revision {revision}: {}", status.as_str())
         }
     };
     Some(text)
+}
+
+/// `passed`, `no-data-passed`, `tolerated`, `failed`: a measurement's verdict in JSON.
+fn verdict_word(v: &Verdict) -> &'static str {
+    match v {
+        Verdict::Passed => "passed",
+        Verdict::NoDataPassed => "no-data-passed",
+        Verdict::Tolerated { .. } => "tolerated",
+        Verdict::Failed => "failed",
+    }
+}
+
+/// `  canary api step 1/3 (10%): prometheus success-rate = 0.998 (result >= 0.95) ok`,
+/// with `[2/3]` when the check measures more than once.
+fn measured_text(m: &Measured) -> String {
+    let nth = if m.count > 1 {
+        format!(" [{}/{}]", m.measurement, m.count)
+    } else {
+        String::new()
+    };
+    let verdict = match &m.verdict {
+        Verdict::Tolerated { failures, limit } => {
+            format!("failed ({failures} of {limit} tolerated)")
+        }
+        v => v.as_str().to_owned(),
+    };
+    format!(
+        "  {} {} {}: {} {}{nth} = {} ({}) {verdict}",
+        m.strategy, m.deployment, m.phase, m.provider, m.check, m.value, m.condition
+    )
 }
 
 /// The changed fields of an update with their old and new values (a Secret's values

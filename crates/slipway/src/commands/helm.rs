@@ -139,6 +139,7 @@ pub fn run(args: &HelmArgs, printer: &Printer) -> Result<(), CliError> {
             set_file: t.set_file,
             set_json: t.set_json,
             api_versions: t.api_versions,
+            cluster_api_versions: None,
             kube_version: t.kube_version,
             default_kube_version: None,
             show_only: t.show_only,

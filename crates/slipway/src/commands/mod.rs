@@ -13,6 +13,7 @@ mod release;
 mod render;
 mod report;
 mod sandbox;
+mod test;
 mod uninstall;
 mod validate;
 
@@ -80,6 +81,7 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
         Command::Restart(args) => deploy::restart(args, global, printer),
         Command::Promote(args) => deploy::promote(args, global, printer),
         Command::Report(args) => report::run(args, global, printer),
+        Command::Test(args) => test::run(args, global, printer),
         Command::Uninstall(args) => uninstall::run(args, global, printer),
         Command::Sandbox(SandboxCommand::Serve(args)) => sandbox::serve(args, global, printer),
     }

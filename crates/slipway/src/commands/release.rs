@@ -300,6 +300,8 @@ pub struct Target<'a> {
     pub ns: &'a str,
     pub current: Option<&'a Release>,
     pub secret_key: &'a [u8],
+    /// A chart's `.Release.Revision` and `.Release.IsUpgrade`.
+    pub at: slipway_render::release::ChartRelease,
 }
 
 /// The file, under the project's directory, that holds the key of what is shown of
@@ -486,7 +488,7 @@ pub fn release_namespace(
         }
     }
     images.pins = pins_of(project, &images.chosen);
-    let mut rendered = render_namespace(project, env, ns, &images.pins, key)?;
+    let mut rendered = render_namespace(project, env, ns, &images.pins, key, target.at.clone())?;
 
     if request.origin == OverrideOrigin::CommandLine {
         for (name, reference) in request.overrides {
@@ -617,7 +619,13 @@ pub fn release_namespace(
         pins_changed = true;
     }
     if pins_changed {
-        rendered = render_namespace(project, env, ns, &images.pins, key)?;
+        rendered = render_namespace(project, env, ns, &images.pins, key, target.at.clone())?;
+    }
+    for hook in &rendered.skipped_hooks {
+        warnings.add(
+            format!("note: the chart's hook {hook} is not run by this release"),
+            ns,
+        );
     }
     // A release records only the images its objects run.
     images
@@ -719,9 +727,10 @@ pub fn render_namespace(
     ns: &str,
     pins: &[ImagePin],
     secret_key: &[u8],
+    at: release::ChartRelease,
 ) -> Result<Rendered, CliError> {
     let lookup = |name: &str| std::env::var(name).ok();
-    release::render_environment(&project.config, env, ns, pins, &lookup, secret_key).map_err(|e| {
+    release::render_environment(&project.config, env, ns, pins, &lookup, secret_key, at).map_err(|e| {
         let unsupported = matches!(e, slipway_render::RenderError::Unsupported { .. });
         let err = CliError::usage(format!("cannot render `{}`: {e}", env.name));
         if unsupported {
@@ -951,6 +960,7 @@ mod tests {
             durations: vec![],
             outcome: String::new(),
             manifest: vec![],
+            failed_check: None,
         }
     }
 
@@ -959,7 +969,15 @@ mod tests {
     fn deploy(project: &Project, builds: &[Built], records: &[Release]) -> (Images, u64, String) {
         let images = images(project, builds, &[], &[], current(records));
         let env = project.config.environment("prod").unwrap();
-        let rendered = render_namespace(project, env, "shop", &images.pins, &[0; 32]).unwrap();
+        let rendered = render_namespace(
+            project,
+            env,
+            "shop",
+            &images.pins,
+            &[0; 32],
+            Default::default(),
+        )
+        .unwrap();
         let api = &rendered
             .objects
             .iter()
@@ -1072,7 +1090,15 @@ mod tests {
         let records = [record(1, BUILD_1, "build", ReleaseStatus::Deployed)];
         let images = images(&project, &[], &[], &[], current(&records));
         let env = project.config.environment("prod").unwrap();
-        let rendered = render_namespace(&project, env, "shop", &images.pins, &[0; 32]).unwrap();
+        let rendered = render_namespace(
+            &project,
+            env,
+            "shop",
+            &images.pins,
+            &[0; 32],
+            Default::default(),
+        )
+        .unwrap();
         let report = check(env, &rendered, None);
         let schema: Vec<String> = report
             .findings

@@ -57,6 +57,7 @@ pub fn render(args: &RenderArgs, global: &GlobalArgs, printer: &Printer) -> Resu
     for ((_, ns), (current, key)) in namespaces.iter().zip(&states) {
         let target = release::Target {
             ns,
+            at: Default::default(),
             current: current.as_ref(),
             secret_key: key,
         };

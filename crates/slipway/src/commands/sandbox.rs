@@ -1,6 +1,13 @@
 //! `slipway sandbox serve`: the built-in cluster as a process of its own, so that
 //! `kubectl` and slipway can both talk to it. It writes its kubeconfig only once it
 //! answers, and stops cleanly on SIGINT or SIGTERM (exit code 0).
+//!
+//! It also serves the simulated ingress traffic's metrics (ingress-nginx's
+//! `nginx_ingress_controller_requests` …) on plain HTTP for a Prometheus to scrape: on a
+//! free loopback port unless `--ingress-metrics-listen` names an address (`off` serves
+//! none), at `--ingress-rate` requests per simulated second (default 10); both flags fall
+//! back to `SLIPWAY_SANDBOX_INGRESS_METRICS_LISTEN` and `SLIPWAY_SANDBOX_INGRESS_RATE`.
+//! The URL is printed and, with `--state DIR`, written to `DIR/ingress-metrics-url`.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -38,6 +45,11 @@ pub fn serve(
         }
         if let Some(registry) = sandbox.registry_addr() {
             printer.info(&format!("serving an OCI registry at {registry}"));
+        }
+        if let Some(url) = sandbox.ingress_metrics_url() {
+            printer.info(&format!(
+                "serving ingress traffic metrics (Prometheus, no authentication) at {url}"
+            ));
         }
         if let Some(path) = &global.kubeconfig {
             printer.info(&format!(
@@ -108,6 +120,7 @@ fn options(args: &SandboxServeArgs) -> Result<SandboxOptions, CliError> {
         None => None,
     };
     let users = users(&args.users)?;
+    let (ingress_metrics_listen, ingress_rate) = ingress_metrics(args)?;
     Ok(SandboxOptions {
         listen,
         tls: args.tls,
@@ -120,8 +133,33 @@ fn options(args: &SandboxServeArgs) -> Result<SandboxOptions, CliError> {
         fault_rate: args.fault_rate,
         latency,
         watch_drop_after,
+        ingress_metrics_listen,
+        ingress_rate,
         ..SandboxOptions::default()
     })
+}
+
+/// `--ingress-metrics-listen` (also `SLIPWAY_SANDBOX_INGRESS_METRICS_LISTEN`): the
+/// ingress metrics address, a free loopback port when absent and none for `off`; and
+/// `--ingress-rate` (also `SLIPWAY_SANDBOX_INGRESS_RATE`): the simulated requests per
+/// second.
+fn ingress_metrics(args: &SandboxServeArgs) -> Result<(Option<SocketAddr>, f64), CliError> {
+    let listen = match args.ingress_metrics_listen.as_deref() {
+        Some("off") => None,
+        Some(v) => Some(v.parse::<SocketAddr>().map_err(|_| {
+            CliError::usage(format!(
+                "`--ingress-metrics-listen {v}` is not an address such as `127.0.0.1:10254` (or `off`)"
+            ))
+        })?),
+        None => Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+    };
+    let rate = args.ingress_rate;
+    if !(rate.is_finite() && rate >= 0.0) {
+        return Err(CliError::usage(format!(
+            "`--ingress-rate {rate}` must be a number of requests per second, e.g. `10`"
+        )));
+    }
+    Ok((listen, rate))
 }
 
 /// `--user NAME[:GROUP,…]`: names and groups checked, no name twice, none `sandbox`

@@ -34,6 +34,7 @@ pub fn run(args: &ValidateArgs, global: &GlobalArgs, printer: &Printer) -> Resul
     for (_, ns) in &namespaces {
         let target = release::Target {
             ns,
+            at: Default::default(),
             current: None,
             secret_key: &key,
         };

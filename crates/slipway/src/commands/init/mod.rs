@@ -127,6 +127,8 @@ pub struct Findings {
     pub migration_job: Option<String>,
     /// The directory of a Helm chart (`Chart.yaml`), if there is one.
     pub helm_chart: Option<String>,
+    /// Whether the chart's `values.yaml` has `image.repository` and `image.tag`.
+    pub helm_image_values: bool,
     /// Where images are pushed when the manifests name no registry: a loopback address
     /// the sandbox's registry listens on, such as `127.0.0.1:5412/shop`.
     pub sandbox_registry: String,
@@ -295,7 +297,7 @@ impl Findings {
         }
         if let (None, Some(chart)) = (&self.manifests, &self.helm_chart) {
             lines.push(format!(
-                "Helm chart in `{chart}`: render it into plain manifests (see the file)"
+                "Helm chart in `{chart}`: deployed as the manifests (`manifests.chart`)"
             ));
         }
         for overlay in &self.overlays {
@@ -311,6 +313,20 @@ impl Findings {
     }
 }
 
+/// Whether a chart's `values.yaml` has `image.repository` and `image.tag`, the common
+/// convention that `manifests.images` maps in one line.
+fn chart_has_image_values(chart: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(chart.join("values.yaml")) else {
+        return false;
+    };
+    let Ok(docs) = slipway_config::yaml::parse_documents(&text) else {
+        return false;
+    };
+    docs.first()
+        .and_then(|d| d.get("image"))
+        .is_some_and(|i| i.get("repository").is_some() && i.get("tag").is_some())
+}
+
 /// Looks at the repository rooted at `root`.
 pub fn scan(root: &Path) -> Findings {
     let mut found = Vec::new();
@@ -319,7 +335,15 @@ pub fn scan(root: &Path) -> Findings {
     let (charts, dockerfiles): (Vec<PathBuf>, Vec<PathBuf>) = found
         .into_iter()
         .partition(|p| p.file_name().is_some_and(|n| n == "Chart.yaml"));
-    let helm_chart = charts.first().and_then(|c| c.parent()).map(slash_path);
+    // A subchart (under another chart's `charts/`) is not a chart of its own here.
+    let chart_dirs: Vec<&Path> = charts.iter().filter_map(|c| c.parent()).collect();
+    let helm_chart = chart_dirs
+        .iter()
+        .find(|d| !chart_dirs.iter().any(|o| o != *d && d.starts_with(o)))
+        .map(|d| slash_path(d));
+    let helm_image_values = helm_chart
+        .as_ref()
+        .is_some_and(|c| chart_has_image_values(&root.join(c)));
 
     let remote_name = origin_url(root).as_deref().and_then(repo_name_from_url);
     let app_from_remote = remote_name.is_some();
@@ -368,6 +392,7 @@ pub fn scan(root: &Path) -> Findings {
         overlays,
         migration_job: facts.migration_job,
         helm_chart,
+        helm_image_values,
         sandbox_registry,
         from_skaffold,
         skipped,
@@ -712,9 +737,13 @@ mod tests {
     }
 
     #[test]
-    fn a_helm_chart_without_manifests_gets_a_note_on_rendering_it() {
+    fn a_helm_chart_without_manifests_becomes_the_manifests() {
         let dir = tree(&[
             ("charts/myapp/Chart.yaml", "apiVersion: v2\nname: myapp\n"),
+            (
+                "charts/myapp/values.yaml",
+                "image:\n  repository: nginx\n  tag: \"\"\n",
+            ),
             (
                 "charts/myapp/templates/deployment.yaml",
                 "{{ .Values.x }}\n",
@@ -726,18 +755,20 @@ mod tests {
         assert_eq!(findings.images.len(), 1, "{:?}", findings.images);
         let text = template(&findings);
         let app = &findings.app;
+        let image = &findings.images[0].name;
         assert!(
             text.contains(&format!(
-                "#   helm template {app} charts/myapp -f values.yaml > k8s/{app}.yaml\n"
-            )),
+                "manifests:\n  chart: charts/myapp\n  release: {app}\n"
+            )) && text.contains(&format!("  images:\n    {image}: image\n")),
             "{text}"
         );
-        slipway_config::parse(&text, &dir.path().join("slipway.yaml")).unwrap();
+        let config = slipway_config::parse(&text, &dir.path().join("slipway.yaml")).unwrap();
+        assert_eq!(config.chart.unwrap().images[0].image, *image);
         assert!(
             findings
                 .summary()
                 .iter()
-                .any(|l| l.contains("Helm chart in `charts/myapp`")),
+                .any(|l| l.contains("Helm chart in `charts/myapp`: deployed as the manifests")),
             "{:?}",
             findings.summary()
         );

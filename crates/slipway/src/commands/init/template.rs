@@ -187,21 +187,52 @@ fn write_skipped(s: &mut String, f: &Findings) {
     }
 }
 
+/// `manifests` as the Helm chart found, with the built image written into its values.
+fn write_chart(s: &mut String, f: &Findings, chart: &str) {
+    let _ = writeln!(
+        s,
+        "# The Helm chart in `{chart}`, rendered by slipway itself as the release's\n\
+         # manifests (docs/helm.md): `release` is `.Release.Name`; add value files with\n\
+         # `values: [...]` and single values with `set:`, here or per environment under\n\
+         # `environments.<env>.chart`."
+    );
+    let _ = writeln!(s, "manifests:");
+    let _ = writeln!(s, "  chart: {}", scalar(chart));
+    let _ = writeln!(s, "  release: {}", scalar(&f.app));
+    match f.images.first() {
+        Some(image) if f.helm_image_values => {
+            let _ = writeln!(
+                s,
+                "  # The build of `{0}` is written to `image.repository` and `image.tag` (and\n\
+                 \x20 # `image.digest` when the chart has it), so the chart runs the pinned image.\n\
+                 \x20 images:\n    {0}: image",
+                image.name
+            );
+        }
+        Some(image) => {
+            let _ = writeln!(
+                s,
+                "  # Name the chart values that receive the build of `{0}`, for example:\n\
+                 \x20 # images:\n\
+                 \x20 #   {0}: {{ repository: image.repository, tag: image.tag }}",
+                image.name
+            );
+        }
+        None => {}
+    }
+    s.push('\n');
+}
+
 fn write_manifests(s: &mut String, f: &Findings) {
     let Some(m) = &f.manifests else {
+        if let Some(chart) = &f.helm_chart {
+            write_chart(s, f, chart);
+            return;
+        }
         let _ = writeln!(
             s,
             "# No folder of manifests was found: point this at your manifests."
         );
-        if let Some(chart) = &f.helm_chart {
-            let app = &f.app;
-            let _ = writeln!(
-                s,
-                "# slipway deploys plain manifests or a kustomization, not a Helm chart: render\n\
-                 # `{chart}` once with your values, keep the result in git, and name it here:\n\
-                 #   helm template {app} {chart} -f values.yaml > k8s/{app}.yaml"
-            );
-        }
         let _ = writeln!(s, "# manifests: k8s\n");
         return;
     };
