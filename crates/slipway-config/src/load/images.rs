@@ -3,6 +3,24 @@
 use super::*;
 
 impl Cx {
+    /// `extra-tags`: each a valid tag.
+    pub(super) fn extra_tags(&mut self, v: &Val<'_>) -> Vec<String> {
+        let mut tags = Vec::new();
+        for item in self.list(v).unwrap_or_default() {
+            let Some(tag) = self.text(&item) else {
+                continue;
+            };
+            match validate_tag(&tag) {
+                Ok(()) => tags.push(tag),
+                Err(e) => {
+                    let hint = e.hint();
+                    self.error(item.at(), &item.path, e.to_string(), hint);
+                }
+            }
+        }
+        tags
+    }
+
     pub(super) fn registry(&mut self, v: &Val<'_>) -> Option<String> {
         let s = self.nonempty(v)?;
         if let Some((scheme, rest)) = s.split_once("://") {

@@ -349,6 +349,29 @@ struct Names {
     environments: Vec<String>,
 }
 
+impl Names {
+    /// The names the top-level mapping gives, whatever their bodies hold.
+    fn of(map: &Map<'_>) -> Names {
+        let names_of = |key: &str| -> Vec<String> {
+            map.get(key)
+                .and_then(|v| v.node.entries())
+                .map(|e| {
+                    e.iter()
+                        .filter_map(|(k, _)| k.as_scalar().map(|s| s.text.clone()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut generators = names_of("config");
+        generators.extend(names_of("secrets"));
+        Names {
+            images: names_of("images"),
+            generators,
+            environments: names_of("environments"),
+        }
+    }
+}
+
 /// The loader's state: where relative paths start, and every problem found so far.
 struct Cx {
     base_dir: PathBuf,
@@ -767,41 +790,14 @@ impl Cx {
             config.tag = config.tag.allowing_latest();
         }
         if let Some(v) = map.get("extra-tags") {
-            for item in self.list(&v).unwrap_or_default() {
-                let Some(tag) = self.text(&item) else {
-                    continue;
-                };
-                match validate_tag(&tag) {
-                    Ok(()) => config.extra_tags.push(tag),
-                    Err(e) => {
-                        let hint = e.hint();
-                        self.error(item.at(), &item.path, e.to_string(), hint);
-                    }
-                }
-            }
+            config.extra_tags = self.extra_tags(&v);
         }
         if let Some(v) = map.get("registries") {
             config.registries = self.registries(&v);
         }
 
         // Names first, so that references can be checked even when bodies are broken.
-        let names_of = |key: &str| -> Vec<String> {
-            map.get(key)
-                .and_then(|v| v.node.entries())
-                .map(|e| {
-                    e.iter()
-                        .filter_map(|(k, _)| k.as_scalar().map(|s| s.text.clone()))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let mut generators = names_of("config");
-        generators.extend(names_of("secrets"));
-        let names = Names {
-            images: names_of("images"),
-            generators,
-            environments: names_of("environments"),
-        };
+        let names = Names::of(&map);
 
         if let Some(v) = map.get("images") {
             config.images = self.images(&v, config.registry.as_deref());
@@ -814,40 +810,11 @@ impl Cx {
                 None => {}
             }
         }
-        if let Some(v) = map.get("config")
-            && let Some(m) = self.map(&v, None)
-        {
-            for entry in m.values() {
-                if !self.generator_name(&entry) {
-                    continue;
-                }
-                let written = entry.node.entries().is_some_and(|e| !e.is_empty());
-                let partial = self.config_partial(&entry);
-                let generator = partial.apply(ConfigMapGenerator::default());
-                if !written && entry.node.entries().is_some() {
-                    self.no_data(&entry, "`env-file`, `literals` or `files`");
-                }
-                config.config.insert(entry.name().to_owned(), generator);
-            }
+        if let Some(v) = map.get("config") {
+            config.config = self.config_generators(&v);
         }
-        if let Some(v) = map.get("secrets")
-            && let Some(m) = self.map(&v, None)
-        {
-            for entry in m.values() {
-                if !self.generator_name(&entry) {
-                    continue;
-                }
-                let written = entry
-                    .node
-                    .entries()
-                    .is_some_and(|e| e.iter().any(|(k, _)| k.as_str() != Some("type")));
-                let partial = self.secret_partial(&entry);
-                let generator = partial.apply(SecretGenerator::default());
-                if !written && entry.node.entries().is_some() {
-                    self.no_data(&entry, "`env-file`, `from-env` or `files`");
-                }
-                config.secrets.insert(entry.name().to_owned(), generator);
-            }
+        if let Some(v) = map.get("secrets") {
+            config.secrets = self.secret_generators(&v);
         }
         if let Some(v) = map.get("hooks") {
             config.hooks = self.hooks(&v, &names);

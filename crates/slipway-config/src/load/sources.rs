@@ -9,6 +9,54 @@ pub(super) enum ManifestSource {
 }
 
 impl Cx {
+    /// The top-level `config`: one ConfigMap generator per entry.
+    pub(super) fn config_generators(
+        &mut self,
+        v: &Val<'_>,
+    ) -> BTreeMap<String, ConfigMapGenerator> {
+        let mut out = BTreeMap::new();
+        let Some(m) = self.map(v, None) else {
+            return out;
+        };
+        for entry in m.values() {
+            if !self.generator_name(&entry) {
+                continue;
+            }
+            let written = entry.node.entries().is_some_and(|e| !e.is_empty());
+            let partial = self.config_partial(&entry);
+            let generator = partial.apply(ConfigMapGenerator::default());
+            if !written && entry.node.entries().is_some() {
+                self.no_data(&entry, "`env-file`, `literals` or `files`");
+            }
+            out.insert(entry.name().to_owned(), generator);
+        }
+        out
+    }
+
+    /// The top-level `secrets`: one Secret generator per entry.
+    pub(super) fn secret_generators(&mut self, v: &Val<'_>) -> BTreeMap<String, SecretGenerator> {
+        let mut out = BTreeMap::new();
+        let Some(m) = self.map(v, None) else {
+            return out;
+        };
+        for entry in m.values() {
+            if !self.generator_name(&entry) {
+                continue;
+            }
+            let written = entry
+                .node
+                .entries()
+                .is_some_and(|e| e.iter().any(|(k, _)| k.as_str() != Some("type")));
+            let partial = self.secret_partial(&entry);
+            let generator = partial.apply(SecretGenerator::default());
+            if !written && entry.node.entries().is_some() {
+                self.no_data(&entry, "`env-file`, `from-env` or `files`");
+            }
+            out.insert(entry.name().to_owned(), generator);
+        }
+        out
+    }
+
     pub(super) fn manifests(
         &mut self,
         v: &Val<'_>,
