@@ -183,11 +183,56 @@ impl Cx {
             None => Some(join_rel(&self.base_dir, ".")),
         };
 
+        let repository = self.repository(entry, &m, registry);
+
+        let platform = match m.get("platform") {
+            Some(v) => self.platform(&v),
+            None => Some(Platform::default()),
+        };
+        let labels = m
+            .get("labels")
+            .map(|v| self.text_map(&v, |k| !k.is_empty(), "label keys must not be empty"))
+            .unwrap_or_default();
+        let builder = match m.get("builder") {
+            Some(v) => self.keyword(&v, Builder::ALL, Builder::WHAT),
+            None => Some(Builder::Auto),
+        };
+
+        let context_written = context_written.unwrap_or_default();
+        let build = match m.get("files") {
+            Some(files) => self.files_build(&m, &files, builder, &context_written, check),
+            None => {
+                let found = context.is_some();
+                self.dockerfile_build(entry, &m, builder, &context_written, found, check)
+            }
+        };
+
+        Some(Image {
+            name,
+            repository: repository?,
+            context: context?,
+            platform: platform?,
+            labels,
+            git_ref,
+            builder: builder?,
+            build: build?,
+        })
+    }
+
+    /// An image's `repository` (its name when absent), joined to the top-level
+    /// `registry` when relative.
+    fn repository(
+        &mut self,
+        entry: &Val<'_>,
+        m: &Map<'_>,
+        registry: Option<&str>,
+    ) -> Option<String> {
+        let name = entry.name();
         let repository = match m.get("repository") {
             Some(v) => self.nonempty(&v).map(|r| (r, v.at(), v.path.clone())),
-            None => Some((name.clone(), entry.key, entry.path.clone())),
+            None => Some((name.to_owned(), entry.key, entry.path.clone())),
         };
-        let repository = repository.and_then(|(repo, at, path)| {
+        repository.and_then(|(repo, at, path)| {
             if repo.contains('@') || repo.rsplit('/').next().is_some_and(|last| last.contains(':')) {
                 self.error(
                     at,
@@ -230,116 +275,109 @@ impl Cx {
                     None
                 }
             }
-        });
+        })
+    }
 
-        let platform = match m.get("platform") {
-            Some(v) => self.platform(&v),
-            None => Some(Platform::default()),
-        };
-        let labels = m
-            .get("labels")
-            .map(|v| self.text_map(&v, |k| !k.is_empty(), "label keys must not be empty"))
-            .unwrap_or_default();
-        let builder = match m.get("builder") {
-            Some(v) => self.keyword(&v, Builder::ALL, Builder::WHAT),
-            None => Some(Builder::Auto),
-        };
-
-        let build = if let Some(files) = m.get("files") {
-            for key in ["dockerfile", "target", "args"] {
-                if let Some(v) = m.get(key) {
-                    self.error(
-                        v.key,
-                        &v.path,
-                        format!("`{key}` cannot be used with `files`"),
-                        Some("an image is built either from a Dockerfile or from `files`; remove one".into()),
-                    );
-                }
-            }
-            if let (Some(b), Some(v)) = (builder, m.get("builder"))
-                && !matches!(b, Builder::Auto | Builder::Native)
-            {
+    /// How a `files` image is built; the Dockerfile keys and builders other than
+    /// `native` are refused beside it.
+    fn files_build(
+        &mut self,
+        m: &Map<'_>,
+        files: &Val<'_>,
+        builder: Option<Builder>,
+        context_written: &Path,
+        check: bool,
+    ) -> Option<ImageBuild> {
+        for key in ["dockerfile", "target", "args"] {
+            if let Some(v) = m.get(key) {
                 self.error(
-                    v.at(),
+                    v.key,
                     &v.path,
-                    format!("a `files` image cannot be built with `{b}`"),
-                    Some("remove `builder` or set it to `native`".into()),
+                    format!("`{key}` cannot be used with `files`"),
+                    Some(
+                        "an image is built either from a Dockerfile or from `files`; remove one"
+                            .into(),
+                    ),
                 );
             }
-            let copy_base = context_written.clone().unwrap_or_default();
-            self.files_image(&files, &copy_base, check)
-                .map(ImageBuild::Files)
-        } else {
-            if let (Some(Builder::Native), Some(v)) = (builder, m.get("builder")) {
-                self.error(
+        }
+        if let (Some(b), Some(v)) = (builder, m.get("builder"))
+            && !matches!(b, Builder::Auto | Builder::Native)
+        {
+            self.error(
+                v.at(),
+                &v.path,
+                format!("a `files` image cannot be built with `{b}`"),
+                Some("remove `builder` or set it to `native`".into()),
+            );
+        }
+        self.files_image(files, context_written, check)
+            .map(ImageBuild::Files)
+    }
+
+    /// How a Dockerfile image is built: its Dockerfile (by default `Dockerfile` in the
+    /// context, which must exist when the context was found), target and build args.
+    fn dockerfile_build(
+        &mut self,
+        entry: &Val<'_>,
+        m: &Map<'_>,
+        builder: Option<Builder>,
+        context_written: &Path,
+        context_found: bool,
+        check: bool,
+    ) -> Option<ImageBuild> {
+        if let (Some(Builder::Native), Some(v)) = (builder, m.get("builder")) {
+            self.error(
                     v.at(),
                     &v.path,
                     "the `native` builder builds only `files` images",
                     Some("use `auto`, `buildah`, `docker` or `podman`, or describe the image with `files`".into()),
                 );
-            }
-            let dockerfile = match m.get("dockerfile") {
-                Some(v) => self.local_path(&v, Path::new(""), PathKind::File, check, PATH_HINT),
-                None => {
-                    let written = join_rel(
-                        Path::new(""),
-                        &context_written
-                            .clone()
-                            .unwrap_or_default()
-                            .join("Dockerfile")
-                            .to_string_lossy(),
+        }
+        let dockerfile = match m.get("dockerfile") {
+            Some(v) => self.local_path(&v, Path::new(""), PathKind::File, check, PATH_HINT),
+            None => {
+                let written = join_rel(
+                    Path::new(""),
+                    &context_written.join("Dockerfile").to_string_lossy(),
+                );
+                let resolved = join_rel(&self.base_dir, &written.to_string_lossy());
+                if check && context_found && !resolved.is_file() {
+                    let (at, path) = match m.get("context") {
+                        Some(v) => (v.at(), v.path.clone()),
+                        None => (entry.key, entry.path.clone()),
+                    };
+                    self.error(
+                        at,
+                        &path,
+                        format!(
+                            "image `{}` has no Dockerfile at `{}`",
+                            entry.name(),
+                            written.display()
+                        ),
+                        Some("add `dockerfile: <path>`, or describe the image with `files`".into()),
                     );
-                    let resolved = join_rel(&self.base_dir, &written.to_string_lossy());
-                    if check && context.is_some() && !resolved.is_file() {
-                        let (at, path) = match m.get("context") {
-                            Some(v) => (v.at(), v.path.clone()),
-                            None => (entry.key, entry.path.clone()),
-                        };
-                        self.error(
-                            at,
-                            &path,
-                            format!(
-                                "image `{name}` has no Dockerfile at `{}`",
-                                written.display()
-                            ),
-                            Some(
-                                "add `dockerfile: <path>`, or describe the image with `files`"
-                                    .into(),
-                            ),
-                        );
-                        None
-                    } else {
-                        Some(resolved)
-                    }
+                    None
+                } else {
+                    Some(resolved)
                 }
-            };
-            let target = m.get("target").and_then(|v| self.nonempty(&v));
-            let args = m
-                .get("args")
-                .map(|v| {
-                    self.text_map(
-                        &v,
-                        |k| !k.is_empty(),
-                        "build argument names must not be empty",
-                    )
-                })
-                .unwrap_or_default();
-            dockerfile.map(|dockerfile| ImageBuild::Dockerfile {
-                dockerfile,
-                target,
-                args,
-            })
+            }
         };
-
-        Some(Image {
-            name,
-            repository: repository?,
-            context: context?,
-            platform: platform?,
-            labels,
-            git_ref,
-            builder: builder?,
-            build: build?,
+        let target = m.get("target").and_then(|v| self.nonempty(&v));
+        let args = m
+            .get("args")
+            .map(|v| {
+                self.text_map(
+                    &v,
+                    |k| !k.is_empty(),
+                    "build argument names must not be empty",
+                )
+            })
+            .unwrap_or_default();
+        dockerfile.map(|dockerfile| ImageBuild::Dockerfile {
+            dockerfile,
+            target,
+            args,
         })
     }
 
