@@ -41,6 +41,9 @@ pub enum ReleaseStatus {
     Failed,
     /// Did not roll out, and the previous release was re-applied.
     RolledBack,
+    /// Stopped at a canary step without a `pause`: the canary's objects run at that
+    /// step's weight until `deploy --resume` or `abort` (see [`Release::paused`]).
+    Paused,
 }
 
 impl ReleaseStatus {
@@ -51,6 +54,7 @@ impl ReleaseStatus {
             ReleaseStatus::Superseded => "superseded",
             ReleaseStatus::Failed => "failed",
             ReleaseStatus::RolledBack => "rolled-back",
+            ReleaseStatus::Paused => "paused",
         }
     }
 }
@@ -97,6 +101,44 @@ pub struct Release {
     /// written before checks existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_check: Option<FailedCheck>,
+    /// Where a `paused` release stands (absent from records of other releases and from
+    /// records written before pauses existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<PausedAt>,
+}
+
+/// The canary step a paused release waits at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PausedAt {
+    /// The Deployment rolled out as a canary.
+    pub deployment: String,
+    /// 1-based, of `steps`.
+    pub step: usize,
+    pub steps: usize,
+    /// Percent of the traffic the canary takes.
+    pub weight: u32,
+    /// Canary pods running.
+    pub replicas: u64,
+    /// When the pause began, RFC 3339 UTC.
+    pub since: String,
+    /// The last measurement of each analysis check at this step, one line each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub measurements: Vec<String>,
+}
+
+impl PausedAt {
+    /// `canary api step 2/3 (50%, 1 pod)`.
+    pub fn line(&self) -> String {
+        format!(
+            "canary {} step {}/{} ({}%, {} pod{})",
+            self.deployment,
+            self.step,
+            self.steps,
+            self.weight,
+            self.replicas,
+            if self.replicas == 1 { "" } else { "s" }
+        )
+    }
 }
 
 /// An analysis check that failed a canary step or a blue-green phase: which, what it
@@ -355,6 +397,14 @@ pub fn current(records: &[Release]) -> Option<&Release> {
         .max_by_key(|r| r.revision)
 }
 
+/// The paused release among `records`, if one is.
+pub fn paused(records: &[Release]) -> Option<&Release> {
+    records
+        .iter()
+        .filter(|r| r.status == ReleaseStatus::Paused)
+        .max_by_key(|r| r.revision)
+}
+
 /// The revision a new release gets: one more than any recorded.
 pub fn next_revision(records: &[Release]) -> u64 {
     records.iter().map(|r| r.revision).max().unwrap_or(0) + 1
@@ -387,6 +437,7 @@ mod tests {
             outcome: "3 workloads rolled out".into(),
             manifest: vec![],
             failed_check: None,
+            paused: None,
         }
     }
 

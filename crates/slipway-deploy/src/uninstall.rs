@@ -259,6 +259,11 @@ pub fn mark_uninstalled(r: &Release, now: &str, user: &str) -> Option<Release> {
             marked.outcome = format!("interrupted: the deploy stopped before it finished; {note}");
             marked.finished.get_or_insert_with(|| now.to_string());
         }
+        ReleaseStatus::Paused => {
+            marked.status = ReleaseStatus::Failed;
+            marked.outcome = format!("{}; {note} while paused", r.outcome);
+            marked.finished.get_or_insert_with(|| now.to_string());
+        }
         ReleaseStatus::Superseded | ReleaseStatus::Failed | ReleaseStatus::RolledBack => {
             return None;
         }
@@ -394,6 +399,7 @@ mod tests {
             outcome: "revision 1 rolled out".into(),
             manifest: vec![],
             failed_check: None,
+            paused: None,
         }
     }
 
