@@ -484,6 +484,31 @@ mod tests {
     }
 
     #[test]
+    fn a_paused_release_keeps_its_step_and_records_without_one_still_load() {
+        let mut r = release(9, ReleaseStatus::Paused);
+        r.paused = Some(PausedAt {
+            deployment: "api".into(),
+            step: 2,
+            steps: 3,
+            weight: 50,
+            replicas: 2,
+            since: "2026-12-03T07:00:00Z".into(),
+            measurements: vec!["http health [1/1] = status 200 (status 200) ok".into()],
+        });
+        let secret = to_secret(&r);
+        assert_eq!(secret["metadata"]["labels"][LABEL_STATUS], "paused");
+        assert_eq!(from_secret(&secret).unwrap(), r);
+        assert_eq!(r.paused.as_ref().unwrap().line(), "canary api step 2/3 (50%, 2 pods)");
+        let deployed = release(8, ReleaseStatus::Deployed);
+        assert_eq!(paused(&[deployed.clone(), r.clone()]).map(|p| p.revision), Some(9));
+        assert!(paused(std::slice::from_ref(&deployed)).is_none());
+        // A record written before pauses existed has no `paused` at all.
+        let old = serde_json::to_value(&deployed).unwrap();
+        assert!(old.get("paused").is_none());
+        assert_eq!(serde_json::from_value::<Release>(old).unwrap(), deployed);
+    }
+
+    #[test]
     fn secret_values_never_enter_a_record() {
         let objects = vec![json!({
             "apiVersion": "v1", "kind": "Secret",
