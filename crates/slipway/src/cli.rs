@@ -200,8 +200,7 @@ Examples:
   slipway deploy prod --resume               continue the release paused at a canary step")]
     Deploy(DeployArgs),
 
-    /// Abort the release paused at a canary step: its canary goes, the stable version
-    /// keeps all the traffic
+    /// Abort the release paused at a canary step: remove its canary, record it aborted
     #[command(after_help = "\
 Examples:
   slipway abort prod")]
