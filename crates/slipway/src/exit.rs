@@ -257,6 +257,27 @@ mod tests {
             ),
             (DeployError::UnknownRevision(9), USAGE),
             (
+                DeployError::Paused {
+                    revision: 4,
+                    at: slipway_deploy::record::PausedAt {
+                        deployment: "api".into(),
+                        step: 2,
+                        steps: 3,
+                        weight: 50,
+                        replicas: 2,
+                        since: "2026-12-03T07:00:00Z".into(),
+                        measurements: vec![],
+                    },
+                },
+                RELEASE_PAUSED,
+            ),
+            (
+                DeployError::NothingPaused {
+                    namespace: "shop".into(),
+                },
+                NOTHING_PAUSED,
+            ),
+            (
                 DeployError::Forbidden {
                     denied: vec!["`patch` Role objects in namespace `shop`".into()],
                 },
