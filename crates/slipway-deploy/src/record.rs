@@ -498,9 +498,15 @@ mod tests {
         let secret = to_secret(&r);
         assert_eq!(secret["metadata"]["labels"][LABEL_STATUS], "paused");
         assert_eq!(from_secret(&secret).unwrap(), r);
-        assert_eq!(r.paused.as_ref().unwrap().line(), "canary api step 2/3 (50%, 2 pods)");
+        assert_eq!(
+            r.paused.as_ref().unwrap().line(),
+            "canary api step 2/3 (50%, 2 pods)"
+        );
         let deployed = release(8, ReleaseStatus::Deployed);
-        assert_eq!(paused(&[deployed.clone(), r.clone()]).map(|p| p.revision), Some(9));
+        assert_eq!(
+            paused(&[deployed.clone(), r.clone()]).map(|p| p.revision),
+            Some(9)
+        );
         assert!(paused(std::slice::from_ref(&deployed)).is_none());
         // A record written before pauses existed has no `paused` at all.
         let old = serde_json::to_value(&deployed).unwrap();

@@ -40,7 +40,10 @@ fn run(p: &DevProject, args: &[&str]) -> (i32, String, String) {
 }
 
 fn deploy(p: &DevProject, n: u32) -> (i32, String, String) {
-    run(p, &["deploy", "dev", "--image", &format!("api={}", image(n))])
+    run(
+        p,
+        &["deploy", "dev", "--image", &format!("api={}", image(n))],
+    )
 }
 
 /// The names of the pods of `shop-dev` that run `image`.

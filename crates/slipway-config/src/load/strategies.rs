@@ -230,10 +230,7 @@ impl Cx {
             };
             // Without a `pause` the step waits for `deploy --resume` or `abort`.
             let pause = match m.get("pause") {
-                Some(p) => match self.duration(&p) {
-                    Some(d) => Some(Some(d)),
-                    None => None,
-                },
+                Some(p) => self.duration(&p).map(Some),
                 None => Some(None),
             };
             match (weight, pause) {

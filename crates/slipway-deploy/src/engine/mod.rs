@@ -241,7 +241,10 @@ pub enum Outcome {
     },
     /// The release stopped at a canary step without a pause and is recorded `paused`:
     /// the canary's objects run at that step's weight until `deploy --resume` or `abort`.
-    Paused { revision: u64, at: PausedAt },
+    Paused {
+        revision: u64,
+        at: PausedAt,
+    },
 }
 
 /// What [`run`] does under the lock.
@@ -604,7 +607,9 @@ async fn resume_locked(
     let canaries: Vec<&Canary> = input
         .canaries
         .iter()
-        .filter(|c| c.deployment == at.deployment || canary::template_changes(&prepared.plan, &c.deployment))
+        .filter(|c| {
+            c.deployment == at.deployment || canary::template_changes(&prepared.plan, &c.deployment)
+        })
         .collect();
     let blue_greens = bluegreen::applicable(input, &prepared.plan);
     let strategies = Strategies {

@@ -11,8 +11,8 @@ use slipway_deploy::engine::{self, Change, DeployError, DeployInput, Event, Hook
 use slipway_deploy::record::{Release, ReleaseStatus};
 
 use crate::cli::{
-    AbortArgs, BuildArgs, DeployArgs, DiffArgs, GlobalArgs, HistoryArgs, ImageArgs, PromoteArgs, RestartArgs,
-    RollbackArgs, StatusArgs,
+    AbortArgs, BuildArgs, DeployArgs, DiffArgs, GlobalArgs, HistoryArgs, ImageArgs, PromoteArgs,
+    RestartArgs, RollbackArgs, StatusArgs,
 };
 use crate::error::CliError;
 use crate::exit;
@@ -814,7 +814,10 @@ fn conclude(
         ) if diagnosis.reason == engine::ABORTED => {
             display.line(
                 ns,
-                &format!("revision {revision} was aborted in `{ns}`: {}", diagnosis.message),
+                &format!(
+                    "revision {revision} was aborted in `{ns}`: {}",
+                    diagnosis.message
+                ),
             );
             if json {
                 display.printer().json_line(&serde_json::json!({"event": "done", "outcome": "aborted", "namespace": ns, "revision": revision}));
