@@ -280,8 +280,29 @@ fn paused_release(
             images: &paused.images,
             config_file: &project.config.file,
         };
+        let mut strategies = canaries(env, &jobs_of)?;
+        if let Some(at) = &paused.paused
+            && !strategies.iter().any(|c| c.deployment == at.deployment)
+        {
+            if how.mode == engine::Mode::Resume {
+                return Err(CliError::usage(format!(
+                    "revision {} is paused at {} in `{ns}`, but `slipway.yaml` has no canary for deployment `{}` any more; nothing was changed",
+                    paused.revision,
+                    at.line(),
+                    at.deployment
+                ))
+                .hint(format!("`slipway abort {}` removes the canary", env.name)));
+            }
+            // Its objects are named after the Deployment: the copy of the Deployment goes.
+            strategies.push(engine::Canary {
+                deployment: at.deployment.clone(),
+                traffic: engine::CanaryTraffic::Replicas,
+                steps: vec![],
+                analysis: vec![],
+            });
+        }
         let input = DeployInput {
-            canaries: canaries(env, &jobs_of)?,
+            canaries: strategies,
             blue_greens: blue_greens(env, &jobs_of)?,
             timeout: how.timeout,
             settle: how.settle,
