@@ -4,6 +4,9 @@
 //! ready, must not restart, and must stay ready — and the canary's analysis checks
 //! ([`super::analysis`]); a failing check aborts: the canary's objects are removed, which
 //! sends all traffic back to the stable pods at once.
+//! A step without a pause stops the release once its pods are ready and its checks were
+//! measured: the canary's objects stay at that weight until the release is resumed (the
+//! steps continue from the next one) or aborted ([`remove`]).
 //! After the last step the Deployment itself is rolled to the new version (the release's
 //! usual apply-and-track), and then the canary's objects are removed: a completed release
 //! leaves exactly the rendered manifests.

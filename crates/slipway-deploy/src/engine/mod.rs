@@ -26,6 +26,12 @@
 //!
 //! The lock is released at the end whatever happened. A new step (a canary phase, a
 //! blue-green switch) is a module of its own called from [`deploy_locked`].
+//!
+//! A canary step without a pause ends the run early: the release is recorded `paused`
+//! with its step ([`record::PausedAt`]), its canary left at that weight, and nothing is
+//! concluded. [`run`] with [`Mode::Resume`] continues it later (from any machine: the
+//! record holds its objects) from the next step, and [`Mode::Abort`] removes its canary
+//! and concludes it as failed; a new release is refused while one is paused.
 
 mod analysis;
 mod bluegreen;
