@@ -194,3 +194,53 @@ fn abort_from_another_process_removes_the_paused_canary_and_leaves_stable_untouc
     assert_eq!(code, NOTHING_PAUSED, "{err}");
     assert!(err.contains("no release of `dev` is paused"), "{err}");
 }
+
+#[test]
+fn a_release_resumed_at_its_first_step_runs_the_steps_after_it_only() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = project();
+    let config = p.path().join("slipway.yaml");
+    let text = fs::read_to_string(&config)
+        .unwrap()
+        .replace("- { weight: 25, pause: 1s }", "- { weight: 25 }")
+        .replace("- { weight: 50 }", "- { weight: 50, pause: 1s }");
+    fs::write(&config, text).unwrap();
+    let (code, _, err) = deploy(&p, 1);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(
+        &p,
+        &[
+            "deploy",
+            "dev",
+            "-o",
+            "json",
+            "--image",
+            &format!("api={}", image(2)),
+        ],
+    );
+    assert_eq!(code, PAUSED, "{err}");
+    let done: Vec<serde_json::Value> = out
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|e: &serde_json::Value| e["event"] == "done")
+        .collect();
+    assert_eq!(done[0]["outcome"], "paused", "{out}");
+    assert_eq!(done[0]["paused"]["step"], 1, "{out}");
+    assert_eq!(
+        p.kubectl_get(&["deployment", "api-canary"], "{.spec.replicas}"),
+        "1"
+    );
+
+    let (code, out, err) = run(&p, &["deploy", "dev", "--resume", "-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let steps: Vec<(u64, u64)> = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "canary-step")
+        .map(|e| (e["step"].as_u64().unwrap(), e["weight"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(steps, [(2, 50)], "{out}");
+    assert_eq!(canary_objects(&p), "");
+    assert_eq!(stable_image(&p), image(2));
+    assert_eq!(history(&p)[0]["status"], "deployed");
+}
