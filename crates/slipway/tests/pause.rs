@@ -1,6 +1,7 @@
 //! Canary steps without a `pause`, through the binary against the project's sandbox: the
 //! release pauses there (its canary left at that weight, recorded `paused`), a second
-//! process resumes it to the end or aborts it, and a new deploy is refused meanwhile.
+//! process resumes it to the end or aborts it, and a new deploy is refused meanwhile; an
+//! nginx canary keeps its Ingress weight while paused and `status` shows its measurements.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -63,7 +64,11 @@ fn pods_running(p: &DevProject, image: &str) -> BTreeSet<String> {
 
 fn canary_objects(p: &DevProject) -> String {
     p.kubectl_get(
-        &["deployments,services", "-l", "slipway.dev/canary-of"],
+        &[
+            "deployments,services,ingresses",
+            "-l",
+            "slipway.dev/canary-of",
+        ],
         "{.items[*].metadata.name}",
     )
 }
@@ -243,4 +248,60 @@ fn a_release_resumed_at_its_first_step_runs_the_steps_after_it_only() {
     assert_eq!(canary_objects(&p), "");
     assert_eq!(stable_image(&p), image(2));
     assert_eq!(history(&p)[0]["status"], "deployed");
+}
+
+#[test]
+fn a_paused_nginx_canary_keeps_its_weight_and_status_shows_its_last_measurements() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = DevProject::new("\x20   timeout: 60s\n\x20   settle: 0s\n");
+    let config = p.path().join("slipway.yaml");
+    let mut text = fs::read_to_string(&config).unwrap();
+    text.push_str(
+        "strategies:\n  api:\n    canary:\n      traffic: nginx\n      ingress: api\n      service: api\n      steps:\n        - { weight: 30 }\n      analysis:\n        - name: health\n          http: { path: /healthz }\n",
+    );
+    fs::write(config, text).unwrap();
+    fs::write(
+        p.path().join("k8s/service.yaml"),
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: api\nspec:\n  selector: { app: api }\n  ports:\n    - { name: http, port: 80, targetPort: http }\n",
+    )
+    .unwrap();
+    fs::write(
+        p.path().join("k8s/ingress.yaml"),
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: api\nspec:\n  ingressClassName: nginx\n  rules:\n    - host: shop.example\n      http:\n        paths:\n          - path: /\n            pathType: Prefix\n            backend:\n              service: { name: api, port: { number: 80 } }\n",
+    )
+    .unwrap();
+    let (code, _, err) = deploy(&p, 1);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = deploy(&p, 2);
+    assert_eq!(code, PAUSED, "{err}");
+    // While paused the canary Ingress sends 30 % to the canary's Service.
+    assert_eq!(
+        p.kubectl_get(
+            &["ingress", "api-canary"],
+            "{.metadata.annotations.nginx\\.ingress\\.kubernetes\\.io/canary-weight}"
+        ),
+        "30"
+    );
+    assert_eq!(canary_objects(&p), "api-canary api-canary api-canary");
+
+    let (code, out, err) = run(&p, &["status", "dev"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("PAUSED: revision 2 at canary api step 1/1 (30%"),
+        "{out}"
+    );
+    assert!(
+        out.contains("measured: http health [1/1] = status 200"),
+        "{out}"
+    );
+
+    // Aborted: the user's Ingress and Service alone remain, the stable version serves.
+    let (code, _, err) = run(&p, &["abort", "dev"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(canary_objects(&p), "");
+    assert_eq!(
+        p.kubectl_get(&["ingress"], "{.items[*].metadata.name}"),
+        "api"
+    );
+    assert_eq!(stable_image(&p), image(1));
 }
