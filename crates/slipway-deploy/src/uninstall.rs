@@ -416,6 +416,14 @@ mod tests {
         assert_eq!(pending.status, ReleaseStatus::Failed);
         assert_eq!(pending.finished.as_deref(), Some(now));
         assert!(mark_uninstalled(&release(3, ReleaseStatus::Failed), now, "u@h").is_none());
+        // A paused release no longer waits for `deploy --resume`: its canary went too.
+        let paused = mark_uninstalled(&release(4, ReleaseStatus::Paused), now, "u@h").unwrap();
+        assert_eq!(paused.status, ReleaseStatus::Failed);
+        assert!(
+            paused.outcome.ends_with("while paused"),
+            "{}",
+            paused.outcome
+        );
     }
 
     #[test]
