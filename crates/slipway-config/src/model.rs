@@ -672,8 +672,9 @@ pub enum Traffic {
 pub struct CanaryStep {
     /// Percent of the traffic, 1 to 99.
     pub weight: u32,
-    /// How long the step is watched before the next one.
-    pub pause: Duration,
+    /// How long the step is watched before the next one; `None` (no `pause`): the
+    /// release pauses at this step until `deploy --resume` or `abort`.
+    pub pause: Option<Duration>,
 }
 
 /// One analysis check: measured `count` times, `interval` apart; more than

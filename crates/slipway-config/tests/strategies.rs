@@ -19,7 +19,7 @@ const ENVS: &str = "environments:\n  dev:\n    cluster: sandbox\n    namespace: 
 #[test]
 fn a_canary_is_read_with_its_steps_and_reaches_every_environment() {
     let yaml = format!(
-        "app: demo\nstrategies:\n  api:\n    canary:\n      steps:\n        - {{ weight: 10, pause: 30s }}\n        - {{ weight: 50, pause: 2m }}\n{ENVS}"
+        "app: demo\nstrategies:\n  api:\n    canary:\n      steps:\n        - {{ weight: 10, pause: 30s }}\n        - {{ weight: 50, pause: 2m }}\n        - {{ weight: 80 }}\n{ENVS}"
     );
     let config = Project::with_files(&[]).load(&yaml).unwrap();
     let strategy = &config.environments[0].strategies["api"];
@@ -29,11 +29,16 @@ fn a_canary_is_read_with_its_steps_and_reaches_every_environment() {
         [
             CanaryStep {
                 weight: 10,
-                pause: Duration::from_secs(30)
+                pause: Some(Duration::from_secs(30))
             },
             CanaryStep {
                 weight: 50,
-                pause: Duration::from_secs(120)
+                pause: Some(Duration::from_secs(120))
+            },
+            // Without a `pause` the step waits for `deploy --resume`.
+            CanaryStep {
+                weight: 80,
+                pause: None
             },
         ]
     );

@@ -120,6 +120,7 @@ mod tests {
             outcome: String::new(),
             manifest: vec![],
             failed_check: None,
+            paused: None,
         }
     }
 

@@ -41,6 +41,9 @@ pub enum ReleaseStatus {
     Failed,
     /// Did not roll out, and the previous release was re-applied.
     RolledBack,
+    /// Stopped at a canary step without a `pause`: the canary's objects run at that
+    /// step's weight until `deploy --resume` or `abort` (see [`Release::paused`]).
+    Paused,
 }
 
 impl ReleaseStatus {
@@ -51,6 +54,7 @@ impl ReleaseStatus {
             ReleaseStatus::Superseded => "superseded",
             ReleaseStatus::Failed => "failed",
             ReleaseStatus::RolledBack => "rolled-back",
+            ReleaseStatus::Paused => "paused",
         }
     }
 }
@@ -97,6 +101,44 @@ pub struct Release {
     /// written before checks existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_check: Option<FailedCheck>,
+    /// Where a `paused` release stands (absent from records of other releases and from
+    /// records written before pauses existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<PausedAt>,
+}
+
+/// The canary step a paused release waits at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PausedAt {
+    /// The Deployment rolled out as a canary.
+    pub deployment: String,
+    /// 1-based, of `steps`.
+    pub step: usize,
+    pub steps: usize,
+    /// Percent of the traffic the canary takes.
+    pub weight: u32,
+    /// Canary pods running.
+    pub replicas: u64,
+    /// When the pause began, RFC 3339 UTC.
+    pub since: String,
+    /// The last measurement of each analysis check at this step, one line each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub measurements: Vec<String>,
+}
+
+impl PausedAt {
+    /// `canary api step 2/3 (50%, 1 pod)`.
+    pub fn line(&self) -> String {
+        format!(
+            "canary {} step {}/{} ({}%, {} pod{})",
+            self.deployment,
+            self.step,
+            self.steps,
+            self.weight,
+            self.replicas,
+            if self.replicas == 1 { "" } else { "s" }
+        )
+    }
 }
 
 /// An analysis check that failed a canary step or a blue-green phase: which, what it
@@ -355,6 +397,14 @@ pub fn current(records: &[Release]) -> Option<&Release> {
         .max_by_key(|r| r.revision)
 }
 
+/// The paused release among `records`, if one is.
+pub fn paused(records: &[Release]) -> Option<&Release> {
+    records
+        .iter()
+        .filter(|r| r.status == ReleaseStatus::Paused)
+        .max_by_key(|r| r.revision)
+}
+
 /// The revision a new release gets: one more than any recorded.
 pub fn next_revision(records: &[Release]) -> u64 {
     records.iter().map(|r| r.revision).max().unwrap_or(0) + 1
@@ -387,6 +437,7 @@ mod tests {
             outcome: "3 workloads rolled out".into(),
             manifest: vec![],
             failed_check: None,
+            paused: None,
         }
     }
 
@@ -430,6 +481,37 @@ mod tests {
             back.failed_check.unwrap().line(),
             "canary api step 1/3 (10%): prometheus check `success-rate` measured 0.81, needs result >= 0.95 (at 2026-11-22T01:02:03Z; 1 failed measurement(s), 0 tolerated)"
         );
+    }
+
+    #[test]
+    fn a_paused_release_keeps_its_step_and_records_without_one_still_load() {
+        let mut r = release(9, ReleaseStatus::Paused);
+        r.paused = Some(PausedAt {
+            deployment: "api".into(),
+            step: 2,
+            steps: 3,
+            weight: 50,
+            replicas: 2,
+            since: "2026-12-03T07:00:00Z".into(),
+            measurements: vec!["http health [1/1] = status 200 (status 200) ok".into()],
+        });
+        let secret = to_secret(&r);
+        assert_eq!(secret["metadata"]["labels"][LABEL_STATUS], "paused");
+        assert_eq!(from_secret(&secret).unwrap(), r);
+        assert_eq!(
+            r.paused.as_ref().unwrap().line(),
+            "canary api step 2/3 (50%, 2 pods)"
+        );
+        let deployed = release(8, ReleaseStatus::Deployed);
+        assert_eq!(
+            paused(&[deployed.clone(), r.clone()]).map(|p| p.revision),
+            Some(9)
+        );
+        assert!(paused(std::slice::from_ref(&deployed)).is_none());
+        // A record written before pauses existed has no `paused` at all.
+        let old = serde_json::to_value(&deployed).unwrap();
+        assert!(old.get("paused").is_none());
+        assert_eq!(serde_json::from_value::<Release>(old).unwrap(), deployed);
     }
 
     #[test]

@@ -259,6 +259,11 @@ pub fn mark_uninstalled(r: &Release, now: &str, user: &str) -> Option<Release> {
             marked.outcome = format!("interrupted: the deploy stopped before it finished; {note}");
             marked.finished.get_or_insert_with(|| now.to_string());
         }
+        ReleaseStatus::Paused => {
+            marked.status = ReleaseStatus::Failed;
+            marked.outcome = format!("{}; {note} while paused", r.outcome);
+            marked.finished.get_or_insert_with(|| now.to_string());
+        }
         ReleaseStatus::Superseded | ReleaseStatus::Failed | ReleaseStatus::RolledBack => {
             return None;
         }
@@ -394,6 +399,7 @@ mod tests {
             outcome: "revision 1 rolled out".into(),
             manifest: vec![],
             failed_check: None,
+            paused: None,
         }
     }
 
@@ -410,6 +416,14 @@ mod tests {
         assert_eq!(pending.status, ReleaseStatus::Failed);
         assert_eq!(pending.finished.as_deref(), Some(now));
         assert!(mark_uninstalled(&release(3, ReleaseStatus::Failed), now, "u@h").is_none());
+        // A paused release no longer waits for `deploy --resume`: its canary went too.
+        let paused = mark_uninstalled(&release(4, ReleaseStatus::Paused), now, "u@h").unwrap();
+        assert_eq!(paused.status, ReleaseStatus::Failed);
+        assert!(
+            paused.outcome.ends_with("while paused"),
+            "{}",
+            paused.outcome
+        );
     }
 
     #[test]

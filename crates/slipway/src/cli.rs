@@ -196,8 +196,15 @@ Examples:
   slipway deploy dev --build                 build, push and deploy
   slipway deploy prod --only api             change one service, keep the others
   slipway deploy prod --image api=registry.example.com/api:20260101-120000-abc1234
-  slipway deploy prod --dry-run              stop after the plan")]
+  slipway deploy prod --dry-run              stop after the plan
+  slipway deploy prod --resume               continue the release paused at a canary step")]
     Deploy(DeployArgs),
+
+    /// Abort the release paused at a canary step: remove its canary, record it aborted
+    #[command(after_help = "\
+Examples:
+  slipway abort prod")]
+    Abort(AbortArgs),
 
     /// The current release of an environment, its workloads, and any drift
     #[command(after_help = "\
@@ -382,6 +389,27 @@ pub struct DeployArgs {
     /// FILE.json
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+
+    /// Continue the release paused at a canary step, with its recorded objects, from
+    /// the next step; nothing is built or rendered
+    #[arg(long, conflicts_with_all = ["build", "dry_run", "only", "image"])]
+    pub resume: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AbortArgs {
+    /// An environment of slipway.yaml
+    #[arg(value_name = "ENV")]
+    pub env: String,
+
+    /// Leave what the paused release applied beside its canary instead of restoring
+    /// the previous release
+    #[arg(long = "no-rollback")]
+    pub no_rollback: bool,
+
+    /// Do not ask for approval
+    #[arg(short = 'y', long)]
+    pub yes: bool,
 }
 
 /// Which images a release takes (`deploy`, `diff`, `render`).

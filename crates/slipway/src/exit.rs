@@ -33,6 +33,13 @@ pub const BUILD_FAILED: u8 = 8;
 pub const HOOK_FAILED: u8 = 9;
 /// The environment requires approval and none was given (`--yes` or a terminal answer).
 pub const NOT_APPROVED: u8 = 10;
+/// The release paused at a canary step without a `pause`: its canary runs at that
+/// step's weight until `deploy --resume` or `abort`.
+pub const PAUSED: u8 = 11;
+/// A release is paused: a new one is refused until it is resumed or aborted.
+pub const RELEASE_PAUSED: u8 = 12;
+/// `deploy --resume` or `abort` found no paused release.
+pub const NOTHING_PAUSED: u8 = 13;
 /// Interrupted by SIGINT/SIGTERM; the same command can be run again and converges.
 pub const INTERRUPTED: u8 = 130;
 
@@ -64,6 +71,15 @@ pub const TABLE: &[(u8, &str)] = &[
         "a pre-deploy hook (migration) failed; no workload changed",
     ),
     (NOT_APPROVED, "approval required and not given"),
+    (
+        PAUSED,
+        "paused at a canary step; `deploy --resume` or `abort` continues",
+    ),
+    (
+        RELEASE_PAUSED,
+        "a release is paused; resume or abort it before a new one",
+    ),
+    (NOTHING_PAUSED, "no paused release to resume or abort"),
     (
         INTERRUPTED,
         "interrupted; running the command again converges",
@@ -121,6 +137,8 @@ pub fn of_deploy(e: &DeployError) -> u8 {
         DeployError::UnknownRevision(_) => USAGE,
         DeployError::Interrupted { .. } => INTERRUPTED,
         DeployError::Refused { .. } => VALIDATION,
+        DeployError::Paused { .. } => RELEASE_PAUSED,
+        DeployError::NothingPaused { .. } => NOTHING_PAUSED,
     }
 }
 
@@ -238,6 +256,27 @@ mod tests {
                 DEPLOY_FAILED,
             ),
             (DeployError::UnknownRevision(9), USAGE),
+            (
+                DeployError::Paused {
+                    revision: 4,
+                    at: slipway_deploy::record::PausedAt {
+                        deployment: "api".into(),
+                        step: 2,
+                        steps: 3,
+                        weight: 50,
+                        replicas: 2,
+                        since: "2026-12-03T07:00:00Z".into(),
+                        measurements: vec![],
+                    },
+                },
+                RELEASE_PAUSED,
+            ),
+            (
+                DeployError::NothingPaused {
+                    namespace: "shop".into(),
+                },
+                NOTHING_PAUSED,
+            ),
             (
                 DeployError::Forbidden {
                     denied: vec!["`patch` Role objects in namespace `shop`".into()],

@@ -338,4 +338,24 @@ fn ctrl_c_during_a_canary_removes_it_and_leaves_the_stable_pods_untouched() {
     assert!(text.contains("aborted: its objects were removed"), "{text}");
     assert_eq!(canary_objects(&p), "");
     assert_eq!(pods_running(&p, &image(1)), stable);
+    // The stable Deployment was never written, and the release is recorded as stopped.
+    assert_eq!(
+        p.kubectl_get(
+            &["deployment", "api"],
+            "{.spec.template.spec.containers[0].image}"
+        ),
+        image(1)
+    );
+    let out = p.slipway(&["history", "dev", "-o", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let newest = &doc["namespaces"][0]["releases"][0];
+    assert_eq!(newest["revision"], 2, "{doc:#}");
+    assert!(
+        matches!(newest["status"].as_str(), Some("failed" | "rolled-back")),
+        "{doc:#}"
+    );
+    assert!(
+        newest["outcome"].as_str().unwrap().contains("Interrupted"),
+        "{doc:#}"
+    );
 }

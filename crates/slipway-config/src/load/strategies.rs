@@ -228,16 +228,10 @@ impl Cx {
                     None
                 }
             };
+            // Without a `pause` the step waits for `deploy --resume` or `abort`.
             let pause = match m.get("pause") {
-                Some(p) => self.duration(&p),
-                None => {
-                    self.missing(
-                        &m,
-                        "pause",
-                        Some("how long the step is watched, e.g. `pause: 2m`".into()),
-                    );
-                    None
-                }
+                Some(p) => self.duration(&p).map(Some),
+                None => Some(None),
             };
             match (weight, pause) {
                 (Some(weight), Some(pause)) => {

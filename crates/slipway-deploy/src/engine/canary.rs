@@ -4,6 +4,9 @@
 //! ready, must not restart, and must stay ready — and the canary's analysis checks
 //! ([`super::analysis`]); a failing check aborts: the canary's objects are removed, which
 //! sends all traffic back to the stable pods at once.
+//! A step without a pause stops the release once its pods are ready and its checks were
+//! measured: the canary's objects stay at that weight until the release is resumed (the
+//! steps continue from the next one) or aborted ([`remove`]).
 //! After the last step the Deployment itself is rolled to the new version (the release's
 //! usual apply-and-track), and then the canary's objects are removed: a completed release
 //! leaves exactly the rendered manifests.
@@ -33,6 +36,7 @@ use super::analysis::{self, Check, Subject};
 use super::copies::{self, find};
 use super::{Change, DeployInput, Event, Planned, delete_object, interrupted, unless_interrupted};
 use crate::cluster::{Apply, Cluster, ClusterError, object_name};
+use crate::record::PausedAt;
 use crate::track::{Diagnosis, TrackOptions, Workload};
 
 /// The label on a canary's objects, naming the Deployment they are the canary of.
@@ -57,12 +61,13 @@ pub enum CanaryTraffic {
     Gateway { route: String, service: String },
 }
 
-/// One step: a share of the traffic, watched for `pause`.
+/// One step: a share of the traffic, watched for `pause`; without one the release
+/// pauses there (the canary's objects stay) until `deploy --resume` or `abort`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CanaryStep {
     /// Percent, 1 to 99.
     pub weight: u32,
-    pub pause: Duration,
+    pub pause: Option<Duration>,
 }
 
 /// The canaries of this release: those whose Deployment the cluster runs already and
@@ -86,9 +91,11 @@ pub(super) fn template_changes(plan: &[Planned], name: &str) -> bool {
     })
 }
 
-/// Runs every step of `canary` for the new Deployment among `objects`, and removes the
+/// Runs the steps of `canary` for the new Deployment among `objects` from step `from`
+/// (0-based; a resumed release starts after the step it paused at), and removes the
 /// canary's objects when it fails; on success they stay until the Deployment itself is
-/// rolled ([`remove`]).
+/// rolled ([`remove`]). A step without a pause stops there once its pods are ready and
+/// its checks measured: `Ok(Some(_))`, the canary's objects left at that weight.
 ///
 /// # Errors
 ///
@@ -99,20 +106,58 @@ pub(super) async fn run(
     canary: &Canary,
     objects: &[Value],
     revision: u64,
+    from: usize,
     report: &(dyn Fn(Event) + Send + Sync),
-) -> Result<(), Box<Diagnosis>> {
+) -> Result<Option<PausedAt>, Box<Diagnosis>> {
     let steps = async {
-        // Whatever an interrupted release left goes first.
-        remove(cluster, input, canary, objects).await?;
-        for (i, step) in canary.steps.iter().enumerate() {
+        if from == 0 {
+            // Whatever an interrupted release left goes first.
+            remove(cluster, input, canary, objects).await?;
+        }
+        for (i, step) in canary.steps.iter().enumerate().skip(from) {
             let at = Step {
                 index: i,
                 step: *step,
                 revision,
             };
-            run_step(cluster, input, canary, objects, at, report).await?;
+            if step.pause.is_some() {
+                run_step(cluster, input, canary, objects, at, report).await?;
+                continue;
+            }
+            // The step's measurements are kept in the record of the pause.
+            let measured: std::sync::Mutex<Vec<String>> = std::sync::Mutex::default();
+            let keep = |e: Event| {
+                if let Event::Measured(m) = &e
+                    && let Ok(mut lines) = measured.lock()
+                {
+                    lines.retain(|l| !l.starts_with(&format!("{} {} ", m.provider, m.check)));
+                    lines.push(format!(
+                        "{} {} [{}/{}] = {} ({}) {} at {}",
+                        m.provider,
+                        m.check,
+                        m.measurement,
+                        m.count,
+                        m.value,
+                        m.condition,
+                        m.verdict.as_str(),
+                        m.time
+                    ));
+                }
+                report(e);
+            };
+            let replicas = run_step(cluster, input, canary, objects, at, &keep).await?;
+            let measurements = measured.into_inner().unwrap_or_default();
+            return Ok(Some(PausedAt {
+                deployment: canary.deployment.clone(),
+                step: i + 1,
+                steps: canary.steps.len(),
+                weight: step.weight,
+                replicas,
+                since: super::now(),
+                measurements,
+            }));
         }
-        Ok(())
+        Ok(None)
     };
     let result = unless_interrupted(&input.interrupt, steps)
         .await
@@ -142,7 +187,8 @@ struct Step {
 }
 
 /// One step: the canary's objects set for the step's weight, its pods ready, then
-/// watched for the step's pause while the analysis checks are measured.
+/// watched for the step's pause (none for a step that pauses the release) while the
+/// analysis checks are measured. The number of canary pods.
 async fn run_step(
     cluster: &Arc<Cluster>,
     input: &DeployInput,
@@ -150,7 +196,7 @@ async fn run_step(
     objects: &[Value],
     at: Step,
     report: &(dyn Fn(Event) + Send + Sync),
-) -> Result<(), Box<Diagnosis>> {
+) -> Result<u64, Box<Diagnosis>> {
     let Step {
         index,
         step,
@@ -233,7 +279,7 @@ async fn run_step(
         timeout: input.timeout,
         crashloop_tolerance: input.crashloop_tolerance,
         since,
-        settle: step.pause,
+        settle: step.pause.unwrap_or(Duration::ZERO),
     };
     let service = match &canary.traffic {
         CanaryTraffic::Replicas => None,
@@ -276,7 +322,8 @@ async fn run_step(
             d.message
         );
         d
-    })
+    })?;
+    Ok(replicas)
 }
 
 /// How many canary pods stand beside `stable` pods for `weight` percent.

@@ -26,6 +26,12 @@
 //!
 //! The lock is released at the end whatever happened. A new step (a canary phase, a
 //! blue-green switch) is a module of its own called from [`deploy_locked`].
+//!
+//! A canary step without a pause ends the run early: the release is recorded `paused`
+//! with its step ([`record::PausedAt`]), its canary left at that weight, and nothing is
+//! concluded. [`run`] with [`Mode::Resume`] continues it later (from any machine: the
+//! record holds its objects) from the next step, and [`Mode::Abort`] removes its canary
+//! and concludes it as failed; a new release is refused while one is paused.
 
 mod analysis;
 mod bluegreen;
@@ -46,7 +52,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cluster::{Apply, Cluster, ClusterError, object_name, object_namespace};
 use crate::fielddiff::FieldChange;
 use crate::lock::{self, LockError, TakeOver};
-use crate::record::{self, Release, ReleaseImage, ReleaseStatus};
+use crate::record::{self, PausedAt, Release, ReleaseImage, ReleaseStatus};
 use crate::track::{Diagnosis, Progress};
 
 pub use analysis::{ANALYSIS_OF, Check, Measured, Provider, Verdict};
@@ -176,7 +182,8 @@ pub enum Event {
         steps: usize,
         weight: u32,
         replicas: u64,
-        pause: Duration,
+        /// `None`: the release pauses at this step once its pods are ready.
+        pause: Option<Duration>,
     },
     /// A canary failed or was interrupted; its objects were removed (unless `removed` is
     /// false), so all traffic is on the stable pods.
@@ -238,7 +245,28 @@ pub enum Outcome {
         diagnosis: Box<Diagnosis>,
         rollback_failed: Option<Box<Diagnosis>>,
     },
+    /// The release stopped at a canary step without a pause and is recorded `paused`:
+    /// the canary's objects run at that step's weight until `deploy --resume` or `abort`.
+    Paused {
+        revision: u64,
+        at: PausedAt,
+    },
 }
+
+/// What [`run`] does under the lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A new release.
+    Deploy,
+    /// Continues the paused release (its recorded objects) after the step it paused at.
+    Resume,
+    /// Removes the paused release's canary and records it failed ("aborted by USER");
+    /// the previous release is restored under `rollback-on-failure`.
+    Abort,
+}
+
+/// The [`Diagnosis::reason`] of a paused release that `abort` stopped.
+pub const ABORTED: &str = "Aborted";
 
 /// Why a release did not start, or stopped before touching workloads.
 #[derive(Debug, thiserror::Error)]
@@ -271,6 +299,12 @@ pub enum DeployError {
     /// applied: running the same release again cannot succeed.
     #[error("the cluster refuses `{object}`: {message}")]
     Refused { object: String, message: String },
+    /// A release is paused at a canary step: a new release would stack on it.
+    #[error("revision {revision} is paused at {}", .at.line())]
+    Paused { revision: u64, at: PausedAt },
+    /// `deploy --resume` or `abort` found no paused release.
+    #[error("no release is paused in `{namespace}`")]
+    NothingPaused { namespace: String },
 }
 
 impl DeployError {
@@ -340,6 +374,23 @@ pub async fn deploy(
     input: DeployInput,
     report: &(dyn Fn(Event) + Send + Sync),
 ) -> Result<Outcome, DeployError> {
+    run(cluster, input, Mode::Deploy, report).await
+}
+
+/// Runs one release ([`Mode::Deploy`], see [`deploy`]), or continues or aborts the
+/// paused one under the lock. For [`Mode::Resume`] and [`Mode::Abort`], `input.objects`
+/// are the paused release's recorded objects and `input.canaries` its canaries.
+///
+/// # Errors
+///
+/// As [`deploy`]; [`DeployError::NothingPaused`] when resuming or aborting finds no
+/// paused release.
+pub async fn run(
+    cluster: Arc<Cluster>,
+    input: DeployInput,
+    mode: Mode,
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Result<Outcome, DeployError> {
     // A kind the cluster does not serve is refused before anything is written.
     timed("served kinds", plan::served_kinds(&cluster, &input.objects)).await?;
     if input.dry_run {
@@ -364,7 +415,11 @@ pub async fn deploy(
     report(Event::LockTaken {
         took_over_from: guard.took_over_from.clone(),
     });
-    let result = deploy_locked(&cluster, &input, report).await;
+    let result = match mode {
+        Mode::Deploy => deploy_locked(&cluster, &input, report).await,
+        Mode::Resume => resume_locked(&cluster, &input, report).await,
+        Mode::Abort => abort_locked(&cluster, &input, report).await,
+    };
     // The lock is released whatever happened; a failure to release only means the
     // lease expires by itself.
     let _ = guard.release().await;
@@ -404,6 +459,12 @@ async fn deploy_locked(
         .await
         .during("reading the release records")?;
     conclude::pending(cluster, &mut releases, report).await?;
+    if let Some(paused) = record::paused(&releases) {
+        return Err(DeployError::Paused {
+            revision: paused.revision,
+            at: paused.paused.clone().unwrap_or_else(unknown_pause),
+        });
+    }
     let previous = record::current(&releases).cloned();
     let prepared = timed("plan", plan::prepare(cluster, input, &releases, report)).await?;
     let pending = record_pending(cluster, input, &releases, &prepared.objects);
@@ -445,7 +506,7 @@ async fn deploy_locked(
                 result = bluegreen::remove(cluster, input, bg).await;
             }
         }
-        result
+        result.map(|()| None)
     } else {
         let strategies = Strategies {
             canaries: &canaries,
@@ -456,25 +517,194 @@ async fn deploy_locked(
             input,
             &prepared.objects,
             strategies,
+            None,
             &mut release,
             report,
         )
         .await
     };
-    let result = match result {
-        Ok(()) => hooks::post_deploy(cluster, input, &mut release, report).await,
-        failed => failed,
-    };
-
-    let outcome = conclude::Concluding {
+    let concluding = conclude::Concluding {
         release,
         previous,
         prune: prepared.prune,
         releases,
     };
+    after_rollout(cluster, input, concluding, result, report).await
+}
+
+/// The end of a rollout: paused (recorded so, nothing concluded), or the post-deploy
+/// hooks and the conclusion.
+async fn after_rollout(
+    cluster: &Arc<Cluster>,
+    input: &DeployInput,
+    mut concluding: conclude::Concluding,
+    result: Result<Option<PausedAt>, Box<Diagnosis>>,
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Result<Outcome, DeployError> {
+    let result = match result {
+        Ok(Some(at)) => {
+            let release = &mut concluding.release;
+            release.status = ReleaseStatus::Paused;
+            release.outcome = format!("paused at {}", at.line());
+            release.paused = Some(at.clone());
+            write_record(cluster, release)
+                .await
+                .during(format!("recording revision {} as paused", release.revision))?;
+            report(Event::Recorded {
+                revision: release.revision,
+                status: release.status,
+            });
+            return Ok(Outcome::Paused {
+                revision: release.revision,
+                at,
+            });
+        }
+        Ok(None) => hooks::post_deploy(cluster, input, &mut concluding.release, report).await,
+        Err(failed) => Err(failed),
+    };
     timed(
         "conclude",
-        conclude::finish(cluster, input, outcome, result, report),
+        conclude::finish(cluster, input, concluding, result, report),
+    )
+    .await
+}
+
+/// A paused record without its step (written by hand): named as such.
+fn unknown_pause() -> PausedAt {
+    PausedAt {
+        deployment: "?".into(),
+        step: 0,
+        steps: 0,
+        weight: 0,
+        replicas: 0,
+        since: String::new(),
+        measurements: vec![],
+    }
+}
+
+/// `deploy --resume`: the paused release continues with its recorded objects from the
+/// step after the one it paused at, through the promotion, and is concluded as any
+/// release.
+async fn resume_locked(
+    cluster: &Arc<Cluster>,
+    input: &DeployInput,
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Result<Outcome, DeployError> {
+    let records = history(cluster, &input.app, &input.environment, &input.namespace);
+    let mut releases = timed("records", records)
+        .await
+        .during("reading the release records")?;
+    conclude::pending(cluster, &mut releases, report).await?;
+    let Some(paused) = record::paused(&releases).cloned() else {
+        return Err(DeployError::NothingPaused {
+            namespace: input.namespace.clone(),
+        });
+    };
+    let at = paused.paused.clone().unwrap_or_else(unknown_pause);
+    let previous = record::current(&releases).cloned();
+    let prepared = timed("plan", plan::prepare(cluster, input, &releases, report)).await?;
+    let mut release = paused;
+    // Pending again while it runs: a killed resume is concluded by the next deploy.
+    release.status = ReleaseStatus::Pending;
+    release.paused = None;
+    write_record(cluster, &release)
+        .await
+        .during(format!("recording revision {}", release.revision))?;
+    let canaries: Vec<&Canary> = input
+        .canaries
+        .iter()
+        .filter(|c| {
+            c.deployment == at.deployment || canary::template_changes(&prepared.plan, &c.deployment)
+        })
+        .collect();
+    let blue_greens = bluegreen::applicable(input, &prepared.plan);
+    let strategies = Strategies {
+        canaries: &canaries,
+        blue_greens: &blue_greens,
+    };
+    let result = progressive_rollout(
+        cluster,
+        input,
+        &prepared.objects,
+        strategies,
+        Some((&at.deployment, at.step)),
+        &mut release,
+        report,
+    )
+    .await;
+    let concluding = conclude::Concluding {
+        release,
+        previous,
+        prune: prepared.prune,
+        releases,
+    };
+    after_rollout(cluster, input, concluding, result, report).await
+}
+
+/// `abort`: the paused release's canaries are removed — all traffic back on the stable
+/// pods — and it is recorded failed, "aborted by USER"; the previous release is then
+/// restored under `rollback-on-failure` (what the paused release applied beside the
+/// canary goes).
+async fn abort_locked(
+    cluster: &Arc<Cluster>,
+    input: &DeployInput,
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Result<Outcome, DeployError> {
+    let records = history(cluster, &input.app, &input.environment, &input.namespace);
+    let mut releases = timed("records", records)
+        .await
+        .during("reading the release records")?;
+    conclude::pending(cluster, &mut releases, report).await?;
+    let Some(paused) = record::paused(&releases).cloned() else {
+        return Err(DeployError::NothingPaused {
+            namespace: input.namespace.clone(),
+        });
+    };
+    let at = paused.paused.clone().unwrap_or_else(unknown_pause);
+    let previous = record::current(&releases).cloned();
+    let mut objects = input.objects.clone();
+    for o in &mut objects {
+        set_namespace_if_namespaced(o, &input.namespace);
+    }
+    let mut removed = Ok(());
+    for canary in &input.canaries {
+        let r = canary::remove(cluster, input, canary, &objects).await;
+        report(Event::CanaryAborted {
+            deployment: canary.deployment.clone(),
+            removed: r.is_ok(),
+        });
+        if removed.is_ok() {
+            removed = r;
+        }
+    }
+    let mut release = paused;
+    release.paused = None;
+    let aborted = Box::new(Diagnosis {
+        workload: format!("canary of deployment/{}", at.deployment),
+        reason: ABORTED.into(),
+        message: format!("aborted by {} at {}", input.user, at.line()),
+        pod: None,
+        container: None,
+        events: vec![],
+        logs: vec![],
+        check: None,
+    });
+    let result = match removed {
+        Ok(()) => Err(aborted),
+        Err(mut failed) => {
+            failed.message = format!("{}; {}", aborted.message, failed.message);
+            Err(failed)
+        }
+    };
+    let concluding = conclude::Concluding {
+        release,
+        previous,
+        prune: vec![],
+        releases,
+    };
+    timed(
+        "conclude",
+        conclude::finish(cluster, input, concluding, result, report),
     )
     .await
 }
@@ -525,9 +755,10 @@ async fn progressive_rollout(
     input: &DeployInput,
     objects: &[Value],
     strategies: Strategies<'_>,
+    resume: Option<(&str, usize)>,
     release: &mut Release,
     report: &(dyn Fn(Event) + Send + Sync),
-) -> Result<(), Box<Diagnosis>> {
+) -> Result<Option<PausedAt>, Box<Diagnosis>> {
     let Strategies {
         canaries,
         blue_greens,
@@ -552,16 +783,41 @@ async fn progressive_rollout(
             bluegreen::revert(cluster, input, bg, objects, stable, report).await;
         }
     };
-    for (i, canary) in canaries.iter().enumerate() {
+    // A resumed release skips the canaries that passed before the pause (their objects
+    // still run) and continues the paused one after its step.
+    let first = resume.map_or(0, |(deployment, _)| {
+        canaries
+            .iter()
+            .position(|c| c.deployment == deployment)
+            .unwrap_or(0)
+    });
+    for (i, canary) in canaries.iter().enumerate().skip(first) {
         let canary_started = Instant::now();
-        let result = canary::run(cluster, input, canary, objects, release.revision, report).await;
+        let from = match resume {
+            Some((deployment, step)) if canary.deployment == deployment => step,
+            _ => 0,
+        };
+        let result = canary::run(
+            cluster,
+            input,
+            canary,
+            objects,
+            release.revision,
+            from,
+            report,
+        )
+        .await;
         release.durations.push((
             format!("canary {}", canary.deployment),
             canary_started.elapsed().as_secs_f64(),
         ));
-        if let Err(failure) = result {
-            undo(&canaries[..i], &switched).await;
-            return Err(failure);
+        match result {
+            Err(failure) => {
+                undo(&canaries[..i], &switched).await;
+                return Err(failure);
+            }
+            Ok(Some(paused)) => return Ok(Some(paused)),
+            Ok(None) => {}
         }
         report(Event::CanaryPromoted {
             deployment: canary.deployment.clone(),
@@ -613,7 +869,7 @@ async fn progressive_rollout(
     release
         .durations
         .push(("promotion".into(), promote_started.elapsed().as_secs_f64()));
-    promoted.and(removed)
+    promoted.and(removed).map(|()| None)
 }
 
 /// Records the new revision as `pending`, with the objects it applies (Secret values
@@ -643,6 +899,7 @@ async fn record_pending(
         outcome: String::new(),
         manifest: record::redact_secrets(objects),
         failed_check: None,
+        paused: None,
     };
     write_record(cluster, &release)
         .await

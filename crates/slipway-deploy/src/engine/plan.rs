@@ -477,6 +477,7 @@ mod tests {
             outcome: String::new(),
             manifest: objects,
             failed_check: None,
+            paused: None,
         }
     }
 

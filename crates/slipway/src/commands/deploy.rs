@@ -11,8 +11,8 @@ use slipway_deploy::engine::{self, Change, DeployError, DeployInput, Event, Hook
 use slipway_deploy::record::{Release, ReleaseStatus};
 
 use crate::cli::{
-    BuildArgs, DeployArgs, DiffArgs, GlobalArgs, HistoryArgs, ImageArgs, PromoteArgs, RestartArgs,
-    RollbackArgs, StatusArgs,
+    AbortArgs, BuildArgs, DeployArgs, DiffArgs, GlobalArgs, HistoryArgs, ImageArgs, PromoteArgs,
+    RestartArgs, RollbackArgs, StatusArgs,
 };
 use crate::error::CliError;
 use crate::exit;
@@ -143,6 +143,20 @@ pub fn deploy(args: &DeployArgs, global: &GlobalArgs, printer: &Printer) -> Resu
     let project = project::load(global, printer)?;
     let env = project.environment(&args.env)?.clone();
     clusters::check_context(&env, global)?;
+    if args.resume {
+        if env.policy.require_approval && !args.yes {
+            approve(&env.name, "resume the paused release in")?;
+        }
+        let paused = Paused {
+            mode: engine::Mode::Resume,
+            timeout: parse_duration("--timeout", &args.timeout, env.policy.timeout)?,
+            settle: parse_duration("--settle", &args.settle, env.policy.settle)?,
+            wait_lock: parse_duration("--wait-lock", &args.wait_lock, Duration::ZERO)?,
+            rollback: env.policy.rollback_on_failure && !args.no_rollback,
+            report: args.report.clone(),
+        };
+        return paused_release(&project, &env, &paused, global, printer);
+    }
     project.check_images(&args.images.only)?;
     let overrides: Vec<String> = args.images.image.iter().map(|(n, _)| n.clone()).collect();
     project.check_images(&overrides)?;
@@ -195,6 +209,139 @@ pub fn deploy(args: &DeployArgs, global: &GlobalArgs, printer: &Printer) -> Resu
         report: args.report.clone(),
     };
     release_environment(&project, &env, &builds, &request, global, printer)
+}
+
+/// `slipway abort ENV`: the paused release's canary goes, and the release is recorded
+/// failed ("aborted by USER"), the previous release restored.
+///
+/// # Errors
+///
+/// [`exit::NOTHING_PAUSED`] when no release is paused; the errors of a release.
+pub fn abort(args: &AbortArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {
+    let project = project::load(global, printer)?;
+    let env = project.environment(&args.env)?.clone();
+    if env.policy.require_approval && !args.yes {
+        approve(&env.name, "abort the paused release in")?;
+    }
+    let paused = Paused {
+        mode: engine::Mode::Abort,
+        timeout: env.policy.timeout,
+        settle: env.policy.settle,
+        wait_lock: Duration::ZERO,
+        rollback: env.policy.rollback_on_failure && !args.no_rollback,
+        report: None,
+    };
+    paused_release(&project, &env, &paused, global, printer)
+}
+
+/// How the paused release is continued or aborted.
+struct Paused {
+    mode: engine::Mode,
+    timeout: Duration,
+    settle: Duration,
+    wait_lock: Duration,
+    rollback: bool,
+    report: Option<std::path::PathBuf>,
+}
+
+/// Resumes or aborts the paused release of every namespace of `env` that has one, with
+/// the objects and images its record holds (nothing is built or rendered) and the
+/// strategies of `slipway.yaml`.
+fn paused_release(
+    project: &project::Project,
+    env: &Environment,
+    how: &Paused,
+    global: &GlobalArgs,
+    printer: &Printer,
+) -> Result<(), CliError> {
+    let rt = runtime()?;
+    let all = histories(&rt, project, env, global, printer)?;
+    let verb = if how.mode == engine::Mode::Abort {
+        "aborting"
+    } else {
+        "resuming"
+    };
+    let mut jobs = Vec::new();
+    for to_run in all {
+        let ns = to_run.ns.clone();
+        let Some(paused) = slipway_deploy::record::paused(&to_run.records).cloned() else {
+            continue;
+        };
+        let objects = slipway_deploy::record::reappliable(&paused.manifest);
+        let applyset_id = slipway_render::applyset::id(
+            &slipway_render::release::applyset_parent_name(&project.config.app),
+            &ns,
+            "Secret",
+            "",
+        );
+        let jobs_of = CheckJobs {
+            app: &project.config.app,
+            applyset_id: &applyset_id,
+            images: &paused.images,
+            config_file: &project.config.file,
+        };
+        let mut strategies = canaries(env, &jobs_of)?;
+        if let Some(at) = &paused.paused
+            && !strategies.iter().any(|c| c.deployment == at.deployment)
+        {
+            if how.mode == engine::Mode::Resume {
+                return Err(CliError::usage(format!(
+                    "revision {} is paused at {} in `{ns}`, but `slipway.yaml` has no canary for deployment `{}` any more; nothing was changed",
+                    paused.revision,
+                    at.line(),
+                    at.deployment
+                ))
+                .hint(format!("`slipway abort {}` removes the canary", env.name)));
+            }
+            // Its objects are named after the Deployment: the copy of the Deployment goes.
+            strategies.push(engine::Canary {
+                deployment: at.deployment.clone(),
+                traffic: engine::CanaryTraffic::Replicas,
+                steps: vec![],
+                analysis: vec![],
+            });
+        }
+        let input = DeployInput {
+            canaries: strategies,
+            blue_greens: blue_greens(env, &jobs_of)?,
+            timeout: how.timeout,
+            settle: how.settle,
+            wait_lock: how.wait_lock,
+            rollback_on_failure: how.rollback,
+            action: paused.action.clone(),
+            source_revision: paused.source_revision,
+            ..reapply(project, env, &ns, &paused, objects, "deploy")
+        };
+        jobs.push(Job {
+            header: format!("==> {verb} revision {} in `{ns}`", paused.revision),
+            target: to_run,
+            input,
+            sources: Vec::new(),
+            store_key: None,
+            notes: None,
+            mode: how.mode,
+        });
+    }
+    if jobs.is_empty() {
+        return Err(CliError::new(
+            exit::NOTHING_PAUSED,
+            format!("no release of `{}` is paused", env.name),
+        )
+        .hint(format!(
+            "a release pauses at a canary step without a `pause`; `slipway history {}` shows where the releases stand",
+            env.name
+        )));
+    }
+    let finish = Finish {
+        environment: env.name.clone(),
+        action: if how.mode == engine::Mode::Abort {
+            "abort"
+        } else {
+            "deploy"
+        },
+        report: how.report.clone(),
+    };
+    run_jobs(&rt, printer, jobs, &finish)
 }
 
 /// Runs one step of the command and logs how long it took, at debug level under the
@@ -389,6 +536,7 @@ fn release_environment(
             sources,
             store_key,
             notes,
+            mode: engine::Mode::Deploy,
         });
     }
     let finish = Finish {
@@ -494,6 +642,8 @@ pub(super) struct Job {
     store_key: Option<StoreKey>,
     /// A chart's `NOTES.txt`, printed once the release is deployed (human output only).
     notes: Option<String>,
+    /// A new release, or the paused one resumed or aborted.
+    mode: engine::Mode,
 }
 
 /// A namespace's new key of Secret names (see `release::cluster_key`).
@@ -565,12 +715,15 @@ fn run_jobs(
                 let notes = job.notes;
                 let app = job.input.app.clone();
                 let connection = job.target.connection.clone();
-                let outcome = engine::deploy(job.target.connection, job.input, &report).await;
+                let env_name = job.input.environment.clone();
+                let outcome =
+                    engine::run(job.target.connection, job.input, job.mode, &report).await;
                 let applied = matches!(
                     outcome,
                     Ok(Outcome::Deployed { .. }
                         | Outcome::RolledBack { .. }
-                        | Outcome::Failed { .. })
+                        | Outcome::Failed { .. }
+                        | Outcome::Paused { .. })
                 );
                 let stored = match (&job.store_key, applied) {
                     (Some(k), true) => {
@@ -594,7 +747,7 @@ fn run_jobs(
                     );
                 }
                 let deployed = matches!(outcome, Ok(Outcome::Deployed { .. }));
-                let result = conclude(display, &ns, &sources, outcome).and(stored);
+                let result = conclude(display, (&env_name, &ns), &sources, outcome).and(stored);
                 if let (true, Ok(()), Some(notes)) = (deployed, &result, &notes) {
                     display.line(&ns, "NOTES:");
                     for line in notes.lines() {
@@ -643,11 +796,55 @@ fn run_jobs(
 
 fn conclude(
     display: &DeployDisplay<'_>,
-    ns: &str,
+    (env, ns): (&str, &str),
     sources: &[(String, String)],
     outcome: Result<Outcome, DeployError>,
 ) -> Result<(), CliError> {
+    let json = display.printer().format == Format::Json;
     match outcome {
+        Ok(Outcome::Paused { revision, at }) => {
+            display.line(
+                ns,
+                &format!("revision {revision} is paused in `{ns}` at {}", at.line()),
+            );
+            if json {
+                display.printer().json_line(&serde_json::json!({"event": "done", "outcome": "paused", "namespace": ns, "revision": revision, "paused": at}));
+            }
+            Err(CliError::new(
+                exit::PAUSED,
+                format!(
+                    "revision {revision} is paused in `{ns}` at {}; its canary runs at {}% until you continue",
+                    at.line(),
+                    at.weight
+                ),
+            )
+            .hint(format!("continue to the next step and the promotion: `slipway deploy {env} --resume`"))
+            .hint(format!("or remove the canary (all traffic back on the stable version): `slipway abort {env}`")))
+        }
+        Ok(
+            Outcome::RolledBack {
+                revision,
+                diagnosis,
+                ..
+            }
+            | Outcome::Failed {
+                revision,
+                diagnosis,
+                rollback_failed: None,
+            },
+        ) if diagnosis.reason == engine::ABORTED => {
+            display.line(
+                ns,
+                &format!(
+                    "revision {revision} was aborted in `{ns}`: {}",
+                    diagnosis.message
+                ),
+            );
+            if json {
+                display.printer().json_line(&serde_json::json!({"event": "done", "outcome": "aborted", "namespace": ns, "revision": revision}));
+            }
+            Ok(())
+        }
         Ok(Outcome::Planned(plan)) => {
             let changes = plan
                 .iter()
@@ -798,6 +995,12 @@ fn not_concluded(ns: &str, sources: &[(String, String)], e: DeployError) -> CliE
             }
             err
         }
+        DeployError::Paused { .. } => {
+            CliError::new(code, format!("in `{ns}`: {e}; a new release would stack on it"))
+                .hint("continue it: `slipway deploy ENV --resume`; or stop it: `slipway abort ENV`")
+        }
+        DeployError::NothingPaused { .. } => CliError::new(code, e.to_string())
+            .hint("`slipway status ENV` and `slipway history ENV` show where the releases stand"),
         DeployError::Lock(_) | DeployError::Cluster(_) | DeployError::UnknownRevision(_) => {
             CliError::new(code, e.to_string())
         }
@@ -819,6 +1022,7 @@ pub fn diff(args: &DiffArgs, global: &GlobalArgs, printer: &Printer) -> Result<(
         yes: true,
         wait_lock: None,
         report: None,
+        resume: false,
     };
     if args.compact {
         return deploy(&deploy_args, global, &printer.with_compact_plan());
@@ -900,6 +1104,7 @@ pub fn history(args: &HistoryArgs, global: &GlobalArgs, printer: &Printer) -> Re
                 "images": r.images.iter().map(|i| serde_json::json!({"name": i.name, "reference": i.reference})).collect::<Vec<_>>(),
                 "outcome": r.outcome,
                 "failed_check": r.failed_check,
+                "paused": r.paused,
             })).collect::<Vec<_>>()}));
             continue;
         }
@@ -1012,6 +1217,7 @@ pub fn rollback(
             sources: Vec::new(),
             store_key: None,
             notes: None,
+            mode: engine::Mode::Deploy,
         });
     }
     let finish = Finish {
@@ -1117,6 +1323,7 @@ async fn status_snapshot(
     for t in all {
         let ns = &t.ns;
         let current = slipway_deploy::record::current(&t.records);
+        let paused = slipway_deploy::record::paused(&t.records);
         let shown = current.or(t.records.last());
         let workloads = match shown {
             Some(release) => {
@@ -1145,10 +1352,12 @@ async fn status_snapshot(
                 "missing": w.missing,
                 "drift": w.drift.iter().map(|d| serde_json::json!({"field": d.field, "recorded": d.recorded, "live": d.live, "manager": d.manager})).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
+            "paused": paused.map(|r| serde_json::json!({"revision": r.revision, "at": r.paused})),
             "releases": t.records.iter().rev().map(|r| serde_json::json!({
                 "revision": r.revision, "status": r.status.as_str(), "action": r.action,
                 "started": r.started, "finished": r.finished, "user": r.user,
                 "source_revision": r.source_revision, "outcome": r.outcome,
+                "paused": r.paused,
             })).collect::<Vec<_>>(),
         }));
         match (current, shown) {
@@ -1182,6 +1391,9 @@ async fn status_snapshot(
                 );
             }
         }
+        if let Some(r) = paused {
+            text.push_str(&paused_lines(env, r));
+        }
         if let Some(p) = shown.and_then(Release::provenance) {
             text.push_str(&super::report::provenance_lines(&p));
         }
@@ -1194,6 +1406,35 @@ async fn status_snapshot(
         text,
         serde_json::json!({"environment": env, "namespaces": json}),
     )
+}
+
+/// A paused release in a status view: its step, weight and last measurements, and the
+/// commands that continue it.
+fn paused_lines(env: &str, r: &Release) -> String {
+    use std::fmt::Write;
+    let mut text = String::new();
+    match &r.paused {
+        Some(at) => {
+            let _ = writeln!(
+                text,
+                "  PAUSED: revision {} at {} since {}",
+                r.revision,
+                at.line(),
+                at.since
+            );
+            for m in &at.measurements {
+                let _ = writeln!(text, "    measured: {m}");
+            }
+        }
+        None => {
+            let _ = writeln!(text, "  PAUSED: revision {}", r.revision);
+        }
+    }
+    let _ = writeln!(
+        text,
+        "    continue: `slipway deploy {env} --resume`; stop: `slipway abort {env}`"
+    );
+    text
 }
 
 /// The workloads of a status view, their names in one column however long they are.
@@ -1377,6 +1618,7 @@ pub fn restart(args: &RestartArgs, global: &GlobalArgs, printer: &Printer) -> Re
             sources: Vec::new(),
             store_key: None,
             notes: None,
+            mode: engine::Mode::Deploy,
         });
     }
     let finish = Finish {

@@ -302,7 +302,7 @@ fn event_json(e: &Event) -> serde_json::Value {
             replicas,
             pause,
         } => json!({"event": "canary-step", "deployment": deployment, "step": step,
-            "steps": steps, "weight": weight, "replicas": replicas, "pause_seconds": pause.as_secs_f64()}),
+            "steps": steps, "weight": weight, "replicas": replicas, "pause_seconds": pause.map(|p| p.as_secs_f64())}),
         Event::CanaryAborted {
             deployment,
             removed,
@@ -422,10 +422,15 @@ fn event_text(e: &Event) -> Option<String> {
             weight,
             replicas,
             pause,
-        } => format!(
-            "  canary of deployment/{deployment}: step {step} of {steps}: {weight} % of the traffic on {replicas} new pod(s), watched for {}s",
-            pause.as_secs()
-        ),
+        } => match pause {
+            Some(pause) => format!(
+                "  canary of deployment/{deployment}: step {step} of {steps}: {weight} % of the traffic on {replicas} new pod(s), watched for {}s",
+                pause.as_secs()
+            ),
+            None => format!(
+                "  canary of deployment/{deployment}: step {step} of {steps}: {weight} % of the traffic on {replicas} new pod(s), then paused until `deploy --resume` or `abort`"
+            ),
+        },
         Event::CanaryAborted {
             deployment,
             removed: true,

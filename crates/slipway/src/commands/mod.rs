@@ -75,6 +75,7 @@ pub fn run(cli: Cli, printer: &Printer) -> Result<(), CliError> {
         Command::Validate(args) => validate::run(args, global, printer),
         Command::Diff(args) => deploy::diff(args, global, printer),
         Command::Deploy(args) => deploy::deploy(args, global, printer),
+        Command::Abort(args) => deploy::abort(args, global, printer),
         Command::Status(args) => deploy::status(args, global, printer),
         Command::History(args) => deploy::history(args, global, printer),
         Command::Rollback(args) => deploy::rollback(args, global, printer),

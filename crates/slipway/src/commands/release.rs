@@ -961,6 +961,7 @@ mod tests {
             outcome: String::new(),
             manifest: vec![],
             failed_check: None,
+            paused: None,
         }
     }
 
