@@ -582,6 +582,47 @@ fn unknown_pause() -> PausedAt {
     }
 }
 
+/// The paused release of a namespace, for `deploy --resume` and `abort`.
+struct Paused {
+    /// Every release of the namespace, interrupted ones concluded.
+    releases: Vec<Release>,
+    release: Release,
+    at: PausedAt,
+    /// The current (deployed) release, restored if the paused one fails.
+    previous: Option<Release>,
+}
+
+/// Reads the namespace's records (concluding interrupted releases) and finds the paused
+/// one.
+///
+/// # Errors
+///
+/// [`DeployError::NothingPaused`] when no release is paused; a cluster error.
+async fn paused_release(
+    cluster: &Arc<Cluster>,
+    input: &DeployInput,
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Result<Paused, DeployError> {
+    let records = history(cluster, &input.app, &input.environment, &input.namespace);
+    let mut releases = timed("records", records)
+        .await
+        .during("reading the release records")?;
+    conclude::pending(cluster, &mut releases, report).await?;
+    let Some(release) = record::paused(&releases).cloned() else {
+        return Err(DeployError::NothingPaused {
+            namespace: input.namespace.clone(),
+        });
+    };
+    let at = release.paused.clone().unwrap_or_else(unknown_pause);
+    let previous = record::current(&releases).cloned();
+    Ok(Paused {
+        releases,
+        release,
+        at,
+        previous,
+    })
+}
+
 /// `deploy --resume`: the paused release continues with its recorded objects from the
 /// step after the one it paused at, through the promotion, and is concluded as any
 /// release.
@@ -590,18 +631,12 @@ async fn resume_locked(
     input: &DeployInput,
     report: &(dyn Fn(Event) + Send + Sync),
 ) -> Result<Outcome, DeployError> {
-    let records = history(cluster, &input.app, &input.environment, &input.namespace);
-    let mut releases = timed("records", records)
-        .await
-        .during("reading the release records")?;
-    conclude::pending(cluster, &mut releases, report).await?;
-    let Some(paused) = record::paused(&releases).cloned() else {
-        return Err(DeployError::NothingPaused {
-            namespace: input.namespace.clone(),
-        });
-    };
-    let at = paused.paused.clone().unwrap_or_else(unknown_pause);
-    let previous = record::current(&releases).cloned();
+    let Paused {
+        releases,
+        release: paused,
+        at,
+        previous,
+    } = paused_release(cluster, input, report).await?;
     let prepared = timed("plan", plan::prepare(cluster, input, &releases, report)).await?;
     let mut release = paused;
     // Pending again while it runs: a killed resume is concluded by the next deploy.
@@ -650,18 +685,12 @@ async fn abort_locked(
     input: &DeployInput,
     report: &(dyn Fn(Event) + Send + Sync),
 ) -> Result<Outcome, DeployError> {
-    let records = history(cluster, &input.app, &input.environment, &input.namespace);
-    let mut releases = timed("records", records)
-        .await
-        .during("reading the release records")?;
-    conclude::pending(cluster, &mut releases, report).await?;
-    let Some(paused) = record::paused(&releases).cloned() else {
-        return Err(DeployError::NothingPaused {
-            namespace: input.namespace.clone(),
-        });
-    };
-    let at = paused.paused.clone().unwrap_or_else(unknown_pause);
-    let previous = record::current(&releases).cloned();
+    let Paused {
+        releases,
+        release: paused,
+        at,
+        previous,
+    } = paused_release(cluster, input, report).await?;
     let mut objects = input.objects.clone();
     for o in &mut objects {
         set_namespace_if_namespaced(o, &input.namespace);
