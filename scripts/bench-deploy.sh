@@ -12,6 +12,7 @@
 # Needs: cargo, kubectl, python3, hyperfine (installed with apt-get when missing).
 #
 #   scripts/bench-deploy.sh [RUNS]        (default 5 runs of each, after one warm-up)
+#   SLIPWAY_BIN=path/to/slipway scripts/bench-deploy.sh   (time that build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
@@ -27,9 +28,14 @@ for tool in kubectl python3 hyperfine; do
   command -v "$tool" >/dev/null 2>&1 || { echo "error: \`$tool\` is not installed" >&2; exit 1; }
 done
 
-target=${CARGO_TARGET_DIR:-target}
-cargo build --release --quiet -p slipway
-slipway="$(cd "$target/release" && pwd)/slipway"
+# SLIPWAY_BIN=path times that binary instead of building one.
+if [ -n "${SLIPWAY_BIN:-}" ]; then
+  slipway=$(realpath "$SLIPWAY_BIN")
+else
+  target=${CARGO_TARGET_DIR:-target}
+  cargo build --release --quiet -p slipway
+  slipway="$(cd "$target/release" && pwd)/slipway"
+fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/slipway-bench-deploy.XXXXXX")
 server_pid=""

@@ -382,7 +382,11 @@ pub async fn track(
                 .iter()
                 .flatten()
                 .all(|obj| pods_of(obj, &pod_cache).len() as i64 >= desired_pods(obj));
-            if all_seen && settle_left(&pods, options.settle, now).is_zero() {
+            // Without a settle window there is nothing left to watch, whether or not
+            // the pods' watch has shown every pod yet.
+            if options.settle.is_zero()
+                || (all_seen && settle_left(&pods, options.settle, now).is_zero())
+            {
                 return Ok(());
             }
             let left = options.settle;
