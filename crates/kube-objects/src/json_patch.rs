@@ -115,6 +115,10 @@ fn apply_one(doc: &mut Value, op: &Value, options: Options) -> Result<(), String
             add(doc, path, v)
         }
         "test" => {
+            // A `test` without `value` never holds (kustomize refuses it first).
+            if op.get("value").is_none() && !options.value_required {
+                return Err(format!("testing value {path} failed: test failed"));
+            }
             let expected = value()?;
             let actual = if whole(path) {
                 Some(&*doc)
@@ -293,6 +297,10 @@ mod tests {
         assert_eq!(
             err(json!([{"op": "nope", "path": "/a"}])),
             "Unexpected kind: nope"
+        );
+        assert_eq!(
+            err(json!([{"op": "test", "path": "/missing"}])),
+            "testing value /missing failed: test failed"
         );
         assert!(patched(&doc, &json!({"op": "add"})).is_err());
     }
