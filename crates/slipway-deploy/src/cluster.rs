@@ -238,6 +238,9 @@ pub struct Cluster {
     /// What was discovered per `(apiVersion, kind)`: the resource and whether it is
     /// namespaced.
     kinds: Mutex<HashMap<(String, String), (ApiResource, bool)>>,
+    /// Every `group/version` and `group/version/Kind` served, once read: the namespaces
+    /// of an environment on this cluster share one discovery.
+    served: tokio::sync::OnceCell<Vec<String>>,
 }
 
 impl Cluster {
@@ -273,6 +276,7 @@ impl Cluster {
         Cluster {
             client,
             kinds: Mutex::new(HashMap::new()),
+            served: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -576,6 +580,13 @@ impl Cluster {
     ///
     /// The cluster's, when its discovery cannot be read.
     pub async fn api_versions(&self) -> Result<Vec<String>, ClusterError> {
+        self.served
+            .get_or_try_init(|| self.discover_api_versions())
+            .await
+            .cloned()
+    }
+
+    async fn discover_api_versions(&self) -> Result<Vec<String>, ClusterError> {
         let mut out = std::collections::BTreeSet::new();
         let core = retrying(|| self.client.list_core_api_versions()).await?;
         let mut group_versions: Vec<String> = core.versions;
