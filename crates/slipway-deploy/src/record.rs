@@ -105,7 +105,31 @@ pub struct Release {
     /// records written before pauses existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused: Option<PausedAt>,
+    /// The blue-green switch whose scale-down delay is running, while the release is
+    /// `pending` in it: what `rollback` switches back to in one write (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch_window: Option<SwitchWindow>,
 }
+
+/// A blue-green switch in its scale-down delay: the previous version's pods still run,
+/// so the active Service can select them again in one write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwitchWindow {
+    /// The Deployment rolled out blue-green.
+    pub deployment: String,
+    /// The active Service.
+    pub service: String,
+    /// The preview Service.
+    pub preview_service: String,
+    /// The `pod-template-hash` of the previous version's pods.
+    pub stable_hash: String,
+    /// When the scale-down delay ends, RFC 3339 UTC.
+    pub until: String,
+}
+
+/// The annotation on a release record by which `rollback` asks the deploy running a
+/// blue-green scale-down delay to switch back; its value names who asked.
+pub const ROLLBACK_REQUESTED_BY: &str = "slipway.dev/rollback-requested-by";
 
 /// The canary step a paused release waits at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -438,6 +462,7 @@ mod tests {
             manifest: vec![],
             failed_check: None,
             paused: None,
+            switch_window: None,
         }
     }
 

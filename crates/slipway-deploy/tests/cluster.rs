@@ -258,6 +258,7 @@ async fn release_records_are_stored_and_listed_by_app_and_environment() {
             manifest: vec![deployment("r/api:1")],
             failed_check: None,
             paused: None,
+            switch_window: None,
         };
         env.cluster
             .create(&record::to_secret(&release), "default")

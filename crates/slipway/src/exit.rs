@@ -132,7 +132,10 @@ pub fn of_deploy(e: &DeployError) -> u8 {
         DeployError::Cluster(e) => of_cluster(e),
         DeployError::Step { source, .. } if is_access(source) => UNREACHABLE,
         DeployError::Forbidden { .. } => UNREACHABLE,
-        DeployError::Step { .. } | DeployError::Record(_) => DEPLOY_FAILED,
+        DeployError::Step { .. } | DeployError::Record(_) | DeployError::UnknownService { .. } => {
+            DEPLOY_FAILED
+        }
+        DeployError::StillRunning { .. } => LOCKED,
         DeployError::HookFailed { .. } => HOOK_FAILED,
         DeployError::UnknownRevision(_) => USAGE,
         DeployError::Interrupted { .. } => INTERRUPTED,

@@ -1,11 +1,14 @@
 //! Blue-green releases through the binary, against the project's sandbox, watched from
 //! outside with kubectl: the active Service never has ready endpoints of both versions,
 //! the switch happens only once the preview is ready, a failure under traffic switches
-//! back, and a finished release leaves exactly the rendered objects.
+//! back, a finished release leaves exactly the rendered objects, and `rollback` inside the
+//! scale-down delay switches back in one write — with the deploy running, or killed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::process::Stdio;
+use std::io::BufRead;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod common;
@@ -189,4 +192,227 @@ fn a_version_that_fails_after_the_switch_is_switched_back_in_one_write() {
         "{\"app\":\"api\"}"
     );
     assert_eq!(leftovers(&p), "");
+}
+
+/// The pods of the Service's app and their `pod-template-hash`, as `(names, hash)` of the
+/// one version running.
+fn stable_pods(p: &DevProject) -> (String, String) {
+    let hash = get(
+        p,
+        &["pods", "-l", "app=api"],
+        "{.items[0].metadata.labels.pod-template-hash}",
+    );
+    let names = pods_of(p, &hash);
+    assert!(!names.is_empty() && !hash.is_empty(), "no pods of api");
+    (names, hash)
+}
+
+/// The names of the pods of one ReplicaSet, by its `pod-template-hash`.
+fn pods_of(p: &DevProject, hash: &str) -> String {
+    get(
+        p,
+        &["pods", "-l", &format!("app=api,pod-template-hash={hash}")],
+        "{.items[*].metadata.name}",
+    )
+}
+
+/// Starts `deploy dev --image api=<n>` in the background and returns once the Service
+/// serves the new version only (the switch), with every set of serving images seen.
+fn deploy_until_switched(p: &DevProject, n: u32) -> (Child, Vec<BTreeSet<String>>) {
+    let mut child = p
+        .command(&["deploy", "dev", "--image", &format!("api={}", image(n))])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut seen: Vec<BTreeSet<String>> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while seen.last() != Some(&BTreeSet::from([image(n)])) {
+        assert!(
+            Instant::now() < deadline && child.try_wait().unwrap().is_none(),
+            "the deploy never switched: {seen:?}"
+        );
+        let now = serving_images(p);
+        if seen.last() != Some(&now) {
+            seen.push(now);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (child, seen)
+}
+
+/// `kubectl get service api --watch`: every selector the Service has from now on, one
+/// line each, as kubectl reports them.
+fn watch_selector(p: &DevProject) -> (Child, Arc<Mutex<Vec<String>>>) {
+    let mut child = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(p.kubeconfig())
+        .args(["-n", "shop-dev", "get", "service", "api", "--watch"])
+        .arg("-o=jsonpath={.spec.selector}{\"\\n\"}")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let out = child.stdout.take().unwrap();
+    let sink = Arc::clone(&lines);
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while lines.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "kubectl's watch printed nothing");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (child, lines)
+}
+
+/// Runs `rollback dev` while watching what the Service serves; returns its exit code,
+/// standard error and the sets of serving images seen.
+fn rollback_watched(p: &DevProject, seen: &mut Vec<BTreeSet<String>>) -> (i32, String) {
+    let mut child = p
+        .command(&["rollback", "dev"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        let now = serving_images(p);
+        if seen.last() != Some(&now) {
+            seen.push(now);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The selectors kubectl saw, without repeats of the same one in a row.
+fn distinct(lines: &Mutex<Vec<String>>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for l in lines.lock().unwrap().iter() {
+        if out.last() != Some(l) {
+            out.push(l.clone());
+        }
+    }
+    out
+}
+
+fn history(p: &DevProject) -> Vec<serde_json::Value> {
+    let out = p.slipway(&["history", "dev", "-o", "json"]);
+    assert!(out.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    doc["namespaces"][0]["releases"].as_array().unwrap().clone()
+}
+
+#[test]
+fn a_rollback_inside_the_scale_down_delay_switches_back_in_one_write_and_the_deploy_concludes() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = project("120s");
+    let out = p.slipway(&["deploy", "dev", "--image", &format!("api={}", image(1))]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (stable, stable_hash) = stable_pods(&p);
+
+    let (deploy, mut seen) = deploy_until_switched(&p, 2);
+    let (mut watch, selectors) = watch_selector(&p);
+    let (code, err) = rollback_watched(&p, &mut seen);
+    let deployed = deploy.wait_with_output().unwrap();
+    let deploy_err = String::from_utf8_lossy(&deployed.stderr).into_owned();
+    let _ = watch.kill();
+
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(
+            "service/api switched back to the previous version of deployment/api in one write"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("revision 2 rolled-back"), "{err}");
+    // The deploy ended inside its two-minute delay, rolled back.
+    assert_eq!(deployed.status.code(), Some(ROLLED_BACK), "{deploy_err}");
+    assert!(
+        deploy_err.contains("rolled back by tester@ci during the scale-down delay"),
+        "{deploy_err}"
+    );
+    assert!(
+        seen.iter().all(|s| s.len() <= 1),
+        "both versions served at once: {seen:?}"
+    );
+    assert_eq!(serving_images(&p), BTreeSet::from([image(1)]));
+    // One write: the first selector after the switch is the previous version's.
+    let selectors = distinct(&selectors);
+    assert!(
+        selectors.len() >= 2 && !selectors[0].contains(&stable_hash),
+        "{selectors:?}"
+    );
+    assert!(
+        selectors[1].contains(&format!("\"pod-template-hash\":\"{stable_hash}\"")),
+        "{selectors:?}"
+    );
+    // No pod started: the previous version's pods are the same ones.
+    assert_eq!(pods_of(&p, &stable_hash), stable);
+    assert_eq!(
+        get(&p, &["service", "api"], "{.spec.selector}"),
+        "{\"app\":\"api\"}"
+    );
+    assert_eq!(leftovers(&p), "");
+    let releases = history(&p);
+    assert_eq!(releases[0]["revision"], 2, "{releases:?}");
+    assert_eq!(releases[0]["status"], "rolled-back", "{releases:?}");
+    assert_eq!(releases[1]["status"], "deployed", "{releases:?}");
+}
+
+#[test]
+fn a_rollback_after_the_deploy_was_killed_inside_the_delay_switches_back_and_restores() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = project("120s");
+    let out = p.slipway(&["deploy", "dev", "--image", &format!("api={}", image(1))]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (stable, stable_hash) = stable_pods(&p);
+
+    let (mut deploy, mut seen) = deploy_until_switched(&p, 2);
+    deploy.kill().unwrap(); // SIGKILL: nothing of the deploy runs any more.
+    deploy.wait().unwrap();
+    let (code, err) = rollback_watched(&p, &mut seen);
+
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("switched back to the previous version of deployment/api in one write"),
+        "{err}"
+    );
+    assert!(err.contains("its deploy is gone"), "{err}");
+    assert!(
+        seen.iter().all(|s| s.len() <= 1),
+        "both versions served at once: {seen:?}"
+    );
+    assert_eq!(serving_images(&p), BTreeSet::from([image(1)]));
+    assert_eq!(pods_of(&p, &stable_hash), stable);
+    assert_eq!(
+        get(&p, &["service", "api"], "{.spec.selector}"),
+        "{\"app\":\"api\"}"
+    );
+    assert_eq!(leftovers(&p), "");
+    let releases = history(&p);
+    assert_eq!(releases[0]["revision"], 3, "{releases:?}");
+    assert_eq!(releases[0]["status"], "deployed", "{releases:?}");
+    assert_eq!(releases[1]["status"], "failed", "{releases:?}");
+    let outcome = releases[1]["outcome"].as_str().unwrap();
+    assert!(
+        outcome.contains("service/api switched back to the previous version of deployment/api"),
+        "{outcome}"
+    );
 }

@@ -22,12 +22,17 @@ use serde_json::{Value, json};
 
 use super::analysis::{self, Check, Subject};
 use super::copies::{self, find};
-use super::{DeployInput, Event, Planned, delete_object};
+use super::{DeployInput, Event, Planned, delete_object, window};
 use crate::cluster::{Apply, Cluster, ClusterError};
+use crate::record::{Release, SwitchWindow};
 use crate::track::{Diagnosis, TrackOptions, Workload};
 
 /// The label on a preview's objects, naming the Deployment they preview.
 pub const PREVIEW_OF: &str = "slipway.dev/preview-of";
+
+/// The [`Diagnosis::reason`] of a release that `rollback` switched back inside its
+/// scale-down delay.
+pub const ROLLBACK_REQUESTED: &str = "RollbackRequested";
 
 /// How a Deployment is rolled out blue-green.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,19 +67,21 @@ pub(super) fn applicable<'b>(input: &'b DeployInput, plan: &[Planned]) -> Vec<&'
 const HASH: &str = "pod-template-hash";
 
 /// Runs the preview and the switch, and watches the new version under traffic through
-/// the scale-down delay. On failure the active Service is switched back (when it was
-/// switched) and the preview's objects are removed; on success they stay until the
-/// Deployment itself is rolled, and the stable pods' hash is returned for [`revert`].
+/// the scale-down delay, which the release's record holds while it runs (see
+/// [`window`]). On failure — a check, or a `rollback` inside the delay — the active
+/// Service is switched back (when it was switched) and the preview's objects are
+/// removed; on success they stay until the Deployment itself is rolled, and the stable
+/// pods' hash is returned for [`revert`].
 ///
 /// # Errors
 ///
-/// The diagnosis of the check that failed.
+/// The diagnosis of the check that failed, or of the rollback asked for.
 pub(super) async fn run(
     cluster: &Arc<Cluster>,
     input: &DeployInput,
     bg: &BlueGreen,
     objects: &[Value],
-    revision: u64,
+    release: &mut Release,
     report: &(dyn Fn(Event) + Send + Sync),
 ) -> Result<String, Box<Diagnosis>> {
     let ns = &input.namespace;
@@ -102,9 +109,19 @@ pub(super) async fn run(
     apply(cluster, ns, &pinned(service, &stable_hash))
         .await
         .map_err(|e| failed(bg, "pinning the active Service to the stable pods", e))?;
-    let result =
-        preview_and_switch(cluster, input, bg, (deployment, service), revision, report).await;
+    let objects_of = (deployment, service);
+    let result = preview_and_switch(
+        cluster,
+        input,
+        bg,
+        objects_of,
+        &stable_hash,
+        release,
+        report,
+    )
+    .await;
     if let Err(diagnosis) = result {
+        release.switch_window = None;
         revert(cluster, input, bg, objects, &stable_hash, report).await;
         return Err(diagnosis);
     }
@@ -143,10 +160,12 @@ async fn preview_and_switch(
     input: &DeployInput,
     bg: &BlueGreen,
     (deployment, service): (&Value, &Value),
-    revision: u64,
+    stable_hash: &str,
+    release: &mut Release,
     report: &(dyn Fn(Event) + Send + Sync),
 ) -> Result<(), Box<Diagnosis>> {
     let ns = &input.namespace;
+    let revision = release.revision;
     let since = Timestamp::now();
     let preview = preview_deployment(deployment, &bg.deployment);
     apply(cluster, ns, &preview)
@@ -189,6 +208,21 @@ async fn preview_and_switch(
         .await
         .map_err(|e| failed(bg, "reading the preview's ReplicaSet", e))?
         .ok_or_else(|| misconfigured(bg, "the preview runs no ReplicaSet".into()))?;
+    // The record holds the window before the switch, so that a `rollback` (or whoever
+    // concludes a killed deploy) can switch back from it.
+    let until = Timestamp::now()
+        .checked_add(jiff::SignedDuration::try_from(bg.scale_down_delay).unwrap_or_default())
+        .unwrap_or_else(|_| Timestamp::now());
+    let opened = SwitchWindow {
+        deployment: bg.deployment.clone(),
+        service: bg.service.clone(),
+        preview_service: bg.preview_service.clone(),
+        stable_hash: stable_hash.to_owned(),
+        until: until.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    };
+    window::open(cluster, release, opened)
+        .await
+        .map_err(|e| failed(bg, "recording the scale-down delay", e))?;
     apply(cluster, ns, &pinned(service, &new_hash))
         .await
         .map_err(|e| failed(bg, "switching the active Service", e))?;
@@ -204,7 +238,28 @@ async fn preview_and_switch(
         subject: subject("post-switch", "post"),
         when: "after the switch",
     };
-    watch(cluster, input, &workload, post, report).await
+    tokio::select! {
+        watched = watch(cluster, input, &workload, post, report) => watched?,
+        user = window::requested(cluster, release) => return Err(rollback_requested(bg, &user)),
+    }
+    match window::close(cluster, release).await {
+        Ok(None) => Ok(()),
+        Ok(Some(user)) => Err(rollback_requested(bg, &user)),
+        Err(e) => Err(failed(bg, "ending the scale-down delay in the record", e)),
+    }
+}
+
+/// The failure of a release switched back by `rollback` inside its delay.
+fn rollback_requested(bg: &BlueGreen, user: &str) -> Box<Diagnosis> {
+    let mut diagnosis = misconfigured(
+        bg,
+        format!(
+            "rolled back by {user} during the scale-down delay; service/{} serves the previous version again",
+            bg.service
+        ),
+    );
+    diagnosis.reason = ROLLBACK_REQUESTED.into();
+    diagnosis
 }
 
 /// One watched phase of the preview: before or after the switch.
@@ -331,7 +386,7 @@ async fn apply(cluster: &Arc<Cluster>, ns: &str, obj: &Value) -> Result<(), Clus
 }
 
 /// The active Service as rendered, its selector narrowed to the pods of one ReplicaSet.
-fn pinned(service: &Value, hash: &str) -> Value {
+pub(super) fn pinned(service: &Value, hash: &str) -> Value {
     let mut pinned = service.clone();
     pinned["spec"]["selector"][HASH] = json!(hash);
     pinned

@@ -29,6 +29,11 @@ pub(super) async fn pending(
     {
         r.status = ReleaseStatus::Failed;
         r.outcome = "interrupted: the deploy stopped before it finished".into();
+        // Inside a blue-green delay: traffic back on the previous version first.
+        if let Some(done) = super::window::after_kill(cluster, r).await {
+            r.outcome = format!("{}; {done}", r.outcome);
+            r.switch_window = None;
+        }
         r.finished.get_or_insert_with(now);
         write_record(cluster, r)
             .await
@@ -142,7 +147,10 @@ async fn failed(
     );
     release.failed_check = diagnosis.check.as_deref().cloned();
     release.finished = Some(now());
-    let Some(prev) = previous.filter(|_| input.rollback_on_failure) else {
+    // A `rollback` asked for inside a blue-green delay restores the previous release
+    // whatever `rollback-on-failure` says.
+    let asked = diagnosis.reason == super::bluegreen::ROLLBACK_REQUESTED;
+    let Some(prev) = previous.filter(|_| input.rollback_on_failure || asked) else {
         record_final(cluster, &release, report).await?;
         return Ok(Outcome::Failed {
             revision,

@@ -41,6 +41,7 @@ mod copies;
 mod hooks;
 mod plan;
 mod rollout;
+mod window;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -56,8 +57,9 @@ use crate::record::{self, PausedAt, Release, ReleaseImage, ReleaseStatus};
 use crate::track::{Diagnosis, Progress};
 
 pub use analysis::{ANALYSIS_OF, Check, Measured, Provider, Verdict};
-pub use bluegreen::{BlueGreen, PREVIEW_OF};
+pub use bluegreen::{BlueGreen, PREVIEW_OF, ROLLBACK_REQUESTED};
 pub use canary::{CANARY_OF, Canary, CanaryStep, CanaryTraffic};
+pub use window::{Conclusion, SwitchedBack, await_conclusion, switch_back};
 
 /// A hook: a Job run to completion before anything else changes (pre-deploy), or once
 /// every workload is ready (post-deploy, e.g. a smoke test). A failing pre-deploy hook
@@ -213,6 +215,13 @@ pub enum Event {
         deployment: String,
         switched_back: bool,
     },
+    /// `rollback` switched the active Service of a release inside its scale-down delay
+    /// back to the previous version's pods, in one write.
+    SwitchedBack {
+        revision: u64,
+        deployment: String,
+        service: String,
+    },
     /// One measurement of an analysis check, passed or not.
     Measured(Measured),
     Failed(Box<Diagnosis>),
@@ -287,6 +296,14 @@ pub enum DeployError {
     Record(#[from] record::RecordError),
     #[error("revision {0} is not recorded")]
     UnknownRevision(u64),
+    /// A record's blue-green window names a Service its manifest lacks (edited by hand).
+    #[error("revision {revision} records no service `{service}` to switch back")]
+    UnknownService { revision: u64, service: String },
+    /// The deploy of a release switched back by `rollback` did not conclude it in time.
+    #[error(
+        "revision {revision} is still concluded by `{holder}`, which holds the lock; its traffic is back on the previous version"
+    )]
+    StillRunning { revision: u64, holder: String },
     /// Interrupted before any workload changed.
     #[error("interrupted {during}; no workload was changed")]
     Interrupted { during: String },
@@ -854,7 +871,7 @@ async fn progressive_rollout(
     }
     for bg in blue_greens {
         let bg_started = Instant::now();
-        let result = bluegreen::run(cluster, input, bg, objects, release.revision, report).await;
+        let result = bluegreen::run(cluster, input, bg, objects, release, report).await;
         release.durations.push((
             format!("blue-green {}", bg.deployment),
             bg_started.elapsed().as_secs_f64(),
@@ -929,6 +946,7 @@ async fn record_pending(
         manifest: record::redact_secrets(objects),
         failed_check: None,
         paused: None,
+        switch_window: None,
     };
     write_record(cluster, &release)
         .await

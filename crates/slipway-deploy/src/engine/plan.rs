@@ -478,6 +478,7 @@ mod tests {
             manifest: objects,
             failed_check: None,
             paused: None,
+            switch_window: None,
         }
     }
 

@@ -324,6 +324,16 @@ impl Journal {
                 json!({"reason": "SwitchedBack", "warning": true,
                     "message": "all traffic back on the previous version"}),
             ),
+            Event::SwitchedBack {
+                deployment,
+                service,
+                ..
+            } => n.moment(
+                &format!("deployment/{deployment}-preview{suffix}"),
+                at,
+                json!({"reason": "RollbackRequested", "warning": true,
+                    "message": format!("service/{service} switched back to the previous version by rollback")}),
+            ),
             Event::LockTaken { .. }
             | Event::Concluded { .. }
             | Event::Pruning(_)

@@ -1001,9 +1001,13 @@ fn not_concluded(ns: &str, sources: &[(String, String)], e: DeployError) -> CliE
         }
         DeployError::NothingPaused { .. } => CliError::new(code, e.to_string())
             .hint("`slipway status ENV` and `slipway history ENV` show where the releases stand"),
-        DeployError::Lock(_) | DeployError::Cluster(_) | DeployError::UnknownRevision(_) => {
-            CliError::new(code, e.to_string())
-        }
+        DeployError::StillRunning { .. } => CliError::new(code, format!("in `{ns}`: {e}")).hint(
+            "`slipway status ENV` shows when it has concluded; the lock expires by itself if its deploy died",
+        ),
+        DeployError::Lock(_)
+        | DeployError::Cluster(_)
+        | DeployError::UnknownRevision(_)
+        | DeployError::UnknownService { .. } => CliError::new(code, e.to_string()),
     }
 }
 
@@ -1184,11 +1188,42 @@ pub fn rollback(
     let rt = runtime()?;
     let all = histories(&rt, &project, &env, global, printer)?;
     let mut jobs = Vec::new();
-    for to_run in all {
+    let mut switched_back = false;
+    for mut to_run in all {
+        // A release inside its blue-green scale-down delay is switched back first.
+        let window = in_window(
+            &rt,
+            &project.config.app,
+            &env.name,
+            &to_run,
+            timeout,
+            printer,
+        )?;
+        let back_to_current = match window {
+            InWindow::No => false,
+            InWindow::Concluded(restored) if args.to.is_none_or(|to| Some(to) == restored) => {
+                switched_back = true;
+                continue;
+            }
+            InWindow::Concluded(_) | InWindow::DeployGone => {
+                to_run.records = rt
+                    .block_on(engine::history(
+                        &to_run.connection,
+                        &project.config.app,
+                        &env.name,
+                        &to_run.ns,
+                    ))
+                    .map_err(|e| CliError::new(exit::of_deploy(&e), e.to_string()))?;
+                // Its deploy died: the release it replaced is still the current one,
+                // and is applied again as it was.
+                matches!(window, InWindow::DeployGone)
+            }
+        };
         let (ns, records) = (to_run.ns.clone(), &to_run.records);
         let current = slipway_deploy::record::current(records).map(|r| r.revision);
         let chosen = match args.to {
             Some(rev) => records.iter().find(|r| r.revision == rev),
+            None if back_to_current => records.iter().find(|r| Some(r.revision) == current),
             None => records.iter().rev().find(|r| {
                 Some(r.revision) != current
                     && matches!(
@@ -1220,12 +1255,106 @@ pub fn rollback(
             mode: engine::Mode::Deploy,
         });
     }
+    if jobs.is_empty() && switched_back {
+        return Ok(());
+    }
     let finish = Finish {
         environment: env.name.clone(),
         action: "rollback",
         report: args.report.clone(),
     };
     run_jobs(&rt, printer, jobs, &finish)
+}
+
+/// What `rollback` found of a blue-green scale-down delay in one namespace.
+enum InWindow {
+    /// No release is inside one.
+    No,
+    /// One was: switched back, and concluded by its deploy, which restored the given
+    /// revision (`None` when it could not restore one).
+    Concluded(Option<u64>),
+    /// One was: switched back, but its deploy is gone, the record still pending.
+    DeployGone,
+}
+
+/// `rollback` while a release of `t.ns` is inside its blue-green scale-down delay: the
+/// active Service selects the previous version's pods again at once, in one write, and
+/// the deploy that runs the release concludes it as rolled back (waited for, up to
+/// `timeout`).
+fn in_window(
+    rt: &tokio::runtime::Runtime,
+    app: &str,
+    env: &str,
+    t: &TargetRecords,
+    timeout: Duration,
+    printer: &Printer,
+) -> Result<InWindow, CliError> {
+    let open = t
+        .records
+        .iter()
+        .any(|r| r.status == ReleaseStatus::Pending && r.switch_window.is_some());
+    if !open {
+        return Ok(InWindow::No);
+    }
+    let display = DeployDisplay::new(printer, false);
+    let ns = t.ns.as_str();
+    let report = |e: Event| display.event(ns, &e);
+    let to_cli = |e: DeployError| not_concluded(ns, &[], e);
+    rt.block_on(async {
+        let switched = engine::switch_back(&t.connection, app, env, ns, &user(), &report)
+            .await
+            .map_err(to_cli)?;
+        let Some(back) = switched else {
+            return Ok(InWindow::No);
+        };
+        display.line(
+            ns,
+            &format!(
+                "==> waiting for the deploy of revision {} to conclude it",
+                back.revision
+            ),
+        );
+        let concluded =
+            engine::await_conclusion(&t.connection, app, env, ns, back.revision, timeout)
+                .await
+                .map_err(to_cli)?;
+        match concluded {
+            engine::Conclusion::Concluded {
+                release: r,
+                current,
+            } => {
+                display.line(
+                    ns,
+                    &format!(
+                        "revision {} {}: {}",
+                        r.revision,
+                        r.status.as_str(),
+                        r.outcome
+                    ),
+                );
+                if r.status == ReleaseStatus::RolledBack {
+                    Ok(InWindow::Concluded(current))
+                } else {
+                    Err(CliError::new(
+                        exit::DEPLOY_FAILED,
+                        format!(
+                            "in `{ns}`: revision {} {}: {}",
+                            r.revision,
+                            r.status.as_str(),
+                            r.outcome
+                        ),
+                    ))
+                }
+            }
+            engine::Conclusion::DeployGone => {
+                display.line(
+                    ns,
+                    "its deploy is gone: the release it replaced is applied again",
+                );
+                Ok(InWindow::DeployGone)
+            }
+        }
+    })
 }
 
 pub fn status(args: &StatusArgs, global: &GlobalArgs, printer: &Printer) -> Result<(), CliError> {

@@ -328,6 +328,13 @@ fn event_json(e: &Event) -> serde_json::Value {
         } => {
             json!({"event": "blue-green-aborted", "deployment": deployment, "switched_back": switched_back})
         }
+        Event::SwitchedBack {
+            revision,
+            deployment,
+            service,
+        } => {
+            json!({"event": "switched-back", "revision": revision, "deployment": deployment, "service": service})
+        }
         Event::Measured(m) => json!({"event": "analysis", "strategy": m.strategy,
             "deployment": m.deployment, "phase": m.phase, "check": m.check, "provider": m.provider,
             "measurement": m.measurement, "count": m.count, "value": m.value,
@@ -471,6 +478,13 @@ fn event_text(e: &Event) -> Option<String> {
             switched_back: false,
         } => format!(
             "  blue-green of deployment/{deployment} aborted, but its Service could not be switched back: `kubectl get service -o yaml` shows its selector"
+        ),
+        Event::SwitchedBack {
+            revision,
+            deployment,
+            service,
+        } => format!(
+            "  revision {revision} is in the scale-down delay of its blue-green switch: service/{service} switched back to the previous version of deployment/{deployment} in one write; its deploy concludes the release"
         ),
         Event::Measured(m) => measured_text(m),
         Event::Failed(d) => match &d.check {

@@ -962,6 +962,7 @@ mod tests {
             manifest: vec![],
             failed_check: None,
             paused: None,
+            switch_window: None,
         }
     }
 
