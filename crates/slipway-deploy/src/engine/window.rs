@@ -286,3 +286,100 @@ pub(super) async fn after_kill(cluster: &Arc<Cluster>, release: &Release) -> Opt
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube_sandbox::{Sandbox, SandboxOptions};
+
+    fn pending(revision: u64) -> Release {
+        let service = json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "api", "namespace": "default"},
+            "spec": {"selector": {"app": "api"}, "ports": [{"port": 80}]}});
+        Release {
+            app: "shop".into(),
+            environment: "prod".into(),
+            namespace: "default".into(),
+            revision,
+            status: ReleaseStatus::Pending,
+            started: "2026-12-03T10:00:00Z".into(),
+            finished: None,
+            user: "ci@runner".into(),
+            git_commit: None,
+            git_dirty: false,
+            images: vec![],
+            source_revision: None,
+            action: "deploy".into(),
+            durations: vec![],
+            outcome: String::new(),
+            manifest: vec![service],
+            failed_check: None,
+            paused: None,
+            switch_window: Some(SwitchWindow {
+                deployment: "api".into(),
+                service: "api".into(),
+                preview_service: "api-preview".into(),
+                stable_hash: "stable1".into(),
+                until: "2026-12-03T10:05:00Z".into(),
+            }),
+        }
+    }
+
+    async fn selector(cluster: &Arc<Cluster>) -> Option<Value> {
+        let svc = cluster
+            .get("v1", "Service", "default", "api")
+            .await
+            .unwrap();
+        svc.and_then(|s| s.pointer("/spec/selector").cloned())
+    }
+
+    /// The end of the delay and a rollback's request are both writes of the record with
+    /// its `resourceVersion`: whichever comes second sees the first.
+    #[tokio::test]
+    async fn the_end_of_the_delay_and_a_rollback_request_never_both_win() {
+        let sandbox = Sandbox::start(SandboxOptions::default()).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        sandbox.write_kubeconfig(&kubeconfig).unwrap();
+        let cluster = Arc::new(Cluster::connect(Some(&kubeconfig), None).await.unwrap());
+        let quiet = |_: Event| {};
+
+        // The request first: the Service is pinned to the previous pods in one write,
+        // and the deploy's end of the delay finds the request instead of closing.
+        let mut first = pending(1);
+        write_record(&cluster, &first).await.unwrap();
+        let back = switch_back(&cluster, "shop", "prod", "default", "ops@laptop", &quiet)
+            .await
+            .unwrap()
+            .expect("a release in its delay");
+        assert_eq!(back.revision, 1);
+        assert_eq!(
+            selector(&cluster).await,
+            Some(json!({"app": "api", "pod-template-hash": "stable1"}))
+        );
+        assert_eq!(
+            close(&cluster, &mut first).await.unwrap().as_deref(),
+            Some("ops@laptop")
+        );
+        assert!(first.switch_window.is_some());
+
+        // The end first: the record no longer holds the window, and a rollback then
+        // writes nothing of the Service.
+        cluster
+            .delete("v1", "Service", "default", "api")
+            .await
+            .unwrap();
+        let mut second = pending(2);
+        first.status = ReleaseStatus::RolledBack;
+        write_record(&cluster, &first).await.unwrap();
+        write_record(&cluster, &second).await.unwrap();
+        assert_eq!(close(&cluster, &mut second).await.unwrap(), None);
+        assert!(second.switch_window.is_none());
+        let none = switch_back(&cluster, "shop", "prod", "default", "ops@laptop", &quiet)
+            .await
+            .unwrap();
+        assert!(none.is_none());
+        assert_eq!(selector(&cluster).await, None);
+        sandbox.shutdown().await;
+    }
+}
