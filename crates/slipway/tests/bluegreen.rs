@@ -6,10 +6,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 mod common;
 
@@ -63,29 +64,114 @@ fn serving_images(p: &DevProject) -> BTreeSet<String> {
     .collect()
 }
 
+/// What the Service `api` serves, watched from outside while it runs: `kubectl get
+/// endpointslices --watch` for its endpoints and `kubectl get pods --watch` for the
+/// image behind each address (the sandbox never gives an address twice). Every change
+/// kubectl reports is kept, not a sample.
+struct Serving {
+    slices: (Child, Arc<Mutex<Vec<Value>>>),
+    pods: (Child, Arc<Mutex<Vec<Value>>>),
+}
+
+impl Serving {
+    fn watch(p: &DevProject) -> Serving {
+        Serving {
+            slices: stream(
+                p,
+                &["endpointslices", "-l", "kubernetes.io/service-name=api"],
+            ),
+            pods: stream(p, &["pods"]),
+        }
+    }
+
+    /// Every set of images behind the Service's ready endpoints, in the order kubectl
+    /// reported them, without repeats.
+    fn stop(mut self) -> Vec<BTreeSet<String>> {
+        // The last events in flight reach kubectl's output first.
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = self.slices.0.kill();
+        let _ = self.pods.0.kill();
+        let text = |v: &Value, at: &str| v.pointer(at).and_then(Value::as_str).map(str::to_owned);
+        let images: BTreeMap<String, String> = self
+            .pods
+            .1
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|pod| {
+                Some((
+                    text(pod, "/status/podIP")?,
+                    text(pod, "/spec/containers/0/image")?,
+                ))
+            })
+            .collect();
+        let mut ready: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut seen: Vec<BTreeSet<String>> = Vec::new();
+        for slice in self.slices.1.lock().unwrap().iter() {
+            let addresses = slice["endpoints"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|e| e["conditions"]["ready"] == true)
+                .filter_map(|e| text(e, "/addresses/0"))
+                .collect();
+            ready.insert(text(slice, "/metadata/name").unwrap_or_default(), addresses);
+            let now: BTreeSet<String> = ready
+                .values()
+                .flatten()
+                .map(|ip| images.get(ip).cloned().unwrap_or_else(|| format!("? {ip}")))
+                .collect();
+            if seen.last() != Some(&now) {
+                seen.push(now);
+            }
+        }
+        seen
+    }
+}
+
+/// `kubectl get <what> --watch -o json`: the objects as kubectl reports them, once the
+/// first one (the state now) came. (Not a JSONPath with `range`: kubectl's JSONPath
+/// printer prints a `range` only for the first object of a watch.)
+fn stream(p: &DevProject, what: &[&str]) -> (Child, Arc<Mutex<Vec<Value>>>) {
+    let mut child = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(p.kubeconfig())
+        .args(["-n", "shop-dev", "get"])
+        .args(what)
+        .args(["--watch", "-o", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let objects = Arc::new(Mutex::new(Vec::new()));
+    let out = child.stdout.take().unwrap();
+    let sink = Arc::clone(&objects);
+    std::thread::spawn(move || {
+        let reader = std::io::BufReader::new(out);
+        for object in serde_json::Deserializer::from_reader(reader).into_iter::<Value>() {
+            match object {
+                Ok(o) => sink.lock().unwrap().push(o),
+                Err(_) => break,
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while objects.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "kubectl's watch printed nothing");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (child, objects)
+}
+
 /// Runs `deploy dev --image api=<n>` while watching the Service; returns the exit code,
 /// standard error and every set of serving images seen.
 fn deploy_watched(p: &DevProject, n: u32) -> (i32, String, Vec<BTreeSet<String>>) {
-    let mut child = p
-        .command(&["deploy", "dev", "--image", &format!("api={}", image(n))])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
-        let now = serving_images(p);
-        if seen.last() != Some(&now) {
-            seen.push(now);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let out = child.wait_with_output().unwrap();
+    let serving = Serving::watch(p);
+    let out = p.slipway(&["deploy", "dev", "--image", &format!("api={}", image(n))]);
     (
         out.status.code().unwrap(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
-        seen,
+        serving.stop(),
     )
 }
 
@@ -217,88 +303,38 @@ fn pods_of(p: &DevProject, hash: &str) -> String {
 }
 
 /// Starts `deploy dev --image api=<n>` in the background and returns once the Service
-/// serves the new version only (the switch), with every set of serving images seen.
-fn deploy_until_switched(p: &DevProject, n: u32) -> (Child, Vec<BTreeSet<String>>) {
+/// serves the new version only (the switch).
+fn deploy_until_switched(p: &DevProject, n: u32) -> Child {
     let mut child = p
         .command(&["deploy", "dev", "--image", &format!("api={}", image(n))])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut seen: Vec<BTreeSet<String>> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(90);
-    while seen.last() != Some(&BTreeSet::from([image(n)])) {
+    while serving_images(p) != BTreeSet::from([image(n)]) {
         assert!(
             Instant::now() < deadline && child.try_wait().unwrap().is_none(),
-            "the deploy never switched: {seen:?}"
+            "the deploy never switched"
         );
-        let now = serving_images(p);
-        if seen.last() != Some(&now) {
-            seen.push(now);
-        }
         std::thread::sleep(Duration::from_millis(100));
     }
-    (child, seen)
+    child
 }
 
-/// `kubectl get service api --watch`: every selector the Service has from now on, one
-/// line each, as kubectl reports them.
-fn watch_selector(p: &DevProject) -> (Child, Arc<Mutex<Vec<String>>>) {
-    let mut child = Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(p.kubeconfig())
-        .args(["-n", "shop-dev", "get", "service", "api", "--watch"])
-        .arg("-o=jsonpath={.spec.selector}{\"\\n\"}")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let out = child.stdout.take().unwrap();
-    let sink = Arc::clone(&lines);
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while lines.lock().unwrap().is_empty() {
-        assert!(Instant::now() < deadline, "kubectl's watch printed nothing");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (child, lines)
+/// `kubectl get service api --watch`: every selector the Service has from now on, as
+/// kubectl reports them.
+fn watch_selector(p: &DevProject) -> (Child, Arc<Mutex<Vec<Value>>>) {
+    stream(p, &["service", "api"])
 }
 
-/// Runs `rollback dev` while watching what the Service serves; returns its exit code,
-/// standard error and the sets of serving images seen.
-fn rollback_watched(p: &DevProject, seen: &mut Vec<BTreeSet<String>>) -> (i32, String) {
-    let mut child = p
-        .command(&["rollback", "dev"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
-        let now = serving_images(p);
-        if seen.last() != Some(&now) {
-            seen.push(now);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// The selectors kubectl saw, without repeats of the same one in a row.
-fn distinct(lines: &Mutex<Vec<String>>) -> Vec<String> {
+/// The selectors kubectl saw, as JSON text, without repeats of the same one in a row.
+fn distinct(services: &Mutex<Vec<Value>>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for l in lines.lock().unwrap().iter() {
-        if out.last() != Some(l) {
-            out.push(l.clone());
+    for service in services.lock().unwrap().iter() {
+        let selector = service["spec"]["selector"].to_string();
+        if out.last() != Some(&selector) {
+            out.push(selector);
         }
     }
     out
@@ -323,12 +359,18 @@ fn a_rollback_inside_the_scale_down_delay_switches_back_in_one_write_and_the_dep
     );
     let (stable, stable_hash) = stable_pods(&p);
 
-    let (deploy, mut seen) = deploy_until_switched(&p, 2);
+    let serving = Serving::watch(&p);
+    let deploy = deploy_until_switched(&p, 2);
     let (mut watch, selectors) = watch_selector(&p);
-    let (code, err) = rollback_watched(&p, &mut seen);
+    let rolled = p.slipway(&["rollback", "dev"]);
+    let (code, err) = (
+        rolled.status.code().unwrap(),
+        String::from_utf8_lossy(&rolled.stderr).into_owned(),
+    );
     let deployed = deploy.wait_with_output().unwrap();
     let deploy_err = String::from_utf8_lossy(&deployed.stderr).into_owned();
     let _ = watch.kill();
+    let seen = serving.stop();
 
     assert_eq!(code, 0, "{err}");
     assert!(
@@ -347,6 +389,17 @@ fn a_rollback_inside_the_scale_down_delay_switches_back_in_one_write_and_the_dep
     assert!(
         seen.iter().all(|s| s.len() <= 1),
         "both versions served at once: {seen:?}"
+    );
+    // Old, new, old: the switch and the switch back, nothing between.
+    let versions: Vec<&BTreeSet<String>> = seen.iter().filter(|s| !s.is_empty()).collect();
+    assert_eq!(
+        versions,
+        [
+            &BTreeSet::from([image(1)]),
+            &BTreeSet::from([image(2)]),
+            &BTreeSet::from([image(1)])
+        ],
+        "{seen:?}"
     );
     assert_eq!(serving_images(&p), BTreeSet::from([image(1)]));
     // One write: the first selector after the switch is the previous version's.
@@ -384,10 +437,16 @@ fn a_rollback_after_the_deploy_was_killed_inside_the_delay_switches_back_and_res
     );
     let (stable, stable_hash) = stable_pods(&p);
 
-    let (mut deploy, mut seen) = deploy_until_switched(&p, 2);
+    let serving = Serving::watch(&p);
+    let mut deploy = deploy_until_switched(&p, 2);
     deploy.kill().unwrap(); // SIGKILL: nothing of the deploy runs any more.
     deploy.wait().unwrap();
-    let (code, err) = rollback_watched(&p, &mut seen);
+    let rolled = p.slipway(&["rollback", "dev"]);
+    let (code, err) = (
+        rolled.status.code().unwrap(),
+        String::from_utf8_lossy(&rolled.stderr).into_owned(),
+    );
+    let seen = serving.stop();
 
     assert_eq!(code, 0, "{err}");
     assert!(
@@ -398,6 +457,17 @@ fn a_rollback_after_the_deploy_was_killed_inside_the_delay_switches_back_and_res
     assert!(
         seen.iter().all(|s| s.len() <= 1),
         "both versions served at once: {seen:?}"
+    );
+    // Old, new, old: the switch and the switch back, nothing between.
+    let versions: Vec<&BTreeSet<String>> = seen.iter().filter(|s| !s.is_empty()).collect();
+    assert_eq!(
+        versions,
+        [
+            &BTreeSet::from([image(1)]),
+            &BTreeSet::from([image(2)]),
+            &BTreeSet::from([image(1)])
+        ],
+        "{seen:?}"
     );
     assert_eq!(serving_images(&p), BTreeSet::from([image(1)]));
     assert_eq!(pods_of(&p, &stable_hash), stable);
