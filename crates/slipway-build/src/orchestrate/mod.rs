@@ -440,13 +440,61 @@ pub fn run(
     });
 
     // Phase 1: sources and inputs.
+    let images = prepare_images(config, options, progress, &cwd, &project_dir)?;
+
+    // Phase 2: registries.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| internal(format!("cannot start the async runtime: {e}")))?;
+    let registries = Registries::new(config, &images, options.push)?;
+    let found = runtime.block_on(lookup_inputs_tags(&registries.client, &images, options))?;
+    let context = BuildContext {
+        config,
+        options,
+        registries: &registries,
+        runtime: &runtime,
+        progress,
+        project_dir: &project_dir,
+    };
+
+    // Phase 3: skipping.
+    let mut results: Vec<Option<ImageArtifact>> = vec![None; images.len()];
+    let mut tag_failures = reuse_unchanged(&context, &images, &found, &previous, &mut results);
+    let to_build: Vec<usize> = (0..images.len())
+        .filter(|i| results[*i].is_none())
+        .collect();
+    let bases = runtime.block_on(fetch_bases(&registries.client, &images, &to_build))?;
+    if interrupt::requested() {
+        return Err(interrupted(Vec::new()));
+    }
+
+    // Phase 4: builds.
+    let mut failures = build_all(&context, &images, &bases, &to_build, &mut results);
+    failures.append(&mut tag_failures);
+    let this_run: Vec<ImageArtifact> = results.into_iter().flatten().collect();
+    drop(images);
+
+    record(config, previous, this_run, failures, artifacts_path)
+}
+
+/// Phase 1: the selected images, each with its source, checks, inputs digest and tag.
+/// Every problem of every image is reported at once.
+fn prepare_images<'c>(
+    config: &'c Config,
+    options: &BuildOptions,
+    progress: &(dyn Fn(Event<'_>) + Sync),
+    cwd: &Path,
+    project_dir: &Path,
+) -> Result<Vec<Prepared<'c>>, BuildError> {
     let selected = select_images(config, &options.images)?;
-    let git = open_git(&project_dir, &selected, options, progress)?;
+    let git = open_git(project_dir, &selected, options, progress)?;
     let prepared: Vec<Result<Prepared<'_>, Vec<Problem>>> = {
         use rayon::prelude::*;
         selected
             .par_iter()
-            .map(|image| prepare(config, image, &git, &cwd, &project_dir, options))
+            .map(|image| prepare(config, image, &git, cwd, project_dir, options))
             .collect()
     };
     let mut problems = Vec::new();
@@ -463,81 +511,84 @@ pub fn run(
     if !problems.is_empty() {
         return Err(BuildError::new(FailureKind::Input, problems));
     }
+    Ok(images)
+}
 
-    // Phase 2: registries.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| internal(format!("cannot start the async runtime: {e}")))?;
-    let registries = Registries::new(config, &images, options.push)?;
-    let found = runtime.block_on(lookup_inputs_tags(&registries.client, &images, options))?;
-
-    // Phase 3: skipping. The extra tags of a skipped image move to it.
-    let mut results: Vec<Option<ImageArtifact>> = vec![None; images.len()];
+/// Phase 3: each image whose inputs tag was `found` (its digest, by index) is reused
+/// rather than rebuilt, unless `rebuild` or built from a dirty tree; its entry goes
+/// into `results`. The tags that could not be moved are returned.
+fn reuse_unchanged(
+    context: &BuildContext<'_>,
+    images: &[Prepared<'_>],
+    found: &[Option<String>],
+    previous: &Artifacts,
+    results: &mut [Option<ImageArtifact>],
+) -> Vec<Problem> {
     let mut tag_failures = Vec::new();
     for (index, digest) in found.iter().enumerate() {
         let Some(digest) = digest else { continue };
-        if options.rebuild || images[index].dirty {
+        if context.options.rebuild || images[index].dirty {
             continue;
         }
-        let mut artifact = runtime.block_on(reused_artifact(
-            &registries.client,
-            &images[index],
-            digest,
-            &previous,
-        ));
-        let mut tags = config.extra_tags.clone();
-        if config.tag.shares_tags_between_builds() {
-            // Builds share this tag: it must name the image released now, not the one
-            // the last build pushed.
-            artifact.tag.clone_from(&images[index].tag);
-            artifact.reference = format!("{}:{}@{digest}", artifact.repository, artifact.tag);
-            tags.insert(0, artifact.tag.clone());
-        }
-        let moved = runtime.block_on(move_tags(
-            &registries.client,
-            &images[index].image.repository,
-            digest,
-            &tags,
-        ));
-        match moved {
-            Ok(()) => progress(Event::Skipped {
-                artifact: &artifact,
-            }),
-            Err(e) => {
-                let (_, problem) = registry_problem(images[index].name(), &e);
-                progress(Event::Failed {
-                    image: images[index].name(),
-                    message: &problem.message,
-                });
-                tag_failures.push(problem);
-            }
-        }
+        let (artifact, failure) = reuse_one(context, &images[index], digest, previous);
+        tag_failures.extend(failure);
         results[index] = Some(artifact);
     }
-    let to_build: Vec<usize> = (0..images.len())
-        .filter(|i| results[*i].is_none())
-        .collect();
-    let bases = runtime.block_on(fetch_bases(&registries.client, &images, &to_build))?;
-    if interrupt::requested() {
-        return Err(interrupted(Vec::new()));
+    tag_failures
+}
+
+/// The entry of one reused `image` (manifest `digest`), whose extra tags move to it,
+/// and the problem when they could not be moved.
+fn reuse_one(
+    context: &BuildContext<'_>,
+    image: &Prepared<'_>,
+    digest: &str,
+    previous: &Artifacts,
+) -> (ImageArtifact, Option<Problem>) {
+    let client = &context.registries.client;
+    let config = context.config;
+    let mut artifact = context
+        .runtime
+        .block_on(reused_artifact(client, image, digest, previous));
+    let mut tags = config.extra_tags.clone();
+    if config.tag.shares_tags_between_builds() {
+        // Builds share this tag: it must name the image released now, not the one
+        // the last build pushed.
+        artifact.tag.clone_from(&image.tag);
+        artifact.reference = format!("{}:{}@{digest}", artifact.repository, artifact.tag);
+        tags.insert(0, artifact.tag.clone());
     }
+    let moved = context
+        .runtime
+        .block_on(move_tags(client, &image.image.repository, digest, &tags));
+    match moved {
+        Ok(()) => {
+            (context.progress)(Event::Skipped {
+                artifact: &artifact,
+            });
+            (artifact, None)
+        }
+        Err(e) => {
+            let (_, problem) = registry_problem(image.name(), &e);
+            (context.progress)(Event::Failed {
+                image: image.name(),
+                message: &problem.message,
+            });
+            (artifact, Some(problem))
+        }
+    }
+}
 
-    // Phase 4: builds.
-    let context = BuildContext {
-        config,
-        options,
-        registries: &registries,
-        runtime: &runtime,
-        progress,
-        project_dir: &project_dir,
-    };
-    let mut failures = build_all(&context, &images, &bases, &to_build, &mut results);
-    failures.append(&mut tag_failures);
-    let this_run: Vec<ImageArtifact> = results.into_iter().flatten().collect();
-    drop(images);
-
+/// Merges `this_run` into the previous artifacts and writes them to `artifacts_path`,
+/// then says how the build ended: interrupted, failed (the registry's fault when every
+/// failure is), or the outcome. A failure to write counts only when nothing else failed.
+fn record(
+    config: &Config,
+    previous: Artifacts,
+    this_run: Vec<ImageArtifact>,
+    failures: Vec<Problem>,
+    artifacts_path: PathBuf,
+) -> Result<Outcome, BuildError> {
     let artifacts = merge(previous, &this_run, config);
     let written = write_artifacts(&artifacts_path, &artifacts);
     if interrupt::requested() {

@@ -154,6 +154,8 @@ impl Cx {
         }
     }
 
+    /// One environment `entry`: its own settings over the top-level ones, and its
+    /// `promote-from` value, kept for the check of promotion cycles.
     pub(super) fn environment<'n>(
         &mut self,
         entry: &Val<'n>,
@@ -163,38 +165,84 @@ impl Cx {
         let name = entry.name().to_owned();
         let m = self.map(entry, Some(&env_keys()))?;
         let targets = self.env_targets(&m, &name);
+        let overlay = self.env_overlay(&m, config);
+        let chart = self.env_chart_applied(&m, config);
+        let env_config = self.env_config(&m, config);
+        let env_secrets = self.env_secrets(&m, config);
+        let promote = m.get("promote-from");
+        let promote_from = promote
+            .as_ref()
+            .and_then(|v| self.env_promote_from(v, &name, names));
+        let production = match m.get("production") {
+            Some(v) => self.bool(&v),
+            None => Some(name == "prod" || name == "production"),
+        };
+        let overrides = self.policy(&m);
+        let policy = Policy::default().with(&config.defaults).with(&overrides);
+        let mut rules_at = config.defaults.rules_at.clone();
+        rules_at.extend(overrides.rules_at.clone());
+        let mut strategies = config.strategies.clone();
+        if let Some(v) = m.get("strategies") {
+            strategies.extend(self.strategies(&v));
+        }
 
-        let overlay = m.get("overlay").and_then(|v| {
-            let path = self.local_path(&v, Path::new(""), PathKind::Dir, true, PATH_HINT)?;
-            if config.chart.is_some() {
-                self.error(
-                    v.key,
-                    &v.path,
-                    "`overlay` cannot build on a Helm chart",
-                    Some("give the environment its own values with `chart: { values: [...], set: {...} }`".into()),
-                );
-            } else if config.manifests.is_none() {
-                self.error(
-                    v.key,
-                    &v.path,
-                    "`overlay` needs top-level `manifests`",
-                    Some(
-                        "add `manifests: <directory>` at the top level; the overlay builds on it"
-                            .into(),
-                    ),
-                );
-            }
-            Some(path)
-        });
+        let env = Environment {
+            name,
+            targets: targets?,
+            overlay,
+            chart,
+            config: env_config,
+            secrets: env_secrets,
+            promote_from,
+            production: production?,
+            rules_at,
+            policy,
+            strategies,
+        };
+        Some((env, promote))
+    }
 
-        let chart = match m.get("chart") {
+    /// The environment's `overlay` directory, which builds on the top-level `manifests`
+    /// (never on a Helm chart).
+    fn env_overlay(&mut self, m: &Map<'_>, config: &Config) -> Option<PathBuf> {
+        let v = m.get("overlay")?;
+        let path = self.local_path(&v, Path::new(""), PathKind::Dir, true, PATH_HINT)?;
+        if config.chart.is_some() {
+            self.error(
+                v.key,
+                &v.path,
+                "`overlay` cannot build on a Helm chart",
+                Some("give the environment its own values with `chart: { values: [...], set: {...} }`".into()),
+            );
+        } else if config.manifests.is_none() {
+            self.error(
+                v.key,
+                &v.path,
+                "`overlay` needs top-level `manifests`",
+                Some(
+                    "add `manifests: <directory>` at the top level; the overlay builds on it"
+                        .into(),
+                ),
+            );
+        }
+        Some(path)
+    }
+
+    /// The environment's chart: the top-level `chart` with the environment's `chart`
+    /// settings applied over it.
+    fn env_chart_applied(&mut self, m: &Map<'_>, config: &Config) -> Option<Chart> {
+        match m.get("chart") {
             Some(v) => {
                 let partial = self.env_chart(&v, config);
                 config.chart.clone().map(|c| partial.apply(c))
             }
             None => config.chart.clone(),
-        };
+        }
+    }
 
+    /// The environment's ConfigMaps: the top-level `config` with the environment's
+    /// entries applied over it (an entry of its own must hold data).
+    fn env_config(&mut self, m: &Map<'_>, config: &Config) -> BTreeMap<String, ConfigMapGenerator> {
         let mut env_config = config.config.clone();
         if let Some(v) = m.get("config")
             && let Some(cm) = self.map(&v, None)
@@ -215,6 +263,12 @@ impl Cx {
                 env_config.insert(e.name().to_owned(), partial.apply(base));
             }
         }
+        env_config
+    }
+
+    /// The environment's Secrets: the top-level `secrets` with the environment's
+    /// entries applied over it (an entry of its own must hold data, not only a `type`).
+    fn env_secrets(&mut self, m: &Map<'_>, config: &Config) -> BTreeMap<String, SecretGenerator> {
         let mut env_secrets = config.secrets.clone();
         if let Some(v) = m.get("secrets")
             && let Some(sm) = self.map(&v, None)
@@ -235,56 +289,29 @@ impl Cx {
                 env_secrets.insert(e.name().to_owned(), partial.apply(base));
             }
         }
+        env_secrets
+    }
 
-        let promote = m.get("promote-from");
-        let promote_from = promote.as_ref().and_then(|v| {
-            let from = self.string(v)?;
-            if from != name && !names.environments.contains(&from) {
-                let others: Vec<String> = names
-                    .environments
-                    .iter()
-                    .filter(|e| **e != name)
-                    .cloned()
-                    .collect();
-                let hint = self.reference_hint(&from, &others, "other environments");
-                self.error(
-                    v.at(),
-                    &v.path,
-                    format!("unknown environment `{from}`"),
-                    Some(hint),
-                );
-                return None;
-            }
-            Some(from)
-        });
-        let production = match m.get("production") {
-            Some(v) => self.bool(&v),
-            None => Some(name == "prod" || name == "production"),
-        };
-        let overrides = self.policy(&m);
-        let policy = Policy::default().with(&config.defaults).with(&overrides);
-        let mut rules_at = config.defaults.rules_at.clone();
-        rules_at.extend(overrides.rules_at.clone());
-
-        let mut strategies = config.strategies.clone();
-        if let Some(v) = m.get("strategies") {
-            strategies.extend(self.strategies(&v));
+    /// `promote-from` of the environment `name`: itself or another defined environment.
+    fn env_promote_from(&mut self, v: &Val<'_>, name: &str, names: &Names) -> Option<String> {
+        let from = self.string(v)?;
+        if from != name && !names.environments.contains(&from) {
+            let others: Vec<String> = names
+                .environments
+                .iter()
+                .filter(|e| **e != name)
+                .cloned()
+                .collect();
+            let hint = self.reference_hint(&from, &others, "other environments");
+            self.error(
+                v.at(),
+                &v.path,
+                format!("unknown environment `{from}`"),
+                Some(hint),
+            );
+            return None;
         }
-
-        let env = Environment {
-            name,
-            targets: targets?,
-            overlay,
-            chart,
-            config: env_config,
-            secrets: env_secrets,
-            promote_from,
-            production: production?,
-            rules_at,
-            policy,
-            strategies,
-        };
-        Some((env, promote))
+        Some(from)
     }
 
     /// The environment's targets: from `targets`, or one from `cluster`/`context`.

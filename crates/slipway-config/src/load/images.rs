@@ -405,6 +405,8 @@ impl Cx {
         })
     }
 
+    /// A `files` image: its base, the files copied in from `context` (which must exist
+    /// when `check`), and its configuration. `None` when any key is wrong.
     pub(super) fn files_image(
         &mut self,
         v: &Val<'_>,
@@ -425,75 +427,15 @@ impl Cx {
             expose: Vec::new(),
         };
         if let Some(v) = m.get("base") {
-            match self.nonempty(&v) {
-                Some(b) if b.contains(char::is_whitespace) => {
-                    self.error(
-                        v.at(),
-                        &v.path,
-                        format!("invalid base image `{b}`"),
-                        Some("use `scratch` or an image reference, e.g. `docker.io/library/alpine:3.20`".into()),
-                    );
-                    ok = false;
-                }
+            match self.files_base(&v) {
                 Some(b) => image.base = b,
                 None => ok = false,
             }
         }
         if let Some(v) = m.get("copy") {
-            let copy_hint = format!(
-                "`src` is relative to the image's context `{}`",
-                context.display()
-            );
-            for item in self.list(&v).unwrap_or_default() {
-                let Some(cm) = self.map(&item, Some(COPY_KEYS)) else {
-                    ok = false;
-                    continue;
-                };
-                let src = match cm.get("src") {
-                    Some(s) => self
-                        .local_path(&s, context, PathKind::File, false, "")
-                        .and_then(|p| {
-                            if check && std::fs::metadata(&p).is_err() {
-                                let written = s.node.as_str().unwrap_or_default();
-                                self.error(
-                                    s.at(),
-                                    &s.path,
-                                    format!("path `{written}` does not exist"),
-                                    Some(copy_hint.clone()),
-                                );
-                                None
-                            } else {
-                                Some(p)
-                            }
-                        }),
-                    None => {
-                        self.missing(&cm, "src", None);
-                        None
-                    }
-                };
-                let dest = match cm.get("dest") {
-                    Some(d) => self.nonempty(&d).and_then(|dest| {
-                        if dest.starts_with('/') {
-                            Some(dest)
-                        } else {
-                            self.error(
-                                d.at(),
-                                &d.path,
-                                format!("`dest` must be an absolute path, found `{dest}`"),
-                                Some(format!("write `/{dest}`")),
-                            );
-                            None
-                        }
-                    }),
-                    None => {
-                        self.missing(&cm, "dest", None);
-                        None
-                    }
-                };
-                match (src, dest) {
-                    (Some(src), Some(dest)) => image.copy.push(CopySpec { src, dest }),
-                    _ => ok = false,
-                }
+            match self.files_copy(&v, context, check) {
+                Some(copy) => image.copy = copy,
+                None => ok = false,
             }
         }
         if let Some(v) = m.get("entrypoint") {
@@ -523,14 +465,128 @@ impl Cx {
             image.labels = self.text_map(&v, |k| !k.is_empty(), "label keys must not be empty");
         }
         if let Some(v) = m.get("expose") {
-            for item in self.list(&v).unwrap_or_default() {
-                match self.port(&item) {
-                    Some(p) => image.expose.push(p),
-                    None => ok = false,
-                }
+            match self.files_expose(&v) {
+                Some(expose) => image.expose = expose,
+                None => ok = false,
             }
         }
         ok.then_some(image)
+    }
+
+    /// A `files` image's `base`: `scratch` or an image reference, without whitespace.
+    fn files_base(&mut self, v: &Val<'_>) -> Option<String> {
+        let b = self.nonempty(v)?;
+        if b.contains(char::is_whitespace) {
+            self.error(
+                v.at(),
+                &v.path,
+                format!("invalid base image `{b}`"),
+                Some(
+                    "use `scratch` or an image reference, e.g. `docker.io/library/alpine:3.20`"
+                        .into(),
+                ),
+            );
+            return None;
+        }
+        Some(b)
+    }
+
+    /// A `files` image's `copy` list; every entry is checked, and `None` when one is
+    /// wrong. A `copy` that is no list is reported and copies nothing.
+    fn files_copy(&mut self, v: &Val<'_>, context: &Path, check: bool) -> Option<Vec<CopySpec>> {
+        let copy_hint = format!(
+            "`src` is relative to the image's context `{}`",
+            context.display()
+        );
+        let mut ok = true;
+        let mut copy = Vec::new();
+        for item in self.list(v).unwrap_or_default() {
+            match self.copy_spec(&item, context, check, &copy_hint) {
+                Some(spec) => copy.push(spec),
+                None => ok = false,
+            }
+        }
+        ok.then_some(copy)
+    }
+
+    /// One entry of `copy`: its `src` and its `dest`, both required.
+    fn copy_spec(
+        &mut self,
+        item: &Val<'_>,
+        context: &Path,
+        check: bool,
+        copy_hint: &str,
+    ) -> Option<CopySpec> {
+        let cm = self.map(item, Some(COPY_KEYS))?;
+        let src = match cm.get("src") {
+            Some(s) => self.copy_src(&s, context, check, copy_hint),
+            None => {
+                self.missing(&cm, "src", None);
+                None
+            }
+        };
+        let dest = match cm.get("dest") {
+            Some(d) => self.copy_dest(&d),
+            None => {
+                self.missing(&cm, "dest", None);
+                None
+            }
+        };
+        Some(CopySpec {
+            src: src?,
+            dest: dest?,
+        })
+    }
+
+    /// A `copy` entry's `src`, relative to `context`; it must exist when `check`.
+    fn copy_src(
+        &mut self,
+        s: &Val<'_>,
+        context: &Path,
+        check: bool,
+        copy_hint: &str,
+    ) -> Option<PathBuf> {
+        let p = self.local_path(s, context, PathKind::File, false, "")?;
+        if check && std::fs::metadata(&p).is_err() {
+            let written = s.node.as_str().unwrap_or_default();
+            self.error(
+                s.at(),
+                &s.path,
+                format!("path `{written}` does not exist"),
+                Some(copy_hint.to_owned()),
+            );
+            return None;
+        }
+        Some(p)
+    }
+
+    /// A `copy` entry's `dest`: an absolute path in the image.
+    fn copy_dest(&mut self, d: &Val<'_>) -> Option<String> {
+        let dest = self.nonempty(d)?;
+        if !dest.starts_with('/') {
+            self.error(
+                d.at(),
+                &d.path,
+                format!("`dest` must be an absolute path, found `{dest}`"),
+                Some(format!("write `/{dest}`")),
+            );
+            return None;
+        }
+        Some(dest)
+    }
+
+    /// A `files` image's `expose` list of ports; every entry is checked, and `None`
+    /// when one is wrong. An `expose` that is no list is reported and exposes nothing.
+    fn files_expose(&mut self, v: &Val<'_>) -> Option<Vec<Port>> {
+        let mut ok = true;
+        let mut expose = Vec::new();
+        for item in self.list(v).unwrap_or_default() {
+            match self.port(&item) {
+                Some(p) => expose.push(p),
+                None => ok = false,
+            }
+        }
+        ok.then_some(expose)
     }
 
     pub(super) fn port(&mut self, v: &Val<'_>) -> Option<Port> {

@@ -197,68 +197,21 @@ async fn run_step(
     at: Step,
     report: &(dyn Fn(Event) + Send + Sync),
 ) -> Result<u64, Box<Diagnosis>> {
-    let Step {
-        index,
-        step,
-        revision,
-    } = at;
+    let Step { index, step, .. } = at;
     let ns = &input.namespace;
-    let failed = |what: String, e: ClusterError| {
-        Box::new(Diagnosis {
-            workload: format!("deployment/{}-canary", canary.deployment),
-            reason: "CanaryApplyFailed".into(),
-            message: format!("{what}: {e}"),
-            pod: None,
-            container: None,
-            events: vec![],
-            logs: vec![],
-            check: None,
-        })
-    };
     let deployment = find(objects, "Deployment", &canary.deployment).ok_or_else(|| {
-        failed(
+        apply_failed(
+            canary,
             "the release".into(),
             ClusterError::Malformed("the canary's Deployment"),
         )
     })?;
-    let stable = cluster
-        .get("apps/v1", "Deployment", ns, &canary.deployment)
-        .await
-        .map_err(|e| failed(format!("reading deployment/{}", canary.deployment), e))?;
-    let stable_replicas = stable
-        .as_ref()
-        .and_then(|d| d.pointer("/spec/replicas"))
-        .and_then(Value::as_u64)
-        .unwrap_or(1);
+    let stable_replicas = stable_replicas(cluster, ns, canary).await?;
     let replicas = canary_replicas(&canary.traffic, stable_replicas, step.weight);
     let started = Instant::now();
     let since = Timestamp::now();
-    let mut copies = vec![canary_deployment(deployment, &canary.deployment, replicas)];
-    match &canary.traffic {
-        CanaryTraffic::Replicas => {}
-        CanaryTraffic::Nginx { ingress, service } => {
-            copies.push(canary_service(objects, service, &canary.deployment)?);
-            let ing =
-                find(objects, "Ingress", ingress).ok_or_else(|| missing("Ingress", ingress))?;
-            copies.push(canary_ingress(
-                ing,
-                service,
-                &canary.deployment,
-                step.weight,
-            ));
-        }
-        CanaryTraffic::Gateway { route, service } => {
-            copies.push(canary_service(objects, service, &canary.deployment)?);
-            let r = find(objects, "HTTPRoute", route).ok_or_else(|| missing("HTTPRoute", route))?;
-            copies.push(weighted_route(r, service, step.weight));
-        }
-    }
-    for copy in &copies {
-        cluster
-            .apply(copy, ns, Apply::Force)
-            .await
-            .map_err(|e| failed(format!("applying {}", label(copy)), e))?;
-    }
+    let copies = step_copies(canary, objects, deployment, replicas, step.weight)?;
+    apply_copies(cluster, ns, canary, &copies).await?;
     report(Event::CanaryStep {
         deployment: canary.deployment.clone(),
         step: index + 1,
@@ -267,42 +220,127 @@ async fn run_step(
         replicas,
         pause: step.pause,
     });
+    watch_step(cluster, input, canary, at, since, report)
+        .await
+        .map_err(|mut d| {
+            d.message = format!(
+                "step {} of {} ({} %, {}s in): {}",
+                index + 1,
+                canary.steps.len(),
+                step.weight,
+                started.elapsed().as_secs(),
+                d.message
+            );
+            d
+        })?;
+    Ok(replicas)
+}
+
+/// The diagnosis of a canary object that could not be read or applied: `what` was
+/// being done when the cluster answered `e`.
+fn apply_failed(canary: &Canary, what: String, e: ClusterError) -> Box<Diagnosis> {
+    Box::new(Diagnosis {
+        workload: format!("deployment/{}-canary", canary.deployment),
+        reason: "CanaryApplyFailed".into(),
+        message: format!("{what}: {e}"),
+        pod: None,
+        container: None,
+        events: vec![],
+        logs: vec![],
+        check: None,
+    })
+}
+
+/// How many pods the stable Deployment has in the cluster (1 when it says none).
+async fn stable_replicas(
+    cluster: &Arc<Cluster>,
+    ns: &str,
+    canary: &Canary,
+) -> Result<u64, Box<Diagnosis>> {
+    let stable = cluster
+        .get("apps/v1", "Deployment", ns, &canary.deployment)
+        .await
+        .map_err(|e| {
+            apply_failed(
+                canary,
+                format!("reading deployment/{}", canary.deployment),
+                e,
+            )
+        })?;
+    Ok(stable
+        .as_ref()
+        .and_then(|d| d.pointer("/spec/replicas"))
+        .and_then(Value::as_u64)
+        .unwrap_or(1))
+}
+
+/// The canary's objects for a step at `weight`: the canary Deployment with `replicas`
+/// pods (`deployment` is the release's new one), and the copies that split the traffic.
+fn step_copies(
+    canary: &Canary,
+    objects: &[Value],
+    deployment: &Value,
+    replicas: u64,
+    weight: u32,
+) -> Result<Vec<Value>, Box<Diagnosis>> {
+    let mut copies = vec![canary_deployment(deployment, &canary.deployment, replicas)];
+    match &canary.traffic {
+        CanaryTraffic::Replicas => {}
+        CanaryTraffic::Nginx { ingress, service } => {
+            copies.push(canary_service(objects, service, &canary.deployment)?);
+            let ing =
+                find(objects, "Ingress", ingress).ok_or_else(|| missing("Ingress", ingress))?;
+            copies.push(canary_ingress(ing, service, &canary.deployment, weight));
+        }
+        CanaryTraffic::Gateway { route, service } => {
+            copies.push(canary_service(objects, service, &canary.deployment)?);
+            let r = find(objects, "HTTPRoute", route).ok_or_else(|| missing("HTTPRoute", route))?;
+            copies.push(weighted_route(r, service, weight));
+        }
+    }
+    Ok(copies)
+}
+
+/// Applies the canary's objects in order, stopping at the first the cluster refuses.
+async fn apply_copies(
+    cluster: &Arc<Cluster>,
+    ns: &str,
+    canary: &Canary,
+    copies: &[Value],
+) -> Result<(), Box<Diagnosis>> {
+    for copy in copies {
+        cluster
+            .apply(copy, ns, Apply::Force)
+            .await
+            .map_err(|e| apply_failed(canary, format!("applying {}", label(copy)), e))?;
+    }
+    Ok(())
+}
+
+/// Watches the canary's pods for the step: the built-in checks (ready within the
+/// release's time budget, then no restart and still ready through the pause, counted
+/// from `since`) and the analysis checks beside them.
+async fn watch_step(
+    cluster: &Arc<Cluster>,
+    input: &DeployInput,
+    canary: &Canary,
+    at: Step,
+    since: Timestamp,
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Result<(), Box<Diagnosis>> {
     let workload = Workload {
         api_version: "apps/v1".into(),
         kind: "Deployment".into(),
-        namespace: ns.clone(),
+        namespace: input.namespace.clone(),
         name: format!("{}-canary", canary.deployment),
     };
-    // The built-in checks: ready within the release's time budget, then no restart and
-    // still ready through the pause; the analysis checks beside them.
     let options = TrackOptions {
         timeout: input.timeout,
         crashloop_tolerance: input.crashloop_tolerance,
         since,
-        settle: step.pause.unwrap_or(Duration::ZERO),
+        settle: at.step.pause.unwrap_or(Duration::ZERO),
     };
-    let service = match &canary.traffic {
-        CanaryTraffic::Replicas => None,
-        CanaryTraffic::Nginx { service, .. } | CanaryTraffic::Gateway { service, .. } => {
-            Some(service.clone())
-        }
-    };
-    let subject = Subject {
-        strategy: "canary",
-        deployment: canary.deployment.clone(),
-        phase: format!(
-            "step {}/{} ({}%)",
-            index + 1,
-            canary.steps.len(),
-            step.weight
-        ),
-        phase_tag: format!("s{}", index + 1),
-        namespace: ns.clone(),
-        canary_service: service.as_ref().map(|s| format!("{s}-canary")),
-        service,
-        canary_deployment: workload.name.clone(),
-        revision,
-    };
+    let subject = step_subject(canary, &workload, at);
     analysis::watch(
         cluster,
         &workload,
@@ -312,18 +350,38 @@ async fn run_step(
         report,
     )
     .await
-    .map_err(|mut d| {
-        d.message = format!(
-            "step {} of {} ({} %, {}s in): {}",
+}
+
+/// What the analysis checks of the step measure: the canary `workload`, and the
+/// stable and canary Services when the traffic is split by one.
+fn step_subject(canary: &Canary, workload: &Workload, at: Step) -> Subject {
+    let Step {
+        index,
+        step,
+        revision,
+    } = at;
+    let service = match &canary.traffic {
+        CanaryTraffic::Replicas => None,
+        CanaryTraffic::Nginx { service, .. } | CanaryTraffic::Gateway { service, .. } => {
+            Some(service.clone())
+        }
+    };
+    Subject {
+        strategy: "canary",
+        deployment: canary.deployment.clone(),
+        phase: format!(
+            "step {}/{} ({}%)",
             index + 1,
             canary.steps.len(),
-            step.weight,
-            started.elapsed().as_secs(),
-            d.message
-        );
-        d
-    })?;
-    Ok(replicas)
+            step.weight
+        ),
+        phase_tag: format!("s{}", index + 1),
+        namespace: workload.namespace.clone(),
+        canary_service: service.as_ref().map(|s| format!("{s}-canary")),
+        service,
+        canary_deployment: workload.name.clone(),
+        revision,
+    }
 }
 
 /// How many canary pods stand beside `stable` pods for `weight` percent.
