@@ -486,3 +486,52 @@ fn a_rollback_after_the_deploy_was_killed_inside_the_delay_switches_back_and_res
         "{outcome}"
     );
 }
+
+#[test]
+fn a_warning_event_about_a_new_pod_after_the_switch_switches_back() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let p = project("60s");
+    let out = p.slipway(&["deploy", "dev", "--image", &format!("api={}", image(1))]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (stable, stable_hash) = stable_pods(&p);
+    let deploy = deploy_until_switched(&p, 2);
+    let pod = get(
+        &p,
+        &["pods", "-l", "slipway.dev/preview-of=api"],
+        "{.items[0].metadata.name}",
+    );
+    assert!(!pod.is_empty());
+    // Events carry whole seconds: this one comes after the second the phase began.
+    std::thread::sleep(Duration::from_millis(1100));
+    // What a kubelet reports of a volume it cannot mount, written here with kubectl.
+    let event = format!(
+        "apiVersion: v1\nkind: Event\nmetadata:\n  name: {pod}.mount\n  namespace: shop-dev\ninvolvedObject:\n  kind: Pod\n  name: {pod}\n  namespace: shop-dev\n  fieldPath: spec.containers{{api}}\ntype: Warning\nreason: FailedMount\nmessage: 'MountVolume.SetUp failed for volume \"tls\" : secret \"tls\" not found'\nsource:\n  component: kubelet\ncount: 1\n"
+    );
+    let mut create = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(p.kubeconfig())
+        .args(["create", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut create.stdin.take().unwrap(), event.as_bytes()).unwrap();
+    assert!(create.wait().unwrap().success());
+
+    let out = deploy.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(ROLLED_BACK), "{err}");
+    assert!(
+        err.contains(&format!(
+            "WarningEvent: after the switch: pod {pod}: Warning FailedMount: MountVolume.SetUp failed"
+        )),
+        "{err}"
+    );
+    assert_eq!(serving_images(&p), BTreeSet::from([image(1)]));
+    assert_eq!(pods_of(&p, &stable_hash), stable);
+    assert_eq!(leftovers(&p), "");
+}

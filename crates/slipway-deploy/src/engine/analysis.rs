@@ -294,8 +294,9 @@ fn http_client() -> reqwest::Client {
 }
 
 /// The built-in checks of `workload` — ready within the release's time budget, then no
-/// restart and still ready for `options.settle` — with `checks` measured beside them
-/// once its pods are ready. The phase lasts as long as the longer of the two.
+/// restart, still ready and no warning event ([`super::warnings`]) for `options.settle`
+/// — with `checks` measured beside them once its pods are ready. The phase lasts as
+/// long as the longer of the two.
 ///
 /// # Errors
 ///
@@ -311,17 +312,19 @@ pub(super) async fn watch(
     let progress = |p: &Progress| report(Event::Progress(p.clone()));
     let ns = &workload.namespace;
     let workloads = std::slice::from_ref(workload);
-    if checks.is_empty() {
-        return track::track(cluster, ns, workloads, options, &progress).await;
-    }
     let ready = TrackOptions {
         settle: Duration::ZERO,
         ..options.clone()
     };
     track::track(cluster, ns, workloads, &ready, &progress).await?;
+    let ready_at = Timestamp::now();
     let watched = track::track(cluster, ns, workloads, options, &progress);
     let analysed = run(cluster, checks, subject, report);
-    tokio::try_join!(watched, analysed).map(|_| ())
+    let phase = async { tokio::try_join!(watched, analysed).map(|_| ()) };
+    tokio::select! {
+        result = phase => result,
+        warning = super::warnings::first(cluster, workload, ready_at) => Err(warning),
+    }
 }
 
 // ---- Prometheus ----------------------------------------------------------------------

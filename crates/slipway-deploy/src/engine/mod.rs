@@ -41,6 +41,7 @@ mod copies;
 mod hooks;
 mod plan;
 mod rollout;
+mod warnings;
 mod window;
 
 use std::sync::Arc;
@@ -59,6 +60,7 @@ use crate::track::{Diagnosis, Progress};
 pub use analysis::{ANALYSIS_OF, Check, Measured, Provider, Verdict};
 pub use bluegreen::{BlueGreen, PREVIEW_OF, ROLLBACK_REQUESTED};
 pub use canary::{CANARY_OF, Canary, CanaryStep, CanaryTraffic};
+pub use warnings::WARNING_EVENT;
 pub use window::{Conclusion, SwitchedBack, await_conclusion, switch_back};
 
 /// A hook: a Job run to completion before anything else changes (pre-deploy), or once
