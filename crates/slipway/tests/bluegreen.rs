@@ -362,6 +362,13 @@ fn a_rollback_inside_the_scale_down_delay_switches_back_in_one_write_and_the_dep
     let serving = Serving::watch(&p);
     let deploy = deploy_until_switched(&p, 2);
     let (mut watch, selectors) = watch_selector(&p);
+    let status = p.slipway(&["status", "dev"]);
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.contains("SWITCHED: revision 2 serves through service/api; the previous pods of deployment/api stay until")
+            && status.contains("switch back in one write: slipway rollback dev"),
+        "{status}"
+    );
     let rolled = p.slipway(&["rollback", "dev"]);
     let (code, err) = (
         rolled.status.code().unwrap(),

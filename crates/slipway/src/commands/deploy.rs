@@ -1453,6 +1453,11 @@ async fn status_snapshot(
         let ns = &t.ns;
         let current = slipway_deploy::record::current(&t.records);
         let paused = slipway_deploy::record::paused(&t.records);
+        let switching = t
+            .records
+            .iter()
+            .rev()
+            .find(|r| r.status == ReleaseStatus::Pending && r.switch_window.is_some());
         let shown = current.or(t.records.last());
         let workloads = match shown {
             Some(release) => {
@@ -1482,6 +1487,7 @@ async fn status_snapshot(
                 "drift": w.drift.iter().map(|d| serde_json::json!({"field": d.field, "recorded": d.recorded, "live": d.live, "manager": d.manager})).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
             "paused": paused.map(|r| serde_json::json!({"revision": r.revision, "at": r.paused})),
+            "switch_window": switching.map(|r| serde_json::json!({"revision": r.revision, "window": r.switch_window})),
             "releases": t.records.iter().rev().map(|r| serde_json::json!({
                 "revision": r.revision, "status": r.status.as_str(), "action": r.action,
                 "started": r.started, "finished": r.finished, "user": r.user,
@@ -1522,6 +1528,13 @@ async fn status_snapshot(
         }
         if let Some(r) = paused {
             text.push_str(&paused_lines(env, r));
+        }
+        if let Some((r, w)) = switching.and_then(|r| Some((r, r.switch_window.as_ref()?))) {
+            let _ = writeln!(
+                text,
+                "  SWITCHED: revision {} serves through service/{}; the previous pods of deployment/{} stay until {}\n    switch back in one write: slipway rollback {env}",
+                r.revision, w.service, w.deployment, w.until
+            );
         }
         if let Some(p) = shown.and_then(Release::provenance) {
             text.push_str(&super::report::provenance_lines(&p));
