@@ -4,95 +4,37 @@
 //! serving, and ingress-nginx's canary Ingress carries each step's weight while it runs.
 
 use std::collections::BTreeSet;
-use std::fs;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 mod common;
 
 use common::SERIAL;
+use common::progressive::{
+    self, ROLLED_BACK, canary_objects, deploy_json, history, kubectl_apply, pods_running, position,
+    replace_in_config, stable_image,
+};
 use common::sandbox::{DevProject, image};
 
-/// 4: the release failed and the previous one was restored.
-const ROLLED_BACK: i32 = 4;
-
 /// A project whose Deployment `api` rolls out as a canary of two steps; `traffic` is
-/// added under `canary:` (each line indented by eight spaces).
+/// added under `canary:` (each line indented by six spaces).
 fn project(traffic: &str) -> DevProject {
-    let p = DevProject::new("\x20   timeout: 60s\n\x20   settle: 0s\n");
-    let config = p.path().join("slipway.yaml");
-    let mut text = fs::read_to_string(&config).unwrap();
-    text.push_str(&format!(
-        "strategies:\n  api:\n    canary:\n{traffic}      steps:\n        - {{ weight: 25, pause: 3s }}\n        - {{ weight: 50, pause: 2s }}\n"
-    ));
-    fs::write(config, text).unwrap();
-    p
-}
-
-fn deploy(p: &DevProject, n: u32) -> (i32, Vec<serde_json::Value>, String) {
-    let out = p.slipway(&[
-        "deploy",
-        "dev",
-        "-o",
-        "json",
-        "--image",
-        &format!("api={}", image(n)),
-    ]);
-    let events = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
-    (
-        out.status.code().unwrap(),
-        events,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn position(events: &[serde_json::Value], wanted: impl Fn(&serde_json::Value) -> bool) -> usize {
-    events
-        .iter()
-        .position(wanted)
-        .unwrap_or_else(|| panic!("no such event in {events:#?}"))
-}
-
-/// The names of the pods of `shop-dev` that run `image`.
-fn pods_running(p: &DevProject, image: &str) -> BTreeSet<String> {
-    let out = p.kubectl_get(
-        &["pods"],
-        "{range .items[*]}{.metadata.name} {.spec.containers[0].image} {.metadata.deletionTimestamp}{\"\\n\"}{end}",
-    );
-    out.lines()
-        .filter_map(|l| {
-            let mut w = l.split_whitespace();
-            let (name, img) = (w.next()?, w.next()?);
-            (img == image && w.next().is_none()).then(|| name.to_owned())
-        })
-        .collect()
-}
-
-fn canary_objects(p: &DevProject) -> String {
-    p.kubectl_get(
-        &[
-            "deployments,services,ingresses",
-            "-l",
-            "slipway.dev/canary-of",
-        ],
-        "{.items[*].metadata.name}",
-    )
+    progressive::project(&format!(
+        "  api:\n    canary:\n{traffic}      steps:\n        - {{ weight: 25, pause: 3s }}\n        - {{ weight: 50, pause: 2s }}\n"
+    ))
 }
 
 #[test]
 fn a_healthy_canary_runs_its_steps_then_leaves_exactly_the_rendered_objects() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let p = project("");
-    let (code, _, err) = deploy(&p, 1);
+    let (code, _, err) = deploy_json(&p, 1);
     assert_eq!(code, 0, "a first install rolls as usual: {err}");
     assert!(!err.contains("canary"), "{err}");
     let stable = pods_running(&p, &image(1));
     assert_eq!(stable.len(), 2, "{stable:?}");
 
-    let (code, events, err) = deploy(&p, 2);
+    let (code, events, err) = deploy_json(&p, 2);
     assert_eq!(code, 0, "{err}");
     let steps: Vec<(u64, u64)> = events
         .iter()
@@ -133,13 +75,13 @@ fn a_healthy_canary_runs_its_steps_then_leaves_exactly_the_rendered_objects() {
 fn a_crashing_canary_is_aborted_at_its_first_step_and_the_stable_pods_keep_serving() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let p = project("");
-    let (code, _, err) = deploy(&p, 1);
+    let (code, _, err) = deploy_json(&p, 1);
     assert_eq!(code, 0, "{err}");
     let stable = pods_running(&p, &image(1));
 
     // Healthy for a second after each start, then the process dies.
     p.set_behavior("crash-after=1s");
-    let (code, events, err) = deploy(&p, 2);
+    let (code, events, err) = deploy_json(&p, 2);
     assert_eq!(code, ROLLED_BACK, "{err}");
     let steps = events
         .iter()
@@ -172,17 +114,9 @@ fn a_crashing_canary_is_aborted_at_its_first_step_and_the_stable_pods_keep_servi
 fn an_nginx_canary_ingress_carries_each_step_s_weight_while_it_runs() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let p = project("      traffic: nginx\n      ingress: api\n      service: api\n");
-    fs::write(
-        p.path().join("k8s/service.yaml"),
-        "apiVersion: v1\nkind: Service\nmetadata:\n  name: api\nspec:\n  selector: { app: api }\n  ports:\n    - { name: http, port: 80, targetPort: http }\n",
-    )
-    .unwrap();
-    fs::write(
-        p.path().join("k8s/ingress.yaml"),
-        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: api\nspec:\n  ingressClassName: nginx\n  rules:\n    - host: shop.example\n      http:\n        paths:\n          - path: /\n            pathType: Prefix\n            backend:\n              service: { name: api, port: { number: 80 } }\n",
-    )
-    .unwrap();
-    let (code, _, err) = deploy(&p, 1);
+    progressive::write_service(&p);
+    progressive::write_ingress(&p);
+    let (code, _, err) = deploy_json(&p, 1);
     assert_eq!(code, 0, "{err}");
 
     let mut child = p
@@ -245,12 +179,8 @@ fn an_nginx_canary_ingress_carries_each_step_s_weight_while_it_runs() {
 fn a_strategy_for_a_deployment_the_release_lacks_stops_before_anything_is_written() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let p = project("");
-    let config = p.path().join("slipway.yaml");
-    let text = fs::read_to_string(&config)
-        .unwrap()
-        .replace("strategies:\n  api:", "strategies:\n  web:");
-    fs::write(&config, text).unwrap();
-    let (code, _, err) = deploy(&p, 1);
+    replace_in_config(&p, "strategies:\n  api:", "strategies:\n  web:");
+    let (code, _, err) = deploy_json(&p, 1);
     assert_eq!(code, 2, "{err}");
     assert!(
         err.contains("`strategies.web` needs the Deployment `web`"),
@@ -265,30 +195,15 @@ fn a_strategy_for_a_deployment_the_release_lacks_stops_before_anything_is_writte
 fn a_canary_a_killed_release_left_is_removed_by_the_next_release() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let p = project("");
-    let (code, _, err) = deploy(&p, 1);
+    let (code, _, err) = deploy_json(&p, 1);
     assert_eq!(code, 0, "{err}");
     // What a release killed in the middle of its canary leaves: the canary Deployment.
     let leftover = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api-canary\n  labels: { slipway.dev/canary-of: api }\nspec:\n  replicas: 1\n  selector:\n    matchLabels: { app: api, slipway.dev/canary-of: api }\n  template:\n    metadata:\n      labels: { app: api, slipway.dev/canary-of: api }\n    spec:\n      containers: [{ name: api, image: registry.example.com/shop/api:9 }]\n";
-    fs::write(p.path().join("leftover.yaml"), leftover).unwrap();
-    let out = common::sandbox::kubectl(
-        &p.kubeconfig(),
-        &[
-            "-n",
-            "shop-dev",
-            "apply",
-            "-f",
-            &p.path().join("leftover.yaml").display().to_string(),
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    kubectl_apply(&p, "leftover.yaml", leftover);
     assert_eq!(canary_objects(&p), "api-canary");
 
     // The same version again: no canary runs, and the leftover goes.
-    let (code, events, err) = deploy(&p, 1);
+    let (code, events, err) = deploy_json(&p, 1);
     assert_eq!(code, 0, "{err}");
     assert!(!events.iter().any(|e| e["event"] == "canary-step"));
     assert_eq!(canary_objects(&p), "");
@@ -299,12 +214,8 @@ fn ctrl_c_during_a_canary_removes_it_and_leaves_the_stable_pods_untouched() {
     use std::io::{BufRead, BufReader};
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let p = project("");
-    let config = p.path().join("slipway.yaml");
-    let text = fs::read_to_string(&config)
-        .unwrap()
-        .replace("weight: 25, pause: 3s", "weight: 25, pause: 60s");
-    fs::write(&config, text).unwrap();
-    let (code, _, err) = deploy(&p, 1);
+    replace_in_config(&p, "weight: 25, pause: 3s", "weight: 25, pause: 60s");
+    let (code, _, err) = deploy_json(&p, 1);
     assert_eq!(code, 0, "{err}");
     let stable = pods_running(&p, &image(1));
 
@@ -339,23 +250,16 @@ fn ctrl_c_during_a_canary_removes_it_and_leaves_the_stable_pods_untouched() {
     assert_eq!(canary_objects(&p), "");
     assert_eq!(pods_running(&p, &image(1)), stable);
     // The stable Deployment was never written, and the release is recorded as stopped.
-    assert_eq!(
-        p.kubectl_get(
-            &["deployment", "api"],
-            "{.spec.template.spec.containers[0].image}"
-        ),
-        image(1)
-    );
-    let out = p.slipway(&["history", "dev", "-o", "json"]);
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let newest = &doc["namespaces"][0]["releases"][0];
-    assert_eq!(newest["revision"], 2, "{doc:#}");
+    assert_eq!(stable_image(&p), image(1));
+    let releases = history(&p);
+    let newest = &releases[0];
+    assert_eq!(newest["revision"], 2, "{releases:#?}");
     assert!(
         matches!(newest["status"].as_str(), Some("failed" | "rolled-back")),
-        "{doc:#}"
+        "{releases:#?}"
     );
     assert!(
         newest["outcome"].as_str().unwrap().contains("Interrupted"),
-        "{doc:#}"
+        "{releases:#?}"
     );
 }

@@ -3,12 +3,13 @@
 //! process resumes it to the end or aborts it, and a new deploy is refused meanwhile; an
 //! nginx canary keeps its Ingress weight while paused and `status` shows its measurements.
 
-use std::collections::BTreeSet;
-use std::fs;
-
 mod common;
 
 use common::SERIAL;
+use common::progressive::{
+    self, canary_objects, deploy, deploy_json, events, history, of_kind, pods_running,
+    replace_in_config, run, stable_image,
+};
 use common::sandbox::{DevProject, image};
 
 /// Paused at a canary step.
@@ -21,72 +22,9 @@ const NOTHING_PAUSED: i32 = 13;
 /// A project whose Deployment `api` rolls out as a canary: 25 % for a second, then
 /// 50 % until `deploy --resume` or `abort`.
 fn project() -> DevProject {
-    let p = DevProject::new("\x20   timeout: 60s\n\x20   settle: 0s\n");
-    let config = p.path().join("slipway.yaml");
-    let mut text = fs::read_to_string(&config).unwrap();
-    text.push_str(
-        "strategies:\n  api:\n    canary:\n      steps:\n        - { weight: 25, pause: 1s }\n        - { weight: 50 }\n",
-    );
-    fs::write(config, text).unwrap();
-    p
-}
-
-fn run(p: &DevProject, args: &[&str]) -> (i32, String, String) {
-    let out = p.slipway(args);
-    (
-        out.status.code().unwrap(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+    progressive::project(
+        "  api:\n    canary:\n      steps:\n        - { weight: 25, pause: 1s }\n        - { weight: 50 }\n",
     )
-}
-
-fn deploy(p: &DevProject, n: u32) -> (i32, String, String) {
-    run(
-        p,
-        &["deploy", "dev", "--image", &format!("api={}", image(n))],
-    )
-}
-
-/// The names of the pods of `shop-dev` that run `image`.
-fn pods_running(p: &DevProject, image: &str) -> BTreeSet<String> {
-    let out = p.kubectl_get(
-        &["pods"],
-        "{range .items[*]}{.metadata.name} {.spec.containers[0].image} {.metadata.deletionTimestamp}{\"\\n\"}{end}",
-    );
-    out.lines()
-        .filter_map(|l| {
-            let mut w = l.split_whitespace();
-            let (name, img) = (w.next()?, w.next()?);
-            (img == image && w.next().is_none()).then(|| name.to_owned())
-        })
-        .collect()
-}
-
-fn canary_objects(p: &DevProject) -> String {
-    p.kubectl_get(
-        &[
-            "deployments,services,ingresses",
-            "-l",
-            "slipway.dev/canary-of",
-        ],
-        "{.items[*].metadata.name}",
-    )
-}
-
-/// The image of the Deployment `api` itself.
-fn stable_image(p: &DevProject) -> String {
-    p.kubectl_get(
-        &["deployment", "api"],
-        "{.spec.template.spec.containers[0].image}",
-    )
-}
-
-/// `history -o json`: the releases of `shop-dev`, newest first.
-fn history(p: &DevProject) -> Vec<serde_json::Value> {
-    let (code, out, err) = run(p, &["history", "dev", "-o", "json"]);
-    assert_eq!(code, 0, "{err}");
-    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
-    doc["namespaces"][0]["releases"].as_array().unwrap().clone()
 }
 
 #[test]
@@ -204,33 +142,15 @@ fn abort_from_another_process_removes_the_paused_canary_and_leaves_stable_untouc
 fn a_release_resumed_at_its_first_step_runs_the_steps_after_it_only() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let p = project();
-    let config = p.path().join("slipway.yaml");
-    let text = fs::read_to_string(&config)
-        .unwrap()
-        .replace("- { weight: 25, pause: 1s }", "- { weight: 25 }")
-        .replace("- { weight: 50 }", "- { weight: 50, pause: 1s }");
-    fs::write(&config, text).unwrap();
+    replace_in_config(&p, "- { weight: 25, pause: 1s }", "- { weight: 25 }");
+    replace_in_config(&p, "- { weight: 50 }", "- { weight: 50, pause: 1s }");
     let (code, _, err) = deploy(&p, 1);
     assert_eq!(code, 0, "{err}");
-    let (code, out, err) = run(
-        &p,
-        &[
-            "deploy",
-            "dev",
-            "-o",
-            "json",
-            "--image",
-            &format!("api={}", image(2)),
-        ],
-    );
+    let (code, events_of_2, err) = deploy_json(&p, 2);
     assert_eq!(code, PAUSED, "{err}");
-    let done: Vec<serde_json::Value> = out
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .filter(|e: &serde_json::Value| e["event"] == "done")
-        .collect();
-    assert_eq!(done[0]["outcome"], "paused", "{out}");
-    assert_eq!(done[0]["paused"]["step"], 1, "{out}");
+    let done = of_kind(&events_of_2, "done");
+    assert_eq!(done[0]["outcome"], "paused", "{events_of_2:#?}");
+    assert_eq!(done[0]["paused"]["step"], 1, "{events_of_2:#?}");
     assert_eq!(
         p.kubectl_get(&["deployment", "api-canary"], "{.spec.replicas}"),
         "1"
@@ -238,10 +158,8 @@ fn a_release_resumed_at_its_first_step_runs_the_steps_after_it_only() {
 
     let (code, out, err) = run(&p, &["deploy", "dev", "--resume", "-o", "json"]);
     assert_eq!(code, 0, "{err}");
-    let steps: Vec<(u64, u64)> = out
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|e| e["event"] == "canary-step")
+    let steps: Vec<(u64, u64)> = of_kind(&events(&out), "canary-step")
+        .iter()
         .map(|e| (e["step"].as_u64().unwrap(), e["weight"].as_u64().unwrap()))
         .collect();
     assert_eq!(steps, [(2, 50)], "{out}");
@@ -253,23 +171,11 @@ fn a_release_resumed_at_its_first_step_runs_the_steps_after_it_only() {
 #[test]
 fn a_paused_nginx_canary_keeps_its_weight_and_status_shows_its_last_measurements() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let p = DevProject::new("\x20   timeout: 60s\n\x20   settle: 0s\n");
-    let config = p.path().join("slipway.yaml");
-    let mut text = fs::read_to_string(&config).unwrap();
-    text.push_str(
-        "strategies:\n  api:\n    canary:\n      traffic: nginx\n      ingress: api\n      service: api\n      steps:\n        - { weight: 30 }\n      analysis:\n        - name: health\n          http: { path: /healthz }\n",
+    let p = progressive::project(
+        "  api:\n    canary:\n      traffic: nginx\n      ingress: api\n      service: api\n      steps:\n        - { weight: 30 }\n      analysis:\n        - name: health\n          http: { path: /healthz }\n",
     );
-    fs::write(config, text).unwrap();
-    fs::write(
-        p.path().join("k8s/service.yaml"),
-        "apiVersion: v1\nkind: Service\nmetadata:\n  name: api\nspec:\n  selector: { app: api }\n  ports:\n    - { name: http, port: 80, targetPort: http }\n",
-    )
-    .unwrap();
-    fs::write(
-        p.path().join("k8s/ingress.yaml"),
-        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: api\nspec:\n  ingressClassName: nginx\n  rules:\n    - host: shop.example\n      http:\n        paths:\n          - path: /\n            pathType: Prefix\n            backend:\n              service: { name: api, port: { number: 80 } }\n",
-    )
-    .unwrap();
+    progressive::write_service(&p);
+    progressive::write_ingress(&p);
     let (code, _, err) = deploy(&p, 1);
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = deploy(&p, 2);

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod microservices;
+pub mod progressive;
 pub mod sandbox;
 
 use std::fs;
