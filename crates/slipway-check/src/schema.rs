@@ -273,7 +273,12 @@ impl<'s> Validator<'s> {
                 path.push('.');
             }
             path.push_str(key);
-            if let Some(child_schema) = properties.and_then(|p| p.get(key)) {
+            if embedded && key == "metadata" {
+                // An object's `metadata` is an ObjectMeta whatever the schema lists (a
+                // CRD's schema commonly says `metadata: {type: object}`, and may only
+                // constrain `name` and `generateName` there, as the API server allows).
+                self.check_meta(properties.and_then(|p| p.get(key)), child, path);
+            } else if let Some(child_schema) = properties.and_then(|p| p.get(key)) {
                 self.check(child_schema, child, path, false);
             } else if let Some(additional @ Value::Object(_)) = additional {
                 self.check(additional, child, path, false);
@@ -287,6 +292,28 @@ impl<'s> Validator<'s> {
                 );
             }
             path.truncate(len);
+        }
+    }
+}
+
+impl<'s> Validator<'s> {
+    /// `metadata` of an object: only what its schema says of `name` and `generateName`.
+    fn check_meta(&mut self, schema: Option<&'s Value>, meta: &Value, path: &mut String) {
+        let Some(properties) = schema
+            .map(|s| self.resolve(s))
+            .and_then(|s| s.get("properties"))
+            .and_then(Value::as_object)
+        else {
+            return;
+        };
+        for key in ["name", "generateName"] {
+            if let (Some(field_schema), Some(value)) = (properties.get(key), meta.get(key)) {
+                let len = path.len();
+                path.push('.');
+                path.push_str(key);
+                self.check(field_schema, value, path, false);
+                path.truncate(len);
+            }
         }
     }
 }
@@ -363,6 +390,25 @@ mod tests {
                 "spec.size: expected `integer`, found string `\"3\"`",
             ]
         );
+    }
+
+    #[test]
+    fn metadata_is_object_meta_even_where_the_schema_lists_it_as_a_bare_object() {
+        // As controller-gen writes every CRD: `metadata: {type: object}` at the top.
+        let root = json!({"type": "object", "properties": {
+            "apiVersion": {"type": "string"}, "kind": {"type": "string"},
+            "metadata": {"type": "object", "properties": {"name": {"type": "string", "enum": ["api"]}}},
+            "spec": {"type": "object"}}});
+        let value = json!({"apiVersion": "x/v1", "kind": "X",
+            "metadata": {"name": "api", "namespace": "shop", "labels": {"app": "api"},
+                "annotations": {"a": "b"}}, "spec": {}});
+        assert_eq!(validate(&root, &value, Mode::Full), Vec::<Violation>::new());
+        let other = json!({"metadata": {"name": "web"}});
+        let found: Vec<String> = validate(&root, &other, Mode::Full)
+            .into_iter()
+            .map(|v| v.path)
+            .collect();
+        assert_eq!(found, vec!["metadata.name"]);
     }
 
     #[test]

@@ -461,7 +461,6 @@ const ROUTE_SUCCESS_RATE: &str = "        - name: success-rate\n          promet
 // `metadata.labels` as unknown fields before anything is written. With a copy of the
 // CRD without those two lines the test passes as written.
 #[test]
-#[ignore = "slipway-check reports a custom resource's metadata.name/namespace/labels as unknown fields when its CRD schema lists `metadata: {type: object}`"]
 fn a_prometheus_success_rate_aborts_a_gateway_canary_and_the_route_goes_back_to_stable() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let p = progressive::project(&format!(
