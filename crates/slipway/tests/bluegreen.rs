@@ -187,12 +187,7 @@ fn leftovers(p: &DevProject) -> String {
 fn a_blue_green_switch_never_serves_both_versions_and_ends_as_rendered() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let p = project("2s");
-    let out = p.slipway(&["deploy", "dev", "--image", &format!("api={}", image(1))]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    first_release(&p);
     assert_eq!(serving_images(&p), BTreeSet::from([image(1)]));
 
     let (code, err, seen) = deploy_watched(&p, 2);
@@ -242,12 +237,7 @@ fn a_blue_green_switch_never_serves_both_versions_and_ends_as_rendered() {
 fn a_version_that_fails_after_the_switch_is_switched_back_in_one_write() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let p = project("6s");
-    let out = p.slipway(&["deploy", "dev", "--image", &format!("api={}", image(1))]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    first_release(&p);
     let stable = get(&p, &["pods", "-l", "app=api"], "{.items[*].metadata.name}");
 
     // Ready for three seconds after each start, then the process dies: after the switch.
@@ -278,6 +268,46 @@ fn a_version_that_fails_after_the_switch_is_switched_back_in_one_write() {
         "{\"app\":\"api\"}"
     );
     assert_eq!(leftovers(&p), "");
+}
+
+/// The first release, of image 1, which each test then changes.
+fn first_release(p: &DevProject) {
+    let out = p.slipway(&["deploy", "dev", "--image", &format!("api={}", image(1))]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// What a release switched back shows from outside: never both versions at once; old,
+/// new, old, with nothing between.
+fn assert_switched_then_back(seen: &[BTreeSet<String>]) {
+    assert!(
+        seen.iter().all(|s| s.len() <= 1),
+        "both versions served at once: {seen:?}"
+    );
+    let versions: Vec<&BTreeSet<String>> = seen.iter().filter(|s| !s.is_empty()).collect();
+    assert_eq!(
+        versions,
+        [
+            &BTreeSet::from([image(1)]),
+            &BTreeSet::from([image(2)]),
+            &BTreeSet::from([image(1)])
+        ],
+        "{seen:?}"
+    );
+}
+
+/// Back as before the release: the previous version's same pods (none started), the
+/// Service's rendered selector, no preview left.
+fn assert_back_as_before(p: &DevProject, stable_hash: &str, stable: &str) {
+    assert_eq!(pods_of(p, stable_hash), stable);
+    assert_eq!(
+        get(p, &["service", "api"], "{.spec.selector}"),
+        "{\"app\":\"api\"}"
+    );
+    assert_eq!(leftovers(p), "");
 }
 
 /// The pods of the Service's app and their `pod-template-hash`, as `(names, hash)` of the
@@ -351,12 +381,7 @@ fn history(p: &DevProject) -> Vec<serde_json::Value> {
 fn a_rollback_inside_the_scale_down_delay_switches_back_in_one_write_and_the_deploy_concludes() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let p = project("120s");
-    let out = p.slipway(&["deploy", "dev", "--image", &format!("api={}", image(1))]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    first_release(&p);
     let (stable, stable_hash) = stable_pods(&p);
 
     let serving = Serving::watch(&p);
@@ -393,21 +418,7 @@ fn a_rollback_inside_the_scale_down_delay_switches_back_in_one_write_and_the_dep
         deploy_err.contains("rolled back by tester@ci during the scale-down delay"),
         "{deploy_err}"
     );
-    assert!(
-        seen.iter().all(|s| s.len() <= 1),
-        "both versions served at once: {seen:?}"
-    );
-    // Old, new, old: the switch and the switch back, nothing between.
-    let versions: Vec<&BTreeSet<String>> = seen.iter().filter(|s| !s.is_empty()).collect();
-    assert_eq!(
-        versions,
-        [
-            &BTreeSet::from([image(1)]),
-            &BTreeSet::from([image(2)]),
-            &BTreeSet::from([image(1)])
-        ],
-        "{seen:?}"
-    );
+    assert_switched_then_back(&seen);
     assert_eq!(serving_images(&p), BTreeSet::from([image(1)]));
     // One write: the first selector after the switch is the previous version's.
     let selectors = distinct(&selectors);
@@ -420,12 +431,7 @@ fn a_rollback_inside_the_scale_down_delay_switches_back_in_one_write_and_the_dep
         "{selectors:?}"
     );
     // No pod started: the previous version's pods are the same ones.
-    assert_eq!(pods_of(&p, &stable_hash), stable);
-    assert_eq!(
-        get(&p, &["service", "api"], "{.spec.selector}"),
-        "{\"app\":\"api\"}"
-    );
-    assert_eq!(leftovers(&p), "");
+    assert_back_as_before(&p, &stable_hash, &stable);
     let releases = history(&p);
     assert_eq!(releases[0]["revision"], 2, "{releases:?}");
     assert_eq!(releases[0]["status"], "rolled-back", "{releases:?}");
@@ -436,12 +442,7 @@ fn a_rollback_inside_the_scale_down_delay_switches_back_in_one_write_and_the_dep
 fn a_rollback_after_the_deploy_was_killed_inside_the_delay_switches_back_and_restores() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let p = project("120s");
-    let out = p.slipway(&["deploy", "dev", "--image", &format!("api={}", image(1))]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    first_release(&p);
     let (stable, stable_hash) = stable_pods(&p);
 
     let serving = Serving::watch(&p);
@@ -461,28 +462,9 @@ fn a_rollback_after_the_deploy_was_killed_inside_the_delay_switches_back_and_res
         "{err}"
     );
     assert!(err.contains("its deploy is gone"), "{err}");
-    assert!(
-        seen.iter().all(|s| s.len() <= 1),
-        "both versions served at once: {seen:?}"
-    );
-    // Old, new, old: the switch and the switch back, nothing between.
-    let versions: Vec<&BTreeSet<String>> = seen.iter().filter(|s| !s.is_empty()).collect();
-    assert_eq!(
-        versions,
-        [
-            &BTreeSet::from([image(1)]),
-            &BTreeSet::from([image(2)]),
-            &BTreeSet::from([image(1)])
-        ],
-        "{seen:?}"
-    );
+    assert_switched_then_back(&seen);
     assert_eq!(serving_images(&p), BTreeSet::from([image(1)]));
-    assert_eq!(pods_of(&p, &stable_hash), stable);
-    assert_eq!(
-        get(&p, &["service", "api"], "{.spec.selector}"),
-        "{\"app\":\"api\"}"
-    );
-    assert_eq!(leftovers(&p), "");
+    assert_back_as_before(&p, &stable_hash, &stable);
     let releases = history(&p);
     assert_eq!(releases[0]["revision"], 3, "{releases:?}");
     assert_eq!(releases[0]["status"], "deployed", "{releases:?}");
@@ -498,12 +480,7 @@ fn a_rollback_after_the_deploy_was_killed_inside_the_delay_switches_back_and_res
 fn a_warning_event_about_a_new_pod_after_the_switch_switches_back() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let p = project("60s");
-    let out = p.slipway(&["deploy", "dev", "--image", &format!("api={}", image(1))]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    first_release(&p);
     let (stable, stable_hash) = stable_pods(&p);
     let deploy = deploy_until_switched(&p, 2);
     let pod = get(

@@ -156,17 +156,10 @@ pub async fn switch_back(
             Err(e) => return Err(e).during("asking the deploy to switch back"),
         }
     };
-    let service = release
-        .manifest
-        .iter()
-        .find(|o| {
-            o.get("kind").and_then(Value::as_str) == Some("Service")
-                && crate::cluster::object_name(o) == Some(window.service.as_str())
-        })
-        .ok_or_else(|| DeployError::UnknownService {
-            revision: release.revision,
-            service: window.service.clone(),
-        })?;
+    let service = active_service(&release, &window).ok_or_else(|| DeployError::UnknownService {
+        revision: release.revision,
+        service: window.service.clone(),
+    })?;
     cluster
         .apply(
             &super::bluegreen::pinned(service, &window.stable_hash),
@@ -184,6 +177,14 @@ pub async fn switch_back(
         revision: release.revision,
         window,
     }))
+}
+
+/// The active Service of `window` as the release rendered it.
+fn active_service<'r>(release: &'r Release, window: &SwitchWindow) -> Option<&'r Value> {
+    release.manifest.iter().find(|o| {
+        o.get("kind").and_then(Value::as_str) == Some("Service")
+            && crate::cluster::object_name(o) == Some(window.service.as_str())
+    })
 }
 
 /// How a release switched back by `rollback` ended.
@@ -258,10 +259,7 @@ pub async fn await_conclusion(
 pub(super) async fn after_kill(cluster: &Arc<Cluster>, release: &Release) -> Option<String> {
     let window = release.switch_window.as_ref()?;
     let ns = &release.namespace;
-    let service = release.manifest.iter().find(|o| {
-        o.get("kind").and_then(Value::as_str) == Some("Service")
-            && crate::cluster::object_name(o) == Some(window.service.as_str())
-    })?;
+    let service = active_service(release, window)?;
     let pinned = super::bluegreen::pinned(service, &window.stable_hash);
     let back = cluster.apply(&pinned, ns, Apply::Force).await.is_ok();
     for (api_version, kind, name) in [

@@ -1332,6 +1332,13 @@ fn in_window(
                         r.outcome
                     ),
                 );
+                if printer.format == Format::Json {
+                    printer.json_line(
+                        &serde_json::json!({"event": "done", "outcome": "switched-back",
+                        "namespace": ns, "revision": r.revision, "status": r.status.as_str(),
+                        "current": current}),
+                    );
+                }
                 if r.status == ReleaseStatus::RolledBack {
                     Ok(InWindow::Concluded(current))
                 } else {
