@@ -18,11 +18,16 @@ use slipway_check::{CheckOptions, Finding, Manifest, check};
 use slipway_render::parse_objects;
 
 /// Rules that must not fire on manifests their projects released: `schema` and
-/// `workload-selector` (the API server would refuse the object) and `duplicate-object`
-/// (one of the two would be lost). The other error-level rules are policy (pinned
-/// images, privileges, probes on undeclared ports, references to objects made elsewhere)
-/// and may well fire on someone else's manifests.
-const JUDGED_RULES: &[&str] = &["schema", "workload-selector", "duplicate-object"];
+/// `workload-selector` (the API server would refuse the object), `duplicate-object`
+/// (one of the two would be lost) and `probe-port` (a probe on a port name that never
+/// resolves). The other error-level rules are policy (pinned images, privileges,
+/// references to objects made elsewhere) and may well fire on someone else's manifests.
+const JUDGED_RULES: &[&str] = &[
+    "schema",
+    "workload-selector",
+    "duplicate-object",
+    "probe-port",
+];
 
 /// Findings that are right: the corpus holds objects the API server refuses.
 struct Allowed {
