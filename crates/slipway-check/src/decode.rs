@@ -1,7 +1,8 @@
 //! Strict decoding: every built-in kind is decoded into its typed form (`k8s-openapi`).
 //! Wrong types come from `serde_path_to_error`, unknown fields from `serde_ignored`, and
 //! missing required fields from the kind's OpenAPI schema (the typed form fills absent
-//! required fields with defaults, so decoding alone cannot see them).
+//! required fields with defaults, so decoding alone cannot see them). Base64 fields are
+//! first put in the form the API server reads them as (`bytes`).
 
 use k8s_openapi::api::{
     admissionregistration::v1 as admission, apps::v1 as apps, autoscaling, batch::v1 as batch,
@@ -333,9 +334,10 @@ pub(crate) fn decode_builtin(
     schemas: &mut SchemaCache,
 ) -> (Option<Typed>, Vec<Violation>) {
     let mut violations = Vec::new();
-    let typed = (builtin.decode)(value, &mut violations);
     let schema = schemas.get(builtin);
-    violations.extend(schema::validate(schema, value, Mode::RequiredOnly));
+    let value = crate::bytes::as_the_server_reads(schema, value);
+    let typed = (builtin.decode)(&value, &mut violations);
+    violations.extend(schema::validate(schema, &value, Mode::RequiredOnly));
     (typed, violations)
 }
 
@@ -350,5 +352,55 @@ impl SchemaCache {
         self.schemas
             .entry((builtin.api_version, builtin.kind))
             .or_insert_with(|| (builtin.schema)())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn violations(api_version: &str, kind: &str, value: &Value) -> Vec<String> {
+        let Lookup::Builtin(builtin) = lookup(api_version, kind) else {
+            panic!("`{kind}` is decoded");
+        };
+        decode_builtin(builtin, value, &mut SchemaCache::default())
+            .1
+            .into_iter()
+            .map(|v| format!("{}: {}", v.path, v.message))
+            .collect()
+    }
+
+    #[test]
+    fn secret_data_wrapped_over_lines_decodes_as_the_api_server_reads_it() {
+        // `kubectl kustomize` prints a generated Secret's long value in 70-character lines.
+        let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+            "data": {"long.txt": "TG9yZW0gaXBzdW0gZG9sb3Igc2l0IGFtZXQsCmNvbnNlY3RldHVyIGFkaXBpc2NpbmcgZW\nxpdAo=\n"}});
+        assert_eq!(violations("v1", "Secret", &secret), Vec::<String>::new());
+    }
+
+    #[test]
+    fn webhook_ca_bundle_with_nonzero_trailing_bits_decodes_as_the_api_server_reads_it() {
+        let webhook = json!({"apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration", "metadata": {"name": "w"},
+            "webhooks": [{"name": "w.example.com", "admissionReviewVersions": ["v1"],
+                "sideEffects": "None",
+                "clientConfig": {"caBundle": "YR==", "url": "https://w.example.com"}}]});
+        let found = violations(
+            "admissionregistration.k8s.io/v1",
+            "ValidatingWebhookConfiguration",
+            &webhook,
+        );
+        assert_eq!(found, Vec::<String>::new());
+    }
+
+    #[test]
+    fn base64_the_api_server_refuses_is_reported_at_its_real_fault() {
+        let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+            "data": {"key": "aGVs\n*G8="}});
+        assert_eq!(
+            violations("v1", "Secret", &secret),
+            vec!["data.key: Invalid symbol 42, offset 4."]
+        );
     }
 }

@@ -19,6 +19,7 @@
 //! The crate is pure logic: no I/O, no cluster access. The caller reads the cluster's CRDs
 //! (when it can) into [`CrdSchemas`].
 
+mod bytes;
 mod decode;
 mod locate;
 mod model;

@@ -120,11 +120,13 @@ pub fn data_bytes(kind: &str, obj: &Value) -> usize {
     }
 }
 
-/// The length of the bytes a base64 text decodes to.
+/// The length of the bytes a base64 text decodes to. Line breaks are skipped, as the API
+/// server skips them (`kubectl kustomize` wraps long values in 70-character lines).
 fn decoded_len(text: &str) -> usize {
     let text = text.trim_end();
+    let len = text.bytes().filter(|b| !matches!(b, b'\r' | b'\n')).count();
     let padding = text.bytes().rev().take_while(|b| *b == b'=').count();
-    (text.len() / 4 * 3 + (text.len() % 4).saturating_sub(1)).saturating_sub(padding)
+    (len / 4 * 3 + (len % 4).saturating_sub(1)).saturating_sub(padding)
 }
 
 #[cfg(test)]
@@ -163,6 +165,7 @@ mod tests {
         assert_eq!(data_bytes("Secret", &secret), 11 + 3);
         assert_eq!(decoded_len("aGk="), 2);
         assert_eq!(decoded_len("aGVs"), 3);
+        assert_eq!(decoded_len("aGVs\nbG8gd29y\r\nbGQ=\n"), 11);
         assert_eq!(data_bytes("Deployment", &cm), 0);
     }
 }

@@ -504,20 +504,26 @@ fn probe_port(w: &Workload<'_>, c: &Container, path: &str, sink: &mut Sink<'_>) 
             targets.push(("grpc.port", IntOrString::Int(g.port)));
         }
         for (field, port) in targets {
-            let (found, shown) = match &port {
-                IntOrString::Int(n) => {
-                    (ports.iter().any(|p| p.container_port == *n), n.to_string())
-                }
+            // A name the container does not declare never resolves: the probe fails for
+            // sure. A number works whether declared or not (a separate health port is
+            // common), so an undeclared one is only worth a look.
+            let (found, shown, rule) = match &port {
+                IntOrString::Int(n) => (
+                    ports.iter().any(|p| p.container_port == *n),
+                    n.to_string(),
+                    PROBE_PORT_NUMBER,
+                ),
                 IntOrString::String(name) => (
                     ports
                         .iter()
                         .any(|p| p.name.as_deref() == Some(name.as_str())),
                     name.clone(),
+                    PROBE_PORT,
                 ),
             };
             if !found {
                 sink.push(
-                    PROBE_PORT,
+                    rule,
                     w.object,
                     format!("{path}.{key}.{field}"),
                     format!(

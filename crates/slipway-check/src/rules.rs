@@ -54,7 +54,9 @@ rules! {
     MISSING_REFERENCE = "missing-reference", Error, true,
         "a ConfigMap, Secret, ServiceAccount or PersistentVolumeClaim that is referenced but neither rendered nor expected to exist";
     PROBE_PORT = "probe-port", Error, true,
-        "a probe whose port is not among the container's ports";
+        "a probe whose port name is not among the container's ports";
+    PROBE_PORT_NUMBER = "probe-port-number", Warning, true,
+        "a probe whose port number is not among the container's declared ports";
     PRIVILEGED = "privileged", Error, true,
         "a privileged container, or one allowed to escalate privileges";
     RUN_AS_ROOT = "run-as-root", Warning, true,

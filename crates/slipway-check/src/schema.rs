@@ -133,28 +133,33 @@ struct Validator<'s> {
 }
 
 /// Deeper than any real object; guards against recursive `$ref`s on hostile input.
-const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 64;
+
+/// `schema` with its local `$ref`s (`#/$defs/…`, `#/definitions/…`) followed in `root`.
+pub(crate) fn resolve<'s>(root: &'s Value, schema: &'s Value) -> &'s Value {
+    let mut schema = schema;
+    // Follow chains of references, a bounded number of times.
+    for _ in 0..8 {
+        let Some(reference) = schema.get("$ref").and_then(Value::as_str) else {
+            break;
+        };
+        let target = ["#/$defs/", "#/definitions/"].iter().find_map(|prefix| {
+            let name = reference.strip_prefix(prefix)?;
+            let name = name.replace("~1", "/").replace("~0", "~");
+            let defs = prefix.trim_start_matches("#/").trim_end_matches('/');
+            root.get(defs)?.get(name.as_str())
+        });
+        match target {
+            Some(t) => schema = t,
+            None => break,
+        }
+    }
+    schema
+}
 
 impl<'s> Validator<'s> {
     fn resolve(&self, schema: &'s Value) -> &'s Value {
-        let mut schema = schema;
-        // Follow chains of references, a bounded number of times.
-        for _ in 0..8 {
-            let Some(reference) = schema.get("$ref").and_then(Value::as_str) else {
-                break;
-            };
-            let target = ["#/$defs/", "#/definitions/"].iter().find_map(|prefix| {
-                let name = reference.strip_prefix(prefix)?;
-                let name = name.replace("~1", "/").replace("~0", "~");
-                let defs = prefix.trim_start_matches("#/").trim_end_matches('/');
-                self.root.get(defs)?.get(name.as_str())
-            });
-            match target {
-                Some(t) => schema = t,
-                None => break,
-            }
-        }
-        schema
+        resolve(self.root, schema)
     }
 
     fn push(&mut self, path: &str, kind: ViolationKind, message: String) {

@@ -343,6 +343,9 @@ spec:
           livenessProbe:
             tcpSocket:
               port: 9999
+          startupProbe:
+            httpGet:
+              port: admin
 ",
     ),
     (

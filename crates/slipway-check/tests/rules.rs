@@ -429,15 +429,18 @@ fn probe_port_fires_on_undeclared_port_name() {
 }
 
 #[test]
-fn probe_port_fires_on_undeclared_port_number() {
+fn an_undeclared_port_number_is_a_warning_of_its_own_rule() {
     let report = run(vec![deployment_with_container(|c| {
         c["livenessProbe"] = json!({"tcpSocket": {"port": 8081}});
         c["startupProbe"] = json!({"grpc": {"port": 9090}});
     })]);
-    let fields: Vec<_> = of_rule(&report, "probe-port")
-        .iter()
-        .map(|f| f.field.clone())
-        .collect();
+    assert!(of_rule(&report, "probe-port").is_empty());
+    let found = of_rule(&report, "probe-port-number");
+    assert!(
+        found.iter().all(|f| f.level == Level::Warning),
+        "{found:#?}"
+    );
+    let fields: Vec<_> = found.iter().map(|f| f.field.clone()).collect();
     assert_eq!(
         fields,
         vec![
