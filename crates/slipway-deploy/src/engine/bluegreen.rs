@@ -238,15 +238,21 @@ async fn preview_and_switch(
         subject: subject("post-switch", "post"),
         when: "after the switch",
     };
-    tokio::select! {
-        watched = watch(cluster, input, &workload, post, report) => watched?,
-        user = window::requested(cluster, release) => return Err(rollback_requested(bg, &user)),
+    let requested = tokio::select! {
+        watched = watch(cluster, input, &workload, post, report) => {
+            watched?;
+            match window::close(cluster, release).await {
+                Ok(None) => return Ok(()),
+                Ok(Some(user)) => user,
+                Err(e) => return Err(failed(bg, "ending the scale-down delay in the record", e)),
+            }
+        }
+        user = window::requested(cluster, release) => user,
+    };
+    if let Some(opened) = &release.switch_window {
+        window::await_switch(cluster, ns, opened).await;
     }
-    match window::close(cluster, release).await {
-        Ok(None) => Ok(()),
-        Ok(Some(user)) => Err(rollback_requested(bg, &user)),
-        Err(e) => Err(failed(bg, "ending the scale-down delay in the record", e)),
-    }
+    Err(rollback_requested(bg, &requested))
 }
 
 /// The failure of a release switched back by `rollback` inside its delay.

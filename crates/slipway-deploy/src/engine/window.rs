@@ -6,8 +6,9 @@
 //! the delay). A `rollback` that finds such a record asks for the switch back by
 //! annotating the record ([`ROLLBACK_REQUESTED_BY`]) and then writes the active Service
 //! itself, pinned to the previous version's pods, which still run: one write, no pod to
-//! start. The deploy sees the request within a quarter of a second, removes the preview
-//! and concludes the release as rolled back.
+//! start. The deploy sees the request within a quarter of a second, waits until that
+//! write is visible (so that none of its own writes can land before it), removes the
+//! preview and concludes the release as rolled back.
 //!
 //! The end of the delay and the request cannot cross: both are writes of the record
 //! with its `resourceVersion` ([`close`] and [`switch_back`]), so exactly one of them
@@ -87,6 +88,28 @@ pub(super) async fn close(
             Err(e) if e.is_conflict() || matches!(&e, ClusterError::Api { code: 409, .. }) => {}
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// After a request: waits (at most a few seconds) until the rollback's own write of the
+/// active Service is visible — it comes right after the request — so that no write of
+/// the deploy (the Service as rendered, when the preview is gone) can land before it and
+/// be undone by it. A rollback that died between the two is not waited for longer: the
+/// deploy's own switch back follows.
+pub(super) async fn await_switch(cluster: &Arc<Cluster>, namespace: &str, window: &SwitchWindow) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(Some(service)) = cluster
+            .get("v1", "Service", namespace, &window.service)
+            .await
+            && service
+                .pointer("/spec/selector/pod-template-hash")
+                .and_then(Value::as_str)
+                == Some(window.stable_hash.as_str())
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
