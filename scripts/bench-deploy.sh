@@ -19,23 +19,10 @@ runs=${1:-5}
 count=50
 ready_after=5s
 
-if ! command -v hyperfine >/dev/null 2>&1; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq && $sudo apt-get install -y -qq hyperfine
-fi
-for tool in kubectl python3 hyperfine; do
-  command -v "$tool" >/dev/null 2>&1 || { echo "error: \`$tool\` is not installed" >&2; exit 1; }
-done
-
+source scripts/bench-common.sh
+bench_tools
 # SLIPWAY_BIN=path times that binary instead of building one.
-if [ -n "${SLIPWAY_BIN:-}" ]; then
-  slipway=$(realpath "$SLIPWAY_BIN")
-else
-  target=${CARGO_TARGET_DIR:-target}
-  cargo build --release --quiet -p slipway
-  slipway="$(cd "$target/release" && pwd)/slipway"
-fi
+bench_slipway
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/slipway-bench-deploy.XXXXXX")
 server_pid=""
@@ -46,12 +33,7 @@ cleanup() {
 trap cleanup EXIT
 
 # --- one sandbox for both tools, real time (speed 1) ------------------------------------
-kubeconfig="$work/sandbox.kubeconfig"
-"$slipway" sandbox serve --listen 127.0.0.1:0 --kubeconfig "$kubeconfig" >"$work/serve.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 200); do [ -s "$kubeconfig" ] && break; sleep 0.1; done
-[ -s "$kubeconfig" ] || { echo "error: the sandbox did not start" >&2; cat "$work/serve.log" >&2; exit 1; }
-export KUBECONFIG="$kubeconfig"
+bench_sandbox "$work"
 
 # --- the manifests: 50 Deployments of one image -----------------------------------------
 # `deployments IMAGE` prints them; slipway pins `app` itself, kubectl gets the reference.
